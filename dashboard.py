@@ -1,0 +1,34 @@
+"""CS Pulse: the frame. Page config, the shared sidebar filters, navigation, then the chosen page runs."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from settings import SettingsError, get_settings
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("cspulse")
+
+st.set_page_config(page_title="CS Pulse", page_icon=":material/monitor_heart:", layout="wide")
+
+try:
+    get_settings()
+except SettingsError as error:
+    st.error(f"CS Pulse cannot start: {error}. Fix it in the environment or `.env`, then restart.")
+    st.stop()
+
+import ui  # noqa: E402 - only once the settings are known to be good
+
+page = st.navigation([
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+])
+try:
+    st.session_state["filters"] = ui.sidebar_filters()
+except Exception:
+    log.exception("the warehouse could not be opened or queried")
+    st.error("CS Pulse could not read its warehouse. The server log has the details; check CSPULSE_WAREHOUSE_PATH.")
+    st.stop()
+page.run()

@@ -1,0 +1,106 @@
+"""The canonical warehouse schema, declared once as data.
+
+Every reader (demo generator, helpdesk and order exports) produces frames with these columns; the warehouse
+creates its tables from the same declaration. Timestamps are naive ``TIMESTAMP`` values in UTC; money is
+``DECIMAL(18, 2)`` beside a ``currency`` column; customer identity is a salted hash, never an email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    required: tuple[str, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+TICKETS = Table(
+    name="tickets",
+    columns=(
+        ("source", "VARCHAR"),
+        ("ticket_id", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("updated_at", "TIMESTAMP"),
+        ("first_reply_at", "TIMESTAMP"),
+        ("first_solved_at", "TIMESTAMP"),
+        ("solved_at", "TIMESTAMP"),
+        ("status", "VARCHAR"),  # new | open | pending | hold | solved | closed
+        ("channel", "VARCHAR"),  # email | chat | phone | social | web | other
+        ("priority", "VARCHAR"),  # low | normal | high | urgent
+        ("category", "VARCHAR"),  # slug from data/taxonomy.py
+        ("group_name", "VARCHAR"),
+        ("assignee", "VARCHAR"),
+        ("subject", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("customer_key", "VARCHAR"),  # salted sha256 of the lower-cased email
+        ("order_id", "VARCHAR"),
+        ("agent_replies", "INTEGER"),
+        ("reopens", "INTEGER"),
+        ("first_reply_minutes", "DOUBLE"),
+        ("first_reply_business_minutes", "DOUBLE"),
+        ("first_resolution_minutes", "DOUBLE"),
+        ("full_resolution_minutes", "DOUBLE"),
+        ("full_resolution_business_minutes", "DOUBLE"),
+        ("requester_wait_minutes", "DOUBLE"),
+        ("satisfaction_rating", "VARCHAR"),  # offered | good | bad (NULL: not offered)
+        ("satisfaction_score", "SMALLINT"),  # 1-5 where the source rates on a scale
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "ticket_id"),
+    required=("source", "ticket_id", "created_at"),
+)
+
+ORDERS = Table(
+    name="orders",
+    columns=(
+        ("source", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("updated_at", "TIMESTAMP"),
+        ("customer_key", "VARCHAR"),
+        ("currency", "VARCHAR"),
+        ("gross_sales", "DECIMAL(18,2)"),  # sum of line price x quantity, before discounts
+        ("discounts", "DECIMAL(18,2)"),
+        ("shipping", "DECIMAL(18,2)"),
+        ("taxes", "DECIMAL(18,2)"),
+        ("total", "DECIMAL(18,2)"),
+        ("refunded_amount", "DECIMAL(18,2)"),
+        ("financial_status", "VARCHAR"),  # paid | refunded | partially_refunded | pending | voided
+        ("fulfillment_status", "VARCHAR"),  # fulfilled | partial | unfulfilled
+        ("fulfilled_at", "TIMESTAMP"),
+        ("cancelled_at", "TIMESTAMP"),
+        ("shipping_method", "VARCHAR"),
+        ("discount_code", "VARCHAR"),
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "order_id"),
+    required=("source", "order_id", "created_at", "currency"),
+)
+
+ORDER_LINES = Table(
+    name="order_lines",
+    columns=(
+        ("source", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("line_number", "INTEGER"),
+        ("sku", "VARCHAR"),
+        ("product_name", "VARCHAR"),
+        ("vendor", "VARCHAR"),
+        ("quantity", "INTEGER"),
+        ("price", "DECIMAL(18,2)"),
+        ("currency", "VARCHAR"),
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "order_id", "line_number"),
+    required=("source", "order_id", "line_number"),
+)
+
+FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES)}

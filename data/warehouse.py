@@ -1,0 +1,186 @@
+"""The DuckDB warehouse: one process owns the file through one connection.
+
+Readers take a cursor of their own (one per Streamlit session run or thread), because a shared connection
+serialises every query behind the slowest. Writers go through :meth:`Warehouse.transaction`, which holds a lock
+so imports run one at a time, and commits or rolls back as a whole. The SQL stays portable to DuckLake: no
+sequences, no primary keys; natural keys are enforced by the import path's ``MERGE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from data.schema import FACT_TABLES, Table
+
+log = logging.getLogger(__name__)
+
+MEMORY = ":memory:"
+
+
+def utc_now() -> datetime:
+    """Naive UTC, the storage convention for every timestamp."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse problem explained in words a user can act on."""
+
+
+def _create_table(table: Table) -> str:
+    columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in table.columns)
+    return f"CREATE TABLE {table.name} (\n  {columns}\n)"
+
+
+# Each migration is applied once, in order, inside one transaction with the version bump.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        *(_create_table(table) for table in FACT_TABLES.values()),
+        """CREATE TABLE imports (
+          import_id VARCHAR, file_name VARCHAR, sha256 VARCHAR, source VARCHAR, kind VARCHAR,
+          rows_read BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT, rejected BIGINT,
+          imported_at TIMESTAMP
+        )""",
+        "CREATE TABLE warehouse_meta (key VARCHAR, value VARCHAR)",
+        "INSERT INTO warehouse_meta VALUES ('data_version', '0')",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Warehouse:
+    """The one connection to a DuckDB file (or memory) with its schema migrated."""
+
+    def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._write_lock = threading.Lock()
+        self._con = _connect(self.path, read_only)
+        if not read_only:
+            self._migrate()
+        elif self.schema_version() != SCHEMA_VERSION:
+            self._con.close()
+            raise WarehouseError(
+                f"{self.path} has schema version {self.schema_version()}, this CS Pulse expects {SCHEMA_VERSION}; "
+                "open it once with the dashboard to migrate it."
+            )
+        _lock_down(self._con)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor in one transaction, one writer at a time; committed whole or rolled back whole."""
+        if self.read_only:
+            raise WarehouseError(f"{self.path} is open read-only")
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.begin()
+                yield cur
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            finally:
+                cur.close()
+
+    @staticmethod
+    def bump_version(cur: duckdb.DuckDBPyConnection) -> None:
+        """Writers that changed data call this inside their transaction, so cached results expire."""
+        cur.execute("UPDATE warehouse_meta SET value = (value::BIGINT + 1)::VARCHAR WHERE key = 'data_version'")
+
+    def data_version(self) -> int:
+        """Changes with every committed write: the key that invalidates cached query results."""
+        return int(self.meta("data_version") or 0)
+
+    def meta(self, key: str) -> str | None:
+        row = self.cursor().execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+        cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
+        cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
+
+    def pii_salt(self) -> str:
+        """This warehouse's own salt, made once, so hashes join across imports when no salt is configured."""
+        salt = self.meta("pii_salt")
+        if salt is None:
+            with self.transaction() as cur:
+                salt = secrets.token_hex(16)
+                self.set_meta(cur, "pii_salt", salt)
+        return salt
+
+    def imports(self) -> pl.DataFrame:
+        """The import ledger, newest first."""
+        return self.cursor().execute("SELECT * FROM imports ORDER BY imported_at DESC").pl()
+
+    def row_count(self, table: str) -> int:
+        if table not in FACT_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return self.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+    def is_empty(self) -> bool:
+        return all(self.row_count(name) == 0 for name in ("tickets", "orders"))
+
+    def schema_version(self) -> int:
+        exists = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]  # type: ignore[index]
+        if not exists:
+            return 0
+        return self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]  # type: ignore[index]
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _migrate(self) -> None:
+        self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
+        current = self.schema_version()
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            cur = self._con.cursor()
+            cur.begin()
+            try:
+                for statement in MIGRATIONS[version - 1]:
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_version VALUES ($v, $at)", {"v": version, "at": utc_now()}
+                )
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            log.info("warehouse %s migrated to schema version %d", self.path, version)
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if path != MEMORY:
+        file = Path(path)
+        if read_only and not file.exists():
+            raise WarehouseError(f"No warehouse at {file}: start the dashboard once or import data first.")
+        file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path, read_only=read_only, config={"preserve_insertion_order": False})
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseError(
+                f"The warehouse {path} is in use by another process (is the dashboard running?). "
+                "Stop it, or import through the dashboard's Import page, or point --db at another file."
+            ) from None
+        raise WarehouseError(f"Cannot open the warehouse {path}: {exc}") from None
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    # After the file is attached: no reading server files, COPY TO, ATTACH or INSTALL through SQL.
+    # Frames reach DuckDB through register(), which still works.
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")

@@ -1,0 +1,231 @@
+"""One query function: (metrics, filters, grain) -> one SQL statement -> one frame.
+
+Only trusted constants reach the SQL text (registry SQL, a grain from ``GRAINS``, a dimension from
+``DIMENSIONS``); every user value is a bound parameter. Periods are local dates in the account time zone.
+A previous-period comparison is the same call with shifted filters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date, timedelta
+from itertools import groupby
+
+import duckdb
+import polars as pl
+
+from metrics.registry import BY_NAME, DERIVED, Metric
+from settings import Settings, get_settings
+
+GRAINS: tuple[str, ...] = ("day", "week", "month")
+DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")
+TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": ()}
+
+Value = float | int | dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The view a person chose: local dates (both ends inclusive) and ticket dimensions (empty = all)."""
+
+    start: date
+    end: date
+    channel: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters:
+        """The window of the same length just before this one."""
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
+
+    def dimension_values(self) -> dict[str, list[str]]:
+        return {f.name: list(getattr(self, f.name)) for f in fields(self) if f.name in DIMENSIONS}
+
+
+def query(
+    cur: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    filters: Filters,
+    grain: str | None = None,
+    *,
+    by: str | None = None,
+    settings: Settings | None = None,
+) -> pl.DataFrame:
+    """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name."""
+    sql = build_sql(names, grain, by)
+    settings = settings or get_settings()
+    params = {
+        "tz": settings.timezone,
+        "start": filters.start,
+        "end_excl": filters.end + timedelta(days=1),
+        "csat_good_min": settings.csat_good_min_score,
+        **filters.dimension_values(),
+    }
+    used = set(re.findall(r"\$(\w+)", sql))
+    return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
+
+
+def totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+           settings: Settings | None = None) -> dict[str, Value]:
+    """Each metric's value over the whole period; money metrics as {currency: value}."""
+    row = query(cur, names, filters, settings=settings).row(0, named=True)
+    return {name: _plain(row[name]) for name in names}
+
+
+def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+            settings: Settings | None = None) -> dict[str, tuple[Value, Value]]:
+    """(this period, previous period of the same length) per metric."""
+    now = totals(cur, names, filters, settings)
+    before = totals(cur, names, filters.previous(), settings)
+    return {name: (now[name], before[name]) for name in names}
+
+
+def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None) -> str:
+    if grain is not None and grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
+    if by is not None and by not in DIMENSIONS:
+        raise ValueError(f"breakdown must be one of {DIMENSIONS}, not {by!r}")
+    wanted = [BY_NAME[name] if name in BY_NAME else _unknown(name) for name in names]
+    needed = _with_inputs(wanted)
+    if by and any(m.table not in ("tickets", DERIVED) for m in needed):
+        raise ValueError(f"a breakdown by {by} applies to ticket metrics only")
+    stored = sorted((m for m in needed if m.table != DERIVED), key=_group_key)
+    groups = [list(g) for _, g in groupby(stored, key=_group_key)]
+    keys = ["period", "by_value"] if by else ["period"]
+    ctes = [_periods(grain), _spine(by)]
+    ctes += [_group_cte(f"g{i}", group, grain, by) for i, group in enumerate(groups)]
+    joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
+    base = ", ".join(_base_column(m) for m in needed if m.table != DERIVED)
+    derived = "".join(f", {m.sql} AS {m.name}" for m in needed if m.table == DERIVED)
+    return (
+        "WITH " + ",\n".join(ctes)
+        + f"\nSELECT {', '.join(keys + [m.name for m in wanted])} FROM ("
+        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {base} FROM spine s{joins}))"
+        + f" ORDER BY {', '.join(keys)}"
+    )
+
+
+def _unknown(name: str) -> Metric:
+    raise KeyError(f"unknown metric {name!r}")
+
+
+def _with_inputs(metrics: list[Metric]) -> list[Metric]:
+    needed: dict[str, Metric] = {}
+    for metric in metrics:
+        for name in metric.inputs:
+            needed.setdefault(name, BY_NAME[name])
+        needed.setdefault(metric.name, metric)
+    return list(needed.values())
+
+
+def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
+    return (metric.table, metric.time, metric.until or "", metric.unit == "money")
+
+
+def _local(column: str) -> str:
+    # naive UTC -> instant -> wall clock in the account time zone
+    return f"timezone($tz, timezone('UTC', {column}))"
+
+
+def _periods(grain: str | None) -> str:
+    if grain is None:
+        period = "SELECT $start::DATE AS period, $end_excl::TIMESTAMP AS period_end"
+    else:
+        period = (
+            f"SELECT r.period::DATE AS period, least(r.period + INTERVAL 1 {grain}, $end_excl::TIMESTAMP) AS period_end "
+            f"FROM range(date_trunc('{grain}', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP, INTERVAL 1 {grain}) "
+            "r(period)"
+        )
+    # as_of: the period's end as a UTC instant, for snapshots
+    return f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of FROM ({period}))"
+
+
+def _spine(by: str | None) -> str:
+    if by is None:
+        return "spine AS (SELECT period, as_of FROM periods)"
+    return (
+        f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
+        f"(SELECT DISTINCT {by} AS by_value FROM tickets WHERE {_dimension_filter('tickets')}))"
+    )
+
+
+def _dimension_filter(table: str) -> str:
+    clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in TABLE_DIMENSIONS[table]]
+    return " AND ".join(clauses) or "TRUE"
+
+
+def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None) -> str:
+    first = metrics[0]
+    aggregates = ", ".join(f"({m.sql}){'' if m.unit == 'count' else '::DOUBLE'} AS {m.name}" for m in metrics)
+    by_column = f", {by} AS by_value" if by else ""
+    if first.until:
+        select = f"SELECT s.period{by_column}, {aggregates}"
+        source = (
+            f"FROM spine s JOIN {first.table} t ON t.{first.time} < s.as_of "
+            f"AND coalesce(t.{first.until}, 'infinity'::TIMESTAMP) >= s.as_of"
+            + (f" AND t.{by} = s.by_value" if by else "")
+            + f" WHERE {_dimension_filter(first.table)}"
+        )
+    else:
+        local = _local(first.time)
+        period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
+        select = f"SELECT {period} AS period{by_column}, {aggregates}"
+        source = (
+            f"FROM {first.table} WHERE {local} >= $start::TIMESTAMP AND {local} < $end_excl::TIMESTAMP "
+            f"AND {_dimension_filter(first.table)}"
+        )
+    if first.unit != "money":
+        return f"{name} AS ({select} {source} GROUP BY ALL)"
+    per_currency = select.replace(" AS period", " AS period, currency", 1)
+    maps = ", ".join(f"map_from_entries(list((currency, {m.name}) ORDER BY currency)) AS {m.name}" for m in metrics)
+    keys = "period, by_value" if by else "period"
+    return f"{name} AS (SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL)"
+
+
+def _base_column(metric: Metric) -> str:
+    return f"coalesce({metric.name}, 0) AS {metric.name}" if metric.unit == "count" else metric.name
+
+
+def _plain(value: object) -> Value:
+    """Money maps arrive from Arrow as lists of key/value pairs."""
+    if isinstance(value, list):
+        return {item["key"]: item["value"] for item in value}
+    return value  # type: ignore[return-value]
+
+
+def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> tuple[date, date] | None:
+    """First and last local dates with tickets or orders; None for an empty warehouse."""
+    tz = (settings or get_settings()).timezone
+    row = cur.execute(
+        f"""SELECT min(first)::DATE, max(last)::DATE FROM (
+              SELECT min({_local('created_at')}) AS first, max({_local('created_at')}) AS last FROM tickets
+              UNION ALL
+              SELECT min({_local('created_at')}), max({_local('created_at')}) FROM orders)""",
+        {"tz": tz},
+    ).fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def default_filters(cur: duckdb.DuckDBPyConnection, days: int = 30, settings: Settings | None = None) -> Filters:
+    """The last ``days`` days up to the newest data (or up to today when there is none)."""
+    span = data_range(cur, settings)
+    end = span[1] if span else date.today()
+    return Filters(start=end - timedelta(days=days - 1), end=end)
+
+
+def dimension_values(cur: duckdb.DuckDBPyConnection, dimension: str) -> list[str]:
+    """Distinct non-empty values of a ticket dimension, for filter choices."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    rows = cur.execute(f"SELECT DISTINCT {dimension} FROM tickets WHERE {dimension} IS NOT NULL ORDER BY 1")
+    return [value for (value,) in rows.fetchall()]

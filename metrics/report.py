@@ -1,0 +1,74 @@
+"""Every registered KPI for a period, for scripts and scheduled reports.
+
+    python -m metrics.report --json [--db PATH] [--start YYYY-MM-DD --end YYYY-MM-DD]
+
+Tickets count by creation date, orders by order date, both ends inclusive, in the account time zone. Without
+dates: the 30 days up to the newest data. Durations in minutes, rates as fractions, no data as null; with
+several currencies ``average_order_value`` is an object keyed by currency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from data.warehouse import Warehouse, WarehouseError
+from metrics.query import Filters, Value, default_filters, totals
+from metrics.registry import METRICS
+from metrics.units import format_value
+from settings import SettingsError, get_settings
+
+
+def report(warehouse: Warehouse, start: date | None = None, end: date | None = None) -> tuple[Filters, dict[str, Value]]:
+    cur = warehouse.cursor()
+    filters = Filters(start, end) if start and end else default_filters(cur)
+    values = totals(cur, [metric.name for metric in METRICS], filters)
+    return filters, {name: _single_currency_as_number(value) for name, value in values.items()}
+
+
+def _single_currency_as_number(value: Value) -> Value:
+    if isinstance(value, dict):
+        return next(iter(value.values())) if len(value) == 1 else value or None
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if (args.start is None) != (args.end is None):
+            raise ValueError("give both --start and --end, or neither")
+        db = Path(args.db) if args.db else get_settings().warehouse_file
+        warehouse = Warehouse(db, read_only=True)
+        filters, values = report(warehouse, args.start, args.end)
+    except (WarehouseError, SettingsError, ValueError) as error:
+        print(f"metrics.report: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        print(f"CS Pulse KPIs {filters.start} – {filters.end}")
+        for metric in METRICS:
+            print(f"  {metric.label:<32} {_text(values[metric.name], metric.unit)}")
+    return 0
+
+
+def _text(value: Value, unit: str) -> str:
+    if isinstance(value, dict):
+        return ", ".join(format_value(v, unit, currency) for currency, v in value.items())
+    return format_value(value, unit)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m metrics.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object keyed by KPI name")
+    parser.add_argument("--db", help="warehouse file (default: CSPULSE_WAREHOUSE_PATH)")
+    parser.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    parser.add_argument("--end", type=date.fromisoformat, help="last day, YYYY-MM-DD")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

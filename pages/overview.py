@@ -1,0 +1,30 @@
+import streamlit as st
+
+import charts
+import ui
+from metrics.registry import BY_NAME
+
+SUPPORT = ["tickets_created", "tickets_solved", "backlog", "first_reply_minutes_median", "first_reply_minutes_p90",
+           "full_resolution_minutes_median", "resolution_rate", "one_touch_rate", "reopen_rate", "csat"]
+COMMERCE = ["orders", "average_order_value", "contacts_per_100_orders"]
+
+filters = ui.current_filters()
+st.title("Overview")
+ui.demo_notice()
+st.caption(ui.sample_caption(filters))
+
+st.subheader("Support")
+ui.kpi_row(SUPPORT[:5], filters)
+ui.kpi_row(SUPPORT[5:], filters)
+st.subheader("Orders")
+ui.kpi_row(COMMERCE, filters)
+
+grain = st.segmented_control("Trend grain", ["day", "week", "month"], default="week", key="grain")
+trend = ui.query(["tickets_created", "first_reply_minutes_median"], filters, grain=grain or "week")
+left, right = st.columns([3, 2])
+left.markdown("**Tickets and first reply time**")
+left.plotly_chart(charts.volume_and_speed(trend, BY_NAME["tickets_created"], BY_NAME["first_reply_minutes_median"],
+                                          grain or "week"), width="stretch")
+right.markdown("**Tickets by channel**")
+right.plotly_chart(charts.by_dimension(ui.query(["tickets_created"], filters, by="channel"),
+                                       BY_NAME["tickets_created"], "channel"), width="stretch")

@@ -1,0 +1,85 @@
+"""Shared fixtures: a hand-checkable warehouse, settings isolated from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime as D
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from settings import Settings, get_settings
+
+PROJECT = Path(__file__).resolve().parents[1]
+REAL_DATA = PROJECT.parent / "shared" / "data" / "real"
+
+# Seven tickets around the week Mon 2024-03-04 .. Sun 2024-03-10 (UTC). Worked out by hand for that week:
+#   created T1-T4 = 4; solved in the week T1, T2, T5 = 3; open at its end T3, T4 (solved 03-12), T6 = 3
+#   first reply of T1-T4: 30, 2, 60, 10 -> median 20, p90 = 30 + 0.7 * (60 - 30) = 51
+#   full resolution of T1, T2, T5: 120, 1440, 7200 -> median 1440
+#   resolution rate: T1, T2, T4 of T1-T4 solved = 0.75; one-touch (replies < 2) T1 of 3 solved = 1/3
+#   reopen T2 of 3 = 1/3; CSAT T1 score 5 good, T2 bad, T5 good = 2/3
+TICKETS = pl.DataFrame(
+    {
+        "ticket_id": ["T1", "T2", "T3", "T4", "T5", "T6", "T7"],
+        "created_at": [D(2024, 3, 4, 9), D(2024, 3, 5, 10), D(2024, 3, 6, 12), D(2024, 3, 8, 8),
+                       D(2024, 2, 28, 10), D(2024, 2, 20, 10), D(2024, 3, 11, 10)],
+        "solved_at": [D(2024, 3, 4, 11), D(2024, 3, 6, 10), None, D(2024, 3, 12, 8), D(2024, 3, 5, 10), None, None],
+        "status": ["solved", "closed", "open", "solved", "closed", "pending", "new"],
+        "channel": ["email", "chat", "email", "phone", "email", "email", "chat"],
+        "priority": ["normal", "high", "normal", "normal", "low", "normal", "urgent"],
+        "category": ["shipping_status", "refund", "shipping_status", "damaged_item", "other", "other", "refund"],
+        "first_reply_minutes": [30.0, 2.0, 60.0, 10.0, 120.0, 5.0, None],
+        "full_resolution_minutes": [120.0, 1440.0, None, 5760.0, 7200.0, None, None],
+        "agent_replies": [1, 3, 1, 0, 2, 1, 0],
+        "reopens": [0, 1, 0, 0, 0, 0, 0],
+        "satisfaction_rating": ["good", "bad", "offered", "bad", "good", None, None],
+        "satisfaction_score": [5, None, None, 3, None, None, None],
+    }
+).with_columns(source=pl.lit("fixture"))
+
+# Orders in the same week: USD 100-10 and 50-0 -> AOV 70; EUR 80 -> AOV 80; O4 falls after the week.
+ORDERS = pl.DataFrame(
+    {
+        "order_id": ["O1", "O2", "O3", "O4"],
+        "created_at": [D(2024, 3, 4, 12), D(2024, 3, 6, 15), D(2024, 3, 9, 18), D(2024, 3, 11, 9)],
+        "currency": ["USD", "USD", "EUR", "USD"],
+        "gross_sales": [100.0, 50.0, 80.0, 1000.0],
+        "discounts": [10.0, 0.0, None, 0.0],
+    }
+).with_columns(source=pl.lit("fixture"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's CSPULSE_ variables or .env; the warehouse goes to a temp file."""
+    for name in list(os.environ):
+        if name.startswith("CSPULSE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def load_fixture(warehouse: Warehouse) -> None:
+    import_batch(warehouse, Batch("tickets.csv", "sha-tickets", "fixture", "tickets", {"tickets": TICKETS}))
+    import_batch(warehouse, Batch("orders.csv", "sha-orders", "fixture", "orders", {"orders": ORDERS}))
+
+
+@pytest.fixture
+def warehouse() -> Iterator[Warehouse]:
+    wh = Warehouse()
+    load_fixture(wh)
+    yield wh
+    wh.close()

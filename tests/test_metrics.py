@@ -1,0 +1,186 @@
+"""Every KPI against the value worked out by hand in conftest.py, plus the query's filters, grains and zones."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from datetime import datetime as D
+
+import duckdb
+import polars as pl
+import pytest
+
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics import query as mq
+from metrics.registry import BETTER, METRICS, UNITS
+from settings import Settings
+
+WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
+
+EXPECTED_WEEK = {
+    "tickets_created": 4,
+    "tickets_solved": 3,
+    "backlog": 3,
+    "first_reply_minutes_median": 20.0,
+    "first_reply_minutes_p90": 51.0,
+    "full_resolution_minutes_median": 1440.0,
+    "resolution_rate": 0.75,
+    "one_touch_rate": 1 / 3,
+    "reopen_rate": 1 / 3,
+    "csat": 2 / 3,
+    "orders": 3,
+    "average_order_value": {"EUR": 80.0, "USD": 70.0},
+    "contacts_per_100_orders": 400 / 3,
+}
+
+
+def test_registry_every_metric_has_a_hand_computed_value() -> None:
+    assert {m.name for m in METRICS} == set(EXPECTED_WEEK)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_WEEK))
+def test_kpi_matches_hand_computed_value(warehouse: Warehouse, settings: Settings, name: str) -> None:
+    value = mq.totals(warehouse.cursor(), [name], WEEK, settings)[name]
+    assert value == pytest.approx(EXPECTED_WEEK[name])
+
+
+def test_registry_names_are_unique_snake_case_with_valid_unit_and_direction() -> None:
+    names = [m.name for m in METRICS]
+    assert len(names) == len(set(names))
+    for metric in METRICS:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", metric.name)
+        assert metric.unit in UNITS and metric.better in BETTER
+        assert metric.label and metric.description.endswith(".")
+
+
+def test_registry_every_metric_runs_on_an_empty_warehouse_and_gives_zero_or_null(settings: Settings) -> None:
+    empty = Warehouse()
+    values = mq.totals(empty.cursor(), [m.name for m in METRICS], WEEK, settings)
+    for metric in METRICS:
+        assert values[metric.name] == (0 if metric.unit == "count" else None), metric.name
+
+
+def test_query_all_metrics_in_one_statement_equal_one_at_a_time(warehouse: Warehouse, settings: Settings) -> None:
+    together = mq.totals(warehouse.cursor(), list(EXPECTED_WEEK), WEEK, settings)
+    for name in EXPECTED_WEEK:
+        alone = mq.totals(warehouse.cursor(), [name], WEEK, settings)[name]
+        assert together[name] == alone == pytest.approx(EXPECTED_WEEK[name]), name
+
+
+def test_compare_previous_period_is_the_week_before(warehouse: Warehouse, settings: Settings) -> None:
+    # Week 02-26..03-03: created T5; nothing solved; open at its end T5 (solved 03-05) and T6.
+    values = mq.compare(warehouse.cursor(), ["tickets_created", "tickets_solved", "backlog"], WEEK, settings)
+    assert values == {"tickets_created": (4, 1), "tickets_solved": (3, 0), "backlog": (3, 2)}
+
+
+def test_filters_previous_has_the_same_length() -> None:
+    assert WEEK.previous() == mq.Filters(date(2024, 2, 26), date(2024, 3, 3))
+
+
+def test_filters_reject_an_end_before_the_start() -> None:
+    with pytest.raises(ValueError, match="before it starts"):
+        mq.Filters(date(2024, 3, 5), date(2024, 3, 4))
+
+
+def test_channel_filter_applies_to_tickets_only(warehouse: Warehouse, settings: Settings) -> None:
+    # Email in the week: created T1, T3; solved T1, T5; open at the end T3, T6; orders stay 3 -> 2/3 per 100.
+    email = mq.Filters(WEEK.start, WEEK.end, channel=("email",))
+    values = mq.totals(warehouse.cursor(), ["tickets_created", "tickets_solved", "backlog", "orders",
+                                            "contacts_per_100_orders"], email, settings)
+    assert values == pytest.approx({"tickets_created": 2, "tickets_solved": 2, "backlog": 2, "orders": 3,
+                                    "contacts_per_100_orders": 200 / 3})
+
+
+def test_several_filter_values_are_or_within_a_dimension_and_across_dimensions(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    # chat or phone, and category refund or damaged_item: T2 (chat, refund) and T4 (phone, damaged_item).
+    chosen = mq.Filters(WEEK.start, WEEK.end, channel=("chat", "phone"), category=("refund", "damaged_item"),
+                        priority=("high", "normal"))
+    assert mq.totals(warehouse.cursor(), ["tickets_created"], chosen, settings) == {"tickets_created": 2}
+
+
+def test_filter_values_are_bound_not_spliced(warehouse: Warehouse, settings: Settings) -> None:
+    hostile = mq.Filters(WEEK.start, WEEK.end, channel=("email') OR TRUE --",))
+    assert mq.totals(warehouse.cursor(), ["tickets_created"], hostile, settings) == {"tickets_created": 0}
+
+
+def test_day_grain_places_each_ticket_on_its_creation_day(warehouse: Warehouse, settings: Settings) -> None:
+    frame = mq.query(warehouse.cursor(), ["tickets_created", "backlog"], WEEK, "day", settings=settings)
+    assert frame["period"].to_list() == [date(2024, 3, d) for d in range(4, 11)]
+    assert frame["tickets_created"].to_list() == [1, 1, 1, 0, 1, 0, 0]
+    # open at each day's end: 03-04 T5,T6 | 03-05 T2,T6 | 03-06 T3,T6 | 03-07 same | 03-08.. +T4
+    assert frame["backlog"].to_list() == [2, 2, 2, 2, 3, 3, 3]
+
+
+def test_month_grain_clips_to_the_filtered_dates(warehouse: Warehouse, settings: Settings) -> None:
+    frame = mq.query(warehouse.cursor(), ["tickets_created"], mq.Filters(date(2024, 2, 25), date(2024, 3, 10)),
+                     "month", settings=settings)
+    assert frame.to_dicts() == [{"period": date(2024, 2, 1), "tickets_created": 1},
+                                {"period": date(2024, 3, 1), "tickets_created": 4}]
+
+
+def test_breakdown_by_channel(warehouse: Warehouse, settings: Settings) -> None:
+    frame = mq.query(warehouse.cursor(), ["tickets_created"], WEEK, by="channel", settings=settings)
+    assert dict(frame.select("by_value", "tickets_created").iter_rows()) == {"chat": 1, "email": 2, "phone": 1}
+
+
+def test_unknown_grain_or_breakdown_is_refused() -> None:
+    with pytest.raises(ValueError, match="grain"):
+        mq.build_sql(["tickets_created"], grain="hour; DROP TABLE tickets")
+    with pytest.raises(ValueError, match="breakdown"):
+        mq.build_sql(["tickets_created"], by="assignee")
+
+
+def test_periods_are_local_days_in_the_account_time_zone() -> None:
+    # 2024-03-11 03:30 UTC is 2024-03-10 23:30 in New York (EDT began that morning): it belongs to the 10th.
+    wh = Warehouse()
+    late = pl.DataFrame({"source": ["tz"], "ticket_id": ["1"], "created_at": [D(2024, 3, 11, 3, 30)]})
+    import_batch(wh, Batch("tz.csv", "sha-tz", "tz", "tickets", {"tickets": late}))
+    new_york = Settings(_env_file=None, timezone="America/New_York")  # type: ignore[call-arg]
+    utc = Settings(_env_file=None)  # type: ignore[call-arg]
+    tenth = mq.Filters(date(2024, 3, 10), date(2024, 3, 10))
+    assert mq.totals(wh.cursor(), ["tickets_created"], tenth, new_york) == {"tickets_created": 1}
+    assert mq.totals(wh.cursor(), ["tickets_created"], tenth, utc) == {"tickets_created": 0}
+
+
+def test_csat_rule_threshold_comes_from_settings(warehouse: Warehouse) -> None:
+    # With a threshold of 3, T4's score 3 would count, but T4 was solved after the week; T1 5 still counts.
+    lenient = Settings(_env_file=None, csat_good_min_score=6 - 1)  # type: ignore[call-arg]
+    strict = Settings(_env_file=None, csat_good_min_score=5)  # type: ignore[call-arg]
+    assert mq.totals(warehouse.cursor(), ["csat"], WEEK, lenient)["csat"] == pytest.approx(2 / 3)
+    month = mq.Filters(date(2024, 3, 1), date(2024, 3, 31))
+    # March solves: T1 (5), T2 bad, T4 (3), T5 good -> threshold 5: 2/4; threshold 3: 3/4
+    assert mq.totals(warehouse.cursor(), ["csat"], month, strict)["csat"] == pytest.approx(2 / 4)
+    generous = Settings(_env_file=None, csat_good_min_score=3)  # type: ignore[call-arg]
+    assert mq.totals(warehouse.cursor(), ["csat"], month, generous)["csat"] == pytest.approx(3 / 4)
+
+
+def test_default_filters_are_the_30_days_up_to_the_newest_data(warehouse: Warehouse, settings: Settings) -> None:
+    assert mq.default_filters(warehouse.cursor(), settings=settings) == mq.Filters(date(2024, 2, 11),
+                                                                                    date(2024, 3, 11))
+
+
+def test_dimension_values_lists_distinct_values(warehouse: Warehouse) -> None:
+    assert mq.dimension_values(warehouse.cursor(), "channel") == ["chat", "email", "phone"]
+    with pytest.raises(ValueError):
+        mq.dimension_values(warehouse.cursor(), "subject")
+
+
+def test_unknown_metric_names_the_metric() -> None:
+    with pytest.raises(KeyError, match="no_such_kpi"):
+        mq.build_sql(["no_such_kpi"])
+
+
+def test_query_runs_on_a_read_only_cursor(tmp_path, settings: Settings) -> None:  # noqa: ANN001
+    from tests.conftest import load_fixture
+
+    path = tmp_path / "ro.duckdb"
+    writer = Warehouse(path)
+    load_fixture(writer)
+    writer.close()
+    reader = Warehouse(path, read_only=True)
+    assert mq.totals(reader.cursor(), ["tickets_created"], WEEK, settings) == {"tickets_created": 4}
+    with pytest.raises(duckdb.Error):
+        reader.cursor().execute("DELETE FROM tickets")

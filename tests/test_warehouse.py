@@ -1,0 +1,222 @@
+"""The warehouse and the import path under it: schema, merge by natural key, all-or-nothing, crash safety."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import datetime as D
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from data import ingest
+from data.ingest import Batch, ImportRejected, clear_source, customer_key, import_batch
+from data.schema import FACT_TABLES
+from data.warehouse import SCHEMA_VERSION, Warehouse, WarehouseError
+from tests.conftest import ORDERS, PROJECT, TICKETS
+
+
+def _tickets(ids: list[str], updated: D, channel: str = "email") -> pl.DataFrame:
+    return pl.DataFrame({"source": "s", "ticket_id": ids, "created_at": D(2024, 1, 1), "updated_at": updated,
+                         "channel": channel})
+
+
+def _count(wh: Warehouse, table: str = "tickets") -> int:
+    return wh.row_count(table)
+
+
+def test_warehouse_creates_the_canonical_tables_with_their_declared_columns() -> None:
+    wh = Warehouse()
+    for table in FACT_TABLES.values():
+        columns = wh.cursor().execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $t ORDER BY ordinal_position",
+            {"t": table.name},
+        ).fetchall()
+        assert [c for (c,) in columns] == table.column_names
+    assert wh.schema_version() == SCHEMA_VERSION
+    assert wh.imports().columns[:3] == ["import_id", "file_name", "sha256"]
+
+
+def test_warehouse_reopening_a_file_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    first = Warehouse(path)
+    import_batch(first, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))}))
+    first.close()
+    again = Warehouse(path)
+    assert _count(again) == 1
+    assert again.cursor().execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_warehouse_refuses_sql_access_to_server_files() -> None:
+    wh = Warehouse()
+    with pytest.raises(duckdb.Error):
+        wh.cursor().execute("SELECT * FROM read_csv('/etc/passwd')")
+    with pytest.raises(duckdb.Error):
+        wh.cursor().execute("SET enable_external_access = true")
+
+
+def test_warehouse_in_use_by_another_process_gives_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "busy.duckdb"
+    holder = Warehouse(path)
+    code = f"from data.warehouse import Warehouse; Warehouse({str(path)!r})"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    holder.close()
+    assert done.returncode != 0
+    assert "in use by another process" in done.stderr
+
+
+def test_import_counts_inserted_then_already_imported_by_sha256() -> None:
+    wh = Warehouse()
+    batch = Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1", "2"], D(2024, 1, 1))})
+    first, second = import_batch(wh, batch), import_batch(wh, batch)
+    assert (first.status, first.inserted, first.rows_read) == ("imported", 2, 2)
+    assert (second.status, second.inserted, second.unchanged) == ("already_imported", 0, 2)
+    assert _count(wh) == 2 and wh.imports().height == 1
+
+
+def test_import_newer_export_updates_by_natural_key_and_older_changes_nothing() -> None:
+    wh = Warehouse()
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1", "2"], D(2024, 1, 5))}))
+    newer = import_batch(wh, Batch("b.csv", "sha-b", "s", "tickets",
+                                   {"tickets": _tickets(["2", "3"], D(2024, 1, 9), channel="chat")}))
+    older = import_batch(wh, Batch("c.csv", "sha-c", "s", "tickets",
+                                   {"tickets": _tickets(["1"], D(2024, 1, 2), channel="phone")}))
+    assert (newer.inserted, newer.updated, newer.unchanged) == (1, 1, 0)
+    assert (older.inserted, older.updated, older.unchanged) == (0, 0, 1)
+    rows = wh.cursor().execute("SELECT ticket_id, channel FROM tickets ORDER BY 1").fetchall()
+    assert rows == [("1", "email"), ("2", "chat"), ("3", "chat")]
+
+
+def test_import_same_key_in_two_sources_are_two_tickets() -> None:
+    wh = Warehouse()
+    a = _tickets(["1"], D(2024, 1, 1))
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": a}))
+    import_batch(wh, Batch("b.csv", "sha-b", "t", "tickets", {"tickets": a.with_columns(source=pl.lit("t"))}))
+    assert _count(wh) == 2
+
+
+def test_import_duplicate_keys_in_one_file_keep_the_newest_row() -> None:
+    wh = Warehouse()
+    frame = pl.concat([_tickets(["1"], D(2024, 1, 1), "email"), _tickets(["1"], D(2024, 1, 3), "chat")])
+    result = import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": frame}))
+    assert result.inserted == 1
+    assert wh.cursor().execute("SELECT channel FROM tickets").fetchall() == [("chat",)]
+
+
+def test_import_missing_required_value_rejects_the_whole_batch_naming_record_and_column() -> None:
+    wh = Warehouse()
+    frame = _tickets(["1", "2", "3"], D(2024, 1, 1)).with_columns(
+        created_at=pl.when(pl.col("ticket_id") == "3").then(None).otherwise(pl.col("created_at")))
+    with pytest.raises(ImportRejected, match=r"bad\.csv: record 3, column 'created_at'"):
+        import_batch(wh, Batch("bad.csv", "sha-bad", "s", "tickets", {"tickets": frame}))
+    assert _count(wh) == 0 and wh.imports().height == 0
+
+
+def test_import_failure_midway_rolls_back_every_table_and_leaves_the_warehouse_usable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wh = Warehouse()
+    orders = ORDERS.with_columns(updated_at=pl.col("created_at"))
+    lines = pl.DataFrame({"source": "fixture", "order_id": ["O1"], "line_number": [1]})
+    batch = Batch("o.csv", "sha-o", "fixture", "orders", {"orders": orders, "order_lines": lines})
+
+    def fail_after_orders_merged(*args: object) -> None:
+        assert wh.cursor().execute("SELECT count(*) FROM orders").fetchone() == (0,)  # others see nothing yet
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ingest, "_replace_children", fail_after_orders_merged)
+    with pytest.raises(OSError, match="disk full"):
+        import_batch(wh, batch)
+    assert _count(wh, "orders") == 0 and wh.imports().height == 0
+    monkeypatch.undo()
+    assert import_batch(wh, batch).inserted == 4
+
+
+def test_import_order_lines_are_replaced_with_their_updated_order() -> None:
+    wh = Warehouse()
+    order = pl.DataFrame({"source": "s", "order_id": ["1"], "created_at": D(2024, 1, 1), "currency": "USD",
+                          "updated_at": D(2024, 1, 1)})
+    two_lines = pl.DataFrame({"source": "s", "order_id": ["1", "1"], "line_number": [1, 2], "sku": ["A", "B"]})
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "orders", {"orders": order, "order_lines": two_lines}))
+    one_line = two_lines.head(1).with_columns(sku=pl.lit("C"))
+    later = order.with_columns(updated_at=pl.lit(D(2024, 2, 1)))
+    result = import_batch(wh, Batch("b.csv", "sha-b", "s", "orders", {"orders": later, "order_lines": one_line}))
+    assert result.per_table["orders"]["updated"] == 1
+    assert wh.cursor().execute("SELECT line_number, sku FROM order_lines").fetchall() == [(1, "C")]
+
+
+def test_imports_run_one_at_a_time_and_leave_every_ticket_once() -> None:
+    wh = Warehouse()
+    ids = [str(i) for i in range(2000)]
+    batches = [Batch(f"{n}.csv", f"sha-{n}", "s", "tickets", {"tickets": _tickets(ids, D(2024, 1, 1))})
+               for n in range(4)]
+    threads = [threading.Thread(target=import_batch, args=(wh, batch)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wh.cursor().execute("SELECT count(*), count(DISTINCT ticket_id) FROM tickets").fetchone() == (2000, 2000)
+
+
+def test_warehouse_killed_mid_import_keeps_the_previous_data(tmp_path: Path) -> None:
+    path = tmp_path / "crash.duckdb"
+    wh = Warehouse(path)
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))}))
+    wh.close()
+    # The child writes a second ticket inside the import transaction, then kills itself before the commit.
+    code = f"""
+import os, signal, polars as pl, datetime as dt
+from data.warehouse import Warehouse
+wh = Warehouse({str(path)!r})
+with wh.transaction() as cur:
+    cur.execute("INSERT INTO tickets (source, ticket_id, created_at) VALUES ('s', '2', TIMESTAMP '2024-01-02')")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, timeout=60)
+    assert done.returncode == -9
+    after = Warehouse(path)
+    assert after.cursor().execute("SELECT ticket_id FROM tickets").fetchall() == [("1",)]
+
+
+def test_clear_source_removes_its_rows_and_ledger_only(warehouse: Warehouse) -> None:
+    import_batch(warehouse, Batch("x.csv", "sha-x", "s", "tickets", {"tickets": _tickets(["9"], D(2024, 1, 1))}))
+    before = warehouse.data_version()
+    removed = clear_source(warehouse, "fixture")
+    assert removed == TICKETS.height + ORDERS.height
+    assert warehouse.cursor().execute("SELECT DISTINCT source FROM tickets").fetchall() == [("s",)]
+    assert warehouse.imports()["source"].to_list() == ["s"]
+    assert warehouse.meta("cleared:fixture") == "true"
+    assert warehouse.data_version() == before + 1
+
+
+def test_data_version_changes_on_import_and_not_on_a_repeat() -> None:
+    wh = Warehouse()
+    batch = Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))})
+    start = wh.data_version()
+    import_batch(wh, batch)
+    after_first = wh.data_version()
+    import_batch(wh, batch)
+    assert after_first == start + 1 and wh.data_version() == after_first
+
+
+def test_customer_key_is_a_salted_hash_of_the_normalised_email() -> None:
+    key = customer_key("  Ada@Example.com ", "salt")
+    assert key == customer_key("ada@example.com", "salt") != customer_key("ada@example.com", "other")
+    assert key is not None and "ada" not in key and len(key) == 64
+    assert customer_key("", "salt") is None and customer_key(None, "salt") is None
+
+
+def test_warehouse_makes_and_keeps_its_own_salt(tmp_path: Path) -> None:
+    path = tmp_path / "salt.duckdb"
+    first = Warehouse(path)
+    salt = first.pii_salt()
+    first.close()
+    assert len(salt) == 32 and Warehouse(path).pii_salt() == salt
+
+
+def test_read_only_open_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="No warehouse at"):
+        Warehouse(tmp_path / "absent.duckdb", read_only=True)

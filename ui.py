@@ -1,0 +1,213 @@
+"""The Streamlit glue: the cached warehouse, cached queries, the shared filters and the KPI tiles.
+
+Pages call these and draw; ``metrics`` and ``data`` never import Streamlit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from data import demo, ingest
+from data.taxonomy import CATEGORIES
+from data.warehouse import Warehouse
+from metrics import query as mq
+from metrics.registry import BY_NAME
+from metrics.units import format_delta, format_value
+from settings import get_settings
+
+log = logging.getLogger("cspulse")
+
+FILTER_KEYS = ("start", "end", "channel", "category", "priority")
+
+
+@st.cache_resource(show_spinner="Opening the warehouse…")
+def warehouse() -> Warehouse:
+    """The process's one connection; every caller takes its own cursor from it."""
+    settings = get_settings()
+    wh = Warehouse(settings.warehouse_file)
+    if settings.load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
+        load_demo(wh)
+    return wh
+
+
+def load_demo(wh: Warehouse) -> ingest.ImportResult:
+    with st.spinner("Building the demo store (two years of orders and tickets)…"):
+        result = ingest.import_batch(wh, demo.demo_batch(salt=ingest.pii_salt(wh, get_settings())))
+    log.info("demo store loaded: %s tickets and orders", result.inserted)
+    return result
+
+
+def query(names: Sequence[str], filters: mq.Filters, grain: str | None = None, by: str | None = None) -> pl.DataFrame:
+    return _cached_query(warehouse().data_version(), tuple(names), filters, grain, by)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_query(_version: int, names: tuple[str, ...], filters: mq.Filters, grain: str | None,
+                  by: str | None) -> pl.DataFrame:
+    # The data version is part of the key: a new import expires every cached result.
+    return mq.query(warehouse().cursor(), names, filters, grain, by=by)
+
+
+@st.cache_data(show_spinner=False)
+def _compare(_version: int, names: tuple[str, ...], filters: mq.Filters) -> dict[str, tuple[mq.Value, mq.Value]]:
+    return mq.compare(warehouse().cursor(), names, filters)
+
+
+@st.cache_data(show_spinner=False)
+def _choices(version: int) -> dict[str, list[str]]:
+    cur = warehouse().cursor()
+    return {dimension: mq.dimension_values(cur, dimension) for dimension in mq.DIMENSIONS}
+
+
+@st.cache_data(show_spinner=False)
+def _default_filters(version: int) -> mq.Filters:
+    return mq.default_filters(warehouse().cursor())
+
+
+def has_demo_data() -> bool:
+    return any(row["source"] == demo.DEMO_SOURCE for row in imports().iter_rows(named=True))
+
+
+def imports() -> pl.DataFrame:
+    return warehouse().imports()
+
+
+def clear_demo() -> None:
+    ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
+    st.cache_data.clear()
+
+
+def reload_demo() -> None:
+    load_demo(warehouse())
+    st.cache_data.clear()
+
+
+def sidebar_filters() -> mq.Filters:
+    """Shared sidebar filters, seeded from the URL on a session's first run and mirrored back into it."""
+    version = warehouse().data_version()
+    defaults, choices = _default_filters(version), _choices(version)
+    if "_filters_seeded" not in st.session_state:
+        _seed_from_url(defaults, choices)
+        st.session_state["_filters_seeded"] = True
+    with st.sidebar:
+        st.subheader("Filters")
+        left, right = st.columns(2)
+        left.date_input("From", value=defaults.start, key="start", format="YYYY-MM-DD")
+        right.date_input("To", value=defaults.end, key="end", format="YYYY-MM-DD")
+        st.multiselect("Channel", choices["channel"], key="channel", placeholder="All channels")
+        st.multiselect("Category", choices["category"], key="category", placeholder="All categories",
+                       format_func=lambda slug: CATEGORIES.get(slug, slug))
+        st.multiselect("Priority", choices["priority"], key="priority", placeholder="All priorities")
+    filters = _filters_from_state(defaults)
+    _mirror_to_url(filters)
+    return filters
+
+
+def _seed_from_url(defaults: mq.Filters, choices: dict[str, list[str]]) -> None:
+    params = st.query_params
+    for key in ("start", "end"):
+        text = params.get(key)
+        try:
+            st.session_state[key] = date.fromisoformat(text) if text else getattr(defaults, key)
+        except ValueError:
+            st.session_state[key] = getattr(defaults, key)
+            st.toast(f"Ignored the link's {key} date {text!r}: expected YYYY-MM-DD.")
+    for key in mq.DIMENSIONS:
+        wanted = params.get_all(key)
+        st.session_state[key] = [value for value in wanted if value in choices[key]]
+        if len(st.session_state[key]) < len(wanted):
+            st.toast(f"Ignored {key} values in the link that this data does not have.")
+
+
+def _filters_from_state(defaults: mq.Filters) -> mq.Filters:
+    start, end = st.session_state.get("start") or defaults.start, st.session_state.get("end") or defaults.end
+    if end < start:
+        st.sidebar.warning("'To' is before 'From': showing the single day 'From'.")
+        end = start
+    return mq.Filters(start=start, end=end, **{k: tuple(st.session_state.get(k, ())) for k in mq.DIMENSIONS})
+
+
+def _mirror_to_url(filters: mq.Filters) -> None:
+    wanted = {"start": filters.start.isoformat(), "end": filters.end.isoformat(),
+              **{k: list(v) for k, v in filters.dimension_values().items() if v}}
+    current = {key: st.query_params.get_all(key) for key in FILTER_KEYS}
+    if current != {key: _as_list(wanted.get(key)) for key in FILTER_KEYS}:
+        for key in FILTER_KEYS:
+            if key in wanted:
+                st.query_params[key] = wanted[key]
+            elif key in st.query_params:
+                del st.query_params[key]
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else value
+
+
+def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
+    """One tile per KPI (per currency for money) with the change against the previous period."""
+    values = _compare(warehouse().data_version(), tuple(names), filters)
+    tiles = [tile for name in names for tile in _tiles(name, *values[name])]
+    for column, (label, value, delta, metric) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, delta, delta_color=metric.delta_color, help=metric.description, border=True)
+
+
+def _tiles(name: str, now: mq.Value, before: mq.Value) -> list[tuple[str, str, str | None, object]]:
+    metric = BY_NAME[name]
+    if metric.unit != "money":
+        return [(metric.label, format_value(now, metric.unit), format_delta(now, before, metric.unit), metric)]
+    now_map, before_map = now or {}, before or {}
+    if not now_map:
+        return [(metric.label, "—", None, metric)]
+    return [
+        (f"{metric.label} ({currency})", format_value(value, "money", currency),
+         format_delta(value, before_map.get(currency), "money", currency), metric)
+        for currency, value in sorted(now_map.items())
+    ]
+
+
+def sample_caption(filters: mq.Filters) -> str:
+    return f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days), compared with the " \
+           f"{filters.days} days before. Times in {get_settings().timezone}."
+
+
+def current_filters() -> mq.Filters:
+    return st.session_state["filters"]
+
+
+def demo_notice() -> None:
+    """Say plainly when the numbers are the demo store's, and offer to clear them."""
+    if not has_demo_data():
+        if warehouse().is_empty():
+            st.info("The warehouse is empty. Load the demo store on the **Data** page, or import your exports.")
+        return
+    text, action = st.columns([5, 1], vertical_alignment="center")
+    text.info("**Demo data.** These numbers come from a generated demo store, not from your business.",
+              icon=":material/science:")
+    with action.popover("Clear demo data"):
+        _clear_demo_button("notice")
+
+
+def demo_controls() -> None:
+    if has_demo_data():
+        st.markdown("The demo store is loaded. Clearing it removes every demo ticket, order and import record.")
+        _clear_demo_button("controls")
+    elif st.button("Load the demo store", key="load_demo"):
+        reload_demo()
+        st.rerun()
+
+
+def _clear_demo_button(where: str) -> None:
+    if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary"):
+        clear_demo()
+        st.toast("Demo data cleared.")
+        st.rerun()
+
+
+def imports_view() -> pl.DataFrame:
+    return imports().select("imported_at", "file_name", "source", "kind", "rows_read", "inserted", "updated",
+                            "unchanged", "rejected")
