@@ -22,8 +22,8 @@ except SettingsError as error:
 import ui  # noqa: E402 - only once the settings are known to be good
 
 page = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
 ])
 try:
     st.session_state["filters"] = ui.sidebar_filters()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 from datetime import time
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -96,9 +96,8 @@ def sidebar_filters() -> mq.Filters:
         st.session_state["_filters_seeded"] = True
     with st.sidebar:
         st.subheader("Filters")
-        left, right = st.columns(2)
-        left.date_input("From", value=defaults.start, key="start", format="YYYY-MM-DD")
-        right.date_input("To", value=defaults.end, key="end", format="YYYY-MM-DD")
+        st.date_input("From", key="start", format="YYYY-MM-DD")
+        st.date_input("To", key="end", format="YYYY-MM-DD")
         st.multiselect("Channel", choices["channel"], key="channel", placeholder="All channels")
         st.multiselect("Category", choices["category"], key="category", placeholder="All categories",
                        format_func=lambda slug: CATEGORIES.get(slug, slug))

@@ -142,7 +142,8 @@ def _periods(grain: str | None) -> str:
         period = "SELECT $start::DATE AS period, $end_excl::TIMESTAMP AS period_end"
     else:
         period = (
-            f"SELECT r.period::DATE AS period, least(r.period + INTERVAL 1 {grain}, $end_excl::TIMESTAMP) AS period_end "
+            "SELECT r.period::DATE AS period, "
+            f"least(r.period + INTERVAL 1 {grain}, $end_excl::TIMESTAMP) AS period_end "
             f"FROM range(date_trunc('{grain}', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP, INTERVAL 1 {grain}) "
             "r(period)"
         )

@@ -68,7 +68,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="first_reply_minutes_median",
-        label="First reply time (median)",
+        label="First reply (median)",
         sql="median(first_reply_minutes)",
         unit="minutes",
         better="lower",
@@ -76,7 +76,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="first_reply_minutes_p90",
-        label="First reply time (p90)",
+        label="First reply (p90)",
         sql="quantile_cont(first_reply_minutes, 0.9)",
         unit="minutes",
         better="lower",
@@ -84,7 +84,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="full_resolution_minutes_median",
-        label="Full resolution time (median)",
+        label="Resolution (median)",
         sql="median(full_resolution_minutes)",
         unit="minutes",
         better="lower",
@@ -147,7 +147,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="contacts_per_100_orders",
-        label="Contact rate",
+        label="Contacts per 100 orders",
         sql="100.0 * tickets_created / nullif(orders, 0)",
         unit="per_100",
         better="lower",

@@ -22,7 +22,9 @@ from metrics.units import format_value
 from settings import SettingsError, get_settings
 
 
-def report(warehouse: Warehouse, start: date | None = None, end: date | None = None) -> tuple[Filters, dict[str, Value]]:
+def report(
+    warehouse: Warehouse, start: date | None = None, end: date | None = None
+) -> tuple[Filters, dict[str, Value]]:
     cur = warehouse.cursor()
     filters = Filters(start, end) if start and end else default_filters(cur)
     values = totals(cur, [metric.name for metric in METRICS], filters)

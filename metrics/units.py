@@ -19,7 +19,7 @@ def format_value(value: float | int | None, unit: str, currency: str | None = No
     if unit == "money":
         return f"{currency or ''} {value:,.2f}".strip()
     if unit == "per_100":
-        return f"{value:.1f} per 100"
+        return f"{value:.1f}"
     raise ValueError(f"unknown unit {unit!r}")
 
 
@@ -31,14 +31,16 @@ def format_minutes(minutes: float) -> str:
     return f"{minutes / 1440:.1f} d"
 
 
-def format_delta(now: float | int | None, before: float | int | None, unit: str, currency: str | None = None) -> str | None:
+def format_delta(
+    now: float | int | None, before: float | int | None, unit: str, currency: str | None = None
+) -> str | None:
     """The change as a person reads it: points for rates, the unit's own format otherwise, with a sign."""
     if now is None or before is None:
         return None
     change = now - before
     if unit == "fraction":
         return f"{change * 100:+.1f} pp"
-    sign = "+" if change >= 0 else "−"
+    sign = "+" if change >= 0 else "-"  # ASCII: Streamlit reads the arrow and colour from a leading "-"
     text = format_value(abs(change), unit, currency)
     relative = f" ({change / before:+.0%})" if unit in ("count", "money") and before else ""
     return f"{sign}{text}{relative}"
@@ -47,7 +49,7 @@ def format_delta(now: float | int | None, before: float | int | None, unit: str,
 def axis_format(metric: Metric) -> dict[str, str]:
     """Plotly axis settings for a metric's unit."""
     return {
-        "count": {"tickformat": ",d"},
+        "count": {"tickformat": ","},
         "fraction": {"tickformat": ".0%"},
         "minutes": {"tickformat": ",.0f", "ticksuffix": " min"},
         "money": {"tickformat": ",.2f"},

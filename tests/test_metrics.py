@@ -173,7 +173,7 @@ def test_unknown_metric_names_the_metric() -> None:
         mq.build_sql(["no_such_kpi"])
 
 
-def test_query_runs_on_a_read_only_cursor(tmp_path, settings: Settings) -> None:  # noqa: ANN001
+def test_query_runs_on_a_read_only_cursor(tmp_path, settings: Settings) -> None:
     from tests.conftest import load_fixture
 
     path = tmp_path / "ro.duckdb"

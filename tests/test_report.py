@@ -56,7 +56,7 @@ def test_report_without_dates_covers_the_30_days_up_to_the_newest_data(warehouse
 
 def test_report_text_output_labels_each_kpi(warehouse_file: Path) -> None:
     done = _run("--db", str(warehouse_file), "--start", "2024-03-04", "--end", "2024-03-10")
-    assert "First reply time (median)" in done.stdout and "20 min" in done.stdout
+    assert "First reply (median)" in done.stdout and "20 min" in done.stdout
     assert "USD 70.00" in done.stdout and "EUR 80.00" in done.stdout
 
 

@@ -1,0 +1,125 @@
+"""The Overview in a real Chromium against `streamlit run`: tiles, a filter, the URL round trip, page switches.
+
+Skips only where the tools are absent (Debian's chromium, the playwright package); .ci/run installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data.warehouse import Warehouse
+from tests.conftest import PROJECT, load_fixture
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = PROJECT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"{url} did not become healthy in {seconds} s")
+
+
+@pytest.fixture
+def server_url(tmp_path: Path) -> Iterator[str]:
+    path = tmp_path / "browser.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.close()
+    port = _free_port()
+    env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}
+    log = (tmp_path / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true"],
+        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def page(server_url: str):
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(30_000)
+        yield tab
+        browser.close()
+
+
+def _tile(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label).first.get_by_test_id("stMetricValue")
+
+
+def _wait_for_tile(page, label: str, value: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(_tile(page, label)).to_have_text(value, timeout=30_000)
+
+
+def test_browser_overview_filter_url_round_trip_and_page_switch(page, server_url: str) -> None:
+    page.goto(server_url)
+    # Defaults: the 30 days up to the newest data (2024-02-11..03-11) hold all 7 fixture tickets.
+    _wait_for_tile(page, "Tickets created", "7")
+    for label in ("Orders", "Backlog", "First reply (median)"):
+        assert re.search(r"\d", _tile(page, label).inner_text()), label
+
+    channel = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Channel")
+    channel.click()
+    page.get_by_role("option", name="email").click()
+    page.keyboard.press("Escape")
+    _wait_for_tile(page, "Tickets created", "4")  # T1, T3, T5, T6 are email
+    page.wait_for_url(re.compile(r"channel=email"))
+
+    page.reload()
+    _wait_for_tile(page, "Tickets created", "4")
+    assert "email" in channel.inner_text()
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data", exact=True).click()
+    page.wait_for_url(re.compile(r"/data"))
+    page.get_by_text("What the warehouse holds").wait_for()
+    assert "email" in channel.inner_text()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview", exact=True).click()
+    _wait_for_tile(page, "Tickets created", "4")
+    assert "channel=email" in page.url
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)

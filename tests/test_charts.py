@@ -1,0 +1,53 @@
+"""Charts are pure functions and units format in one place: checked without Streamlit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+import charts
+from metrics.registry import BY_NAME
+from metrics.units import format_delta, format_value
+
+TREND = pl.DataFrame({"period": [date(2024, 3, 4), date(2024, 3, 11)], "tickets_created": [10, 30],
+                      "first_reply_minutes_median": [90.0, 300.0]})
+
+
+def test_volume_and_speed_draws_counts_as_bars_and_durations_in_hours_on_a_second_axis() -> None:
+    figure = charts.volume_and_speed(TREND, BY_NAME["tickets_created"], BY_NAME["first_reply_minutes_median"], "week")
+    bars, line = figure.data
+    assert (bars.type, list(bars.y)) == ("bar", [10, 30])
+    assert (line.type, list(line.y), line.yaxis) == ("scatter", [1.5, 5.0], "y2")
+    assert figure.layout.yaxis2.ticksuffix == " h"
+    assert figure.layout.xaxis.dtick == 7 * 86_400_000
+
+
+def test_by_dimension_puts_the_largest_bar_on_top() -> None:
+    frame = pl.DataFrame({"by_value": ["chat", "email", "phone"], "tickets_created": [5, 9, 1]})
+    figure = charts.by_dimension(frame, BY_NAME["tickets_created"], "channel")
+    assert list(figure.data[0].y) == ["phone", "chat", "email"]  # Plotly draws the last category on top
+
+
+@pytest.mark.parametrize(("minutes", "expected"), [(None, (1.0, "min")), (179, (1.0, "min")), (180, (60.0, "h")),
+                                                   (6000, (1440.0, "d"))])
+def test_duration_scale_picks_a_readable_unit(minutes: float | None, expected: tuple[float, str]) -> None:
+    assert charts.duration_scale(minutes) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [(1234, "count", "1,234"), (0.8125, "fraction", "81.2%"), (45, "minutes", "45 min"), (150, "minutes", "2.5 h"),
+     (4320, "minutes", "3.0 d"), (70, "money", "70.00"), (8.44, "per_100", "8.4"), (None, "count", "—")],
+)
+def test_format_value_by_unit(value: float | None, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+def test_format_delta_signs_are_ascii_so_streamlit_colours_them() -> None:
+    assert format_delta(10, 30, "minutes") == "-20 min"
+    assert format_delta(0.5, 0.25, "fraction") == "+25.0 pp"
+    assert format_delta(12, 10, "count") == "+2 (+20%)"
+    assert format_delta(90.0, 100.0, "money", "USD") == "-USD 10.00 (-10%)"
+    assert format_delta(5, None, "count") is None

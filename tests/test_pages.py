@@ -1,0 +1,119 @@
+"""Every page under Streamlit's AppTest, on the hand-checkable fixture warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data.warehouse import Warehouse
+from tests.conftest import PROJECT, load_fixture
+
+DASHBOARD = str(PROJECT / "dashboard.py")
+PAGES = ["app_pages/overview.py", "app_pages/data.py"]
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def fixture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "pages.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.close()
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    return path
+
+
+def _app(**query: str | list[str]) -> AppTest:
+    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def _tiles(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_pages_every_page_runs_without_exception(fixture_file: Path) -> None:
+    app = _app()
+    assert not app.exception
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert not app.exception, page
+        assert not app.error, page
+
+
+def test_overview_tiles_show_the_default_30_days(fixture_file: Path) -> None:
+    # Newest data 2024-03-11 -> 02-11..03-11: 7 tickets created, 4 orders, USD (90+50+1000)/3, EUR 80.
+    tiles = _tiles(_app())
+    assert tiles["Tickets created"] == "7"
+    assert tiles["Orders"] == "4"
+    assert tiles["Average order value (USD)"] == "USD 380.00"
+    assert tiles["Average order value (EUR)"] == "EUR 80.00"
+    assert tiles["Contacts per 100 orders"] == "175.0"
+
+
+def test_overview_starts_from_url_query_parameters(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10", channel="email")
+    tiles = _tiles(app)
+    assert (tiles["Tickets created"], tiles["Tickets solved"], tiles["Backlog"]) == ("2", "2", "2")
+    assert app.multiselect(key="channel").value == ["email"]
+
+
+def test_overview_filter_change_reaches_tiles_and_url(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    assert _tiles(app)["Tickets created"] == "4"
+    app.multiselect(key="channel").set_value(["chat", "phone"]).run()
+    assert _tiles(app)["Tickets created"] == "2"
+    assert app.query_params["channel"] == ["chat", "phone"]
+    assert app.query_params["start"] == "2024-03-04"
+
+
+def test_overview_tile_delta_compares_with_the_previous_period(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    created = next(m for m in app.metric if m.label == "Tickets created")
+    assert created.value == "4" and created.delta == "+3 (+300%)"  # 1 ticket the week before
+
+
+def test_overview_ignores_bad_url_values_with_a_message(fixture_file: Path) -> None:
+    app = _app(start="yesterday", channel=["email", "carrier-pigeon"])
+    assert not app.exception
+    assert app.multiselect(key="channel").value == ["email"]
+    assert app.date_input(key="start").value.isoformat() == "2024-02-11"
+    assert len(app.toast) == 2
+
+
+def test_filters_survive_switching_pages(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    app.multiselect(key="priority").set_value(["normal"]).run()
+    app.switch_page("app_pages/data.py").run()
+    app.switch_page("app_pages/overview.py").run()
+    assert app.multiselect(key="priority").value == ["normal"]
+    assert _tiles(app)["Tickets created"] == "3"  # T1, T3, T4 are normal priority
+
+
+def test_data_page_lists_imports(fixture_file: Path) -> None:
+    app = _app()
+    app.switch_page("app_pages/data.py").run()
+    table = app.dataframe[0].value
+    assert sorted(table["file_name"].to_list()) == ["orders.csv", "tickets.csv"]
+
+
+def test_bad_setting_stops_start_up_with_its_name(fixture_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_TIMEZONE", "Atlantis/Capital")
+    app = _app()
+    assert not app.exception
+    assert "CSPULSE_TIMEZONE" in app.error[0].value
