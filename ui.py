@@ -79,12 +79,18 @@ def imports() -> pl.DataFrame:
 
 def clear_demo() -> None:
     ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
-    st.cache_data.clear()
+    _data_replaced()
 
 
 def reload_demo() -> None:
     load_demo(warehouse())
-    st.cache_data.clear()
+    _data_replaced()
+
+
+def _data_replaced() -> None:
+    # The old dates may lie outside the new data: move them to the new default on the next run,
+    # before the date widgets exist (a widget's state cannot change once it is drawn).
+    st.session_state["_reset_dates"] = True
 
 
 def sidebar_filters() -> mq.Filters:
@@ -94,6 +100,10 @@ def sidebar_filters() -> mq.Filters:
     if "_filters_seeded" not in st.session_state:
         _seed_from_url(defaults, choices)
         st.session_state["_filters_seeded"] = True
+    if st.session_state.pop("_reset_dates", False):
+        st.session_state["start"], st.session_state["end"] = defaults.start, defaults.end
+    for key in mq.DIMENSIONS:  # a choice the data no longer has would break its widget
+        st.session_state[key] = [v for v in st.session_state.get(key, []) if v in choices[key]]
     with st.sidebar:
         st.subheader("Filters")
         st.date_input("From", key="start", format="YYYY-MM-DD")
@@ -205,6 +215,13 @@ def _clear_demo_button(where: str) -> None:
         clear_demo()
         st.toast("Demo data cleared.")
         st.rerun()
+
+
+def table_counts() -> str:
+    wh = warehouse()
+    tables = ("tickets", "orders", "order_lines")
+    counts = " · ".join(f"{name.replace('_', ' ').capitalize()}: {wh.row_count(name):,}" for name in tables)
+    return f"{counts} — in `{wh.path}`"
 
 
 def imports_view() -> pl.DataFrame:

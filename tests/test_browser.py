@@ -115,7 +115,7 @@ def test_browser_overview_filter_url_round_trip_and_page_switch(page, server_url
 
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data", exact=True).click()
     page.wait_for_url(re.compile(r"/data"))
-    page.get_by_text("What the warehouse holds").wait_for()
+    page.get_by_text("One row per import").wait_for()
     assert "email" in channel.inner_text()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview", exact=True).click()
     _wait_for_tile(page, "Tickets created", "4")

@@ -117,3 +117,39 @@ def test_bad_setting_stops_start_up_with_its_name(fixture_file: Path, monkeypatc
     app = _app()
     assert not app.exception
     assert "CSPULSE_TIMEZONE" in app.error[0].value
+
+
+def test_empty_warehouse_opens_on_the_demo_store_and_says_so(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
+    app = _app()
+    assert not app.exception
+    assert any("Demo data" in info.value for info in app.info)
+    assert int(_tiles(app)["Tickets created"].replace(",", "")) > 100
+
+
+def test_clearing_the_demo_empties_the_warehouse_and_it_stays_cleared(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    app = _app()
+    app.button(key="clear_demo_notice").click().run()
+    assert not app.exception
+    assert _tiles(app)["Tickets created"] == "0"
+    assert any("warehouse is empty" in info.value for info in app.info)
+    st.cache_resource.clear()  # a restart of the server
+    restarted = _app()
+    assert _tiles(restarted)["Tickets created"] == "0"
+    restarted.switch_page("app_pages/data.py").run()
+    restarted.button(key="load_demo").click().run()
+    restarted.switch_page("app_pages/overview.py").run()
+    assert int(_tiles(restarted)["Tickets created"].replace(",", "")) > 100
+
+
+def test_a_filter_value_the_data_no_longer_has_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
+    app = _app()
+    app.multiselect(key="channel").set_value(["email"]).run()
+    app.button(key="clear_demo_notice").click().run()
+    assert not app.exception
+    assert app.multiselect(key="channel").value == []
