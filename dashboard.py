@@ -16,7 +16,7 @@ st.set_page_config(page_title="CS Pulse", page_icon=":material/monitor_heart:", 
 try:
     get_settings()
 except SettingsError as error:
-    st.error(f"CS Pulse cannot start: {error}. Fix it in the environment or `.env`, then restart.")
+    st.error(f"CS Pulse cannot start. {error}. Fix it in the environment or `.env`, then restart.")
     st.stop()
 
 import ui  # noqa: E402 - only once the settings are known to be good
@@ -27,8 +27,12 @@ page = st.navigation([
 ])
 try:
     st.session_state["filters"] = ui.sidebar_filters()
+    page.run()
+except ui.WarehouseError as error:
+    log.warning("warehouse unavailable: %s", error)
+    st.error(f"CS Pulse cannot use its warehouse: {error}")
 except Exception:
-    log.exception("the warehouse could not be opened or queried")
-    st.error("CS Pulse could not read its warehouse. The server log has the details; check CSPULSE_WAREHOUSE_PATH.")
-    st.stop()
-page.run()
+    # Streamlit's own stop and rerun signals are BaseExceptions and pass through untouched.
+    log.exception("page %s failed", page.title)
+    st.error("Something went wrong while drawing this page. The details are in the server log; "
+             "try another period or filter, or reload.")

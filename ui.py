@@ -15,6 +15,7 @@ import streamlit as st
 from data import demo, ingest
 from data.taxonomy import CATEGORIES
 from data.warehouse import Warehouse
+from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words
 from metrics import query as mq
 from metrics.registry import BY_NAME
 from metrics.units import format_delta, format_value

@@ -34,12 +34,12 @@ def measure(scale: float, repeat: int) -> dict[str, object]:
     path = folder / "bench.duckdb"
     os.environ["CSPULSE_WAREHOUSE_PATH"] = str(path)
     started = time.perf_counter()
-    frames = demo.generate(scale=scale)
+    batch = demo.demo_batch(salt="bench", scale=scale)
     generated = time.perf_counter()
     wh = Warehouse(path)
-    ingest.import_batch(wh, demo.demo_batch(scale=scale, frames=frames))
+    ingest.import_batch(wh, batch)
     imported = time.perf_counter()
-    del frames
+    del batch
     cur = wh.cursor()
     filters = mq.default_filters(cur)
     timings = {m.name: _best(lambda m=m: mq.totals(cur, [m.name], filters), repeat) for m in METRICS}
@@ -82,7 +82,8 @@ def _table(title: str, rows: list[tuple[str, list[float]]], scales: list[float],
     header = f"{'':<34}" + "".join(f"{f'{s:g}x':>12}{'ratio':>8}" for s in scales)
     print(header)
     for name, values in rows:
-        cells = "".join(f"{v:>12.3f}{v / values[0] if values[0] else float('nan'):>8.1f}" for v in values)
+        number = "{:>12,.0f}" if unit == "rows" else "{:>12.3f}"
+        cells = "".join(number.format(v) + f"{v / values[0] if values[0] else float('nan'):>8.1f}" for v in values)
         print(f"{name + ' (' + unit + ')':<34}{cells}")
 
 
@@ -98,7 +99,7 @@ def main() -> None:
     results = []
     for scale in args.scales:
         done = subprocess.run([sys.executable, __file__, "--child", str(scale), "--repeat", str(args.repeat)],
-                              capture_output=True, text=True, check=True, cwd=PROJECT)
+                              stdout=subprocess.PIPE, text=True, check=True, cwd=PROJECT)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"measured {scale:g}x: {results[-1]['rows']}", file=sys.stderr)
     scales = [r["scale"] for r in results]

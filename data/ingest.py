@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+import duckdb
 import polars as pl
 
 from data.schema import FACT_TABLES, Table
@@ -134,7 +135,7 @@ def _replace(result: ImportResult, **changes: object) -> ImportResult:
     return ImportResult(**{**asdict(result), **changes})  # type: ignore[arg-type]
 
 
-def _merge(cur, table: Table, import_id: str) -> dict[str, int]:
+def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict[str, int]:
     """Stage the newest row per key, classify it against the table, then apply the changes."""
     columns = ", ".join(table.column_names)
     keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
@@ -164,7 +165,7 @@ def _merge(cur, table: Table, import_id: str) -> dict[str, int]:
             "unchanged": counts.get("same", 0)}
 
 
-def _replace_children(cur, table: Table, parent: Table) -> dict[str, int]:
+def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Table) -> dict[str, int]:
     """Lines of a parent that was inserted or updated replace that parent's old lines; others are left alone."""
     keys = " AND ".join(f"c.{k} = p.{k}" for k in parent.key)
     cur.execute(f"DELETE FROM {table.name} c USING changed_{parent.name} p WHERE {keys}")

@@ -137,6 +137,11 @@ def _local(column: str) -> str:
     return f"timezone($tz, timezone('UTC', {column}))"
 
 
+def _utc(local_date_param: str) -> str:
+    # The bound moves to UTC once, so rows compare as stored (and DuckDB can skip row groups by min/max).
+    return f"timezone('UTC', timezone($tz, {local_date_param}::TIMESTAMP))"
+
+
 def _periods(grain: str | None) -> str:
     if grain is None:
         period = "SELECT $start::DATE AS period, $end_excl::TIMESTAMP AS period_end"
@@ -182,7 +187,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
         period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
         select = f"SELECT {period} AS period{by_column}, {aggregates}"
         source = (
-            f"FROM {first.table} WHERE {local} >= $start::TIMESTAMP AND {local} < $end_excl::TIMESTAMP "
+            f"FROM {first.table} WHERE {first.time} >= {_utc('$start')} AND {first.time} < {_utc('$end_excl')} "
             f"AND {_dimension_filter(first.table)}"
         )
     if first.unit != "money":
@@ -208,10 +213,10 @@ def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings | None = None)
     """First and last local dates with tickets or orders; None for an empty warehouse."""
     tz = (settings or get_settings()).timezone
     row = cur.execute(
-        f"""SELECT min(first)::DATE, max(last)::DATE FROM (
-              SELECT min({_local('created_at')}) AS first, max({_local('created_at')}) AS last FROM tickets
+        f"""SELECT {_local('min(first)')}::DATE, {_local('max(last)')}::DATE FROM (
+              SELECT min(created_at) AS first, max(created_at) AS last FROM tickets
               UNION ALL
-              SELECT min({_local('created_at')}), max({_local('created_at')}) FROM orders)""",
+              SELECT min(created_at), max(created_at) FROM orders)""",
         {"tz": tz},
     ).fetchone()
     return None if row is None or row[0] is None else (row[0], row[1])

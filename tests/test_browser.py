@@ -15,11 +15,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from data.warehouse import Warehouse
 from tests.conftest import PROJECT, load_fixture
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
@@ -73,7 +77,7 @@ def server_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(server_url: str):
+def page(server_url: str) -> Iterator[Page]:
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -85,17 +89,17 @@ def page(server_url: str):
         browser.close()
 
 
-def _tile(page, label: str):
+def _tile(page: Page, label: str) -> Locator:
     return page.get_by_test_id("stMetric").filter(has_text=label).first.get_by_test_id("stMetricValue")
 
 
-def _wait_for_tile(page, label: str, value: str) -> None:
+def _wait_for_tile(page: Page, label: str, value: str) -> None:
     from playwright.sync_api import expect
 
     expect(_tile(page, label)).to_have_text(value, timeout=30_000)
 
 
-def test_browser_overview_filter_url_round_trip_and_page_switch(page, server_url: str) -> None:
+def test_browser_overview_filter_url_round_trip_and_page_switch(page: Page, server_url: str) -> None:
     page.goto(server_url)
     # Defaults: the 30 days up to the newest data (2024-02-11..03-11) hold all 7 fixture tickets.
     _wait_for_tile(page, "Tickets created", "7")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +155,29 @@ def test_a_filter_value_the_data_no_longer_has_is_dropped(tmp_path: Path, monkey
     app.button(key="clear_demo_notice").click().run()
     assert not app.exception
     assert app.multiselect(key="channel").value == []
+
+
+def test_a_warehouse_held_by_another_process_is_explained_in_the_page(fixture_file: Path) -> None:
+    code = f"from data.warehouse import Warehouse; import time; w = Warehouse({str(fixture_file)!r}); " \
+           "print('open', flush=True); time.sleep(60)"
+    with subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+            app = _app()
+        finally:
+            holder.kill()
+    assert not app.exception
+    assert "in use by another process" in app.error[0].value
+
+
+def test_a_failing_page_shows_a_friendly_message_not_a_traceback(fixture_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import metrics.query
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(metrics.query, "compare", broken)
+    app = _app()
+    assert not app.exception
+    assert "Something went wrong" in app.error[0].value and "boom" not in app.error[0].value

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import time
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import PROJECT_ROOT, SettingsError, load_settings
+from settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 
 def test_settings_defaults_are_usable() -> None:
@@ -72,3 +73,9 @@ def test_settings_bad_value_stops_the_report_with_a_message_not_a_traceback(tmp_
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "CSPULSE_TIMEZONE" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_readme_settings_table_lists_every_setting_and_no_other() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(CSPULSE_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert documented == {f"CSPULSE_{name.upper()}" for name in Settings.model_fields}
