@@ -136,18 +136,19 @@ def _replace(result: ImportResult, **changes: object) -> ImportResult:
 
 
 def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict[str, int]:
-    """Stage the newest row per key, classify it against the table, then apply the changes."""
-    columns = ", ".join(table.column_names)
+    """Stage the newest row per key, classify it against the table, then apply the changes.
+
+    Only the classified rows are materialised (a view stages them), so an import holds one copy of its data.
+    """
+    columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
     keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
     cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE staged AS
-            SELECT * REPLACE ($import_id AS import_id) FROM incoming_{table.name}
-            QUALIFY row_number() OVER (PARTITION BY {", ".join(table.key)} ORDER BY {_newest(table)}) = 1""",
-        {"import_id": import_id},
+        f"""CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM incoming_{table.name}
+            QUALIFY row_number() OVER (PARTITION BY {", ".join(table.key)} ORDER BY {_newest(table)}) = 1"""
     )
     parent = PARENT_OF.get(table.name)
     if parent:
-        return _replace_children(cur, table, FACT_TABLES[parent])
+        return _replace_children(cur, table, FACT_TABLES[parent], import_id)
     cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE changes AS
             SELECT s.*, CASE WHEN t.{table.key[-1]} IS NULL THEN 'insert'
@@ -156,8 +157,10 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict
     )
     counts = dict(cur.execute("SELECT action, count(*) FROM changes GROUP BY action").fetchall())
     cur.execute(
-        f"""MERGE INTO {table.name} t USING (SELECT {columns} FROM changes WHERE action <> 'same') s ON {keys}
-            WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT"""
+        f"""MERGE INTO {table.name} t
+            USING (SELECT {columns} FROM changes WHERE action <> 'same') s
+            ON {keys} WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT""",
+        {"import_id": import_id},
     )
     cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
                 "FROM changes WHERE action <> 'same'")
@@ -165,13 +168,14 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict
             "unchanged": counts.get("same", 0)}
 
 
-def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Table) -> dict[str, int]:
+def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Table, import_id: str) -> dict[str, int]:
     """Lines of a parent that was inserted or updated replace that parent's old lines; others are left alone."""
     keys = " AND ".join(f"c.{k} = p.{k}" for k in parent.key)
     cur.execute(f"DELETE FROM {table.name} c USING changed_{parent.name} p WHERE {keys}")
     inserted = cur.execute(
-        f"""INSERT INTO {table.name} SELECT c.* FROM staged c
-            WHERE EXISTS (SELECT 1 FROM changed_{parent.name} p WHERE {keys})"""
+        f"""INSERT INTO {table.name} SELECT c.* REPLACE ($import_id AS import_id) FROM staged c
+            WHERE EXISTS (SELECT 1 FROM changed_{parent.name} p WHERE {keys})""",
+        {"import_id": import_id},
     ).fetchone()[0]
     total = cur.execute("SELECT count(*) FROM staged").fetchone()[0]
     return {"inserted": inserted, "updated": 0, "unchanged": total - inserted}
