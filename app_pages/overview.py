@@ -25,6 +25,8 @@ left, right = st.columns([3, 2])
 left.markdown("**Tickets and first reply time**")
 left.plotly_chart(charts.volume_and_speed(trend, BY_NAME["tickets_created"], BY_NAME["first_reply_minutes_median"],
                                           grain or "week"), width="stretch")
+left.caption(f"Tickets by creation time; median first reply of the tickets created in each {grain or 'week'}. "
+             "Weeks start on Monday; the first and last bars may cover part of a period.")
 right.markdown("**Tickets by channel**")
 right.plotly_chart(charts.by_dimension(ui.query(["tickets_created"], filters, by="channel"),
                                        BY_NAME["tickets_created"], "channel"), width="stretch")
