@@ -876,7 +876,7 @@ def _conform(columns: dict[str, pl.Series], table: Table, height: int) -> pl.Dat
     frame = pl.DataFrame({name: series.alias(name) for name, series in columns.items()}, height=height)
     return frame.select(
         (pl.col(name) if name in columns else pl.lit(None)).cast(_polars_dtype(sql_type)).alias(name)
-        for name, sql_type in table.columns
+        for name, sql_type in table.types.items()
     )
 
 

@@ -94,7 +94,7 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
             raise ImportRejected(f"{file_name}: record {row}, column {column!r}: a value is required")
     columns = [
         (pl.col(name) if name in frame.columns else pl.lit(None)).cast(POLARS_TYPES[sql_type]).alias(name)
-        for name, sql_type in table.columns
+        for name, sql_type in table.types.items()
     ]
     conformed = frame.select(columns)
     if "updated_at" in conformed.columns:
@@ -109,7 +109,8 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
     base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind, rows_read=rows_read)
     import_id = uuid.uuid4().hex
     with warehouse.transaction() as cur:
-        seen = cur.execute("SELECT import_id FROM imports WHERE sha256 = $sha", {"sha": batch.sha256}).fetchone()
+        seen = cur.execute("SELECT import_id FROM imports WHERE sha256 = $sha AND undone_at IS NULL",
+                           {"sha": batch.sha256}).fetchone()
         if seen:
             return _replace(base, unchanged=rows_read, import_id=seen[0])
         per_table = {}
@@ -118,8 +119,9 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
             per_table[name] = _merge(cur, FACT_TABLES[name], import_id)
         totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
         cur.execute(
-            """INSERT INTO imports VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated,
-                                           $unchanged, 0, $at)""",
+            """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
+                                    unchanged, rejected, imported_at)
+               VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated, $unchanged, 0, $at)""",
             {"id": import_id, "file": batch.file_name, "sha": batch.sha256, "source": batch.source,
              "kind": batch.kind, "read": rows_read, "at": utc_now(), **totals},
         )
@@ -156,6 +158,12 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict
             FROM staged s LEFT JOIN {table.name} t ON {keys}"""
     )
     counts = dict(cur.execute("SELECT action, count(*) FROM changes GROUP BY action").fetchall())
+    cur.execute(  # keep what this import overwrites, so that it can be undone
+        f"""INSERT INTO {table.name}_replaced BY NAME
+            SELECT t.*, $import_id AS replaced_by FROM {table.name} t JOIN changes s ON {keys}
+            WHERE s.action = 'update'""",
+        {"import_id": import_id},
+    )
     cur.execute(
         f"""MERGE INTO {table.name} t
             USING (SELECT {columns} FROM changes WHERE action <> 'same') s
@@ -171,6 +179,11 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict
 def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Table, import_id: str) -> dict[str, int]:
     """Lines of a parent that was inserted or updated replace that parent's old lines; others are left alone."""
     keys = " AND ".join(f"c.{k} = p.{k}" for k in parent.key)
+    cur.execute(
+        f"""INSERT INTO {table.name}_replaced BY NAME
+            SELECT c.*, $import_id AS replaced_by FROM {table.name} c JOIN changed_{parent.name} p ON {keys}""",
+        {"import_id": import_id},
+    )
     cur.execute(f"DELETE FROM {table.name} c USING changed_{parent.name} p WHERE {keys}")
     inserted = cur.execute(
         f"""INSERT INTO {table.name} SELECT c.* REPLACE ($import_id AS import_id) FROM staged c
@@ -191,8 +204,42 @@ def clear_source(warehouse: Warehouse, source: str) -> int:
     with warehouse.transaction() as cur:
         for name in FACT_TABLES:
             count = cur.execute(f"DELETE FROM {name} WHERE source = $source", {"source": source}).fetchone()[0]
+            cur.execute(f"DELETE FROM {name}_replaced WHERE source = $source", {"source": source})
             removed += count if name not in PARENT_OF else 0
         cur.execute("DELETE FROM imports WHERE source = $source", {"source": source})
         warehouse.set_meta(cur, f"cleared:{source}", "true")
         warehouse.bump_version(cur)
     return removed
+
+
+def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
+    """Remove what one import added and restore what it replaced, in one transaction.
+
+    Rows that a later import has changed since keep that later version. The ledger row stays, marked undone,
+    so the history is visible and the same file can be imported again.
+    """
+    with warehouse.transaction() as cur:
+        row = cur.execute("SELECT undone_at FROM imports WHERE import_id = $id", {"id": import_id}).fetchone()
+        if row is None:
+            raise ImportRejected(f"there is no import {import_id}")
+        if row[0] is not None:
+            raise ImportRejected(f"import {import_id} was already undone at {row[0]:%Y-%m-%d %H:%M} UTC")
+        counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
+        cur.execute("UPDATE imports SET undone_at = $at WHERE import_id = $id", {"at": utc_now(), "id": import_id})
+        warehouse.bump_version(cur)
+    log.info("undid import %s: %s", import_id, counts)
+    return {"removed": sum(c[0] for c in counts.values()), "restored": sum(c[1] for c in counts.values())}
+
+
+def _undo_table(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> tuple[int, int]:
+    params = {"id": import_id}
+    removed = cur.execute(f"DELETE FROM {table.name} WHERE import_id = $id", params).fetchone()[0]
+    keys = " AND ".join(f"t.{k} = r.{k}" for k in table.key)
+    restored = cur.execute(
+        f"""INSERT INTO {table.name} BY NAME
+            SELECT * EXCLUDE (replaced_by) FROM {table.name}_replaced r
+            WHERE replaced_by = $id AND NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {keys})""",
+        params,
+    ).fetchone()[0]
+    cur.execute(f"DELETE FROM {table.name}_replaced WHERE replaced_by = $id", params)
+    return removed, restored

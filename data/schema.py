@@ -12,14 +12,29 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Table:
+    """A canonical table. A column added after the table's first schema version is declared at the end as
+    ``(name, type, version)``; migrations are derived from these numbers, so old warehouses upgrade in place."""
+
     name: str
-    columns: tuple[tuple[str, str], ...]
+    columns: tuple[tuple[str, str] | tuple[str, str, int], ...]
     key: tuple[str, ...]
     required: tuple[str, ...]
+    since: int = 1
 
     @property
     def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
+        return [column[0] for column in self.columns]
+
+    def columns_in(self, version: int) -> list[tuple[str, str]]:
+        """The columns this table has at a schema version."""
+        return [(c[0], c[1]) for c in self.columns if (c[2] if len(c) > 2 else self.since) <= version]
+
+    def added_in(self, version: int) -> list[tuple[str, str]]:
+        return [(c[0], c[1]) for c in self.columns if len(c) > 2 and c[2] == version]
+
+    @property
+    def types(self) -> dict[str, str]:
+        return {c[0]: c[1] for c in self.columns}
 
 
 TICKETS = Table(
@@ -53,6 +68,8 @@ TICKETS = Table(
         ("satisfaction_rating", "VARCHAR"),  # offered | good | bad (NULL: not offered)
         ("satisfaction_score", "SMALLINT"),  # 1-5 where the source rates on a scale
         ("import_id", "VARCHAR"),
+        ("tags", "VARCHAR", 2),  # as exported, space- or comma-separated
+        ("data_issues", "VARCHAR", 2),  # why a value was kept out of the KPIs, e.g. "resolved before created"
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),
@@ -103,4 +120,23 @@ ORDER_LINES = Table(
     required=("source", "order_id", "line_number"),
 )
 
-FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES)}
+# Marketplace reviews (Olist): a CSAT-like signal tied to an order rather than to a ticket.
+REVIEWS = Table(
+    name="reviews",
+    columns=(
+        ("source", "VARCHAR"),
+        ("review_id", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("updated_at", "TIMESTAMP"),
+        ("score", "SMALLINT"),  # 1-5
+        ("title", "VARCHAR"),
+        ("message", "VARCHAR"),
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "review_id", "order_id"),
+    required=("source", "review_id", "order_id", "created_at"),
+    since=2,
+)
+
+FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES, REVIEWS)}

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from data.schema import FACT_TABLES, Table
+from data.schema import FACT_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,32 @@ class WarehouseError(RuntimeError):
     """A warehouse problem explained in words a user can act on."""
 
 
-def _create_table(table: Table) -> str:
-    columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in table.columns)
-    return f"CREATE TABLE {table.name} (\n  {columns}\n)"
+def _column_list(columns: list[tuple[str, str]]) -> str:
+    return ",\n  ".join(f"{name} {sql_type}" for name, sql_type in columns)
 
 
-# Each migration is applied once, in order, inside one transaction with the version bump.
+def _fact_tables_at(version: int) -> list[str]:
+    """New tables and new columns of the canonical schema at this version, with their replaced-rows twins.
+
+    A ``<table>_replaced`` twin keeps the rows an import overwrote, tagged with that import, so it can be undone.
+    """
+    statements = []
+    for table in FACT_TABLES.values():
+        if table.since == version:
+            columns = _column_list(table.columns_in(version))
+            statements.append(f"CREATE TABLE {table.name} (\n  {columns}\n)")
+            statements.append(f"CREATE TABLE {table.name}_replaced (\n  {columns},\n  replaced_by VARCHAR\n)")
+        elif table.since < version:
+            for name, sql_type in table.added_in(version):
+                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}")
+                statements.append(f"ALTER TABLE {table.name}_replaced ADD COLUMN {name} {sql_type}")
+    return statements
+
+
+# Applied once each, in order, inside one transaction with the version bump. Never edit a shipped version.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
-        *(_create_table(table) for table in FACT_TABLES.values()),
+        *(f"CREATE TABLE {t.name} ({_column_list(t.columns_in(1))})" for t in FACT_TABLES.values() if t.since == 1),
         """CREATE TABLE imports (
           import_id VARCHAR, file_name VARCHAR, sha256 VARCHAR, source VARCHAR, kind VARCHAR,
           rows_read BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT, rejected BIGINT,
@@ -51,6 +68,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE warehouse_meta (key VARCHAR, value VARCHAR)",
         "INSERT INTO warehouse_meta VALUES ('data_version', '0')",
+    ),
+    (
+        *(f"CREATE TABLE {t.name}_replaced AS SELECT *, NULL::VARCHAR AS replaced_by FROM {t.name} LIMIT 0"
+          for t in FACT_TABLES.values() if t.since == 1),
+        *_fact_tables_at(2),
+        "ALTER TABLE imports ADD COLUMN undone_at TIMESTAMP",
+        "ALTER TABLE imports ADD COLUMN notes VARCHAR",
+        "CREATE TABLE mappings (name VARCHAR, kind VARCHAR, mapping VARCHAR, saved_at TIMESTAMP)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

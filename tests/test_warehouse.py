@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 from data import ingest
-from data.ingest import Batch, ImportRejected, clear_source, customer_key, import_batch
+from data.ingest import Batch, ImportRejected, clear_source, customer_key, import_batch, undo_import
 from data.schema import FACT_TABLES
-from data.warehouse import SCHEMA_VERSION, Warehouse, WarehouseError
+from data.warehouse import MIGRATIONS, SCHEMA_VERSION, Warehouse, WarehouseError
 from tests.conftest import ORDERS, PROJECT, TICKETS
 
 
@@ -220,3 +220,63 @@ def test_warehouse_makes_and_keeps_its_own_salt(tmp_path: Path) -> None:
 def test_read_only_open_of_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError, match="No warehouse at"):
         Warehouse(tmp_path / "absent.duckdb", read_only=True)
+
+
+def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for statement in MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')")
+    con.execute("INSERT INTO tickets (source, ticket_id, created_at) VALUES ('s', '1', TIMESTAMP '2024-01-01')")
+    con.close()
+    wh = Warehouse(path)
+    assert wh.schema_version() == SCHEMA_VERSION == 2
+    assert wh.cursor().execute("SELECT ticket_id, tags, data_issues FROM tickets").fetchall() == [("1", None, None)]
+    assert wh.row_count("reviews") == 0
+    twin = wh.cursor().execute("SELECT * FROM tickets_replaced").pl()
+    assert set(twin.columns) == {*FACT_TABLES["tickets"].column_names, "replaced_by"}
+
+
+def test_undo_import_removes_its_rows_and_restores_what_it_replaced() -> None:
+    wh = Warehouse()
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1", "2"], D(2024, 1, 5))}))
+    newer = import_batch(wh, Batch("b.csv", "sha-b", "s", "tickets",
+                                   {"tickets": _tickets(["2", "3"], D(2024, 1, 9), channel="chat")}))
+    assert newer.import_id is not None
+    assert undo_import(wh, newer.import_id) == {"removed": 2, "restored": 1}
+    rows = wh.cursor().execute("SELECT ticket_id, channel FROM tickets ORDER BY 1").fetchall()
+    assert rows == [("1", "email"), ("2", "email")]
+    assert wh.imports().filter(pl.col("undone_at").is_not_null())["file_name"].to_list() == ["b.csv"]
+    again = import_batch(wh, Batch("b.csv", "sha-b", "s", "tickets",
+                                   {"tickets": _tickets(["2", "3"], D(2024, 1, 9), channel="chat")}))
+    assert (again.status, again.inserted, again.updated) == ("imported", 1, 1)
+
+
+def test_undo_import_restores_replaced_order_lines() -> None:
+    wh = Warehouse()
+    order = pl.DataFrame({"source": "s", "order_id": ["1"], "created_at": D(2024, 1, 1), "currency": "USD",
+                          "updated_at": D(2024, 1, 1)})
+    lines = pl.DataFrame({"source": "s", "order_id": ["1", "1"], "line_number": [1, 2], "sku": ["A", "B"]})
+    import_batch(wh, Batch("a.csv", "sha-a", "s", "orders", {"orders": order, "order_lines": lines}))
+    later = import_batch(wh, Batch("b.csv", "sha-b", "s", "orders", {
+        "orders": order.with_columns(updated_at=pl.lit(D(2024, 2, 1))),
+        "order_lines": lines.head(1).with_columns(sku=pl.lit("C"))}))
+    assert later.import_id is not None
+    undo_import(wh, later.import_id)
+    assert wh.cursor().execute("SELECT line_number, sku FROM order_lines ORDER BY 1").fetchall() == [(1, "A"),
+                                                                                                     (2, "B")]
+
+
+def test_undo_import_keeps_rows_a_later_import_changed_and_refuses_twice() -> None:
+    wh = Warehouse()
+    first = import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 5))}))
+    import_batch(wh, Batch("b.csv", "sha-b", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 9), "chat")}))
+    assert first.import_id is not None
+    assert undo_import(wh, first.import_id) == {"removed": 0, "restored": 0}
+    assert wh.cursor().execute("SELECT channel FROM tickets").fetchall() == [("chat",)]
+    with pytest.raises(ImportRejected, match="already undone"):
+        undo_import(wh, first.import_id)
+    with pytest.raises(ImportRejected, match="no import"):
+        undo_import(wh, "nope")
