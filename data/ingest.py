@@ -47,6 +47,9 @@ class Batch:
     source: str
     kind: str
     frames: Mapping[str, pl.DataFrame]
+    rejected_rows: int = 0  # records the reader could not read (reported to the person, not imported)
+    records_read: int | None = None  # records in the files, where they differ from canonical rows (line items)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
 def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
     """Import every frame of the batch in one transaction, or nothing."""
     frames = {name: conform(frame, FACT_TABLES[name], batch.file_name) for name, frame in batch.frames.items()}
-    rows_read = sum(frame.height for name, frame in frames.items() if name not in PARENT_OF)
+    rows_read = batch.records_read or sum(frame.height for name, frame in frames.items() if name not in PARENT_OF)
     base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind, rows_read=rows_read)
     import_id = uuid.uuid4().hex
     with warehouse.transaction() as cur:
@@ -120,10 +123,12 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
         totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
         cur.execute(
             """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
-                                    unchanged, rejected, imported_at)
-               VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated, $unchanged, 0, $at)""",
+                                    unchanged, rejected, imported_at, notes)
+               VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated, $unchanged, $rejected, $at,
+                       $notes)""",
             {"id": import_id, "file": batch.file_name, "sha": batch.sha256, "source": batch.source,
-             "kind": batch.kind, "read": rows_read, "at": utc_now(), **totals},
+             "kind": batch.kind, "read": rows_read, "at": utc_now(), "rejected": batch.rejected_rows,
+             "notes": "\n".join(batch.notes) or None, **totals},
         )
         warehouse.bump_version(cur)
     log.info("imported %s as %s: %s", batch.file_name, import_id, totals)
@@ -243,3 +248,16 @@ def _undo_table(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) ->
     ).fetchone()[0]
     cur.execute(f"DELETE FROM {table.name}_replaced WHERE replaced_by = $id", params)
     return removed, restored
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m data.ingest PATH... [--source S] [--db PATH] [--json]``: exit 0 imported, 2 rejected."""
+    from data.cli import run  # the file pipeline sits above this module; imported only for the command line
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

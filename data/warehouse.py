@@ -207,5 +207,7 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
     # After the file is attached: no reading server files, COPY TO, ATTACH or INSTALL through SQL.
     # Frames reach DuckDB through register(), which still works.
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        return  # a second handle on a database this process already opened and locked down
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

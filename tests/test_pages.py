@@ -15,7 +15,7 @@ from data.warehouse import Warehouse
 from tests.conftest import PROJECT, load_fixture
 
 DASHBOARD = str(PROJECT / "dashboard.py")
-PAGES = ["app_pages/overview.py", "app_pages/data.py"]
+PAGES = ["app_pages/overview.py", "app_pages/imports.py", "app_pages/data.py"]
 TIMEOUT = 60
 
 
@@ -181,3 +181,19 @@ def test_a_failing_page_shows_a_friendly_message_not_a_traceback(fixture_file: P
     app = _app()
     assert not app.exception
     assert "Something went wrong" in app.error[0].value and "boom" not in app.error[0].value
+
+
+def test_import_page_lists_past_imports_and_undoes_one(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    app.switch_page("app_pages/imports.py").run()
+    assert not app.exception
+    history = app.dataframe[0].value
+    assert sorted(history["file_name"].to_list()) == ["orders.csv", "tickets.csv"]
+    undo = app.selectbox(key="undo_choice")
+    ledger = Warehouse(fixture_file).imports()  # a second handle in this process on the app's own database
+    undo.set_value(ledger.filter(ledger["file_name"] == "tickets.csv")["import_id"][0]).run()
+    app.button(key="undo").click().run()
+    assert not app.exception
+    app.switch_page("app_pages/overview.py").run()
+    # the data changed, so the dates moved to the 30 days up to the newest data (02-11..03-11): all 4 orders
+    assert _tiles(app)["Tickets created"] == "0" and _tiles(app)["Orders"] == "4"

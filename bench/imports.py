@@ -1,0 +1,113 @@
+"""Importing a 1,000,000-ticket Zendesk CSV through CS Pulse's import path, against DuckDB's own read_csv.
+
+    python bench/imports.py [--rows 1000000] [--repeat 1]
+
+Each measurement runs in a child process of its own so its peak memory (max RSS) is its own. The baseline is
+DuckDB reading the same file into a table of a fresh database file (CREATE TABLE AS SELECT * FROM read_csv);
+CS Pulse's path reads, validates, types, hashes emails and merges the same file into a fresh warehouse in one
+transaction. Targets: at most 2x DuckDB's time, under 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+STATUSES = np.array(["solved", "closed", "open", "pending", "new"])
+CHANNELS = np.array(["Mail", "Web form", "Chat", "Phone call", "API"])
+SCORES = np.array(["Good", "Bad", "Offered", "Not Offered", "Unoffered"])
+
+
+def write_zendesk_csv(path: Path, rows: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    created = np.datetime64("2024-01-01T00:00:00") + rng.integers(0, 730 * 86400, rows).astype("timedelta64[s]")
+    full = rng.lognormal(7, 1.2, rows).round(0)
+    status = STATUSES[rng.choice(5, rows, p=[0.55, 0.3, 0.08, 0.05, 0.02])]
+    solved = np.where(np.isin(status, ["solved", "closed"]), (created + (full * 60).astype("timedelta64[s]"))
+                      .astype(str), "")
+    pl.DataFrame({
+        "Id": np.arange(1, rows + 1), "Requester email": [f"customer{n}@example.com" for n in
+                                                           rng.integers(0, rows // 3, rows)],
+        "Subject": np.array(["Where is my order?", "Refund please", "Wrong size", "Discount code"])[
+            rng.integers(0, 4, rows)],
+        "Status": status, "Priority": np.array(["Low", "Normal", "High", "Urgent"])[rng.integers(0, 4, rows)],
+        "Via": CHANNELS[rng.integers(0, 5, rows)], "Group": "Support", "Assignee": "Agent Ada",
+        "Created at": created.astype(str), "Updated at": created.astype(str), "Solved at": solved,
+        "Replies": rng.integers(0, 6, rows), "Reopens": rng.integers(0, 2, rows),
+        "First reply time in minutes": rng.lognormal(4, 1, rows).round(0),
+        "Full resolution time in minutes": np.where(solved != "", full, np.nan),
+        "Satisfaction Score": SCORES[rng.integers(0, 5, rows)],
+        "Tags": "shipping vip",
+    }).with_columns(pl.col("Created at").str.replace("T", " "), pl.col("Updated at").str.replace("T", " "),
+                    pl.col("Solved at").str.replace("T", " ")).write_csv(path)
+
+
+def measure(which: str, csv: Path) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix="cspulse-bench-"))
+    started = time.perf_counter()
+    if which == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(folder / "baseline.duckdb"))
+        rows = con.execute("CREATE TABLE t AS SELECT * FROM read_csv($path)", {"path": str(csv)}).fetchone()[0]
+        con.close()
+    else:
+        from data.csvread import Limits
+        from data.ingest import pii_salt
+        from data.pipeline import plan_files, run_plan
+        from data.readers import Context
+        from data.warehouse import Warehouse
+        from settings import load_settings
+
+        settings = load_settings(_env_file=None)
+        warehouse = Warehouse(folder / "cspulse.duckdb")
+        ctx = Context(tz="UTC", salt=pii_salt(warehouse, settings))
+        [plan] = plan_files([(csv.name, csv.read_bytes())], ctx, Limits(10**10, 10**8, 1000))
+        result = run_plan(warehouse, plan)
+        if result.status != "imported":
+            raise RuntimeError(result.reason)
+        rows = result.inserted
+        warehouse.close()
+    return {"seconds": time.perf_counter() - started, "rows": rows,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], Path(args.child[1]))))
+        return
+    csv = Path(tempfile.mkdtemp(prefix="cspulse-bench-")) / "zendesk_tickets.csv"
+    write_zendesk_csv(csv, args.rows)
+    print(f"{args.rows:,}-ticket Zendesk CSV, {csv.stat().st_size / 1e6:,.0f} MB; median of {args.repeat} run(s)")
+    results = {}
+    for which in ("duckdb", "cspulse"):
+        runs = [json.loads(subprocess.run([sys.executable, __file__, "--child", which, str(csv)], check=True,
+                                          stdout=subprocess.PIPE, text=True, cwd=PROJECT).stdout.splitlines()[-1])
+                for _ in range(args.repeat)]
+        results[which] = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    base = results["duckdb"]
+    print(f"{'':<34}{'seconds':>10}{'ratio':>8}{'rows':>12}{'peak RSS MB':>14}")
+    for which, label in (("duckdb", "DuckDB read_csv -> table"), ("cspulse", "CS Pulse import path")):
+        r = results[which]
+        print(f"{label:<34}{r['seconds']:>10.2f}{r['seconds'] / base['seconds']:>8.2f}{r['rows']:>12,}"
+              f"{r['peak_rss_mb']:>14,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The command line of the import path (``python -m data.ingest``): the same plan and import as the Import page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from data.csvread import Limits
+from data.ingest import ImportRejected, ImportResult, pii_salt
+from data.pipeline import load_mappings, plan_files, run_plan
+from data.readers import Context
+from data.warehouse import Warehouse, WarehouseError
+from settings import SettingsError, get_settings
+
+log = logging.getLogger(__name__)
+SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist")
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        warehouse = Warehouse(Path(args.db) if args.db else settings.warehouse_file)
+    except (WarehouseError, SettingsError) as error:
+        print(f"data.ingest: {error}", file=sys.stderr)
+        return 2
+    try:
+        results = _import(warehouse, args, settings)
+    finally:
+        warehouse.close()
+    for result in results:
+        print(json.dumps(_public(result)) if args.json else _line(result))
+    return 2 if any(r.status == "rejected" for r in results) else 0
+
+
+def _import(warehouse: Warehouse, args: argparse.Namespace, settings: object) -> list[ImportResult]:
+    files, unreadable = [], []
+    for name in args.paths:
+        path = Path(name)
+        try:
+            files.append((path.name, path.read_bytes()))
+        except OSError as error:
+            unreadable.append(ImportResult(path.name, "rejected", args.source, "unknown",
+                                           reason=f"{path.name}: cannot read the file ({error.strerror})"))
+    ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings),  # type: ignore[attr-defined]
+                  date_order=args.date_order)
+    plans = plan_files(files, ctx, Limits.from_settings(settings), args.source,  # type: ignore[arg-type]
+                       load_mappings(warehouse))
+    results = []
+    for plan in plans:
+        try:
+            results.append(run_plan(warehouse, plan))
+        except ImportRejected as error:
+            results.append(plan.result("rejected") if plan.reason else _rejected(plan, str(error)))
+    return unreadable + results
+
+
+def _rejected(plan: object, reason: str) -> ImportResult:
+    plan.reason = reason  # type: ignore[attr-defined]
+    return plan.result("rejected")  # type: ignore[attr-defined]
+
+
+def _public(result: ImportResult) -> dict[str, object]:
+    keys = ("file", "status", "source", "kind", "rows_read", "inserted", "updated", "unchanged", "rejected_rows",
+            "reason", "import_id")
+    return {key: getattr(result, key) for key in keys}
+
+
+def _line(result: ImportResult) -> str:
+    if result.status == "rejected":
+        return f"rejected: {result.reason}"
+    return (f"{result.status}: {result.file} as {result.source} {result.kind}: {result.rows_read} records read, "
+            f"{result.inserted} inserted, {result.updated} updated, {result.unchanged} unchanged, "
+            f"{result.rejected_rows} rejected")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data.ingest", description="Import helpdesk or order exports.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="CSV or XLSX files; an Olist set goes together")
+    parser.add_argument("--source", default="auto",
+                        help=f"{'|'.join(SOURCES)}|mapped:NAME (a mapping saved on the Import page)")
+    parser.add_argument("--db", help="warehouse file (default: CSPULSE_WAREHOUSE_PATH)")
+    parser.add_argument("--date-order", choices=("auto", "DMY", "MDY"), default="auto",
+                        help="how to read slash dates such as 03/04/2024 (default: decide per source)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file")
+    return parser

@@ -1,0 +1,124 @@
+"""The registry of export formats: built-in declarations, file sets, and formats made from a saved mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from data.csvread import RawTable
+from data.formats_orders import ORDER_FORMATS, SET_FORMATS
+from data.formats_tickets import TICKET_FORMATS
+from data.ingest import ImportRejected
+from data.readers import Context, Field, Format, SetFormat, Typed, customer_keys, finish_tickets
+
+FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS)
+SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
+
+
+def split_sets(raws: Sequence[RawTable], source: str) -> tuple[list[tuple[SetFormat, list[RawTable]]],
+                                                                list[RawTable]]:
+    """Files that belong to a set format go together; the rest are read one by one."""
+    sets, singles = [], list(raws)
+    for set_format in SET_FORMATS:
+        if source not in ("auto", set_format.source):
+            continue
+        members = [raw for raw in singles if set_format.role_of(raw)]
+        if members:
+            sets.append((set_format, members))
+            singles = [raw for raw in singles if raw not in members]
+    return sets, singles
+
+
+# --- formats from a saved mapping ----------------------------------------------------------------------------------
+# What an analyst can map a column to, per kind: target -> (label, kind, required).
+MAPPABLE: dict[str, dict[str, tuple[str, str, bool]]] = {
+    "tickets": {
+        "ticket_id": ("Ticket id", "text", True),
+        "created_at": ("Created at", "timestamp", True),
+        "first_reply_at": ("First reply at", "timestamp", False),
+        "solved_at": ("Solved at", "timestamp", False),
+        "updated_at": ("Updated at", "timestamp", False),
+        "status": ("Status", "text", False),
+        "channel": ("Channel", "text", False),
+        "priority": ("Priority", "text", False),
+        "category": ("Category or type", "text", False),
+        "subject": ("Subject", "text", False),
+        "description": ("Description", "text", False),
+        "customer_email": ("Customer email (hashed, never stored)", "email", False),
+        "order_id": ("Order number", "text", False),
+        "assignee": ("Agent", "text", False),
+        "group_name": ("Group", "text", False),
+        "agent_replies": ("Agent replies", "int", False),
+        "reopens": ("Reopens", "int", False),
+        "first_reply_minutes": ("First reply time (minutes)", "minutes", False),
+        "full_resolution_minutes": ("Resolution time (minutes)", "minutes", False),
+        "satisfaction": ("Satisfaction rating", "rating", False),
+        "tags": ("Tags", "text", False),
+    },
+    "orders": {
+        "order_id": ("Order number", "text", True),
+        "created_at": ("Ordered at", "timestamp", True),
+        "currency": ("Currency", "text", True),
+        "gross_sales": ("Gross sales", "money", False),
+        "discounts": ("Discounts", "money", False),
+        "shipping": ("Shipping", "money", False),
+        "taxes": ("Taxes", "money", False),
+        "total": ("Total", "money", False),
+        "refunded_amount": ("Refunded amount", "money", False),
+        "financial_status": ("Payment status", "text", False),
+        "fulfillment_status": ("Fulfilment status", "text", False),
+        "fulfilled_at": ("Fulfilled at", "timestamp", False),
+        "customer_email": ("Customer email (hashed, never stored)", "email", False),
+        "shipping_method": ("Shipping method", "text", False),
+        "discount_code": ("Discount code", "text", False),
+    },
+}
+
+
+def mapped_format(name: str, mapping: dict[str, object]) -> Format:
+    """A format from an analyst's saved mapping: {"kind", "columns": {target: header}, "date_order"?}."""
+    kind = mapping.get("kind")
+    columns = mapping.get("columns")
+    if kind not in MAPPABLE or not isinstance(columns, dict) or not columns:
+        raise ImportRejected(f"mapping {name!r} needs a kind ({' or '.join(MAPPABLE)}) and at least one column")
+    fields = MAPPABLE[str(kind)]
+    unknown = sorted(set(columns) - set(fields))
+    missing = [fields[t][0] for t, (_, _, required) in fields.items() if required and not columns.get(t)]
+    if unknown or missing:
+        raise ImportRejected(f"mapping {name!r}: " + "; ".join(
+            ([f"unknown targets {unknown}"] if unknown else []) + ([f"map {', '.join(missing)}"] if missing else [])))
+    declared = tuple(Field(target, (str(header),), fields[target][1], fields[target][2])  # type: ignore[arg-type]
+                     for target, header in columns.items() if header)
+    order = mapping.get("date_order", "DMY")
+    return Format(source=f"mapped:{name}", kind=str(kind), label=f"{name} export (saved mapping)",
+                  signature=tuple(str(h) for h in columns.values() if h), fields=declared,
+                  shape=_shape_mapped_tickets if kind == "tickets" else _shape_mapped_orders,
+                  date_order="MDY" if order == "MDY" else "DMY")
+
+
+def _shape_mapped_tickets(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:
+    from data.readers import CHANNELS, PRIORITIES, TICKET_STATUSES, vocabulary
+
+    frame = typed.frame
+    if typed.has("customer_email"):
+        frame = frame.with_columns(customer_key=customer_keys(frame["customer_email"], ctx.salt))
+    words = {"status": (TICKET_STATUSES, "open"), "channel": (CHANNELS, "other"), "priority": (PRIORITIES, "normal")}
+    for column, (mapping, fallback) in words.items():
+        if column in frame.columns:
+            frame = frame.with_columns(vocabulary(frame[column], mapping, fallback, column, typed.notes).alias(column))
+    if "status" in frame.columns and "solved_at" in frame.columns:
+        # a solve time on a ticket that is not solved yet is a stale export value, not a solve
+        frame = frame.with_columns(pl.when(pl.col("status").is_in(["solved", "closed"])).then(pl.col("solved_at"))
+                                   .alias("solved_at"))
+    return {"tickets": finish_tickets(frame, typed.notes)}
+
+
+def _shape_mapped_orders(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:
+    frame = typed.frame
+    if typed.has("customer_email"):
+        frame = frame.with_columns(customer_key=customer_keys(frame["customer_email"], ctx.salt))
+    stamps = [c for c in ("created_at", "fulfilled_at") if c in frame.columns]
+    frame = frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"),
+                               pl.col("currency").str.to_uppercase())
+    return {"orders": frame}

@@ -1,0 +1,171 @@
+"""From files to a planned import: detect the format, read, type, shape — before anything is written.
+
+The Import page and ``python -m data.ingest`` both call :func:`plan_files`, show or print the plan, and then
+:func:`run_plan`, which goes through the one transactional import path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import polars as pl
+
+from data import formats
+from data.cast import Problem, mask_pii
+from data.csvread import Limits, RawTable, header_lookup, read_table
+from data.ingest import Batch, ImportRejected, ImportResult, import_batch, sha256_bytes
+from data.readers import Context, Format, missing_required, type_columns
+from data.warehouse import Warehouse, utc_now
+
+log = logging.getLogger(__name__)
+
+# More unreadable rows than this share means the wrong format or date order, not a few bad rows.
+MAX_REJECTED_SHARE = 0.5
+
+
+@dataclass
+class Plan:
+    files: list[str]
+    source: str
+    kind: str
+    label: str
+    rows_read: int = 0
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    rejected_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+    sha256: str = ""
+    reason: str = ""  # set when the plan cannot be imported
+    headers: list[str] = field(default_factory=list)  # the file's own headers, for a column mapping
+    recognised: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+    def preview(self, rows: int = 20) -> pl.DataFrame:
+        """The first canonical rows, personal data masked, for a person to check before importing."""
+        if not self.frames:
+            return pl.DataFrame()
+        frame = next(iter(self.frames.values())).head(rows)
+        hidden = [c for c in ("customer_key", "import_id") if c in frame.columns]
+        frame = frame.drop(hidden)
+        text = [c for c, t in frame.schema.items() if t == pl.String]
+        return frame.with_columns(mask_pii(frame[c]).alias(c) for c in text)
+
+    def rejects(self) -> pl.DataFrame:
+        """One row per unreadable cell: record, column, value (masked), why."""
+        frame = pl.DataFrame(
+            {"file": [self.files[0]] * len(self.problems), "record": [p.record for p in self.problems],
+             "column": [p.column for p in self.problems], "value": [p.value for p in self.problems],
+             "why": [p.why for p in self.problems]},
+            schema={"file": pl.String, "record": pl.Int64, "column": pl.String, "value": pl.String, "why": pl.String},
+        )
+        return frame.with_columns(mask_pii(frame["value"]).alias("value"))
+
+    def result(self, status: str, **counts: object) -> ImportResult:
+        return ImportResult(file=", ".join(self.files), status=status, source=self.source, kind=self.kind,
+                            rows_read=self.rows_read, rejected_rows=self.rejected_rows, reason=self.reason,
+                            **counts)  # type: ignore[arg-type]
+
+
+def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
+               mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
+    """Read every file and decide what it is. Files that belong to one set (Olist) make one plan."""
+    raws, plans = [], []
+    for name, content in files:
+        try:
+            raws.append(read_table(content, name, limits))
+        except ImportRejected as error:
+            plans.append(Plan([name], source, "unknown", "unreadable", reason=str(error)))
+    sets, singles = formats.split_sets(raws, source)
+    plans += [_plan_set(set_format, members, ctx) for set_format, members in sets]
+    plans += [_plan_single(raw, ctx, source, mappings or {}) for raw in singles]
+    return plans
+
+
+def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]]) -> Plan:
+    try:
+        fmt = choose_format(raw, source, mappings)
+    except ImportRejected as error:
+        return Plan([raw.file_name], source, "unknown", "not recognised", rows_read=raw.frame.height,
+                    reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False)
+    plan = Plan([raw.file_name], fmt.source, fmt.kind, fmt.label, rows_read=raw.frame.height,
+                notes=list(raw.notes), sha256=raw.sha256)
+    missing = missing_required(fmt, raw)
+    if missing:
+        plan.reason = f"{raw.file_name}: no column {', '.join(repr(m) for m in missing)} for a {fmt.label}"
+        return plan
+    typed = type_columns(fmt, raw, ctx)
+    shaped = fmt.shape(typed, ctx)  # may reject more rows (a bad line item rejects its whole order)
+    plan.problems, plan.rejected_rows = typed.problems, len(typed.rejected)
+    plan.notes += typed.notes
+    if raw.frame.height and plan.rejected_rows / raw.frame.height > MAX_REJECTED_SHARE:
+        first = typed.problems[0]
+        plan.reason = (f"{raw.file_name}: {plan.rejected_rows} of {raw.frame.height} records cannot be read, e.g. "
+                       f"record {first.record}, column {first.column!r}, value {first.value!r}: {first.why}")
+        return plan
+    plan.frames = {table: frame.with_columns(source=pl.lit(fmt.source)) for table, frame in shaped.items()}
+    return plan
+
+
+def _plan_set(set_format: formats.SetFormat, members: list[RawTable], ctx: Context) -> Plan:
+    names = [raw.file_name for raw in members]
+    plan = Plan(names, set_format.source, set_format.kind, set_format.label,
+                sha256=sha256_bytes("".join(sorted(raw.sha256 for raw in members)).encode()))
+    try:
+        reading = set_format.read(members, ctx)
+    except ImportRejected as error:
+        plan.reason = str(error)
+        return plan
+    plan.frames = {table: frame.with_columns(source=pl.lit(set_format.source))
+                   for table, frame in reading.frames.items()}
+    plan.problems, plan.notes = reading.problems, [note for raw in members for note in raw.notes] + reading.notes
+    plan.rows_read, plan.rejected_rows = reading.rows_read, reading.rejected_rows
+    return plan
+
+
+def choose_format(raw: RawTable, source: str, mappings: dict[str, dict[str, object]]) -> Format:
+    headers = header_lookup(raw.frame)
+    if source.startswith("mapped:"):
+        name = source.removeprefix("mapped:")
+        if name not in mappings:
+            raise ImportRejected(f"{raw.file_name}: there is no saved mapping named {name!r}")
+        return formats.mapped_format(name, mappings[name])
+    saved = [formats.mapped_format(name, mapping) for name, mapping in mappings.items()] if source == "auto" else []
+    candidates = [f for f in (*formats.FORMATS, *saved) if source in ("auto", f.source) and f.matches(headers)]
+    if not candidates:
+        known = "a known export" if source == "auto" else f"a {source} export"
+        raise ImportRejected(f"{raw.file_name}: the headers do not look like {known}; "
+                             "map its columns once on the Import page (or use --source mapped:NAME)")
+    return max(candidates, key=lambda f: len(f.signature))
+
+
+def run_plan(warehouse: Warehouse, plan: Plan) -> ImportResult:
+    if not plan.ok:
+        return plan.result("rejected")
+    batch = Batch(", ".join(plan.files), plan.sha256, plan.source, plan.kind, plan.frames,
+                  rejected_rows=plan.rejected_rows, notes=tuple(plan.notes), records_read=plan.rows_read)
+    try:
+        result = import_batch(warehouse, batch)
+    except ImportRejected as error:
+        return replace(plan, reason=str(error)).result("rejected")
+    counts = {k: getattr(result, k) for k in ("inserted", "updated", "unchanged")}
+    return plan.result(result.status, import_id=result.import_id, per_table=result.per_table, **counts)
+
+
+def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) -> None:
+    formats.mapped_format(name, mapping)  # refuse a mapping that cannot read anything
+    with warehouse.transaction() as cur:
+        cur.execute("DELETE FROM mappings WHERE name = $name", {"name": name})
+        cur.execute("INSERT INTO mappings VALUES ($name, $kind, $mapping, $at)",
+                    {"name": name, "kind": mapping.get("kind"), "mapping": json.dumps(mapping), "at": utc_now()})
+
+
+def load_mappings(warehouse: Warehouse) -> dict[str, dict[str, object]]:
+    rows = warehouse.cursor().execute("SELECT name, mapping FROM mappings ORDER BY name").fetchall()
+    return {name: json.loads(text) for name, text in rows}
+

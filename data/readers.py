@@ -1,0 +1,279 @@
+"""Export formats as declarations, and the one machine that reads any of them.
+
+A :class:`Format` says how to recognise an export (header names, matched case-insensitively, never by
+position), which columns it keeps, their kinds and canonical names, and which time zone its clock reads in. The
+machinery here is written once: find each column by name, cast it with a row-level problem report, reject the
+rows that cannot be read, and hand the typed columns to the format's ``shape`` step, which builds the canonical
+frames (grouping Shopify's line items, netting WooCommerce refunds, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from data import cast
+from data.cast import Problem
+from data.csvread import RawTable, header_lookup
+
+Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
+               "email"]
+
+# Durations and ratings in an export are evidence, not identity: an unreadable or negative one is reported and
+# left out of the KPIs, the ticket is kept.
+FLAGGING_KINDS: frozenset[str] = frozenset({"minutes", "hours", "seconds", "rating"})
+ISO_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+)
+DAY_FIRST: tuple[str, ...] = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+MONTH_FIRST: tuple[str, ...] = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y")
+
+
+@dataclass(frozen=True)
+class Field:
+    target: str
+    headers: tuple[str, ...]
+    kind: Kind = "text"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order."""
+
+    tz: str
+    salt: str
+    date_order: Literal["DMY", "MDY", "auto"] = "auto"
+
+
+@dataclass
+class Typed:
+    """The readable rows of one file as typed columns named by their canonical targets."""
+
+    frame: pl.DataFrame  # a ``record`` column (1-based CSV record) plus one column per target found
+    problems: list[Problem] = field(default_factory=list)
+    rejected: set[int] = field(default_factory=set)  # record numbers
+    flagged: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, target: str) -> bool:
+        return target in self.frame.columns
+
+
+Shape = Callable[[Typed, Context], dict[str, pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Format:
+    source: str
+    kind: str  # tickets | orders | reviews
+    label: str
+    signature: tuple[str, ...]  # every one of these headers present = this format
+    fields: tuple[Field, ...]
+    shape: Shape
+    timestamp_formats: tuple[str, ...] = ISO_FORMATS
+    tz: str | None = None  # None: wall-clock times in the account time zone
+    date_order: Literal["DMY", "MDY"] = "DMY"  # how the source writes slash dates when the values cannot tell
+    decimal: str = "."
+    placeholders: tuple[str, ...] = ("1900-01-01",)
+
+    def matches(self, headers: Mapping[str, str]) -> bool:
+        return all(_norm(h) in headers for h in self.signature)
+
+
+def _norm(header: str) -> str:
+    return " ".join(header.lower().split())
+
+
+def find_headers(fmt: Format, raw: RawTable) -> dict[str, str]:
+    """target -> the file's header for each field present (first accepted name wins)."""
+    lookup = header_lookup(raw.frame)
+    found = {}
+    for f in fmt.fields:
+        header = next((lookup[_norm(h)] for h in f.headers if _norm(h) in lookup), None)
+        if header is not None:
+            found[f.target] = header
+    return found
+
+
+def missing_required(fmt: Format, raw: RawTable) -> list[str]:
+    found = find_headers(fmt, raw)
+    return [f.headers[0] for f in fmt.fields if f.required and f.target not in found]
+
+
+def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
+    """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected."""
+    headers = find_headers(fmt, raw)
+    typed = Typed(pl.DataFrame({"record": pl.int_range(1, raw.frame.height + 1, eager=True)}))
+    formats = _timestamp_formats(fmt, raw, headers, ctx, typed.notes)
+    columns = {}
+    for f in fmt.fields:
+        if f.target not in headers:
+            continue
+        result = _cast(f, raw.frame[headers[f.target]], headers[f.target], fmt, ctx, formats)
+        for target, series in result.items():
+            columns[target] = series.values
+            typed.problems.extend(series.problems)
+            bucket = typed.flagged if f.kind in FLAGGING_KINDS else typed.rejected
+            bucket.update(p.record for p in series.problems)
+    typed.frame = typed.frame.with_columns(**columns) if columns else typed.frame
+    typed.flagged -= typed.rejected
+    typed.frame = typed.frame.filter(~pl.col("record").is_in(sorted(typed.rejected)))
+    typed.problems.sort(key=lambda p: p.record)
+    return typed
+
+
+def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
+          formats: Sequence[str]) -> dict[str, cast.Cast]:
+    if f.kind == "rating":
+        rating, score = cast.to_rating(text, header)
+        return {"satisfaction_rating": rating, "satisfaction_score": score}
+    casters: dict[str, Callable[[], cast.Cast]] = {
+        "text": lambda: cast.to_text(text),
+        "email": lambda: cast.to_text(text),
+        "int": lambda: cast.to_int(text, header),
+        "number": lambda: cast.to_number(text, header, fmt.decimal),
+        "money": lambda: cast.to_money(text, header, fmt.decimal),
+        "bool": lambda: cast.to_bool(text, header),
+        "timestamp": lambda: cast.to_timestamp_utc(text, header, formats=formats, tz=fmt.tz or ctx.tz,
+                                                   placeholders=fmt.placeholders),
+        "minutes": lambda: cast.to_minutes(text, header, "minutes"),
+        "hours": lambda: cast.to_minutes(text, header, "hours"),
+        "seconds": lambda: cast.to_minutes(text, header, "seconds"),
+    }
+    return {f.target: casters[f.kind]()}
+
+
+def _timestamp_formats(fmt: Format, raw: RawTable, headers: Mapping[str, str], ctx: Context,
+                       notes: list[str]) -> tuple[str, ...]:
+    """ISO first; for slash dates the day/month order the source declares, or what the values prove."""
+    stamps = [raw.frame[headers[f.target]] for f in fmt.fields if f.kind == "timestamp" and f.target in headers]
+    order = ctx.date_order
+    if order == "auto":
+        seen = {cast.date_order(s) for s in stamps} - {"unknown"}
+        order = "DMY" if "DMY" in seen and "MDY" not in seen else "MDY" if "MDY" in seen and "DMY" not in seen \
+            else fmt.date_order
+        if seen == {"ambiguous"}:
+            notes.append(f"No date tells day from month; read them as {order}, this source's usual order. "
+                         "Choose the order explicitly if that is wrong.")
+    extra = DAY_FIRST if order == "DMY" else MONTH_FIRST if order == "MDY" else ()
+    return tuple(dict.fromkeys((*fmt.timestamp_formats, *extra)))
+
+
+
+@dataclass
+class SetReading:
+    frames: dict[str, pl.DataFrame]
+    rows_read: int
+    problems: list[Problem] = field(default_factory=list)
+    rejected_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SetFormat:
+    """Several files of one export that only make sense together (Olist: orders, items, payments, reviews, ...)."""
+
+    source: str
+    kind: str
+    label: str
+    members: dict[str, tuple[str, ...]]  # role -> signature headers
+    required: tuple[str, ...]  # roles that must be present
+    read: Callable[[list[RawTable], Context], SetReading]
+
+    def role_of(self, raw: RawTable) -> str | None:
+        headers = header_lookup(raw.frame)
+        return next((role for role, sig in self.members.items() if all(_norm(h) in headers for h in sig)), None)
+
+
+
+# --- shared shaping ------------------------------------------------------------------------------------------------
+TICKET_STATUSES: dict[str, str] = {
+    "new": "new", "open": "open", "active": "open", "pending": "pending", "on-hold": "hold", "on hold": "hold",
+    "hold": "hold", "solved": "solved", "resolved": "solved", "closed": "closed", "snoozed": "closed",
+}
+CHANNELS: dict[str, str] = {
+    "email": "email", "mail": "email", "e-mail": "email", "web form": "web", "web": "web", "portal": "web",
+    "web widget": "chat", "chat": "chat", "live chat": "chat", "messaging": "chat", "phone": "phone",
+    "phone call": "phone", "voice": "phone", "phone call (inbound)": "phone", "phone call (outbound)": "phone",
+    "facebook": "social", "twitter": "social", "instagram": "social", "social": "social", "social media": "social",
+    "whatsapp": "social", "sms": "phone", "api": "other", "feedback widget": "web", "outbound email": "email",
+}
+PRIORITIES: dict[str, str] = {"low": "low", "normal": "normal", "medium": "normal", "high": "high",
+                              "urgent": "urgent", "critical": "urgent"}
+SOLVED = ("solved", "closed")
+
+
+def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
+    """Salted hashes of normalised emails; each distinct address hashed once."""
+    from data.ingest import customer_key  # the one definition of the hash
+
+    normalised = emails.str.strip_chars().str.to_lowercase()
+    distinct = normalised.drop_nulls().unique().to_list()
+    mapping = {email: customer_key(email, salt) for email in distinct if email}
+    return normalised.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def vocabulary(values: pl.Series, mapping: Mapping[str, str], fallback: str, what: str,
+               notes: list[str]) -> pl.Series:
+    """Map a source's words to canonical ones; unknown words take the fallback and are named in the notes."""
+    lowered = values.str.strip_chars().str.to_lowercase()
+    unknown = sorted(set(lowered.drop_nulls().unique().to_list()) - set(mapping))
+    if unknown:
+        counts = {word: int((lowered == word).sum()) for word in unknown[:10]}
+        notes.append(f"{what} not known to CS Pulse, read as {fallback!r}: "
+                     + ", ".join(f"{word!r} ({n})" for word, n in counts.items()))
+    mapped = lowered.replace_strict(dict(mapping), default=fallback, return_dtype=pl.String)
+    return pl.select(pl.when(lowered.is_not_null()).then(mapped)).to_series().alias(values.name)
+
+
+def minutes_between(start: str, end: str) -> pl.Expr:
+    return (pl.col(end) - pl.col(start)).dt.total_seconds() / 60.0
+
+
+def finish_tickets(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
+    """Durations from the export where present, else from timestamps; impossible ones flagged and left out."""
+    for minutes, start, end in (("first_reply_minutes", "created_at", "first_reply_at"),
+                                ("first_resolution_minutes", "created_at", "first_solved_at"),
+                                ("full_resolution_minutes", "created_at", "solved_at")):
+        if end in frame.columns:
+            recomputed = minutes_between(start, end)
+            frame = frame.with_columns(
+                (pl.col(minutes).fill_null(recomputed) if minutes in frame.columns else recomputed).alias(minutes))
+    checks = _impossible_checks(set(frame.columns))
+    if checks:
+        flags = pl.concat_list([pl.when(test).then(pl.lit(why)) for test, why, _ in checks])
+        flags = flags.list.drop_nulls().list.unique(maintain_order=True).list.join("; ")
+        invalid = {m: pl.any_horizontal([test for test, _, spoiled in checks if m in spoiled])
+                   for _, _, spoiled in checks for m in spoiled}
+        frame = frame.with_columns(
+            pl.when(flags != "").then(flags).alias("data_issues"),
+            *(pl.when(test.fill_null(False)).then(None).otherwise(pl.col(m)).alias(m) for m, test in invalid.items()))
+        flagged = frame["data_issues"].is_not_null().sum()
+        if flagged:
+            notes.append(f"{flagged} tickets have impossible times ({_issue_counts(frame)}); "
+                         "those durations are kept out of the KPIs.")
+    stamps = [c for c in ("created_at", "first_reply_at", "solved_at", "updated_at") if c in frame.columns]
+    return frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"))
+
+
+def _impossible_checks(columns: set[str]) -> list[tuple[pl.Expr, str, tuple[str, ...]]]:
+    """(test, why, the durations it makes untrustworthy) for each check the columns allow."""
+    resolution = tuple(c for c in ("first_resolution_minutes", "full_resolution_minutes") if c in columns)
+    checks = []
+    if "first_reply_minutes" in columns:
+        checks.append((pl.col("first_reply_minutes") < 0, "first reply before creation", ("first_reply_minutes",)))
+    if resolution:
+        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in resolution]), "resolved before created", resolution))
+    if {"first_reply_at", "solved_at"} <= columns and resolution:
+        checks.append((pl.col("solved_at") < pl.col("first_reply_at"), "resolved before first reply", resolution))
+    return checks
+
+
+def _issue_counts(frame: pl.DataFrame) -> str:
+    counts = frame["data_issues"].drop_nulls().value_counts(sort=True)
+    return ", ".join(f"{row['data_issues']}: {row['count']}" for row in counts.iter_rows(named=True))

@@ -1,0 +1,185 @@
+"""`python -m data.ingest` as an analyst's script would run it: real processes, real warehouse files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data.pipeline import save_mapping
+from data.warehouse import Warehouse
+from tests.conftest import PROJECT, REAL_DATA
+
+ZENDESK_HEADER = "Id,Requester email,Subject,Status,Priority,Via,Created at,Updated at,Solved at,Replies,Reopens," \
+                 "First reply time in minutes,Full resolution time in minutes,Satisfaction Score\n"
+
+
+def zendesk_rows(ids: range, updated: str = "2024-03-05 10:00:00", subject: str = "Where is my order?") -> str:
+    return "".join(f"{i},buyer{i}@example.com,{subject},solved,Normal,Mail,2024-03-04 09:00:00,{updated},"
+                   f"2024-03-04 11:00:00,1,0,30,120,Good\n" for i in ids)
+
+
+def ingest(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
+    return subprocess.run([sys.executable, "-m", "data.ingest", *map(str, args)], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def one_json(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout + done.stderr
+    return json.loads(lines[0])
+
+
+def test_cli_imports_a_zendesk_export_and_reports_counts(tmp_path: Path) -> None:
+    csv = tmp_path / "tickets.csv"
+    csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 4)))
+    done = ingest(csv, "--db", tmp_path / "w.duckdb", "--json")
+    assert done.returncode == 0, done.stderr
+    report = one_json(done)
+    assert {k: report[k] for k in ("file", "status", "source", "kind", "rows_read", "inserted", "updated",
+                                   "unchanged", "rejected_rows", "reason")} == {
+        "file": "tickets.csv", "status": "imported", "source": "zendesk", "kind": "tickets", "rows_read": 3,
+        "inserted": 3, "updated": 0, "unchanged": 0, "rejected_rows": 0, "reason": ""}
+
+
+def test_cli_same_file_twice_is_already_imported_and_changes_nothing(tmp_path: Path) -> None:
+    csv, db = tmp_path / "tickets.csv", tmp_path / "w.duckdb"
+    csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 4)))
+    ingest(csv, "--db", db)
+    again = ingest(csv, "--db", db, "--json")
+    assert again.returncode == 0
+    assert (one_json(again)["status"], one_json(again)["inserted"]) == ("already_imported", 0)
+    assert Warehouse(db).row_count("tickets") == 3
+
+
+def test_cli_newer_overlapping_export_updates_by_natural_key(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    first, second = tmp_path / "march.csv", tmp_path / "march-later.csv"
+    first.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 4)))
+    second.write_text(ZENDESK_HEADER + zendesk_rows(range(3, 5), updated="2024-03-09 10:00:00", subject="Refund"))
+    ingest(first, "--db", db)
+    report = one_json(ingest(second, "--db", db, "--json"))
+    assert (report["inserted"], report["updated"], report["unchanged"]) == (1, 1, 0)
+    rows = Warehouse(db).cursor().execute("SELECT ticket_id, subject FROM tickets ORDER BY 1").fetchall()
+    assert rows == [("1", "Where is my order?"), ("2", "Where is my order?"), ("3", "Refund"), ("4", "Refund")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("tickets.csv", gzip.compress((ZENDESK_HEADER + zendesk_rows(range(1, 3))).encode()), "compressed"),
+        ("tickets.csv", b"", "empty"),
+        ("tickets.csv", ZENDESK_HEADER.encode(), "no rows"),
+        ("people.csv", b"name,colour\nada,red\n", "do not look like a known export"),
+    ],
+)
+def test_cli_rejected_file_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, name: str, content: bytes,
+                                                                   says: str) -> None:
+    path, db = tmp_path / name, tmp_path / "w.duckdb"
+    path.write_bytes(content)
+    done = ingest(path, "--db", db, "--json")
+    assert done.returncode == 2
+    report = one_json(done)
+    assert report["status"] == "rejected" and says in str(report["reason"]) and name in str(report["reason"])
+    assert "Traceback" not in done.stdout + done.stderr
+    assert Warehouse(db).row_count("tickets") == 0 and Warehouse(db).imports().is_empty()
+
+
+def test_cli_plain_output_is_one_line_per_file(tmp_path: Path) -> None:
+    csv = tmp_path / "tickets.csv"
+    csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 3)))
+    done = ingest(csv, tmp_path / "missing.csv", "--db", tmp_path / "w.duckdb")
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        "rejected: missing.csv: cannot read the file (No such file or directory)",
+        "imported: tickets.csv as zendesk tickets: 2 records read, 2 inserted, 0 updated, 0 unchanged, 0 rejected"]
+
+
+def test_cli_saved_mapping_reads_a_generic_file(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    wh = Warehouse(db)
+    save_mapping(wh, "helpdesk-x", {"kind": "tickets", "date_order": "DMY", "columns": {
+        "ticket_id": "Case", "created_at": "Opened", "solved_at": "Closed", "status": "State", "channel": "Medium"}})
+    wh.close()
+    csv = tmp_path / "cases.csv"
+    csv.write_text("Case,Opened,Closed,State,Medium\nA-1,31/01/2024 09:00,31/01/2024 10:30,closed,E-mail\n"
+                   "A-2,01/02/2024 09:00,,open,Phone\n")
+    report = one_json(ingest(csv, "--db", db, "--json", "--source", "mapped:helpdesk-x"))
+    assert (report["status"], report["source"], report["inserted"]) == ("imported", "mapped:helpdesk-x", 2)
+    rows = Warehouse(db).cursor().execute(
+        "SELECT ticket_id, channel, full_resolution_minutes FROM tickets ORDER BY 1").fetchall()
+    assert rows == [("A-1", "email", 90.0), ("A-2", "phone", None)]
+
+
+def test_cli_on_a_busy_warehouse_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    csv = tmp_path / "tickets.csv"
+    csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 3)))
+    holder = Warehouse(db)
+    done = ingest(csv, "--db", db)
+    holder.close()
+    assert done.returncode == 2 and "in use by another process" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_killed_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:
+    db, big = tmp_path / "w.duckdb", tmp_path / "big.csv"
+    small = tmp_path / "small.csv"
+    small.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 3)))
+    ingest(small, "--db", db)
+    big.write_text(ZENDESK_HEADER + zendesk_rows(range(1000, 301_000)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
+    with subprocess.Popen([sys.executable, "-m", "data.ingest", str(big), "--db", str(db)], cwd=PROJECT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+        time.sleep(2.5)  # inside reading, casting or the transaction
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    after = Warehouse(db)
+    count = after.row_count("tickets")
+    assert count in (2, 2 + 300_000)
+    assert after.imports().height == (1 if count == 2 else 2)
+
+
+def test_import_stores_no_email_anywhere(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    csv = tmp_path / "tickets.csv"
+    csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 4)))
+    ingest(csv, "--db", db)
+    cur = Warehouse(db).cursor()
+    for table, column in cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                     "WHERE data_type = 'VARCHAR'").fetchall():
+        hits = cur.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" LIKE \'%@%\'').fetchone()
+        assert hits == (0,), (table, column)
+
+
+@pytest.mark.skipif(not (REAL_DATA / "kaggle-customer-support-tickets").exists(),
+                    reason="the real Kaggle ticket file (../shared/data/real) is not on this machine")
+def test_cli_kaggle_tickets_through_a_mapping_flag_impossible_resolutions(tmp_path: Path) -> None:
+    # The Kaggle set has no ticket creation time: its only date on every row is the purchase date.
+    db = tmp_path / "w.duckdb"
+    wh = Warehouse(db)
+    save_mapping(wh, "kaggle", {"kind": "tickets", "columns": {
+        "ticket_id": "Ticket ID", "created_at": "Date of Purchase", "first_reply_at": "First Response Time",
+        "solved_at": "Time to Resolution", "status": "Ticket Status", "channel": "Ticket Channel",
+        "priority": "Ticket Priority", "category": "Ticket Type", "subject": "Ticket Subject",
+        "description": "Ticket Description", "customer_email": "Customer Email",
+        "satisfaction": "Customer Satisfaction Rating"}})
+    wh.close()
+    path = REAL_DATA / "kaggle-customer-support-tickets" / "customer_support_tickets.csv"
+    first = one_json(ingest(path, "--db", db, "--json", "--source", "mapped:kaggle"))
+    again = one_json(ingest(path, "--db", db, "--json", "--source", "mapped:kaggle"))
+    assert (first["status"], first["rows_read"], first["inserted"], first["rejected_rows"]) == (
+        "imported", 8469, 8469, 0)
+    assert again["status"] == "already_imported"
+    cur = Warehouse(db, read_only=True).cursor()
+    flagged = cur.execute("SELECT count(*) FROM tickets WHERE data_issues LIKE '%resolved before first reply%' "
+                          "AND full_resolution_minutes IS NULL").fetchone()
+    assert flagged == (1365,)
+    assert cur.execute("SELECT count(*) FROM tickets").fetchone() == (8469,)
