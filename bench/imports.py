@@ -46,7 +46,7 @@ def write_zendesk_csv(path: Path, rows: int, seed: int = 1) -> None:
         "Created at": created.astype(str), "Updated at": created.astype(str), "Solved at": solved,
         "Replies": rng.integers(0, 6, rows), "Reopens": rng.integers(0, 2, rows),
         "First reply time in minutes": rng.lognormal(4, 1, rows).round(0),
-        "Full resolution time in minutes": np.where(solved != "", full, np.nan),
+        "Full resolution time in minutes": pl.Series(np.where(solved != "", full, np.nan)).fill_nan(None),
         "Satisfaction Score": SCORES[rng.integers(0, 5, rows)],
         "Tags": "shipping vip",
     }).with_columns(pl.col("Created at").str.replace("T", " "), pl.col("Updated at").str.replace("T", " "),

@@ -107,7 +107,8 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
 
 def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
     """Import every frame of the batch in one transaction, or nothing."""
-    frames = {name: conform(frame, FACT_TABLES[name], batch.file_name) for name, frame in batch.frames.items()}
+    frames = {name: _newest_per_key(conform(frame, FACT_TABLES[name], batch.file_name), FACT_TABLES[name])
+              for name, frame in batch.frames.items()}
     rows_read = batch.records_read or sum(frame.height for name, frame in frames.items() if name not in PARENT_OF)
     base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind, rows_read=rows_read)
     import_id = uuid.uuid4().hex
@@ -118,8 +119,9 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
             return _replace(base, unchanged=rows_read, import_id=seen[0])
         per_table = {}
         for name in sorted(frames, key=lambda table: table in PARENT_OF):
-            cur.register(f"incoming_{name}", frames[name])
-            per_table[name] = _merge(cur, FACT_TABLES[name], import_id)
+            cur.register("staged", frames[name])
+            per_table[name] = _merge(cur, FACT_TABLES[name], import_id, batch.source)
+            cur.unregister("staged")
         totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
         cur.execute(
             """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
@@ -142,24 +144,36 @@ def _replace(result: ImportResult, **changes: object) -> ImportResult:
     return ImportResult(**{**asdict(result), **changes})  # type: ignore[arg-type]
 
 
-def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict[str, int]:
-    """Stage the newest row per key, classify it against the table, then apply the changes.
+def _newest_per_key(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
+    """One row per natural key, the newest by updated_at (an export can list a ticket twice)."""
+    if not frame.select(table.key).is_duplicated().any():
+        return frame
+    newest = frame.sort("updated_at", descending=True, nulls_last=True) if "updated_at" in frame.columns else frame
+    return newest.unique(subset=list(table.key), keep="first", maintain_order=True)
 
-    Only the classified rows are materialised (a view stages them), so an import holds one copy of its data.
-    """
-    columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
-    keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
-    cur.execute(
-        f"""CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM incoming_{table.name}
-            QUALIFY row_number() OVER (PARTITION BY {", ".join(table.key)} ORDER BY {_newest(table)}) = 1"""
-    )
+
+def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source: str) -> dict[str, int]:
+    """Classify the staged rows against the table by natural key, keep what they replace, then MERGE them."""
     parent = PARENT_OF.get(table.name)
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
+    columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
+    if not _has_rows_of(cur, table, source):
+        # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
+        inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM staged",
+                               {"import_id": import_id}).fetchone()[0]
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} FROM staged")
+        return {"inserted": inserted, "updated": 0, "unchanged": 0}
+    keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
+    content = [c for c in table.column_names if c != "import_id"]
+    # an export without its own update times re-dates nothing: an equal time with other values is a change too
+    differs = " IS DISTINCT FROM ".join(f"row({', '.join(f'{side}.{c}' for c in content)})" for side in "st")
     cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE changes AS
             SELECT s.*, CASE WHEN t.{table.key[-1]} IS NULL THEN 'insert'
-                             WHEN s.updated_at > t.updated_at THEN 'update' ELSE 'same' END AS action
+                             WHEN s.updated_at > t.updated_at THEN 'update'
+                             WHEN s.updated_at = t.updated_at AND {differs} THEN 'update'
+                             ELSE 'same' END AS action
             FROM staged s LEFT JOIN {table.name} t ON {keys}"""
     )
     counts = dict(cur.execute("SELECT action, count(*) FROM changes GROUP BY action").fetchall())
@@ -181,6 +195,11 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) -> dict
             "unchanged": counts.get("same", 0)}
 
 
+def _has_rows_of(cur: duckdb.DuckDBPyConnection, table: Table, source: str) -> bool:
+    return cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name} WHERE source = $source)",
+                       {"source": source}).fetchone()[0]
+
+
 def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Table, import_id: str) -> dict[str, int]:
     """Lines of a parent that was inserted or updated replace that parent's old lines; others are left alone."""
     keys = " AND ".join(f"c.{k} = p.{k}" for k in parent.key)
@@ -197,10 +216,6 @@ def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Tabl
     ).fetchone()[0]
     total = cur.execute("SELECT count(*) FROM staged").fetchone()[0]
     return {"inserted": inserted, "updated": 0, "unchanged": total - inserted}
-
-
-def _newest(table: Table) -> str:
-    return "updated_at DESC NULLS LAST" if "updated_at" in table.column_names else "1"
 
 
 def clear_source(warehouse: Warehouse, source: str) -> int:
