@@ -270,7 +270,7 @@ def plan_card(plan: Plan) -> None:
             st.error(plan.reason)
             return
         st.caption(f"{plan.rows_read:,} records read; {plan.rejected_rows:,} cannot be read and will be left out.")
-        st.dataframe(plan.preview(), hide_index=True, width="stretch", height=220)
+        st.dataframe(plan.preview(), hide_index=True, width="stretch")
         if plan.problems:
             _rejects(plan, "before")
         if st.button("Import", key=f"import_{plan.sha256}", type="primary"):

@@ -127,3 +127,48 @@ def test_browser_overview_filter_url_round_trip_and_page_switch(page: Page, serv
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+
+def test_browser_import_page_previews_imports_and_reports(page: Page, server_url: str, tmp_path: Path) -> None:
+    export = tmp_path / "zendesk-march.csv"
+    export.write_text(
+        "Id,Requester email,Subject,Status,Priority,Via,Created at,Updated at,Solved at,Replies,"
+        "First reply time in minutes\n"
+        "501,ada@example.com,=HYPERLINK(\"http://evil\"),solved,Normal,Mail,2024-03-09 09:00:00,"
+        "2024-03-09 10:00:00,2024-03-09 10:00:00,1,20\n"
+        "502,ben@example.com,Where is my order?,open,High,Chat,2024-03-10 11:00:00,2024-03-10 11:00:00,,0,\n")
+    page.goto(f"{server_url}/imports")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(export))
+    page.get_by_text("Zendesk ticket export").wait_for()
+    preview = page.get_by_test_id("stDataFrame").first
+    preview.wait_for()
+    page.get_by_role("button", name="Import", exact=True).click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stMetric").filter(has_text="Inserted").get_by_test_id("stMetricValue")).to_have_text(
+        "2", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import.png"), full_page=True)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("This file was imported before; nothing changed.").wait_for()
+
+
+def test_browser_unknown_export_is_mapped_once_then_imported(page: Page, server_url: str, tmp_path: Path) -> None:
+    export = tmp_path / "cases.csv"
+    export.write_text("Case,Opened,State\nA-1,31/01/2024 09:00,closed\nA-2,01/02/2024 10:00,open\n")
+    page.goto(f"{server_url}/imports")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(export))
+    form = page.get_by_test_id("stForm")
+    form.wait_for()
+    form.get_by_label("Name this source").fill("cases")
+    for label, header in (("Ticket id *", "Case"), ("Created at *", "Opened"), ("Status", "State")):
+        form.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+        page.keyboard.type(header)
+        page.keyboard.press("Enter")
+    form.get_by_role("button", name="Save mapping").click()
+    page.get_by_text("cases export (saved mapping)").wait_for()
+    page.get_by_role("button", name="Import", exact=True).click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stMetric").filter(has_text="Inserted").get_by_test_id("stMetricValue")).to_have_text(
+        "2", timeout=30_000)

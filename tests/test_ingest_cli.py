@@ -183,3 +183,31 @@ def test_cli_kaggle_tickets_through_a_mapping_flag_impossible_resolutions(tmp_pa
                           "AND full_resolution_minutes IS NULL").fetchone()
     assert flagged == (1365,)
     assert cur.execute("SELECT count(*) FROM tickets").fetchone() == (8469,)
+
+
+REAL_EXPORTS = [
+    ("freshdesk", ["freshdesk-sample-tickets/freshdesk_tickets.csv"], "tickets", 45),
+    ("shopify", ["shopify-real-store-monfrere-redacted/Shopify_orders_export_2.csv"], "orders", 4936),
+    ("shopify", ["shopify-devstore-sample/orders_export_1.csv"], "orders", 51),
+    ("olist", [f"olist-sample-4000-consistent/olist_{name}_dataset.csv" for name in
+               ("orders", "order_items", "order_payments", "order_reviews", "customers")], "orders", 4000),
+]
+
+
+@pytest.mark.skipif(not REAL_DATA.exists(), reason="the real exports (../shared/data/real) are not on this machine")
+@pytest.mark.parametrize(("source", "files", "table", "expected"), REAL_EXPORTS,
+                         ids=["freshdesk", "shopify-monfrere", "shopify-devstore", "olist-set"])
+def test_cli_real_exports_import_with_their_counts_and_twice_change_nothing(
+    tmp_path: Path, source: str, files: list[str], table: str, expected: int
+) -> None:
+    db = tmp_path / "w.duckdb"
+    paths = [REAL_DATA / name for name in files]
+    first = one_json(ingest(*paths, "--db", db, "--json"))
+    assert (first["status"], first["source"], first["rejected_rows"]) == ("imported", source, 0)
+    counts = {name: Warehouse(db).row_count(name) for name in ("tickets", "orders", "order_lines", "reviews")}
+    again = one_json(ingest(*paths, "--db", db, "--json"))
+    assert again["status"] == "already_imported"
+    assert counts[table] == expected
+    assert {name: Warehouse(db).row_count(name) for name in counts} == counts
+    if source == "olist":
+        assert counts["reviews"] == 3986
