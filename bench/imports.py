@@ -55,6 +55,7 @@ def write_zendesk_csv(path: Path, rows: int, seed: int = 1) -> None:
 
 def measure(which: str, csv: Path) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="cspulse-bench-"))
+    stages: dict[str, float] = {}
     started = time.perf_counter()
     if which == "duckdb":
         import duckdb
@@ -73,13 +74,16 @@ def measure(which: str, csv: Path) -> dict[str, float]:
         settings = load_settings(_env_file=None)
         warehouse = Warehouse(folder / "cspulse.duckdb")
         ctx = Context(tz="UTC", salt=pii_salt(warehouse, settings))
+        stages["start-up"] = time.perf_counter() - started
         [plan] = plan_files([(csv.name, csv.read_bytes())], ctx, Limits(10**10, 10**8, 1000))
+        stages["read, type, shape"] = time.perf_counter() - started - stages["start-up"]
         result = run_plan(warehouse, plan)
         if result.status != "imported":
             raise RuntimeError(result.reason)
         rows = result.inserted
         warehouse.close()
-    return {"seconds": time.perf_counter() - started, "rows": rows,
+        stages["merge and commit"] = time.perf_counter() - started - sum(stages.values())
+    return {"seconds": time.perf_counter() - started, "rows": rows, "stages": stages,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -107,6 +111,8 @@ def main() -> None:
         r = results[which]
         print(f"{label:<34}{r['seconds']:>10.2f}{r['seconds'] / base['seconds']:>8.2f}{r['rows']:>12,}"
               f"{r['peak_rss_mb']:>14,.0f}")
+    for stage, seconds in results["cspulse"]["stages"].items():
+        print(f"  {stage:<32}{seconds:>10.2f}{seconds / base['seconds']:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -40,10 +40,17 @@ class Cast:
     values: pl.Series  # typed result, null where the cell was empty or unreadable
     problems: list[Problem]  # the first MAX_PROBLEMS unreadable cells, by record
     unlisted: int = 0  # further unreadable cells, counted but not listed, so huge files stay cheap
+    bad: pl.Series | None = None  # True for every unreadable cell, listed or not; None when there are none
 
     @property
     def problem_count(self) -> int:
         return len(self.problems) + self.unlisted
+
+    def bad_rows(self) -> pl.Series:
+        """0-based row numbers of every unreadable cell (the problem list stops at MAX_PROBLEMS)."""
+        if self.bad is None:
+            return pl.Series([], dtype=pl.UInt32)
+        return self.bad.arg_true()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -68,7 +75,8 @@ def _result(frame: pl.DataFrame, value: pl.Expr, why: pl.Expr, column: str, name
     out = frame.select(pl.col(_RAW), why.alias("why"), value.alias("value"))
     out = out.with_columns(pl.when(pl.col("why").is_null()).then(pl.col("value")).alias("value"))
     problems, unlisted = _problems(out, column)
-    return Cast(out["value"].alias(name), problems, unlisted)
+    bad = out["why"].is_not_null() if problems else None
+    return Cast(out["value"].alias(name), problems, unlisted, bad)
 
 
 def _problems(out: pl.DataFrame, column: str) -> tuple[list[Problem], int]:
@@ -365,15 +373,21 @@ def _parse_stamps(frame: pl.DataFrame, formats: Sequence[str], tz: str) -> pl.Da
     """
     text = pl.col(_TEXT)
     sample = frame[_TEXT].drop_nulls().head(2000)
-    first = [f for f in formats if sample.str.strptime(pl.Datetime("us"), _offset_format(f) or f,
-                                                       strict=False).is_not_null().any()] or list(formats)
+    hits = [sample.str.strptime(pl.Datetime("us"), _offset_format(f) or f, strict=False).is_not_null().sum()
+            for f in formats]
+    first = [formats[hits.index(max(hits))]]  # the format that reads most of the sample, earliest on a tie
     rest = [f for f in formats if f not in first]
-    out = frame.with_row_index("_row").with_columns(_coalesced(text, first, tz))
+    out = frame.with_row_index("_row").with_columns(_single_format(text, first[0], tz))
     pending = out.filter(text.is_not_null() & pl.col("parsed").is_null())
     if rest and pending.height:
         retried = pending.drop("parsed", "utc").with_columns(_coalesced(text, rest, tz))
         out = out.update(retried.select("_row", "parsed", "utc"), on="_row")
     return out.drop("_row")
+
+
+def _single_format(text: pl.Expr, fmt: str, tz: str) -> list[pl.Expr]:
+    matched, utc = _utc_from(text, fmt, tz)
+    return [matched.alias("parsed"), utc.alias("utc")]
 
 
 def _coalesced(text: pl.Expr, formats: Sequence[str], tz: str) -> list[pl.Expr]:

@@ -23,6 +23,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
@@ -364,24 +365,34 @@ def _read_fast(
     """Polars on the whole file, or None when its quoting needs the careful reader."""
     if _zlib_header(data):  # Polars would try to inflate text that starts like zlib ("x^")
         return None
-    scan = _scan(data, delimiter, file_name, limits)
-    records = np.flatnonzero(scan.fields)  # the header and the data records, blank lines left out
-    if scan.irregular or scan.fields[records[0]] != width or scan.fields.max() > width:
-        return None
-    _check_rows(records.size - 1, scan.fields.size - records.size, file_name, limits)
-    try:
-        frame = pl.read_csv(
-            data, has_header=False, separator=delimiter, quote_char='"', eol_char="\n", comment_prefix=None,
-            skip_lines=int(records[0]), schema=_text_schema(width), null_values=[""], truncate_ragged_lines=False,
-            raise_if_empty=False, try_parse_dates=False, decimal_comma=False,
-        )  # fmt: skip
-    except pl.exceptions.PolarsError:
-        return None
-    if frame.height != scan.fields.size - records[0]:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Polars reads on another thread while the scan checks the shape: both release the GIL, and the read is
+        # thrown away if the scan finds a shape Polars would get wrong.
+        starts_with_record = data[:1] not in (b"\n", b"\r")
+        guess = pool.submit(_polars_read, data, delimiter, width, 0) if starts_with_record else None
+        scan = _scan(data, delimiter, file_name, limits)
+        records = np.flatnonzero(scan.fields)  # the header and the data records, blank lines left out
+        if scan.irregular or scan.fields[records[0]] != width or scan.fields.max() > width:
+            return None
+        _check_rows(records.size - 1, scan.fields.size - records.size, file_name, limits)
+        skip = int(records[0])
+        frame = guess.result() if guess is not None and skip == 0 else _polars_read(data, delimiter, width, skip)
+    if frame is None or frame.height != scan.fields.size - records[0]:
         return None
     short, blank = int((scan.fields[records[1:]] < width).sum()), scan.fields.size - records.size
     _note_shape(short, blank, notes)
     return (frame.filter(pl.Series(scan.fields[records[0] :] > 0)) if blank else frame).slice(1)
+
+
+def _polars_read(data: bytes, delimiter: str, width: int, skip: int) -> pl.DataFrame | None:
+    try:
+        return pl.read_csv(
+            data, has_header=False, separator=delimiter, quote_char='"', eol_char="\n", comment_prefix=None,
+            skip_lines=skip, schema=_text_schema(width), null_values=[""], truncate_ragged_lines=False,
+            raise_if_empty=False, try_parse_dates=False, decimal_comma=False,
+        )  # fmt: skip
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _read_slow(text: str, delimiter: str, width: int, file_name: str, limits: Limits, notes: list[str]) -> pl.DataFrame:

@@ -119,7 +119,7 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
             return _replace(base, unchanged=rows_read, import_id=seen[0])
         per_table = {}
         for name in sorted(frames, key=lambda table: table in PARENT_OF):
-            cur.register("staged", frames[name])
+            cur.register("staged", _in_row_groups(frames[name]))
             per_table[name] = _merge(cur, FACT_TABLES[name], import_id, batch.source)
             cur.unregister("staged")
         totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
@@ -142,6 +142,14 @@ _COUNTS = ("inserted", "updated", "unchanged")
 
 def _replace(result: ImportResult, **changes: object) -> ImportResult:
     return ImportResult(**{**asdict(result), **changes})  # type: ignore[arg-type]
+
+
+def _in_row_groups(frame: pl.DataFrame, rows: int = 122_880) -> pl.DataFrame:
+    """The frame as chunks of one DuckDB row group each: DuckDB scans an Arrow chunk per thread, so a single
+    chunk would be written by one core (a million tickets took 3.4 s instead of 2.0 s)."""
+    if frame.height <= rows:
+        return frame
+    return pl.concat([frame.slice(start, rows) for start in range(0, frame.height, rows)], rechunk=False)
 
 
 def _newest_per_key(frame: pl.DataFrame, table: Table) -> pl.DataFrame:

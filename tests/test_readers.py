@@ -51,3 +51,18 @@ def test_customer_keys_hash_normalised_emails_once_each() -> None:
     keys = customer_keys(pl.Series([" Ada@Example.com", "ada@example.com", None, ""]), "salt")
     assert keys.to_list()[:2] == [customer_key("ada@example.com", "salt")] * 2
     assert keys.to_list()[2:] == [None, None]
+
+
+def test_type_columns_rejects_every_unreadable_row_even_past_the_listed_problems() -> None:
+    from data.cast import MAX_PROBLEMS
+    from data.csvread import Limits, read_table
+    from data.formats import mapped_format
+    from data.readers import Context, type_columns
+
+    bad = MAX_PROBLEMS + 5
+    csv = "Case,Opened\n" + "".join(f"{i},not a date\n" for i in range(bad)) + "ok,2024-01-01 09:00\n"
+    raw = read_table(csv.encode(), "cases.csv", Limits(10**7, 10**6, 100))
+    fmt = mapped_format("cases", {"kind": "tickets", "columns": {"ticket_id": "Case", "created_at": "Opened"}})
+    typed = type_columns(fmt, raw, Context(tz="UTC", salt="s"))
+    assert len(typed.rejected) == bad and len(typed.problems) == MAX_PROBLEMS
+    assert typed.frame["ticket_id"].to_list() == ["ok"]
