@@ -10,7 +10,7 @@ from data.csvread import RawTable
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
 from data.formats_tickets import TICKET_FORMATS
 from data.ingest import ImportRejected
-from data.readers import Context, Field, Format, SetFormat, Typed, customer_keys, finish_tickets
+from data.readers import Context, Field, Format, SetFormat, Typed, finish_tickets
 
 FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
@@ -101,8 +101,6 @@ def _shape_mapped_tickets(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]
     from data.readers import CHANNELS, PRIORITIES, TICKET_STATUSES, vocabulary
 
     frame = typed.frame
-    if typed.has("customer_email"):
-        frame = frame.with_columns(customer_key=customer_keys(frame["customer_email"], ctx.salt))
     words = {"status": (TICKET_STATUSES, "open"), "channel": (CHANNELS, "other"), "priority": (PRIORITIES, "normal")}
     for column, (mapping, fallback) in words.items():
         if column in frame.columns:
@@ -116,8 +114,6 @@ def _shape_mapped_tickets(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]
 
 def _shape_mapped_orders(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:
     frame = typed.frame
-    if typed.has("customer_email"):
-        frame = frame.with_columns(customer_key=customer_keys(frame["customer_email"], ctx.salt))
     stamps = [c for c in ("created_at", "fulfilled_at") if c in frame.columns]
     frame = frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"),
                                pl.col("currency").str.to_uppercase())

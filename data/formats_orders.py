@@ -171,8 +171,9 @@ SHOPIFY_FIELDS: tuple[Field, ...] = (
 )
 # Filled on an order's first row only; continuation rows leave them blank (some exports repeat a few).
 SHOPIFY_ORDER_COLUMNS: tuple[str, ...] = (
-    "email", "financial_status", "paid_at", "fulfillment_status", "fulfilled_at", "currency", "shipping", "taxes",
-    "total", "discount_code", "discounts", "shipping_method", "created_at", "cancelled_at", "refunded_amount",
+    "customer_key", "financial_status", "paid_at", "fulfillment_status", "fulfilled_at", "currency", "shipping",
+    "taxes", "total", "discount_code", "discounts", "shipping_method", "created_at", "cancelled_at",
+    "refunded_amount",
 )
 SHOPIFY_FINANCIAL: dict[str, str] = {
     "paid": "paid", "pending": "pending", "authorized": "pending", "partially_paid": "pending",
@@ -203,8 +204,6 @@ def shopify_orders(rows: pl.DataFrame, lines: pl.DataFrame, ctx: Context, notes:
         pl.col(c).drop_nulls().first() for c in present)
     if {"price", "quantity"} <= set(lines.columns):
         orders = orders.join(gross_sales(lines), on="order_id", how="left")
-    if "email" in orders.columns:
-        orders = orders.with_columns(customer_key=customer_keys(orders["email"], ctx.salt)).drop("email")
     if "financial_status" in orders.columns:
         orders = orders.with_columns(vocabulary(orders["financial_status"], SHOPIFY_FINANCIAL, "pending",
                                                 "Shopify financial statuses", notes).alias("financial_status"))

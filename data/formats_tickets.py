@@ -25,7 +25,6 @@ from data.readers import (
     Field,
     Format,
     Typed,
-    customer_keys,
     finish_tickets,
     vocabulary,
 )
@@ -132,19 +131,11 @@ def stamps_from_minutes(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def hash_customers(frame: pl.DataFrame, salt: str) -> pl.DataFrame:
-    """The requester's email becomes a salted key and is dropped, so it is never stored or shown."""
-    if "customer_email" not in frame.columns:
-        return frame
-    return frame.with_columns(customer_key=customer_keys(frame["customer_email"], salt)).drop("customer_email")
-
-
 def canonical_tickets(frame: pl.DataFrame, typed: Typed, ctx: Context, channels: Mapping[str, str]) -> Frames:
     """The steps every ticket format ends with, in the order they depend on each other."""
     frame = canonical_words(frame, channels, typed.notes)
     frame = solves_of_solved_tickets(frame)
     frame = stamps_from_minutes(frame)
-    frame = hash_customers(frame, ctx.salt)
     frame = finish_tickets(frame, typed.notes)
     return {"tickets": frame.select(c for c in frame.columns if c in KEPT_COLUMNS)}
 

@@ -170,7 +170,9 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
         inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM staged",
                                {"import_id": import_id}).fetchone()[0]
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} FROM staged")
+        if table.name in PARENT_OF.values():  # its children follow and need to know which parents changed
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
+                        "FROM staged")
         return {"inserted": inserted, "updated": 0, "unchanged": 0}
     keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
     content = [c for c in table.column_names if c != "import_id"]
@@ -197,8 +199,9 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
             ON {keys} WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT""",
         {"import_id": import_id},
     )
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
-                "FROM changes WHERE action <> 'same'")
+    if table.name in PARENT_OF.values():
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
+                    "FROM changes WHERE action <> 'same'")
     return {"inserted": counts.get("insert", 0), "updated": counts.get("update", 0),
             "unchanged": counts.get("same", 0)}
 
