@@ -76,7 +76,8 @@ def _default_filters(version: int) -> mq.Filters:
 
 
 def has_demo_data() -> bool:
-    return any(row["source"] == demo.DEMO_SOURCE for row in imports().iter_rows(named=True))
+    live = imports().filter(pl.col("undone_at").is_null())
+    return demo.DEMO_SOURCE in live["source"].to_list()
 
 
 def imports() -> pl.DataFrame:

@@ -2,8 +2,8 @@
 
 Each format is its header names, their kinds and canonical targets (see :mod:`data.readers`) plus one ``shape``
 step that turns the typed columns into canonical ``tickets`` rows. Headers match case-insensitively, so one spelling
-covers ``First response time (in hrs)`` and ``First Response Time (in Hrs)``. Emails become salted customer keys in
-the shape step and are dropped there: no frame that leaves this module carries one.
+covers ``First response time (in hrs)`` and ``First Response Time (in Hrs)``. A column of kind ``email`` becomes a
+salted ``customer_key`` as it is cast (see :func:`data.readers.type_columns`): no frame here ever carries an address.
 
 Signatures are the few headers every export of a tool has and no other tool's export has; when two formats match,
 the pipeline takes the longer signature (a Help Scout file with an extra ``Id`` column is still Help Scout).

@@ -177,7 +177,6 @@ def _timestamp_formats(fmt: Format, raw: RawTable, headers: Mapping[str, str], c
     return tuple(dict.fromkeys((*fmt.timestamp_formats, *extra)))
 
 
-
 @dataclass
 class SetReading:
     frames: dict[str, pl.DataFrame]
@@ -201,7 +200,6 @@ class SetFormat:
     def role_of(self, raw: RawTable) -> str | None:
         headers = header_lookup(raw.frame)
         return next((role for role, sig in self.members.items() if all(_norm(h) in headers for h in sig)), None)
-
 
 
 # --- shared shaping ------------------------------------------------------------------------------------------------
