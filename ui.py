@@ -202,8 +202,10 @@ def demo_notice() -> None:
             st.info("The warehouse is empty. Load the demo store on the **Data** page, or import your exports.")
         return
     text, action = st.columns([5, 1], vertical_alignment="center")
-    text.info("**Demo data.** These numbers come from a generated demo store, not from your business.",
-              icon=":material/science:")
+    mixed = imports().filter(pl.col("undone_at").is_null() & (pl.col("source") != demo.DEMO_SOURCE)).height
+    message = ("**Demo data.** These numbers come from a generated demo store, not from your business." if not mixed
+               else "**Demo data is mixed with your imports.** Clear it to see only your own numbers.")
+    text.info(message, icon=":material/science:")
     with action.popover("Clear demo data"):
         _clear_demo_button("notice")
 

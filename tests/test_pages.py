@@ -197,3 +197,14 @@ def test_import_page_lists_past_imports_and_undoes_one(fixture_file: Path) -> No
     app.switch_page("app_pages/overview.py").run()
     # the data changed, so the dates moved to the 30 days up to the newest data (02-11..03-11): all 4 orders
     assert _tiles(app)["Tickets created"] == "0" and _tiles(app)["Orders"] == "4"
+
+
+def test_demo_notice_says_when_demo_data_is_mixed_with_imports(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    app = _app()
+    assert any("not from your business" in info.value for info in app.info)
+    load_fixture(Warehouse(path))  # a second handle in this process on the app's own database
+    app.run()
+    assert any("mixed with your imports" in info.value for info in app.info)
