@@ -513,6 +513,23 @@ _WHOLE_SCORE = r"^[0-9]+(?:\.0*)?$"
 
 
 def to_rating(s: pl.Series, column: str) -> tuple[Cast, Cast]:
+    """See _rating_cells; a rating column holds a handful of distinct cells, so each is read once."""
+    distinct = s.unique(maintain_order=True)
+    if distinct.len() * 20 > s.len():
+        return _rating_cells(s, column)
+    rating, score = _rating_cells(distinct, column)
+    lookup = pl.DataFrame({"cell": distinct, "rating": rating.values, "score": score.values,
+                           "why": [None] * distinct.len()}, schema_overrides={"why": pl.String})
+    reasons = {p.value: p.why for p in rating.problems}
+    if reasons:
+        lookup = lookup.with_columns(why=pl.col("cell").replace_strict(reasons, default=None, return_dtype=pl.String))
+    rows = s.alias("cell").to_frame().join(lookup, on="cell", how="left", maintain_order="left", nulls_equal=True)
+    problems, unlisted = _problems(rows.select(pl.col("cell").alias(_RAW), "why"), column)
+    bad = rows["why"].is_not_null() if problems else None
+    return (Cast(rows["rating"].alias(s.name), problems, unlisted, bad), Cast(rows["score"].alias(s.name), []))
+
+
+def _rating_cells(s: pl.Series, column: str) -> tuple[Cast, Cast]:
     """(rating, score): rating is good | bad | offered (String), score 1-5 (Int16) where the source rated on a scale.
 
     Zendesk words (Good, Bad, Offered, Not Offered, Unoffered) and Help Scout's (great -> good, okay and not good

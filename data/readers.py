@@ -10,9 +10,7 @@ frames (grouping Shopify's line items, netting WooCommerce refunds, ...).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,18 +109,12 @@ def missing_required(fmt: Format, raw: RawTable) -> list[str]:
 
 
 def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
-    """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected.
-
-    Columns are cast side by side on threads: each cast is Polars work that releases the GIL, and one column's
-    parse runs on one core.
-    """
+    """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected."""
     headers = find_headers(fmt, raw)
     typed = Typed(pl.DataFrame({"record": pl.int_range(1, raw.frame.height + 1, eager=True)}))
     formats = _timestamp_formats(fmt, raw, headers, ctx, typed.notes)
     present = [f for f in fmt.fields if f.target in headers]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        results = list(pool.map(
-            lambda f: _cast(f, raw.frame[headers[f.target]], headers[f.target], fmt, ctx, formats), present))
+    results = [_cast(f, raw.frame[headers[f.target]], headers[f.target], fmt, ctx, formats) for f in present]
     columns = {}
     for f, result in zip(present, results, strict=True):
         for target, series in result.items():
@@ -222,35 +214,43 @@ SOLVED = ("solved", "closed")
 def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
     """Salted sha256 of normalised emails, the same digest as data.ingest.customer_key, for a whole column.
 
-    Each distinct address is hashed once, from a copy of the salted hash state (a customer writes many times).
+    A customer writes many times: each distinct cell is normalised and hashed once, from a copy of the salted
+    hash state, and the keys are joined back onto the rows.
     """
-    normalised = emails.cast(pl.String).str.strip_chars().str.to_lowercase()
-    normalised = pl.select(pl.when(normalised != "").then(normalised)).to_series()
-    distinct = normalised.drop_nulls().unique()
+    raw = emails.cast(pl.String).alias("email")
+    distinct = raw.drop_nulls().unique().to_list()
     salted = hashlib.sha256(salt.encode())
 
-    def key(email: str) -> str:
+    def key(cell: str) -> str | None:
+        email = cell.strip().lower()
+        if not email:
+            return None
         digest = salted.copy()
         digest.update(email.encode())
         return digest.hexdigest()
 
-    keys = pl.DataFrame({"email": distinct, "key": [key(email) for email in distinct.to_list()]},
+    keys = pl.DataFrame({"email": distinct, "key": [key(cell) for cell in distinct]},
                         schema={"email": pl.String, "key": pl.String})
-    joined = pl.DataFrame({"email": normalised}).join(keys, on="email", how="left", maintain_order="left")
-    return joined["key"].alias(emails.name)
+    return raw.to_frame().join(keys, on="email", how="left", maintain_order="left")["key"].alias(emails.name)
 
 
 def vocabulary(values: pl.Series, mapping: Mapping[str, str], fallback: str, what: str,
                notes: list[str]) -> pl.Series:
-    """Map a source's words to canonical ones; unknown words take the fallback and are named in the notes."""
-    lowered = values.str.strip_chars().str.to_lowercase()
-    unknown = sorted(set(lowered.drop_nulls().unique().to_list()) - set(mapping))
+    """Map a source's words to canonical ones; unknown words take the fallback and are named in the notes.
+
+    A column holds a handful of distinct words: each is normalised once, then the column is mapped in one pass.
+    """
+    counts = values.drop_nulls().value_counts()
+    words = {raw: raw.strip().lower() for raw in counts[values.name or ""].to_list()} if counts.height else {}
+    unknown: dict[str, int] = {}
+    for raw, n in counts.iter_rows():
+        if words[raw] not in mapping:
+            unknown[words[raw]] = unknown.get(words[raw], 0) + n
     if unknown:
-        counts = {word: int((lowered == word).sum()) for word in unknown[:10]}
         notes.append(f"{what} not known to CS Pulse, read as {fallback!r}: "
-                     + ", ".join(f"{word!r} ({n})" for word, n in counts.items()))
-    mapped = lowered.replace_strict(dict(mapping), default=fallback, return_dtype=pl.String)
-    return pl.select(pl.when(lowered.is_not_null()).then(mapped)).to_series().alias(values.name)
+                     + ", ".join(f"{word!r} ({n})" for word, n in sorted(unknown.items())[:10]))
+    canonical = {raw: mapping.get(word, fallback) for raw, word in words.items()}
+    return values.replace_strict(canonical, default=None, return_dtype=pl.String).alias(values.name)
 
 
 def minutes_between(start: str, end: str) -> pl.Expr:

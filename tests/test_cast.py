@@ -445,3 +445,13 @@ def test_cast_real_shopify_export_reads_without_problems() -> None:
     quantity = to_int(frame["Lineitem quantity"], "Lineitem quantity")
     assert (created.problem_count, total.problem_count, quantity.problem_count) == (0, 0, 0)
     assert created.values.null_count() == frame["Created at"].null_count()
+
+
+def test_cast_rating_of_a_long_column_reads_each_distinct_cell_once_with_the_same_result() -> None:
+    cells = ["Good", "Bad", None, "meh", "4", "Offered"] * 50  # 300 cells, 6 distinct: the distinct path
+    long_rating, long_score = to_rating(pl.Series("Satisfaction", cells), "Satisfaction")
+    assert long_rating.values.to_list()[:6] == ["good", "bad", None, None, "good", "offered"]
+    assert long_score.values.to_list()[:6] == [None, None, None, None, 4, None]
+    assert [p.record for p in long_rating.problems] == list(range(4, 301, 6))
+    assert {(p.value, p.why) for p in long_rating.problems} == {("meh", "not a satisfaction rating")}
+    assert long_rating.bad is not None and long_rating.bad.sum() == 50
