@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -35,6 +36,7 @@ from data.ingest import ImportRejected, sha256_bytes
 from settings import Settings
 
 DELIMITERS = (",", ";", "\t")
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # the 1900 date system, as Excel and LibreOffice write it
 XLSX_INFLATION = 20  # an XLSX may unpack to this many times the byte limit, no more (zip bombs)
 
 # Polars would silently decompress gzip, zlib and zstd; the others would be read as garbage text.
@@ -631,9 +633,10 @@ def _sheet_rows(
             column = _column_index(cell.get("r"), file_name) if cell.get("r") else column + 1
             text = _cell_text(cell, shared, file_name)
             if text:
-                cells[column] = text
                 if cell.get("t", "n") == "n" and cell.get("s") in dates.styles:
                     dates.columns.add(column)
+                    text = _excel_date_text(text)
+                cells[column] = text
         if cells:
             yield row_number, cells
 
@@ -667,7 +670,16 @@ def _cell_text(cell: ElementTree.Element, shared: list[str], file_name: str) -> 
     return value
 
 
+def _excel_date_text(serial: str) -> str:
+    """An Excel date cell (days since 1899-12-30, the fraction the time of day) as ISO text, like a CSV export."""
+    try:
+        moment = _EXCEL_EPOCH + timedelta(seconds=round(float(serial) * 86_400))
+    except (ValueError, OverflowError):
+        return serial
+    return moment.strftime("%Y-%m-%d") if moment.time() == time(0) else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _note_dates(columns: set[int], names: list[str], notes: list[str]) -> None:
     if columns:
         listed = ", ".join(repr(names[i]) for i in sorted(columns))
-        notes.append(f"dates in {listed} are Excel serial numbers (days since 1899-12-30), kept as that number's text")
+        notes.append(f"dates in {listed} are Excel date cells, read as YYYY-MM-DD HH:MM:SS in the sheet's own clock")

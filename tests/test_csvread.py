@@ -489,15 +489,16 @@ def test_csvread_xlsx_reads_the_first_worksheet_as_text() -> None:
     assert table.frame.columns == ["Ticket ID", "Created", "Amount", "Paid", "Note", "Due"]
     assert set(table.frame.dtypes) == {pl.String}
     assert rows(table) == [
-        ("00123", "45292", "12.5", "TRUE", "Hello world", "45292.5"),
+        ("00123", "2024-01-01", "12.5", "TRUE", "Hello world", "2024-01-01 12:00:00"),  # date cells as dates
         ("T2", None, "-3", "FALSE", None, "#N/A"),
         ("'=SUM(A1)", "1.5E-3", None, None, None, None),
     ]
 
 
-def test_csvread_xlsx_notes_date_serial_numbers_kept_as_text() -> None:
+def test_csvread_xlsx_reads_date_cells_as_iso_text_and_says_so() -> None:
+    # Excel stores dates as days since 1899-12-30: 45292 is 2024-01-01, .5 is noon.
     table = read(xlsx(TICKETS, TICKET_STRINGS, STYLES), "tickets.xlsx")
-    assert any("'Created', 'Due'" in note and "serial numbers" in note for note in table.notes)
+    assert any("'Created', 'Due'" in note and "Excel date cells" in note for note in table.notes)
 
 
 def test_csvread_xlsx_applies_the_header_checks() -> None:

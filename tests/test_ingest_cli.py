@@ -211,3 +211,18 @@ def test_cli_real_exports_import_with_their_counts_and_twice_change_nothing(
     assert {name: Warehouse(db).row_count(name) for name in counts} == counts
     if source == "olist":
         assert counts["reviews"] == 3986
+
+
+def test_cli_imports_a_zendesk_export_saved_as_xlsx(tmp_path: Path) -> None:
+    from tests.test_csvread import STYLES, sheet_xml, xlsx
+
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>Id</t></is></c><c r="B1" t="inlineStr"><is><t>Created at' \
+             '</t></is></c><c r="C1" t="inlineStr"><is><t>Status</t></is></c></row>'
+    body = '<row r="2"><c r="A2"><v>7</v></c><c r="B2" s="2"><v>45292.375</v></c>' \
+           '<c r="C2" t="inlineStr"><is><t>open</t></is></c></row>'
+    path, db = tmp_path / "zendesk.xlsx", tmp_path / "w.duckdb"
+    path.write_bytes(xlsx(sheet_xml(header + body), styles=STYLES))
+    report = one_json(ingest(path, "--db", db, "--json"))
+    assert (report["status"], report["source"], report["inserted"]) == ("imported", "zendesk", 1)
+    rows = Warehouse(db).cursor().execute("SELECT ticket_id, created_at::VARCHAR, status FROM tickets").fetchall()
+    assert rows == [("7", "2024-01-01 09:00:00", "open")]  # 45292.375 days after 1899-12-30, account zone UTC
