@@ -81,6 +81,11 @@ def has_demo_data() -> bool:
 
 
 def imports() -> pl.DataFrame:
+    return _imports(warehouse().data_version())
+
+
+@st.cache_data(show_spinner=False)
+def _imports(version: int) -> pl.DataFrame:
     return warehouse().imports()
 
 
