@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from data.ingest import Batch, sha256_bytes
+from data.ingest import POLARS_TYPES, Batch, key_from_digest, sha256_bytes
 from data.schema import ORDER_LINES, ORDERS, TICKETS, Table
 from data.taxonomy import CATEGORIES
 
@@ -828,12 +828,12 @@ def _customer_keys(customer: np.ndarray, salt: str) -> pl.Series:
     distinct, row_to_distinct = np.unique(customer, return_inverse=True)
     salted = hashlib.sha256(salt.encode("utf-8"))
 
-    def key_of(number: int) -> str:
+    def key_of(number: int) -> int:
         digest = salted.copy()
         digest.update(b"customer%d@example.com" % (number + 1))
-        return digest.hexdigest()
+        return key_from_digest(digest)
 
-    keys = pl.Series([key_of(number) for number in distinct.tolist()], dtype=pl.String)
+    keys = pl.Series([key_of(number) for number in distinct.tolist()], dtype=pl.UInt64)
     return keys.gather(row_to_distinct)
 
 
@@ -862,20 +862,11 @@ def _minutes(seconds: np.ndarray) -> pl.Series:
     return pl.Series(seconds / MINUTE, nan_to_null=True)
 
 
-def _polars_dtype(sql_type: str) -> pl.DataType:
-    if sql_type.startswith("DECIMAL"):
-        precision, scale = sql_type[len("DECIMAL("):-1].split(",")
-        return pl.Decimal(int(precision), int(scale))
-    simple: dict[str, pl.DataType] = {"VARCHAR": pl.String(), "TIMESTAMP": pl.Datetime("us"), "INTEGER": pl.Int32(),
-                                      "SMALLINT": pl.Int16(), "DOUBLE": pl.Float64()}
-    return simple[sql_type]
-
-
 def _conform(columns: dict[str, pl.Series], table: Table, height: int) -> pl.DataFrame:
     """Schema order and types; columns not given (import_id, business-hour durations) are null."""
     frame = pl.DataFrame({name: series.alias(name) for name, series in columns.items()}, height=height)
     return frame.select(
-        (pl.col(name) if name in columns else pl.lit(None)).cast(_polars_dtype(sql_type)).alias(name)
+        (pl.col(name) if name in columns else pl.lit(None)).cast(POLARS_TYPES[sql_type]).alias(name)
         for name, sql_type in table.types.items()
     )
 

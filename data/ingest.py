@@ -30,6 +30,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "TIMESTAMP": pl.Datetime("us"),
     "INTEGER": pl.Int32(),
     "SMALLINT": pl.Int16(),
+    "UBIGINT": pl.UInt64(),
     "BIGINT": pl.Int64(),
     "DOUBLE": pl.Float64(),
     "DECIMAL(18,2)": pl.Decimal(18, 2),
@@ -75,11 +76,20 @@ def sha256_bytes(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def customer_key(email: str | None, salt: str) -> str | None:
-    """Salted sha256 of the normalised email: joins a customer's tickets and orders without storing the email."""
+def customer_key(email: str | None, salt: str) -> int | None:
+    """The customer's key: the first 64 bits of the salted sha256 of the normalised email.
+
+    It joins a customer's tickets and orders without storing the email. An integer, not hex text: a million
+    random 64-character strings took DuckDB a second to store, an integer column nothing; and 64 bits make a
+    collision between two customers of even ten million unlikely (about 3 in a million).
+    """
     if email is None or not email.strip():
         return None
-    return hashlib.sha256((salt + email.strip().lower()).encode()).hexdigest()
+    return key_from_digest(hashlib.sha256((salt + email.strip().lower()).encode()))
+
+
+def key_from_digest(digest: hashlib._Hash) -> int:  # type: ignore[name-defined]
+    return int.from_bytes(digest.digest()[:8], "big")
 
 
 def pii_salt(warehouse: Warehouse, settings: Settings) -> str:

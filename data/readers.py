@@ -19,6 +19,7 @@ import polars as pl
 from data import cast
 from data.cast import Problem
 from data.csvread import RawTable, header_lookup
+from data.ingest import key_from_digest
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email"]
@@ -221,16 +222,16 @@ def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
     distinct = raw.drop_nulls().unique().to_list()
     salted = hashlib.sha256(salt.encode())
 
-    def key(cell: str) -> str | None:
+    def key(cell: str) -> int | None:
         email = cell.strip().lower()
         if not email:
             return None
         digest = salted.copy()
         digest.update(email.encode())
-        return digest.hexdigest()
+        return key_from_digest(digest)
 
     keys = pl.DataFrame({"email": distinct, "key": [key(cell) for cell in distinct]},
-                        schema={"email": pl.String, "key": pl.String})
+                        schema={"email": pl.String, "key": pl.UInt64})
     return raw.to_frame().join(keys, on="email", how="left", maintain_order="left")["key"].alias(emails.name)
 
 

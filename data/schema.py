@@ -55,7 +55,7 @@ TICKETS = Table(
         ("assignee", "VARCHAR"),
         ("subject", "VARCHAR"),
         ("description", "VARCHAR"),
-        ("customer_key", "VARCHAR"),  # salted sha256 of the lower-cased email
+        ("customer_key", "UBIGINT"),  # first 64 bits of the salted sha256 of the normalised email
         ("order_id", "VARCHAR"),
         ("agent_replies", "INTEGER"),
         ("reopens", "INTEGER"),
@@ -82,7 +82,7 @@ ORDERS = Table(
         ("order_id", "VARCHAR"),
         ("created_at", "TIMESTAMP"),
         ("updated_at", "TIMESTAMP"),
-        ("customer_key", "VARCHAR"),
+        ("customer_key", "UBIGINT"),
         ("currency", "VARCHAR"),
         ("gross_sales", "DECIMAL(18,2)"),  # sum of line price x quantity, before discounts
         ("discounts", "DECIMAL(18,2)"),

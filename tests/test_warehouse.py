@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import threading
@@ -205,7 +206,7 @@ def test_data_version_changes_on_import_and_not_on_a_repeat() -> None:
 def test_customer_key_is_a_salted_hash_of_the_normalised_email() -> None:
     key = customer_key("  Ada@Example.com ", "salt")
     assert key == customer_key("ada@example.com", "salt") != customer_key("ada@example.com", "other")
-    assert key is not None and "ada" not in key and len(key) == 64
+    assert key == int.from_bytes(hashlib.sha256(b"saltada@example.com").digest()[:8], "big")
     assert customer_key("", "salt") is None and customer_key(None, "salt") is None
 
 
