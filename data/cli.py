@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from data.csvread import Limits
-from data.ingest import ImportRejected, ImportResult, pii_salt
+from data.ingest import ImportResult, pii_salt
 from data.pipeline import load_mappings, plan_files, run_plan
 from data.readers import Context
 from data.warehouse import Warehouse, WarehouseError
-from settings import SettingsError, get_settings
+from settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
 SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist")
@@ -36,7 +36,7 @@ def run(argv: list[str] | None = None) -> int:
     return 2 if any(r.status == "rejected" for r in results) else 0
 
 
-def _import(warehouse: Warehouse, args: argparse.Namespace, settings: object) -> list[ImportResult]:
+def _import(warehouse: Warehouse, args: argparse.Namespace, settings: Settings) -> list[ImportResult]:
     files, unreadable = [], []
     for name in args.paths:
         path = Path(name)
@@ -45,22 +45,10 @@ def _import(warehouse: Warehouse, args: argparse.Namespace, settings: object) ->
         except OSError as error:
             unreadable.append(ImportResult(path.name, "rejected", args.source, "unknown",
                                            reason=f"{path.name}: cannot read the file ({error.strerror})"))
-    ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings),  # type: ignore[attr-defined]
-                  date_order=args.date_order)
-    plans = plan_files(files, ctx, Limits.from_settings(settings), args.source,  # type: ignore[arg-type]
-                       load_mappings(warehouse))
-    results = []
-    for plan in plans:
-        try:
-            results.append(run_plan(warehouse, plan))
-        except ImportRejected as error:
-            results.append(plan.result("rejected") if plan.reason else _rejected(plan, str(error)))
-    return unreadable + results
-
-
-def _rejected(plan: object, reason: str) -> ImportResult:
-    plan.reason = reason  # type: ignore[attr-defined]
-    return plan.result("rejected")  # type: ignore[attr-defined]
+    ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=args.date_order)
+    plans = plan_files(files, ctx, Limits.from_settings(settings), args.source, load_mappings(warehouse))
+    # run_plan reports a rejection as a result, so one bad file never stops the others
+    return unreadable + [run_plan(warehouse, plan) for plan in plans]
 
 
 def _public(result: ImportResult) -> dict[str, object]:

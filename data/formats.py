@@ -8,9 +8,9 @@ import polars as pl
 
 from data.csvread import RawTable
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
-from data.formats_tickets import TICKET_FORMATS
+from data.formats_tickets import TICKET_FORMATS, canonical_tickets
 from data.ingest import ImportRejected
-from data.readers import Context, Field, Format, SetFormat, Typed, finish_tickets
+from data.readers import CHANNELS, Context, Field, Format, SetFormat, Typed
 
 FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
@@ -98,18 +98,7 @@ def mapped_format(name: str, mapping: dict[str, object]) -> Format:
 
 
 def _shape_mapped_tickets(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:
-    from data.readers import CHANNELS, PRIORITIES, TICKET_STATUSES, vocabulary
-
-    frame = typed.frame
-    words = {"status": (TICKET_STATUSES, "open"), "channel": (CHANNELS, "other"), "priority": (PRIORITIES, "normal")}
-    for column, (mapping, fallback) in words.items():
-        if column in frame.columns:
-            frame = frame.with_columns(vocabulary(frame[column], mapping, fallback, column, typed.notes).alias(column))
-    if "status" in frame.columns and "solved_at" in frame.columns:
-        # a solve time on a ticket that is not solved yet is a stale export value, not a solve
-        frame = frame.with_columns(pl.when(pl.col("status").is_in(["solved", "closed"])).then(pl.col("solved_at"))
-                                   .alias("solved_at"))
-    return {"tickets": finish_tickets(frame, typed.notes)}
+    return canonical_tickets(typed.frame, typed, ctx, CHANNELS)
 
 
 def _shape_mapped_orders(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:
