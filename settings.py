@@ -46,6 +46,25 @@ class Settings(BaseSettings):
         {"email": 4320, "chat": 60, "phone": 60, "social": 2880, "web": 4320, "other": 4320},
         description="Full resolution target per channel, in minutes (JSON object).",
     )
+    sla_first_reply_minutes_by_priority: dict[str, float] = Field(
+        {"urgent": 60, "high": 240},
+        description="First reply target per priority, in minutes (JSON); the stricter of channel and priority applies.",
+    )
+    sla_resolution_minutes_by_priority: dict[str, float] = Field(
+        {"urgent": 480, "high": 1440},
+        description="Resolution target per priority, in minutes (JSON); the stricter of channel and priority applies.",
+    )
+    escalation_tags: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("escalated", "escalation", "tier2", "tier_2"), description="Tags that mark a ticket escalated, comma-separated."
+    )
+    escalation_groups: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("tier 2", "escalations"), description="Groups whose tickets count as escalated, comma-separated."
+    )
+    automation_tags: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("automated", "auto_closed", "auto-closed", "bot", "self_service"),
+        description="Tags that mark a ticket solved without a human reply, comma-separated.",
+    )
+    min_sample: int = Field(20, ge=1, description="A value over fewer tickets than this is marked as a small sample.")
     csat_good_min_score: int = Field(
         4, ge=1, le=5, description="CSAT rule: a 1-5 rating at or above this counts as satisfied; Good/Bad as is."
     )
@@ -76,7 +95,14 @@ class Settings(BaseSettings):
             raise ValueError(f"expected weekdays from {', '.join(WEEKDAYS)}; got {value!r}")
         return tuple(day for day in WEEKDAYS if day in days)
 
-    @field_validator("sla_first_reply_minutes", "sla_resolution_minutes")
+    @field_validator("escalation_tags", "escalation_groups", "automation_tags", mode="before")
+    @classmethod
+    def _parse_words(cls, value: object) -> tuple[str, ...]:
+        words = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        return tuple(str(word).strip().lower() for word in words if str(word).strip())
+
+    @field_validator("sla_first_reply_minutes", "sla_resolution_minutes", "sla_first_reply_minutes_by_priority",
+                     "sla_resolution_minutes_by_priority")
     @classmethod
     def _positive_targets(cls, value: dict[str, float]) -> dict[str, float]:
         bad = {channel: minutes for channel, minutes in value.items() if minutes <= 0}

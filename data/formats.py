@@ -54,6 +54,7 @@ MAPPABLE: dict[str, dict[str, tuple[str, str, bool]]] = {
         "first_reply_minutes": ("First reply time (minutes)", "minutes", False),
         "full_resolution_minutes": ("Resolution time (minutes)", "minutes", False),
         "satisfaction": ("Satisfaction rating", "rating", False),
+        "nps_score": ("Likely to recommend (0-10)", "int", False),
         "tags": ("Tags", "text", False),
     },
     "orders": {

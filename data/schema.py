@@ -70,6 +70,9 @@ TICKETS = Table(
         ("import_id", "VARCHAR"),
         ("tags", "VARCHAR", 2),  # as exported, space- or comma-separated
         ("data_issues", "VARCHAR", 2),  # why a value was kept out of the KPIs, e.g. "resolved before created"
+        ("nps_score", "SMALLINT", 3),  # 0-10 "how likely to recommend", where the export has it
+        ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none
+        ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export or an analyst gave
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),

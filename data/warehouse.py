@@ -77,6 +77,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE imports ADD COLUMN notes VARCHAR",
         "CREATE TABLE mappings (name VARCHAR, kind VARCHAR, mapping VARCHAR, saved_at TIMESTAMP)",
     ),
+    (*_fact_tables_at(3),),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

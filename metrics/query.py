@@ -16,11 +16,14 @@ from itertools import groupby
 import duckdb
 import polars as pl
 
+from metrics.clock import schedule_params
 from metrics.registry import BY_NAME, DERIVED, Metric
-from settings import Settings, get_settings
+from settings import WEEKDAYS, Settings, get_settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
-DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")
+DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters
+NONE = "(none)"
+BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", "priority")
 TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": ()}
 
 Value = float | int | dict[str, float] | None
@@ -60,19 +63,43 @@ def query(
     *,
     by: str | None = None,
     settings: Settings | None = None,
+    samples: bool = False,
 ) -> pl.DataFrame:
-    """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name."""
-    sql = build_sql(names, grain, by)
-    settings = settings or get_settings()
-    params = {
+    """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name;
+    with ``samples``, also ``<name>_n``: the rows each value rests on (NULL for money and derived metrics)."""
+    sql = build_sql(names, grain, by, samples=samples)
+    return execute(cur, sql, filters, settings)
+
+
+def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings | None,
+             **extra: object) -> pl.DataFrame:
+    params = {**parameters(filters, settings or get_settings()), **extra}
+    used = set(re.findall(r"\$(\w+)", sql))
+    return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
+
+
+def parameters(filters: Filters, settings: Settings) -> dict[str, object]:
+    """Every value a statement may bind: the view, then the definitions that live in settings."""
+    return {
         "tz": settings.timezone,
         "start": filters.start,
         "end_excl": filters.end + timedelta(days=1),
-        "csat_good_min": settings.csat_good_min_score,
         **filters.dimension_values(),
+        "csat_good_min": settings.csat_good_min_score,
+        **schedule_params(settings.business_hours_start, settings.business_hours_end, settings.business_days,
+                          WEEKDAYS),
+        **_targets("sla_first_reply", settings.sla_first_reply_minutes, settings.sla_first_reply_minutes_by_priority),
+        **_targets("sla_resolution", settings.sla_resolution_minutes, settings.sla_resolution_minutes_by_priority),
+        "escalation_tags": list(settings.escalation_tags),
+        "escalation_groups": list(settings.escalation_groups),
+        "automation_tags": list(settings.automation_tags),
     }
-    used = set(re.findall(r"\$(\w+)", sql))
-    return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
+
+
+def _targets(kind: str, by_channel: dict[str, float], by_priority: dict[str, float]) -> dict[str, object]:
+    return {f"{kind}_keys": list(by_channel), f"{kind}_minutes": [float(v) for v in by_channel.values()],
+            f"{kind}_priority_keys": list(by_priority),
+            f"{kind}_priority_minutes": [float(v) for v in by_priority.values()]}
 
 
 def totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
@@ -90,11 +117,11 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
     return {name: (now[name], before[name]) for name in names}
 
 
-def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None) -> str:
+def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False) -> str:
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
-    if by is not None and by not in DIMENSIONS:
-        raise ValueError(f"breakdown must be one of {DIMENSIONS}, not {by!r}")
+    if by is not None and by not in BREAKDOWNS:
+        raise ValueError(f"breakdown must be one of {BREAKDOWNS}, not {by!r}")
     wanted = [BY_NAME[name] if name in BY_NAME else _unknown(name) for name in names]
     needed = _with_inputs(wanted)
     if by and any(m.table not in ("tickets", DERIVED) for m in needed):
@@ -103,13 +130,15 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     groups = [list(g) for _, g in groupby(stored, key=_group_key)]
     keys = ["period", "by_value"] if by else ["period"]
     ctes = [_periods(grain), _spine(by)]
-    ctes += [_group_cte(f"g{i}", group, grain, by) for i, group in enumerate(groups)]
+    ctes += [_group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
     joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
-    base = ", ".join(_base_column(m) for m in needed if m.table != DERIVED)
-    derived = "".join(f", {m.sql} AS {m.name}" for m in needed if m.table == DERIVED)
+    base = ", ".join(_base_column(m, samples) for m in needed if m.table != DERIVED)
+    derived = "".join(f", {m.sql} AS {m.name}" + (f", NULL::BIGINT AS {m.name}_n" if samples else "")
+                      for m in needed if m.table == DERIVED)
+    outputs = [m.name for m in wanted] + ([f"{m.name}_n" for m in wanted] if samples else [])
     return (
         "WITH " + ",\n".join(ctes)
-        + f"\nSELECT {', '.join(keys + [m.name for m in wanted])} FROM ("
+        + f"\nSELECT {', '.join(keys + outputs)} FROM ("
         + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {base} FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
@@ -132,12 +161,12 @@ def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
     return (metric.table, metric.time, metric.until or "", metric.unit == "money")
 
 
-def _local(column: str) -> str:
+def local_time(column: str) -> str:
     # naive UTC -> instant -> wall clock in the account time zone
     return f"timezone($tz, timezone('UTC', {column}))"
 
 
-def _utc(local_date_param: str) -> str:
+def utc_bound(local_date_param: str) -> str:
     # The bound moves to UTC once, so rows compare as stored (and DuckDB can skip row groups by min/max).
     return f"timezone('UTC', timezone($tz, {local_date_param}::TIMESTAMP))"
 
@@ -161,35 +190,45 @@ def _spine(by: str | None) -> str:
         return "spine AS (SELECT period, as_of FROM periods)"
     return (
         f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
-        f"(SELECT DISTINCT {by} AS by_value FROM tickets WHERE {_dimension_filter('tickets')}))"
+        f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM tickets WHERE {dimension_filter('tickets')}))"
     )
 
 
-def _dimension_filter(table: str) -> str:
+def in_view(column: str, table: str = "tickets") -> str:
+    """Rows whose ``column`` falls in the view's dates and that match its filters."""
+    return (f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')} "
+            f"AND {dimension_filter(table)}")
+
+
+def breakdown_column(by: str, prefix: str = "") -> str:
+    """A breakdown value; tickets without one (no agent, no group) form their own row instead of vanishing."""
+    return f"coalesce({prefix}{by}, '{NONE}')"
+
+
+def dimension_filter(table: str) -> str:
     clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in TABLE_DIMENSIONS[table]]
     return " AND ".join(clauses) or "TRUE"
 
 
-def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None) -> str:
+def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool = False) -> str:
     first = metrics[0]
     aggregates = ", ".join(f"({m.sql}){'' if m.unit == 'count' else '::DOUBLE'} AS {m.name}" for m in metrics)
-    by_column = f", {by} AS by_value" if by else ""
+    if samples and first.unit != "money":
+        aggregates += "".join(f", ({m.sample})::BIGINT AS {m.name}_n" for m in metrics)
+    by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     if first.until:
         select = f"SELECT s.period{by_column}, {aggregates}"
         source = (
             f"FROM spine s JOIN {first.table} t ON t.{first.time} < s.as_of "
             f"AND coalesce(t.{first.until}, 'infinity'::TIMESTAMP) >= s.as_of"
-            + (f" AND t.{by} = s.by_value" if by else "")
-            + f" WHERE {_dimension_filter(first.table)}"
+            + (f" AND {breakdown_column(by, 't.')} = s.by_value" if by else "")
+            + f" WHERE {dimension_filter(first.table)}"
         )
     else:
-        local = _local(first.time)
+        local = local_time(first.time)
         period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
         select = f"SELECT {period} AS period{by_column}, {aggregates}"
-        source = (
-            f"FROM {first.table} WHERE {first.time} >= {_utc('$start')} AND {first.time} < {_utc('$end_excl')} "
-            f"AND {_dimension_filter(first.table)}"
-        )
+        source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
     if first.unit != "money":
         return f"{name} AS ({select} {source} GROUP BY ALL)"
     per_currency = select.replace(" AS period", " AS period, currency", 1)
@@ -198,8 +237,12 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     return f"{name} AS (SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL)"
 
 
-def _base_column(metric: Metric) -> str:
-    return f"coalesce({metric.name}, 0) AS {metric.name}" if metric.unit == "count" else metric.name
+def _base_column(metric: Metric, samples: bool = False) -> str:
+    value = f"coalesce({metric.name}, 0) AS {metric.name}" if metric.unit == "count" else metric.name
+    if not samples:
+        return value
+    sample = "NULL::BIGINT" if metric.unit == "money" else f"coalesce({metric.name}_n, 0)"
+    return f"{value}, {sample} AS {metric.name}_n"
 
 
 def _plain(value: object) -> Value:
@@ -213,7 +256,7 @@ def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings | None = None)
     """First and last local dates with tickets or orders; None for an empty warehouse."""
     tz = (settings or get_settings()).timezone
     row = cur.execute(
-        f"""SELECT {_local('min(first)')}::DATE, {_local('max(last)')}::DATE FROM (
+        f"""SELECT {local_time('min(first)')}::DATE, {local_time('max(last)')}::DATE FROM (
               SELECT min(created_at) AS first, max(created_at) AS last FROM tickets
               UNION ALL
               SELECT min(created_at), max(created_at) FROM orders)""",

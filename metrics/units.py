@@ -20,6 +20,8 @@ def format_value(value: float | int | None, unit: str, currency: str | None = No
         return f"{currency or ''} {value:,.2f}".strip()
     if unit == "per_100":
         return f"{value:.1f}"
+    if unit == "score":
+        return f"{value:+.0f}" if round(value) else "0"
     raise ValueError(f"unknown unit {unit!r}")
 
 
@@ -40,6 +42,8 @@ def format_delta(
     change = now - before
     if unit == "fraction":
         return f"{change * 100:+.1f} pp"
+    if unit == "score":
+        return f"{change:+.0f} points"
     sign = "+" if change >= 0 else "-"  # ASCII: Streamlit reads the arrow and colour from a leading "-"
     text = format_value(abs(change), unit, currency)
     relative = f" ({change / before:+.0%})" if unit in ("count", "money") and before else ""
@@ -54,4 +58,5 @@ def axis_format(metric: Metric) -> dict[str, str]:
         "minutes": {"tickformat": ",.0f", "ticksuffix": " min"},
         "money": {"tickformat": ",.2f"},
         "per_100": {"tickformat": ".1f"},
+        "score": {"tickformat": "+d"},
     }[metric.unit]

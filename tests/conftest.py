@@ -23,6 +23,15 @@ REAL_DATA = PROJECT.parent / "shared" / "data" / "real"
 #   full resolution of T1, T2, T5: 120, 1440, 7200 -> median 1440
 #   resolution rate: T1, T2, T4 of T1-T4 solved = 0.75; one-touch (replies < 2) T1 of 3 solved = 1/3
 #   reopen T2 of 3 = 1/3; CSAT T1 score 5 good, T2 bad, T5 good = 2/3
+# Business hours (settings default: 09:00-18:00 Mon-Fri, UTC). 2024 is a leap year: Wed 02-28, Thu 02-29, Fri 03-01.
+#   first reply: T1 30, T2 2, T3 45 (the export's own column beats the 60 its stamps give), T4 08:00->08:10 = 0
+#   first resolution: T1 120, T2 Tue 10:00->16:00 = 360, T5 Wed 02-28 10:00 -> Mon 03-04 10:00 = 480+540+540+60 = 1620
+#   full resolution: T1 120, T2 Tue 10:00 -> Wed 10:00 = 540, T5 1620 (the export's column)
+# SLA (created T1-T4, as of the newest change 03-12 08:00; target = stricter of channel and priority):
+#   first reply T1 30<=1440, T2 chat/high 2<=2, T3 60<=1440, T4 phone 10>1 -> 3/4
+#   resolution T1 120<=4320; T2 chat/high 1440>60; T3 open past 4320 by 03-09 12:00; T4 phone 5760>60 -> 1/4
+# escalated (created T1-T4): T2 by tag, T3 by group "Tier 2" -> 1/2; automated (solved T1, T2, T5): T5 tag -> 1/3
+# NPS (solved T1, T2, T5): 10 promoter, 3 detractor, 9 promoter -> (2 - 1) / 3 x 100 = 33.3; T3's 0 is unsolved
 TICKETS = pl.DataFrame(
     {
         "ticket_id": ["T1", "T2", "T3", "T4", "T5", "T6", "T7"],
@@ -39,6 +48,18 @@ TICKETS = pl.DataFrame(
         "reopens": [0, 1, 0, 0, 0, 0, 0],
         "satisfaction_rating": ["good", "bad", "offered", "bad", "good", None, None],
         "satisfaction_score": [5, None, None, 3, None, None, None],
+        "first_reply_at": [D(2024, 3, 4, 9, 30), D(2024, 3, 5, 10, 2), D(2024, 3, 6, 13), D(2024, 3, 8, 8, 10),
+                           D(2024, 2, 28, 12), D(2024, 2, 20, 10, 5), None],
+        "first_solved_at": [D(2024, 3, 4, 11), D(2024, 3, 5, 16), None, D(2024, 3, 12, 8), D(2024, 3, 4, 10), None,
+                            None],
+        "first_resolution_minutes": [120.0, 360.0, None, 5760.0, 7200.0, None, None],
+        "first_reply_business_minutes": [None, None, 45.0, None, None, None, None],
+        "full_resolution_business_minutes": [None, None, None, None, 1620.0, None, None],
+        "requester_wait_minutes": [100.0, 900.0, None, 4000.0, 3000.0, None, None],
+        "tags": ["vip", "escalated vip", None, None, "auto_closed", None, None],
+        "group_name": ["Support", "Support", "Tier 2", None, "Support", "Support", None],
+        "assignee": ["ana", "ben", "ana", None, "ben", "ana", None],
+        "nps_score": [10, 3, 0, None, 9, None, None],
     }
 ).with_columns(source=pl.lit("fixture"))
 

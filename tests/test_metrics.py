@@ -23,12 +23,36 @@ EXPECTED_WEEK = {
     "tickets_solved": 3,
     "backlog": 3,
     "first_reply_minutes_median": 20.0,
+    "first_reply_minutes_mean": 25.5,
     "first_reply_minutes_p90": 51.0,
+    "first_reply_business_minutes_median": 16.0,  # [0, 2, 30, 45]
+    "first_reply_business_minutes_mean": 19.25,
+    "first_reply_business_minutes_p90": 40.5,  # 30 + 0.7 x 15
+    "first_resolution_minutes_median": 360.0,  # [120, 360, 7200]
+    "first_resolution_minutes_mean": 2560.0,
+    "first_resolution_minutes_p90": 5832.0,  # 360 + 0.8 x 6840
+    "first_resolution_business_minutes_median": 360.0,  # [120, 360, 1620]
+    "first_resolution_business_minutes_mean": 700.0,
+    "first_resolution_business_minutes_p90": 1368.0,  # 360 + 0.8 x 1260
     "full_resolution_minutes_median": 1440.0,
+    "full_resolution_minutes_mean": 2920.0,  # [120, 1440, 7200]
+    "full_resolution_minutes_p90": 6048.0,  # 1440 + 0.8 x 5760
+    "full_resolution_business_minutes_median": 540.0,  # [120, 540, 1620]
+    "full_resolution_business_minutes_mean": 760.0,
+    "full_resolution_business_minutes_p90": 1404.0,  # 540 + 0.8 x 1080
+    "requester_wait_minutes_median": 900.0,  # [100, 900, 3000]
+    "requester_wait_minutes_mean": 4000 / 3,
+    "requester_wait_minutes_p90": 2580.0,  # 900 + 0.8 x 2100
     "resolution_rate": 0.75,
     "one_touch_rate": 1 / 3,
     "reopen_rate": 1 / 3,
+    "sla_first_reply_attainment": 0.75,
+    "sla_resolution_attainment": 0.25,
     "csat": 2 / 3,
+    "csat_response_rate": 1.0,
+    "nps": 100 / 3,
+    "escalation_rate": 0.5,
+    "automation_rate": 1 / 3,
     "orders": 3,
     "average_order_value": {"EUR": 80.0, "USD": 70.0},
     "contacts_per_100_orders": 400 / 3,
@@ -130,7 +154,7 @@ def test_unknown_grain_or_breakdown_is_refused() -> None:
     with pytest.raises(ValueError, match="grain"):
         mq.build_sql(["tickets_created"], grain="hour; DROP TABLE tickets")
     with pytest.raises(ValueError, match="breakdown"):
-        mq.build_sql(["tickets_created"], by="assignee")
+        mq.build_sql(["tickets_created"], by="customer_key")
 
 
 def test_periods_are_local_days_in_the_account_time_zone() -> None:
