@@ -65,3 +65,118 @@ def _tidy(figure: go.Figure) -> go.Figure:
     figure.update_xaxes(showgrid=False)
     figure.update_yaxes(gridcolor="#eee")
     return figure
+
+
+def trend(frame: pl.DataFrame, metric: Metric, grain: str, *, by: str | None = None,
+          overlay: pl.DataFrame | None = None, overlay_label: str = "", min_sample: int = 20) -> go.Figure:
+    """One KPI per period (a line per breakdown value), the comparison period dashed on the same positions,
+    and values resting on fewer than ``min_sample`` tickets drawn hollow and grey so they do not read as solid."""
+    divisor, suffix = _scale(frame, metric)
+    figure = go.Figure()
+    groups = frame.partition_by("by_value", maintain_order=True) if by else [frame]
+    for i, group in enumerate(groups):
+        name = str(group["by_value"][0]) if by else metric.label
+        figure.add_trace(_series(group, metric, name, COLOURS[i % len(COLOURS)], divisor, suffix, min_sample))
+    if overlay is not None and not overlay.is_empty():
+        figure.add_trace(_overlay(frame, overlay, metric, overlay_label, divisor, suffix))
+    figure.update_yaxes(title_text=metric.label, rangemode="tozero",
+                        **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
+    figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
+    return _tidy(figure).update_layout(hovermode="closest", clickmode="event+select")
+
+
+def _series(group: pl.DataFrame, metric: Metric, name: str, colour: str, divisor: float, suffix: str,
+            min_sample: int) -> go.Scatter:
+    sizes = group[f"{metric.name}_n"].to_list() if f"{metric.name}_n" in group.columns else [None] * group.height
+    small = [n is not None and n < min_sample for n in sizes]
+    values = [None if v is None else v / divisor for v in group[metric.name].to_list()]
+    by_value = group["by_value"].to_list() if "by_value" in group.columns else [""] * group.height
+    return go.Scatter(
+        x=group["period"].to_list(), y=values, name=name, mode="lines+markers",
+        line={"color": colour, "width": 2.5},
+        marker={"size": 9, "color": ["white" if s else colour for s in small],
+                "line": {"color": ["#999" if s else colour for s in small], "width": 2}},
+        customdata=[[str(p), b, n, "small sample" if s else ""]
+                    for p, b, n, s in zip(group["period"].to_list(), by_value, sizes, small, strict=True)],
+        hovertemplate=f"%{{x}}<br>%{{y:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+                      "<br>n = %{customdata[2]:,} %{customdata[3]}<extra>" + name + "</extra>",
+    )
+
+
+def _overlay(frame: pl.DataFrame, overlay: pl.DataFrame, metric: Metric, label: str, divisor: float,
+             suffix: str) -> go.Scatter:
+    # Drawn on the current periods' positions: the i-th comparison period under the i-th current one.
+    positions = frame["period"].unique(maintain_order=True).to_list()
+    shown = overlay.head(len(positions))
+    values = [None if v is None else v / divisor for v in shown[metric.name].to_list()]
+    return go.Scatter(
+        x=positions[: shown.height], y=values, name=label, mode="lines",
+        line={"color": "#777", "width": 2, "dash": "dash"},
+        customdata=[[str(p)] for p in shown["period"].to_list()],
+        hovertemplate=f"%{{customdata[0]}}: %{{y:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+                      f"<extra>{label}</extra>",
+    )
+
+
+def _scale(frame: pl.DataFrame, metric: Metric) -> tuple[float, str]:
+    return duration_scale(frame[metric.name].max()) if metric.unit == "minutes" else (1.0, "")
+
+
+def _minutes_axis(suffix: str) -> dict[str, str]:
+    return {"tickformat": ",.1~f", "ticksuffix": f" {suffix}"}
+
+
+def _hover_format(metric: Metric) -> str:
+    return {"count": ",", "fraction": ".1%", "minutes": ",.1f", "money": ",.2f", "per_100": ".1f",
+            "score": "+.0f"}[metric.unit]
+
+
+def _unit_suffix(metric: Metric, suffix: str) -> str:
+    return f" {suffix}" if metric.unit == "minutes" else ""
+
+
+def heatmap(frame: pl.DataFrame, weekday_names: tuple[str, ...]) -> go.Figure:
+    """Tickets per weekday (rows, Monday on top) and local hour (columns)."""
+    grid = [frame.filter(pl.col("weekday") == d).sort("hour")["tickets"].to_list() for d in range(7)]
+    figure = go.Figure(go.Heatmap(
+        z=grid, x=list(range(24)), y=list(weekday_names), colorscale="Blues", colorbar={"title": "Tickets"},
+        hovertemplate="%{y} %{x}:00–%{x}:59: %{z:,} tickets<extra></extra>",
+    ))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_xaxes(title_text="Hour of day (account time zone)", dtick=2)
+    return _tidy(figure).update_layout(hovermode="closest", height=300)
+
+
+def buckets(frame: pl.DataFrame, title: str) -> go.Figure:
+    """Tickets per duration bucket, in bucket order, with each bar's share of the total."""
+    total = frame["tickets"].sum() or 1
+    shares = [count / total for count in frame["tickets"].to_list()]
+    figure = go.Figure(go.Bar(
+        x=frame["label"].to_list(), y=frame["tickets"].to_list(), marker_color=COLOURS[0],
+        text=[f"{share:.0%}" for share in shares], textposition="outside",
+        hovertemplate="%{x}: %{y:,} tickets<extra></extra>",
+    ))
+    figure.update_yaxes(title_text="Tickets", tickformat=",")
+    figure.update_xaxes(title_text=title, type="category")
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False, height=320)
+
+
+def by_agent(frame: pl.DataFrame, metric: Metric, label_column: str, min_sample: int = 20) -> go.Figure:
+    """One bar per agent or group for a KPI; small samples in grey, their n in the hover."""
+    ordered = frame.filter(pl.col(metric.name).is_not_null()).sort(metric.name)
+    divisor, suffix = _scale(ordered, metric) if ordered.height else (1.0, "")
+    sizes = ordered[f"{metric.name}_n"].to_list()
+    small = [n < min_sample for n in sizes]
+    figure = go.Figure(go.Bar(
+        x=[v / divisor for v in ordered[metric.name].to_list()], y=ordered[label_column].to_list(),
+        orientation="h", marker_color=["#c8c8c8" if s else COLOURS[0] for s in small],
+        # the same shape as a trend point's: (period, breakdown value, n, note)
+        customdata=[["", who, n, "small sample" if s else ""]
+                    for who, n, s in zip(ordered[label_column].to_list(), sizes, small, strict=True)],
+        hovertemplate=f"%{{y}}: %{{x:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+                      "<br>n = %{customdata[2]:,} %{customdata[3]}<extra></extra>",
+    ))
+    figure.update_xaxes(title_text=metric.label,
+                        **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
+                                       height=max(260, 28 * ordered.height + 80))

@@ -23,6 +23,8 @@ import ui  # noqa: E402 - only once the settings are known to be good
 
 page = st.navigation([
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("app_pages/trends.py", title="Trends", icon=":material/show_chart:"),
+    st.Page("app_pages/team.py", title="Team", icon=":material/groups:"),
     st.Page("app_pages/imports.py", title="Import", icon=":material/upload_file:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
 ])

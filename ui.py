@@ -6,13 +6,14 @@ Pages call these and draw; ``metrics`` and ``data`` never import Streamlit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import polars as pl
 import streamlit as st
 
 from data import demo, ingest
+from data.cast import mask_pii
 from data.csvread import Limits
 from data.export import safe_csv
 from data.formats import MAPPABLE, SOURCES
@@ -22,7 +23,8 @@ from data.taxonomy import CATEGORIES
 from data.warehouse import Warehouse
 from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words
 from metrics import query as mq
-from metrics.registry import BY_NAME
+from metrics import views
+from metrics.registry import BY_NAME, METRICS, Metric
 from metrics.units import format_delta, format_value
 from settings import get_settings
 
@@ -48,15 +50,16 @@ def load_demo(wh: Warehouse) -> ingest.ImportResult:
     return result
 
 
-def query(names: Sequence[str], filters: mq.Filters, grain: str | None = None, by: str | None = None) -> pl.DataFrame:
-    return _cached_query(warehouse().data_version(), tuple(names), filters, grain, by)
+def query(names: Sequence[str], filters: mq.Filters, grain: str | None = None, by: str | None = None,
+          samples: bool = False) -> pl.DataFrame:
+    return _cached_query(warehouse().data_version(), tuple(names), filters, grain, by, samples)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _cached_query(_version: int, names: tuple[str, ...], filters: mq.Filters, grain: str | None,
-                  by: str | None) -> pl.DataFrame:
+                  by: str | None, samples: bool) -> pl.DataFrame:
     # The data version is part of the key: a new import expires every cached result.
-    return mq.query(warehouse().cursor(), names, filters, grain, by=by)
+    return mq.query(warehouse().cursor(), names, filters, grain, by=by, samples=samples)
 
 
 @st.cache_data(show_spinner=False)
@@ -365,3 +368,175 @@ def import_history() -> None:
         _data_replaced()
         st.toast(f"Undone: {counts['removed']:,} rows removed, {counts['restored']:,} earlier versions restored.")
         st.rerun()
+
+
+# --- trends, team and drill-down ---------------------------------------------------------------------------------
+TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
+BREAKDOWN_LABELS = {"none": "No breakdown", "channel": "Channel", "group_name": "Group", "assignee": "Agent",
+                    "category": "Category", "priority": "Priority"}
+OVERLAYS = {"none": "No comparison", "previous": "Previous period", "last_year": "Same period last year"}
+
+
+def url_choice(label: str, options: Sequence[str], key: str, default: str, *,
+               format_func: Callable[[str], str] = str, segmented: bool = False) -> str:
+    """A page control kept in the URL as ``?key=value``, so a shared link opens the same view."""
+    if key not in st.session_state:
+        wanted = st.query_params.get(key)
+        if wanted is not None and wanted not in options:
+            st.toast(f"Ignored the link's {key} {wanted!r}: this page has no such choice.")
+        st.session_state[key] = wanted if wanted in options else default
+    if segmented:
+        value = st.segmented_control(label, list(options), key=key, format_func=format_func) or default
+    else:
+        value = st.selectbox(label, list(options), key=key, format_func=format_func)
+    if st.query_params.get(key) != value:
+        st.query_params[key] = value
+    return value
+
+
+def min_sample() -> int:
+    return get_settings().min_sample
+
+
+def metric_label(name: str) -> str:
+    return BY_NAME[name].label
+
+
+def comparison(filters: mq.Filters, overlay: str) -> tuple[mq.Filters | None, str]:
+    if overlay == "previous":
+        shifted = filters.previous()
+    elif overlay == "last_year":
+        shifted = filters.last_year()
+    else:
+        return None, ""
+    return shifted, f"{OVERLAYS[overlay]} ({shifted.start:%d %b %Y} – {shifted.end:%d %b %Y})"
+
+
+def definition(metric: Metric, frame: pl.DataFrame) -> None:
+    """What the numbers mean: the declared definition, the clock, and how many tickets each value rests on."""
+    settings, sizes = get_settings(), frame.get_column(f"{metric.name}_n", default=None)
+    text = f"**{metric.label}**: {metric.description}"
+    if "business" in metric.name:
+        days = ", ".join(settings.business_days)
+        text += (f" Business hours are {settings.business_hours_start:%H:%M}–{settings.business_hours_end:%H:%M} "
+                 f"({days}, {settings.timezone}) from settings wherever the export has no business-hour column.")
+    if sizes is not None and sizes.drop_nulls().len():
+        low, high = int(sizes.min()), int(sizes.max())  # type: ignore[arg-type]
+        text += f" Each value rests on {low:,}–{high:,} tickets." if low != high else \
+            f" Each value rests on {low:,} tickets."
+        if low < settings.min_sample:
+            text += (f" Values over fewer than {settings.min_sample} tickets are drawn in grey: "
+                     "read them as indications, not results.")
+    st.caption(text)
+
+
+def explain_missing(names: Sequence[str]) -> list[str]:
+    """Say which KPIs this data cannot give and which export or setting would give them."""
+    missing = _unavailable(warehouse().data_version(), tuple(names))
+    for name, provided_by in missing.items():
+        st.info(f"**{BY_NAME[name].label}** is unavailable: the loaded data has none of what it needs. "
+                f"It comes from {provided_by}.", icon=":material/info:")
+    return list(missing)
+
+
+@st.cache_data(show_spinner=False)
+def _unavailable(_version: int, names: tuple[str, ...]) -> dict[str, str]:
+    return views.unavailable(warehouse().cursor(), names)
+
+
+def arrivals(filters: mq.Filters) -> pl.DataFrame:
+    return _arrivals(warehouse().data_version(), filters)
+
+
+@st.cache_data(show_spinner=False)
+def _arrivals(_version: int, filters: mq.Filters) -> pl.DataFrame:
+    return views.arrivals_by_hour(warehouse().cursor(), filters)
+
+
+def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
+    return _buckets(warehouse().data_version(), filters, stem, business)
+
+
+@st.cache_data(show_spinner=False)
+def _buckets(_version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
+    return views.duration_buckets(warehouse().cursor(), filters, stem, business)
+
+
+def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
+    """One row per agent or group: each KPI beside its sample size; small samples greyed, every column sortable."""
+    min_sample = get_settings().min_sample
+    shown = frame.rename({"by_value": BREAKDOWN_LABELS[by]})
+    columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
+    for name in names:
+        metric = BY_NAME[name]
+        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description,
+                                                      format=_number_format(metric.unit))
+        columns[f"{name}_n"] = st.column_config.NumberColumn("n", help=f"Tickets behind {metric.label.lower()}",
+                                                             format="localized")
+    order = [BREAKDOWN_LABELS[by], *[c for name in names for c in (name, f"{name}_n")]]
+    styled = shown.select(order).to_pandas().style.apply(_grey_small_samples, names=names, min_sample=min_sample,
+                                                          axis=None)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order)
+    st.caption(f"Click a column header to sort. Grey values rest on fewer than {min_sample} tickets.")
+
+
+def _number_format(unit: str) -> str:
+    return {"count": "localized", "minutes": "%.0f min", "fraction": "percent", "score": "%+.0f"}.get(unit, "%.2f")
+
+
+def _grey_small_samples(table: object, names: Sequence[str], min_sample: int) -> object:
+    styles = table.copy().astype(object)  # type: ignore[attr-defined]
+    styles[:] = ""
+    for name in names:
+        small = table[f"{name}_n"] < min_sample  # type: ignore[index]
+        styles.loc[small, name] = "color: #9a9a9a; font-style: italic"  # type: ignore[attr-defined]
+    return styles
+
+
+def drill_down(event: object, frame: pl.DataFrame, metric: Metric, filters: mq.Filters, grain: str | None,
+               by: str | None) -> None:
+    """The tickets behind one point or bar: chosen by clicking the chart, or with the pickers (keyboard users)."""
+    st.markdown("**Tickets behind a point** — click a point or bar, or pick it here.")
+    _apply_click(event, by)
+    left, right = st.columns(2)
+    period = None
+    if grain is not None:
+        periods = [p.isoformat() for p in frame["period"].unique(maintain_order=True).to_list()]
+        period = left.selectbox("Period", periods, key="drill_period", index=None, placeholder="Choose a period")
+    value = None
+    if by is not None:
+        values = sorted(str(v) for v in frame["by_value"].unique().to_list())
+        value = right.selectbox(BREAKDOWN_LABELS[by], values, key="drill_value", index=None,
+                                placeholder=f"All {BREAKDOWN_LABELS[by].lower()}s")
+    if period is None and value is None:
+        return
+    scope = views.period_filters(filters, date.fromisoformat(period), grain) if period else filters
+    table = _tickets_behind(warehouse().data_version(), metric.name, scope, by if value else None, value)
+    _ticket_table(table, metric, scope)
+
+
+def _apply_click(event: object, by: str | None) -> None:
+    points = (event or {}).get("selection", {}).get("points", [])  # type: ignore[attr-defined]
+    data = next((p.get("customdata") for p in points if len(p.get("customdata") or []) >= 2), None)
+    if not data or data == st.session_state.get("_drill_clicked"):
+        return  # a selection Streamlit keeps across reruns must not undo a choice made in the pickers since
+    st.session_state["_drill_clicked"] = data
+    if data[0]:
+        st.session_state["drill_period"] = data[0]
+    if by is not None:
+        st.session_state["drill_value"] = data[1]
+
+
+@st.cache_data(show_spinner=False)
+def _tickets_behind(_version: int, name: str, scope: mq.Filters, by: str | None, value: str | None) -> pl.DataFrame:
+    table = views.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value)
+    return table.with_columns(mask_pii(table["subject"]))  # personal data never leaves the server unmasked
+
+
+def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> None:
+    more = " (the newest shown)" if table.height >= views.DRILL_LIMIT else ""
+    st.caption(f"{table.height:,} tickets{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
+               f"{scope.end:%d %b %Y}. Emails and phone numbers are masked.")
+    st.dataframe(table, hide_index=True, width="stretch", height=320)
+    st.download_button("Download these tickets (CSV)", safe_csv(table), key="drill_csv", mime="text/csv",
+                       file_name=f"tickets-{metric.name}-{scope.start}-{scope.end}.csv")

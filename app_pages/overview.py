@@ -19,13 +19,13 @@ ui.kpi_row(SUPPORT[5:], filters)
 st.subheader("Orders")
 ui.kpi_row(COMMERCE, filters)
 
-grain = st.segmented_control("Trend grain", ["day", "week", "month"], default="week", key="grain")
-trend = ui.query(["tickets_created", "first_reply_minutes_median"], filters, grain=grain or "week")
+grain = ui.url_choice("Trend grain", ["day", "week", "month"], "grain", "week", segmented=True)
+trend = ui.query(["tickets_created", "first_reply_minutes_median"], filters, grain=grain)
 left, right = st.columns([3, 2])
 left.markdown("**Tickets and first reply time**")
 left.plotly_chart(charts.volume_and_speed(trend, BY_NAME["tickets_created"], BY_NAME["first_reply_minutes_median"],
-                                          grain or "week"), width="stretch")
-left.caption(f"Tickets by creation time; median first reply of the tickets created in each {grain or 'week'}. "
+                                          grain), width="stretch")
+left.caption(f"Tickets by creation time; median first reply of the tickets created in each {grain}. "
              "Weeks start on Monday; the first and last bars may cover part of a period.")
 right.markdown("**Tickets by channel**")
 right.plotly_chart(charts.by_dimension(ui.query(["tickets_created"], filters, by="channel"),

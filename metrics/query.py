@@ -51,8 +51,16 @@ class Filters:
         """The window of the same length just before this one."""
         return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
+    def last_year(self) -> Filters:
+        """The same dates a year earlier (29 February becomes the 28th)."""
+        return replace(self, start=_year_earlier(self.start), end=_year_earlier(self.end))
+
     def dimension_values(self) -> dict[str, list[str]]:
         return {f.name: list(getattr(self, f.name)) for f in fields(self) if f.name in DIMENSIONS}
+
+
+def _year_earlier(day: date) -> date:
+    return day.replace(year=day.year - 1, day=min(day.day, 28) if (day.month, day.day) == (2, 29) else day.day)
 
 
 def query(

@@ -60,6 +60,9 @@ TICKETS = pl.DataFrame(
         "group_name": ["Support", "Support", "Tier 2", None, "Support", "Support", None],
         "assignee": ["ana", "ben", "ana", None, "ben", "ana", None],
         "nps_score": [10, 3, 0, None, 9, None, None],
+        # personal data and a formula, to be masked and neutralised wherever tickets are shown or downloaded
+        "subject": ["Where is order #1001?", '=HYPERLINK("http://evil.example","refund")', "Call me",
+                    "Broken mug, call +1 (555) 123-4567", "Thanks", "Reach me at jane.doe@shop.example", "Hello"],
     }
 ).with_columns(source=pl.lit("fixture"))
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from tests.conftest import PROJECT, load_fixture
 
 DASHBOARD = str(PROJECT / "dashboard.py")
-PAGES = ["app_pages/overview.py", "app_pages/imports.py", "app_pages/data.py"]
+PAGES = ["app_pages/overview.py", "app_pages/trends.py", "app_pages/team.py", "app_pages/imports.py",
+         "app_pages/data.py"]
 TIMEOUT = 60
 
 
@@ -208,3 +213,113 @@ def test_demo_notice_says_when_demo_data_is_mixed_with_imports(tmp_path: Path,
     load_fixture(Warehouse(path))  # a second handle in this process on the app's own database
     app.run()
     assert any("mixed with your imports" in info.value for info in app.info)
+
+
+# --- Trends and Team ----------------------------------------------------------------------------------------------
+def _figure(app: AppTest, index: int = 0) -> dict:
+    return json.loads(app.get("plotly_chart")[index].proto.spec)
+
+
+def _trends(**query: str) -> AppTest:
+    """The Trends page opened straight from a link carrying the view."""
+    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    for key, value in {"start": "2024-03-04", "end": "2024-03-10", **query}.items():
+        app.query_params[key] = value
+    app.switch_page("app_pages/trends.py").run()
+    assert not app.exception and not app.error
+    return app
+
+
+def test_trends_draws_the_kpi_and_grain_from_the_url(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_created", grain="day")
+    trace = _figure(app)["data"][0]
+    assert trace["y"] == [1, 1, 1, 0, 1, 0, 0]  # T1 Mon, T2 Tue, T3 Wed, T4 Fri
+    assert [row[2] for row in trace["customdata"]] == trace["y"]  # each point's sample size
+    definition = next(c.value for c in app.caption if c.value.startswith("**Tickets created**"))
+    assert "by creation time" in definition and "fewer than 20 tickets" in definition
+    assert app.query_params["kpi"] == "tickets_created" and app.query_params["grain"] == "day"
+
+
+def test_trends_breakdown_draws_one_line_per_agent(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_created", by="assignee")
+    traces = {t["name"]: sum(t["y"]) for t in _figure(app)["data"]}
+    assert traces == {"ana": 2, "ben": 1, "(none)": 1}
+
+
+def test_trends_overlay_draws_the_previous_period_dashed(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_created", grain="week", overlay="previous")
+    current, before = _figure(app)["data"]
+    assert current["y"] == [4] and before["y"] == [1]  # T5 was the only ticket the week before
+    assert before["name"].startswith("Previous period (26 Feb 2024") and before["line"]["dash"] == "dash"
+
+
+def test_trends_business_hours_kpi_states_the_schedule(fixture_file: Path) -> None:
+    app = _trends(kpi="first_reply_business_minutes_median", grain="week")
+    assert _figure(app)["data"][0]["y"] == [16.0]
+    definition = next(c.value for c in app.caption if c.value.startswith("**First reply, business"))
+    assert "09:00–18:00" in definition and "mon, tue, wed, thu, fri" in definition
+
+
+def test_trends_drill_down_lists_the_tickets_behind_a_point_masked(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_created", grain="day")
+    app.selectbox(key="drill_period").set_value("2024-03-08").run()
+    table = app.dataframe[0].value
+    assert table["ticket_id"].to_list() == ["T4"]
+    assert table["subject"].to_list() == ["Broken mug, call ***-4567"]
+    assert any("1 tickets behind tickets created" in c.value for c in app.caption)
+
+
+def test_trends_drill_down_by_breakdown_value(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_solved", grain="week", by="channel")
+    app.selectbox(key="drill_period").set_value("2024-03-04").run()
+    app.selectbox(key="drill_value").set_value("email").run()
+    assert sorted(app.dataframe[0].value["ticket_id"].to_list()) == ["T1", "T5"]  # solved in the week, email
+
+
+def test_trends_heatmap_and_buckets_draw(fixture_file: Path) -> None:
+    app = _trends(kpi="tickets_created")
+    heatmap, first_reply, resolution = (_figure(app, i)["data"][0] for i in (1, 2, 3))
+    assert sum(map(sum, heatmap["z"])) == 4 and heatmap["z"][0][9] == 1  # T1: Monday 09:00
+    assert first_reply["y"] == [2, 1, 1, 0, 0, 0, 0]
+    assert resolution["y"] == [0, 0, 1, 0, 0, 1, 1]
+
+
+def test_trends_explains_a_kpi_the_data_cannot_give(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bare.duckdb"
+    wh = Warehouse(path)
+    bare = pl.DataFrame({"source": ["b"], "ticket_id": ["1"], "created_at": [datetime(2024, 3, 5, 10)]})
+    import_batch(wh, Batch("bare.csv", "sha-bare", "b", "tickets", {"tickets": bare}))
+    wh.close()
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    app = _app()
+    app.query_params["kpi"] = "csat"
+    app.switch_page("app_pages/trends.py").run()
+    assert not app.exception
+    message = next(i.value for i in app.info if "CSAT" in i.value)
+    assert "unavailable" in message and "Satisfaction Score" in message
+
+
+def test_trends_ignores_an_unknown_kpi_in_the_link(fixture_file: Path) -> None:
+    app = _trends(kpi="drop_table")
+    assert app.selectbox(key="kpi").value == "first_reply_minutes_median"
+    assert any("drop_table" in t.value for t in app.toast)
+
+
+def test_team_table_has_a_row_per_agent_with_sample_sizes(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    app.switch_page("app_pages/team.py").run()
+    assert not app.exception and not app.error
+    table = app.dataframe[0].value
+    rows = {row["Agent"]: row for row in table.to_dict("records")}
+    # created: ana T1, T3; ben T2; none T4. solved in the week: ana T1, ben T2 and T5.
+    assert {k: r["tickets_created"] for k, r in rows.items()} == {"ana": 2, "ben": 1, "(none)": 1}
+    assert rows["ana"]["first_reply_minutes_median"] == 45.0 and rows["ana"]["first_reply_minutes_median_n"] == 2
+    assert rows["ben"]["csat"] == 0.5 and rows["ben"]["csat_n"] == 2  # T2 bad, T5 good
+
+
+def test_team_per_group_from_the_url(fixture_file: Path) -> None:
+    app = _app(start="2024-03-04", end="2024-03-10")
+    app.query_params["team_by"] = "group_name"
+    app.switch_page("app_pages/team.py").run()
+    groups = {row["Group"]: row["tickets_created"] for row in app.dataframe[0].value.to_dict("records")}
+    assert groups == {"Support": 2, "Tier 2": 1, "(none)": 1}
