@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         description="Resolution target per priority, in minutes (JSON); the stricter of channel and priority applies.",
     )
     escalation_tags: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("escalated", "escalation", "tier2", "tier_2"), description="Tags that mark a ticket escalated, comma-separated."
+        ("escalated", "escalation", "tier2", "tier_2"),
+        description="Tags that mark a ticket escalated, comma-separated.",
     )
     escalation_groups: Annotated[tuple[str, ...], NoDecode] = Field(
         ("tier 2", "escalations"), description="Groups whose tickets count as escalated, comma-separated."
