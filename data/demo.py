@@ -32,7 +32,7 @@ __all__ = ["DEMO_END", "DEMO_SOURCE", "DEMO_START", "demo_batch", "generate"]
 DEMO_SOURCE = "demo"
 DEMO_START = date(2024, 10, 1)
 DEMO_END = date(2026, 10, 31)  # inclusive, a local date in the requested time zone
-DEMO_VERSION = 1  # bump when the generator changes, so a stored demo is not mistaken for the new one
+DEMO_VERSION = 2  # bump when the generator changes, so a stored demo is not mistaken for the new one
 
 HOUR = 3_600
 DAY = 86_400
@@ -226,6 +226,9 @@ WAITING_STATUS_SHARES = np.array([0.45, 0.4, 0.15])  # open, pending, hold once 
 NEW_SHARE_OF_UNTOUCHED = 0.6  # the rest were opened by an agent who has not replied yet
 
 SURVEY_SHARE, SURVEY_RESPONSE_SHARE = 0.92, 0.30
+NPS_SHARE_OF_RATED = 0.6
+NPS_SATISFIED = (np.array([10, 9, 8, 7, 6]), np.array([0.38, 0.30, 0.20, 0.08, 0.04]))
+NPS_UNSATISFIED = (np.array([7, 6, 5, 4, 3, 2, 1, 0]), np.array([0.10, 0.15, 0.20, 0.15, 0.15, 0.10, 0.05, 0.10]))
 GOOD_BASE, GOOD_DROP_PER_DOUBLING, GOOD_DROP_REOPENED, GOOD_DROP_BROKEN = 0.92, 0.13, 0.15, 0.06
 GOOD_WITHOUT_REPLY = 0.75
 GOOD_SCORES = (np.array([4, 5]), np.array([0.3, 0.7]))
@@ -347,6 +350,8 @@ def generate(*, seed: int = 7, scale: float = 1.0, tz: str = "UTC", salt: str = 
     tickets = _drop_wismo_after_cancellation(tickets, orders)
     _settle_orders(rng, orders, tickets, cutoff)
     _serve_tickets(rng, calendar, tickets, cutoff)
+    # its own stream, so adding the survey question left every earlier draw (and test figure) as it was
+    tickets["nps"] = _nps(np.random.default_rng((seed, 1)), tickets)
 
     keys = _customer_keys(np.concatenate([orders["customer"], tickets["customer"]]), salt)
     order_ids = pl.Series(np.arange(len(orders["created"])) + 1001).cast(pl.String)
@@ -801,6 +806,15 @@ def _assignment(
     return tier2.astype(np.int64), np.where(status == NEW, -1, agent)
 
 
+def _nps(rng: np.random.Generator, tickets: Columns) -> np.ndarray:
+    """A 0-10 "would you recommend us" answer from some of the customers who rated: the satisfied lean 8-10."""
+    rated = ~np.isnan(tickets["score"])
+    asked = rated & (rng.random(len(rated)) < NPS_SHARE_OF_RATED)
+    satisfied = np.nan_to_num(tickets["score"]) >= 4
+    answer = np.where(satisfied, _draw(rng, NPS_SATISFIED, len(rated)), _draw(rng, NPS_UNSATISFIED, len(rated)))
+    return np.where(asked, answer, np.nan)
+
+
 def _satisfaction(rng: np.random.Generator, tickets: Columns) -> tuple[np.ndarray, np.ndarray]:
     """Score (NaN: no answer) and rating code (-1: not offered, 0: offered, 1: good, 2: bad)."""
     n = len(tickets["created"])
@@ -946,6 +960,7 @@ def _ticket_frame(
         "requester_wait_minutes": _minutes(tickets["requester_wait"]),
         "satisfaction_rating": _labels(("offered", "good", "bad"), tickets["rating"]),
         "satisfaction_score": pl.Series(tickets["score"], nan_to_null=True),
+        "nps_score": pl.Series(tickets["nps"], nan_to_null=True),
     }
     frame = _conform(columns, TICKETS, n).sort("created_at", maintain_order=True)
     return frame.with_columns(

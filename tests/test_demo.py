@@ -277,3 +277,13 @@ def test_demo_new_york_tickets_peak_in_local_working_hours() -> None:
     by_hour = local.dt.hour().value_counts().sort("count", descending=True)
     assert 9 <= by_hour["created_at"][0] <= 17
     assert local.dt.hour().is_between(9, 17).mean() > 0.5
+
+
+def test_demo_nps_answers_come_from_rated_tickets_and_follow_satisfaction(tickets: pl.DataFrame) -> None:
+    answered = tickets.filter(pl.col("nps_score").is_not_null())
+    assert answered.height > 500
+    assert answered["satisfaction_score"].null_count() == 0  # only customers who rated were asked
+    assert answered["nps_score"].min() >= 0 and answered["nps_score"].max() <= 10
+    satisfied = answered.filter(pl.col("satisfaction_score") >= 4)["nps_score"].mean()
+    unsatisfied = answered.filter(pl.col("satisfaction_score") < 4)["nps_score"].mean()
+    assert satisfied > unsatisfied + 3
