@@ -81,6 +81,8 @@ def trend(frame: pl.DataFrame, metric: Metric, grain: str, *, by: str | None = N
         figure.add_trace(_overlay(frame, overlay, metric, overlay_label, divisor, suffix))
     figure.update_yaxes(title_text=metric.label, rangemode="tozero",
                         **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
+    if metric.unit == "count" and (frame[metric.name].max() or 0) < 5:
+        figure.update_yaxes(dtick=1)  # no 0.2 of a ticket on the axis
     figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
     return _tidy(figure).update_layout(hovermode="closest", clickmode="event+select")
 

@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
+import charts
 from data import demo, ingest
 from data.cast import mask_pii
 from data.csvread import Limits
@@ -469,8 +470,12 @@ def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
     for name in names:
         metric = BY_NAME[name]
-        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description,
-                                                      format=_number_format(metric.unit))
+        number_format = _number_format(metric.unit)
+        if metric.unit == "minutes":  # one unit per column, chosen from its largest value
+            divisor, suffix = charts.duration_scale(shown[name].max())  # type: ignore[arg-type]
+            shown = shown.with_columns(pl.col(name) / divisor)
+            number_format = f"%.{0 if suffix == 'min' else 1}f {suffix}"
+        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description, format=number_format)
         columns[f"{name}_n"] = st.column_config.NumberColumn("n", help=f"Tickets behind {metric.label.lower()}",
                                                              format="localized")
     order = [BREAKDOWN_LABELS[by], *[c for name in names for c in (name, f"{name}_n")]]
@@ -499,6 +504,7 @@ def drill_down(event: object, frame: pl.DataFrame, metric: Metric, filters: mq.F
     st.markdown("**Tickets behind a point** — click a point or bar, or pick it here.")
     _apply_click(event, by)
     left, right = st.columns(2)
+    right = right if grain is not None else left
     period = None
     if grain is not None:
         periods = [p.isoformat() for p in frame["period"].unique(maintain_order=True).to_list()]
@@ -535,7 +541,8 @@ def _tickets_behind(_version: int, name: str, scope: mq.Filters, by: str | None,
 
 def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> None:
     more = " (the newest shown)" if table.height >= views.DRILL_LIMIT else ""
-    st.caption(f"{table.height:,} tickets{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
+    count = f"{table.height:,} ticket{'' if table.height == 1 else 's'}"
+    st.caption(f"{count}{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
                f"{scope.end:%d %b %Y}. Emails and phone numbers are masked.")
     st.dataframe(table, hide_index=True, width="stretch", height=320)
     st.download_button("Download these tickets (CSV)", safe_csv(table), key="drill_csv", mime="text/csv",

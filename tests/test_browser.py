@@ -172,3 +172,44 @@ def test_browser_unknown_export_is_mapped_once_then_imported(page: Page, server_
 
     expect(page.get_by_test_id("stMetric").filter(has_text="Inserted").get_by_test_id("stMetricValue")).to_have_text(
         "2", timeout=30_000)
+
+
+def test_browser_trends_point_opens_its_tickets_and_the_download_is_safe(page: Page, server_url: str,
+                                                                          tmp_path: Path) -> None:
+    page.goto(f"{server_url}/trends?start=2024-03-04&end=2024-03-10&kpi=tickets_created&grain=day")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    points = chart.locator(".scatterlayer .trace .points path")
+    points.nth(4).wait_for()
+    points.nth(4).click(force=True)  # Friday 2024-03-08: T4 only
+    table = page.get_by_test_id("stDataFrame").first
+    page.get_by_text("1 ticket behind tickets created, 08 Mar").wait_for()
+    table.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "trends.png"), full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download these tickets (CSV)").click()
+    saved = tmp_path / "tickets.csv"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8-sig")
+    assert "T4" in text and "***-4567" in text and "555" not in text  # the phone number is masked
+
+    # a day holding the formula-looking subject: the CSV cell is neutralised
+    page.goto(f"{server_url}/trends?start=2024-03-04&end=2024-03-10&kpi=tickets_created&grain=day")
+    points = page.get_by_test_id("stPlotlyChart").first.locator(".scatterlayer .trace .points path")
+    points.nth(1).wait_for()
+    points.nth(1).click(force=True)  # Tuesday: T2
+    page.get_by_text("1 ticket behind tickets created, 05 Mar").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download these tickets (CSV)").click()
+    download.value.save_as(saved)
+    subject = next(line for line in saved.read_text(encoding="utf-8-sig").splitlines() if line.startswith("T2"))
+    assert "'=HYPERLINK" in subject
+
+
+def test_browser_team_page_shows_agents(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/team?start=2024-03-04&end=2024-03-10")
+    page.get_by_text("Click a column header to sort").wait_for()
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "team.png"), full_page=True)

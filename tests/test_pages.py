@@ -266,7 +266,7 @@ def test_trends_drill_down_lists_the_tickets_behind_a_point_masked(fixture_file:
     table = app.dataframe[0].value
     assert table["ticket_id"].to_list() == ["T4"]
     assert table["subject"].to_list() == ["Broken mug, call ***-4567"]
-    assert any("1 tickets behind tickets created" in c.value for c in app.caption)
+    assert any("1 ticket behind tickets created" in c.value for c in app.caption)
 
 
 def test_trends_drill_down_by_breakdown_value(fixture_file: Path) -> None:
