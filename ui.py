@@ -176,9 +176,22 @@ def _as_list(value: str | list[str] | None) -> list[str]:
 def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
     """One tile per KPI (per currency for money) with the change against the previous period."""
     values = _compare(warehouse().data_version(), tuple(names), filters)
+    sizes = query(names, filters, samples=True).row(0, named=True)
     tiles = [tile for name in names for tile in _tiles(name, *values[name])]
     for column, (label, value, delta, metric) in zip(st.columns(len(tiles)), tiles, strict=True):
-        column.metric(label, value, delta, delta_color=metric.delta_color, help=metric.description, border=True)
+        label, note = _sample_note(label, metric, sizes.get(f"{metric.name}_n"))
+        column.metric(label, value, delta, delta_color=metric.delta_color, help=metric.description + note,
+                      border=True)
+
+
+def _sample_note(label: str, metric: Metric, size: int | None) -> tuple[str, str]:
+    """A rate or duration over few tickets says so on its tile; a count is its own sample."""
+    if size is None or metric.unit in ("count", "money"):
+        return label, ""
+    note = f" Based on {size:,} tickets."
+    if size < get_settings().min_sample:
+        return f"{label} · n={size}", note + f" Fewer than {get_settings().min_sample}: an indication, not a result."
+    return label, note
 
 
 def _tiles(name: str, now: mq.Value, before: mq.Value) -> list[tuple[str, str, str | None, object]]:
@@ -434,9 +447,11 @@ def definition(metric: Metric, frame: pl.DataFrame) -> None:
 def explain_missing(names: Sequence[str]) -> list[str]:
     """Say which KPIs this data cannot give and which export or setting would give them."""
     missing = _unavailable(warehouse().data_version(), tuple(names))
-    for name, provided_by in missing.items():
-        st.info(f"**{BY_NAME[name].label}** is unavailable: the loaded data has none of what it needs. "
-                f"It comes from {provided_by}.", icon=":material/info:")
+    if missing:
+        lines = [f"- **{BY_NAME[name].label}** comes from {provided_by}." for name, provided_by in missing.items()]
+        st.info(f"Unavailable with the loaded data ({len(missing)}): it has none of what "
+                f"{'this KPI needs' if len(missing) == 1 else 'these KPIs need'}.\n" + "\n".join(lines),
+                icon=":material/info:")
     return list(missing)
 
 

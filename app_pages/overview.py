@@ -14,6 +14,7 @@ ui.demo_notice()
 st.caption(ui.sample_caption(filters))
 
 st.subheader("Support")
+ui.explain_missing(SUPPORT)
 ui.kpi_row(SUPPORT[:5], filters)
 ui.kpi_row(SUPPORT[5:], filters)
 st.subheader("Orders")

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
+from settings import get_settings
 from tests.conftest import PROJECT, load_fixture
 
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -296,7 +297,7 @@ def test_trends_explains_a_kpi_the_data_cannot_give(tmp_path: Path, monkeypatch:
     app.switch_page("app_pages/trends.py").run()
     assert not app.exception
     message = next(i.value for i in app.info if "CSAT" in i.value)
-    assert "unavailable" in message and "Satisfaction Score" in message
+    assert message.startswith("Unavailable with the loaded data (1)") and "Satisfaction Score" in message
 
 
 def test_trends_ignores_an_unknown_kpi_in_the_link(fixture_file: Path) -> None:
@@ -323,3 +324,16 @@ def test_team_per_group_from_the_url(fixture_file: Path) -> None:
     app.switch_page("app_pages/team.py").run()
     groups = {row["Group"]: row["tickets_created"] for row in app.dataframe[0].value.to_dict("records")}
     assert groups == {"Support": 2, "Tier 2": 1, "(none)": 1}
+
+
+def test_overview_marks_rates_and_durations_over_small_samples(fixture_file: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    tiles = _tiles(_app(start="2024-03-04", end="2024-03-10"))
+    # first replies of T1-T4 = 4 tickets; CSAT rests on the 3 rated solves; counts are their own sample
+    assert tiles["First reply (median) · n=4"] == "20 min"
+    assert tiles["CSAT · n=3"] == "66.7%"
+    assert "Tickets created" in tiles
+    monkeypatch.setenv("CSPULSE_MIN_SAMPLE", "3")
+    get_settings.cache_clear()
+    tiles = _tiles(_app(start="2024-03-04", end="2024-03-10"))
+    assert "First reply (median)" in tiles and "CSAT" in tiles
