@@ -142,4 +142,21 @@ REVIEWS = Table(
     since=2,
 )
 
-FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES, REVIEWS)}
+# Who was scheduled to work when: one row per agent shift, as a workforce tool or a spreadsheet exports it.
+ROSTER = Table(
+    name="roster",
+    columns=(
+        ("source", "VARCHAR"),
+        ("agent", "VARCHAR"),
+        ("starts_at", "TIMESTAMP"),
+        ("ends_at", "TIMESTAMP"),
+        ("channel", "VARCHAR"),  # the channel the shift serves; NULL: any
+        ("updated_at", "TIMESTAMP"),
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "agent", "starts_at"),
+    required=("source", "agent", "starts_at", "ends_at"),
+    since=3,
+)
+
+FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES, REVIEWS, ROSTER)}
