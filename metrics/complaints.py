@@ -1,0 +1,112 @@
+"""What customers complain about: category volumes, which categories are rising, and what in the orders
+(products, vendors, shipping methods, discount codes) the complaints attach to.
+
+Same rules as ``metrics.query``: trusted constants in the SQL text, every user value bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import duckdb
+import polars as pl
+
+from metrics.query import Filters, execute, in_view, local_time, utc_bound
+from settings import Settings
+
+UNCATEGORISED = "uncategorised"
+# what an order-side breakdown joins on, and whether it is per order or per unit sold
+ORDER_DIMENSIONS: dict[str, tuple[str, str]] = {
+    "sku": ("order_lines", "units"),
+    "vendor": ("order_lines", "units"),
+    "shipping_method": ("orders", "orders"),
+    "discount_code": ("orders", "orders"),
+}
+
+
+@dataclass(frozen=True)
+class RisingTest:
+    """A category is rising when its last week's tickets stand ``z`` standard deviations above the mean of the
+    ``weeks`` weeks before it (and it has at least ``min_tickets`` that week, so 0 -> 2 is not news)."""
+
+    weeks: int = 8
+    z: float = 3.0
+    min_tickets: int = 5
+
+    def describe(self) -> str:
+        return (f"Rising: the last 7 days hold at least {self.min_tickets} tickets and stand at least {self.z:g} "
+                f"standard deviations above the mean of the {self.weeks} weeks before (z-score; a category "
+                "without any spread in those weeks needs only to exceed their mean).")
+
+
+def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int,
+                  settings: Settings | None = None) -> pl.DataFrame:
+    """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
+    it; every category and week present, zeros included."""
+    start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
+    window = Filters(start, filters.end, filters.channel, filters.category, filters.priority)
+    age = f"(($end_excl::DATE - ({local_time('created_at')})::DATE - 1) // 7)"
+    sql = f"""
+        WITH counts AS (SELECT coalesce(category, '{UNCATEGORISED}') AS category, {age} AS weeks_ago,
+                               count(*) AS tickets
+                        FROM tickets WHERE {in_view('created_at')} GROUP BY ALL),
+        cells AS (SELECT DISTINCT category, w AS weeks_ago FROM counts CROSS JOIN range({weeks + 1}) r(w))
+        SELECT category, weeks_ago::INT AS weeks_ago, coalesce(tickets, 0) AS tickets
+        FROM cells LEFT JOIN counts USING (category, weeks_ago) ORDER BY category, weeks_ago"""
+    return execute(cur, sql, window, settings)
+
+
+def rising(weekly: pl.DataFrame, test: RisingTest) -> pl.DataFrame:
+    """One row per category: this week, the baseline mean and spread, the z-score and whether it is rising."""
+    baseline = weekly.filter(pl.col("weeks_ago") > 0)
+    stats = baseline.group_by("category").agg(mean=pl.col("tickets").mean(), std=pl.col("tickets").std(ddof=1))
+    now = weekly.filter(pl.col("weeks_ago") == 0).select("category", this_week="tickets")
+    frame = now.join(stats, on="category", how="left")
+    z = pl.when(pl.col("std") > 0).then((pl.col("this_week") - pl.col("mean")) / pl.col("std"))
+    flat_rise = (pl.col("std").fill_null(0) == 0) & (pl.col("this_week") > pl.col("mean"))
+    return frame.with_columns(z=z).with_columns(
+        is_rising=(pl.col("this_week") >= test.min_tickets) & ((pl.col("z") >= test.z).fill_null(False) | flat_rise)
+    ).sort(["is_rising", "z"], descending=True, nulls_last=True)
+
+
+def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
+                       settings: Settings | None = None) -> pl.DataFrame:
+    """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
+
+    Tickets reach orders through their order number; orders count by order time in the view, tickets by
+    creation time. A ticket about an order of several products counts against each of them. Returns the
+    dimension's value, category, tickets, the orders or units it sold, and the rate."""
+    if dimension not in ORDER_DIMENSIONS:
+        raise ValueError(f"dimension must be one of {tuple(ORDER_DIMENSIONS)}, not {dimension!r}")
+    table, base = ORDER_DIMENSIONS[dimension]
+    orders_in_view = f"o.created_at >= {utc_bound('$start')} AND o.created_at < {utc_bound('$end_excl')}"
+    if table == "order_lines":
+        sold = (f"SELECT l.{dimension} AS value, sum(l.quantity) AS sold FROM order_lines l JOIN orders o "
+                f"USING (source, order_id) WHERE {orders_in_view} GROUP BY ALL")
+        linked = (f"SELECT DISTINCT t.ticket_id, t.source, t.category, l.{dimension} AS value FROM tickets t "
+                  f"JOIN order_lines l ON l.order_id = t.order_id WHERE {in_view('t.created_at')}")
+    else:
+        sold = f"SELECT o.{dimension} AS value, count(*) AS sold FROM orders o WHERE {orders_in_view} GROUP BY ALL"
+        linked = (f"SELECT t.ticket_id, t.source, t.category, o.{dimension} AS value FROM tickets t "
+                  f"JOIN orders o ON o.order_id = t.order_id WHERE {in_view('t.created_at')}")
+    sql = f"""
+        WITH sold AS ({sold}),
+        complaints AS (SELECT value, coalesce(category, '{UNCATEGORISED}') AS category, count(*) AS tickets
+                       FROM ({linked}) GROUP BY ALL)
+        SELECT c.value, c.category, c.tickets, s.sold, 1000.0 * c.tickets / nullif(s.sold, 0) AS per_1000
+        FROM complaints c JOIN sold s USING (value)
+        WHERE c.value IS NOT NULL ORDER BY per_1000 DESC NULLS LAST, c.tickets DESC"""
+    return execute(cur, sql, filters, settings).with_columns(pl.lit(base).alias("per"))
+
+
+def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5,
+             settings: Settings | None = None) -> pl.DataFrame:
+    """The newest tickets of a category in the view, with where their category came from. Text as stored:
+    the caller masks it."""
+    sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject, description,
+                     category_source, category_confidence
+              FROM tickets WHERE {in_view('created_at')}
+                AND coalesce(category, '{UNCATEGORISED}') = $example_category
+              ORDER BY created_at DESC, ticket_id LIMIT {int(limit)}"""
+    return execute(cur, sql, filters, settings, example_category=category)

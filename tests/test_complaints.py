@@ -1,0 +1,118 @@
+"""Complaint categories: weekly counts, the rising-category test on a series built to spike, complaints per
+1,000 orders or units by order-side dimension, and example tickets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from datetime import datetime as D
+
+import polars as pl
+import pytest
+
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics import complaints as mc
+from metrics.query import Filters
+from settings import Settings
+
+END = date(2024, 3, 31)  # a Sunday; week 0 is 03-25..03-31
+VIEW = Filters(date(2024, 3, 1), END)
+
+
+def week_day(weeks_ago: int, offset: int = 0) -> D:
+    day = END - timedelta(days=7 * weeks_ago + offset)
+    return D(day.year, day.month, day.day, 12)
+
+
+def series(per_category: dict[str, list[int]]) -> Warehouse:
+    """Tickets per category per week: list index = weeks ago (0 = the view's last 7 days)."""
+    rows = [{"category": category, "created_at": week_day(weeks_ago, offset=i % 7)}
+            for category, counts in per_category.items() for weeks_ago, n in enumerate(counts) for i in range(n)]
+    frame = pl.DataFrame(rows).with_columns(source=pl.lit("s"), ticket_id=pl.format("T{}", pl.int_range(pl.len())))
+    wh = Warehouse()
+    import_batch(wh, Batch("s.csv", "sha-s", "s", "tickets", {"tickets": frame}))
+    return wh
+
+
+def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day(settings: Settings) -> None:
+    wh = series({"refund": [3, 0, 1]})
+    counts = mc.weekly_counts(wh.cursor(), VIEW, weeks=2, settings=settings)
+    assert counts.to_dicts() == [{"category": "refund", "weeks_ago": 0, "tickets": 3},
+                                 {"category": "refund", "weeks_ago": 1, "tickets": 0},
+                                 {"category": "refund", "weeks_ago": 2, "tickets": 1}]
+
+
+def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:
+    baseline = [2, 3, 2, 3, 2, 3, 2, 3]  # mean 2.5, sample sd 0.5345
+    wh = series({
+        "damaged_item": [10, *baseline],  # z = (10 - 2.5) / 0.5345 = 14.0 -> rising
+        "refund": [3, *baseline],  # z = 0.94 -> steady
+        "discount": [6, *[0] * 8],  # no spread, above its mean, 6 >= 5 tickets -> rising
+        "exchange": [4, *[0] * 8],  # above a flat zero but only 4 tickets -> not news
+    })
+    table = mc.rising(mc.weekly_counts(wh.cursor(), VIEW, weeks=8, settings=settings), mc.RisingTest())
+    flags = {row["category"]: row["is_rising"] for row in table.iter_rows(named=True)}
+    assert flags == {"damaged_item": True, "refund": False, "discount": True, "exchange": False}
+    damaged = table.filter(pl.col("category") == "damaged_item").row(0, named=True)
+    assert damaged["mean"] == 2.5 and damaged["z"] == pytest.approx(7.5 / 0.5345, rel=1e-3)
+    assert table["category"][0] == "damaged_item"  # rising first, largest z first
+
+
+def test_rising_threshold_is_a_parameter(settings: Settings) -> None:
+    wh = series({"refund": [4, 2, 3, 2, 3, 2, 3, 2, 3]})  # z = 1.5 / 0.5345 = 2.8
+    weekly = mc.weekly_counts(wh.cursor(), VIEW, weeks=8, settings=settings)
+    assert mc.rising(weekly, mc.RisingTest(z=3.0, min_tickets=1))["is_rising"].to_list() == [False]
+    assert mc.rising(weekly, mc.RisingTest(z=2.5, min_tickets=1))["is_rising"].to_list() == [True]
+
+
+@pytest.fixture
+def shop() -> Warehouse:
+    """Three orders in March: O1 (2 x MUG, 1 x CUP, standard), O2 (1 x MUG, express), O3 (3 x CUP, standard).
+    Tickets: damaged on O1 and O2, wrong item on O3, and one ticket with no order."""
+    wh = Warehouse()
+    orders = pl.DataFrame({"order_id": ["O1", "O2", "O3"], "currency": ["USD"] * 3,
+                           "created_at": [D(2024, 3, 2, 10), D(2024, 3, 3, 10), D(2024, 3, 4, 10)],
+                           "shipping_method": ["standard", "express", "standard"],
+                           "discount_code": [None, "SPRING", None]}).with_columns(source=pl.lit("shop"))
+    lines = pl.DataFrame({"order_id": ["O1", "O1", "O2", "O3"], "line_number": [1, 2, 1, 1],
+                          "sku": ["MUG", "CUP", "MUG", "CUP"], "vendor": ["Clay Co", "Glass Co", "Clay Co", "Glass Co"],
+                          "quantity": [2, 1, 1, 3]}).with_columns(source=pl.lit("shop"))
+    import_batch(wh, Batch("orders.csv", "sha-o", "shop", "orders", {"orders": orders, "order_lines": lines}))
+    tickets = pl.DataFrame({"ticket_id": ["1", "2", "3", "4"], "order_id": ["O1", "O2", "O3", None],
+                            "category": ["damaged_item", "damaged_item", "wrong_item", "other"],
+                            "created_at": [D(2024, 3, 5, 9), D(2024, 3, 6, 9), D(2024, 3, 7, 9), D(2024, 3, 8, 9)],
+                            "subject": ["Mug broke", "Mug cracked", "Not my cup", "Hi"]}
+                           ).with_columns(source=pl.lit("desk"))
+    import_batch(wh, Batch("tickets.csv", "sha-t", "desk", "tickets", {"tickets": tickets}))
+    return wh
+
+
+def test_complaints_per_1000_units_by_sku(shop: Warehouse, settings: Settings) -> None:
+    table = mc.by_order_dimension(shop.cursor(), VIEW, "sku", settings)
+    rows = {(r["value"], r["category"]): (r["tickets"], r["sold"], r["per_1000"]) for r in table.iter_rows(named=True)}
+    # MUG: 3 units sold; damaged tickets on O1 and O2 both hold a mug -> 2 / 3 x 1000
+    # CUP: 4 units sold; O1's damaged ticket also counts against its cup; O3's wrong item -> 1 each per 4 units
+    assert rows == {("MUG", "damaged_item"): (2, 3, pytest.approx(2000 / 3)),
+                    ("CUP", "damaged_item"): (1, 4, 250.0),
+                    ("CUP", "wrong_item"): (1, 4, 250.0)}
+    assert table["per"].unique().to_list() == ["units"]
+
+
+def test_complaints_per_1000_orders_by_shipping_method(shop: Warehouse, settings: Settings) -> None:
+    table = mc.by_order_dimension(shop.cursor(), VIEW, "shipping_method", settings)
+    rows = {(r["value"], r["category"]): (r["tickets"], r["sold"]) for r in table.iter_rows(named=True)}
+    assert rows == {("standard", "damaged_item"): (1, 2), ("standard", "wrong_item"): (1, 2),
+                    ("express", "damaged_item"): (1, 1)}
+    codes = mc.by_order_dimension(shop.cursor(), VIEW, "discount_code", settings)
+    assert codes.select("value", "tickets", "sold", "per_1000").rows() == [("SPRING", 1, 1, 1000.0)]
+
+
+def test_order_dimension_is_checked_against_a_fixed_list(shop: Warehouse) -> None:
+    with pytest.raises(ValueError, match="dimension"):
+        mc.by_order_dimension(shop.cursor(), VIEW, "sku; DROP TABLE orders")
+
+
+def test_examples_are_the_newest_of_the_category(shop: Warehouse, settings: Settings) -> None:
+    table = mc.examples(shop.cursor(), VIEW, "damaged_item", settings=settings)
+    assert table["ticket_id"].to_list() == ["2", "1"]
+    assert mc.examples(shop.cursor(), VIEW, "x' OR '1'='1", settings=settings).is_empty()
