@@ -1,0 +1,424 @@
+"""Agents needed against agents staffed, per interval of a peak: the staffing gap, its what-if and the next peak.
+
+Required agents (``metrics.staffing``): Erlang C per interval for live channels (settings: chat, phone); the workload
+model for async channels (email, social, ...), whose work need not be answered in the hour it arrives: a day's async
+work is spread evenly over that day's business hours (work of a day without business hours moves to the next business
+day in the window). Channels are staffed separately: the required head count of an interval is the sum over channels.
+
+Staffed agents: from the ``roster`` table (each shift counts by the share of the interval it covers; a shift without
+a channel serves every channel); where the roster has no shift in the window, an estimate from the export: the
+distinct assignees with a first reply or an agent solve on one of their tickets in the interval. An export says
+who a ticket is assigned to, not who wrote each reply, so the estimate counts an agent only in intervals where one
+of their tickets shows a reply or solve: it undercounts agents busy on follow-ups and over long intervals.
+
+Intervals (``slot``) are local wall-clock times in the account time zone, as naive timestamps. SQL follows
+``metrics.query``: trusted constants in the text, every user value bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from data.schema import TICKETS
+from metrics.peaks import Peak
+from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
+from metrics.registry import AUTOMATED, BY_NAME
+from metrics.staffing import Model, Staffing, erlang_c_staffing, workload_staffing
+from settings import WEEKDAYS, Settings
+
+INTERVALS: tuple[int, ...] = (60, 30)  # minutes; only these reach the SQL text
+QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
+HANDLE_COLUMN = "handle_minutes"  # no export gives it today; read it once an import does
+FALLBACK_CHANNEL = "other"
+SLA = BY_NAME["sla_first_reply_attainment"]
+CSAT = BY_NAME["csat"]
+FIRST_REPLY = BY_NAME["first_reply_minutes_median"]
+NO_QUALITY = {"slot": pl.Datetime("us"), "sla_first_reply_attainment": pl.Float64,
+              "first_reply_minutes_median": pl.Float64, "csat": pl.Float64, "csat_n": pl.Int64}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything a staffing number depends on besides the data: the settings, changed by the what-if."""
+
+    service_level: float
+    answer_seconds: float
+    max_occupancy: float
+    shrinkage: float
+    growth: float = 0.0
+    handle_minutes: tuple[tuple[str, float], ...] = ()
+    handle_factor: float = 1.0
+    live_channels: tuple[str, ...] = ("chat", "phone")
+    open_from_minute: int = 9 * 60
+    open_until_minute: int = 18 * 60
+    open_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    paid_hours: float = 8.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **changes: object) -> Scenario:
+        start, end = settings.business_hours_start, settings.business_hours_end
+        base = cls(
+            service_level=settings.staffing_service_level, answer_seconds=settings.staffing_answer_seconds,
+            max_occupancy=settings.staffing_max_occupancy, shrinkage=settings.staffing_shrinkage,
+            growth=settings.staffing_growth, handle_minutes=tuple(sorted(settings.staffing_handle_minutes.items())),
+            live_channels=settings.staffing_live_channels, open_from_minute=start.hour * 60 + start.minute,
+            open_until_minute=end.hour * 60 + end.minute,
+            open_days=tuple(i for i, day in enumerate(WEEKDAYS) if day in settings.business_days),
+            paid_hours=settings.staffing_paid_hours,
+        )
+        return replace(base, **changes)  # type: ignore[arg-type]
+
+    def model(self, channel: str) -> Model:
+        return "erlang_c" if channel in self.live_channels else "workload"
+
+    def handle_seconds(self, channel: str) -> float:
+        """The channel's handle time from settings (else the 'other' channel's), times the what-if factor."""
+        minutes = dict(self.handle_minutes)
+        chosen = minutes.get(channel, minutes.get(FALLBACK_CHANNEL))
+        if chosen is None:
+            raise ValueError(f"no handle time for channel {channel!r}: add it to CSPULSE_STAFFING_HANDLE_MINUTES")
+        return chosen * 60 * self.handle_factor
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """The staffing gap of one window. ``slots``: slot, tickets, required, staffed, gap (= required − staffed;
+    above 0 agents short), the interval's quality and ``flagged`` (short and slow or unhappy)."""
+
+    required: pl.DataFrame  # slot, channel, contacts, model, raw_agents, agents
+    slots: pl.DataFrame
+    by_weekday_hour: pl.DataFrame  # weekday (0 = Monday), hour, gap (mean over the window)
+    minutes: int
+    totals: dict[str, float] = field(default_factory=dict)
+
+
+# --- SQL: what the warehouse holds ------------------------------------------------------------------------------------
+def _slot(column: str, minutes: int) -> str:
+    if minutes not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS} minutes, not {minutes!r}")
+    return f"time_bucket(INTERVAL '{minutes} minutes', {local_time(column)})"
+
+
+def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Tickets created per local interval and channel (a ticket without a channel counts as 'other')."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
+                     count(*)::BIGINT AS tickets
+              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY slot, channel"""
+    return execute(cur, sql, view, settings)
+
+
+def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int | None:
+    """The finest interval the creation times allow: 1 when some carry minutes, 60 when all sit on the hour,
+    1440 when all sit at midnight (a date-only export); None without tickets."""
+    local = local_time("created_at")
+    sql = f"""SELECT count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0),
+                     count(*) FILTER (WHERE hour({local}) <> 0)
+              FROM tickets WHERE {in_view('created_at')}"""
+    total, off_hour, off_midnight = execute(cur, sql, view, settings).row(0)
+    if not total:
+        return None
+    return 1 if off_hour else 60 if off_midnight else 1440
+
+
+def roster_shifts(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int:
+    """Roster shifts overlapping the window (any channel the view keeps)."""
+    sql = f"SELECT count(*) FROM roster WHERE {_roster_rows()}"
+    return int(execute(cur, sql, view, settings).item())
+
+
+def _roster_rows() -> str:
+    return (f"ends_at > {utc_bound('$start')} AND starts_at < {utc_bound('$end_excl')} AND ends_at > starts_at "
+            "AND (len($channel::VARCHAR[]) = 0 OR channel IS NULL OR list_contains($channel::VARCHAR[], channel))")
+
+
+def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Agents on shift per local interval: each shift adds the share of the interval it covers."""
+    if minutes not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS} minutes, not {minutes!r}")
+    step = f"INTERVAL '{minutes} minutes'"
+    sql = f"""
+        WITH shifts AS (SELECT {local_time('starts_at')} AS s, {local_time('ends_at')} AS e FROM roster
+                        WHERE {_roster_rows()}),
+        grid AS (SELECT slot FROM range($start::TIMESTAMP, $end_excl::TIMESTAMP, {step}) r(slot))
+        SELECT slot, sum(epoch(least(e, slot + {step}) - greatest(s, slot)) / {minutes * 60})::DOUBLE AS staffed
+        FROM grid JOIN shifts ON s < slot + {step} AND e > slot GROUP BY slot ORDER BY slot"""
+    return execute(cur, sql, view, settings)
+
+
+def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
+    the interval. Events are placed by their own time, so a ticket created before the window still counts."""
+    window = f"event_at >= {utc_bound('$start')} AND event_at < {utc_bound('$end_excl')}"
+    agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
+    human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
+    sql = f"""
+        WITH events AS (
+            SELECT assignee, first_reply_at AS event_at FROM tickets WHERE {agent} AND first_reply_at IS NOT NULL
+            UNION ALL SELECT assignee, first_solved_at FROM tickets
+                WHERE {agent} AND first_solved_at IS NOT NULL AND {human_solve}
+            UNION ALL SELECT assignee, solved_at FROM tickets
+                WHERE {agent} AND solved_at IS NOT NULL AND {human_solve})
+        SELECT {_slot("event_at", minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+        FROM events WHERE {window} GROUP BY ALL ORDER BY slot"""
+    return execute(cur, sql, view, settings)
+
+
+def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                 overall: bool = False) -> pl.DataFrame:
+    """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
+    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
+    group = f"{_slot('created_at', minutes)}" if not overall else "NULL::TIMESTAMP"
+    sql = f"""SELECT {group} AS slot, count(*)::BIGINT AS tickets,
+                     ({SLA.sql})::DOUBLE AS sla_first_reply_attainment,
+                     ({FIRST_REPLY.sql})::DOUBLE AS first_reply_minutes_median,
+                     ({CSAT.sql})::DOUBLE AS csat, ({CSAT.sample})::BIGINT AS csat_n
+              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY 1"""
+    return execute(cur, sql, view, settings)
+
+
+def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Each ticket of the window: its arrival interval and its first reply minutes (NULL: no reply yet)."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes FROM tickets
+              WHERE {in_view('created_at')} ORDER BY slot"""
+    return execute(cur, sql, view, settings)
+
+
+def orders_and_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> tuple[int, int]:
+    """Orders placed and tickets created in the window (the view's ticket filters apply to tickets only)."""
+    sql = f"""SELECT (SELECT count(*) FROM orders WHERE {in_view('created_at', 'orders')}),
+                     (SELECT count(*) FROM tickets WHERE {in_view('created_at')})"""
+    orders, tickets = execute(cur, sql, view, settings).row(0)
+    return int(orders), int(tickets)
+
+
+def handle_minutes_from_data(cur: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Median handle minutes per channel where the warehouse has a handle-time column; {} while it has none."""
+    if HANDLE_COLUMN not in TICKETS.column_names:
+        return {}
+    rows = cur.execute(f"SELECT coalesce(channel, '{FALLBACK_CHANNEL}'), median({HANDLE_COLUMN}) FROM tickets "
+                       f"WHERE {HANDLE_COLUMN} > 0 GROUP BY ALL").fetchall()
+    return {channel: float(minutes) for channel, minutes in rows}
+
+
+# --- pure: required, gap, quality, after hours -----------------------------------------------------------------------
+def slot_grid(start: date, end: date, minutes: int) -> pl.Series:
+    """Every interval start from ``start`` 00:00 to the end of ``end`` (local wall clock)."""
+    first = datetime.combine(start, time())
+    last = datetime.combine(end + timedelta(days=1), time()) - timedelta(minutes=minutes)
+    return pl.datetime_range(first, last, interval=f"{minutes}m", eager=True, time_unit="us").alias("slot")
+
+
+def required_agents(arrived: pl.DataFrame, start: date, end: date, minutes: int, scenario: Scenario,
+                    channels: Sequence[str] = ()) -> pl.DataFrame:
+    """Per interval and channel: contacts (× growth), the model, agents working contacts and positions to schedule.
+
+    ``arrived`` has slot, channel, tickets; ``channels`` adds channels with no arrivals (they need no one)."""
+    grid = slot_grid(start, end, minutes)
+    factor = 1 + scenario.growth
+    names = sorted(set(arrived["channel"].to_list()) | set(channels))
+    counts = {(s, c): t * factor for s, c, t in arrived.select("slot", "channel", "tickets").iter_rows()}
+    rows: list[tuple[datetime, str, float, str, int, int]] = []
+    for channel in names:
+        if scenario.model(channel) == "erlang_c":
+            rows += _live(channel, grid, counts, minutes, scenario)
+        else:
+            rows += _async(channel, grid, counts, minutes, scenario)
+    schema = {"slot": pl.Datetime("us"), "channel": pl.String, "contacts": pl.Float64, "model": pl.String,
+              "raw_agents": pl.Int64, "agents": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("slot", "channel")
+
+
+def _live(channel: str, grid: pl.Series, counts: dict[tuple[datetime, str], float], minutes: int,
+          scenario: Scenario) -> list[tuple[datetime, str, float, str, int, int]]:
+    memo: dict[float, Staffing] = {}
+    handle = scenario.handle_seconds(channel)
+    rows = []
+    for slot in grid.to_list():
+        contacts = counts.get((slot, channel), 0.0)
+        if contacts not in memo:
+            memo[contacts] = erlang_c_staffing(
+                contacts=contacts, interval_seconds=minutes * 60, handle_seconds=handle,
+                answer_seconds=scenario.answer_seconds, target_service_level=scenario.service_level,
+                max_occupancy=scenario.max_occupancy, shrinkage=scenario.shrinkage)
+        result = memo[contacts]
+        rows.append((slot, channel, contacts, "erlang_c", result.raw_agents, result.agents))
+    return rows
+
+
+def _async(channel: str, grid: pl.Series, counts: dict[tuple[datetime, str], float], minutes: int,
+           scenario: Scenario) -> list[tuple[datetime, str, float, str, int, int]]:
+    slots = grid.to_list()
+    days = sorted({slot.date() for slot in slots})
+    work_day = _work_days(days, scenario.open_days)
+    per_day: dict[date, float] = {}
+    for slot in slots:
+        per_day[work_day[slot.date()]] = per_day.get(work_day[slot.date()], 0.0) + counts.get((slot, channel), 0.0)
+    open_seconds = (scenario.open_until_minute - scenario.open_from_minute) * 60
+    handle = scenario.handle_seconds(channel)
+    staffed = {day: workload_staffing(contacts=contacts, interval_seconds=open_seconds, handle_seconds=handle,
+                                      max_occupancy=scenario.max_occupancy, shrinkage=scenario.shrinkage)
+               for day, contacts in per_day.items()}
+    rows = []
+    for slot in slots:
+        minute = slot.hour * 60 + slot.minute
+        result = staffed.get(slot.date()) if scenario.open_from_minute <= minute < scenario.open_until_minute else None
+        raw, agents = (result.raw_agents, result.agents) if result else (0, 0)
+        rows.append((slot, channel, counts.get((slot, channel), 0.0), "workload", raw, agents))
+    return rows
+
+
+def _work_days(days: Sequence[date], open_days: Sequence[int]) -> dict[date, date]:
+    """The business day whose hours take a day's async work: itself, else the next business day in the window,
+    else the last one before it, else itself (a window without business days)."""
+    business = [d for d in days if d.weekday() in open_days]
+    mapping = {}
+    for day in days:
+        later = [b for b in business if b >= day]
+        earlier = [b for b in business if b < day]
+        mapping[day] = later[0] if later else earlier[-1] if earlier else day
+    return mapping
+
+
+def gap(required: pl.DataFrame, staffed: pl.DataFrame, start: date, end: date, minutes: int) -> pl.DataFrame:
+    """Per interval: tickets, required (sum over channels), staffed and gap = required − staffed."""
+    grid = slot_grid(start, end, minutes).to_frame()
+    need = required.group_by("slot").agg(tickets=pl.col("contacts").sum(), required=pl.col("agents").sum())
+    return (grid.join(need, on="slot", how="left").join(staffed.select("slot", "staffed"), on="slot", how="left")
+            .with_columns(pl.col("tickets", "required", "staffed").fill_null(0).cast(pl.Float64))
+            .with_columns(gap=pl.col("required") - pl.col("staffed")).sort("slot"))
+
+
+def flag_quality(slots: pl.DataFrame, quality: pl.DataFrame, base: dict[str, float | None]) -> pl.DataFrame:
+    """Adds the interval's quality and ``slow`` / ``unhappy`` (more than QUALITY_DROP below the baseline's first
+    reply SLA attainment / CSAT) and ``flagged``: agents were short and replies slow or customers unhappy."""
+    joined = slots.join(quality.select("slot", "sla_first_reply_attainment", "first_reply_minutes_median", "csat",
+                                       "csat_n"), on="slot", how="left")
+    base_sla, base_csat = base.get("sla_first_reply_attainment"), base.get("csat")
+    slow = (pl.col("sla_first_reply_attainment") < base_sla - QUALITY_DROP) if base_sla is not None else pl.lit(False)
+    unhappy = (pl.col("csat") < base_csat - QUALITY_DROP) if base_csat is not None else pl.lit(False)
+    return joined.with_columns(slow=slow.fill_null(False), unhappy=unhappy.fill_null(False)).with_columns(
+        flagged=(pl.col("gap") > 0) & (pl.col("slow") | pl.col("unhappy")))
+
+
+def by_weekday_hour(slots: pl.DataFrame) -> pl.DataFrame:
+    """Mean gap per local weekday (0 = Monday) and hour; all 168 cells, NULL where the window has none."""
+    cells = pl.DataFrame({"weekday": [d for d in range(7) for _ in range(24)], "hour": list(range(24)) * 7},
+                         schema={"weekday": pl.Int8, "hour": pl.Int8})
+    means = slots.group_by(weekday=(pl.col("slot").dt.weekday() - 1).cast(pl.Int8),
+                           hour=pl.col("slot").dt.hour().cast(pl.Int8)).agg(gap=pl.col("gap").mean())
+    return cells.join(means, on=["weekday", "hour"], how="left").sort("weekday", "hour")
+
+
+def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame | None,
+           base: dict[str, float | None], *, start: date, end: date, minutes: int, scenario: Scenario,
+           channels: Sequence[str] = ()) -> GapReport:
+    """The gap of one window under one scenario, with its totals: agent-hours short and spare. Without
+    ``quality`` (a forecast) no interval is flagged."""
+    required = required_agents(arrived, start, end, minutes, scenario, channels)
+    quality = quality if quality is not None else pl.DataFrame(schema=NO_QUALITY)
+    slots = flag_quality(gap(required, staffed, start, end, minutes), quality, base)
+    hours = minutes / 60
+    totals = {
+        "short_agent_hours": float(slots["gap"].clip(lower_bound=0).sum()) * hours,
+        "spare_agent_hours": float((-slots["gap"]).clip(lower_bound=0).sum()) * hours,
+        "required_agent_hours": float(slots["required"].sum()) * hours,
+        "staffed_agent_hours": float(slots["staffed"].sum()) * hours,
+        "most_short": float(slots["gap"].max() or 0),
+        "short_intervals": float((slots["gap"] > 0).sum()),
+        "flagged_intervals": float(slots["flagged"].sum()),
+    }
+    return GapReport(required, slots, by_weekday_hour(slots), minutes, totals)
+
+
+def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
+    """Tickets that arrived in intervals with agents on shift and in those without: how many and how long they
+    waited for a first reply (answered ones; the unanswered are counted apart)."""
+    joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
+        covered=pl.col("staffed").fill_null(0) > 0)
+    total = max(joined.height, 1)
+    rows = []
+    for covered, label in ((True, "Staffed hours"), (False, "Outside staffed hours")):
+        part = joined.filter(pl.col("covered") == covered)
+        answered = part["first_reply_minutes"].drop_nulls()
+        rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
+                     "answered": answered.len(), "unanswered": part.height - answered.len(),
+                     "first_reply_minutes_median": answered.median() if answered.len() else None,
+                     "first_reply_minutes_p90": answered.quantile(0.9, "linear") if answered.len() else None})
+    return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
+                                      "answered": pl.Int64, "unanswered": pl.Int64,
+                                      "first_reply_minutes_median": pl.Float64,
+                                      "first_reply_minutes_p90": pl.Float64})
+
+
+# --- the next peak ------------------------------------------------------------------------------------------------
+def carry(frame: pl.DataFrame, before: Peak, after: Peak) -> pl.DataFrame:
+    """Moves per-interval rows of one window onto another: day k of ``after`` takes day k of ``before``; a day past
+    the end of ``before`` takes the same weekday a week earlier. Other columns are kept as they are."""
+    sources: dict[int, list[int]] = {}
+    for k in range(after.days):
+        source = k
+        while source >= before.days:
+            source -= 7
+        sources.setdefault(source if source >= 0 else k % before.days, []).append(k)
+    mapping = pl.DataFrame([(s, k) for s, ks in sources.items() for k in ks], schema={"day": pl.Int64, "to": pl.Int64},
+                           orient="row")
+    offset = (pl.col("slot").dt.date() - pl.lit(before.start)).dt.total_days()
+    start = datetime.combine(after.start, time())
+    return (frame.with_columns(day=offset).join(mapping, on="day", how="inner")
+            .with_columns(slot=pl.lit(start) + pl.duration(days=pl.col("to"))
+                          + (pl.col("slot") - pl.col("slot").dt.truncate("1d")))
+            .drop("day", "to").sort("slot"))
+
+
+def forecast_arrivals(last_year: pl.DataFrame, before: Peak, after: Peak, factor: float) -> pl.DataFrame:
+    """Hourly (or half-hourly) tickets for ``after``: last year's window carried onto it, times ``factor``."""
+    if factor < 0:
+        raise ValueError(f"the forecast factor must be zero or more, got {factor}")
+    moved = carry(last_year, before, after)
+    return moved.with_columns(tickets=pl.col("tickets").cast(pl.Float64) * factor)
+
+
+def hiring_plan(report: GapReport, paid_hours: float) -> pl.DataFrame:
+    """Per interval of the forecast window: forecast contacts per channel, required, staffed and extra agents, and
+    agent-hours to add (the CSV a planner takes away)."""
+    contacts = report.required.pivot(on="channel", index="slot", values="contacts", aggregate_function="sum")
+    contacts = contacts.rename({c: f"contacts_{c}" for c in contacts.columns if c != "slot"})
+    hours = report.minutes / 60
+    plan = report.slots.select("slot", "required", "staffed", "gap").join(contacts, on="slot", how="left")
+    return plan.with_columns(
+        weekday=pl.col("slot").dt.strftime("%a"),
+        extra_agents=pl.col("gap").clip(lower_bound=0),
+    ).with_columns(extra_agent_hours=pl.col("extra_agents") * hours,
+                   extra_shifts=pl.col("extra_agents") * hours / paid_hours).select(
+        "slot", "weekday", *sorted(c for c in plan.columns if c.startswith("contacts_")), "required", "staffed",
+        "extra_agents", "extra_agent_hours", "extra_shifts")
+
+
+def contact_rate(orders: int, tickets: int) -> float | None:
+    """Tickets per order; None without orders."""
+    return tickets / orders if orders else None
+
+
+def rate_factor(last_tickets: int, last_orders: int, recent_rate: float | None, growth: float) -> float | None:
+    """The factor on last year's tickets when the forecast is orders × contact rate: last year's orders grown by
+    ``growth`` times the recent contact rate, over last year's tickets. None when either side is missing."""
+    if recent_rate is None or not last_tickets or not last_orders:
+        return None
+    return last_orders * (1 + growth) * recent_rate / last_tickets
+
+
+def shifts(agent_hours: float, paid_hours: float) -> float:
+    """Agent-hours as working days of ``paid_hours``."""
+    if paid_hours <= 0:
+        raise ValueError(f"paid hours must be more than 0, got {paid_hours}")
+    return agent_hours / paid_hours
+
+
+def round_up(value: float) -> int:
+    return max(math.ceil(value - 1e-9), 0)

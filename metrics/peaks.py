@@ -1,0 +1,221 @@
+"""Peak periods: from the calendar (Black Friday to Cyber Monday, the December holidays, national holidays, custom
+events) and from the data (weeks well above the weeks before them), each set against its baseline weeks.
+
+Dates are local dates in the account time zone, both ends inclusive, like ``Filters``. Same SQL rules as
+``metrics.query``: trusted constants in the SQL text, every user value bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from metrics.query import Filters, execute, in_view, local_time, totals
+from metrics.registry import BY_NAME
+from settings import Settings
+
+KINDS = ("bfcm", "december", "holiday", "custom", "data")
+TRAILING_WEEKS = 8  # a week is compared with the median of the weeks before it
+MIN_HISTORY_WEEKS = 4  # fewer weeks before it and a week cannot be judged
+BASELINE_WEEKS = 4  # the weeks just before a peak, for the peak-against-baseline table
+YEAR_DAYS = 364  # 52 weeks: a year earlier on the same weekday
+PEAK_KPIS = ("tickets_created", "first_reply_minutes_median", "csat", "backlog")
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A named window of local dates, both ends inclusive. ``key`` is stable, so a link can name it."""
+
+    key: str
+    name: str
+    start: date
+    end: date
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"{self.name} ends ({self.end}) before it starts ({self.start})")
+        if self.kind not in KINDS:
+            raise ValueError(f"peak kind must be one of {KINDS}, not {self.kind!r}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        span = f"{self.start:%d %b %Y}" if self.days == 1 else f"{self.start:%d %b} – {self.end:%d %b %Y}"
+        return f"{self.name} ({span})"
+
+    def filters(self, view: Filters) -> Filters:
+        """The view's channel, category and priority over this peak's dates."""
+        return replace(view, start=self.start, end=self.end)
+
+
+# --- the calendar ---------------------------------------------------------------------------------------------------
+def thanksgiving(year: int) -> date:
+    """US Thanksgiving: the fourth Thursday of November."""
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def bfcm(year: int) -> Peak:
+    """Black Friday (the day after Thanksgiving) to Cyber Monday, four days."""
+    black_friday = thanksgiving(year) + timedelta(days=1)
+    return Peak(f"bfcm-{year}", f"Black Friday – Cyber Monday {year}", black_friday,
+                black_friday + timedelta(days=3), "bfcm")
+
+
+def december(year: int) -> Peak:
+    """The December holidays: gift orders, last shipping days, Christmas and the returns after it, from the day
+    after Cyber Monday (1 December at the earliest) to 31 December."""
+    start = max(date(year, 12, 1), bfcm(year).end + timedelta(days=1))
+    return Peak(f"december-{year}", f"December holidays {year}", start, date(year, 12, 31), "december")
+
+
+def national_holidays(country: str, years: Iterable[int]) -> list[Peak]:
+    """One-day peaks for the country's national holidays (the `holidays` package; no network)."""
+    if not country:
+        return []
+    import holidays  # its calendars ship inside the package
+
+    try:
+        calendar = holidays.country_holidays(country, years=sorted(set(years)))
+    except NotImplementedError as error:
+        raise ValueError(f"no holiday calendar for country {country!r}") from error
+    return [Peak(f"holiday-{day.isoformat()}", str(name), day, day, "holiday")
+            for day, name in sorted(calendar.items())]
+
+
+def custom_events(events: Sequence[Mapping[str, object] | object]) -> list[Peak]:
+    """Peaks the user declared: dicts or objects with ``name``, ``start`` and ``end`` (dates or ISO strings)."""
+    peaks = []
+    for event in events:
+        get = event.get if isinstance(event, Mapping) else lambda field, e=event: getattr(e, field)
+        name, start, end = str(get("name")).strip(), _day(get("start")), _day(get("end"))
+        if not name:
+            raise ValueError("a custom event needs a name")
+        peaks.append(Peak(f"custom-{start.isoformat()}-{end.isoformat()}-{_slug(name)}", name, start, end, "custom"))
+    return peaks
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:40] or "event"
+
+
+def calendar_peaks(years: Iterable[int], country: str, events: Sequence[Mapping[str, object] | object] = (),
+                   *, holidays: bool = True) -> list[Peak]:
+    """Every calendar peak in the given years, by start date."""
+    years = sorted(set(years))
+    found = [p for year in years for p in (bfcm(year), december(year))]
+    found += national_holidays(country, years) if holidays else []
+    found += custom_events(events)
+    return sorted(found, key=lambda p: (p.start, p.end, p.key))
+
+
+def last_year(peak: Peak, events: Sequence[Peak] = ()) -> Peak:
+    """The comparable window a year earlier: the same rule's window for the calendar's own peaks, the same holiday
+    by name, else the same dates 52 weeks earlier (so weekdays line up)."""
+    year = peak.start.year - 1
+    if peak.kind == "bfcm":
+        return bfcm(year)
+    if peak.kind == "december":
+        return december(year)
+    for earlier in events:
+        if earlier.kind == peak.kind and earlier.name == peak.name and earlier.start.year == year:
+            return earlier
+    shift = timedelta(days=YEAR_DAYS)
+    return Peak(f"{peak.key}-last-year", f"{peak.name}, a year earlier", peak.start - shift, peak.end - shift,
+                peak.kind)
+
+
+def next_peaks(peaks: Sequence[Peak], after: date, kinds: Sequence[str] = ("bfcm", "december", "custom")) -> list[Peak]:
+    """The configured peaks starting after ``after``, soonest first."""
+    return sorted((p for p in peaks if p.start > after and p.kind in kinds), key=lambda p: p.start)
+
+
+# --- peaks in the data ----------------------------------------------------------------------------------------------
+def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> pl.DataFrame:
+    """Tickets per local week (Monday start) over the view, every week of the range present (0 when none)."""
+    local = local_time("created_at")
+    sql = f"""
+        WITH weeks AS (SELECT w::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP,
+                                                         $end_excl::TIMESTAMP, INTERVAL 7 DAY) r(w)),
+        counts AS (SELECT date_trunc('week', {local})::DATE AS week, count(*) AS tickets
+                   FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
+        SELECT week, coalesce(tickets, 0)::BIGINT AS tickets FROM weeks LEFT JOIN counts USING (week) ORDER BY week"""
+    return execute(cur, sql, view, settings)
+
+
+def detect_peaks(weeks: pl.DataFrame, factor: float, *, first_day: date | None = None, last_day: date | None = None,
+                 trailing: int = TRAILING_WEEKS, min_history: int = MIN_HISTORY_WEEKS) -> pl.DataFrame:
+    """Each week with ``baseline`` (median tickets of the up to ``trailing`` complete weeks before it), ``ratio``
+    and ``is_peak`` (tickets > factor × baseline). Weeks cut by the data's first or last day are neither judged nor
+    used as a baseline: a half week would look like a dip."""
+    if factor <= 1:
+        raise ValueError(f"the peak factor must be above 1, got {factor}")
+    frame = weeks.sort("week")
+    complete = pl.lit(True)
+    if first_day is not None:
+        complete = complete & (pl.col("week") >= first_day)
+    if last_day is not None:
+        complete = complete & (pl.col("week") + pl.duration(days=6) <= last_day)
+    frame = frame.with_columns(complete=complete)
+    counts = [t if c else None for t, c in zip(frame["tickets"].to_list(), frame["complete"].to_list(), strict=True)]
+    baselines: list[float | None] = []
+    for i in range(len(counts)):
+        history = [c for c in counts[max(0, i - trailing): i] if c is not None]
+        baselines.append(float(pl.Series(history).median()) if len(history) >= min_history else None)  # type: ignore[arg-type]
+    frame = frame.with_columns(baseline=pl.Series(baselines, dtype=pl.Float64))
+    ratio = pl.when(pl.col("baseline") > 0).then(pl.col("tickets") / pl.col("baseline"))
+    return frame.with_columns(ratio=ratio).with_columns(
+        is_peak=pl.col("complete") & pl.col("ratio").is_not_null() & (pl.col("ratio") > factor)
+    ).drop("complete")
+
+
+def data_peaks(flagged: pl.DataFrame) -> list[Peak]:
+    """Runs of consecutive peak weeks as peaks, named after their first week."""
+    peaks, run = [], []
+    weeks = flagged.filter(pl.col("is_peak"))["week"].to_list()
+    for week in [*weeks, None]:
+        if run and (week is None or week != run[-1] + timedelta(days=7)):
+            first, last = run[0], run[-1] + timedelta(days=6)
+            count = f"{len(run)} busy week{'s' if len(run) > 1 else ''}"
+            peaks.append(Peak(f"data-{first.isoformat()}", f"{count} from {first:%d %b %Y}", first, last, "data"))
+            run = []
+        if week is not None:
+            run.append(week)
+    return peaks
+
+
+# --- a peak against its baseline ------------------------------------------------------------------------------------
+def baseline(peak: Peak, weeks: int = BASELINE_WEEKS) -> tuple[date, date]:
+    """The ``weeks`` weeks just before the peak."""
+    return peak.start - timedelta(days=7 * weeks), peak.start - timedelta(days=1)
+
+
+def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, settings: Settings) -> pl.DataFrame:
+    """One row per KPI (tickets as a daily rate, first reply, CSAT, backlog at the end): peak, baseline, ratio."""
+    start, end = baseline(peak)
+    now = totals(cur, PEAK_KPIS, peak.filters(view), settings)
+    before = totals(cur, PEAK_KPIS, replace(view, start=start, end=end), settings)
+    days_before = (end - start).days + 1
+    rows = []
+    for name in PEAK_KPIS:
+        metric = BY_NAME[name]
+        value, base = now[name], before[name]
+        if name == "tickets_created":  # windows differ in length: compare tickets per day
+            value, base = (value or 0) / peak.days, (base or 0) / days_before
+        ratio = value / base if isinstance(value, int | float) and isinstance(base, int | float) and base else None
+        rows.append({"metric": name, "label": "Tickets per day" if name == "tickets_created" else metric.label,
+                     "unit": metric.unit, "peak": value, "baseline": base, "ratio": ratio})
+    return pl.DataFrame(rows, schema={"metric": pl.String, "label": pl.String, "unit": pl.String,
+                                      "peak": pl.Float64, "baseline": pl.Float64, "ratio": pl.Float64})

@@ -1,0 +1,149 @@
+"""Peak periods: the calendar worked out by hand, and the busy weeks the demo store was generated with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from data.demo import DEMO_END, DEMO_START, demo_batch
+from data.ingest import import_batch
+from data.warehouse import Warehouse
+from metrics import peaks
+from metrics.query import Filters
+from settings import Settings, load_settings
+
+BLACK_FRIDAYS = (date(2024, 11, 29), date(2025, 11, 28))  # the demo generator's own calendar
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[tuple[Warehouse, pl.DataFrame]]:
+    """The demo store in an in-memory warehouse, built once for this module, with its tickets frame."""
+    wh = Warehouse()
+    batch = demo_batch(salt="peaks")
+    import_batch(wh, batch)
+    yield wh, batch.frames["tickets"]
+    wh.close()
+
+
+# --- the calendar ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("year", "black_friday", "cyber_monday"), [
+    (2024, date(2024, 11, 29), date(2024, 12, 2)),  # Thanksgiving 28 Nov: the 1st Thursday is 7 Nov, + 21 days
+    (2025, date(2025, 11, 28), date(2025, 12, 1)),  # 1 Nov 2025 is a Saturday: Thursdays 6, 13, 20, 27
+    (2026, date(2026, 11, 27), date(2026, 11, 30)),  # 1 Nov 2026 is a Sunday: Thursdays 5, 12, 19, 26
+])
+def test_peaks_bfcm_runs_black_friday_to_cyber_monday(year: int, black_friday: date, cyber_monday: date) -> None:
+    peak = peaks.bfcm(year)
+    assert (peak.start, peak.end, peak.days, peak.key) == (black_friday, cyber_monday, 4, f"bfcm-{year}")
+    assert peak.start.weekday() == 4 and peak.end.weekday() == 0  # a Friday to a Monday
+
+
+@pytest.mark.parametrize(("year", "start"), [
+    (2024, date(2024, 12, 3)),  # Cyber Monday 2024 is 2 December
+    (2025, date(2025, 12, 2)),  # Cyber Monday 2025 is 1 December
+    (2026, date(2026, 12, 1)),  # Cyber Monday 2026 is 30 November
+])
+def test_peaks_december_window_follows_cyber_monday_to_new_years_eve(year: int, start: date) -> None:
+    peak = peaks.december(year)
+    assert (peak.start, peak.end) == (start, date(year, 12, 31))
+
+
+def test_peaks_national_holidays_come_from_the_country_calendar() -> None:
+    us = {p.start: p.name for p in peaks.national_holidays("US", [2025])}
+    assert us[date(2025, 7, 4)] == "Independence Day" and date(2025, 11, 27) in us  # Thanksgiving
+    de = {p.start: p.name for p in peaks.national_holidays("DE", [2025])}
+    assert date(2025, 10, 3) in de and date(2025, 7, 4) not in de  # German Unity Day, no 4th of July
+    assert all(p.days == 1 and p.kind == "holiday" for p in peaks.national_holidays("DE", [2025]))
+    assert peaks.national_holidays("", [2025]) == []
+    with pytest.raises(ValueError, match="no holiday calendar"):
+        peaks.national_holidays("XX", [2025])
+
+
+def test_peaks_custom_events_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_PEAK_EVENTS", '[{"name": "Summer sale", "start": "2025-07-01", "end": "2025-07-05"}]')
+    settings = load_settings(_env_file=None)
+    found = peaks.calendar_peaks([2025], "", settings.peak_events)
+    assert [(p.name, p.start, p.end, p.kind) for p in found] == [
+        ("Summer sale", date(2025, 7, 1), date(2025, 7, 5), "custom"),
+        ("Black Friday – Cyber Monday 2025", date(2025, 11, 28), date(2025, 12, 1), "bfcm"),
+        ("December holidays 2025", date(2025, 12, 2), date(2025, 12, 31), "december"),
+    ]
+
+
+def test_peaks_last_year_is_the_same_rule_or_52_weeks_earlier() -> None:
+    assert peaks.last_year(peaks.bfcm(2026)) == peaks.bfcm(2025)
+    assert peaks.last_year(peaks.december(2026)) == peaks.december(2025)
+    sale = peaks.custom_events([{"name": "Sale", "start": "2026-07-01", "end": "2026-07-03"}])[0]
+    before = peaks.last_year(sale)
+    assert (before.start, before.end) == (date(2025, 7, 2), date(2025, 7, 4))  # 364 days: a Wednesday again
+    assert before.start.weekday() == sale.start.weekday()
+
+
+def test_peaks_next_peaks_are_configured_ones_after_the_data() -> None:
+    calendar = peaks.calendar_peaks([2026], "US")
+    upcoming = peaks.next_peaks(calendar, date(2026, 10, 31))
+    assert [p.key for p in upcoming] == ["bfcm-2026", "december-2026"]  # national holidays are not planned for
+
+
+# --- busy weeks -------------------------------------------------------------------------------------------------
+def test_peaks_detect_flags_weeks_above_factor_times_trailing_median() -> None:
+    weeks = pl.DataFrame({"week": [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(10)],
+                          "tickets": [10, 12, 8, 10, 11, 9, 10, 30, 10, 10]})
+    flagged = peaks.detect_peaks(weeks, 1.5)
+    # week 3: only 3 weeks before it -> no baseline; week 4: median(10, 12, 8, 10) = 10 -> 1.1
+    # week 7: median of 10, 12, 8, 10, 11, 9, 10 = 10 -> 30 / 10 = 3 > 1.5
+    # week 8: median of 10, 12, 8, 10, 11, 9, 10, 30 = (10 + 10) / 2 = 10 -> 1.0
+    assert flagged["baseline"].to_list()[3:9] == [None, 10.0, 10.0, 10.0, 10.0, 10.0]
+    assert flagged["is_peak"].to_list() == [False] * 7 + [True, False, False]
+    assert [(p.start, p.end) for p in peaks.data_peaks(flagged)] == [(date(2025, 2, 24), date(2025, 3, 2))]
+
+
+def test_peaks_detect_leaves_out_weeks_cut_by_the_data() -> None:
+    weeks = pl.DataFrame({"week": [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(6)],
+                          "tickets": [1, 10, 10, 10, 10, 40]})
+    # the first week starts before the data (Wed 8 Jan): it neither counts as a baseline week nor is judged
+    flagged = peaks.detect_peaks(weeks, 1.5, first_day=date(2025, 1, 8), last_day=date(2025, 2, 16))
+    assert flagged["baseline"].to_list() == [None, None, None, None, None, 10.0]
+    assert flagged["is_peak"].to_list() == [False] * 5 + [True]
+    cut = peaks.detect_peaks(weeks, 1.5, first_day=date(2025, 1, 8), last_day=date(2025, 2, 14))
+    assert not cut["is_peak"].any()  # the last week ends after the data: not judged
+
+
+def test_peaks_weekly_tickets_match_the_demo_frame(demo: tuple[Warehouse, pl.DataFrame],
+                                                   settings: Settings) -> None:
+    wh, tickets = demo
+    weeks = peaks.weekly_tickets(wh.cursor(), Filters(DEMO_START, DEMO_END), settings)
+    expected = (tickets.group_by(week=pl.col("created_at").dt.truncate("1w").dt.date()).len()
+                .sort("week"))  # an independent count (UTC account: local = stored)
+    joined = weeks.join(expected, on="week", how="left").with_columns(pl.col("len").fill_null(0))
+    assert joined["tickets"].to_list() == joined["len"].to_list()
+    assert weeks["tickets"].sum() == tickets.height
+
+
+def test_peaks_detect_finds_the_demo_black_fridays(demo: tuple[Warehouse, pl.DataFrame], settings: Settings) -> None:
+    wh, _ = demo
+    weeks = peaks.weekly_tickets(wh.cursor(), Filters(DEMO_START, DEMO_END), settings)
+    flagged = peaks.detect_peaks(weeks, settings.peak_volume_factor, first_day=DEMO_START, last_day=DEMO_END)
+    found = peaks.data_peaks(flagged)
+    for black_friday in BLACK_FRIDAYS:
+        assert any(p.start <= black_friday <= p.end for p in found), black_friday
+        assert any(p.start <= black_friday + timedelta(days=3) <= p.end for p in found)  # Cyber Monday too
+    ordinary = flagged.filter(pl.col("week").dt.month().is_in([3, 4, 5, 6, 7, 8, 9]))
+    assert not ordinary["is_peak"].any()  # spring to early autumn holds no peak in the demo store
+
+
+def test_peaks_bfcm_against_its_baseline_on_the_demo(demo: tuple[Warehouse, pl.DataFrame],
+                                                     settings: Settings) -> None:
+    wh, tickets = demo
+    peak = peaks.bfcm(2025)
+    table = {row["metric"]: row for row in
+             peaks.against_baseline(wh.cursor(), peak, Filters(DEMO_START, DEMO_END), settings).iter_rows(named=True)}
+    day = pl.col("created_at").dt.date()
+    in_peak = tickets.filter(day.is_between(date(2025, 11, 28), date(2025, 12, 1))).height / 4
+    before = tickets.filter(day.is_between(date(2025, 10, 31), date(2025, 11, 27))).height / 28
+    assert table["tickets_created"]["peak"] == pytest.approx(in_peak)
+    assert table["tickets_created"]["baseline"] == pytest.approx(before)
+    assert 2.5 < table["tickets_created"]["ratio"] < 4.5  # the demo's BFCM runs about 3-4x
+    assert table["first_reply_minutes_median"]["ratio"] > 1  # agents fall behind in the peak

@@ -1,0 +1,175 @@
+"""The Staffing page under AppTest on the demo store: every control, a scenario's URL round trip, bad links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data.demo import DEMO_END, DEMO_START, demo_batch
+from data.ingest import import_batch
+from data.warehouse import Warehouse
+from metrics import capacity, peaks
+from metrics.query import Filters
+from settings import get_settings, load_settings
+from tests.conftest import PROJECT, load_fixture
+
+DASHBOARD = str(PROJECT / "dashboard.py")
+PAGE = "app_pages/staffing.py"
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("staffing") / "demo.duckdb"
+    wh = Warehouse(path)
+    import_batch(wh, demo_batch(salt="staffing-page"))
+    wh.close()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def demo(demo_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(demo_file))
+    get_settings.cache_clear()
+    return demo_file
+
+
+def _staffing(**query: str | list[str]) -> AppTest:
+    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+def _tiles(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def _short(app: AppTest) -> float:
+    return float(_tiles(app)["Agent-hours short"].replace(",", ""))
+
+
+def test_staffing_opens_on_the_newest_black_friday_with_staffed_agents_estimated(demo: Path) -> None:
+    app = _staffing()
+    assert app.selectbox(key="peak").value == "bfcm-2025"  # the newest BFCM in the demo's two years
+    assert app.query_params["peak"] == "bfcm-2025"
+    assert any("Staffed agents are an estimate" in info.value for info in app.info)
+    assert any("no export gives handle time" in caption.value for caption in app.caption)
+    peak_table = app.dataframe[0].value
+    assert peak_table["KPI"].to_list() == ["Tickets per day", "First reply (median)", "CSAT", "Backlog"]
+    assert app.selectbox(key="next").value == "bfcm-2026"  # the next configured peak after 31 Oct 2026
+    assert {"Agent-hours short", "Forecast tickets", "Extra agent-hours to hire"} <= set(_tiles(app))
+
+
+def test_staffing_scenario_round_trips_through_the_url(demo: Path) -> None:
+    app = _staffing(peak="bfcm-2024", sl="90", answer="30", handle="120", shrink="20", growth="50", interval="30")
+    assert [app.slider(key=k).value for k in ("sl", "answer", "handle", "shrink", "growth")] == [90, 30, 120, 20, 50]
+    assert app.selectbox(key="peak").value == "bfcm-2024"
+    assert app.button_group(key="interval").value == "30"
+    # the same numbers straight from the metrics layer, without the page
+    settings = load_settings(_env_file=None)
+    scenario = capacity.Scenario.from_settings(settings, service_level=0.9, answer_seconds=30.0, handle_factor=1.2,
+                                               shrinkage=0.2, growth=0.5)
+    wh = Warehouse(demo)  # a second handle in this process on the app's own database
+    cur, peak = wh.cursor(), peaks.bfcm(2024)
+    view = Filters(DEMO_START, DEMO_END)
+    window = peak.filters(view)
+    start, end = peaks.baseline(peak)
+    base = capacity.slot_quality(cur, replace(view, start=start, end=end), 60, settings, overall=True)
+    report = capacity.report(capacity.arrivals(cur, window, 30, settings),
+                             capacity.seen_working(cur, window, 30, settings),
+                             capacity.slot_quality(cur, window, 30, settings),
+                             base.select("sla_first_reply_attainment", "csat").row(0, named=True),
+                             start=peak.start, end=peak.end, minutes=30, scenario=scenario,
+                             channels=["chat", "email", "phone", "social"])
+    assert _short(app) == round(report.totals["short_agent_hours"])
+    assert _tiles(app)["Short and slow or unhappy"] == f"{report.totals['flagged_intervals']:.0f} intervals"
+
+    app.slider(key="shrink").set_value(40).run()
+    assert app.query_params["shrink"] == "40" and app.query_params["sl"] == "90"
+
+
+def test_staffing_every_control_recomputes(demo: Path) -> None:
+    app = _staffing()
+    before = _short(app)
+    app.slider(key="sl").set_value(99).run()
+    stricter = _short(app)
+    assert stricter > before and app.query_params["sl"] == "99"  # a higher service level needs more agents
+    app.slider(key="growth").set_value(100).run()
+    assert _short(app) > stricter and app.query_params["growth"] == "100"
+    for key, value in (("answer", 60), ("handle", 150), ("shrink", 10)):
+        app.slider(key=key).set_value(value).run()
+        assert not app.exception and app.query_params[key] == str(value)
+    app.button_group(key="interval").set_value("30").run()
+    assert not app.exception and app.query_params["interval"] == "30"
+    app.selectbox(key="peak").set_value("december-2024").run()
+    assert not app.exception and "December holidays 2024" in app.selectbox(key="peak").format_func("december-2024")
+    app.selectbox(key="next").set_value("december-2026").run()
+    app.button_group(key="method").set_value("orders").run()
+    assert not app.exception and not app.error
+    assert any("Orders" in c.value or "orders" in c.value for c in app.caption)
+
+
+def test_staffing_adds_an_event_to_the_link(demo: Path) -> None:
+    app = _staffing()
+    app.text_input(key="event_name").input("Spring sale")
+    app.date_input(key="event_dates").set_value((date(2025, 4, 7), date(2025, 4, 13)))
+    next(b for b in app.button if b.label == "Add to this link").click().run()
+    assert not app.exception
+    key = "custom-2025-04-07-2025-04-13-spring-sale"
+    assert app.selectbox(key="peak").value == key
+    assert app.query_params["event"] == "Spring sale|2025-04-07|2025-04-13"
+    reopened = _staffing(event="Spring sale|2025-04-07|2025-04-13", peak=key)
+    assert reopened.selectbox(key="peak").value == key
+
+
+def test_staffing_bad_link_values_fall_back_with_a_message(demo: Path) -> None:
+    app = _staffing(sl="500", growth="lots", event="no dates here", peak="drop-table")
+    assert app.slider(key="sl").value == 80 and app.slider(key="growth").value == 0
+    assert app.selectbox(key="peak").value == "bfcm-2025"
+    messages = " ".join(t.value for t in app.toast)
+    assert "sl '500'" in messages and "growth 'lots'" in messages and "no dates here" in messages
+
+
+def test_staffing_without_peaks_in_the_data_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fixture.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)  # seven tickets in February and March 2024: no BFCM, no US holiday, too few weeks
+    wh.close()
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
+    app = _staffing()
+    assert any(info.value.startswith("No peak to study") for info in app.info)
+    app.text_input(key="event_name").input("Launch week")
+    app.date_input(key="event_dates").set_value((date(2024, 3, 4), date(2024, 3, 10)))
+    next(b for b in app.button if b.label == "Add to this link").click().run()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="peak").value == "custom-2024-03-04-2024-03-10-launch-week"
+    assert "Agent-hours short" in _tiles(app)
+
+
+def test_staffing_a_channel_without_handle_time_is_explained(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_STAFFING_HANDLE_MINUTES", '{"email": 8}')  # no chat, phone, social or "other"
+    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert "no handle time for channel 'chat'" in app.error[0].value
