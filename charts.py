@@ -182,3 +182,95 @@ def by_agent(frame: pl.DataFrame, metric: Metric, label_column: str, min_sample:
                         **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
     return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
                                        height=max(260, 28 * ordered.height + 80))
+
+
+def category_bars(table: pl.DataFrame) -> go.Figure:
+    """Categories by tickets, largest on top; the label says the share and the change on the period before."""
+    ordered = table.sort("tickets")
+    text = [f"{share:.0%} ({change:+,})" for share, change in zip(ordered["share"], ordered["change"], strict=True)]
+    figure = go.Figure(go.Bar(
+        x=ordered["tickets"].to_list(), y=ordered["category"].to_list(), orientation="h", marker_color=COLOURS[0],
+        text=text, textposition="outside", customdata=[["", slug, n, ""] for slug, n in
+                                                        zip(ordered["by_value"], ordered["tickets"], strict=True)],
+        hovertemplate="%{y}: %{x:,} tickets, %{text} on the period before<extra></extra>",
+    ))
+    figure.update_xaxes(title_text="Tickets created", tickformat=",")
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
+                                       height=max(280, 30 * ordered.height + 80))
+
+
+def complaint_rates(table: pl.DataFrame, dimension_label: str, min_sample: int = 20, top: int = 15) -> go.Figure:
+    """Complaints per 1,000 orders or units for the worst values of a dimension; a value sold fewer than
+    ``min_sample`` times is grey, since one ticket there makes a large rate."""
+    worst = table.sort("per_1000").tail(top)
+    per = table["per"][0] if table.height else "orders"
+    small = [sold < min_sample for sold in worst["sold"].to_list()]
+    figure = go.Figure(go.Bar(
+        x=worst["per_1000"].to_list(), y=worst["value"].to_list(), orientation="h",
+        marker_color=["#c8c8c8" if s else COLOURS[3] for s in small],
+        customdata=list(zip(worst["tickets"].to_list(), worst["sold"].to_list(), strict=True)),
+        hovertemplate=f"%{{y}}: %{{x:.1f}} per 1,000 {per}<br>%{{customdata[0]}} tickets, %{{customdata[1]:,}} "
+                      f"{per}<extra></extra>",
+    ))
+    figure.update_yaxes(title_text=dimension_label, type="category")
+    figure.update_xaxes(title_text=f"Complaints per 1,000 {per}")
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
+                                       height=max(280, 26 * worst.height + 100))
+
+
+# --- staffing -----------------------------------------------------------------------------------------------------
+SHORT_COLOUR, SPARE_COLOUR = "#c0392b", "#3b6fb6"  # under-staffed red, over-staffed blue, as WFM net-staffing bars
+
+
+def staffing_gap(slots: pl.DataFrame, minutes: int) -> go.Figure:
+    """Agents short (required − staffed above 0, red) or spare (below 0, blue) per interval; intervals short with
+    slow first replies or low CSAT marked with a triangle above their bar."""
+    figure = go.Figure()
+    for name, colour, part in (("Agents short", SHORT_COLOUR, slots.filter(pl.col("gap") > 0)),
+                               ("Agents spare", SPARE_COLOUR, slots.filter(pl.col("gap") <= 0))):
+        figure.add_bar(
+            x=part["slot"].to_list(), y=part["gap"].to_list(), name=name, width=minutes * 60_000 * 0.9,
+            marker_color=colour, customdata=part.select("required", "staffed", "tickets").rows(),
+            hovertemplate="%{x|%a %d %b %H:%M}<br>required %{customdata[0]:.0f}, staffed %{customdata[1]:.1f}"
+                          "<br>gap %{y:+.1f} agents · %{customdata[2]:.0f} tickets<extra></extra>",
+        )
+    if "flagged" in slots.columns:
+        flagged = slots.filter(pl.col("flagged"))
+        figure.add_scatter(x=flagged["slot"].to_list(), y=[g + 0.6 for g in flagged["gap"].to_list()],
+                           mode="markers", name="Short, with slow replies or low CSAT",
+                           marker={"symbol": "triangle-down", "size": 10, "color": "#222"},
+                           hovertemplate="%{x|%a %d %b %H:%M}: short, slow or unhappy<extra></extra>")
+    figure.update_yaxes(title_text="Agents short (+) / spare (−)", zeroline=True, zerolinecolor="#888")
+    figure.update_xaxes(title_text="Interval (account time zone)", tickformat="%a %d %b\n%H:%M")
+    return _tidy(figure).update_layout(hovermode="closest", bargap=0, barmode="overlay", showlegend=True)
+
+
+def staffing_heatmap(cells: pl.DataFrame, weekday_names: tuple[str, ...]) -> go.Figure:
+    """Mean agents short (red) or spare (blue) per weekday and hour; weekdays the window lacks are left out."""
+    rows = [(weekday_names[d], cells.filter(pl.col("weekday") == d).sort("hour")["gap"].to_list()) for d in range(7)]
+    rows = [(name, values) for name, values in rows if any(v is not None for v in values)]
+    largest = max((abs(v) for _, values in rows for v in values if v is not None), default=1.0) or 1.0
+    figure = go.Figure(go.Heatmap(
+        z=[values for _, values in rows], x=list(range(24)), y=[name for name, _ in rows], zmid=0,
+        zmin=-largest, zmax=largest, colorscale=[[0, SPARE_COLOUR], [0.5, "#f7f7f7"], [1, SHORT_COLOUR]],
+        colorbar={"title": "Short (+)<br>spare (−)"},
+        hovertemplate="%{y} %{x}:00: %{z:+.1f} agents<extra></extra>",
+    ))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_xaxes(title_text="Hour of day (account time zone)", dtick=2)
+    return _tidy(figure).update_layout(hovermode="closest", height=max(200, 60 + 34 * len(rows)))
+
+
+def staffing_need(slots: pl.DataFrame) -> go.Figure:
+    """Required and staffed agents per interval as steps, the hours to add shaded between them."""
+    x = slots["slot"].to_list()
+    figure = go.Figure()
+    figure.add_scatter(x=x, y=slots["staffed"].to_list(), name="Staffed", mode="lines",
+                       line={"color": SPARE_COLOUR, "shape": "hv", "width": 2},
+                       hovertemplate="%{x|%a %d %b %H:%M}: %{y:.1f} staffed<extra></extra>")
+    figure.add_scatter(x=x, y=slots["required"].to_list(), name="Required", mode="lines",
+                       line={"color": SHORT_COLOUR, "shape": "hv", "width": 2},
+                       hovertemplate="%{x|%a %d %b %H:%M}: %{y:.0f} required<extra></extra>")
+    figure.update_yaxes(title_text="Agents", rangemode="tozero")
+    figure.update_xaxes(title_text="Interval (account time zone)", tickformat="%a %d %b\n%H:%M")
+    return _tidy(figure).update_layout(hovermode="x unified")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,7 +12,8 @@ from settings import SettingsError, get_settings
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
 
-st.set_page_config(page_title="CS Pulse", page_icon=":material/monitor_heart:", layout="wide")
+# a local icon: a Material icon here makes every browser fetch it from Google's font servers
+st.set_page_config(page_title="CS Pulse", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 try:
     get_settings()
@@ -21,10 +23,17 @@ except SettingsError as error:
 
 import ui  # noqa: E402 - only once the settings are known to be good
 
+if problem := ui.taxonomy_problem():
+    st.error(f"CS Pulse cannot start: the complaint taxonomy file is not usable. {problem}. "
+             "Fix the file or unset CSPULSE_TAXONOMY_PATH, then restart.")
+    st.stop()
+
 page = st.navigation([
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("app_pages/trends.py", title="Trends", icon=":material/show_chart:"),
     st.Page("app_pages/team.py", title="Team", icon=":material/groups:"),
+    st.Page("app_pages/staffing.py", title="Staffing", icon=":material/support_agent:"),
+    st.Page("app_pages/complaints.py", title="Complaints", icon=":material/report:"),
     st.Page("app_pages/imports.py", title="Import", icon=":material/upload_file:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
 ])

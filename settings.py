@@ -7,12 +7,12 @@ message a person can act on instead of a traceback.
 from __future__ import annotations
 
 import functools
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -22,6 +22,20 @@ ENV_PREFIX = "CSPULSE_"
 
 class SettingsError(ValueError):
     """A setting has a value CS Pulse cannot use; the message names the variable."""
+
+
+class PeakEvent(BaseModel):
+    """A custom peak from settings: a name and its first and last local day."""
+
+    name: str = Field(min_length=1)
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> PeakEvent:
+        if self.end < self.start:
+            raise ValueError(f"event {self.name!r} ends ({self.end}) before it starts ({self.start})")
+        return self
 
 
 class Settings(BaseSettings):
@@ -65,6 +79,12 @@ class Settings(BaseSettings):
         ("automated", "auto_closed", "auto-closed", "bot", "self_service"),
         description="Tags that mark a ticket solved without a human reply, comma-separated.",
     )
+    taxonomy_path: Path | None = Field(
+        None, description="Your own complaint taxonomy (TOML, same shape as data/taxonomy.toml); unset: the default."
+    )
+    rising_weeks: int = Field(8, ge=3, le=52, description="Weeks a category's last 7 days are compared with.")
+    rising_z: float = Field(3.0, gt=0, description="z-score at which a category counts as rising.")
+    rising_min: int = Field(5, ge=1, description="Fewest tickets in the last 7 days for a category to count as rising.")
     min_sample: int = Field(20, ge=1, description="A value over fewer tickets than this is marked as a small sample.")
     csat_good_min_score: int = Field(
         4, ge=1, le=5, description="CSAT rule: a 1-5 rating at or above this counts as satisfied; Good/Bad as is."
@@ -76,6 +96,33 @@ class Settings(BaseSettings):
         None, description="Salt for hashing customer emails; unset, each warehouse makes and keeps its own."
     )
     load_demo_when_empty: bool = Field(True, description="Load the demo store when the warehouse has no data.")
+    # --- staffing (the Staffing page) ---
+    country: str = Field("US", description="Country whose national holidays mark peaks (ISO code; empty: none).")
+    peak_volume_factor: float = Field(
+        1.5, gt=1, description="A week is a peak when its tickets exceed the trailing 8-week median by this factor."
+    )
+    peak_events: list[PeakEvent] = Field(
+        [], description='Custom peaks (JSON list): [{"name": ..., "start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}].'
+    )
+    staffing_handle_minutes: dict[str, float] = Field(
+        {"email": 8, "chat": 10, "phone": 6, "social": 5, "web": 8, "other": 8},
+        description="Average handle time per channel, in minutes (JSON object); exports carry none today.",
+    )
+    staffing_live_channels: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("chat", "phone"), description="Channels answered live (Erlang C); the others use the workload model."
+    )
+    staffing_service_level: float = Field(
+        0.8, gt=0, lt=1, description="Share of live contacts to answer within the answer target, 0-1."
+    )
+    staffing_answer_seconds: float = Field(20, ge=0, description="Answer target for live contacts, in seconds.")
+    staffing_max_occupancy: float = Field(0.85, gt=0, le=1, description="Highest share of time agents are busy.")
+    staffing_shrinkage: float = Field(
+        0.3, ge=0, lt=1, description="Share of paid time not spent on contacts (breaks, training, absence)."
+    )
+    staffing_paid_hours: float = Field(8, gt=0, le=24, description="Paid hours in one agent's working day.")
+    staffing_growth: float = Field(
+        0.0, gt=-1, description="Expected change in contacts for what-ifs and the next peak: 0.2 = +20 %."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -96,7 +143,8 @@ class Settings(BaseSettings):
             raise ValueError(f"expected weekdays from {', '.join(WEEKDAYS)}; got {value!r}")
         return tuple(day for day in WEEKDAYS if day in days)
 
-    @field_validator("escalation_tags", "escalation_groups", "automation_tags", mode="before")
+    @field_validator("escalation_tags", "escalation_groups", "automation_tags", "staffing_live_channels",
+                     mode="before")
     @classmethod
     def _parse_words(cls, value: object) -> tuple[str, ...]:
         words = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
@@ -111,11 +159,37 @@ class Settings(BaseSettings):
             raise ValueError(f"targets must be positive minutes; got {bad}")
         return {channel.lower(): minutes for channel, minutes in value.items()}
 
+    @field_validator("staffing_handle_minutes")
+    @classmethod
+    def _positive_handle_minutes(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {channel: minutes for channel, minutes in value.items() if not minutes > 0}
+        if bad:
+            raise ValueError(f"handle times must be positive minutes; got {bad}")
+        return {channel.lower(): minutes for channel, minutes in value.items()}
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code:
+            import holidays  # only here and in metrics.peaks: its calendars ship in the package, no network
+
+            if code not in holidays.list_supported_countries():
+                raise ValueError(f"no holiday calendar for country {value!r}; use an ISO code such as US or DE")
+        return code
+
     @model_validator(mode="after")
     def _day_has_hours(self) -> Settings:
         if self.business_hours_end <= self.business_hours_start:
             raise ValueError(f"{ENV_PREFIX}BUSINESS_HOURS_END must be later than {ENV_PREFIX}BUSINESS_HOURS_START")
         return self
+
+    @property
+    def taxonomy_file(self) -> Path | None:
+        if self.taxonomy_path is None:
+            return None
+        path = self.taxonomy_path.expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     @property
     def warehouse_file(self) -> Path:

@@ -13,18 +13,18 @@ import polars as pl
 import streamlit as st
 
 import charts
-from data import demo, ingest
+from data import categorise, demo, ingest
 from data.cast import mask_pii
+from data.classify import TaxonomyError
 from data.csvread import Limits
 from data.export import safe_csv
 from data.formats import MAPPABLE, SOURCES
 from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mapping
 from data.readers import Context
-from data.taxonomy import CATEGORIES
 from data.warehouse import Warehouse
 from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words
+from metrics import complaints, views
 from metrics import query as mq
-from metrics import views
 from metrics.registry import BY_NAME, METRICS, Metric
 from metrics.units import format_delta, format_value
 from settings import get_settings
@@ -41,7 +41,13 @@ def warehouse() -> Warehouse:
     wh = Warehouse(settings.warehouse_file)
     if settings.load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
+    categorise_pending(wh)  # tickets an interrupted run left uncategorised
     return wh
+
+
+def categorise_pending(wh: Warehouse) -> None:
+    with st.spinner("Categorising new tickets…"):
+        categorise.categorise(wh)
 
 
 def load_demo(wh: Warehouse) -> ingest.ImportResult:
@@ -100,6 +106,7 @@ def clear_demo() -> None:
 
 def reload_demo() -> None:
     load_demo(warehouse())
+    categorise_pending(warehouse())
     _data_replaced()
 
 
@@ -126,7 +133,7 @@ def sidebar_filters() -> mq.Filters:
         st.date_input("To", key="end", format="YYYY-MM-DD")
         st.multiselect("Channel", choices["channel"], key="channel", placeholder="All channels")
         st.multiselect("Category", choices["category"], key="category", placeholder="All categories",
-                       format_func=lambda slug: CATEGORIES.get(slug, slug))
+                       format_func=category_label)
         st.multiselect("Priority", choices["priority"], key="priority", placeholder="All priorities")
     filters = _filters_from_state(defaults)
     _mirror_to_url(filters)
@@ -308,6 +315,8 @@ def plan_card(plan: Plan) -> None:
 def _import(plan: Plan) -> None:
     with st.spinner("Importing…"):
         result = run_plan(warehouse(), plan)
+    if result.status == "imported":
+        categorise_pending(warehouse())
     st.session_state[f"_result_{plan.sha256}"] = result
     log.info("import of %d file(s) as %s: %s", len(plan.files), plan.source, result.status)
     if result.status == "imported":
@@ -399,6 +408,8 @@ def url_choice(label: str, options: Sequence[str], key: str, default: str, *,
         if wanted is not None and wanted not in options:
             st.toast(f"Ignored the link's {key} {wanted!r}: this page has no such choice.")
         st.session_state[key] = wanted if wanted in options else default
+    elif st.session_state[key] not in options:  # the data changed under a kept choice
+        st.session_state[key] = default
     if segmented:
         value = st.segmented_control(label, list(options), key=key, format_func=format_func) or default
     else:
@@ -481,6 +492,8 @@ def _buckets(_version: int, filters: mq.Filters, stem: str, business: bool) -> p
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     """One row per agent or group: each KPI beside its sample size; small samples greyed, every column sortable."""
     min_sample = get_settings().min_sample
+    if by == "category":
+        frame = frame.with_columns(pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
     shown = frame.rename({"by_value": BREAKDOWN_LABELS[by]})
     columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
     for name in names:
@@ -493,7 +506,9 @@ def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
         columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description, format=number_format)
         columns[f"{name}_n"] = st.column_config.NumberColumn("n", help=f"Tickets behind {metric.label.lower()}",
                                                              format="localized")
-    order = [BREAKDOWN_LABELS[by], *[c for name in names for c in (name, f"{name}_n")]]
+    # a count is its own sample size
+    order = [BREAKDOWN_LABELS[by], *[c for name in names
+                                     for c in ((name,) if BY_NAME[name].unit == "count" else (name, f"{name}_n"))]]
     styled = shown.select(order).to_pandas().style.apply(_grey_small_samples, names=names, min_sample=min_sample,
                                                           axis=None)
     st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order)
@@ -508,6 +523,8 @@ def _grey_small_samples(table: object, names: Sequence[str], min_sample: int) ->
     styles = table.copy().astype(object)  # type: ignore[attr-defined]
     styles[:] = ""
     for name in names:
+        if BY_NAME[name].unit == "count":
+            continue
         small = table[f"{name}_n"] < min_sample  # type: ignore[index]
         styles.loc[small, name] = "color: #9a9a9a; font-style: italic"  # type: ignore[attr-defined]
     return styles
@@ -562,3 +579,540 @@ def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> Non
     st.dataframe(table, hide_index=True, width="stretch", height=320)
     st.download_button("Download these tickets (CSV)", safe_csv(table), key="drill_csv", mime="text/csv",
                        file_name=f"tickets-{metric.name}-{scope.start}-{scope.end}.csv")
+
+
+# --- complaints ---------------------------------------------------------------------------------------------------
+HANDLING = ["first_reply_minutes_median", "full_resolution_minutes_median", "reopen_rate", "csat"]
+
+
+def category_label(slug: str) -> str:
+    return taxonomy_labels().get(slug, slug.replace("_", " ").capitalize())
+
+
+@st.cache_resource(show_spinner=False)
+def taxonomy_labels() -> dict[str, str]:
+    return categorise.current_taxonomy().labels()
+
+
+def category_shares(filters: mq.Filters) -> pl.DataFrame:
+    """Tickets per category this period and the one before, with shares and the change."""
+    now = query(["tickets_created"], filters, by="category").rename({"tickets_created": "tickets"})
+    before = query(["tickets_created"], filters.previous(), by="category").rename({"tickets_created": "before"})
+    table = now.join(before.select("by_value", "before"), on="by_value", how="left").filter(pl.col("tickets") > 0)
+    return table.with_columns(
+        category=pl.col("by_value").map_elements(category_label, return_dtype=pl.String),
+        share=pl.col("tickets") / pl.col("tickets").sum(),
+        change=(pl.col("tickets") - pl.col("before").fill_null(0)),
+    ).sort("tickets", descending=True)
+
+
+def rising_categories(filters: mq.Filters) -> tuple[pl.DataFrame, complaints.RisingTest]:
+    settings = get_settings()
+    test = complaints.RisingTest(weeks=settings.rising_weeks, z=settings.rising_z, min_tickets=settings.rising_min)
+    return _rising(warehouse().data_version(), filters, test), test
+
+
+@st.cache_data(show_spinner=False)
+def _rising(_version: int, filters: mq.Filters, test: complaints.RisingTest) -> pl.DataFrame:
+    weekly = complaints.weekly_counts(warehouse().cursor(), filters, test.weeks)
+    return complaints.rising(weekly, test).with_columns(
+        pl.col("category").map_elements(category_label, return_dtype=pl.String).alias("label"))
+
+
+def rising_panel(filters: mq.Filters) -> None:
+    table, test = rising_categories(filters)
+    up = table.filter(pl.col("is_rising"))
+    if up.is_empty():
+        st.success(f"No category is rising in the 7 days to {filters.end:%d %b %Y}.", icon=":material/check:")
+    for row in up.iter_rows(named=True):
+        z = "no spread before" if row["z"] is None else f"z = {row['z']:.1f}"
+        st.warning(f"**{row['label']}** is rising: {row['this_week']:,} tickets in the last 7 days against "
+                   f"{row['mean']:.1f} a week before ({z}).", icon=":material/trending_up:")
+    st.caption(test.describe())
+
+
+def has_orders() -> bool:
+    return warehouse().row_count("orders") > 0
+
+
+def complaints_by_order(filters: mq.Filters, dimension: str, categories: Sequence[str]) -> pl.DataFrame:
+    table = _complaints_by_order(warehouse().data_version(), filters, dimension)
+    return complaints.for_categories(table, tuple(categories))
+
+
+def category_picker(label: str, options: Sequence[str], default: Sequence[str], key: str) -> list[str]:
+    return st.multiselect(label, list(options), default=[c for c in default if c in options], key=key,
+                          format_func=category_label, placeholder="Choose categories")
+
+
+def category_trend(filters: mq.Filters, grain: str, categories: Sequence[str]) -> pl.DataFrame:
+    """Tickets per category and period for the chosen categories, named by label."""
+    frame = query(["tickets_created"], filters, grain, by="category", samples=True)
+    return frame.filter(pl.col("by_value").is_in(list(categories))).with_columns(
+        pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+
+
+@st.cache_data(show_spinner=False)
+def _complaints_by_order(_version: int, filters: mq.Filters, dimension: str) -> pl.DataFrame:
+    return complaints.by_order_dimension(warehouse().cursor(), filters, dimension)
+
+
+def category_examples(filters: mq.Filters, category: str) -> None:
+    """The newest tickets of a category, masked, with where each category came from."""
+    table = complaints.examples(warehouse().cursor(), filters, category)
+    if table.is_empty():
+        st.caption("No tickets of this category in the period.")
+        return
+    shown = table.with_columns(mask_pii(table["subject"]), mask_pii(table["description"]))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        "category_confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
+                                                               format="percent")})
+
+
+# --- staffing -----------------------------------------------------------------------------------------------------
+from dataclasses import replace as _replace  # noqa: E402 - this section is appended; the imports stay with it
+from datetime import timedelta as _timedelta  # noqa: E402
+
+from metrics import capacity, peaks  # noqa: E402
+
+EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
+RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
+STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
+ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in this window, so an agent counts as "
+             "working in an interval when one of their tickets got its first reply or an agent's solve in it "
+             "(distinct assignees; automated solves left out). Exports name the assignee, not the author of each "
+             "reply, so this undercounts agents busy with follow-ups — import a roster for real numbers.")
+
+
+def url_int(label: str, key: str, default: int, *, min_value: int, max_value: int, step: int = 1,
+            suffix: str = "", help: str | None = None) -> int:
+    """A whole-number slider kept in the URL as ``?key=value``, so a shared link opens the same scenario."""
+    default = min(max(default, min_value), max_value)
+    if key not in st.session_state:
+        wanted = st.query_params.get(key)
+        value = default
+        if wanted is not None:
+            try:
+                value = int(wanted)
+                if not min_value <= value <= max_value:
+                    raise ValueError(wanted)
+            except ValueError:
+                value = default
+                st.toast(f"Ignored the link's {key} {wanted!r}: expected a whole number from {min_value} to "
+                         f"{max_value}.")
+        st.session_state[key] = value
+    value = st.slider(label, min_value, max_value, key=key, step=step, format="%d" + suffix.replace("%", "%%"),
+                      help=help)
+    if st.query_params.get(key) != str(value):
+        st.query_params[key] = str(value)
+    return int(value)
+
+
+def staffing_scenario() -> capacity.Scenario:
+    """The what-if sliders (defaults from settings), kept in the URL; the scenario they make."""
+    settings = get_settings()
+    cells = st.columns(5)
+    with cells[0]:
+        level = url_int("Service level", "sl", round(settings.staffing_service_level * 100), min_value=50,
+                        max_value=99, suffix=" %", help="Share of live contacts answered within the answer target.")
+    with cells[1]:
+        answer = url_int("Answer target", "answer", round(settings.staffing_answer_seconds), min_value=5,
+                         max_value=300, step=5, suffix=" s", help="Live contacts (chat, phone) answered within this.")
+    with cells[2]:
+        handle = url_int("Handle time", "handle", 100, min_value=50, max_value=200, step=5, suffix=" %",
+                         help="The handle times per channel (settings) scaled by this.")
+    with cells[3]:
+        shrink = url_int("Shrinkage", "shrink", round(settings.staffing_shrinkage * 100), min_value=0, max_value=60,
+                         suffix=" %", help="Paid time not spent on contacts: breaks, training, absence.")
+    with cells[4]:
+        growth = url_int("Expected growth", "growth", round(settings.staffing_growth * 100), min_value=-50,
+                         max_value=200, step=5, suffix=" %", help="More (or fewer) contacts than in the data.")
+    handle_minutes = _handle_minutes(warehouse().data_version()) or settings.staffing_handle_minutes
+    return capacity.Scenario.from_settings(settings, service_level=level / 100, answer_seconds=float(answer),
+                                           handle_factor=handle / 100, shrinkage=shrink / 100, growth=growth / 100,
+                                           handle_minutes=tuple(sorted(handle_minutes.items())))
+
+
+@st.cache_data(show_spinner=False)
+def _handle_minutes(_version: int) -> dict[str, float]:
+    return capacity.handle_minutes_from_data(warehouse().cursor())
+
+
+def handle_time_note(scenario: capacity.Scenario) -> None:
+    minutes = ", ".join(f"{channel} {value * scenario.handle_factor:g} min" for channel, value in
+                        scenario.handle_minutes)
+    source = ("from the export" if _handle_minutes(warehouse().data_version()) else
+              "from settings (`CSPULSE_STAFFING_HANDLE_MINUTES`): no export gives handle time and the warehouse "
+              "has no handle-time column")
+    live = ", ".join(scenario.live_channels) or "none"
+    st.caption(f"Handle times {source}: {minutes}. Live channels ({live}) use Erlang C with an "
+               f"occupancy cap of {scenario.max_occupancy:.0%}; the others use the workload model, a day's work spread "
+               "over that day's business hours. Positions include shrinkage; channels are staffed separately.")
+
+
+def _session_events() -> list[peaks.Peak]:
+    """Events added on the page, seeded from the link once per session."""
+    if "_staffing_events" not in st.session_state:
+        events = []
+        for text in st.query_params.get_all(EVENT_PARAM):
+            try:
+                name, start, end = text.split("|")
+                events.extend(peaks.custom_events([{"name": name, "start": start, "end": end}]))
+            except ValueError:
+                st.toast(f"Ignored the link's event {text!r}: expected Name|YYYY-MM-DD|YYYY-MM-DD.")
+        st.session_state["_staffing_events"] = events
+    return st.session_state["_staffing_events"]
+
+
+def _add_event_form() -> None:
+    with st.popover("Add an event", icon=":material/event:"), st.form("staffing_event", border=False):
+        name = st.text_input("Event name", key="event_name", placeholder="e.g. Summer sale", max_chars=60)
+        dates = st.date_input("Dates", value=(), key="event_dates", format="YYYY-MM-DD")
+        if not st.form_submit_button("Add to this link"):
+            return
+        if not name.strip() or len(dates) != 2:  # type: ignore[arg-type]
+            st.error("Give the event a name and pick its first and last day.")
+            return
+        event = peaks.custom_events([{"name": name.replace("|", " "), "start": dates[0], "end": dates[1]}])[0]  # type: ignore[index]
+        st.session_state["_staffing_events"] = [*_session_events(), event]
+        st.query_params[EVENT_PARAM] = [f"{e.name}|{e.start}|{e.end}" for e in st.session_state["_staffing_events"]]
+        st.session_state["peak"] = event.key  # the selectbox below is not drawn yet in this run
+
+
+@st.cache_data(show_spinner=False)
+def _peak_options(_version: int, view: mq.Filters) -> tuple[list[peaks.Peak], list[peaks.Peak], date | None]:
+    """(peaks of the data's years, configured peaks after the data, the data's last day)."""
+    settings, cur = get_settings(), warehouse().cursor()
+    span = mq.data_range(cur, settings)
+    if span is None:
+        return [], [], None
+    first, last = span
+    calendar = peaks.calendar_peaks(range(first.year, last.year + 2), settings.country, settings.peak_events)
+    everything = _replace(view, start=first, end=last)
+    weeks = peaks.detect_peaks(peaks.weekly_tickets(cur, everything, settings), settings.peak_volume_factor,
+                               first_day=first, last_day=last)
+    past = [p for p in calendar if p.start >= first and p.end <= last] + peaks.data_peaks(weeks)
+    return sorted(past, key=lambda p: (p.start, p.key), reverse=True), peaks.next_peaks(calendar, last), last
+
+
+def peak_picker(view: mq.Filters) -> peaks.Peak | None:
+    """The peak to study: calendar, data and added events, newest first; kept in the URL."""
+    past, _, last = _peak_options(warehouse().data_version(), view)
+    pick, add = st.columns([4, 1], vertical_alignment="bottom")
+    with add:
+        _add_event_form()  # first: an event added now must be among the options below
+    options = sorted([*past, *_session_events()], key=lambda p: (p.start, p.key), reverse=True)
+    if not options:
+        pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week falls inside "
+                  "the data's dates. Add an event for the dates you want to study, or import more history.")
+        return None
+    by_key = {p.key: p for p in options}
+    bfcm = [p.key for p in options if p.kind == "bfcm"]
+    default = bfcm[0] if bfcm else options[0].key
+    with pick:
+        key = url_choice("Peak", list(by_key), "peak", default, format_func=lambda k: _peak_label(by_key[k]))
+    chosen = by_key[key]
+    if last is not None and chosen.start > last:
+        st.info(f"{chosen.label} lies after the newest data ({last:%d %b %Y}): see the forecast below.")
+    return chosen
+
+
+def _peak_label(peak: peaks.Peak) -> str:
+    kind = {"bfcm": "calendar", "december": "calendar", "holiday": "holiday", "custom": "event",
+            "data": "from the data"}[peak.kind]
+    return f"{peak.label} · {kind}"
+
+
+def peak_table(peak: peaks.Peak, view: mq.Filters) -> None:
+    """The peak against the four weeks before it: volume, first reply, CSAT and backlog."""
+    table = _against_baseline(warehouse().data_version(), peak, view)
+    start, end = peaks.baseline(peak)
+    rows = [{"KPI": row["label"], "Peak": format_value(row["peak"], row["unit"]),
+             f"Baseline ({start:%d %b} – {end:%d %b})": format_value(row["baseline"], row["unit"]),
+             "Peak ÷ baseline": "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"}
+            for row in table.iter_rows(named=True)]
+    st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption("Tickets per day and first reply by creation time, CSAT by solve time, backlog open at each window's "
+               "end. The baseline is the four weeks just before the peak.")
+
+
+@st.cache_data(show_spinner=False)
+def _against_baseline(_version: int, peak: peaks.Peak, view: mq.Filters) -> pl.DataFrame:
+    return peaks.against_baseline(warehouse().cursor(), peak, view, get_settings())
+
+
+def staffing_interval(peak: peaks.Peak, view: mq.Filters) -> int:
+    """60 or 30 minutes; 30 only where the export's times carry minutes."""
+    clock = _clock(warehouse().data_version(), peak.filters(view))
+    if clock is not None and clock > 30:
+        st.caption("Intervals are hours: this export's creation times carry no minutes.")
+        return 60
+    return int(url_choice("Interval", ["60", "30"], "interval", "60", format_func=lambda m: f"{m} min",
+                          segmented=True))
+
+
+@st.cache_data(show_spinner=False)
+def _clock(_version: int, window: mq.Filters) -> int | None:
+    return capacity.clock_minutes(warehouse().cursor(), window, get_settings())
+
+
+@st.cache_data(show_spinner=False)
+def _window(_version: int, window: mq.Filters, minutes: int) -> dict[str, object]:
+    """What the warehouse says about one window: arrivals, staffed agents (roster or estimate), quality, waits."""
+    cur, settings = warehouse().cursor(), get_settings()
+    source = "roster" if capacity.roster_shifts(cur, window, settings) else "estimate"
+    staffed = (capacity.roster_staffed if source == "roster" else capacity.seen_working)(cur, window, minutes,
+                                                                                          settings)
+    return {"arrivals": capacity.arrivals(cur, window, minutes, settings), "staffed": staffed, "source": source,
+            "quality": capacity.slot_quality(cur, window, minutes, settings),
+            "waits": capacity.arrival_waits(cur, window, minutes, settings),
+            "channels": tuple(mq.dimension_values(cur, "channel"))}
+
+
+@st.cache_data(show_spinner=False)
+def _base_quality(_version: int, window: mq.Filters) -> dict[str, float | None]:
+    row = capacity.slot_quality(warehouse().cursor(), window, 60, get_settings(), overall=True)
+    return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
+
+
+def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario,
+                 minutes: int) -> tuple[capacity.GapReport, str]:
+    """The peak's gap under the scenario, and where staffed agents came from ("roster" or "estimate")."""
+    try:
+        return _gap(warehouse().data_version(), peak, view, scenario, minutes)
+    except ValueError as error:  # e.g. a channel without a handle time in settings
+        st.error(f"Cannot work out the staffing of this peak: {error}.")
+        st.stop()
+
+
+@st.cache_data(show_spinner="Working out agents per interval…", max_entries=64)
+def _gap(version: int, peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario,
+         minutes: int) -> tuple[capacity.GapReport, str]:
+    window = _window(version, peak.filters(view), minutes)
+    start, end = peaks.baseline(peak)
+    base = _base_quality(version, _replace(view, start=start, end=end))
+    channels = [c for c in window["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
+    report = capacity.report(window["arrivals"], window["staffed"], window["quality"], base,  # type: ignore[arg-type]
+                             start=peak.start, end=peak.end, minutes=minutes, scenario=scenario, channels=channels)
+    return report, str(window["source"])
+
+
+def staffed_note(source: str) -> None:
+    if source == "estimate":
+        st.info(ESTIMATOR, icon=":material/person_search:")
+    else:
+        st.caption("Staffed agents come from the roster: each shift counts by the share of the interval it covers; "
+                   "a shift without a channel serves every channel.")
+
+
+def gap_tiles(report: capacity.GapReport, source: str) -> None:
+    totals, label = report.totals, " (est.)" if source == "estimate" else ""
+    cells = st.columns(4)
+    cells[0].metric("Agent-hours short", f"{totals['short_agent_hours']:,.0f}", border=True,
+                    help="Sum over intervals of required − staffed where that is above 0, times the interval length.")
+    cells[1].metric("Agent-hours spare", f"{totals['spare_agent_hours']:,.0f}", border=True,
+                    help="Sum over intervals of staffed − required where that is above 0.")
+    cells[2].metric("Needed / staffed hours" + label,
+                    f"{totals['required_agent_hours']:,.0f} / {totals['staffed_agent_hours']:,.0f}", border=True,
+                    help="Agent-hours the scenario needs and agent-hours staffed over the whole peak.")
+    cells[3].metric("Short and slow or unhappy", f"{totals['flagged_intervals']:,.0f} intervals", border=True,
+                    help=f"Intervals with agents short whose tickets met the first reply SLA or were satisfied "
+                         f"{capacity.QUALITY_DROP:.0%} (points) less often than in the baseline weeks.")
+
+
+def gap_callouts(report: capacity.GapReport) -> None:
+    """The intervals where agents were short and replies slow or CSAT low."""
+    flagged = report.slots.filter(pl.col("flagged"))
+    if flagged.is_empty():
+        st.caption("No interval was both short of agents and slow to reply or low in CSAT.")
+        return
+    table = flagged.select(
+        pl.col("slot").dt.strftime("%a %d %b %H:%M").alias("Interval"), pl.col("tickets").alias("Tickets"),
+        pl.col("required").alias("Required"), pl.col("staffed").alias("Staffed"), pl.col("gap").alias("Short"),
+        (pl.col("sla_first_reply_attainment") * 100).alias("First reply SLA %"),
+        (pl.col("csat") * 100).alias("CSAT %"), pl.col("csat_n").alias("Ratings"),
+        pl.when(pl.col("slow") & pl.col("unhappy")).then(pl.lit("slow replies, low CSAT"))
+        .when(pl.col("slow")).then(pl.lit("slow replies")).otherwise(pl.lit("low CSAT")).alias("Why"))
+    st.markdown(f"**{flagged.height} short interval{'s' if flagged.height != 1 else ''} with slow first replies or "
+                "low CSAT** (tickets that arrived in them, against the baseline weeks):")
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * table.height, 320),
+                 column_config={c: st.column_config.NumberColumn(format="%.0f") for c in
+                                ("Tickets", "Required", "Staffed", "Short", "First reply SLA %", "CSAT %")})
+
+
+def required_table(report: capacity.GapReport, scenario: capacity.Scenario) -> None:
+    """Per channel: the model, contacts, the busiest interval's agents and the agent-hours."""
+    hours = report.minutes / 60
+    table = report.required.group_by("channel", "model").agg(
+        contacts=pl.col("contacts").sum(), busiest=pl.col("agents").max(),
+        agent_hours=pl.col("agents").sum() * hours).sort("channel")
+    table = table.with_columns(
+        handle=pl.col("channel").map_elements(lambda c: scenario.handle_seconds(c) / 60, return_dtype=pl.Float64),
+        model=pl.col("model").replace({"erlang_c": "Erlang C (live)", "workload": "Workload (async)"}))
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "channel": "Channel", "model": "Model",
+        "contacts": st.column_config.NumberColumn("Contacts", format="%.0f"),
+        "handle": st.column_config.NumberColumn("Handle time", format="%.1f min"),
+        "busiest": st.column_config.NumberColumn("Agents, busiest interval", format="%d"),
+        "agent_hours": st.column_config.NumberColumn("Agent-hours", format="%.0f")},
+        column_order=["channel", "model", "contacts", "handle", "busiest", "agent_hours"])
+
+
+def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
+    """Tickets that arrived when no agent was staffed, and how long they waited for a first reply."""
+    window = _window(warehouse().data_version(), peak.filters(view), minutes)
+    table = capacity.after_hours(window["waits"], window["staffed"])  # type: ignore[arg-type]
+    if table["tickets"].sum() == 0:
+        st.caption("No tickets arrived in this window.")
+        return
+    shown = table.with_columns(
+        pl.col("share") * 100, pl.col("first_reply_minutes_median").map_elements(lambda v: format_value(v, "minutes"),
+                                                          return_dtype=pl.String),
+        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), return_dtype=pl.String))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        "coverage": "Arrived in", "tickets": "Tickets",
+        "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
+        "unanswered": "Not answered yet", "first_reply_minutes_median": "First reply (median)",
+        "first_reply_minutes_p90": "First reply (p90)"})
+    st.caption(f"An interval is staffed when {STAFFED_SOURCES[str(window['source'])]} shows at least one agent in "
+               "it; waits are calendar time to the first agent reply, of the tickets answered so far.")
+
+
+def next_peak_choice(view: mq.Filters) -> peaks.Peak | None:
+    """The configured peak to forecast: the next Black Friday, December or custom event after the data."""
+    _, upcoming, last = _peak_options(warehouse().data_version(), view)
+    upcoming = sorted([*upcoming, *(p for p in _session_events() if last and p.start > last)],
+                      key=lambda p: p.start)
+    if not upcoming:
+        st.info("No configured peak lies after the newest data. Add an event above or in `CSPULSE_PEAK_EVENTS`.")
+        return None
+    by_key = {p.key: p for p in upcoming}
+    key = url_choice("Forecast for", list(by_key), "next", upcoming[0].key, format_func=lambda k: by_key[k].label)
+    return by_key[key]
+
+
+def forecast_method() -> str:
+    if not warehouse().row_count("orders"):
+        st.caption("Forecast from last year's tickets (no orders loaded for the orders × contact rate method).")
+        return "tickets"
+    labels = {"tickets": "Last year's tickets × growth", "orders": "Orders × contact rate"}
+    return url_choice("Forecast from", list(labels), "method", "tickets", format_func=labels.get, segmented=True)
+
+
+def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario, minutes: int,
+                   method: str) -> capacity.GapReport | None:
+    """Forecast tickets per interval for ``peak``, the agents they need and the extra agent-hours; the CSV."""
+    try:
+        result = _forecast(warehouse().data_version(), peak, view, scenario, minutes, method)
+    except ValueError as error:
+        result = f"Cannot forecast {peak.label}: {error}."
+    if isinstance(result, str):
+        st.info(result)
+        return None
+    report, before, factor, source, tickets = result
+    settings = get_settings()
+    cells = st.columns(4)
+    cells[0].metric("Forecast tickets", f"{tickets:,.0f}", border=True,
+                    help=f"{before.label} × {factor:.2f}")
+    cells[1].metric("Agents needed, busiest interval", f"{report.slots['required'].max():,.0f}", border=True)
+    cells[2].metric("Extra agent-hours to hire", f"{report.totals['short_agent_hours']:,.0f}", border=True)
+    cells[3].metric(f"= {settings.staffing_paid_hours:g}-hour shifts",
+                    f"{capacity.shifts(report.totals['short_agent_hours'], settings.staffing_paid_hours):,.1f}",
+                    border=True)
+    how = ("last year's tickets in that window" if method == "tickets" else
+           f"last year's orders in that window × the contact rate of the newest {RECENT_WEEKS} weeks (peaks raise "
+           "the contact rate, so read this as a floor)")
+    staffed = "the roster" if source == "roster" else f"as many as worked last year ({STAFFED_SOURCES[source]})"
+    st.caption(f"Forecast from {before.label}: {how}, times the expected growth, carried day by day onto "
+               f"{peak.label} (factor {factor:.2f} on last year's tickets). Staffed agents: {staffed}.")
+    plan = capacity.hiring_plan(report, settings.staffing_paid_hours)
+    st.download_button("Download the hiring plan (CSV)", safe_csv(plan.with_columns(pl.col("slot").cast(pl.String))),
+                       file_name=f"staffing-{peak.key}.csv", mime="text/csv", key="staffing_csv")
+    return report
+
+
+@st.cache_data(show_spinner="Forecasting the next peak…", max_entries=32)
+def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario, minutes: int,
+              method: str) -> tuple[capacity.GapReport, peaks.Peak, float, str, float] | str:
+    settings, cur = get_settings(), warehouse().cursor()
+    span = mq.data_range(cur, settings)
+    calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
+                                    settings.peak_events)
+    before = peaks.last_year(peak, calendar)
+    if span is None or before.start < span[0] or before.end > span[1]:
+        return (f"No data for last year's window ({before.label}): the forecast needs the same peak a year "
+                "earlier in the warehouse.")
+    last = _window(version, before.filters(view), minutes)
+    factor = 1 + scenario.growth
+    if method == "orders":
+        recent = _replace(view, start=span[1] - _timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
+        rate = capacity.contact_rate(*capacity.orders_and_tickets(cur, recent, settings))
+        orders, tickets = capacity.orders_and_tickets(cur, before.filters(view), settings)
+        factor = capacity.rate_factor(tickets, orders, rate, scenario.growth) or factor
+    forecast = capacity.forecast_arrivals(last["arrivals"], before, peak, factor)  # type: ignore[arg-type]
+    window = peak.filters(view)
+    source = "roster" if capacity.roster_shifts(cur, window, settings) else str(last["source"])
+    staffed = (capacity.roster_staffed(cur, window, minutes, settings) if source == "roster" else
+               capacity.carry(last["staffed"], before, peak))  # type: ignore[arg-type]
+    channels = [c for c in last["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
+    report = capacity.report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
+                             scenario=_replace(scenario, growth=0.0), channels=channels)
+    return report, before, factor, source, float(forecast["tickets"].sum())
+
+
+SOURCE_WORDS = {"export": "the export's own category", "mapping": "a mapping of the export's category or tags",
+                "analyst": "an analyst's correction", "rules": "keyword rules on the text",
+                "model": "a model learned from tagged tickets", "none": "uncategorised (no confident source)",
+                "pending": "not categorised yet"}
+
+
+def category_sources_note(filters: mq.Filters) -> None:
+    """Where the period's categories came from, so a guess is never read as fact."""
+    table = complaints.category_sources(warehouse().cursor(), filters)
+    total = table["tickets"].sum()
+    if not total:
+        return
+    parts = [f"{n / total:.0%} {SOURCE_WORDS.get(s, s)}" for s, n in table.iter_rows()]
+    st.caption("Categories come from: " + "; ".join(parts) + ". Rules and the model place a ticket only at "
+               "confidence 0.5 or more; the rest stay uncategorised.")
+
+
+def correction_form(filters: mq.Filters, category: str) -> None:
+    """An analyst puts a ticket in its right category; it is kept on re-import and the model learns from it."""
+    table = complaints.examples(warehouse().cursor(), filters, category, limit=50)
+    if table.is_empty():
+        return
+    with st.form("correction", border=True):
+        st.markdown("**Correct a category** — kept when the ticket is imported again, and learned from.")
+        left, right = st.columns(2)
+        keys = [f"{row['source']}|{row['ticket_id']}" for row in table.iter_rows(named=True)]
+        chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1])
+        slugs = [slug for slug in taxonomy_labels() if slug != "uncategorised"]
+        new = right.selectbox("Right category", slugs, format_func=category_label)
+        if st.form_submit_button("Save correction"):
+            source, ticket_id = chosen.split("|", 1)
+            try:
+                categorise.correct(warehouse(), source, ticket_id, new)
+            except ValueError as error:
+                st.error(str(error))
+                return
+            st.toast(f"Ticket {ticket_id} is now {category_label(new)}.")
+            st.rerun()
+
+
+def recategorise_button() -> None:
+    if st.button("Re-categorise guessed tickets", help="Runs the rules and the model again on every ticket "
+                 "they placed, e.g. after editing the taxonomy file or correcting tickets."):
+        with st.spinner("Categorising…"):
+            result = categorise.categorise(warehouse(), redo_guesses=True)
+        st.toast(f"{result.tickets:,} tickets categorised again.")
+        st.rerun()
+
+
+def taxonomy_problem() -> str | None:
+    """Why the configured taxonomy file cannot be used, in words; None when it can."""
+    try:
+        taxonomy_labels()
+    except TaxonomyError as error:
+        return str(error)
+    return None

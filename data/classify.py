@@ -58,6 +58,7 @@ class Category:
     label: str
     description: str
     rules: dict[str, tuple[str, ...]]  # language -> rules as written in the file
+    aliases: tuple[str, ...] = ()  # export categories, ticket types, custom-field values and tags that mean it
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class Taxonomy:
 
     def labels(self) -> dict[str, str]:
         return {c.slug: c.label for c in self.categories} | {UNCATEGORISED: "Uncategorised"}
+
+    def aliases(self) -> dict[str, str]:
+        """alias slug -> category slug; a category's own slug and label are aliases of it too."""
+        found = {alias_slug(c.label): c.slug for c in self.categories}
+        found |= {alias: c.slug for c in self.categories for alias in c.aliases}
+        return found | {c.slug: c.slug for c in self.categories}
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def _parse_category(slug: str, body: Any, languages: tuple[str, ...], fail: Fail
         raise fail(key, f'the slug must be lower_snake_case and not "{UNCATEGORISED}", which is reserved')
     if not isinstance(body, dict):
         raise fail(key, "must be a table with label, description and rules")
-    _reject_unknown(body, {"label", "description", "rules"}, f"{key}.", fail)
+    _reject_unknown(body, {"label", "description", "rules", "aliases"}, f"{key}.", fail)
     for field in ("label", "description"):
         if not isinstance(body.get(field), str) or not body[field].strip():
             raise fail(f"{key}.{field}", "must be a non-empty string")
@@ -126,7 +133,11 @@ def _parse_category(slug: str, body: Any, languages: tuple[str, ...], fail: Fail
         raise fail(f"{key}.rules", "must be a table of language = [rules]")
     for language, phrases in rules.items():
         _check_rules(f"{key}.rules.{language}", language, phrases, languages, fail)
-    return Category(slug, body["label"], body["description"], {lang: tuple(p) for lang, p in rules.items()})
+    aliases = body.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise fail(f"{key}.aliases", "must be a list of non-empty strings")
+    return Category(slug, body["label"], body["description"], {lang: tuple(p) for lang, p in rules.items()},
+                    tuple(alias_slug(a) for a in aliases))
 
 
 def _check_rules(key: str, language: str, phrases: Any, languages: tuple[str, ...], fail: Fail) -> None:
@@ -149,6 +160,11 @@ def _reject_unknown(table: dict[str, Any], allowed: set[str], prefix: str, fail:
 
 def _is_language(value: Any) -> bool:
     return isinstance(value, str) and LANGUAGE.fullmatch(value) is not None
+
+
+def alias_slug(text: str) -> str:
+    """How exported vocabularies compare: "Where is my order?" and "where_is_my_order" are one value."""
+    return "_".join(normalise(text).split())
 
 
 # --- text and rules ------------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from data.categorise import categorise, current_taxonomy
+from data.classify import TaxonomyError
 from data.csvread import Limits
 from data.ingest import ImportResult, pii_salt
 from data.pipeline import load_mappings, plan_files, run_plan
@@ -23,12 +25,15 @@ def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()
+        taxonomy = current_taxonomy()  # a bad taxonomy file stops the run before anything is written
         warehouse = Warehouse(Path(args.db) if args.db else settings.warehouse_file)
-    except (WarehouseError, SettingsError) as error:
+    except (WarehouseError, SettingsError, TaxonomyError) as error:
         print(f"data.ingest: {error}", file=sys.stderr)
         return 2
     try:
         results = _import(warehouse, args, settings)
+        if any(r.status == "imported" for r in results):
+            categorise(warehouse, taxonomy)
     finally:
         warehouse.close()
     for result in results:

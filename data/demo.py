@@ -32,7 +32,7 @@ __all__ = ["DEMO_END", "DEMO_SOURCE", "DEMO_START", "demo_batch", "generate"]
 DEMO_SOURCE = "demo"
 DEMO_START = date(2024, 10, 1)
 DEMO_END = date(2026, 10, 31)  # inclusive, a local date in the requested time zone
-DEMO_VERSION = 2  # bump when the generator changes, so a stored demo is not mistaken for the new one
+DEMO_VERSION = 3  # bump when the generator changes, so a stored demo is not mistaken for the new one
 
 HOUR = 3_600
 DAY = 86_400
@@ -227,6 +227,7 @@ NEW_SHARE_OF_UNTOUCHED = 0.6  # the rest were opened by an agent who has not rep
 
 SURVEY_SHARE, SURVEY_RESPONSE_SHARE = 0.92, 0.30
 NPS_SHARE_OF_RATED = 0.6
+UNTAGGED_SHARE = 0.3  # tickets the agents left without a category
 NPS_SATISFIED = (np.array([10, 9, 8, 7, 6]), np.array([0.38, 0.30, 0.20, 0.08, 0.04]))
 NPS_UNSATISFIED = (np.array([7, 6, 5, 4, 3, 2, 1, 0]), np.array([0.10, 0.15, 0.20, 0.15, 0.15, 0.10, 0.05, 0.10]))
 GOOD_BASE, GOOD_DROP_PER_DOUBLING, GOOD_DROP_REOPENED, GOOD_DROP_BROKEN = 0.92, 0.13, 0.15, 0.06
@@ -352,6 +353,7 @@ def generate(*, seed: int = 7, scale: float = 1.0, tz: str = "UTC", salt: str = 
     _serve_tickets(rng, calendar, tickets, cutoff)
     # its own stream, so adding the survey question left every earlier draw (and test figure) as it was
     tickets["nps"] = _nps(np.random.default_rng((seed, 1)), tickets)
+    tickets["tagged"] = np.random.default_rng((seed, 2)).random(len(tickets["created"])) >= UNTAGGED_SHARE
 
     keys = _customer_keys(np.concatenate([orders["customer"], tickets["customer"]]), salt)
     order_ids = pl.Series(np.arange(len(orders["created"])) + 1001).cast(pl.String)
@@ -945,7 +947,8 @@ def _ticket_frame(
         "status": _labels(STATUSES, tickets["status"]),
         "channel": _labels(CHANNELS, tickets["channel"]),
         "priority": _labels(PRIORITIES, tickets["priority"]),
-        "category": _labels(TICKET_CATEGORIES, tickets["category"]),
+        # what the store's agents tagged; some tickets go untagged, and CS Pulse categorises those from their text
+        "category_exported": _labels(TICKET_CATEGORIES, np.where(tickets["tagged"], tickets["category"], -1)),
         "group_name": _labels(GROUPS, tickets["group"]),
         "assignee": _labels(AGENTS, tickets["assignee"]),
         "subject": subject,

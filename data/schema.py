@@ -20,6 +20,9 @@ class Table:
     key: tuple[str, ...]
     required: tuple[str, ...]
     since: int = 1
+    # Columns CS Pulse computes after an import: a re-import neither compares nor keeps them, so it leaves them
+    # to be worked out again from what the export now says.
+    derived: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -71,11 +74,14 @@ TICKETS = Table(
         ("tags", "VARCHAR", 2),  # as exported, space- or comma-separated
         ("data_issues", "VARCHAR", 2),  # why a value was kept out of the KPIs, e.g. "resolved before created"
         ("nps_score", "SMALLINT", 3),  # 0-10 "how likely to recommend", where the export has it
-        ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none
-        ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export or an analyst gave
+        ("category_exported", "VARCHAR", 3),  # the export's own category, type or custom field, as a slug
+        # Derived by data/categorise.py after each import, never by a reader: `category` above is the taxonomy's
+        ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none; NULL: pending
+        ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export, a mapping or an analyst gave
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),
+    derived=("category", "category_source", "category_confidence"),
 )
 
 ORDERS = Table(

@@ -77,7 +77,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE imports ADD COLUMN notes VARCHAR",
         "CREATE TABLE mappings (name VARCHAR, kind VARCHAR, mapping VARCHAR, saved_at TIMESTAMP)",
     ),
-    (*_fact_tables_at(3),),
+    (
+        *_fact_tables_at(3),
+        # an analyst's category for a ticket outlives re-imports of it
+        "CREATE TABLE category_corrections (source VARCHAR, ticket_id VARCHAR, category VARCHAR, "
+        "corrected_at TIMESTAMP)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -110,3 +110,30 @@ def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, li
                 AND coalesce(category, '{UNCATEGORISED}') = $example_category
               ORDER BY created_at DESC, ticket_id LIMIT {int(limit)}"""
     return execute(cur, sql, filters, settings, example_category=category)
+
+
+# The complaints that point at a cause on each side of an order (the issue's examples: damaged and wrong items
+# per product, "where is my order" per carrier).
+FOCUS: dict[str, tuple[str, ...]] = {
+    "sku": ("damaged_item", "wrong_item", "return"),
+    "vendor": ("damaged_item", "wrong_item", "return"),
+    "shipping_method": ("shipping_status", "damaged_item"),
+    "discount_code": ("discount",),
+}
+
+
+def for_categories(table: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataFrame:
+    """``by_order_dimension`` summed over some categories: one row per value, worst rate first."""
+    chosen = table.filter(pl.col("category").is_in(list(categories)))
+    return (chosen.group_by("value", "per").agg(pl.col("tickets").sum(), pl.col("sold").first())
+            .with_columns(per_1000=1000.0 * pl.col("tickets") / pl.col("sold"))
+            .sort(["per_1000", "tickets"], descending=True))
+
+
+def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings | None = None
+                     ) -> pl.DataFrame:
+    """How the view's tickets got their category: tickets per source (export, mapping, analyst, rules, model,
+    none; "pending" before categorisation ran)."""
+    sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets FROM tickets
+              WHERE {in_view('created_at')} GROUP BY ALL ORDER BY tickets DESC"""
+    return execute(cur, sql, filters, settings)

@@ -116,3 +116,19 @@ def test_examples_are_the_newest_of_the_category(shop: Warehouse, settings: Sett
     table = mc.examples(shop.cursor(), VIEW, "damaged_item", settings=settings)
     assert table["ticket_id"].to_list() == ["2", "1"]
     assert mc.examples(shop.cursor(), VIEW, "x' OR '1'='1", settings=settings).is_empty()
+
+
+def test_for_categories_sums_the_chosen_categories_per_value(shop: Warehouse, settings: Settings) -> None:
+    table = mc.by_order_dimension(shop.cursor(), VIEW, "sku", settings)
+    # CUP: one damaged and one wrong-item ticket over 4 units -> 500 per 1,000; MUG: 2 damaged over 3 units
+    both = mc.for_categories(table, ("damaged_item", "wrong_item"))
+    assert both.select("value", "tickets", "sold").rows() == [("MUG", 2, 3), ("CUP", 2, 4)]
+    assert both["per_1000"].to_list() == [pytest.approx(2000 / 3), 500.0]
+    assert mc.for_categories(table, ("wrong_item",)).select("value", "per_1000").rows() == [("CUP", 250.0)]
+
+
+def test_category_sources_count_tickets_per_source(settings: Settings) -> None:
+    wh = series({"refund": [2]})
+    wh.cursor().execute("UPDATE tickets SET category_source = 'rules' WHERE ticket_id = 'T0'")
+    table = mc.category_sources(wh.cursor(), VIEW, settings)
+    assert dict(table.iter_rows()) == {"rules": 1, "pending": 1}

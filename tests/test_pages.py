@@ -20,7 +20,8 @@ from settings import get_settings
 from tests.conftest import PROJECT, load_fixture
 
 DASHBOARD = str(PROJECT / "dashboard.py")
-PAGES = ["app_pages/overview.py", "app_pages/trends.py", "app_pages/team.py", "app_pages/imports.py",
+PAGES = ["app_pages/overview.py", "app_pages/trends.py", "app_pages/team.py", "app_pages/complaints.py",
+         "app_pages/imports.py",
          "app_pages/data.py"]
 TIMEOUT = 60
 
@@ -41,6 +42,7 @@ def fixture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     load_fixture(wh)
     wh.close()
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
     return path
 
 
@@ -130,6 +132,7 @@ def test_bad_setting_stops_start_up_with_its_name(fixture_file: Path, monkeypatc
 def test_empty_warehouse_opens_on_the_demo_store_and_says_so(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
+    get_settings.cache_clear()
     app = _app()
     assert not app.exception
     assert any("Demo data" in info.value for info in app.info)
@@ -140,6 +143,7 @@ def test_clearing_the_demo_empties_the_warehouse_and_it_stays_cleared(tmp_path: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
     app = _app()
     app.button(key="clear_demo_notice").click().run()
     assert not app.exception
@@ -156,6 +160,7 @@ def test_clearing_the_demo_empties_the_warehouse_and_it_stays_cleared(tmp_path: 
 
 def test_a_filter_value_the_data_no_longer_has_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
+    get_settings.cache_clear()
     app = _app()
     app.multiselect(key="channel").set_value(["email"]).run()
     app.button(key="clear_demo_notice").click().run()
@@ -209,6 +214,7 @@ def test_demo_notice_says_when_demo_data_is_mixed_with_imports(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
     app = _app()
     assert any("not from your business" in info.value for info in app.info)
     load_fixture(Warehouse(path))  # a second handle in this process on the app's own database
@@ -292,6 +298,7 @@ def test_trends_explains_a_kpi_the_data_cannot_give(tmp_path: Path, monkeypatch:
     import_batch(wh, Batch("bare.csv", "sha-bare", "b", "tickets", {"tickets": bare}))
     wh.close()
     monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
     app = _app()
     app.query_params["kpi"] = "csat"
     app.switch_page("app_pages/trends.py").run()
@@ -337,3 +344,60 @@ def test_overview_marks_rates_and_durations_over_small_samples(fixture_file: Pat
     get_settings.cache_clear()
     tiles = _tiles(_app(start="2024-03-04", end="2024-03-10"))
     assert "First reply (median)" in tiles and "CSAT" in tiles
+
+
+# --- Complaints ---------------------------------------------------------------------------------------------------
+def _complaints(**query: str) -> AppTest:
+    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    for key, value in {"start": "2024-03-04", "end": "2024-03-10", **query}.items():
+        app.query_params[key] = value
+    app.switch_page("app_pages/complaints.py").run()
+    assert not app.exception and not app.error
+    return app
+
+
+def test_complaints_top_categories_with_share_and_change(fixture_file: Path) -> None:
+    bars = _figure(_complaints())["data"][0]
+    # created in the week: where-is-my-order T1, T3; refund T2; damaged T4. The week before: T5 other.
+    counts = dict(zip(bars["y"], bars["x"], strict=True))
+    assert counts == {"Where is my order": 2, "Refund request or status": 1, "Damaged item": 1}
+    labels = dict(zip(bars["y"], bars["text"], strict=True))
+    assert labels["Where is my order"] == "50% (+2)"
+
+
+def test_complaints_rising_panel_states_its_test(fixture_file: Path) -> None:
+    app = _complaints()
+    assert any("No category is rising" in s.value for s in app.success)
+    assert any(c.value.startswith("Rising: the last 7 days hold at least 5 tickets") for c in app.caption)
+
+
+def test_complaints_handling_table_per_category(fixture_file: Path) -> None:
+    table = _complaints().dataframe[0].value
+    rows = {row["Category"]: row for row in table.to_dict("records")}
+    # where-is-my-order created in the week: T1 30 and T3 60 minutes to first reply -> median 45
+    assert rows["Where is my order"]["first_reply_minutes_median"] == 45.0
+    assert rows["Where is my order"]["first_reply_minutes_median_n"] == 2
+
+
+def test_complaints_examples_are_masked_and_chosen_from_the_url(fixture_file: Path) -> None:
+    app = _complaints(example="damaged_item")
+    examples = app.dataframe[1].value
+    assert examples["ticket_id"].to_list() == ["T4"]
+    assert examples["subject"].to_list() == ["Broken mug, call ***-4567"]
+
+
+def test_complaints_without_ticket_order_links_say_how_tickets_reach_orders(fixture_file: Path) -> None:
+    app = _complaints()
+    assert any("by their order number" in i.value for i in app.info)
+
+
+def test_a_broken_taxonomy_file_stops_start_up_with_the_file_and_key(fixture_file: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "mine.toml"
+    broken.write_text('languages = ["en"]\n[categories.Bad-Slug]\nlabel = "x"\ndescription = "y"\n')
+    monkeypatch.setenv("CSPULSE_TAXONOMY_PATH", str(broken))
+    get_settings.cache_clear()
+    app = _app()
+    assert not app.exception
+    message = app.error[0].value
+    assert "taxonomy" in message and "mine.toml" in message and "categories.Bad-Slug" in message
