@@ -63,7 +63,9 @@ _NO_PROBLEM = pl.lit(None, pl.String)
 def _cells(s: pl.Series, text: pl.Expr | None = None) -> pl.DataFrame:
     """The raw cells and their cleaned text (stripped; empty -> null) side by side."""
     frame = pl.DataFrame({_RAW: s.cast(pl.String)})
-    return frame.with_columns(_non_empty(text if text is not None else pl.col(_RAW).str.strip_chars()).alias(_TEXT))
+    cleaned = frame.with_columns((text if text is not None else pl.col(_RAW).str.strip_chars()).alias(_TEXT))
+    # A second step: inside one when/then the cleaning expression was evaluated twice (half of the cost).
+    return cleaned.with_columns(_non_empty(pl.col(_TEXT)).alias(_TEXT))
 
 
 def _non_empty(text: pl.Expr) -> pl.Expr:
@@ -96,8 +98,7 @@ def to_text(s: pl.Series) -> Cast:
     Text that looks like a formula (``=SUM(A1)``), HTML or SQL is data here; neutralising it is the job of whatever
     renders or downloads it, so it is never rewritten and never a problem.
     """
-    frame = _cells(s)
-    return _result(frame, pl.col(_TEXT), _NO_PROBLEM, "", s.name)
+    return Cast(_cells(s)[_TEXT].alias(s.name), [])  # no text is unreadable: no problem list to build
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -336,19 +337,27 @@ def human_format(fmt: str) -> str:
     return re.sub(r"%[-:#.]?[A-Za-z%]", lambda m: _HUMAN_DIRECTIVES.get(m.group(), m.group()), fmt)
 
 
-def _utc_from(text: pl.Expr, fmt: str, tz: str) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed at all, naive UTC) for one format: an offset in the value wins; otherwise it is wall time in tz."""
+def _parse(text: pl.Expr, fmt: str) -> pl.Expr:
+    """Naive datetimes: UTC when the format carries an offset (each value converted by its own), else wall time."""
     offset_fmt = _offset_format(fmt)
     if offset_fmt is not None:
-        parsed = text.str.strptime(pl.Datetime("us"), offset_fmt, strict=False)
-        utc = parsed.dt.replace_time_zone(None)
-        return utc, utc
-    wall = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-    if tz == "UTC":
-        return wall, wall
+        return text.str.strptime(pl.Datetime("us"), offset_fmt, strict=False).dt.replace_time_zone(None)
+    return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+
+
+def _to_utc(parsed: pl.Expr, fmt: str, tz: str) -> pl.Expr:
+    """Wall time in tz as naive UTC; values read with an offset already are."""
+    if _offset_format(fmt) is not None or tz == "UTC":
+        return parsed
     # A fall-back hour happens twice: take the first. A spring-forward hour never happens: null, reported below.
-    local = wall.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-    return wall, local.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    local = parsed.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    return local.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+
+
+def _utc_from(text: pl.Expr, fmt: str, tz: str) -> tuple[pl.Expr, pl.Expr]:
+    """(parsed at all, naive UTC) for one format: an offset in the value wins; otherwise it is wall time in tz."""
+    parsed = _parse(text, fmt)
+    return parsed, _to_utc(parsed, fmt, tz)
 
 
 def _check_zone(tz: str) -> None:
@@ -372,22 +381,33 @@ def _parse_stamps(frame: pl.DataFrame, formats: Sequence[str], tz: str) -> pl.Da
     tried only on the cells still unread, in the given order, so an odd value later on is still read.
     """
     text = pl.col(_TEXT)
-    sample = frame[_TEXT].drop_nulls().head(2000)
+    sample = _first_values(frame[_TEXT], 2000)
     hits = [sample.str.strptime(pl.Datetime("us"), _offset_format(f) or f, strict=False).is_not_null().sum()
             for f in formats]
     first = [formats[hits.index(max(hits))]]  # the format that reads most of the sample, earliest on a tie
     rest = [f for f in formats if f not in first]
-    out = frame.with_row_index("_row").with_columns(_single_format(text, first[0], tz))
-    pending = out.filter(text.is_not_null() & pl.col("parsed").is_null())
-    if rest and pending.height:
-        retried = pending.drop("parsed", "utc").with_columns(_coalesced(text, rest, tz))
-        out = out.update(retried.select("_row", "parsed", "utc"), on="_row")
-    return out.drop("_row")
+    out = _single_format(frame, first[0], tz)
+    unread = text.is_not_null() & pl.col("parsed").is_null()
+    if not rest or not out.select(unread.any()).item():
+        return out
+    out = out.with_row_index("_row")
+    retried = out.filter(unread).drop("parsed", "utc").with_columns(_coalesced(text, rest, tz))
+    return out.update(retried.select("_row", "parsed", "utc"), on="_row").drop("_row")
 
 
-def _single_format(text: pl.Expr, fmt: str, tz: str) -> list[pl.Expr]:
-    matched, utc = _utc_from(text, fmt, tz)
-    return [matched.alias("parsed"), utc.alias("utc")]
+def _first_values(values: pl.Series, count: int) -> pl.Series:
+    """The first ``count`` non-null values, looked for near the top first: drop_nulls copies the whole column."""
+    window = 50 * count
+    near_top = values.head(window).drop_nulls()
+    if near_top.len() >= count or values.len() <= window:
+        return near_top.head(count)
+    return values.drop_nulls().head(count)
+
+
+def _single_format(frame: pl.DataFrame, fmt: str, tz: str) -> pl.DataFrame:
+    # Two steps, so the column is parsed once: "parsed" and "utc" as one expression each parsed it twice.
+    out = frame.with_columns(_parse(pl.col(_TEXT), fmt).alias("parsed"))
+    return out.with_columns(_to_utc(pl.col("parsed"), fmt, tz).alias("utc"))
 
 
 def _coalesced(text: pl.Expr, formats: Sequence[str], tz: str) -> list[pl.Expr]:
@@ -416,7 +436,9 @@ def to_timestamp_utc(
     _check_zone(tz)
     frame = _parse_stamps(_cells(s), formats, tz)
     text = pl.col(_TEXT)
-    placeholder = _is_placeholder(text, placeholders)
+    # Placeholders found once, as a column: as an expression both the value and the reason evaluated them.
+    frame = frame.with_columns(_is_placeholder(text, placeholders).alias("placeholder"))
+    placeholder = pl.col("placeholder")
     value = pl.when(~placeholder).then(pl.col("utc"))
     forms = " or ".join(human_format(fmt) for fmt in formats)
     why = (
@@ -428,6 +450,7 @@ def to_timestamp_utc(
 
 
 _SLASH_DATE = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-][0-9]{2,4}(?:[^0-9]|$)"
+_SLASH_DATE_START = r"^\s*[0-9]{1,2}[/.-]"  # what every match of _SLASH_DATE starts with, surrounding space allowed
 
 
 def date_order(s: pl.Series) -> DateOrder:
@@ -436,7 +459,11 @@ def date_order(s: pl.Series) -> DateOrder:
     "DMY" if some first field exceeds 12, "MDY" if some second field does, "ambiguous" if dates are there but
     every field is 12 or less, "unknown" if both happen (not one date order) or there are no such dates.
     """
-    fields = pl.DataFrame({_RAW: s.cast(pl.String)}).select(
+    # Most columns hold ISO dates: a quick test that can only fail where the full pattern fails leaves the two
+    # extractions a handful of cells (on a million it took 0.09 s instead of 0.02 s).
+    cells = s.cast(pl.String)
+    candidates = cells.filter(cells.str.contains(_SLASH_DATE_START))
+    fields = pl.DataFrame({_RAW: candidates}).select(
         [
             pl.col(_RAW).str.strip_chars().str.extract(_SLASH_DATE, index).cast(pl.Int32).alias(name)
             for index, name in ((1, "first"), (2, "second"))
