@@ -18,7 +18,7 @@ from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
-SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist")
+SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist", "roster")
 
 
 def run(argv: list[str] | None = None) -> int:

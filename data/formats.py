@@ -8,11 +8,12 @@ import polars as pl
 
 from data.csvread import RawTable
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
+from data.formats_roster import ROSTER
 from data.formats_tickets import TICKET_FORMATS, canonical_tickets
 from data.ingest import ImportRejected
 from data.readers import CHANNELS, Context, Field, Format, SetFormat, Typed
 
-FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS)
+FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
 
 
@@ -42,7 +43,7 @@ MAPPABLE: dict[str, dict[str, tuple[str, str, bool]]] = {
         "status": ("Status", "text", False),
         "channel": ("Channel", "text", False),
         "priority": ("Priority", "text", False),
-        "category": ("Category or type", "text", False),
+        "category_exported": ("Category or type", "text", False),
         "subject": ("Subject", "text", False),
         "description": ("Description", "text", False),
         "customer_email": ("Customer email (hashed, never stored)", "email", False),
@@ -81,6 +82,8 @@ def mapped_format(name: str, mapping: dict[str, object]) -> Format:
     """A format from an analyst's saved mapping: {"kind", "columns": {target: header}, "date_order"?}."""
     kind = mapping.get("kind")
     columns = mapping.get("columns")
+    if isinstance(columns, dict) and "category" in columns:  # saved before the category was derived
+        columns = {("category_exported" if t == "category" else t): h for t, h in columns.items()}
     if kind not in MAPPABLE or not isinstance(columns, dict) or not columns:
         raise ImportRejected(f"mapping {name!r} needs a kind ({' or '.join(MAPPABLE)}) and at least one column")
     fields = MAPPABLE[str(kind)]

@@ -26,7 +26,7 @@ from data.readers import (
     Format,
     Typed,
     finish_tickets,
-    vocabulary,
+    vocabulary_of,
 )
 from data.schema import TICKETS
 
@@ -71,7 +71,8 @@ def fill_from(frame: pl.DataFrame, target: str, fallback: str) -> pl.DataFrame:
 
 
 def category_slug(column: str) -> pl.Expr:
-    """The category as exported, lower-cased with spaces as underscores; the taxonomy maps it later."""
+    """The category as exported, lower-cased with spaces as underscores; data/categorise.py maps it to the
+    taxonomy after the import."""
     slug = pl.col(column).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", "_")
     return pl.when(slug != "").then(slug)
 
@@ -81,7 +82,7 @@ def with_category(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     present = [c for c in columns if c in frame.columns]
     if not present:
         return frame
-    return frame.with_columns(pl.coalesce([category_slug(c) for c in present]).alias("category"))
+    return frame.with_columns(pl.coalesce([category_slug(c) for c in present]).alias("category_exported"))
 
 
 def drop_tickets(frame: pl.DataFrame, unwanted: pl.Expr, what: str, notes: list[str]) -> pl.DataFrame:
@@ -97,10 +98,11 @@ def canonical_words(frame: pl.DataFrame, channels: Mapping[str, str], notes: lis
     """Status, channel and priority in CS Pulse's words; unknown words take a fallback named in the notes."""
     words = {"status": (TICKET_STATUSES, "open", "Ticket statuses"), "channel": (channels, "other", "Channels"),
              "priority": (PRIORITIES, "normal", "Priorities")}
-    for column, (mapping, fallback, what) in words.items():
-        if column in frame.columns:
-            frame = frame.with_columns(vocabulary(frame[column], mapping, fallback, what, notes).alias(column))
-    return frame
+    canonical = {column: vocabulary_of(frame[column], mapping, fallback, what, notes)
+                 for column, (mapping, fallback, what) in words.items() if column in frame.columns}
+    # One with_columns: Polars maps the columns side by side.
+    return frame.with_columns(pl.col(column).replace_strict(words, default=None, return_dtype=pl.String)
+                              for column, words in canonical.items())
 
 
 def solves_of_solved_tickets(frame: pl.DataFrame) -> pl.DataFrame:
@@ -239,7 +241,7 @@ ZENDESK_EXPLORE_DATES = Format(
 def shape_freshdesk(typed: Typed, ctx: Context) -> Frames:
     """Resolved time, else Closed time, is the solve; the empty hour columns are recomputed from the timestamps."""
     frame = fill_from(typed.frame, "solved_at", "closed_at")
-    frame = with_category(frame, ("category",))
+    frame = with_category(frame, ("category_exported",))
     frame = freshdesk_survey(frame, typed.notes)
     return canonical_tickets(frame, typed, ctx, FRESHDESK_CHANNELS)
 
@@ -276,7 +278,7 @@ FRESHDESK = Format(
         Field("status", ("Status",)),  # custom statuses (Waiting on Third Party) read as open, with a note
         Field("priority", ("Priority",)),
         Field("channel", ("Source",)),
-        Field("category", ("Type",)),
+        Field("category_exported", ("Type",)),
         Field("assignee", ("Agent",)),
         Field("group_name", ("Group",)),
         Field("subject", ("Subject",)),

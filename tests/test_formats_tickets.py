@@ -109,10 +109,10 @@ def test_formats_signatures_name_columns_the_format_reads() -> None:
 def test_zendesk_full_export_maps_every_canonical_column() -> None:
     ana = tickets("zendesk_full.csv")["101"]
     assert {k: ana[k] for k in ("status", "priority", "channel", "group_name", "assignee", "subject", "tags",
-                                "category", "reopens", "agent_replies", "satisfaction_rating")} == {
+                                "category_exported", "reopens", "agent_replies", "satisfaction_rating")} == {
         "status": "solved", "priority": "normal", "channel": "email", "group_name": "Support",
         "assignee": "Sam Rivera", "subject": "Where is my order #1001?", "tags": "wismo shipping",
-        "category": "shipping_status", "reopens": 0, "agent_replies": 1, "satisfaction_rating": "good"}
+        "category_exported": "shipping_status", "reopens": 0, "agent_replies": 1, "satisfaction_rating": "good"}
     assert (ana["created_at"], ana["solved_at"], ana["updated_at"]) == (
         D(2024, 3, 4, 9), D(2024, 3, 4, 11), D(2024, 3, 4, 12))
     assert (ana["first_reply_minutes"], ana["first_resolution_minutes"], ana["full_resolution_minutes"],
@@ -191,7 +191,8 @@ def test_zendesk_times_are_read_in_the_account_time_zone() -> None:
 
 def test_zendesk_category_prefers_the_custom_field_over_ticket_type() -> None:
     full = tickets("zendesk_full.csv")
-    assert [full[t]["category"] for t in ("101", "102", "103")] == ["shipping_status", "problem", "refund_request"]
+    assert [full[t]["category_exported"] for t in ("101", "102", "103")] == ["shipping_status", "problem",
+                                                                            "refund_request"]
 
 
 def test_zendesk_customer_key_is_the_salted_hash_of_the_normalised_email() -> None:
@@ -210,11 +211,12 @@ def test_zendesk_statuses_and_priorities() -> None:
 def test_zendesk_explore_report_labels_map_to_canonical_columns() -> None:
     report = tickets("zendesk_explore.csv")
     eve = report["301"]
-    assert {k: eve[k] for k in ("status", "channel", "priority", "group_name", "assignee", "tags", "category",
+    assert {k: eve[k] for k in ("status", "channel", "priority", "group_name", "assignee", "tags", "category_exported",
                                 "first_reply_minutes", "first_reply_business_minutes", "full_resolution_minutes",
                                 "requester_wait_minutes", "satisfaction_rating")} == {
         "status": "solved", "channel": "email", "priority": "normal", "group_name": "Tier 1",
-        "assignee": "Sam Rivera", "tags": "refund damaged", "category": "incident", "first_reply_minutes": 12.0,
+        "assignee": "Sam Rivera", "tags": "refund damaged", "category_exported": "incident",
+        "first_reply_minutes": 12.0,
         "first_reply_business_minutes": 12.0, "full_resolution_minutes": 150.0, "requester_wait_minutes": 140.0,
         "satisfaction_rating": "good"}
     assert (eve["created_at"], eve["first_reply_at"], eve["solved_at"]) == (
@@ -266,7 +268,7 @@ def test_freshdesk_source_priority_type_and_survey() -> None:
     # Email, Portal, Chat, Feedback Widget, Outbound Email
     assert frame["channel"].to_list() == ["email", "web", "chat", "web", "email"]
     assert frame["priority"].to_list() == ["normal", "low", "high", "urgent", "normal"]
-    assert frame["category"].to_list() == ["shipping_status", "refund", None, "product_question", None]
+    assert frame["category_exported"].to_list() == ["shipping_status", "refund", None, "product_question", None]
     # Awesome, 4, -, Not Good, -
     assert frame["satisfaction_rating"].to_list() == ["good", "good", None, "bad", None]
     assert frame["satisfaction_score"].to_list() == [None, 4, None, None, None]

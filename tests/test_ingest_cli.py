@@ -168,7 +168,7 @@ def test_cli_kaggle_tickets_through_a_mapping_flag_impossible_resolutions(tmp_pa
     save_mapping(wh, "kaggle", {"kind": "tickets", "columns": {
         "ticket_id": "Ticket ID", "created_at": "Date of Purchase", "first_reply_at": "First Response Time",
         "solved_at": "Time to Resolution", "status": "Ticket Status", "channel": "Ticket Channel",
-        "priority": "Ticket Priority", "category": "Ticket Type", "subject": "Ticket Subject",
+        "priority": "Ticket Priority", "category_exported": "Ticket Type", "subject": "Ticket Subject",
         "description": "Ticket Description", "customer_email": "Customer Email",
         "satisfaction": "Customer Satisfaction Rating"}})
     wh.close()
