@@ -681,7 +681,8 @@ STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the exp
 ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in this window, so an agent counts as "
              "working in an interval when one of their tickets got its first reply or an agent's solve in it "
              "(distinct assignees; automated solves left out). Exports name the assignee, not the author of each "
-             "reply, so this undercounts agents busy with follow-ups — import a roster for real numbers.")
+             "reply, so this undercounts agents busy with follow-ups — import a roster (a CSV with Agent, Start, End "
+             "and optionally Channel columns, one row per shift) on the Import page for real numbers.")
 
 
 def url_int(label: str, key: str, default: int, *, min_value: int, max_value: int, step: int = 1,
