@@ -63,14 +63,14 @@ def query(names: Sequence[str], filters: mq.Filters, grain: str | None = None, b
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached_query(_version: int, names: tuple[str, ...], filters: mq.Filters, grain: str | None,
+def _cached_query(version: int, names: tuple[str, ...], filters: mq.Filters, grain: str | None,
                   by: str | None, samples: bool) -> pl.DataFrame:
     # The data version is part of the key: a new import expires every cached result.
     return mq.query(warehouse().cursor(), names, filters, grain, by=by, samples=samples)
 
 
 @st.cache_data(show_spinner=False)
-def _compare(_version: int, names: tuple[str, ...], filters: mq.Filters) -> dict[str, tuple[mq.Value, mq.Value]]:
+def _compare(version: int, names: tuple[str, ...], filters: mq.Filters) -> dict[str, tuple[mq.Value, mq.Value]]:
     return mq.compare(warehouse().cursor(), names, filters)
 
 
@@ -467,7 +467,7 @@ def explain_missing(names: Sequence[str]) -> list[str]:
 
 
 @st.cache_data(show_spinner=False)
-def _unavailable(_version: int, names: tuple[str, ...]) -> dict[str, str]:
+def _unavailable(version: int, names: tuple[str, ...]) -> dict[str, str]:
     return views.unavailable(warehouse().cursor(), names)
 
 
@@ -476,7 +476,7 @@ def arrivals(filters: mq.Filters) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def _arrivals(_version: int, filters: mq.Filters) -> pl.DataFrame:
+def _arrivals(version: int, filters: mq.Filters) -> pl.DataFrame:
     return views.arrivals_by_hour(warehouse().cursor(), filters)
 
 
@@ -485,7 +485,7 @@ def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def _buckets(_version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
+def _buckets(version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
     return views.duration_buckets(warehouse().cursor(), filters, stem, business)
 
 
@@ -566,7 +566,7 @@ def _apply_click(event: object, by: str | None) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _tickets_behind(_version: int, name: str, scope: mq.Filters, by: str | None, value: str | None) -> pl.DataFrame:
+def _tickets_behind(version: int, name: str, scope: mq.Filters, by: str | None, value: str | None) -> pl.DataFrame:
     table = views.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value)
     return table.with_columns(mask_pii(table["subject"]))  # personal data never leaves the server unmasked
 
@@ -613,7 +613,7 @@ def rising_categories(filters: mq.Filters) -> tuple[pl.DataFrame, complaints.Ris
 
 
 @st.cache_data(show_spinner=False)
-def _rising(_version: int, filters: mq.Filters, test: complaints.RisingTest) -> pl.DataFrame:
+def _rising(version: int, filters: mq.Filters, test: complaints.RisingTest) -> pl.DataFrame:
     weekly = complaints.weekly_counts(warehouse().cursor(), filters, test.weeks)
     return complaints.rising(weekly, test).with_columns(
         pl.col("category").map_elements(category_label, return_dtype=pl.String).alias("label"))
@@ -653,7 +653,7 @@ def category_trend(filters: mq.Filters, grain: str, categories: Sequence[str]) -
 
 
 @st.cache_data(show_spinner=False)
-def _complaints_by_order(_version: int, filters: mq.Filters, dimension: str) -> pl.DataFrame:
+def _complaints_by_order(version: int, filters: mq.Filters, dimension: str) -> pl.DataFrame:
     return complaints.by_order_dimension(warehouse().cursor(), filters, dimension)
 
 
@@ -735,7 +735,7 @@ def staffing_scenario() -> capacity.Scenario:
 
 
 @st.cache_data(show_spinner=False)
-def _handle_minutes(_version: int) -> dict[str, float]:
+def _handle_minutes(version: int) -> dict[str, float]:
     return capacity.handle_minutes_from_data(warehouse().cursor())
 
 
@@ -781,7 +781,7 @@ def _add_event_form() -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _peak_options(_version: int, view: mq.Filters) -> tuple[list[peaks.Peak], list[peaks.Peak], date | None]:
+def _peak_options(version: int, view: mq.Filters) -> tuple[list[peaks.Peak], list[peaks.Peak], date | None]:
     """(peaks of the data's years, configured peaks after the data, the data's last day)."""
     settings, cur = get_settings(), warehouse().cursor()
     span = mq.data_range(cur, settings)
@@ -838,7 +838,7 @@ def peak_table(peak: peaks.Peak, view: mq.Filters) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _against_baseline(_version: int, peak: peaks.Peak, view: mq.Filters) -> pl.DataFrame:
+def _against_baseline(version: int, peak: peaks.Peak, view: mq.Filters) -> pl.DataFrame:
     return peaks.against_baseline(warehouse().cursor(), peak, view, get_settings())
 
 
@@ -853,12 +853,12 @@ def staffing_interval(peak: peaks.Peak, view: mq.Filters) -> int:
 
 
 @st.cache_data(show_spinner=False)
-def _clock(_version: int, window: mq.Filters) -> int | None:
+def _clock(version: int, window: mq.Filters) -> int | None:
     return capacity.clock_minutes(warehouse().cursor(), window, get_settings())
 
 
 @st.cache_data(show_spinner=False)
-def _window(_version: int, window: mq.Filters, minutes: int) -> dict[str, object]:
+def _window(version: int, window: mq.Filters, minutes: int) -> dict[str, object]:
     """What the warehouse says about one window: arrivals, staffed agents (roster or estimate), quality, waits."""
     cur, settings = warehouse().cursor(), get_settings()
     source = "roster" if capacity.roster_shifts(cur, window, settings) else "estimate"
@@ -871,7 +871,7 @@ def _window(_version: int, window: mq.Filters, minutes: int) -> dict[str, object
 
 
 @st.cache_data(show_spinner=False)
-def _base_quality(_version: int, window: mq.Filters) -> dict[str, float | None]:
+def _base_quality(version: int, window: mq.Filters) -> dict[str, float | None]:
     row = capacity.slot_quality(warehouse().cursor(), window, 60, get_settings(), overall=True)
     return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
 
@@ -1087,9 +1087,9 @@ def correction_form(filters: mq.Filters, category: str) -> None:
         st.markdown("**Correct a category** — kept when the ticket is imported again, and learned from.")
         left, right = st.columns(2)
         keys = [f"{row['source']}|{row['ticket_id']}" for row in table.iter_rows(named=True)]
-        chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1])
+        chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
         slugs = [slug for slug in taxonomy_labels() if slug != "uncategorised"]
-        new = right.selectbox("Right category", slugs, format_func=category_label)
+        new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
         if st.form_submit_button("Save correction"):
             source, ticket_id = chosen.split("|", 1)
             try:

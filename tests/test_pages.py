@@ -401,3 +401,15 @@ def test_a_broken_taxonomy_file_stops_start_up_with_the_file_and_key(fixture_fil
     assert not app.exception
     message = app.error[0].value
     assert "taxonomy" in message and "mine.toml" in message and "categories.Bad-Slug" in message
+
+
+def test_complaints_correction_is_saved_and_shown_as_the_analysts(fixture_file: Path) -> None:
+    app = _complaints(example="shipping_status")
+    app.selectbox(key="correction_ticket").set_value("fixture|T3")
+    app.selectbox(key="correction_category").set_value("wrong_item")
+    app.button(key="FormSubmitter:correction-Save correction").click().run()
+    assert not app.exception
+    app.selectbox(key="example").set_value("wrong_item").run()
+    examples = app.dataframe[1].value
+    assert examples["ticket_id"].to_list() == ["T3"]
+    assert examples["category_source"].to_list() == ["analyst"]
