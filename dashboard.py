@@ -39,6 +39,7 @@ page = st.navigation([
 ])
 try:
     st.session_state["filters"] = ui.sidebar_filters()
+    ui.show_flash()
     page.run()
 except ui.WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)

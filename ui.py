@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import NoReturn
 
 import polars as pl
 import streamlit as st
@@ -83,6 +84,17 @@ def _choices(version: int) -> dict[str, list[str]]:
 @st.cache_data(show_spinner=False)
 def _default_filters(version: int) -> mq.Filters:
     return mq.default_filters(warehouse().cursor())
+
+
+def flash(message: str) -> NoReturn:
+    """Rerun now and say ``message`` on the next run: a toast shown just before a rerun would be lost with it."""
+    st.session_state["_flash"] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    if message := st.session_state.pop("_flash", None):
+        st.toast(message)
 
 
 def has_demo_data() -> bool:
@@ -251,8 +263,7 @@ def demo_controls() -> None:
 def _clear_demo_button(where: str) -> None:
     if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary"):
         clear_demo()
-        st.toast("Demo data cleared.")
-        st.rerun()
+        flash("Demo data cleared.")
 
 
 def table_counts() -> str:
@@ -389,8 +400,7 @@ def import_history() -> None:
             st.error(str(error))
             return
         _data_replaced()
-        st.toast(f"Undone: {counts['removed']:,} rows removed, {counts['restored']:,} earlier versions restored.")
-        st.rerun()
+        flash(f"Undone: {counts['removed']:,} rows removed, {counts['restored']:,} earlier versions restored.")
 
 
 # --- trends, team and drill-down ---------------------------------------------------------------------------------
@@ -1097,8 +1107,7 @@ def correction_form(filters: mq.Filters, category: str) -> None:
             except ValueError as error:
                 st.error(str(error))
                 return
-            st.toast(f"Ticket {ticket_id} is now {category_label(new)}.")
-            st.rerun()
+            flash(f"Ticket {ticket_id} is now {category_label(new)}.")
 
 
 def recategorise_button() -> None:
@@ -1106,8 +1115,7 @@ def recategorise_button() -> None:
                  "they placed, e.g. after editing the taxonomy file or correcting tickets."):
         with st.spinner("Categorising…"):
             result = categorise.categorise(warehouse(), redo_guesses=True)
-        st.toast(f"{result.tickets:,} tickets categorised again.")
-        st.rerun()
+        flash(f"{result.tickets:,} tickets categorised again.")
 
 
 def taxonomy_problem() -> str | None:

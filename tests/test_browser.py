@@ -213,3 +213,18 @@ def test_browser_team_page_shows_agents(page: Page, server_url: str) -> None:
     page.get_by_test_id("stPlotlyChart").first.wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "team.png"), full_page=True)
+
+
+def test_browser_complaints_page_and_a_correction(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/complaints?start=2024-03-04&end=2024-03-10&example=shipping_status")
+    page.get_by_text("Top categories").wait_for()
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    form = page.get_by_test_id("stForm")
+    form.get_by_test_id("stSelectbox").filter(has_text="Ticket").first.click()
+    page.get_by_role("option", name="T3").click()
+    form.get_by_test_id("stSelectbox").filter(has_text="Right category").first.click()
+    page.get_by_role("option", name="Wrong item").click()
+    form.get_by_role("button", name="Save correction").click()
+    page.get_by_text("Ticket T3 is now Wrong item.").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "complaints.png"), full_page=True)
