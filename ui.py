@@ -268,7 +268,7 @@ def _clear_demo_button(where: str) -> None:
 
 def table_counts() -> str:
     wh = warehouse()
-    tables = ("tickets", "orders", "order_lines")
+    tables = ("tickets", "orders", "order_lines", "reviews", "roster")
     counts = " · ".join(f"{name.replace('_', ' ').capitalize()}: {wh.row_count(name):,}" for name in tables)
     return f"{counts} — in `{wh.path}`"
 
