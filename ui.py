@@ -465,6 +465,17 @@ def definition(metric: Metric, frame: pl.DataFrame) -> None:
     st.caption(text)
 
 
+def sample_sizes(frame: pl.DataFrame, name: str) -> str:
+    """"Each value rests on a–b tickets", marking small samples, for a chart's caption."""
+    sizes = frame[f"{name}_n"].drop_nulls()
+    if sizes.is_empty():
+        return ""
+    low, high, minimum = int(sizes.min()), int(sizes.max()), min_sample()  # type: ignore[arg-type]
+    span = f"{low:,}" if low == high else f"{low:,}–{high:,}"
+    text = f"Each {BY_NAME[name].label.lower()} value rests on {span} tickets"
+    return text + (f"; fewer than {minimum} is an indication, not a result." if low < minimum else ".")
+
+
 def explain_missing(names: Sequence[str]) -> list[str]:
     """Say which KPIs this data cannot give and which export or setting would give them."""
     missing = _unavailable(warehouse().data_version(), tuple(names))

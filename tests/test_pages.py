@@ -340,6 +340,8 @@ def test_overview_marks_rates_and_durations_over_small_samples(fixture_file: Pat
     assert tiles["First reply (median) · n=4"] == "20 min"
     assert tiles["CSAT · n=3"] == "66.7%"
     assert "Tickets created" in tiles
+    captions = [c.value for c in _app(start="2024-03-04", end="2024-03-10").caption]
+    assert any("Each first reply (median) value rests on 4 tickets; fewer than 20" in c for c in captions)
     monkeypatch.setenv("CSPULSE_MIN_SAMPLE", "3")
     get_settings.cache_clear()
     tiles = _tiles(_app(start="2024-03-04", end="2024-03-10"))
