@@ -449,31 +449,25 @@ def comparison(filters: mq.Filters, overlay: str) -> tuple[mq.Filters | None, st
 
 def definition(metric: Metric, frame: pl.DataFrame) -> None:
     """What the numbers mean: the declared definition, the clock, and how many tickets each value rests on."""
-    settings, sizes = get_settings(), frame.get_column(f"{metric.name}_n", default=None)
+    settings = get_settings()
     text = f"**{metric.label}**: {metric.description}"
     if "business" in metric.name:
         days = ", ".join(settings.business_days)
         text += (f" Business hours are {settings.business_hours_start:%H:%M}–{settings.business_hours_end:%H:%M} "
                  f"({days}, {settings.timezone}) from settings wherever the export has no business-hour column.")
-    if sizes is not None and sizes.drop_nulls().len():
-        low, high = int(sizes.min()), int(sizes.max())  # type: ignore[arg-type]
-        text += f" Each value rests on {low:,}–{high:,} tickets." if low != high else \
-            f" Each value rests on {low:,} tickets."
-        if low < settings.min_sample:
-            text += (f" Values over fewer than {settings.min_sample} tickets are drawn in grey: "
-                     "read them as indications, not results.")
-    st.caption(text)
+    st.caption(f"{text} {sample_sizes(frame, metric.name)}")
 
 
 def sample_sizes(frame: pl.DataFrame, name: str) -> str:
-    """"Each value rests on a–b tickets", marking small samples, for a chart's caption."""
-    sizes = frame[f"{name}_n"].drop_nulls()
+    """"Each value rests on a–b tickets", marking small samples (drawn grey), for a chart's caption."""
+    sizes = frame.get_column(f"{name}_n", default=pl.Series([], dtype=pl.Int64)).drop_nulls()
     if sizes.is_empty():
         return ""
     low, high, minimum = int(sizes.min()), int(sizes.max()), min_sample()  # type: ignore[arg-type]
     span = f"{low:,}" if low == high else f"{low:,}–{high:,}"
     text = f"Each {BY_NAME[name].label.lower()} value rests on {span} tickets"
-    return text + (f"; fewer than {minimum} is an indication, not a result." if low < minimum else ".")
+    return text + (f"; a value over fewer than {minimum} is drawn grey: an indication, not a result."
+                   if low < minimum else ".")
 
 
 def explain_missing(names: Sequence[str]) -> list[str]:
