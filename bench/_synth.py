@@ -1,0 +1,133 @@
+"""Synthetic tickets for benchmarks, straight from numpy: millions of rows in seconds, seeded.
+
+Two years of tickets (2024-01-01 .. 2025-12-31 UTC) with a growth trend, busier weekdays and working hours,
+channel-dependent lognormal reply and resolution times, timestamps consistent with the minute columns, about 10%
+still open (mostly the newest), surveys, NPS answers, tags, groups and agents. Not the demo generator: that one
+models a store and its orders and is far too slow for ten million tickets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from data.taxonomy import CATEGORIES, CHANNELS, PRIORITIES
+
+START = np.datetime64("2024-01-01T00:00:00", "us")
+DAYS = 731  # 2024 is a leap year: 2024-01-01 .. 2025-12-31
+END = START + np.timedelta64(DAYS, "D")
+MINUTE_US = 60_000_000
+
+GROUPS = ("Support", "Billing", "Tier 2", "Escalations", "Returns desk")
+TAGS = ("vip", "escalated", "auto_closed", "Escalated vip", "refund,vip", "bot;shipping", "tier2",
+        "escalation-review", "follow_up", "AUTO_CLOSED  wismo")
+RATINGS = ("offered", "good", "bad")
+
+# channel -> (log-mean of first reply minutes, log-mean of resolution minutes); chat and phone are fast
+SPEED = {"email": (5.5, 7.6), "chat": (0.3, 4.0), "phone": (0.0, 3.5), "social": (4.5, 7.0), "web": (5.6, 7.7),
+         "other": (5.8, 7.8)}
+
+
+def tickets(rows: int, seed: int = 7) -> pl.DataFrame:
+    """``rows`` tickets in the warehouse's canonical columns (those not given stay NULL on import)."""
+    rng = np.random.default_rng(seed)
+    created = _created(rng, rows)
+    channel = rng.choice(len(CHANNELS), rows, p=[0.42, 0.25, 0.08, 0.08, 0.15, 0.02])
+    reply_mu = np.array([SPEED[c][0] for c in CHANNELS])[channel]
+    solve_mu = np.array([SPEED[c][1] for c in CHANNELS])[channel]
+
+    # first reply: most tickets get one, a few are closed without a reply
+    replied = rng.random(rows) < 0.96
+    reply_us = _minutes_us(rng.lognormal(reply_mu, 1.4))
+    # resolution after the reply; the last solve can follow a reopen
+    full_us = reply_us + _minutes_us(rng.lognormal(solve_mu, 1.3))
+    reopens = rng.poisson(0.12, rows).astype(np.int32)
+    first_us = np.where(reopens > 0, (full_us * rng.uniform(0.2, 0.9, rows)).astype(np.int64), full_us)
+    first_us = np.maximum(first_us, np.where(replied, reply_us, 0))
+    solved_at = created + full_us.astype("timedelta64[us]")
+    # ~10% open: a random few, and every ticket whose solve would fall after the data's end
+    open_ = (rng.random(rows) < 0.09) | (solved_at >= END)
+    reply_at = created + reply_us.astype("timedelta64[us]")
+    replied &= reply_at < END
+    updated = np.where(open_, np.where(replied, reply_at, created), solved_at)
+
+    agent_replies = np.where(replied, 1 + rng.poisson(0.9, rows), 0).astype(np.int32)
+    satisfaction = _surveys(rng, rows, open_)
+    nps = np.where(rng.random(rows) < 0.04, rng.choice(12, rows, p=[*[0.03] * 7, 0.1, 0.15, 0.25, 0.26, 0.03]), -1)
+    tags = np.where(rng.random(rows) < 0.3, rng.integers(0, len(TAGS), rows), -1)
+    assignee = np.where(rng.random(rows) < 0.05, -1, rng.zipf(1.6, rows) % 40)
+    frame = pl.DataFrame({
+        "ticket_id": pl.int_range(0, rows, eager=True).cast(pl.String).str.zfill(9),
+        "created_at": created,
+        "updated_at": updated,
+        "first_reply_at": _masked(reply_at, ~replied),
+        "first_solved_at": _masked(created + first_us.astype("timedelta64[us]"), open_),
+        "solved_at": _masked(solved_at, open_),
+        "status": _pick(("solved", "closed", "open", "pending", "new", "hold"),
+                        np.where(open_, rng.choice([2, 3, 4, 5], rows, p=[0.5, 0.3, 0.1, 0.1]),
+                                 rng.integers(0, 2, rows))),
+        "channel": _pick(CHANNELS, np.where(rng.random(rows) < 0.005, -1, channel)),
+        "priority": _pick(PRIORITIES, np.where(rng.random(rows) < 0.02, -1,
+                                               rng.choice(len(PRIORITIES), rows, p=[0.25, 0.55, 0.15, 0.05]))),
+        "category": _pick(tuple(CATEGORIES), rng.integers(0, len(CATEGORIES), rows)),
+        "group_name": _pick(GROUPS, np.where(rng.random(rows) < 0.04, -1,
+                                             rng.choice(len(GROUPS), rows, p=[0.6, 0.15, 0.1, 0.05, 0.1]))),
+        "assignee": _pick(tuple(f"agent{k:02d}" for k in range(40)), assignee),
+        "agent_replies": pl.Series(agent_replies).set(pl.Series(rng.random(rows) < 0.03), None),
+        "reopens": pl.Series(reopens).set(pl.Series(rng.random(rows) < 0.03), None),
+        "first_reply_minutes": _masked_minutes(reply_us, ~replied),
+        "first_resolution_minutes": _masked_minutes(first_us, open_),
+        "full_resolution_minutes": _masked_minutes(full_us, open_),
+        # the helpdesk's own business-hour figures (its holidays) for a fifth of the tickets
+        "first_reply_business_minutes": _masked_minutes(reply_us // 3, ~replied | (rng.random(rows) < 0.8)),
+        "full_resolution_business_minutes": _masked_minutes(full_us // 4, open_ | (rng.random(rows) < 0.8)),
+        "requester_wait_minutes": _masked_minutes((full_us * rng.uniform(0.3, 1.0, rows)).astype(np.int64),
+                                                  open_ | (rng.random(rows) < 0.1)),
+        **satisfaction,
+        "tags": _pick(TAGS, tags),
+        "nps_score": pl.Series(nps.astype(np.int16)).set(pl.Series(nps < 0), None),
+    })
+    return frame.with_columns(source=pl.lit("bench"))
+
+
+def _created(rng: np.random.Generator, rows: int) -> np.ndarray:
+    day = np.arange(DAYS)
+    weight = (1 + day / DAYS) * np.where((day % 7) < 5, 1.0, 0.6)  # 2024-01-01 is a Monday
+    hour_weight = np.array([1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1.5])
+    days = rng.choice(DAYS, rows, p=weight / weight.sum())
+    hours = rng.choice(24, rows, p=hour_weight / hour_weight.sum())
+    seconds = days * 86_400 + hours * 3_600 + rng.integers(0, 3_600, rows)
+    return START + (seconds * 1_000_000).astype("timedelta64[us]")
+
+
+def _minutes_us(minutes: np.ndarray) -> np.ndarray:
+    """Whole seconds, as microseconds: the minute columns then match the timestamps exactly."""
+    return (np.round(minutes * 60) * 1_000_000).astype(np.int64)
+
+
+def _masked(values: np.ndarray, missing: np.ndarray) -> pl.Series:
+    return pl.Series(values).set(pl.Series(missing), None)
+
+
+def _masked_minutes(us: np.ndarray, missing: np.ndarray) -> pl.Series:
+    return pl.Series(us / MINUTE_US).set(pl.Series(missing), None)
+
+
+def _pick(vocabulary: tuple[str, ...], codes: np.ndarray) -> pl.Series:
+    """Strings from a small vocabulary by code; -1 is NULL."""
+    codes = pl.Series(codes.astype(np.int32))
+    return pl.Series(list(vocabulary), dtype=pl.String).gather(codes.set(codes < 0, None))
+
+
+def _surveys(rng: np.random.Generator, rows: int, open_: np.ndarray) -> dict[str, pl.Series]:
+    """A survey is offered on 40% of solved tickets and answered on 45% of those; some helpdesks send a 1-5
+    score, some only Good/Bad, and a few a score beside a rating."""
+    offered = ~open_ & (rng.random(rows) < 0.4)
+    answered = offered & (rng.random(rows) < 0.45)
+    score = rng.choice([1, 2, 3, 4, 5], rows, p=[0.08, 0.05, 0.1, 0.27, 0.5])
+    kind = rng.random(rows)  # < 0.5 rating only, < 0.8 score only, else both
+    rating = np.where(answered, np.where(score >= 4, 1, 2), np.where(offered, 0, -1))
+    rating = np.where(answered & (kind >= 0.5) & (kind < 0.8), -1, rating)
+    has_score = answered & (kind >= 0.5)
+    return {"satisfaction_rating": _pick(RATINGS, rating),
+            "satisfaction_score": pl.Series(score.astype(np.int16)).set(pl.Series(~has_score), None)}
