@@ -144,3 +144,19 @@ def test_zendesk_export_custom_field_ticket_type_and_tags_map_to_the_taxonomy() 
     assert found["101"] == ("shipping_status", "export", 1.0)  # custom field "Ticket Category [list]": Shipping Status
     assert found["102"] == ("refund", "mapping", 1.0)  # ticket type "Problem" means nothing; its tag "refund" does
     assert found["103"] == ("refund", "mapping", 1.0)  # custom field "Refund Request": an alias of refund
+
+
+def test_the_model_learns_from_analysts_corrections() -> None:
+    # Nothing is tagged; an analyst corrects twenty "kiln" tickets to damaged items and twenty "glaze" ones to
+    # product questions. The next untagged kiln ticket is placed by a model learned from those corrections.
+    wh = Warehouse()
+    rows = [ticket(f"k{i}", subject=f"kiln crack on piece {i}") for i in range(20)]
+    rows += [ticket(f"g{i}", subject=f"glaze colours for set {i}") for i in range(20)]
+    load(wh, rows)
+    categorise(wh)
+    for i in range(20):
+        correct(wh, "desk", f"k{i}", "damaged_item")
+        correct(wh, "desk", f"g{i}", "product_question")
+    load(wh, [ticket("new", subject="another kiln crack")], sha="sha-new")
+    categorise(wh)
+    assert categories(wh)["new"][:2] == ("damaged_item", "model")
