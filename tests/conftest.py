@@ -95,6 +95,18 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
 
 
 @pytest.fixture
+def fresh_streamlit_caches() -> Iterator[None]:
+    """AppTest runs share Streamlit's caches within the process: each page test starts and ends with them empty."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
 def settings() -> Settings:
     return Settings(_env_file=None)  # type: ignore[call-arg]
 

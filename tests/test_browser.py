@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,9 +59,16 @@ def server_url(tmp_path: Path) -> Iterator[str]:
     wh = Warehouse(path)
     load_fixture(wh)
     wh.close()
+    with serve(path, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def serve(path: Path, logs: Path) -> Iterator[str]:
+    """`streamlit run dashboard.py` on 127.0.0.1 over the warehouse at ``path``, until the block ends."""
     port = _free_port()
     env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}
-    log = (tmp_path / "streamlit.log").open("wb")
+    log = (logs / "streamlit.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true"],

@@ -6,10 +6,7 @@ Skips only where the tools are absent (Debian's chromium, the playwright package
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +16,7 @@ import pytest
 from data.demo import demo_batch
 from data.ingest import import_batch
 from data.warehouse import Warehouse
-from tests.conftest import PROJECT
-from tests.test_browser import ARTIFACTS, _free_port, _wait_healthy, page  # noqa: F401 - `page` is a fixture
+from tests.test_browser import ARTIFACTS, page, serve  # noqa: F401 - `page` is a fixture
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -35,22 +31,8 @@ def server_url(tmp_path: Path) -> Iterator[str]:
     wh = Warehouse(path)
     import_batch(wh, demo_batch(salt="browser"))
     wh.close()
-    port = _free_port()
-    env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}
-    log = (tmp_path / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true"],
-        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server)
+    with serve(path, tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def _tile(tab: Page, label: str) -> Locator:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -19,20 +18,12 @@ from data.warehouse import Warehouse
 from settings import get_settings
 from tests.conftest import PROJECT, load_fixture
 
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
 PAGES = ["app_pages/overview.py", "app_pages/trends.py", "app_pages/team.py", "app_pages/complaints.py",
          "app_pages/imports.py",
          "app_pages/data.py"]
 TIMEOUT = 60
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data.demo import DEMO_END, DEMO_START, demo_batch
@@ -19,6 +17,7 @@ from metrics.query import Filters
 from settings import get_settings, load_settings
 from tests.conftest import PROJECT, load_fixture
 
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
 PAGE = "app_pages/staffing.py"
 TIMEOUT = 60
@@ -31,15 +30,6 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import_batch(wh, demo_batch(salt="staffing-page"))
     wh.close()
     return path
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
