@@ -218,14 +218,18 @@ def _figure(app: AppTest, index: int = 0) -> dict:
     return json.loads(app.get("plotly_chart")[index].proto.spec)
 
 
-def _trends(**query: str) -> AppTest:
-    """The Trends page opened straight from a link carrying the view."""
+def _opened(page: str, **query: str) -> AppTest:
+    """A page opened straight from a link carrying the view (the fixture week unless the link says otherwise)."""
     app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
     for key, value in {"start": "2024-03-04", "end": "2024-03-10", **query}.items():
         app.query_params[key] = value
-    app.switch_page("app_pages/trends.py").run()
+    app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception and not app.error
     return app
+
+
+def _trends(**query: str) -> AppTest:
+    return _opened("trends", **query)
 
 
 def test_trends_draws_the_kpi_and_grain_from_the_url(fixture_file: Path) -> None:
@@ -341,12 +345,7 @@ def test_overview_marks_rates_and_durations_over_small_samples(fixture_file: Pat
 
 # --- Complaints ---------------------------------------------------------------------------------------------------
 def _complaints(**query: str) -> AppTest:
-    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
-    for key, value in {"start": "2024-03-04", "end": "2024-03-10", **query}.items():
-        app.query_params[key] = value
-    app.switch_page("app_pages/complaints.py").run()
-    assert not app.exception and not app.error
-    return app
+    return _opened("complaints", **query)
 
 
 def test_complaints_top_categories_with_share_and_change(fixture_file: Path) -> None:
