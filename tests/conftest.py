@@ -94,6 +94,12 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
 
 
+def use_warehouse(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Point the app at a warehouse file; settings read before this (e.g. while loading a fixture) are dropped."""
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def fresh_streamlit_caches() -> Iterator[None]:
     """AppTest runs share Streamlit's caches within the process: each page test starts and ends with them empty."""

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from settings import get_settings
-from tests.conftest import PROJECT, load_fixture
+from tests.conftest import PROJECT, load_fixture, use_warehouse
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -32,8 +32,7 @@ def fixture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     wh = Warehouse(path)
     load_fixture(wh)
     wh.close()
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, path)
     return path
 
 
@@ -122,8 +121,7 @@ def test_bad_setting_stops_start_up_with_its_name(fixture_file: Path, monkeypatc
 
 def test_empty_warehouse_opens_on_the_demo_store_and_says_so(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, tmp_path / "fresh.duckdb")
     app = _app()
     assert not app.exception
     assert any("Demo data" in info.value for info in app.info)
@@ -133,8 +131,7 @@ def test_empty_warehouse_opens_on_the_demo_store_and_says_so(tmp_path: Path,
 def test_clearing_the_demo_empties_the_warehouse_and_it_stays_cleared(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fresh.duckdb"
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, path)
     app = _app()
     app.button(key="clear_demo_notice").click().run()
     assert not app.exception
@@ -150,8 +147,7 @@ def test_clearing_the_demo_empties_the_warehouse_and_it_stays_cleared(tmp_path: 
 
 
 def test_a_filter_value_the_data_no_longer_has_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(tmp_path / "fresh.duckdb"))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, tmp_path / "fresh.duckdb")
     app = _app()
     app.multiselect(key="channel").set_value(["email"]).run()
     app.button(key="clear_demo_notice").click().run()
@@ -204,8 +200,7 @@ def test_import_page_lists_past_imports_and_undoes_one(fixture_file: Path) -> No
 def test_demo_notice_says_when_demo_data_is_mixed_with_imports(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fresh.duckdb"
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, path)
     app = _app()
     assert any("not from your business" in info.value for info in app.info)
     load_fixture(Warehouse(path))  # a second handle in this process on the app's own database
@@ -292,8 +287,7 @@ def test_trends_explains_a_kpi_the_data_cannot_give(tmp_path: Path, monkeypatch:
     bare = pl.DataFrame({"source": ["b"], "ticket_id": ["1"], "created_at": [datetime(2024, 3, 5, 10)]})
     import_batch(wh, Batch("bare.csv", "sha-bare", "b", "tickets", {"tickets": bare}))
     wh.close()
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, path)
     app = _app()
     app.query_params["kpi"] = "csat"
     app.switch_page("app_pages/trends.py").run()

@@ -14,8 +14,8 @@ from data.ingest import import_batch
 from data.warehouse import Warehouse
 from metrics import capacity, peaks
 from metrics.query import Filters
-from settings import get_settings, load_settings
-from tests.conftest import PROJECT, load_fixture
+from settings import load_settings
+from tests.conftest import PROJECT, load_fixture, use_warehouse
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -34,8 +34,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo(demo_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(demo_file))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, demo_file)
     return demo_file
 
 
@@ -145,8 +144,7 @@ def test_staffing_without_peaks_in_the_data_says_so(tmp_path: Path, monkeypatch:
     wh = Warehouse(path)
     load_fixture(wh)  # seven tickets in February and March 2024: no BFCM, no US holiday, too few weeks
     wh.close()
-    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(path))
-    get_settings.cache_clear()
+    use_warehouse(monkeypatch, path)
     app = _staffing()
     assert any(info.value.startswith("No peak to study") for info in app.info)
     app.text_input(key="event_name").input("Launch week")
