@@ -18,12 +18,12 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline, make_union
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 UNCATEGORISED = "uncategorised"
@@ -290,6 +290,12 @@ class TicketModel:
         tagged = frame.filter(has_category(pl.col("category")))
         if tagged["category"].n_unique() < 2:
             raise ValueError("training needs tickets tagged with at least two different categories")
+        # Imported here: scikit-learn takes a second to import, which every import run and page start would pay
+        # before any model is trained.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
         pipeline = make_pipeline(
             make_union(
                 TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
