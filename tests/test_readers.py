@@ -48,9 +48,15 @@ def test_vocabulary_maps_known_words_and_names_unknown_ones() -> None:
 
 
 def test_customer_keys_hash_normalised_emails_once_each() -> None:
-    keys = customer_keys(pl.Series([" Ada@Example.com", "ada@example.com", None, ""]), "salt")
+    keys = customer_keys(pl.Series([" Ada@Example.com", "ada@example.com", None, "", " \t"]), "salt")
     assert keys.to_list()[:2] == [customer_key("ada@example.com", "salt")] * 2
-    assert keys.to_list()[2:] == [None, None]
+    assert keys.to_list()[2:] == [None, None, None]
+
+
+def test_customer_keys_normalise_non_ascii_emails_as_python_does() -> None:
+    # Polars trims and lower-cases the column; the scalar key uses str.strip().lower(): they must agree.
+    cells = ["\tZoë@ÉXAMPLE.com\n", "İstanbul@Example.tr", "\u00a0kai@example.com\u3000"]
+    assert customer_keys(pl.Series(cells), "salt").to_list() == [customer_key(c, "salt") for c in cells]
 
 
 def test_type_columns_rejects_every_unreadable_row_even_past_the_listed_problems() -> None:
