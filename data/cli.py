@@ -6,13 +6,15 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from data.categorise import categorise, current_taxonomy
-from data.classify import TaxonomyError
-from data.csvread import Limits
+from data.classify import Taxonomy, TaxonomyError
+from data.csvread import Limits, RawTable
 from data.ingest import ImportResult, pii_salt
-from data.pipeline import load_mappings, plan_files, run_plan
+from data.pipeline import load_mappings, plan_tables, read_files, run_plan
 from data.readers import Context
 from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings
@@ -26,34 +28,55 @@ def run(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
         taxonomy = current_taxonomy()  # a bad taxonomy file stops the run before anything is written
-        warehouse = Warehouse(Path(args.db) if args.db else settings.warehouse_file)
+        results = import_paths(args.paths, Path(args.db) if args.db else settings.warehouse_file, settings,
+                               args.source, args.date_order, taxonomy)
     except (WarehouseError, SettingsError, TaxonomyError) as error:
         print(f"data.ingest: {error}", file=sys.stderr)
         return 2
-    try:
-        results = _import(warehouse, args, settings)
-        if any(r.status == "imported" for r in results):
-            categorise(warehouse, taxonomy)
-    finally:
-        warehouse.close()
     for result in results:
         print(json.dumps(_public(result)) if args.json else _line(result))
     return 2 if any(r.status == "rejected" for r in results) else 0
 
 
-def _import(warehouse: Warehouse, args: argparse.Namespace, settings: Settings) -> list[ImportResult]:
-    files, unreadable = [], []
-    for name in args.paths:
+def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str = "auto", date_order: str = "auto",
+                 taxonomy: Taxonomy | None = None) -> list[ImportResult]:
+    """Import the files into the warehouse at ``db``, each plan in its own transaction; then categorise.
+
+    The files are read while the warehouse opens: opening is mostly DuckDB starting up and importing pandas (on
+    the first bound parameter), reading is mostly Polars and numpy, which run outside the GIL.
+    """
+    limits = Limits.from_settings(settings)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_read, paths, limits, source)
+        warehouse = Warehouse(db)
+    try:
+        raws, rejected = reading.result()
+        ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
+        plans = plan_tables(raws, ctx, source, load_mappings(warehouse))
+        del raws  # the text cells are typed now; the merge runs faster without them held
+        # run_plan reports a rejection as a result, so one bad file never stops the others
+        results = rejected + [run_plan(warehouse, plan) for plan in plans]
+        if taxonomy is not None and any(r.status == "imported" for r in results):
+            categorise(warehouse, taxonomy)
+    finally:
+        warehouse.close()
+    return results
+
+
+def _read(paths: Sequence[str], limits: Limits, source: str) -> tuple[list[RawTable], list[ImportResult]]:
+    raws, rejected = [], []
+    for name in paths:
         path = Path(name)
         try:
-            files.append((path.name, path.read_bytes()))
+            content = path.read_bytes()
         except OSError as error:
-            unreadable.append(ImportResult(path.name, "rejected", args.source, "unknown",
-                                           reason=f"{path.name}: cannot read the file ({error.strerror})"))
-    ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=args.date_order)
-    plans = plan_files(files, ctx, Limits.from_settings(settings), args.source, load_mappings(warehouse))
-    # run_plan reports a rejection as a result, so one bad file never stops the others
-    return unreadable + [run_plan(warehouse, plan) for plan in plans]
+            rejected.append(ImportResult(path.name, "rejected", source, "unknown",
+                                         reason=f"{path.name}: cannot read the file ({error.strerror})"))
+            continue
+        tables, unreadable = read_files([(path.name, content)], limits, source)
+        raws += tables
+        rejected += [plan.result("rejected") for plan in unreadable]
+    return raws, rejected
 
 
 def _public(result: ImportResult) -> dict[str, object]:

@@ -75,12 +75,26 @@ class Plan:
 def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
                mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
     """Read every file and decide what it is. Files that belong to one set (Olist) make one plan."""
+    raws, unreadable = read_files(files, limits, source)
+    return unreadable + plan_tables(raws, ctx, source, mappings)
+
+
+def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
+               source: str = "auto") -> tuple[list[RawTable], list[Plan]]:
+    """Each file as a table of text cells, or a rejected plan saying why it cannot be read. Needs no warehouse."""
     raws, plans = [], []
     for name, content in files:
         try:
             raws.append(read_table(content, name, limits))
         except ImportRejected as error:
             plans.append(Plan([name], source, "unknown", "unreadable", reason=str(error)))
+    return raws, plans
+
+
+def plan_tables(raws: list[RawTable], ctx: Context, source: str = "auto",
+                mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
+    """Decide what each table is, type and shape it."""
+    plans = []
     sets, singles = formats.split_sets(raws, source)
     plans += [_plan_set(set_format, members, ctx) for set_format, members in sets]
     plans += [_plan_single(raw, ctx, source, mappings or {}) for raw in singles]
