@@ -349,7 +349,8 @@ def _report(result: ingest.ImportResult) -> None:
 
 def _rejects(plan: Plan, when: str) -> None:
     table = plan.rejects()
-    with st.expander(f"{plan.rejected_rows:,} records left out — why", expanded=False):
+    records = "1 record" if plan.rejected_rows == 1 else f"{plan.rejected_rows:,} records"
+    with st.expander(f"{records} left out — why", expanded=False):
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download the reasons (CSV)", safe_csv(table), file_name="rejected-records.csv",
                            mime="text/csv", key=f"rejects_{when}_{plan.sha256}")

@@ -305,7 +305,8 @@ def finish_tickets(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
             *(pl.when(test.fill_null(False)).then(None).otherwise(pl.col(m)).alias(m) for m, test in invalid.items()))
         flagged = frame["data_issues"].is_not_null().sum()
         if flagged:
-            notes.append(f"{flagged} tickets have impossible times ({_issue_counts(frame)}); "
+            tickets = "1 ticket has" if flagged == 1 else f"{flagged} tickets have"
+            notes.append(f"{tickets} impossible times ({_issue_counts(frame)}); "
                          "those durations are kept out of the KPIs.")
     stamps = [c for c in ("created_at", "first_reply_at", "solved_at", "updated_at") if c in frame.columns]
     return frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"))

@@ -171,7 +171,7 @@ def test_zendesk_ticket_resolved_before_created_is_flagged_and_its_duration_left
     assert dana["data_issues"] == "resolved before created"
     assert dana["full_resolution_minutes"] is None
     assert frame["data_issues"].null_count() == 4
-    assert any("1 tickets have impossible times" in note for note in typed.notes)
+    assert any("1 ticket has impossible times" in note for note in typed.notes)
 
 
 def test_zendesk_reply_and_first_solve_times_come_from_their_durations() -> None:
