@@ -103,8 +103,12 @@ def read_table(content: bytes, file_name: str, limits: Limits) -> RawTable:
             encoding, delimiter = "utf-8", "xlsx"
         else:
             _check_magic(content, file_name)
-            text, data, encoding = _decode(content, file_name, notes)
-            names, frame, delimiter = _read_csv(text, data, file_name, limits, notes)
+            plain = _read_plain_utf8(content, file_name, limits, notes)
+            if plain is not None:
+                (names, frame, delimiter), encoding = plain, "utf-8"
+            else:
+                text, data, encoding = _decode(content, file_name, notes)
+                names, frame, delimiter = _read_csv(text, data, file_name, limits, notes)
         frame = _finish(frame, names, file_name, notes)
         return RawTable(file_name, frame, digest.result(), encoding, delimiter, tuple(notes))
 
@@ -216,6 +220,41 @@ def _read_csv(
     if frame is None:
         frame = _read_slow(text, delimiter, len(names), file_name, limits, notes)
     return names, frame, delimiter
+
+
+def _read_plain_utf8(
+    content: bytes, file_name: str, limits: Limits, notes: list[str]
+) -> tuple[list[str], pl.DataFrame, str] | None:
+    """The common file read without decoding all of it: UTF-8 without a byte-order mark or "sep=" line, lines
+    ending in LF or CRLF, quoting that Polars reads as the csv module does. Polars refuses a value that is not
+    UTF-8, so a file read here is valid UTF-8 throughout; None sends the file the careful way (_decode, _read_csv).
+    Decoding 180 MB took 0.08 s with the GIL held, and its copy of the text 180 MB.
+    """
+    if content.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in content:
+        return None
+    head = _head(content)
+    if not head or head.isspace() or _SEP_LINE.match(head) or _line_endings(head)[1] is not None:
+        return None
+    try:
+        names, delimiter = _header(head, file_name, None)
+    except FileRejected:
+        return None  # or a header longer than the head: the careful way says which
+    _check_header(names, file_name, limits)
+    shape_notes: list[str] = []
+    frame = _read_fast(content, delimiter, len(names), file_name, limits, shape_notes)
+    if frame is None:
+        return None
+    notes += shape_notes
+    return names, frame, delimiter
+
+
+def _head(content: bytes, size: int = 1 << 20) -> str | None:
+    """The whole lines in the first ``size`` bytes as text, or None if they are not UTF-8."""
+    end = len(content) if len(content) <= size else content.rfind(b"\n", 0, size) + 1
+    try:
+        return content[:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _line_endings(text: str) -> tuple[str, str | None]:

@@ -162,6 +162,15 @@ def test_csvread_invalid_utf8_is_decoded_as_windows_1252() -> None:
     assert rows(table) == [("café", "€12"), ("“quoted”", "–")]
 
 
+def test_csvread_windows_1252_past_the_first_megabyte_is_still_found() -> None:
+    # The first lines are read as text and the rest left to Polars, which refuses the 0xE9 two megabytes in.
+    body = b"".join(b"%d,plain ascii\n" % n for n in range(150_000))
+    table = read(b"id,text\n" + body + b"150000,caf\xe9\n")
+    assert table.encoding == "windows-1252"
+    assert any(note.startswith("decoded as Windows-1252") for note in table.notes)
+    assert table.frame.height == 150_001 and table.frame["text"][-1] == "café"
+
+
 def test_csvread_windows_1252_never_uses_replacement_characters() -> None:
     # 0x81, 0x8D, 0x8F, 0x90 and 0x9D are undefined in Windows-1252: kept as their code points, like browsers do.
     table = read(b"a,b\nx\x81\x8d\x8f\x90\x9dy,\xe9\n")
