@@ -118,7 +118,7 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
 
 def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
     """Import every frame of the batch in one transaction, or nothing."""
-    frames = {name: _newest_per_key(conform(_in_shared_chunks(frame), FACT_TABLES[name], batch.file_name),
+    frames = {name: _newest_per_key(conform(in_shared_chunks(frame), FACT_TABLES[name], batch.file_name),
                                     FACT_TABLES[name])
               for name, frame in batch.frames.items()}
     rows_read = batch.records_read or sum(frame.height for name, frame in frames.items() if name not in PARENT_OF)
@@ -159,7 +159,7 @@ def _replace(result: ImportResult, **changes: object) -> ImportResult:
 
 def _stage(cur: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) -> None:
     """The view ``staged``: the frame with every column of the table, in the table's order."""
-    cur.register("staged_frame", _in_shared_chunks(frame))
+    cur.register("staged_frame", in_shared_chunks(frame))
     columns = ", ".join(name if name in frame.columns else f"NULL::{sql_type} AS {name}"
                         for name, sql_type in table.types.items())
     cur.execute(f"CREATE TEMP VIEW staged AS SELECT {columns} FROM staged_frame")
@@ -168,7 +168,7 @@ def _stage(cur: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) ->
 _MOST_CHUNKS = 1024
 
 
-def _in_shared_chunks(frame: pl.DataFrame, rows: int = 122_880) -> pl.DataFrame:
+def in_shared_chunks(frame: pl.DataFrame, rows: int = 122_880) -> pl.DataFrame:
     """The frame cut into chunks every column shares: at the boundaries of its most-cut column (a million rows
     from the CSV reader come in about 80 pieces, columns computed from several come in one), or, for a frame in
     one piece, into DuckDB row groups. Slicing copies nothing.

@@ -22,6 +22,7 @@ import polars as pl
 from data import cast
 from data.cast import Problem
 from data.csvread import RawTable, header_lookup
+from data.ingest import in_shared_chunks
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email"]
@@ -137,7 +138,8 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
             typed.problems.extend(series.problems)
             bucket = typed.flagged if f.kind in FLAGGING_KINDS else typed.rejected
             bucket.update((series.bad_rows() + 1).to_list())
-    typed.frame = typed.frame.with_columns(**columns) if columns else typed.frame
+    # The casts come back cut as the file was read, or in one piece: cut alike, the shape steps copy nothing.
+    typed.frame = in_shared_chunks(typed.frame.with_columns(**columns)) if columns else typed.frame
     typed.flagged -= typed.rejected
     if typed.rejected:
         typed.frame = typed.frame.filter(~pl.col("record").is_in(sorted(typed.rejected)))

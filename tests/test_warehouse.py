@@ -285,14 +285,14 @@ def test_undo_import_keeps_rows_a_later_import_changed_and_refuses_twice() -> No
 
 
 def test_frames_are_cut_at_chunk_boundaries_every_column_shares() -> None:
-    from data.ingest import _in_shared_chunks
+    from data.ingest import in_shared_chunks
 
     read = pl.concat([pl.DataFrame({"id": [1, 2, 3]}), pl.DataFrame({"id": [4, 5]})], rechunk=False)
     frame = read.with_columns(pl.Series("key", ["a", "b", "c", "d", "e"]))  # one piece beside two
-    cut = _in_shared_chunks(frame)
+    cut = in_shared_chunks(frame)
     assert cut.equals(frame)
     assert [cut[c].chunk_lengths() for c in cut.columns] == [[3, 2], [3, 2]]
 
     whole = pl.DataFrame({"n": range(300_000)})
-    assert _in_shared_chunks(whole)["n"].chunk_lengths() == [122_880, 122_880, 54_240]
-    assert _in_shared_chunks(whole).equals(whole)
+    assert in_shared_chunks(whole)["n"].chunk_lengths() == [122_880, 122_880, 54_240]
+    assert in_shared_chunks(whole).equals(whole)
