@@ -349,8 +349,10 @@ def _report(result: ingest.ImportResult) -> None:
 
 def _rejects(plan: Plan, when: str) -> None:
     table = plan.rejects()
-    records = "1 record" if plan.rejected_rows == 1 else f"{plan.rejected_rows:,} records"
-    with st.expander(f"{records} left out — why", expanded=False):
+    cells = "1 cell" if table.height == 1 else f"{table.height:,} cells"
+    with st.expander(f"{cells} cannot be read — which and why", expanded=False):
+        st.caption("A record with a value that cannot be read is left out, unless the value is a duration or a "
+                   "rating: then only that value stays out of the KPIs and the record is kept.")
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download the reasons (CSV)", safe_csv(table), file_name="rejected-records.csv",
                            mime="text/csv", key=f"rejects_{when}_{plan.sha256}")

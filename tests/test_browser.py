@@ -144,12 +144,16 @@ def test_browser_import_page_previews_imports_and_reports(page: Page, server_url
         "First reply time in minutes\n"
         "501,ada@example.com,=HYPERLINK(\"http://evil\"),solved,Normal,Mail,2024-03-09 09:00:00,"
         "2024-03-09 10:00:00,2024-03-09 10:00:00,1,20\n"
-        "502,ben@example.com,Where is my order?,open,High,Chat,2024-03-10 11:00:00,2024-03-10 11:00:00,,0,\n")
+        "502,ben@example.com,Where is my order?,open,High,Chat,2024-03-10 11:00:00,2024-03-10 11:00:00,,0,-5\n"
+        "503,cy@example.com,Lost,open,Low,Mail,yesterday,,,0,\n")
     page.goto(f"{server_url}/imports")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(export))
     page.get_by_text("Zendesk ticket export").wait_for()
     preview = page.get_by_test_id("stDataFrame").first
     preview.wait_for()
+    # 503's date rejects it; 502's negative first reply only stays out of the KPIs
+    page.get_by_text("2 cells cannot be read — which and why").wait_for()
+    page.get_by_text("3 records read; 1 cannot be read and will be left out.").wait_for()
     page.get_by_role("button", name="Import", exact=True).click()
     from playwright.sync_api import expect
 
