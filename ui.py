@@ -389,7 +389,9 @@ def import_history() -> None:
         return
     view = history.select("imported_at", "file_name", "source", "kind", "rows_read", "inserted", "updated",
                           "unchanged", "rejected", "undone_at")
-    st.dataframe(view, hide_index=True, width="stretch")
+    # An Olist set's list of files would push the undo column out of sight.
+    st.dataframe(view, hide_index=True, width="stretch",
+                 column_config={"file_name": st.column_config.TextColumn("file_name", width="medium")})
     live = history.filter(pl.col("undone_at").is_null())
     if live.is_empty():
         return
