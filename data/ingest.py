@@ -118,8 +118,7 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
 
 def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
     """Import every frame of the batch in one transaction, or nothing."""
-    frames = {name: _newest_per_key(conform(in_shared_chunks(frame), FACT_TABLES[name], batch.file_name),
-                                    FACT_TABLES[name])
+    frames = {name: _newest_per_key(conform(frame, FACT_TABLES[name], batch.file_name), FACT_TABLES[name])
               for name, frame in batch.frames.items()}
     rows_read = batch.records_read or sum(frame.height for name, frame in frames.items() if name not in PARENT_OF)
     base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind, rows_read=rows_read)
