@@ -6,26 +6,26 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from metrics import units
 from metrics.registry import Metric
-from metrics.units import axis_format
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
 
 
 def volume_and_speed(frame: pl.DataFrame, volume: Metric, speed: Metric, grain: str) -> go.Figure:
     """Bars of a count with a line of a duration on a second axis, per period."""
-    divisor, suffix = duration_scale(frame[speed.name].max())
+    divisor, suffix = units.scale(speed.unit, frame[speed.name].max())
     speed_values = [None if v is None else v / divisor for v in frame[speed.name].to_list()]
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     figure.add_bar(x=frame["period"].to_list(), y=frame[volume.name].to_list(), name=volume.label,
                    marker_color=COLOURS[0], opacity=0.75,
-                   hovertemplate=f"%{{y:,}} {volume.label.lower()}<extra></extra>")
+                   hovertemplate=f"{units.hover(volume.unit)} {volume.label.lower()}<extra></extra>")
     figure.add_scatter(x=frame["period"].to_list(), y=speed_values, name=speed.label,
                        mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
-                       hovertemplate=f"%{{y:,.1f}} {suffix}<extra>{speed.label}</extra>")
-    figure.update_yaxes(title_text=volume.label, secondary_y=False, rangemode="tozero", **axis_format(volume))
+                       hovertemplate=f"{units.hover(speed.unit, suffix)}<extra>{speed.label}</extra>")
+    figure.update_yaxes(title_text=volume.label, secondary_y=False, rangemode="tozero", **units.axis(volume.unit))
     figure.update_yaxes(title_text=speed.label, secondary_y=True, rangemode="tozero", showgrid=False,
-                        tickformat=",.1~f", ticksuffix=f" {suffix}")
+                        **units.axis(speed.unit, suffix))
     figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
     return _tidy(figure)
 
@@ -36,18 +36,11 @@ def by_dimension(frame: pl.DataFrame, metric: Metric, dimension: str) -> go.Figu
     figure = go.Figure(go.Bar(
         x=ordered[metric.name].to_list(), y=ordered["by_value"].to_list(), orientation="h",
         marker_color=COLOURS[0], text=ordered[metric.name].to_list(), textposition="auto",
-        hovertemplate=f"%{{y}}: %{{x:,}} {metric.label.lower()}<extra></extra>",
+        hovertemplate=f"%{{y}}: {units.hover(metric.unit, value='x')} {metric.label.lower()}<extra></extra>",
     ))
-    figure.update_xaxes(title_text=metric.label, **axis_format(metric))
+    figure.update_xaxes(title_text=metric.label, **units.axis(metric.unit))
     figure.update_yaxes(title_text=dimension.capitalize())
     return _tidy(figure).update_layout(hovermode="closest", showlegend=False)
-
-
-def duration_scale(largest_minutes: float | None) -> tuple[float, str]:
-    """Minutes read badly past a few hours: pick the unit from the largest value on the axis."""
-    if largest_minutes is None or largest_minutes < 180:
-        return 1.0, "min"
-    return (60.0, "h") if largest_minutes < 4 * 1440 else (1440.0, "d")
 
 
 def period_axis(grain: str, first: object) -> dict[str, object]:
@@ -71,7 +64,7 @@ def trend(frame: pl.DataFrame, metric: Metric, grain: str, *, by: str | None = N
           overlay: pl.DataFrame | None = None, overlay_label: str = "", min_sample: int = 20) -> go.Figure:
     """One KPI per period (a line per breakdown value), the comparison period dashed on the same positions,
     and values resting on fewer than ``min_sample`` tickets drawn hollow and grey so they do not read as solid."""
-    divisor, suffix = _scale(frame, metric)
+    divisor, suffix = units.scale(metric.unit, frame[metric.name].max())
     figure = go.Figure()
     groups = frame.partition_by("by_value", maintain_order=True) if by else [frame]
     for i, group in enumerate(groups):
@@ -79,8 +72,7 @@ def trend(frame: pl.DataFrame, metric: Metric, grain: str, *, by: str | None = N
         figure.add_trace(_series(group, metric, name, COLOURS[i % len(COLOURS)], divisor, suffix, min_sample))
     if overlay is not None and not overlay.is_empty():
         figure.add_trace(_overlay(frame, overlay, metric, overlay_label, divisor, suffix))
-    figure.update_yaxes(title_text=metric.label, rangemode="tozero",
-                        **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
+    figure.update_yaxes(title_text=metric.label, rangemode="tozero", **units.axis(metric.unit, suffix))
     if metric.unit == "count" and (frame[metric.name].max() or 0) < 5:
         figure.update_yaxes(dtick=1)  # no 0.2 of a ticket on the axis
     figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
@@ -100,7 +92,7 @@ def _series(group: pl.DataFrame, metric: Metric, name: str, colour: str, divisor
                 "line": {"color": ["#999" if s else colour for s in small], "width": 2}},
         customdata=[[str(p), b, n, "small sample" if s else ""]
                     for p, b, n, s in zip(group["period"].to_list(), by_value, sizes, small, strict=True)],
-        hovertemplate=f"%{{x}}<br>%{{y:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+        hovertemplate=f"%{{x}}<br>{units.hover(metric.unit, suffix)}"
                       "<br>n = %{customdata[2]:,} %{customdata[3]}<extra>" + name + "</extra>",
     )
 
@@ -115,26 +107,9 @@ def _overlay(frame: pl.DataFrame, overlay: pl.DataFrame, metric: Metric, label: 
         x=positions[: shown.height], y=values, name=label, mode="lines",
         line={"color": "#777", "width": 2, "dash": "dash"},
         customdata=[[str(p)] for p in shown["period"].to_list()],
-        hovertemplate=f"%{{customdata[0]}}: %{{y:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+        hovertemplate=f"%{{customdata[0]}}: {units.hover(metric.unit, suffix)}"
                       f"<extra>{label}</extra>",
     )
-
-
-def _scale(frame: pl.DataFrame, metric: Metric) -> tuple[float, str]:
-    return duration_scale(frame[metric.name].max()) if metric.unit == "minutes" else (1.0, "")
-
-
-def _minutes_axis(suffix: str) -> dict[str, str]:
-    return {"tickformat": ",.1~f", "ticksuffix": f" {suffix}"}
-
-
-def _hover_format(metric: Metric) -> str:
-    return {"count": ",", "fraction": ".1%", "minutes": ",.1f", "money": ",.2f", "per_100": ".1f",
-            "score": "+.0f"}[metric.unit]
-
-
-def _unit_suffix(metric: Metric, suffix: str) -> str:
-    return f" {suffix}" if metric.unit == "minutes" else ""
 
 
 def heatmap(frame: pl.DataFrame, weekday_names: tuple[str, ...]) -> go.Figure:
@@ -166,7 +141,7 @@ def buckets(frame: pl.DataFrame, title: str) -> go.Figure:
 def by_agent(frame: pl.DataFrame, metric: Metric, label_column: str, min_sample: int = 20) -> go.Figure:
     """One bar per agent or group for a KPI; small samples in grey, their n in the hover."""
     ordered = frame.filter(pl.col(metric.name).is_not_null()).sort(metric.name)
-    divisor, suffix = _scale(ordered, metric) if ordered.height else (1.0, "")
+    divisor, suffix = units.scale(metric.unit, ordered[metric.name].max())
     sizes = ordered[f"{metric.name}_n"].to_list()
     small = [n < min_sample for n in sizes]
     figure = go.Figure(go.Bar(
@@ -175,11 +150,10 @@ def by_agent(frame: pl.DataFrame, metric: Metric, label_column: str, min_sample:
         # the same shape as a trend point's: (period, breakdown value, n, note)
         customdata=[["", who, n, "small sample" if s else ""]
                     for who, n, s in zip(ordered[label_column].to_list(), sizes, small, strict=True)],
-        hovertemplate=f"%{{y}}: %{{x:{_hover_format(metric)}}}{_unit_suffix(metric, suffix)}"
+        hovertemplate=f"%{{y}}: {units.hover(metric.unit, suffix, value='x')}"
                       "<br>n = %{customdata[2]:,} %{customdata[3]}<extra></extra>",
     ))
-    figure.update_xaxes(title_text=metric.label,
-                        **(_minutes_axis(suffix) if metric.unit == "minutes" else axis_format(metric)))
+    figure.update_xaxes(title_text=metric.label, **units.axis(metric.unit, suffix))
     return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
                                        height=max(260, 28 * ordered.height + 80))
 

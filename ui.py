@@ -27,6 +27,7 @@ from data.warehouse import WarehouseError as WarehouseError  # the frame reports
 from metrics import complaints, views
 from metrics import query as mq
 from metrics.registry import BY_NAME, METRICS, Metric
+from metrics import units
 from metrics.units import format_delta, format_value
 from settings import get_settings
 
@@ -518,12 +519,10 @@ def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
     for name in names:
         metric = BY_NAME[name]
-        number_format = _number_format(metric.unit)
-        if metric.unit == "minutes":  # one unit per column, chosen from its largest value
-            divisor, suffix = charts.duration_scale(shown[name].max())  # type: ignore[arg-type]
-            shown = shown.with_columns(pl.col(name) / divisor)
-            number_format = f"%.{0 if suffix == 'min' else 1}f {suffix}"
-        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description, format=number_format)
+        divisor, suffix = units.scale(metric.unit, shown[name].max())  # one scale per column, from its largest
+        shown = shown.with_columns(pl.col(name) / divisor)
+        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description,
+                                                      format=units.column(metric.unit, suffix))
         columns[f"{name}_n"] = st.column_config.NumberColumn("n", help=f"Tickets behind {metric.label.lower()}",
                                                              format="localized")
     # a count is its own sample size
@@ -533,10 +532,6 @@ def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
                                                           axis=None)
     st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order)
     st.caption(f"Click a column header to sort. Grey values rest on fewer than {min_sample} tickets.")
-
-
-def _number_format(unit: str) -> str:
-    return {"count": "localized", "minutes": "%.0f min", "fraction": "percent", "score": "%+.0f"}.get(unit, "%.2f")
 
 
 def _grey_small_samples(table: object, names: Sequence[str], min_sample: int) -> object:

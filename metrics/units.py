@@ -1,36 +1,59 @@
-"""A unit decides the format in one place, so tiles, deltas, tables and chart axes never disagree."""
+"""How a value is shown, decided once per unit: tiles, deltas, chart axes and hovers, table columns and CSV headers
+all read ``UNITS``, so a number never reads one way on a tile and another on an axis.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from metrics.registry import Metric
+
+@dataclass(frozen=True)
+class Display:
+    """The formats of one unit. ``tile`` is a Python format spec, ``axis`` and ``hover`` d3 formats (Plotly),
+    ``column`` a Streamlit ``NumberColumn`` format, ``header`` what a table or CSV header says the number is."""
+
+    tile: str
+    axis: str
+    hover: str
+    column: str
+    header: str
+
+
+UNITS: dict[str, Display] = {
+    "count": Display(tile=",.0f", axis=",", hover=",", column="localized", header="count"),
+    "fraction": Display(tile=".1%", axis=".0%", hover=".1%", column="percent", header="share"),
+    "minutes": Display(tile=",.1f", axis=",.1~f", hover=",.1f", column="%.1f", header="minutes"),
+    "money": Display(tile=",.2f", axis=",.2f", hover=",.2f", column="%.2f", header="amount"),
+    "per_100": Display(tile=".1f", axis=".1f", hover=".1f", column="%.1f", header="per 100"),
+    "score": Display(tile="+.0f", axis="+d", hover="+.0f", column="%+.0f", header="points"),
+}
+
+# A duration reads in the largest of these it reaches: minutes, hours from one hour, days from two days.
+DURATION_STEPS: tuple[tuple[float, float, str], ...] = ((2 * 1440, 1440.0, "d"), (60, 60.0, "h"), (0, 1.0, "min"))
+
+
+def duration_scale(minutes: float | None) -> tuple[float, str]:
+    """(divisor, suffix) for a duration: a tile scales by its own value, an axis or a column by its largest."""
+    size = abs(minutes or 0)
+    return next((divisor, suffix) for floor, divisor, suffix in DURATION_STEPS if size >= floor)
+
+
+def scale(unit: str, largest: float | None) -> tuple[float, str]:
+    """(divisor, suffix) of a unit for values up to ``largest``: only durations change scale."""
+    return duration_scale(largest) if unit == "minutes" else (1.0, "")
 
 
 def format_value(value: float | int | None, unit: str, currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "fraction":
-        return f"{value:.1%}"
     if unit == "minutes":
-        return format_minutes(value)
-    if unit == "money":
-        return f"{currency or ''} {value:,.2f}".strip()
-    if unit == "per_100":
-        return f"{value:.1f}"
-    if unit == "score":
-        return f"{value:+.0f}" if round(value) else "0"
-    raise ValueError(f"unknown unit {unit!r}")
-
-
-def format_minutes(minutes: float) -> str:
-    if abs(minutes) < 60:
-        return f"{minutes:.0f} min"
-    if abs(minutes) < 48 * 60:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / 1440:.1f} d"
+        divisor, suffix = duration_scale(value)
+        return f"{value / divisor:{'.0f' if suffix == 'min' else '.1f'}} {suffix}"
+    if unit == "score" and not round(value):
+        return "0"
+    text = f"{value:{UNITS[unit].tile}}"
+    return f"{currency} {text}" if unit == "money" and currency else text
 
 
 def format_delta(
@@ -50,13 +73,24 @@ def format_delta(
     return f"{sign}{text}{relative}"
 
 
-def axis_format(metric: Metric) -> dict[str, str]:
-    """Plotly axis settings for a metric's unit."""
-    return {
-        "count": {"tickformat": ","},
-        "fraction": {"tickformat": ".0%"},
-        "minutes": {"tickformat": ",.0f", "ticksuffix": " min"},
-        "money": {"tickformat": ",.2f"},
-        "per_100": {"tickformat": ".1f"},
-        "score": {"tickformat": "+d"},
-    }[metric.unit]
+def axis(unit: str, suffix: str = "") -> dict[str, str]:
+    """Plotly axis settings for values of ``unit`` already divided by its scale (``suffix`` from ``scale``)."""
+    return {"tickformat": UNITS[unit].axis, **({"ticksuffix": f" {suffix}"} if suffix else {})}
+
+
+def hover(unit: str, suffix: str = "", value: str = "y") -> str:
+    """A Plotly hover template's number, e.g. ``%{y:,.1f} h`` (``value`` names the field: ``x``, ``y``, ``z``)."""
+    return f"%{{{value}:{UNITS[unit].hover}}}" + (f" {suffix}" if suffix else "")
+
+
+def column(unit: str, suffix: str = "") -> str:
+    """A Streamlit number column's format; a scaled duration carries its suffix."""
+    if unit == "minutes":
+        return f"%.{0 if suffix == 'min' else 1}f {suffix or 'min'}"
+    return UNITS[unit].column
+
+
+def header(label: str, unit: str, suffix: str = "") -> str:
+    """A table or CSV header that says what the number is, e.g. ``First reply (median), hours``."""
+    words = {"min": "minutes", "h": "hours", "d": "days"}
+    return f"{label}, {words.get(suffix, UNITS[unit].header)}"

@@ -9,6 +9,7 @@ import pytest
 
 import charts
 from metrics.registry import BY_NAME
+from metrics import units
 from metrics.units import format_delta, format_value
 
 TREND = pl.DataFrame({"period": [date(2024, 3, 4), date(2024, 3, 11)], "tickets_created": [10, 30],
@@ -30,10 +31,32 @@ def test_by_dimension_puts_the_largest_bar_on_top() -> None:
     assert list(figure.data[0].y) == ["phone", "chat", "email"]  # Plotly draws the last category on top
 
 
-@pytest.mark.parametrize(("minutes", "expected"), [(None, (1.0, "min")), (179, (1.0, "min")), (180, (60.0, "h")),
-                                                   (6000, (1440.0, "d"))])
+@pytest.mark.parametrize(("minutes", "expected"), [(None, (1.0, "min")), (59, (1.0, "min")), (60, (60.0, "h")),
+                                                   (2879, (60.0, "h")), (2880, (1440.0, "d"))])
 def test_duration_scale_picks_a_readable_unit(minutes: float | None, expected: tuple[float, str]) -> None:
-    assert charts.duration_scale(minutes) == expected
+    """Minutes below an hour, hours below two days, days after that."""
+    assert units.duration_scale(minutes) == expected
+
+
+@pytest.mark.parametrize(("minutes", "suffix"), [(45.0, "min"), (150.0, "h"), (4320.0, "d")])
+def test_a_duration_reads_in_the_same_unit_on_a_tile_an_axis_and_a_table(minutes: float, suffix: str) -> None:
+    """One rule: the tile's text, the chart's axis and the team table's column all switch unit at the same size."""
+    frame = pl.DataFrame({"period": [date(2024, 3, 4)], "first_reply_minutes_median": [minutes],
+                          "first_reply_minutes_median_n": [30]})
+    metric = BY_NAME["first_reply_minutes_median"]
+    figure = charts.trend(frame, metric, "week")
+    divisor, table_suffix = units.scale(metric.unit, minutes)
+    assert format_value(minutes, "minutes").endswith(f" {suffix}")
+    assert figure.layout.yaxis.ticksuffix == f" {suffix}"
+    assert table_suffix == suffix and units.column("minutes", table_suffix).endswith(f" {suffix}")
+    assert list(figure.data[0].y) == [minutes / divisor]
+
+
+def test_every_unit_of_the_registry_has_one_display() -> None:
+    """A KPI's unit decides its formats: a unit the table does not know fails here, not on a page."""
+    assert {metric.unit for metric in BY_NAME.values()} <= set(units.UNITS)
+    assert units.header("First reply (median)", "minutes", "h") == "First reply (median), hours"
+    assert units.header("CSAT", "fraction") == "CSAT, share"
 
 
 @pytest.mark.parametrize(
