@@ -7,7 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from settings import SettingsError, get_settings
+from data.warehouse import WarehouseError
+from settings import SettingsError
+from ui import session
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
@@ -16,14 +18,12 @@ log = logging.getLogger("cspulse")
 st.set_page_config(page_title="CS Pulse", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 try:
-    get_settings()
+    session.settings()
 except SettingsError as error:
     st.error(f"CS Pulse cannot start. {error}. Fix it in the environment or `.env`, then restart.")
     st.stop()
 
-import ui  # noqa: E402 - only once the settings are known to be good
-
-if problem := ui.taxonomy_problem():
+if problem := session.taxonomy_problem():
     st.error(f"CS Pulse cannot start: the complaint taxonomy file is not usable. {problem}. "
              "Fix the file or unset CSPULSE_TAXONOMY_PATH, then restart.")
     st.stop()
@@ -38,10 +38,10 @@ page = st.navigation([
     st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
 ])
 try:
-    st.session_state["filters"] = ui.sidebar_filters()
-    ui.show_flash()
+    st.session_state["filters"] = session.sidebar_filters()
+    session.show_flash()
     page.run()
-except ui.WarehouseError as error:
+except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
     st.error(f"CS Pulse cannot use its warehouse: {error}")
 except Exception:

@@ -1,10 +1,10 @@
 import streamlit as st
 
-import ui
+from ui import data, widgets
 
 st.title("Data")
-ui.demo_notice()
-st.markdown(ui.table_counts())
+widgets.demo_notice()
+st.markdown(data.table_counts())
 st.markdown("One row per import. Customer emails are stored only as salted hashes; names and addresses not at all.")
-st.dataframe(ui.imports_view(), hide_index=True, width="stretch")
-ui.demo_controls()
+st.dataframe(data.imports_view(), hide_index=True, width="stretch")
+data.demo_controls()

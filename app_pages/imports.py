@@ -1,20 +1,20 @@
 import streamlit as st
 
-import ui
+from ui import imports
 
 st.title("Import")
 st.markdown("Drop the CSV or XLSX exports your helpdesk and shop already produce — Zendesk, Freshdesk, Gorgias, "
             "Help Scout, Shopify, WooCommerce, an Olist file set — or any file whose columns you map once. "
             "Nothing is written until you press **Import**; importing the same file twice changes nothing.")
 left, right = st.columns(2)
-source = left.selectbox("Source", ui.source_choices(), key="import_source",
+source = left.selectbox("Source", imports.source_choices(), key="import_source",
                         help="auto: recognised from the headers")
-date_order = right.radio("Dates like 03/04/2024", ["auto", "DMY", "MDY"], horizontal=True, key="date_order",
-                         format_func={"auto": "decide per source", "DMY": "day first", "MDY": "month first"}.get)
+date_order = right.radio("Dates like 03/04/2024", list(imports.DATE_ORDERS), horizontal=True, key="date_order",
+                         format_func=imports.DATE_ORDERS.get)
 uploads = st.file_uploader("Exports", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
                            key="uploads")
-for plan in ui.plans(uploads or [], source, date_order):
-    ui.plan_card(plan)
+for plan in imports.plans(uploads or [], source, date_order):
+    imports.plan_card(plan)
 
 st.subheader("Past imports")
-ui.import_history()
+imports.import_history()

@@ -1,0 +1,158 @@
+"""The Complaints page's own widgets: categories and their change, what is rising, what the complaints attach to in
+the orders, example tickets and corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import streamlit as st
+
+import charts
+from data import categorise
+from data.cast import mask_pii
+from metrics import complaints
+from metrics import query as mq
+from metrics.registry import BY_NAME
+from ui.session import cached, category_label, flash, kpis, row_count, settings, taxonomy_labels, url_choice, warehouse
+from ui.widgets import grain_control, min_sample, team_table
+
+HANDLING = ["first_reply_minutes_median", "full_resolution_minutes_median", "reopen_rate", "csat"]
+ORDER_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
+                "discount_code": "Discount code"}
+SOURCE_WORDS = {"export": "the export's own category", "mapping": "a mapping of the export's category or tags",
+                "analyst": "an analyst's correction", "rules": "keyword rules on the text",
+                "model": "a model learned from tagged tickets", "none": "uncategorised (no confident source)",
+                "pending": "not categorised yet"}
+
+
+def shares(filters: mq.Filters) -> pl.DataFrame:
+    """Tickets per category this period and the one before, with shares, the change and each category's label."""
+    table = cached(complaints.category_shares, filters)
+    return table.with_columns(category=pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+
+
+def sources_note(filters: mq.Filters) -> None:
+    """Where the period's categories came from, so a guess is never read as fact."""
+    table = cached(complaints.category_sources, filters)
+    total = table["tickets"].sum()
+    if total:
+        parts = [f"{n / total:.0%} {SOURCE_WORDS.get(s, s)}" for s, n in table.iter_rows()]
+        st.caption("Categories come from: " + "; ".join(parts) + ". Rules and the model place a ticket only at "
+                   "confidence 0.5 or more; the rest stay uncategorised.")
+
+
+def top_and_rising(filters: mq.Filters, table: pl.DataFrame) -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Top categories")
+        st.plotly_chart(charts.category_bars(table), width="stretch")
+        st.caption("Tickets per category, its share of the period, and the change on the period before.")
+    with right:
+        st.subheader("Rising now")
+        _rising(filters)
+
+
+def _rising(filters: mq.Filters) -> None:
+    s = settings()
+    test = complaints.RisingTest(weeks=s.rising_weeks, z=s.rising_z, min_tickets=s.rising_min)
+    table = complaints.rising(cached(complaints.weekly_counts, filters, test.weeks), test)
+    up = table.filter(pl.col("is_rising"))
+    if up.is_empty():
+        st.success(f"No category is rising in the 7 days to {filters.end:%d %b %Y}.", icon=":material/check:")
+    for row in up.iter_rows(named=True):
+        z = "no spread before" if row["z"] is None else f"z = {row['z']:.1f}"
+        st.warning(f"**{category_label(row['category'])}** is rising: {row['this_week']:,} tickets in the last 7 "
+                   f"days against {row['mean']:.1f} a week before ({z}).", icon=":material/trending_up:")
+    st.caption(test.describe())
+
+
+def _picker(label: str, options: Sequence[str], default: Sequence[str], key: str) -> list[str]:
+    return st.multiselect(label, list(options), default=[c for c in default if c in options], key=key,
+                          format_func=category_label, placeholder="Choose categories")
+
+
+def trend(filters: mq.Filters, table: pl.DataFrame) -> None:
+    """Tickets per period of the chosen categories, the five largest first."""
+    grain = grain_control()
+    chosen = _picker("Categories", table["by_value"].to_list(), table["by_value"].head(5).to_list(),
+                     "trend_categories")
+    frame = kpis(["tickets_created"], filters, grain, by="category", samples=True)
+    frame = frame.filter(pl.col("by_value").is_in(chosen)).with_columns(
+        pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+    if frame.height:
+        st.plotly_chart(charts.trend(frame, BY_NAME["tickets_created"], grain, by="category",
+                                     min_sample=min_sample()), width="stretch")
+    st.caption("The five largest categories are shown first; add or remove categories above.")
+
+
+def handling(filters: mq.Filters) -> None:
+    team_table(kpis(HANDLING, filters, by="category", samples=True), HANDLING, "category")
+
+
+def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
+    """Complaints per 1,000 orders or units by product, vendor, shipping method or discount code."""
+    if not row_count("orders"):
+        st.info("Load an orders export (Shopify, WooCommerce, Olist) to see complaints per product, vendor, "
+                "shipping method and discount code.")
+        return
+    dimension = url_choice("Per", list(complaints.ORDER_DIMENSIONS), "order_by", "sku", format_func=ORDER_LABELS.get,
+                           segmented=True)
+    focus = _picker("Complaints about", table["by_value"].to_list(), complaints.FOCUS[dimension],
+                    f"focus_{dimension}")
+    rates = complaints.for_categories(cached(complaints.by_order_dimension, filters, dimension), tuple(focus))
+    if rates.is_empty():
+        st.info("No ticket of these categories in the period names an order loaded here "
+                "(tickets reach orders by their order number).")
+        return
+    per, label = rates["per"][0], ORDER_LABELS[dimension]
+    st.plotly_chart(charts.complaint_rates(rates, label, min_sample()), width="stretch")
+    st.caption(f"Tickets that name an order, per 1,000 {per} with that {label.lower()} in the period; grey bars rest "
+               f"on fewer than {min_sample()} {per}. A ticket about an order of several products counts against "
+               "each of them.")
+
+
+def examples(filters: mq.Filters, table: pl.DataFrame) -> None:
+    """The newest tickets of a category, masked, with where each category came from; then corrections."""
+    options = table["by_value"].to_list() or ["uncategorised"]
+    category = url_choice("Category", options, "example", options[0], format_func=category_label)
+    found = cached(complaints.examples, filters, category)
+    if found.is_empty():
+        st.caption("No tickets of this category in the period.")
+    else:
+        shown = found.with_columns(mask_pii(found["subject"]), mask_pii(found["description"]))
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            "category_confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
+                                                                   format="percent")})
+    _correction_form(filters, category)
+    _recategorise_button()
+
+
+def _correction_form(filters: mq.Filters, category: str) -> None:
+    """An analyst puts a ticket in its right category; it is kept on re-import and the model learns from it."""
+    table = cached(complaints.examples, filters, category, limit=50)
+    if table.is_empty():
+        return
+    with st.form("correction", border=True):
+        st.markdown("**Correct a category** — kept when the ticket is imported again, and learned from.")
+        left, right = st.columns(2)
+        keys = [f"{row['source']}|{row['ticket_id']}" for row in table.iter_rows(named=True)]
+        chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
+        slugs = [slug for slug in taxonomy_labels() if slug != "uncategorised"]
+        new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
+        if st.form_submit_button("Save correction"):
+            source, ticket_id = chosen.split("|", 1)
+            try:
+                categorise.correct(warehouse(), source, ticket_id, new)
+            except ValueError as error:
+                st.error(str(error))
+                return
+            flash(f"Ticket {ticket_id} is now {category_label(new)}.")
+
+
+def _recategorise_button() -> None:
+    if st.button("Re-categorise guessed tickets", help="Runs the rules and the model again on every ticket "
+                 "they placed, e.g. after editing the taxonomy file or correcting tickets."):
+        with st.spinner("Categorising…"):
+            result = categorise.categorise(warehouse(), redo_guesses=True)
+        flash(f"{result.tickets:,} tickets categorised again.")

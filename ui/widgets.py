@@ -1,0 +1,196 @@
+"""Widgets that two or more pages draw: the demo notice, captions that say what numbers mean, the per-agent or
+per-category table, and the tickets behind a chart's point."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from data import demo, ingest
+from data.cast import mask_pii
+from data.export import safe_csv
+from metrics import query as mq
+from metrics import views
+from metrics.registry import BY_NAME, Metric
+from metrics.units import column, header, scale
+from ui.session import (
+    cached,
+    category_label,
+    check_link,
+    data_replaced,
+    flash,
+    has_demo_data,
+    imports,
+    settings,
+    warehouse,
+)
+
+BREAKDOWN_LABELS = {"none": "No breakdown", "channel": "Channel", "group_name": "Group", "assignee": "Agent",
+                    "category": "Category", "priority": "Priority"}
+
+
+def min_sample() -> int:
+    return settings().min_sample
+
+
+def metric_label(name: str) -> str:
+    return BY_NAME[name].label
+
+
+# --- demo data ------------------------------------------------------------------------------------------------------
+def demo_notice() -> None:
+    """Say plainly when the numbers are the demo store's, and offer to clear them."""
+    if not has_demo_data():
+        if warehouse().is_empty():
+            st.info("The warehouse is empty. Load the demo store on the **Data** page, or import your exports.")
+        return
+    text, action = st.columns([5, 1], vertical_alignment="center")
+    mixed = imports().filter(pl.col("undone_at").is_null() & (pl.col("source") != demo.DEMO_SOURCE)).height
+    message = ("**Demo data.** These numbers come from a generated demo store, not from your business." if not mixed
+               else "**Demo data is mixed with your imports.** Clear it to see only your own numbers.")
+    text.info(message, icon=":material/science:")
+    with action.popover("Clear demo data"):
+        clear_demo_button("notice")
+
+
+def clear_demo_button(where: str) -> None:
+    if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary"):
+        ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
+        data_replaced()
+        flash("Demo data cleared.")
+
+
+# --- what the numbers mean ------------------------------------------------------------------------------------------
+def sample_caption(filters: mq.Filters, compared: bool = True) -> str:
+    text = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days)"
+    if compared:
+        text += f", compared with the {filters.days} days before"
+    return f"{text}. Times in {settings().timezone}."
+
+
+def explain_missing(names: Sequence[str]) -> list[str]:
+    """Say which KPIs this data cannot give and which export or setting would give them."""
+    missing = cached(views.unavailable, tuple(names))
+    if missing:
+        lines = [f"- **{BY_NAME[name].label}** comes from {provided_by}." for name, provided_by in missing.items()]
+        st.info(f"Unavailable with the loaded data ({len(missing)}): it has none of what "
+                f"{'this KPI needs' if len(missing) == 1 else 'these KPIs need'}.\n" + "\n".join(lines),
+                icon=":material/info:")
+    return list(missing)
+
+
+def definition(metric: Metric, frame: pl.DataFrame) -> None:
+    """The declared definition, the clock, and how many tickets each value rests on."""
+    text = f"**{metric.label}**: {metric.description}"
+    if "business" in metric.name:
+        s = settings()
+        text += (f" Business hours are {s.business_hours_start:%H:%M}–{s.business_hours_end:%H:%M} "
+                 f"({', '.join(s.business_days)}, {s.timezone}) from settings wherever the export has no "
+                 "business-hour column.")
+    st.caption(f"{text} {sample_sizes(frame, metric.name)}")
+
+
+def sample_sizes(frame: pl.DataFrame, name: str) -> str:
+    """"Each value rests on a–b tickets", marking small samples (drawn grey), for a chart's caption."""
+    sizes = frame.get_column(f"{name}_n", default=pl.Series([], dtype=pl.Int64)).drop_nulls()
+    if sizes.is_empty():
+        return ""
+    low, high, minimum = int(sizes.min()), int(sizes.max()), min_sample()  # type: ignore[arg-type]
+    span = f"{low:,}" if low == high else f"{low:,}–{high:,}"
+    text = f"Each {BY_NAME[name].label.lower()} value rests on {span} tickets"
+    return text + (f"; a value over fewer than {minimum} is drawn grey: an indication, not a result."
+                   if low < minimum else ".")
+
+
+# --- one row per agent, group or category ---------------------------------------------------------------------------
+def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
+    """Each KPI beside its sample size; small samples greyed, every column sortable."""
+    if by == "category":
+        frame = frame.with_columns(pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+    shown = frame.rename({"by_value": BREAKDOWN_LABELS[by]})
+    columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
+    headers = {BREAKDOWN_LABELS[by]: BREAKDOWN_LABELS[by]}
+    for name in names:
+        metric = BY_NAME[name]
+        divisor, suffix = scale(metric.unit, shown[name].max())  # one scale per column, from its largest value
+        shown = shown.with_columns(pl.col(name) / divisor)
+        columns[name] = st.column_config.NumberColumn(metric.label, help=metric.description,
+                                                      format=column(metric.unit, suffix))
+        columns[f"{name}_n"] = st.column_config.NumberColumn("n", help=f"Tickets behind {metric.label.lower()}",
+                                                             format="localized")
+        headers |= {name: header(metric.label, metric.unit, suffix), f"{name}_n": f"{metric.label}, tickets"}
+    # a count is its own sample size
+    order = [BREAKDOWN_LABELS[by], *[c for name in names
+                                     for c in ((name,) if BY_NAME[name].unit == "count" else (name, f"{name}_n"))]]
+    styled = shown.select(order).to_pandas().style.apply(_grey_small_samples, names=names, axis=None)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order)
+    st.caption(f"Click a column header to sort. Grey values rest on fewer than {min_sample()} tickets.")
+    st.download_button("Download this table (CSV)", safe_csv(shown.select(order).rename(headers, strict=False)),
+                       file_name=f"kpis-per-{by}.csv", mime="text/csv", key=f"table_csv_{by}")
+
+
+def _grey_small_samples(table: object, names: Sequence[str]) -> object:
+    styles = table.copy().astype(object)  # type: ignore[attr-defined]
+    styles[:] = ""
+    for name in names:
+        if BY_NAME[name].unit == "count":
+            continue
+        small = table[f"{name}_n"] < min_sample()  # type: ignore[index]
+        styles.loc[small, name] = "color: #9a9a9a; font-style: italic"  # type: ignore[attr-defined]
+    return styles
+
+
+# --- the tickets behind a point -------------------------------------------------------------------------------------
+def drill_down(event: object, frame: pl.DataFrame, metric: Metric, filters: mq.Filters, grain: str | None,
+               by: str | None) -> None:
+    """The tickets behind one point or bar: chosen by clicking the chart, or with the pickers (keyboard users)."""
+    st.markdown("**Tickets behind a point** — click a point or bar, or pick it here.")
+    _apply_click(event, by)
+    left, right = st.columns(2)
+    right = right if grain is not None else left
+    period = None
+    if grain is not None:
+        periods = [p.isoformat() for p in frame["period"].unique(maintain_order=True).to_list()]
+        period = left.selectbox("Period", periods, key="drill_period", index=None, placeholder="Choose a period")
+    value = None
+    if by is not None:
+        values = sorted(str(v) for v in frame["by_value"].unique().to_list())
+        value = right.selectbox(BREAKDOWN_LABELS[by], values, key="drill_value", index=None,
+                                placeholder=f"All {BREAKDOWN_LABELS[by].lower()}s")
+    if period is None and value is None:
+        return
+    scope = views.period_filters(filters, date.fromisoformat(period), grain) if period else filters
+    table = cached(views.tickets_behind, metric.name, scope, by=by if value else None, by_value=value)
+    _ticket_table(table.with_columns(mask_pii(table["subject"])), metric, scope)  # masked before it leaves
+
+
+def _apply_click(event: object, by: str | None) -> None:
+    points = (event or {}).get("selection", {}).get("points", [])  # type: ignore[attr-defined]
+    data = next((p.get("customdata") for p in points if len(p.get("customdata") or []) >= 2), None)
+    if not data or data == st.session_state.get("_drill_clicked"):
+        return  # a selection Streamlit keeps across reruns must not undo a choice made in the pickers since
+    st.session_state["_drill_clicked"] = data
+    if data[0]:
+        st.session_state["drill_period"] = data[0]
+    if by is not None:
+        st.session_state["drill_value"] = data[1]
+
+
+def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> None:
+    more = " (the newest shown)" if table.height >= views.DRILL_LIMIT else ""
+    count = f"{table.height:,} ticket{'' if table.height == 1 else 's'}"
+    st.caption(f"{count}{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
+               f"{scope.end:%d %b %Y}. Emails and phone numbers are masked.")
+    st.dataframe(table, hide_index=True, width="stretch", height=320)
+    st.download_button("Download these tickets (CSV)", safe_csv(table), key="drill_csv", mime="text/csv",
+                       file_name=f"tickets-{metric.name}-{scope.start}-{scope.end}.csv")
+
+
+def grain_control(label: str = "Grain") -> str:
+    """Day, week or month, kept in the URL (``?grain=``, shared by the pages that draw a trend)."""
+    grains = ["day", "week", "month"]
+    check_link("grain", grains.__contains__, "day, week or month")
+    return st.segmented_control(label, grains, default="week", key="grain", bind="query-params") or "week"
