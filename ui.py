@@ -15,6 +15,7 @@ import streamlit as st
 
 import charts
 from data import categorise, demo, ingest
+from data.basics import ImportRejected, sha256_bytes
 from data.cast import mask_pii
 from data.classify import TaxonomyError
 from data.csvread import Limits
@@ -282,7 +283,7 @@ def imports_view() -> pl.DataFrame:
 def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]:
     """What the uploaded files are, read once per set of files and choices (nothing written yet)."""
     files = tuple((upload.name, upload.getvalue()) for upload in uploads)  # type: ignore[attr-defined]
-    key = (tuple((name, ingest.sha256_bytes(content)) for name, content in files), source, date_order,
+    key = (tuple((name, sha256_bytes(content)) for name, content in files), source, date_order,
            warehouse().data_version())
     cached = st.session_state.get("_plans")
     if cached is None or cached[0] != key:
@@ -374,7 +375,7 @@ def mapping_form(plan: Plan) -> None:
                        "columns": {t: h for t, h in columns.items() if h != "—"}}
             try:
                 save_mapping(warehouse(), name.strip(), mapping)
-            except ingest.ImportRejected as error:
+            except ImportRejected as error:
                 st.error(str(error))
                 return
             st.session_state.pop("_plans", None)
@@ -401,7 +402,7 @@ def import_history() -> None:
     if st.button("Undo it", key="undo"):
         try:
             counts = ingest.undo_import(warehouse(), chosen)
-        except ingest.ImportRejected as error:
+        except ImportRejected as error:
             st.error(str(error))
             return
         _data_replaced()

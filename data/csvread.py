@@ -32,7 +32,7 @@ from xml.etree import ElementTree
 import numpy as np
 import polars as pl
 
-from data.ingest import ImportRejected, sha256_bytes
+from data.basics import ImportRejected, sha256_bytes
 from settings import Settings
 
 DELIMITERS = (",", ";", "\t")

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from data.basics import ImportRejected
 from data.csvread import RawTable
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
 from data.formats_roster import ROSTER
 from data.formats_tickets import TICKET_FORMATS, canonical_tickets
-from data.ingest import ImportRejected
 from data.readers import CHANNELS, Context, Field, Format, SetFormat, Typed
 
 FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER)

@@ -33,9 +33,9 @@ from typing import Literal
 
 import polars as pl
 
+from data.basics import POLARS_TYPES, ImportRejected
 from data.cast import Problem, currency_symbol
 from data.csvread import RawTable, header_lookup
-from data.ingest import POLARS_TYPES, ImportRejected
 from data.readers import Context, Field, Format, SetFormat, SetReading, Typed, customer_keys, type_columns, vocabulary
 from data.schema import ORDER_LINES, ORDERS, REVIEWS, Table
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from data import formats
+from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem, mask_pii
 from data.csvread import Limits, RawTable, header_lookup, read_table
-from data.ingest import Batch, ImportRejected, ImportResult, import_batch, sha256_bytes
+from data.ingest import Batch, ImportResult, import_batch
 from data.readers import Context, Format, missing_required, type_columns
 from data.warehouse import Warehouse, utc_now
 

@@ -20,9 +20,9 @@ import numpy as np
 import polars as pl
 
 from data import cast
+from data.basics import in_shared_chunks
 from data.cast import Problem
 from data.csvread import RawTable, header_lookup
-from data.ingest import in_shared_chunks
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email"]
@@ -229,7 +229,7 @@ SOLVED = ("solved", "closed")
 
 
 def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
-    """Salted sha256 of normalised emails, the same digest as data.ingest.customer_key, for a whole column.
+    """Salted sha256 of normalised emails, the same digest as data.basics.customer_key, for a whole column.
 
     A customer writes many times: each distinct cell is normalised and hashed once, and the keys are joined back
     onto the rows.
@@ -241,7 +241,7 @@ def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
 
 
 def _salted_keys(cells: pl.Series, salt: str) -> pl.Series:
-    """data.ingest.customer_key of each cell (null for a blank one), hashed from a copy of the salted state.
+    """data.basics.customer_key of each cell (null for a blank one), hashed from a copy of the salted state.
 
     Polars trims and lower-cases on every core and hands over UTF-8 bytes, so the loop that holds the GIL only
     hashes; the first 8 bytes of every digest go into one buffer read as big-endian integers.

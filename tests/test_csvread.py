@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 
 from data import csvread
+from data.basics import ImportRejected
 from data.csvread import FileRejected, Limits, RawTable, header_lookup, read_path, read_table
-from data.ingest import ImportRejected
 from settings import Settings
 
 FILES = Path(__file__).resolve().parent / "fixtures" / "files"

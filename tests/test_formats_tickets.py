@@ -13,9 +13,9 @@ from typing import Any
 import polars as pl
 import pytest
 
+from data.basics import customer_key
 from data.csvread import Limits, RawTable, header_lookup, read_table
 from data.formats_tickets import TICKET_FORMATS
-from data.ingest import customer_key
 from data.pipeline import Plan, choose_format, plan_files, run_plan
 from data.readers import Context, Typed, type_columns
 from data.warehouse import Warehouse

@@ -6,7 +6,7 @@ from datetime import datetime as D
 
 import polars as pl
 
-from data.ingest import customer_key
+from data.basics import customer_key
 from data.readers import CHANNELS, customer_keys, finish_tickets, vocabulary
 
 

@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from data import ingest
-from data.ingest import Batch, ImportRejected, clear_source, customer_key, import_batch, undo_import
+from data.basics import ImportRejected, customer_key
+from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.schema import FACT_TABLES
 from data.warehouse import MIGRATIONS, SCHEMA_VERSION, Warehouse, WarehouseError
 from tests.conftest import ORDERS, PROJECT, TICKETS
@@ -285,7 +286,7 @@ def test_undo_import_keeps_rows_a_later_import_changed_and_refuses_twice() -> No
 
 
 def test_frames_are_cut_at_chunk_boundaries_every_column_shares() -> None:
-    from data.ingest import in_shared_chunks
+    from data.basics import in_shared_chunks
 
     read = pl.concat([pl.DataFrame({"id": [1, 2, 3]}), pl.DataFrame({"id": [4, 5]})], rechunk=False)
     frame = read.with_columns(pl.Series("key", ["a", "b", "c", "d", "e"]))  # one piece beside two
