@@ -253,16 +253,3 @@ def _undo_table(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str) ->
     ).fetchone()[0]
     cur.execute(f"DELETE FROM {table.name}_replaced WHERE replaced_by = $id", params)
     return removed, restored
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m data.ingest PATH... [--source S] [--db PATH] [--json]``: exit 0 imported, 2 rejected."""
-    from data.cli import run  # the file pipeline sits above this module; imported only for the command line
-
-    return run(argv)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """From files to a planned import: detect the format, read, type, shape — before anything is written.
 
-The Import page and ``python -m data.ingest`` both call :func:`plan_files`, show or print the plan, and then
+The Import page and ``python -m data.cli`` both call :func:`plan_files`, show or print the plan, and then
 :func:`run_plan`, which goes through the one transactional import path.
 """
 

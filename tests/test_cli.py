@@ -1,4 +1,4 @@
-"""`python -m data.ingest` as an analyst's script would run it: real processes, real warehouse files."""
+"""`python -m data.cli` as an analyst's script would run it: real processes, real warehouse files."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def zendesk_rows(ids: range, updated: str = "2024-03-05 10:00:00", subject: str 
 
 def ingest(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    return subprocess.run([sys.executable, "-m", "data.ingest", *map(str, args)], cwd=PROJECT, env=env,
+    return subprocess.run([sys.executable, "-m", "data.cli", *map(str, args)], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -136,7 +136,7 @@ def test_cli_killed_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:
     ingest(small, "--db", db)
     big.write_text(ZENDESK_HEADER + zendesk_rows(range(1000, 301_000)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    with subprocess.Popen([sys.executable, "-m", "data.ingest", str(big), "--db", str(db)], cwd=PROJECT, env=env,
+    with subprocess.Popen([sys.executable, "-m", "data.cli", str(big), "--db", str(db)], cwd=PROJECT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
         time.sleep(2.5)  # inside reading, casting or the transaction
         child.send_signal(signal.SIGKILL)
