@@ -18,11 +18,11 @@ from data import categorise, demo, ingest
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import mask_pii
 from data.classify import TaxonomyError
-from data.csvread import Limits
 from data.export import safe_csv
+from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
 from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mapping
-from data.readers import Context
+from data.raw_tables import Limits
 from data.warehouse import Warehouse
 from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words
 from metrics import complaints, views

@@ -35,8 +35,18 @@ import polars as pl
 
 from data.basics import POLARS_TYPES, ImportRejected
 from data.cast import Problem, currency_symbol
-from data.csvread import RawTable, header_lookup
-from data.readers import Context, Field, Format, SetFormat, SetReading, Typed, customer_keys, type_columns, vocabulary
+from data.format_types import (
+    Context,
+    Field,
+    Format,
+    SetFormat,
+    SetReading,
+    Typed,
+    customer_keys,
+    type_columns,
+    vocabulary,
+)
+from data.raw_tables import RawTable, header_lookup
 from data.schema import ORDER_LINES, ORDERS, REVIEWS, Table
 
 OrderShape = Callable[[pl.DataFrame, Typed, Context], dict[str, pl.DataFrame]]

@@ -16,9 +16,9 @@ import polars as pl
 from data import formats
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem, mask_pii
-from data.csvread import Limits, RawTable, header_lookup, read_table
+from data.format_types import Context, Format, missing_required, type_columns
 from data.ingest import Batch, ImportResult, import_batch
-from data.readers import Context, Format, missing_required, type_columns
+from data.raw_tables import Limits, RawTable, header_lookup, read_table
 from data.warehouse import Warehouse, utc_now
 
 log = logging.getLogger(__name__)

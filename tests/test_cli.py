@@ -214,7 +214,7 @@ def test_cli_real_exports_import_with_their_counts_and_twice_change_nothing(
 
 
 def test_cli_imports_a_zendesk_export_saved_as_xlsx(tmp_path: Path) -> None:
-    from tests.test_csvread import STYLES, sheet_xml, xlsx
+    from tests.test_raw_tables import STYLES, sheet_xml, xlsx
 
     header = '<row r="1"><c r="A1" t="inlineStr"><is><t>Id</t></is></c><c r="B1" t="inlineStr"><is><t>Created at' \
              '</t></is></c><c r="C1" t="inlineStr"><is><t>Status</t></is></c></row>'

@@ -1,10 +1,11 @@
-"""Export formats as declarations, and the one machine that reads any of them.
+"""What an export format is declared with, and the one machine that types any export's columns by its declaration.
 
-A :class:`Format` says how to recognise an export (header names, matched case-insensitively, never by
-position), which columns it keeps, their kinds and canonical names, and which time zone its clock reads in. The
-machinery here is written once: find each column by name, cast it with a row-level problem report, reject the
-rows that cannot be read, and hand the typed columns to the format's ``shape`` step, which builds the canonical
-frames (grouping Shopify's line items, netting WooCommerce refunds, ...).
+A :class:`Format` says how to recognise an export (header names, matched case-insensitively, never by position),
+which columns it keeps (its :class:`Field` declarations), their kinds and canonical names, and which time zone its
+clock reads in; a :class:`SetFormat` does the same for a set of files. The machinery here is written once: find each
+column by name, cast it with a row-level problem report, reject the rows that cannot be read, and hand the typed
+columns (a :class:`Typed`) to the format's ``shape`` step, which builds the canonical frames (grouping Shopify's line
+items, netting WooCommerce refunds, ...). The vocabularies and helpers the shape steps share live here too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import polars as pl
 from data import cast
 from data.basics import in_shared_chunks
 from data.cast import Problem
-from data.csvread import RawTable, header_lookup
+from data.raw_tables import RawTable, header_lookup
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email"]

@@ -7,7 +7,7 @@ from datetime import datetime as D
 import polars as pl
 
 from data.basics import customer_key
-from data.readers import CHANNELS, customer_keys, finish_tickets, vocabulary
+from data.format_types import CHANNELS, customer_keys, finish_tickets, vocabulary
 
 
 def test_finish_tickets_recomputes_missing_durations_from_timestamps() -> None:
@@ -61,9 +61,9 @@ def test_customer_keys_normalise_non_ascii_emails_as_python_does() -> None:
 
 def test_type_columns_rejects_every_unreadable_row_even_past_the_listed_problems() -> None:
     from data.cast import MAX_PROBLEMS
-    from data.csvread import Limits, read_table
+    from data.format_types import Context, type_columns
     from data.formats import mapped_format
-    from data.readers import Context, type_columns
+    from data.raw_tables import Limits, read_table
 
     bad = MAX_PROBLEMS + 5
     csv = "Case,Opened\n" + "".join(f"{i},not a date\n" for i in range(bad)) + "ok,2024-01-01 09:00\n"
