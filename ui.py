@@ -16,12 +16,12 @@ import streamlit as st
 import charts
 from data import categorise, demo, ingest
 from data.basics import ImportRejected, sha256_bytes
-from data.cast import mask_pii
 from data.classify import TaxonomyError
 from data.export import safe_csv
 from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
 from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mapping
+from data.privacy import mask_pii
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
 from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words

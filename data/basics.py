@@ -1,5 +1,5 @@
-"""What every stage of an import shares: the rejection error, file digests, customer keys, the Polars type of each
-SQL type of the schema, and frames cut into chunks every column shares.
+"""What every stage of an import shares: the rejection error, file digests, the Polars type of each SQL type of the
+schema, and frames cut into chunks every column shares.
 
 A leaf: it imports nothing else of ``data``, so reading, typing, shaping and the transactional import can all use it
 without importing each other.
@@ -30,22 +30,6 @@ class ImportRejected(ValueError):
 
 def sha256_bytes(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-def customer_key(email: str | None, salt: str) -> int | None:
-    """The customer's key: the first 64 bits of the salted sha256 of the normalised email.
-
-    It joins a customer's tickets and orders without storing the email. An integer, not hex text: a million
-    random 64-character strings took DuckDB a second to store, an integer column nothing; and 64 bits make a
-    collision between two customers of even ten million unlikely (about 3 in a million).
-    """
-    if email is None or not email.strip():
-        return None
-    return key_from_digest(hashlib.sha256((salt + email.strip().lower()).encode()))
-
-
-def key_from_digest(digest: hashlib._Hash) -> int:  # type: ignore[name-defined]
-    return int.from_bytes(digest.digest()[:8], "big")
 
 
 _MOST_CHUNKS = 1024

@@ -10,19 +10,18 @@ items, netting WooCommerce refunds, ...). The vocabularies and helpers the shape
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import polars as pl
 
 from data import cast
 from data.basics import in_shared_chunks
 from data.cast import Problem
+from data.privacy import customer_keys
 from data.raw_tables import RawTable, header_lookup
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
@@ -227,35 +226,6 @@ CHANNELS: dict[str, str] = {
 PRIORITIES: dict[str, str] = {"low": "low", "normal": "normal", "medium": "normal", "high": "high",
                               "urgent": "urgent", "critical": "urgent"}
 SOLVED = ("solved", "closed")
-
-
-def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
-    """Salted sha256 of normalised emails, the same digest as data.basics.customer_key, for a whole column.
-
-    A customer writes many times: each distinct cell is normalised and hashed once, and the keys are joined back
-    onto the rows.
-    """
-    raw = emails.cast(pl.String).alias("email")
-    distinct = raw.unique().drop_nulls()  # in this order the nulls are dropped from the few distinct cells
-    keys = pl.DataFrame({"email": distinct, "key": _salted_keys(distinct, salt)})
-    return raw.to_frame().join(keys, on="email", how="left", maintain_order="left")["key"].alias(emails.name)
-
-
-def _salted_keys(cells: pl.Series, salt: str) -> pl.Series:
-    """data.basics.customer_key of each cell (null for a blank one), hashed from a copy of the salted state.
-
-    Polars trims and lower-cases on every core and hands over UTF-8 bytes, so the loop that holds the GIL only
-    hashes; the first 8 bytes of every digest go into one buffer read as big-endian integers.
-    """
-    emails = cells.str.strip_chars().str.to_lowercase()
-    salted = hashlib.sha256(salt.encode())
-    prefixes = bytearray()
-    for email in emails.cast(pl.Binary).to_list():
-        digest = salted.copy()
-        digest.update(email)
-        prefixes += digest.digest()[:8]
-    keys = pl.Series("key", np.frombuffer(bytes(prefixes), ">u8").astype(np.uint64), pl.UInt64)
-    return keys.set(emails == "", None)
 
 
 def vocabulary(values: pl.Series, mapping: Mapping[str, str], fallback: str, what: str,

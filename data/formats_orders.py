@@ -42,10 +42,10 @@ from data.format_types import (
     SetFormat,
     SetReading,
     Typed,
-    customer_keys,
     type_columns,
     vocabulary,
 )
+from data.privacy import customer_keys
 from data.raw_tables import RawTable, header_lookup
 from data.schema import ORDER_LINES, ORDERS, REVIEWS, Table
 

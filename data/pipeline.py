@@ -15,9 +15,10 @@ import polars as pl
 
 from data import formats
 from data.basics import ImportRejected, sha256_bytes
-from data.cast import Problem, mask_pii
+from data.cast import Problem
 from data.format_types import Context, Format, missing_required, type_columns
 from data.ingest import Batch, ImportResult, import_batch
+from data.privacy import mask_pii
 from data.raw_tables import Limits, RawTable, header_lookup, read_table
 from data.warehouse import Warehouse, utc_now
 

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from data.basics import customer_key
 from data.demo import DEMO_END, DEMO_SOURCE, DEMO_START, generate
+from data.privacy import customer_key
 from data.schema import FACT_TABLES
 from data.taxonomy import CATEGORIES
 

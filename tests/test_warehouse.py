@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import polars as pl
 import pytest
 
 from data import ingest
-from data.basics import ImportRejected, customer_key
+from data.basics import ImportRejected
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.schema import FACT_TABLES
 from data.warehouse import MIGRATIONS, SCHEMA_VERSION, Warehouse, WarehouseError
@@ -202,13 +201,6 @@ def test_data_version_changes_on_import_and_not_on_a_repeat() -> None:
     after_first = wh.data_version()
     import_batch(wh, batch)
     assert after_first == start + 1 and wh.data_version() == after_first
-
-
-def test_customer_key_is_a_salted_hash_of_the_normalised_email() -> None:
-    key = customer_key("  Ada@Example.com ", "salt")
-    assert key == customer_key("ada@example.com", "salt") != customer_key("ada@example.com", "other")
-    assert key == int.from_bytes(hashlib.sha256(b"saltada@example.com").digest()[:8], "big")
-    assert customer_key("", "salt") is None and customer_key(None, "salt") is None
 
 
 def test_warehouse_makes_and_keeps_its_own_salt(tmp_path: Path) -> None:
