@@ -20,7 +20,7 @@ from data.classify import TaxonomyError
 from data.export import safe_csv
 from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
-from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mapping
+from data.plans import Plan, load_mappings, plan_files, run_plan, save_mapping
 from data.privacy import mask_pii
 from data.raw_tables import Limits
 from data.warehouse import Warehouse

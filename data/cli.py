@@ -17,7 +17,7 @@ from data.categorise import categorise, current_taxonomy
 from data.classify import Taxonomy, TaxonomyError
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
-from data.pipeline import load_mappings, plan_tables, read_files, run_plan
+from data.plans import load_mappings, plan_tables, read_files, run_plan
 from data.raw_tables import Limits, RawTable
 from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings

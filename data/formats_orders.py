@@ -470,7 +470,7 @@ def read_olist(raws: list[RawTable], ctx: Context) -> SetReading:
         frames["order_lines"] = canonical(olist_lines(parts["items"]), ORDER_LINES)
     if "reviews" in parts:
         frames["reviews"] = canonical(olist_reviews(parts["reviews"]), REVIEWS)
-    # the pipeline names the source of single files only; a set names its own
+    # planning (data.plans) names the source of single files only; a set names its own
     reading.frames = {name: frame.with_columns(source=pl.lit("olist")) for name, frame in frames.items()}
     reading.problems.sort(key=lambda p: (p.column.split(": ")[0], p.record))
     return reading

@@ -7,7 +7,7 @@ salted ``customer_key`` as it is cast (see :func:`data.format_types.type_columns
 address.
 
 Signatures are the few headers every export of a tool has and no other tool's export has; when two formats match,
-the pipeline takes the longer signature (a Help Scout file with an extra ``Id`` column is still Help Scout).
+:mod:`data.plans` takes the longer signature (a Help Scout file with an extra ``Id`` column is still Help Scout).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from data.categorise import categorise, correct
 from data.classify import load_taxonomy
 from data.format_types import Context
 from data.ingest import Batch, import_batch
-from data.pipeline import plan_files, run_plan
+from data.plans import plan_files, run_plan
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data.pipeline import save_mapping
+from data.plans import save_mapping
 from data.warehouse import Warehouse
 from tests.conftest import PROJECT, REAL_DATA
 

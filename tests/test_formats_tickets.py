@@ -15,7 +15,7 @@ import pytest
 
 from data.format_types import Context, Typed, type_columns
 from data.formats_tickets import TICKET_FORMATS
-from data.pipeline import Plan, choose_format, plan_files, run_plan
+from data.plans import Plan, choose_format, plan_files, run_plan
 from data.privacy import customer_key
 from data.raw_tables import Limits, RawTable, header_lookup, read_table
 from data.warehouse import Warehouse

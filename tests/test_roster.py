@@ -7,7 +7,7 @@ from datetime import datetime as D
 from pathlib import Path
 
 from data.format_types import Context
-from data.pipeline import plan_files, run_plan
+from data.plans import plan_files, run_plan
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
 

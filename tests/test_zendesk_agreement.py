@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from data.format_types import Context
-from data.pipeline import plan_files, run_plan
+from data.plans import plan_files, run_plan
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
 from metrics import query as mq

@@ -1,7 +1,8 @@
-"""From files to a planned import: detect the format, read, type, shape — before anything is written.
+"""Import plans: from files to a :class:`Plan` (detect the format, read, type, shape) before anything is written,
+then :func:`run_plan` through the one transactional import path; and the column mappings a person saved.
 
-The Import page and ``python -m data.cli`` both call :func:`plan_files`, show or print the plan, and then
-:func:`run_plan`, which goes through the one transactional import path.
+The Import page calls :func:`plan_files`; ``python -m data.cli`` calls its two halves, :func:`read_files` and
+:func:`plan_tables`, so that it can read while the warehouse opens. Both show or print the plans, then run them.
 """
 
 from __future__ import annotations
