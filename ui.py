@@ -14,9 +14,9 @@ import polars as pl
 import streamlit as st
 
 import charts
-from data import categorise, demo, ingest
+from data import categorising, demo, ingest
 from data.basics import ImportRejected, sha256_bytes
-from data.classify import TaxonomyError
+from data.classifier import TaxonomyError
 from data.export import safe_csv
 from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
@@ -49,7 +49,7 @@ def warehouse() -> Warehouse:
 
 def categorise_pending(wh: Warehouse) -> None:
     with st.spinner("Categorising new tickets…"):
-        categorise.categorise(wh)
+        categorising.categorise(wh)
 
 
 def load_demo(wh: Warehouse) -> ingest.ImportResult:
@@ -612,7 +612,7 @@ def category_label(slug: str) -> str:
 
 @st.cache_resource(show_spinner=False)
 def taxonomy_labels() -> dict[str, str]:
-    return categorise.current_taxonomy().labels()
+    return categorising.current_taxonomy().labels()
 
 
 def category_shares(filters: mq.Filters) -> pl.DataFrame:
@@ -1114,7 +1114,7 @@ def correction_form(filters: mq.Filters, category: str) -> None:
         if st.form_submit_button("Save correction"):
             source, ticket_id = chosen.split("|", 1)
             try:
-                categorise.correct(warehouse(), source, ticket_id, new)
+                categorising.correct(warehouse(), source, ticket_id, new)
             except ValueError as error:
                 st.error(str(error))
                 return
@@ -1125,7 +1125,7 @@ def recategorise_button() -> None:
     if st.button("Re-categorise guessed tickets", help="Runs the rules and the model again on every ticket "
                  "they placed, e.g. after editing the taxonomy file or correcting tickets."):
         with st.spinner("Categorising…"):
-            result = categorise.categorise(warehouse(), redo_guesses=True)
+            result = categorising.categorise(warehouse(), redo_guesses=True)
         flash(f"{result.tickets:,} tickets categorised again.")
 
 

@@ -70,7 +70,7 @@ def _measure(which: str, csv: Path, folder: Path) -> dict[str, object]:
         con.close()
         seconds, after = time.perf_counter() - started, {}
     else:
-        from data.categorise import categorise, current_taxonomy
+        from data.categorising import categorise, current_taxonomy
         from data.cli import import_paths
         from data.warehouse import Warehouse
         from settings import load_settings

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from data.categorise import categorise, current_taxonomy
-from data.classify import Taxonomy, TaxonomyError
+from data.categorising import categorise, current_taxonomy
+from data.classifier import Taxonomy, TaxonomyError
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
 from data.plans import load_mappings, plan_tables, read_files, run_plan

@@ -72,7 +72,7 @@ def fill_from(frame: pl.DataFrame, target: str, fallback: str) -> pl.DataFrame:
 
 
 def category_slug(column: str) -> pl.Expr:
-    """The category as exported, lower-cased with spaces as underscores; data/categorise.py maps it to the
+    """The category as exported, lower-cased with spaces as underscores; data/categorising.py maps it to the
     taxonomy after the import."""
     slug = pl.col(column).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", "_")
     return pl.when(slug != "").then(slug)

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.categorise import categorise, correct
-from data.classify import load_taxonomy
+from data.categorising import categorise, correct
+from data.classifier import load_taxonomy
 from data.format_types import Context
 from data.ingest import Batch, import_batch
 from data.plans import plan_files, run_plan
