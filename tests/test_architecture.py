@@ -160,6 +160,13 @@ def test_no_module_imports_itself_in_a_circle() -> None:
     assert not found, "modules that import each other in a circle: " + "; ".join(found)
 
 
+def test_the_shared_basics_and_privacy_modules_import_nothing_of_data_but_the_schema() -> None:
+    # Every import stage uses them; importing a stage back would tie that stage to all the others.
+    graph = import_graph(PROJECT)
+    assert {module: graph[module] - {"data.schema"} for module in ("data.basics", "data.privacy")} == {
+        "data.basics": set(), "data.privacy": set()}
+
+
 def test_metrics_data_and_settings_never_import_streamlit() -> None:
     assert streamlit_importers(PROJECT) == []
 
