@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from data.classify import RulesClassifier, TicketModel, classify_tickets, load_taxonomy  # noqa: E402
+from data.classifier import RulesClassifier, TicketModel, classify_tickets, load_taxonomy  # noqa: E402
 
 BITEXT = (PROJECT.parent / "shared" / "data" / "real" / "bitext-customer-service-intents"
           / "Bitext_Sample_Customer_Service_Training_Dataset.csv")

@@ -4,7 +4,7 @@
 
 Each measurement runs in a child process of its own so its peak memory (max RSS) is its own. The baseline is
 DuckDB reading the same file into a table of a fresh database file (CREATE TABLE AS SELECT * FROM read_csv);
-CS Pulse's path is ``python -m data.ingest``'s (data.cli.import_paths): it reads, validates, types, hashes emails and
+CS Pulse's path is ``python -m data.cli``'s (data.cli.import_paths): it reads, validates, types, hashes emails and
 merges the same file into a fresh warehouse in one transaction. Categorising the tickets follows an import as a step
 of its own and is timed on its own line, outside the ratio. Targets: at most 2x DuckDB's time, under 2 GB.
 """
@@ -70,14 +70,14 @@ def _measure(which: str, csv: Path, folder: Path) -> dict[str, object]:
         con.close()
         seconds, after = time.perf_counter() - started, {}
     else:
-        from data.categorise import categorise, current_taxonomy
+        from data.categorising import categorise, current_taxonomy
         from data.cli import import_paths
         from data.warehouse import Warehouse
         from settings import load_settings
 
         settings = load_settings(_env_file=None)  # the default limits take a 179 MB file
         stages["start-up"] = time.perf_counter() - started
-        [result] = import_paths([str(csv)], folder / "cspulse.duckdb", settings)  # python -m data.ingest's path
+        [result] = import_paths([str(csv)], folder / "cspulse.duckdb", settings)  # python -m data.cli's path
         if result.status != "imported":
             raise RuntimeError(result.reason)
         rows = result.inserted

@@ -7,8 +7,8 @@ could not be read. Nothing is dropped silently and nothing raises on bad data; o
 time zone, an unsupported decimal mark) raises ``ValueError``.
 
 Everything is vectorised with Polars expressions; Python runs only over small sets of distinct values (currency
-tokens, phone-number candidates). A column lists at most :data:`MAX_PROBLEMS` problems, the first ones by record;
-the rest are counted in :attr:`Cast.unlisted`.
+tokens). A column lists at most :data:`MAX_PROBLEMS` problems, the first ones by record; the rest are counted in
+:attr:`Cast.unlisted`. Masking personal data for display is not casting: it lives in :mod:`data.privacy`.
 """
 
 from __future__ import annotations
@@ -579,38 +579,3 @@ def _rating_cells(s: pl.Series, column: str) -> tuple[Cast, Cast]:
     rating_cast = _result(frame, pl.when(in_scale).then(scored).otherwise(rating), pl.col("why"), column, s.name)
     score_values = frame.select(pl.when(in_scale).then(score).cast(pl.Int16).alias(s.name)).to_series()
     return rating_cast, Cast(score_values, [])
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Personal data in displayed text
-
-_EMAIL = r"([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)"
-# Seven or more digits, each pair at most two separators apart; the Python check below decides on distinct hits.
-_PHONE_CANDIDATE = r"\+?\(?[0-9](?:[ ().\-]{0,2}[0-9]){6,}"
-_DATE_LIKE = re.compile(r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{2,4}(?:[^0-9]|$)")
-_SEPARATED = re.compile(r"[0-9][ ().\-]+[0-9]")
-
-
-def mask_pii(s: pl.Series) -> pl.Series:
-    """Text for display with emails and phone numbers masked.
-
-    "jane.doe@shop.com" -> "j***@shop.com"; "+1 (555) 123-4567" or "030 1234 5678" -> "***-4567". A phone is 7 to
-    15 digits written with a leading "+" or with separators (space, dot, dash, parentheses); a bare run of digits
-    is left alone because in support text it is usually an order or tracking number, and so are dates.
-    """
-    text = s.cast(pl.String).str.replace_all(_EMAIL, "${1}***@${2}")
-    candidates = text.str.extract_all(_PHONE_CANDIDATE).explode().drop_nulls().unique().to_list()
-    if not candidates:
-        return text.alias(s.name)
-    # Longest first with leftmost matching: a candidate left as is shields the shorter ones found inside it.
-    candidates.sort(key=lambda c: (-len(c), c))
-    masks = [_masked_phone(candidate) for candidate in candidates]
-    return text.str.replace_many(candidates, masks, leftmost=True).alias(s.name)
-
-
-def _masked_phone(candidate: str) -> str:
-    digits = re.sub(r"[^0-9]", "", candidate)
-    separated = candidate.startswith("+") or _SEPARATED.search(candidate) is not None
-    if len(digits) > 15 or not separated or _DATE_LIKE.match(candidate):
-        return candidate
-    return "***-" + digits[-4:]

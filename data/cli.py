@@ -1,4 +1,7 @@
-"""The command line of the import path (``python -m data.ingest``): the same plan and import as the Import page."""
+"""The import command line, ``python -m data.cli PATH... [options]``: the same plan and import as the Import page.
+
+Exit code 0 when every file was imported or already was, 2 when one was rejected or the run could not start.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from data.categorise import categorise, current_taxonomy
-from data.classify import Taxonomy, TaxonomyError
-from data.csvread import Limits, RawTable
+from data.categorising import categorise, current_taxonomy
+from data.classifier import Taxonomy, TaxonomyError
+from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
-from data.pipeline import load_mappings, plan_tables, read_files, run_plan
-from data.readers import Context
+from data.plans import load_mappings, plan_tables, read_files, run_plan
+from data.raw_tables import Limits, RawTable
 from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings
 
@@ -23,7 +26,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist", "roster")
 
 
-def run(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()
@@ -31,7 +34,7 @@ def run(argv: list[str] | None = None) -> int:
         results = import_paths(args.paths, Path(args.db) if args.db else settings.warehouse_file, settings,
                                args.source, args.date_order, taxonomy)
     except (WarehouseError, SettingsError, TaxonomyError) as error:
-        print(f"data.ingest: {error}", file=sys.stderr)
+        print(f"data.cli: {error}", file=sys.stderr)
         return 2
     for result in results:
         print(json.dumps(_public(result)) if args.json else _line(result))
@@ -94,7 +97,7 @@ def _line(result: ImportResult) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m data.ingest", description="Import helpdesk or order exports.")
+    parser = argparse.ArgumentParser(prog="python -m data.cli", description="Import helpdesk or order exports.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="CSV or XLSX files; an Olist set goes together")
     parser.add_argument("--source", default="auto",
                         help=f"{'|'.join(SOURCES)}|mapped:NAME (a mapping saved on the Import page)")
@@ -103,3 +106,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="how to read slash dates such as 03/04/2024 (default: decide per source)")
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
     return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from data.ingest import POLARS_TYPES, Batch, key_from_digest, sha256_bytes
+from data.basics import POLARS_TYPES, sha256_bytes
+from data.ingest import Batch
+from data.privacy import key_from_digest
 from data.schema import ORDER_LINES, ORDERS, TICKETS, Table
 from data.taxonomy import CATEGORIES
 
@@ -838,7 +840,7 @@ def _satisfaction(rng: np.random.Generator, tickets: Columns) -> tuple[np.ndarra
 def _customer_keys(customer: np.ndarray, salt: str) -> pl.Series:
     """Hash each distinct customer once, then spread the keys over the rows.
 
-    Same digest as data.ingest.customer_key(); the demo emails are already normalised, so the salt's hash
+    Same digest as data.privacy.customer_key(); the demo emails are already normalised, so the salt's hash
     state is reused.
     """
     distinct, row_to_distinct = np.unique(customer, return_inverse=True)

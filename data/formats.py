@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from data.csvread import RawTable
+from data.basics import ImportRejected
+from data.format_types import CHANNELS, Context, Field, Format, SetFormat, Typed
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
 from data.formats_roster import ROSTER
 from data.formats_tickets import TICKET_FORMATS, canonical_tickets
-from data.ingest import ImportRejected
-from data.readers import CHANNELS, Context, Field, Format, SetFormat, Typed
+from data.raw_tables import RawTable
 
 FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))

@@ -33,10 +33,20 @@ from typing import Literal
 
 import polars as pl
 
+from data.basics import POLARS_TYPES, ImportRejected
 from data.cast import Problem, currency_symbol
-from data.csvread import RawTable, header_lookup
-from data.ingest import POLARS_TYPES, ImportRejected
-from data.readers import Context, Field, Format, SetFormat, SetReading, Typed, customer_keys, type_columns, vocabulary
+from data.format_types import (
+    Context,
+    Field,
+    Format,
+    SetFormat,
+    SetReading,
+    Typed,
+    type_columns,
+    vocabulary,
+)
+from data.privacy import customer_keys
+from data.raw_tables import RawTable, header_lookup
 from data.schema import ORDER_LINES, ORDERS, REVIEWS, Table
 
 OrderShape = Callable[[pl.DataFrame, Typed, Context], dict[str, pl.DataFrame]]
@@ -460,7 +470,7 @@ def read_olist(raws: list[RawTable], ctx: Context) -> SetReading:
         frames["order_lines"] = canonical(olist_lines(parts["items"]), ORDER_LINES)
     if "reviews" in parts:
         frames["reviews"] = canonical(olist_reviews(parts["reviews"]), REVIEWS)
-    # the pipeline names the source of single files only; a set names its own
+    # planning (data.plans) names the source of single files only; a set names its own
     reading.frames = {name: frame.with_columns(source=pl.lit("olist")) for name, frame in frames.items()}
     reading.problems.sort(key=lambda p: (p.column.split(": ")[0], p.record))
     return reading

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from data.readers import CHANNELS, Context, Field, Format, Typed
+from data.format_types import CHANNELS, Context, Field, Format, Typed
 
 
 def shape_roster(typed: Typed, ctx: Context) -> dict[str, pl.DataFrame]:

@@ -1,12 +1,13 @@
 """Helpdesk ticket exports as declarations: Zendesk (CSV export and Explore reports), Freshdesk, Gorgias, Help Scout.
 
-Each format is its header names, their kinds and canonical targets (see :mod:`data.readers`) plus one ``shape``
+Each format is its header names, their kinds and canonical targets (see :mod:`data.format_types`) plus one ``shape``
 step that turns the typed columns into canonical ``tickets`` rows. Headers match case-insensitively, so one spelling
 covers ``First response time (in hrs)`` and ``First Response Time (in Hrs)``. A column of kind ``email`` becomes a
-salted ``customer_key`` as it is cast (see :func:`data.readers.type_columns`): no frame here ever carries an address.
+salted ``customer_key`` as it is cast (see :func:`data.format_types.type_columns`): no frame here ever carries an
+address.
 
 Signatures are the few headers every export of a tool has and no other tool's export has; when two formats match,
-the pipeline takes the longer signature (a Help Scout file with an extra ``Id`` column is still Help Scout).
+:mod:`data.plans` takes the longer signature (a Help Scout file with an extra ``Id`` column is still Help Scout).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from data import cast
-from data.readers import (
+from data.format_types import (
     CHANNELS,
     PRIORITIES,
     SOLVED,
@@ -71,7 +72,7 @@ def fill_from(frame: pl.DataFrame, target: str, fallback: str) -> pl.DataFrame:
 
 
 def category_slug(column: str) -> pl.Expr:
-    """The category as exported, lower-cased with spaces as underscores; data/categorise.py maps it to the
+    """The category as exported, lower-cased with spaces as underscores; data/categorising.py maps it to the
     taxonomy after the import."""
     slug = pl.col(column).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", "_")
     return pl.when(slug != "").then(slug)

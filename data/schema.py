@@ -75,7 +75,7 @@ TICKETS = Table(
         ("data_issues", "VARCHAR", 2),  # why a value was kept out of the KPIs, e.g. "resolved before created"
         ("nps_score", "SMALLINT", 3),  # 0-10 "how likely to recommend", where the export has it
         ("category_exported", "VARCHAR", 3),  # the export's own category, type or custom field, as a slug
-        # Derived by data/categorise.py after each import, never by a reader: `category` above is the taxonomy's
+        # Derived by data/categorising.py after each import, never by a reader: `category` above is the taxonomy's
         ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none; NULL: pending
         ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export, a mapping or an analyst gave
     ),

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.categorise import categorise
-from data.classify import load_taxonomy
+from data.categorising import categorise
+from data.classifier import load_taxonomy
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from settings import Settings, get_settings

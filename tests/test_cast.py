@@ -15,7 +15,6 @@ from data.cast import (
     Problem,
     currency_symbol,
     date_order,
-    mask_pii,
     to_bool,
     to_int,
     to_minutes,
@@ -364,24 +363,6 @@ def test_cast_rating_unreadable_is_reported_once_on_the_rating() -> None:
     assert whys(rating) == [(1, "6", "not a rating from 1 to 5"), (2, "3.5", "not a rating from 1 to 5"),
                             (3, "meh", "not a satisfaction rating")]
     assert score.problems == []
-
-
-# --- personal data ----------------------------------------------------------------------------------------------
-
-
-def test_cast_mask_pii_emails() -> None:
-    masked = mask_pii(cells("from jane.doe+x@shop.example.com today", "a@b.co", None))
-    assert masked.to_list() == ["from j***@shop.example.com today", "a***@b.co", None]
-
-
-def test_cast_mask_pii_phone_numbers() -> None:
-    masked = mask_pii(cells("call +1 (555) 123-4567 now", "030 1234 5678", "+4915112345678", "555.123.4567"))
-    assert masked.to_list() == ["call ***-4567 now", "***-5678", "***-5678", "***-4567"]
-
-
-def test_cast_mask_pii_leaves_ids_dates_and_short_numbers() -> None:
-    text = ["order 6798481555755", "on 2024-03-31 19:46:45", "31.12.2023", "room 555-12", "#1051"]
-    assert mask_pii(cells(*text)).to_list() == text
 
 
 # --- problems ---------------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 import charts
-from metrics.registry import BY_NAME
 from metrics import units
+from metrics.registry import BY_NAME
 from metrics.units import format_delta, format_value
 
 TREND = pl.DataFrame({"period": [date(2024, 3, 4), date(2024, 3, 11)], "tickets_created": [10, 30],

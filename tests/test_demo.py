@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from data.demo import DEMO_END, DEMO_SOURCE, DEMO_START, generate
-from data.ingest import customer_key
+from data.privacy import customer_key
 from data.schema import FACT_TABLES
 from data.taxonomy import CATEGORIES
 

@@ -15,10 +15,11 @@ import polars as pl
 import pytest
 
 from data.cast import Problem
-from data.csvread import Limits, read_table
+from data.format_types import Context, Format, Typed, type_columns
 from data.formats_orders import SHOPIFY, WOOCOMMERCE, WOOCOMMERCE_DEFAULT_CURRENCY, split_products
-from data.pipeline import Plan, plan_files, run_plan
-from data.readers import Context, Format, Typed, customer_keys, type_columns
+from data.plans import Plan, plan_files, run_plan
+from data.privacy import customer_keys
+from data.raw_tables import Limits, read_table
 from data.warehouse import Warehouse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "orders"

@@ -13,11 +13,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from data.csvread import Limits, RawTable, header_lookup, read_table
+from data.format_types import Context, Typed, type_columns
 from data.formats_tickets import TICKET_FORMATS
-from data.ingest import customer_key
-from data.pipeline import Plan, choose_format, plan_files, run_plan
-from data.readers import Context, Typed, type_columns
+from data.plans import Plan, choose_format, plan_files, run_plan
+from data.privacy import customer_key
+from data.raw_tables import Limits, RawTable, header_lookup, read_table
 from data.warehouse import Warehouse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tickets"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime as D
 from pathlib import Path
 
-from data.csvread import Limits
-from data.pipeline import plan_files, run_plan
-from data.readers import Context
+from data.format_types import Context
+from data.plans import plan_files, run_plan
+from data.raw_tables import Limits
 from data.warehouse import Warehouse
 
 ROSTER = Path(__file__).resolve().parent / "fixtures" / "roster" / "roster.csv"

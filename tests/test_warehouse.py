@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import threading
@@ -14,7 +13,8 @@ import polars as pl
 import pytest
 
 from data import ingest
-from data.ingest import Batch, ImportRejected, clear_source, customer_key, import_batch, undo_import
+from data.basics import ImportRejected
+from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.schema import FACT_TABLES
 from data.warehouse import MIGRATIONS, SCHEMA_VERSION, Warehouse, WarehouseError
 from tests.conftest import ORDERS, PROJECT, TICKETS
@@ -203,13 +203,6 @@ def test_data_version_changes_on_import_and_not_on_a_repeat() -> None:
     assert after_first == start + 1 and wh.data_version() == after_first
 
 
-def test_customer_key_is_a_salted_hash_of_the_normalised_email() -> None:
-    key = customer_key("  Ada@Example.com ", "salt")
-    assert key == customer_key("ada@example.com", "salt") != customer_key("ada@example.com", "other")
-    assert key == int.from_bytes(hashlib.sha256(b"saltada@example.com").digest()[:8], "big")
-    assert customer_key("", "salt") is None and customer_key(None, "salt") is None
-
-
 def test_warehouse_makes_and_keeps_its_own_salt(tmp_path: Path) -> None:
     path = tmp_path / "salt.duckdb"
     first = Warehouse(path)
@@ -285,7 +278,7 @@ def test_undo_import_keeps_rows_a_later_import_changed_and_refuses_twice() -> No
 
 
 def test_frames_are_cut_at_chunk_boundaries_every_column_shares() -> None:
-    from data.ingest import in_shared_chunks
+    from data.basics import in_shared_chunks
 
     read = pl.concat([pl.DataFrame({"id": [1, 2, 3]}), pl.DataFrame({"id": [4, 5]})], rechunk=False)
     frame = read.with_columns(pl.Series("key", ["a", "b", "c", "d", "e"]))  # one piece beside two

@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.csvread import Limits
-from data.pipeline import plan_files, run_plan
-from data.readers import Context
+from data.format_types import Context
+from data.plans import plan_files, run_plan
+from data.raw_tables import Limits
 from data.warehouse import Warehouse
 from metrics import query as mq
 from settings import Settings

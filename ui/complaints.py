@@ -9,8 +9,8 @@ import polars as pl
 import streamlit as st
 
 import charts
-from data import categorise
-from data.cast import mask_pii
+from data import categorising
+from data.privacy import mask_pii
 from metrics import complaints
 from metrics import query as mq
 from metrics.registry import BY_NAME
@@ -143,7 +143,7 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
         if st.form_submit_button("Save correction"):
             source, ticket_id = chosen.split("|", 1)
             try:
-                categorise.correct(warehouse(), source, ticket_id, new)
+                categorising.correct(warehouse(), source, ticket_id, new)
             except ValueError as error:
                 st.error(str(error))
                 return
@@ -154,5 +154,5 @@ def _recategorise_button() -> None:
     if st.button("Re-categorise guessed tickets", help="Runs the rules and the model again on every ticket "
                  "they placed, e.g. after editing the taxonomy file or correcting tickets."):
         with st.spinner("Categorising…"):
-            result = categorise.categorise(warehouse(), redo_guesses=True)
+            result = categorising.categorise(warehouse(), redo_guesses=True)
         flash(f"{result.tickets:,} tickets categorised again.")

@@ -10,11 +10,12 @@ import polars as pl
 import streamlit as st
 
 from data import ingest
-from data.csvread import Limits
+from data.basics import ImportRejected, sha256_bytes
 from data.export import safe_csv
+from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
-from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mapping
-from data.readers import Context
+from data.plans import Plan, load_mappings, plan_files, run_plan, save_mapping
+from data.raw_tables import Limits
 from ui.session import categorise_pending, data_replaced, flash, imports, settings, warehouse
 
 log = logging.getLogger("cspulse")
@@ -28,7 +29,7 @@ def source_choices() -> list[str]:
 def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]:
     """What the uploaded files are, read once per set of files and choices (nothing written yet)."""
     files = tuple((upload.name, upload.getvalue()) for upload in uploads)  # type: ignore[attr-defined]
-    key = (tuple((name, ingest.sha256_bytes(content)) for name, content in files), source, date_order,
+    key = (tuple((name, sha256_bytes(content)) for name, content in files), source, date_order,
            warehouse().data_version())
     cached = st.session_state.get("_plans")
     if cached is None or cached[0] != key:
@@ -113,7 +114,7 @@ def mapping_form(plan: Plan) -> None:
                        "columns": {t: h for t, h in columns.items() if h != "—"}}
             try:
                 save_mapping(warehouse(), name.strip(), mapping)
-            except ingest.ImportRejected as error:
+            except ImportRejected as error:
                 st.error(str(error))
                 return
             st.session_state.pop("_plans", None)
@@ -143,7 +144,7 @@ def _undo(live: pl.DataFrame) -> None:
     if st.button("Undo it", key="undo"):
         try:
             counts = ingest.undo_import(warehouse(), chosen)
-        except ingest.ImportRejected as error:
+        except ImportRejected as error:
             st.error(str(error))
             return
         data_replaced()

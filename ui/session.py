@@ -13,8 +13,8 @@ from typing import Any, NoReturn, TypeVar
 import polars as pl
 import streamlit as st
 
-from data import categorise, demo, ingest
-from data.classify import TaxonomyError
+from data import categorising, demo, ingest
+from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
 from settings import Settings, get_settings
@@ -45,7 +45,7 @@ def load_demo(wh: Warehouse) -> None:
 
 def categorise_pending(wh: Warehouse) -> None:
     with st.spinner("Categorising new tickets…"):
-        categorise.categorise(wh)
+        categorising.categorise(wh)
 
 
 # --- cached reads ---------------------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def data_replaced() -> None:
 
 @st.cache_resource(show_spinner=False)
 def taxonomy_labels() -> dict[str, str]:
-    return categorise.current_taxonomy().labels()
+    return categorising.current_taxonomy().labels()
 
 
 def category_label(slug: str) -> str:

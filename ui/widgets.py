@@ -10,8 +10,8 @@ import polars as pl
 import streamlit as st
 
 from data import demo, ingest
-from data.cast import mask_pii
 from data.export import safe_csv
+from data.privacy import mask_pii
 from metrics import query as mq
 from metrics import views
 from metrics.registry import BY_NAME, Metric

@@ -1,7 +1,8 @@
-"""From files to a planned import: detect the format, read, type, shape — before anything is written.
+"""Import plans: from files to a :class:`Plan` (detect the format, read, type, shape) before anything is written,
+then :func:`run_plan` through the one transactional import path; and the column mappings a person saved.
 
-The Import page and ``python -m data.ingest`` both call :func:`plan_files`, show or print the plan, and then
-:func:`run_plan`, which goes through the one transactional import path.
+The Import page calls :func:`plan_files`; ``python -m data.cli`` calls its two halves, :func:`read_files` and
+:func:`plan_tables`, so that it can read while the warehouse opens. Both show or print the plans, then run them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from data import formats
-from data.cast import Problem, mask_pii
-from data.csvread import Limits, RawTable, header_lookup, read_table
-from data.ingest import Batch, ImportRejected, ImportResult, import_batch, sha256_bytes
-from data.readers import Context, Format, missing_required, type_columns
+from data.basics import ImportRejected, sha256_bytes
+from data.cast import Problem
+from data.format_types import Context, Format, missing_required, type_columns
+from data.ingest import Batch, ImportResult, import_batch
+from data.privacy import mask_pii
+from data.raw_tables import Limits, RawTable, header_lookup, read_table
 from data.warehouse import Warehouse, utc_now
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.classify import (
+from data.classifier import (
     DEFAULT_TAXONOMY,
     UNCATEGORISED,
     RulesClassifier,

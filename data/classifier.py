@@ -1,5 +1,6 @@
-"""Offline ticket categorisation: keyword rules from a TOML taxonomy, a model learned from tickets agents already
-tagged, and the precedence that combines both with the category an export already carries.
+"""The ticket classifier, offline: the taxonomy (a TOML file), keyword rules from it, a model learned from tickets
+agents already tagged, and the precedence that combines both with the category an export already carries. It works
+on frames and never touches the warehouse; :mod:`data.categorising` runs it there after each import.
 
     taxonomy = load_taxonomy()                      # or load_taxonomy(Path("my_taxonomy.toml"))
     rules = RulesClassifier(taxonomy)

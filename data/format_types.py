@@ -1,28 +1,28 @@
-"""Export formats as declarations, and the one machine that reads any of them.
+"""What an export format is declared with, and the one machine that types any export's columns by its declaration.
 
-A :class:`Format` says how to recognise an export (header names, matched case-insensitively, never by
-position), which columns it keeps, their kinds and canonical names, and which time zone its clock reads in. The
-machinery here is written once: find each column by name, cast it with a row-level problem report, reject the
-rows that cannot be read, and hand the typed columns to the format's ``shape`` step, which builds the canonical
-frames (grouping Shopify's line items, netting WooCommerce refunds, ...).
+A :class:`Format` says how to recognise an export (header names, matched case-insensitively, never by position),
+which columns it keeps (its :class:`Field` declarations), their kinds and canonical names, and which time zone its
+clock reads in; a :class:`SetFormat` does the same for a set of files. The machinery here is written once: find each
+column by name, cast it with a row-level problem report, reject the rows that cannot be read, and hand the typed
+columns (a :class:`Typed`) to the format's ``shape`` step, which builds the canonical frames (grouping Shopify's line
+items, netting WooCommerce refunds, ...). The vocabularies and helpers the shape steps share live here too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import polars as pl
 
 from data import cast
+from data.basics import in_shared_chunks
 from data.cast import Problem
-from data.csvread import RawTable, header_lookup
-from data.ingest import in_shared_chunks
+from data.privacy import customer_keys
+from data.raw_tables import RawTable, header_lookup
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email"]
@@ -226,35 +226,6 @@ CHANNELS: dict[str, str] = {
 PRIORITIES: dict[str, str] = {"low": "low", "normal": "normal", "medium": "normal", "high": "high",
                               "urgent": "urgent", "critical": "urgent"}
 SOLVED = ("solved", "closed")
-
-
-def customer_keys(emails: pl.Series, salt: str) -> pl.Series:
-    """Salted sha256 of normalised emails, the same digest as data.ingest.customer_key, for a whole column.
-
-    A customer writes many times: each distinct cell is normalised and hashed once, and the keys are joined back
-    onto the rows.
-    """
-    raw = emails.cast(pl.String).alias("email")
-    distinct = raw.unique().drop_nulls()  # in this order the nulls are dropped from the few distinct cells
-    keys = pl.DataFrame({"email": distinct, "key": _salted_keys(distinct, salt)})
-    return raw.to_frame().join(keys, on="email", how="left", maintain_order="left")["key"].alias(emails.name)
-
-
-def _salted_keys(cells: pl.Series, salt: str) -> pl.Series:
-    """data.ingest.customer_key of each cell (null for a blank one), hashed from a copy of the salted state.
-
-    Polars trims and lower-cases on every core and hands over UTF-8 bytes, so the loop that holds the GIL only
-    hashes; the first 8 bytes of every digest go into one buffer read as big-endian integers.
-    """
-    emails = cells.str.strip_chars().str.to_lowercase()
-    salted = hashlib.sha256(salt.encode())
-    prefixes = bytearray()
-    for email in emails.cast(pl.Binary).to_list():
-        digest = salted.copy()
-        digest.update(email)
-        prefixes += digest.digest()[:8]
-    keys = pl.Series("key", np.frombuffer(bytes(prefixes), ">u8").astype(np.uint64), pl.UInt64)
-    return keys.set(emails == "", None)
 
 
 def vocabulary(values: pl.Series, mapping: Mapping[str, str], fallback: str, what: str,

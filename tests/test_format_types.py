@@ -1,4 +1,4 @@
-"""The shared reading machinery: impossible times, vocabularies, customer keys."""
+"""The shared typing machinery: impossible times, vocabularies, unreadable rows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from datetime import datetime as D
 
 import polars as pl
 
-from data.ingest import customer_key
-from data.readers import CHANNELS, customer_keys, finish_tickets, vocabulary
+from data.format_types import CHANNELS, finish_tickets, vocabulary
 
 
 def test_finish_tickets_recomputes_missing_durations_from_timestamps() -> None:
@@ -47,23 +46,11 @@ def test_vocabulary_maps_known_words_and_names_unknown_ones() -> None:
     assert notes == ["Channels not known to CS Pulse, read as 'other': 'carrier pigeon' (1)"]
 
 
-def test_customer_keys_hash_normalised_emails_once_each() -> None:
-    keys = customer_keys(pl.Series([" Ada@Example.com", "ada@example.com", None, "", " \t"]), "salt")
-    assert keys.to_list()[:2] == [customer_key("ada@example.com", "salt")] * 2
-    assert keys.to_list()[2:] == [None, None, None]
-
-
-def test_customer_keys_normalise_non_ascii_emails_as_python_does() -> None:
-    # Polars trims and lower-cases the column; the scalar key uses str.strip().lower(): they must agree.
-    cells = ["\tZoë@ÉXAMPLE.com\n", "İstanbul@Example.tr", "\u00a0kai@example.com\u3000"]
-    assert customer_keys(pl.Series(cells), "salt").to_list() == [customer_key(c, "salt") for c in cells]
-
-
 def test_type_columns_rejects_every_unreadable_row_even_past_the_listed_problems() -> None:
     from data.cast import MAX_PROBLEMS
-    from data.csvread import Limits, read_table
+    from data.format_types import Context, type_columns
     from data.formats import mapped_format
-    from data.readers import Context, type_columns
+    from data.raw_tables import Limits, read_table
 
     bad = MAX_PROBLEMS + 5
     csv = "Case,Opened\n" + "".join(f"{i},not a date\n" for i in range(bad)) + "ok,2024-01-01 09:00\n"

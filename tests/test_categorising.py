@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.categorise import categorise, correct
-from data.classify import load_taxonomy
-from data.csvread import Limits
+from data.categorising import categorise, correct
+from data.classifier import load_taxonomy
+from data.format_types import Context
 from data.ingest import Batch, import_batch
-from data.pipeline import plan_files, run_plan
-from data.readers import Context
+from data.plans import plan_files, run_plan
+from data.raw_tables import Limits
 from data.warehouse import Warehouse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tickets"

@@ -1,4 +1,5 @@
-"""First stage of every import: an analyst's export as bytes in, a table of text cells out, or one clear rejection.
+"""First stage of every import: a CSV or XLSX export as bytes in, a :class:`RawTable` of text cells out, or one
+clear rejection; hostile files (compressed, binary, zip bombs, over the limits) are rejected before they cost much.
 
 Nothing is cast here: every cell stays the string the export holds (only CSV quoting is undone) and an empty cell is
 null. A rejection is one line that starts with the file name and names the record and column where there is one.
@@ -32,7 +33,7 @@ from xml.etree import ElementTree
 import numpy as np
 import polars as pl
 
-from data.ingest import ImportRejected, sha256_bytes
+from data.basics import ImportRejected, sha256_bytes
 from settings import Settings
 
 DELIMITERS = (",", ";", "\t")

@@ -1,4 +1,4 @@
-"""`python -m data.ingest` as an analyst's script would run it: real processes, real warehouse files."""
+"""`python -m data.cli` as an analyst's script would run it: real processes, real warehouse files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data.pipeline import save_mapping
+from data.plans import save_mapping
 from data.warehouse import Warehouse
 from tests.conftest import PROJECT, REAL_DATA
 
@@ -28,7 +28,7 @@ def zendesk_rows(ids: range, updated: str = "2024-03-05 10:00:00", subject: str 
 
 def ingest(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    return subprocess.run([sys.executable, "-m", "data.ingest", *map(str, args)], cwd=PROJECT, env=env,
+    return subprocess.run([sys.executable, "-m", "data.cli", *map(str, args)], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -136,7 +136,7 @@ def test_cli_killed_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:
     ingest(small, "--db", db)
     big.write_text(ZENDESK_HEADER + zendesk_rows(range(1000, 301_000)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    with subprocess.Popen([sys.executable, "-m", "data.ingest", str(big), "--db", str(db)], cwd=PROJECT, env=env,
+    with subprocess.Popen([sys.executable, "-m", "data.cli", str(big), "--db", str(db)], cwd=PROJECT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
         time.sleep(2.5)  # inside reading, casting or the transaction
         child.send_signal(signal.SIGKILL)
@@ -214,7 +214,7 @@ def test_cli_real_exports_import_with_their_counts_and_twice_change_nothing(
 
 
 def test_cli_imports_a_zendesk_export_saved_as_xlsx(tmp_path: Path) -> None:
-    from tests.test_csvread import STYLES, sheet_xml, xlsx
+    from tests.test_raw_tables import STYLES, sheet_xml, xlsx
 
     header = '<row r="1"><c r="A1" t="inlineStr"><is><t>Id</t></is></c><c r="B1" t="inlineStr"><is><t>Created at' \
              '</t></is></c><c r="C1" t="inlineStr"><is><t>Status</t></is></c></row>'

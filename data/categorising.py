@@ -1,4 +1,5 @@
-"""Every ticket gets a category of the taxonomy after each import, with where it came from and how sure.
+"""The categorising step: every ticket in the warehouse gets a category of the taxonomy after each import, with
+where it came from and how sure; and an analyst's corrections, which win. The classifier is :mod:`data.classifier`.
 
 Precedence: an analyst's correction ("analyst"); the export's own category when it names a taxonomy category
 ("export"); the export's category, ticket type or custom field, or one of its tags, through the taxonomy's
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from data.classify import (
+from data.classifier import (
     UNCATEGORISED,
     RulesClassifier,
     Taxonomy,
