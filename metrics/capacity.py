@@ -1,6 +1,6 @@
 """Agents needed against agents staffed, per interval of a peak: the staffing gap, its what-if and the next peak.
 
-Required agents (``metrics.staffing``): Erlang C per interval for live channels (settings: chat, phone); the workload
+Required agents (``metrics.erlang``): Erlang C per interval for live channels (settings: chat, phone); the workload
 model for async channels (email, social, ...), whose work need not be answered in the hour it arrives: a day's async
 work is spread evenly over that day's business hours (work of a day without business hours moves to the next business
 day in the window). Channels are staffed separately: the required head count of an interval is the sum over channels.
@@ -26,10 +26,10 @@ import duckdb
 import polars as pl
 
 from data.schema import TICKETS
+from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak
 from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
-from metrics.staffing import Model, Staffing, erlang_c_staffing, workload_staffing
 from settings import WEEKDAYS, Settings
 
 INTERVALS: tuple[int, ...] = (60, 30)  # minutes; only these reach the SQL text

@@ -1,4 +1,4 @@
-"""Staffing calculator: published vectors, exact arithmetic at scale, a queue simulation and the command line."""
+"""Erlang C and workload staffing: published vectors, exact arithmetic at scale, a queue simulation and the CLI."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from metrics.staffing import (
+from metrics.erlang import (
     average_speed_of_answer_seconds,
     erlang_b,
     erlang_c_staffing,
@@ -304,7 +304,7 @@ EXAMPLE = ["--contacts", "100", "--interval-minutes", "30", "--handle-minutes", 
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "metrics.staffing", *args], cwd=PROJECT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "metrics.erlang", *args], cwd=PROJECT, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -362,4 +362,4 @@ def test_cli_bad_arguments_exit_2_with_one_line(args: list[str], says: str) -> N
 def test_cli_missing_required_arguments_exit_2_naming_them() -> None:
     done = _run("--json")
     assert done.returncode == 2
-    assert done.stderr == "metrics.staffing: the following arguments are required: --contacts, --handle-minutes\n"
+    assert done.stderr == "metrics.erlang: the following arguments are required: --contacts, --handle-minutes\n"

@@ -1,6 +1,6 @@
 """How many agents a contact volume needs: Erlang C for live channels, the workload formula for async ones.
 
-    python -m metrics.staffing --contacts 100 --interval-minutes 30 --handle-minutes 3 --answer-seconds 20 \\
+    python -m metrics.erlang --contacts 100 --interval-minutes 30 --handle-minutes 3 --answer-seconds 20 \\
         --service-level 0.8 --max-occupancy 0.85 --shrinkage 0.3 [--model erlang_c|workload] [--json]
 
 Erlang C (phone, chat): offered load A = contacts × handle time ÷ interval, in Erlangs; the answer is the smallest
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = staffing(args.model, **inputs)
     except ValueError as error:
-        print(f"metrics.staffing: {error}", file=sys.stderr)
+        print(f"metrics.erlang: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({**asdict(result), "inputs": inputs}, indent=2))
@@ -273,11 +273,11 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse prints the whole usage block on a bad argument; a script reading stderr wants one line."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"metrics.staffing: {message}\n")
+        self.exit(2, f"metrics.erlang: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m metrics.staffing", description=__doc__.split("\n")[0])
+    parser = _OneLineParser(prog="python -m metrics.erlang", description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=float, required=True, help="contacts arriving in the interval")
     parser.add_argument("--handle-minutes", type=float, required=True, help="average handle time per contact")
     parser.add_argument("--interval-minutes", type=float, default=30.0,
