@@ -693,7 +693,7 @@ def category_examples(filters: mq.Filters, category: str) -> None:
 from dataclasses import replace as _replace  # noqa: E402 - this section is appended; the imports stay with it
 from datetime import timedelta as _timedelta  # noqa: E402
 
-from metrics import capacity, peaks  # noqa: E402
+from metrics import peaks, staffing  # noqa: E402
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
 RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
@@ -729,7 +729,7 @@ def url_int(label: str, key: str, default: int, *, min_value: int, max_value: in
     return int(value)
 
 
-def staffing_scenario() -> capacity.Scenario:
+def staffing_scenario() -> staffing.Scenario:
     """The what-if sliders (defaults from settings), kept in the URL; the scenario they make."""
     settings = get_settings()
     cells = st.columns(5)
@@ -749,17 +749,17 @@ def staffing_scenario() -> capacity.Scenario:
         growth = url_int("Expected growth", "growth", round(settings.staffing_growth * 100), min_value=-50,
                          max_value=200, step=5, suffix=" %", help="More (or fewer) contacts than in the data.")
     handle_minutes = _handle_minutes(warehouse().data_version()) or settings.staffing_handle_minutes
-    return capacity.Scenario.from_settings(settings, service_level=level / 100, answer_seconds=float(answer),
+    return staffing.Scenario.from_settings(settings, service_level=level / 100, answer_seconds=float(answer),
                                            handle_factor=handle / 100, shrinkage=shrink / 100, growth=growth / 100,
                                            handle_minutes=tuple(sorted(handle_minutes.items())))
 
 
 @st.cache_data(show_spinner=False)
 def _handle_minutes(version: int) -> dict[str, float]:
-    return capacity.handle_minutes_from_data(warehouse().cursor())
+    return staffing.handle_minutes_from_data(warehouse().cursor())
 
 
-def handle_time_note(scenario: capacity.Scenario) -> None:
+def handle_time_note(scenario: staffing.Scenario) -> None:
     minutes = ", ".join(f"{channel} {value * scenario.handle_factor:g} min" for channel, value in
                         scenario.handle_minutes)
     source = ("from the export" if _handle_minutes(warehouse().data_version()) else
@@ -874,30 +874,30 @@ def staffing_interval(peak: peaks.Peak, view: mq.Filters) -> int:
 
 @st.cache_data(show_spinner=False)
 def _clock(version: int, window: mq.Filters) -> int | None:
-    return capacity.clock_minutes(warehouse().cursor(), window, get_settings())
+    return staffing.clock_minutes(warehouse().cursor(), window, get_settings())
 
 
 @st.cache_data(show_spinner=False)
 def _window(version: int, window: mq.Filters, minutes: int) -> dict[str, object]:
     """What the warehouse says about one window: arrivals, staffed agents (roster or estimate), quality, waits."""
     cur, settings = warehouse().cursor(), get_settings()
-    source = "roster" if capacity.roster_shifts(cur, window, settings) else "estimate"
-    staffed = (capacity.roster_staffed if source == "roster" else capacity.seen_working)(cur, window, minutes,
+    source = "roster" if staffing.roster_shifts(cur, window, settings) else "estimate"
+    staffed = (staffing.roster_staffed if source == "roster" else staffing.seen_working)(cur, window, minutes,
                                                                                           settings)
-    return {"arrivals": capacity.arrivals(cur, window, minutes, settings), "staffed": staffed, "source": source,
-            "quality": capacity.slot_quality(cur, window, minutes, settings),
-            "waits": capacity.arrival_waits(cur, window, minutes, settings),
+    return {"arrivals": staffing.arrivals(cur, window, minutes, settings), "staffed": staffed, "source": source,
+            "quality": staffing.slot_quality(cur, window, minutes, settings),
+            "waits": staffing.arrival_waits(cur, window, minutes, settings),
             "channels": tuple(mq.dimension_values(cur, "channel"))}
 
 
 @st.cache_data(show_spinner=False)
 def _base_quality(version: int, window: mq.Filters) -> dict[str, float | None]:
-    row = capacity.slot_quality(warehouse().cursor(), window, 60, get_settings(), overall=True)
+    row = staffing.slot_quality(warehouse().cursor(), window, 60, get_settings(), overall=True)
     return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
 
 
-def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario,
-                 minutes: int) -> tuple[capacity.GapReport, str]:
+def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario,
+                 minutes: int) -> tuple[staffing.GapReport, str]:
     """The peak's gap under the scenario, and where staffed agents came from ("roster" or "estimate")."""
     try:
         return _gap(warehouse().data_version(), peak, view, scenario, minutes)
@@ -907,13 +907,13 @@ def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario
 
 
 @st.cache_data(show_spinner="Working out agents per interval…", max_entries=64)
-def _gap(version: int, peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario,
-         minutes: int) -> tuple[capacity.GapReport, str]:
+def _gap(version: int, peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario,
+         minutes: int) -> tuple[staffing.GapReport, str]:
     window = _window(version, peak.filters(view), minutes)
     start, end = peaks.baseline(peak)
     base = _base_quality(version, _replace(view, start=start, end=end))
     channels = [c for c in window["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
-    report = capacity.report(window["arrivals"], window["staffed"], window["quality"], base,  # type: ignore[arg-type]
+    report = staffing.report(window["arrivals"], window["staffed"], window["quality"], base,  # type: ignore[arg-type]
                              start=peak.start, end=peak.end, minutes=minutes, scenario=scenario, channels=channels)
     return report, str(window["source"])
 
@@ -926,7 +926,7 @@ def staffed_note(source: str) -> None:
                    "a shift without a channel serves every channel.")
 
 
-def gap_tiles(report: capacity.GapReport, source: str) -> None:
+def gap_tiles(report: staffing.GapReport, source: str) -> None:
     totals, label = report.totals, " (est.)" if source == "estimate" else ""
     cells = st.columns(4)
     cells[0].metric("Agent-hours short", f"{totals['short_agent_hours']:,.0f}", border=True,
@@ -938,10 +938,10 @@ def gap_tiles(report: capacity.GapReport, source: str) -> None:
                     help="Agent-hours the scenario needs and agent-hours staffed over the whole peak.")
     cells[3].metric("Short and slow or unhappy", f"{totals['flagged_intervals']:,.0f} intervals", border=True,
                     help=f"Intervals with agents short whose tickets met the first reply SLA or were satisfied "
-                         f"{capacity.QUALITY_DROP:.0%} (points) less often than in the baseline weeks.")
+                         f"{staffing.QUALITY_DROP:.0%} (points) less often than in the baseline weeks.")
 
 
-def gap_callouts(report: capacity.GapReport) -> None:
+def gap_callouts(report: staffing.GapReport) -> None:
     """The intervals where agents were short and replies slow or CSAT low."""
     flagged = report.slots.filter(pl.col("flagged"))
     if flagged.is_empty():
@@ -961,7 +961,7 @@ def gap_callouts(report: capacity.GapReport) -> None:
                                 ("Tickets", "Required", "Staffed", "Short", "First reply SLA %", "CSAT %")})
 
 
-def required_table(report: capacity.GapReport, scenario: capacity.Scenario) -> None:
+def required_table(report: staffing.GapReport, scenario: staffing.Scenario) -> None:
     """Per channel: the model, contacts, the busiest interval's agents and the agent-hours."""
     hours = report.minutes / 60
     table = report.required.group_by("channel", "model").agg(
@@ -982,7 +982,7 @@ def required_table(report: capacity.GapReport, scenario: capacity.Scenario) -> N
 def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
     """Tickets that arrived when no agent was staffed, and how long they waited for a first reply."""
     window = _window(warehouse().data_version(), peak.filters(view), minutes)
-    table = capacity.after_hours(window["waits"], window["staffed"])  # type: ignore[arg-type]
+    table = staffing.after_hours(window["waits"], window["staffed"])  # type: ignore[arg-type]
     if table["tickets"].sum() == 0:
         st.caption("No tickets arrived in this window.")
         return
@@ -1020,8 +1020,8 @@ def forecast_method() -> str:
     return url_choice("Forecast from", list(labels), "method", "tickets", format_func=labels.get, segmented=True)
 
 
-def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario, minutes: int,
-                   method: str) -> capacity.GapReport | None:
+def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario, minutes: int,
+                   method: str) -> staffing.GapReport | None:
     """Forecast tickets per interval for ``peak``, the agents they need and the extra agent-hours; the CSV."""
     try:
         result = _forecast(warehouse().data_version(), peak, view, scenario, minutes, method)
@@ -1038,7 +1038,7 @@ def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenar
     cells[1].metric("Agents needed, busiest interval", f"{report.slots['required'].max():,.0f}", border=True)
     cells[2].metric("Extra agent-hours to hire", f"{report.totals['short_agent_hours']:,.0f}", border=True)
     cells[3].metric(f"= {settings.staffing_paid_hours:g}-hour shifts",
-                    f"{capacity.shifts(report.totals['short_agent_hours'], settings.staffing_paid_hours):,.1f}",
+                    f"{staffing.shifts(report.totals['short_agent_hours'], settings.staffing_paid_hours):,.1f}",
                     border=True)
     how = ("last year's tickets in that window" if method == "tickets" else
            f"last year's orders in that window × the contact rate of the newest {RECENT_WEEKS} weeks (peaks raise "
@@ -1046,15 +1046,15 @@ def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenar
     staffed = "the roster" if source == "roster" else f"as many as worked last year ({STAFFED_SOURCES[source]})"
     st.caption(f"Forecast from {before.label}: {how}, times the expected growth, carried day by day onto "
                f"{peak.label} (factor {factor:.2f} on last year's tickets). Staffed agents: {staffed}.")
-    plan = capacity.hiring_plan(report, settings.staffing_paid_hours)
+    plan = staffing.hiring_plan(report, settings.staffing_paid_hours)
     st.download_button("Download the hiring plan (CSV)", safe_csv(plan.with_columns(pl.col("slot").cast(pl.String))),
                        file_name=f"staffing-{peak.key}.csv", mime="text/csv", key="staffing_csv")
     return report
 
 
 @st.cache_data(show_spinner="Forecasting the next peak…", max_entries=32)
-def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: capacity.Scenario, minutes: int,
-              method: str) -> tuple[capacity.GapReport, peaks.Peak, float, str, float] | str:
+def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario, minutes: int,
+              method: str) -> tuple[staffing.GapReport, peaks.Peak, float, str, float] | str:
     settings, cur = get_settings(), warehouse().cursor()
     span = mq.data_range(cur, settings)
     calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
@@ -1067,16 +1067,16 @@ def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: capaci
     factor = 1 + scenario.growth
     if method == "orders":
         recent = _replace(view, start=span[1] - _timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
-        rate = capacity.contact_rate(*capacity.orders_and_tickets(cur, recent, settings))
-        orders, tickets = capacity.orders_and_tickets(cur, before.filters(view), settings)
-        factor = capacity.rate_factor(tickets, orders, rate, scenario.growth) or factor
-    forecast = capacity.forecast_arrivals(last["arrivals"], before, peak, factor)  # type: ignore[arg-type]
+        rate = staffing.contact_rate(*staffing.orders_and_tickets(cur, recent, settings))
+        orders, tickets = staffing.orders_and_tickets(cur, before.filters(view), settings)
+        factor = staffing.rate_factor(tickets, orders, rate, scenario.growth) or factor
+    forecast = staffing.forecast_arrivals(last["arrivals"], before, peak, factor)  # type: ignore[arg-type]
     window = peak.filters(view)
-    source = "roster" if capacity.roster_shifts(cur, window, settings) else str(last["source"])
-    staffed = (capacity.roster_staffed(cur, window, minutes, settings) if source == "roster" else
-               capacity.carry(last["staffed"], before, peak))  # type: ignore[arg-type]
+    source = "roster" if staffing.roster_shifts(cur, window, settings) else str(last["source"])
+    staffed = (staffing.roster_staffed(cur, window, minutes, settings) if source == "roster" else
+               staffing.carry(last["staffed"], before, peak))  # type: ignore[arg-type]
     channels = [c for c in last["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
-    report = capacity.report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
+    report = staffing.report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
                              scenario=_replace(scenario, growth=0.0), channels=channels)
     return report, before, factor, source, float(forecast["tickets"].sum())
 

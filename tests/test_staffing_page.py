@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from data.demo import DEMO_END, DEMO_START, demo_batch
 from data.ingest import import_batch
 from data.warehouse import Warehouse
-from metrics import capacity, peaks
+from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import load_settings
 from tests.conftest import PROJECT, load_fixture, use_warehouse
@@ -76,17 +76,17 @@ def test_staffing_scenario_round_trips_through_the_url(demo: Path) -> None:
     assert app.button_group(key="interval").value == "30"
     # the same numbers straight from the metrics layer, without the page
     settings = load_settings(_env_file=None)
-    scenario = capacity.Scenario.from_settings(settings, service_level=0.9, answer_seconds=30.0, handle_factor=1.2,
+    scenario = staffing.Scenario.from_settings(settings, service_level=0.9, answer_seconds=30.0, handle_factor=1.2,
                                                shrinkage=0.2, growth=0.5)
     wh = Warehouse(demo)  # a second handle in this process on the app's own database
     cur, peak = wh.cursor(), peaks.bfcm(2024)
     view = Filters(DEMO_START, DEMO_END)
     window = peak.filters(view)
     start, end = peaks.baseline(peak)
-    base = capacity.slot_quality(cur, replace(view, start=start, end=end), 60, settings, overall=True)
-    report = capacity.report(capacity.arrivals(cur, window, 30, settings),
-                             capacity.seen_working(cur, window, 30, settings),
-                             capacity.slot_quality(cur, window, 30, settings),
+    base = staffing.slot_quality(cur, replace(view, start=start, end=end), 60, settings, overall=True)
+    report = staffing.report(staffing.arrivals(cur, window, 30, settings),
+                             staffing.seen_working(cur, window, 30, settings),
+                             staffing.slot_quality(cur, window, 30, settings),
                              base.select("sla_first_reply_attainment", "csat").row(0, named=True),
                              start=peak.start, end=peak.end, minutes=30, scenario=scenario,
                              channels=["chat", "email", "phone", "social"])

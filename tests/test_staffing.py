@@ -11,7 +11,7 @@ import pytest
 
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
-from metrics import capacity, peaks
+from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import Settings
 
@@ -62,25 +62,25 @@ def _add_roster(wh: Warehouse) -> None:
         wh.bump_version(cur)
 
 
-def _scenario(settings: Settings) -> capacity.Scenario:
+def _scenario(settings: Settings) -> staffing.Scenario:
     # chat: 3 min handle, 20 s answer target, 80 % SL, 85 % occupancy cap, 30 % shrinkage (KPIS.md's test vector);
     # email: 10 min handle; business hours 09:00-18:00 Mon-Fri (settings defaults)
-    return capacity.Scenario.from_settings(settings, handle_minutes=(("chat", 3.0), ("email", 10.0)),
+    return staffing.Scenario.from_settings(settings, handle_minutes=(("chat", 3.0), ("email", 10.0)),
                                            service_level=0.8, answer_seconds=20.0, max_occupancy=0.85,
                                            shrinkage=0.3, growth=0.0)
 
 
-def _report(wh: Warehouse, settings: Settings, staffed: pl.DataFrame, view: Filters = VIEW) -> capacity.GapReport:
+def _report(wh: Warehouse, settings: Settings, staffed: pl.DataFrame, view: Filters = VIEW) -> staffing.GapReport:
     cur = wh.cursor()
-    return capacity.report(capacity.arrivals(cur, view, 60, settings), staffed, None, {}, start=DAY, end=DAY,
+    return staffing.report(staffing.arrivals(cur, view, 60, settings), staffed, None, {}, start=DAY, end=DAY,
                            minutes=60, scenario=_scenario(settings))
 
 
-def test_capacity_required_agents_by_hand(day: Warehouse, settings: Settings) -> None:
+def test_staffing_required_agents_by_hand(day: Warehouse, settings: Settings) -> None:
     # chat 10:00: 200 contacts x 3 min in 60 min = 10 Erlangs, as 100 in 30 min: raw 14, positions 20 (KPIS.md)
     # email: 81 x 10 min = 13.5 agent-hours over the 9 business hours = 1.5 Erlangs; / 0.85 = 1.76 -> raw 2;
     #   / 0.7 = 2.52 -> 3 agents in each hour 09:00-17:00, although every email arrived at 07:00
-    required = capacity.required_agents(capacity.arrivals(day.cursor(), VIEW, 60, settings), DAY, DAY, 60,
+    required = staffing.required_agents(staffing.arrivals(day.cursor(), VIEW, 60, settings), DAY, DAY, 60,
                                         _scenario(settings))
     by_hour = {(row["slot"].hour, row["channel"]): (row["raw_agents"], row["agents"])
                for row in required.iter_rows(named=True)}
@@ -91,11 +91,11 @@ def test_capacity_required_agents_by_hand(day: Warehouse, settings: Settings) ->
     assert required.height == 48  # 24 hours x 2 channels
 
 
-def test_capacity_gap_against_a_hand_made_roster(day: Warehouse, settings: Settings) -> None:
+def test_staffing_gap_against_a_hand_made_roster(day: Warehouse, settings: Settings) -> None:
     _add_roster(day)
     cur = day.cursor()
-    assert capacity.roster_shifts(cur, VIEW, settings) == 3  # dee works on the 5th
-    staffed = capacity.roster_staffed(cur, VIEW, 60, settings)
+    assert staffing.roster_shifts(cur, VIEW, settings) == 3  # dee works on the 5th
+    staffed = staffing.roster_staffed(cur, VIEW, 60, settings)
     # staffed: 09 ann 1; 10 ann 1 + bo 0.5 (from 10:30) + cy 1 = 2.5; 11 ann + bo = 2; 12-16 ann 1; 17 none
     assert dict(zip([s.hour for s in staffed["slot"]], staffed["staffed"], strict=True)) == {
         9: 1.0, 10: 2.5, 11: 2.0, 12: 1.0, 13: 1.0, 14: 1.0, 15: 1.0, 16: 1.0}
@@ -112,10 +112,10 @@ def test_capacity_gap_against_a_hand_made_roster(day: Warehouse, settings: Setti
     assert report.by_weekday_hour.filter(pl.col("weekday") == 1)["gap"].is_null().all()  # no Tuesday in the window
 
 
-def test_capacity_roster_follows_the_channel_filter(day: Warehouse, settings: Settings) -> None:
+def test_staffing_roster_follows_the_channel_filter(day: Warehouse, settings: Settings) -> None:
     _add_roster(day)
     chat = Filters(DAY, DAY, channel=("chat",))
-    staffed = capacity.roster_staffed(day.cursor(), chat, 60, settings)
+    staffed = staffing.roster_staffed(day.cursor(), chat, 60, settings)
     # cy serves phone: 10:00 is ann 1 + bo 0.5; required is chat alone: 20 -> gap 18.5
     assert staffed.filter(pl.col("slot").dt.hour() == 10)["staffed"].item() == 1.5
     report = _report(day, settings, staffed, chat)
@@ -124,34 +124,34 @@ def test_capacity_roster_follows_the_channel_filter(day: Warehouse, settings: Se
     assert report.totals["spare_agent_hours"] == 1 + 2 + 5  # ann alone at 09, ann and bo at 11, ann 12-16
 
 
-def test_capacity_estimate_counts_distinct_assignees_with_a_reply_or_solve(day: Warehouse,
+def test_staffing_estimate_counts_distinct_assignees_with_a_reply_or_solve(day: Warehouse,
                                                                           settings: Settings) -> None:
     import_batch(day, Batch("activity.csv", "sha-act", "hand", "tickets",
                             {"tickets": ACTIVITY.with_columns(source=pl.lit("hand"))}))
-    staffed = capacity.seen_working(day.cursor(), VIEW, 60, settings)
+    staffed = staffing.seen_working(day.cursor(), VIEW, 60, settings)
     # 10:00: ann (10:05, 10:40) and bo (10:20) = 2; 14:00: ann's solve of a ticket from 1 March = 1
     assert dict(zip([s.hour for s in staffed["slot"]], staffed["staffed"], strict=True)) == {10: 2.0, 14: 1.0}
-    half = capacity.seen_working(day.cursor(), VIEW, 30, settings)
+    half = staffing.seen_working(day.cursor(), VIEW, 30, settings)
     assert [(s.hour, s.minute, n) for s, n in half.rows()] == [(10, 0, 2.0), (10, 30, 1.0), (14, 0, 1.0)]
 
 
-def test_capacity_clock_minutes_tells_whether_half_hours_are_possible(day: Warehouse, settings: Settings) -> None:
-    assert capacity.clock_minutes(day.cursor(), VIEW, settings) == 1
+def test_staffing_clock_minutes_tells_whether_half_hours_are_possible(day: Warehouse, settings: Settings) -> None:
+    assert staffing.clock_minutes(day.cursor(), VIEW, settings) == 1
     hourly = pl.DataFrame({"source": ["h"] * 2, "ticket_id": ["1", "2"],
                            "created_at": [D(2024, 3, 11, 9), D(2024, 3, 11, 14)]})
     import_batch(day, Batch("hourly.csv", "sha-h", "h", "tickets", {"tickets": hourly}))
-    assert capacity.clock_minutes(day.cursor(), Filters(date(2024, 3, 11), date(2024, 3, 11)), settings) == 60
-    assert capacity.clock_minutes(day.cursor(), Filters(date(2024, 3, 12), date(2024, 3, 12)), settings) is None
+    assert staffing.clock_minutes(day.cursor(), Filters(date(2024, 3, 11), date(2024, 3, 11)), settings) == 60
+    assert staffing.clock_minutes(day.cursor(), Filters(date(2024, 3, 12), date(2024, 3, 12)), settings) is None
 
 
-def test_capacity_after_hours_splits_arrivals_by_staffed_intervals() -> None:
+def test_staffing_after_hours_splits_arrivals_by_staffed_intervals() -> None:
     waits = pl.DataFrame({
         "slot": [D(2024, 3, 4, 8), D(2024, 3, 4, 9), D(2024, 3, 4, 9), D(2024, 3, 4, 20), D(2024, 3, 4, 21),
                  D(2024, 3, 4, 21)],
         "first_reply_minutes": [720.0, 10.0, 30.0, 600.0, None, 780.0],
     })
     staffed = pl.DataFrame({"slot": [D(2024, 3, 4, 8), D(2024, 3, 4, 9)], "staffed": [0.0, 2.0]})
-    table = {row["coverage"]: row for row in capacity.after_hours(waits, staffed).iter_rows(named=True)}
+    table = {row["coverage"]: row for row in staffing.after_hours(waits, staffed).iter_rows(named=True)}
     inside, outside = table["Staffed hours"], table["Outside staffed hours"]
     # inside: the two 09:00 tickets, 10 and 30 min -> median 20, p90 10 + 0.9 x 20 = 28
     assert (inside["tickets"], inside["answered"], inside["first_reply_minutes_median"]) == (2, 2, 20.0)
@@ -161,35 +161,35 @@ def test_capacity_after_hours_splits_arrivals_by_staffed_intervals() -> None:
     assert outside["first_reply_minutes_median"] == 720.0 and outside["share"] == pytest.approx(4 / 6)
 
 
-def test_capacity_forecast_carries_last_years_hours_times_growth() -> None:
+def test_staffing_forecast_carries_last_years_hours_times_growth() -> None:
     before, after = peaks.bfcm(2025), peaks.bfcm(2026)  # Fri 28 Nov - Mon 1 Dec -> Fri 27 Nov - Mon 30 Nov
     last = pl.DataFrame({"slot": [D(2025, 11, 28, 10), D(2025, 11, 28, 10, 30), D(2025, 12, 1, 23)],
                          "channel": ["chat", "chat", "email"], "tickets": [10, 4, 6]})
-    forecast = capacity.forecast_arrivals(last, before, after, 1.25)
+    forecast = staffing.forecast_arrivals(last, before, after, 1.25)
     assert forecast.rows() == [(D(2026, 11, 27, 10), "chat", 12.5), (D(2026, 11, 27, 10, 30), "chat", 5.0),
                                (D(2026, 11, 30, 23), "email", 7.5)]
     with pytest.raises(ValueError, match="zero or more"):
-        capacity.forecast_arrivals(last, before, after, -1)
+        staffing.forecast_arrivals(last, before, after, -1)
 
 
-def test_capacity_carry_fills_a_longer_window_from_the_same_weekday() -> None:
+def test_staffing_carry_fills_a_longer_window_from_the_same_weekday() -> None:
     before = peaks.Peak("a", "A", date(2025, 12, 2), date(2025, 12, 4), "custom")  # Tue-Thu
     after = peaks.Peak("b", "B", date(2026, 12, 1), date(2026, 12, 11), "custom")  # 11 days
     last = pl.DataFrame({"slot": [D(2025, 12, 2, 9), D(2025, 12, 3, 9), D(2025, 12, 4, 9)], "n": [1, 2, 3]})
-    moved = capacity.carry(last, before, after)
+    moved = staffing.carry(last, before, after)
     # days 0-2 take 0-2; day 7 takes 0 (a week earlier), 8 -> 1, 9 -> 2; days 3-6 and 10 have no day a whole
     # number of weeks earlier within the 3 and wrap around: 3 -> 3 % 3 = 0, 4 -> 1, 5 -> 2, 6 -> 0, 10 -> 1
     assert [(s.day, n) for s, n in moved.rows()] == [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2), (6, 3), (7, 1),
                                                       (8, 1), (9, 2), (10, 3), (11, 2)]
 
 
-def test_capacity_hiring_plan_lists_extra_agents_and_hours(day: Warehouse, settings: Settings) -> None:
+def test_staffing_hiring_plan_lists_extra_agents_and_hours(day: Warehouse, settings: Settings) -> None:
     _add_roster(day)
-    report = _report(day, settings, capacity.roster_staffed(day.cursor(), VIEW, 60, settings))
-    plan = capacity.hiring_plan(report, paid_hours=8)
+    report = _report(day, settings, staffing.roster_staffed(day.cursor(), VIEW, 60, settings))
+    plan = staffing.hiring_plan(report, paid_hours=8)
     assert plan.columns == ["slot", "weekday", "contacts_chat", "contacts_email", "required", "staffed",
                             "extra_agents", "extra_agent_hours", "extra_shifts"]
     assert plan["extra_agent_hours"].sum() == 36.5 and plan["extra_shifts"].sum() == pytest.approx(36.5 / 8)
     assert plan.filter(pl.col("slot").dt.hour() == 10).row(0)[1:5] == ("Mon", 200.0, 0.0, 23.0)
-    assert capacity.rate_factor(last_tickets=100, last_orders=1000, recent_rate=0.08, growth=0.25) == 1.0
-    assert capacity.rate_factor(last_tickets=100, last_orders=0, recent_rate=0.08, growth=0.25) is None
+    assert staffing.rate_factor(last_tickets=100, last_orders=1000, recent_rate=0.08, growth=0.25) == 1.0
+    assert staffing.rate_factor(last_tickets=100, last_orders=0, recent_rate=0.08, growth=0.25) is None
