@@ -24,7 +24,7 @@ from data.pipeline import Plan, load_mappings, plan_files, run_plan, save_mappin
 from data.readers import Context
 from data.warehouse import Warehouse
 from data.warehouse import WarehouseError as WarehouseError  # the frame reports it in words
-from metrics import complaints, views
+from metrics import availability, complaints, distributions, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, METRICS, Metric
 from metrics.units import format_delta, format_value
@@ -488,7 +488,7 @@ def explain_missing(names: Sequence[str]) -> list[str]:
 
 @st.cache_data(show_spinner=False)
 def _unavailable(version: int, names: tuple[str, ...]) -> dict[str, str]:
-    return views.unavailable(warehouse().cursor(), names)
+    return availability.unavailable(warehouse().cursor(), names)
 
 
 def arrivals(filters: mq.Filters) -> pl.DataFrame:
@@ -497,7 +497,7 @@ def arrivals(filters: mq.Filters) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _arrivals(version: int, filters: mq.Filters) -> pl.DataFrame:
-    return views.arrivals_by_hour(warehouse().cursor(), filters)
+    return distributions.arrivals_by_hour(warehouse().cursor(), filters)
 
 
 def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
@@ -506,7 +506,7 @@ def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _buckets(version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
-    return views.duration_buckets(warehouse().cursor(), filters, stem, business)
+    return distributions.duration_buckets(warehouse().cursor(), filters, stem, business)
 
 
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
@@ -568,7 +568,7 @@ def drill_down(event: object, frame: pl.DataFrame, metric: Metric, filters: mq.F
                                 placeholder=f"All {BREAKDOWN_LABELS[by].lower()}s")
     if period is None and value is None:
         return
-    scope = views.period_filters(filters, date.fromisoformat(period), grain) if period else filters
+    scope = drilldown.period_filters(filters, date.fromisoformat(period), grain) if period else filters
     table = _tickets_behind(warehouse().data_version(), metric.name, scope, by if value else None, value)
     _ticket_table(table, metric, scope)
 
@@ -587,12 +587,12 @@ def _apply_click(event: object, by: str | None) -> None:
 
 @st.cache_data(show_spinner=False)
 def _tickets_behind(version: int, name: str, scope: mq.Filters, by: str | None, value: str | None) -> pl.DataFrame:
-    table = views.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value)
+    table = drilldown.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value)
     return table.with_columns(mask_pii(table["subject"]))  # personal data never leaves the server unmasked
 
 
 def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> None:
-    more = " (the newest shown)" if table.height >= views.DRILL_LIMIT else ""
+    more = " (the newest shown)" if table.height >= drilldown.DRILL_LIMIT else ""
     count = f"{table.height:,} ticket{'' if table.height == 1 else 's'}"
     st.caption(f"{count}{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
                f"{scope.end:%d %b %Y}. Emails and phone numbers are masked.")

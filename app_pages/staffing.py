@@ -2,7 +2,7 @@ import streamlit as st
 
 import charts
 import ui
-from metrics.views import WEEKDAY_NAMES
+from metrics.distributions import WEEKDAY_NAMES
 
 view = ui.current_filters()
 st.title("Staffing")

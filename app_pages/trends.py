@@ -2,8 +2,8 @@ import streamlit as st
 
 import charts
 import ui
+from metrics.distributions import WEEKDAY_NAMES
 from metrics.registry import BY_NAME
-from metrics.views import WEEKDAY_NAMES
 
 filters = ui.current_filters()
 st.title("Trends")
