@@ -67,12 +67,12 @@ def query(names: Sequence[str], filters: mq.Filters, grain: str | None = None, b
 def _cached_query(version: int, names: tuple[str, ...], filters: mq.Filters, grain: str | None,
                   by: str | None, samples: bool) -> pl.DataFrame:
     # The data version is part of the key: a new import expires every cached result.
-    return mq.query(warehouse().cursor(), names, filters, grain, by=by, samples=samples)
+    return mq.query(warehouse().cursor(), names, filters, grain, by=by, settings=get_settings(), samples=samples)
 
 
 @st.cache_data(show_spinner=False)
 def _compare(version: int, names: tuple[str, ...], filters: mq.Filters) -> dict[str, tuple[mq.Value, mq.Value]]:
-    return mq.compare(warehouse().cursor(), names, filters)
+    return mq.compare(warehouse().cursor(), names, filters, get_settings())
 
 
 @st.cache_data(show_spinner=False)
@@ -83,7 +83,7 @@ def _choices(version: int) -> dict[str, list[str]]:
 
 @st.cache_data(show_spinner=False)
 def _default_filters(version: int) -> mq.Filters:
-    return mq.default_filters(warehouse().cursor())
+    return mq.default_filters(warehouse().cursor(), get_settings())
 
 
 def flash(message: str) -> NoReturn:
@@ -497,7 +497,7 @@ def arrivals(filters: mq.Filters) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _arrivals(version: int, filters: mq.Filters) -> pl.DataFrame:
-    return distributions.arrivals_by_hour(warehouse().cursor(), filters)
+    return distributions.arrivals_by_hour(warehouse().cursor(), filters, get_settings())
 
 
 def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
@@ -506,7 +506,7 @@ def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _buckets(version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
-    return distributions.duration_buckets(warehouse().cursor(), filters, stem, business)
+    return distributions.duration_buckets(warehouse().cursor(), filters, stem, get_settings(), business=business)
 
 
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
@@ -587,7 +587,7 @@ def _apply_click(event: object, by: str | None) -> None:
 
 @st.cache_data(show_spinner=False)
 def _tickets_behind(version: int, name: str, scope: mq.Filters, by: str | None, value: str | None) -> pl.DataFrame:
-    table = drilldown.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value)
+    table = drilldown.tickets_behind(warehouse().cursor(), name, scope, by=by, by_value=value, settings=get_settings())
     return table.with_columns(mask_pii(table["subject"]))  # personal data never leaves the server unmasked
 
 
@@ -634,7 +634,7 @@ def rising_categories(filters: mq.Filters) -> tuple[pl.DataFrame, complaints.Ris
 
 @st.cache_data(show_spinner=False)
 def _rising(version: int, filters: mq.Filters, test: complaints.RisingTest) -> pl.DataFrame:
-    weekly = complaints.weekly_counts(warehouse().cursor(), filters, test.weeks)
+    weekly = complaints.weekly_counts(warehouse().cursor(), filters, test.weeks, get_settings())
     return complaints.rising(weekly, test).with_columns(
         pl.col("category").map_elements(category_label, return_dtype=pl.String).alias("label"))
 
@@ -674,12 +674,12 @@ def category_trend(filters: mq.Filters, grain: str, categories: Sequence[str]) -
 
 @st.cache_data(show_spinner=False)
 def _complaints_by_order(version: int, filters: mq.Filters, dimension: str) -> pl.DataFrame:
-    return complaints.by_order_dimension(warehouse().cursor(), filters, dimension)
+    return complaints.by_order_dimension(warehouse().cursor(), filters, dimension, get_settings())
 
 
 def category_examples(filters: mq.Filters, category: str) -> None:
     """The newest tickets of a category, masked, with where each category came from."""
-    table = complaints.examples(warehouse().cursor(), filters, category)
+    table = complaints.examples(warehouse().cursor(), filters, category, get_settings())
     if table.is_empty():
         st.caption("No tickets of this category in the period.")
         return
@@ -1089,7 +1089,7 @@ SOURCE_WORDS = {"export": "the export's own category", "mapping": "a mapping of 
 
 def category_sources_note(filters: mq.Filters) -> None:
     """Where the period's categories came from, so a guess is never read as fact."""
-    table = complaints.category_sources(warehouse().cursor(), filters)
+    table = complaints.category_sources(warehouse().cursor(), filters, get_settings())
     total = table["tickets"].sum()
     if not total:
         return
@@ -1100,7 +1100,7 @@ def category_sources_note(filters: mq.Filters) -> None:
 
 def correction_form(filters: mq.Filters, category: str) -> None:
     """An analyst puts a ticket in its right category; it is kept on re-import and the model learns from it."""
-    table = complaints.examples(warehouse().cursor(), filters, category, limit=50)
+    table = complaints.examples(warehouse().cursor(), filters, category, get_settings(), limit=50)
     if table.is_empty():
         return
     with st.form("correction", border=True):

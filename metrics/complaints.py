@@ -40,8 +40,7 @@ class RisingTest:
                 "without any spread in those weeks needs only to exceed their mean).")
 
 
-def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int,
-                  settings: Settings | None = None) -> pl.DataFrame:
+def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings) -> pl.DataFrame:
     """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
     it; every category and week present, zeros included."""
     start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
@@ -71,7 +70,7 @@ def rising(weekly: pl.DataFrame, test: RisingTest) -> pl.DataFrame:
 
 
 def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
-                       settings: Settings | None = None) -> pl.DataFrame:
+                       settings: Settings) -> pl.DataFrame:
     """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
 
     Tickets reach orders through their order number; orders count by order time in the view, tickets by
@@ -100,8 +99,8 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     return execute(cur, sql, filters, settings).with_columns(pl.lit(base).alias("per"))
 
 
-def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5,
-             settings: Settings | None = None) -> pl.DataFrame:
+def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, settings: Settings,
+             limit: int = 5) -> pl.DataFrame:
     """The newest tickets of a category in the view, with where their category came from. Text as stored:
     the caller masks it."""
     sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject, description,
@@ -130,8 +129,7 @@ def for_categories(table: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataF
             .sort(["per_1000", "tickets"], descending=True))
 
 
-def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings | None = None
-                     ) -> pl.DataFrame:
+def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """How the view's tickets got their category: tickets per source (export, mapping, analyst, rules, model,
     none; "pending" before categorisation ran)."""
     sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets FROM tickets

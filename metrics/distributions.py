@@ -22,8 +22,7 @@ BUCKETS: tuple[tuple[str, float], ...] = (
 )
 
 
-def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters,
-                     settings: Settings | None = None) -> pl.DataFrame:
+def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """Tickets created per local weekday (0 = Monday) and hour, every one of the 168 cells present."""
     local = local_time("created_at")
     sql = f"""
@@ -35,8 +34,8 @@ def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters,
     return execute(cur, sql, filters, settings)
 
 
-def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, business: bool = False,
-                     settings: Settings | None = None) -> pl.DataFrame:
+def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, settings: Settings, *,
+                     business: bool = False) -> pl.DataFrame:
     """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are."""
     duration = next((d for d in DURATIONS if d.stem == stem), None)
     if duration is None:

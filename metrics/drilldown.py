@@ -44,7 +44,7 @@ def period_filters(filters: Filters, period: date, grain: str | None) -> Filters
 
 
 def tickets_behind(cur: duckdb.DuckDBPyConnection, metric_name: str, filters: Filters, *, by: str | None = None,
-                   by_value: str | None = None, settings: Settings | None = None) -> pl.DataFrame:
+                   by_value: str | None = None, settings: Settings) -> pl.DataFrame:
     """The tickets a KPI's value rests on in the view: placed by the metric's own time column (for a snapshot,
     those open at the view's end), narrowed to one breakdown value if given. At most ``DRILL_LIMIT`` rows,
     newest first; times in the account time zone. Text is returned as stored: the caller masks it."""

@@ -107,9 +107,9 @@ def test_complaints_per_1000_orders_by_shipping_method(shop: Warehouse, settings
     assert codes.select("value", "tickets", "sold", "per_1000").rows() == [("SPRING", 1, 1, 1000.0)]
 
 
-def test_order_dimension_is_checked_against_a_fixed_list(shop: Warehouse) -> None:
+def test_order_dimension_is_checked_against_a_fixed_list(shop: Warehouse, settings: Settings) -> None:
     with pytest.raises(ValueError, match="dimension"):
-        mc.by_order_dimension(shop.cursor(), VIEW, "sku; DROP TABLE orders")
+        mc.by_order_dimension(shop.cursor(), VIEW, "sku; DROP TABLE orders", settings)
 
 
 def test_examples_are_the_newest_of_the_category(shop: Warehouse, settings: Settings) -> None:
