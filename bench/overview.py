@@ -46,7 +46,7 @@ def measure(scale: float, repeat: int) -> dict[str, object]:
     timings = {m.name: _best(lambda m=m: mq.totals(cur, [m.name], filters, settings), repeat) for m in METRICS}
     timings["all KPIs, one statement"] = _best(lambda: mq.totals(cur, [m.name for m in METRICS], filters, settings),
                                                repeat)
-    whole = mq.Filters(demo.DEMO_START, demo.DEMO_END)
+    whole = mq.Filters(start=demo.DEMO_START, end=demo.DEMO_END)
     timings["weekly trend, 2 years"] = _best(
         lambda: mq.query(cur, ["tickets_created", "first_reply_minutes_median", "backlog"], whole, "week",
                          settings=settings), repeat)

@@ -429,7 +429,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     cur = wh.cursor()
     span = mq.data_range(cur, settings)
     assert span is not None
-    whole = mq.Filters(*span)
+    whole = mq.Filters(start=span[0], end=span[1])
     result["period"] = f"{whole.start} .. {whole.end}"
     # The pages in a process of their own, first: it imports the app's modules at once, so a long run cannot mix
     # versions of files that other work is changing meanwhile; the warehouse is closed for it (one writer per file).

@@ -6,7 +6,7 @@ Same rules as ``metrics.query``: trusted constants in the SQL text, every user v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import duckdb
@@ -44,7 +44,7 @@ def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, 
     """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
     it; every category and week present, zeros included."""
     start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
-    window = Filters(start, filters.end, filters.channel, filters.category, filters.priority)
+    window = replace(filters, start=start)
     age = f"(($end_excl::DATE - ({local_time('created_at')})::DATE - 1) // 7)"
     sql = f"""
         WITH counts AS (SELECT coalesce(category, '{UNCATEGORISED}') AS category, {age} AS weeks_ago,

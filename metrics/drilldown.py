@@ -5,6 +5,7 @@ Same rules as ``metrics.query``: trusted constants in the SQL text, every user v
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
@@ -39,8 +40,7 @@ def period_filters(filters: Filters, period: date, grain: str | None) -> Filters
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     end = {"day": period, "week": period + timedelta(days=6),
            "month": (period.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)}[grain]
-    return Filters(max(period, filters.start), min(end, filters.end), filters.channel, filters.category,
-                   filters.priority)
+    return replace(filters, start=max(period, filters.start), end=min(end, filters.end))
 
 
 def tickets_behind(cur: duckdb.DuckDBPyConnection, metric_name: str, filters: Filters, *, by: str | None = None,

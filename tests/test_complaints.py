@@ -42,6 +42,22 @@ def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day
                                  {"category": "refund", "weeks_ago": 2, "tickets": 1}]
 
 
+def test_weekly_counts_keep_the_views_channel_category_and_priority(settings: Settings) -> None:
+    # week 0: refund by email (normal, high), refund by chat (high), damaged_item by email (high)
+    rows = [("refund", "email", "normal"), ("refund", "email", "high"), ("refund", "chat", "high"),
+            ("damaged_item", "email", "high")]
+    frame = pl.DataFrame({"ticket_id": [f"T{i}" for i in range(len(rows))], "category": [r[0] for r in rows],
+                          "channel": [r[1] for r in rows], "priority": [r[2] for r in rows],
+                          "created_at": [week_day(0)] * len(rows)}).with_columns(source=pl.lit("s"))
+    wh = Warehouse()
+    import_batch(wh, Batch("s.csv", "sha-s", "s", "tickets", {"tickets": frame}))
+    view = Filters(VIEW.start, VIEW.end, channel=("email",), category=("refund",), priority=("high",))
+    counts = mc.weekly_counts(wh.cursor(), view, weeks=1, settings=settings)
+    # only the email, refund, high ticket is left
+    assert counts.to_dicts() == [{"category": "refund", "weeks_ago": 0, "tickets": 1},
+                                 {"category": "refund", "weeks_ago": 1, "tickets": 0}]
+
+
 def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:
     baseline = [2, 3, 2, 3, 2, 3, 2, 3]  # mean 2.5, sample sd 0.5345
     wh = series({

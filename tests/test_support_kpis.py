@@ -3,6 +3,7 @@ all unsolved, ties), SLA details, sample sizes, breakdowns, and the shapes behin
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from datetime import datetime as D
 
@@ -225,6 +226,16 @@ def test_period_filters_clip_a_week_or_month_to_the_view() -> None:
     assert drilldown.period_filters(view, date(2024, 3, 1), "month") == view
     assert drilldown.period_filters(mq.Filters(date(2024, 2, 1), date(2024, 3, 31)), date(2024, 2, 1), "month") == \
         mq.Filters(date(2024, 2, 1), date(2024, 2, 29))
+
+
+def test_period_filters_keep_every_filter_but_the_dates() -> None:
+    view = mq.Filters(date(2024, 3, 1), date(2024, 3, 31), channel=("email", "chat"), category=("refund",),
+                      priority=("high",))
+    day = drilldown.period_filters(view, date(2024, 3, 5), "day")
+    assert (day.start, day.end) == (date(2024, 3, 5), date(2024, 3, 5))
+    # every other field of Filters, including any added later, comes through unchanged
+    assert {f.name: getattr(day, f.name) for f in fields(mq.Filters) if f.name not in ("start", "end")} == {
+        f.name: getattr(view, f.name) for f in fields(mq.Filters) if f.name not in ("start", "end")}
 
 
 def test_unavailable_names_the_kpis_the_data_cannot_give_and_what_provides_them() -> None:
