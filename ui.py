@@ -801,40 +801,28 @@ def _add_event_form() -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _peak_options(version: int, view: mq.Filters) -> tuple[list[peaks.Peak], list[peaks.Peak], date | None]:
-    """(peaks of the data's years, configured peaks after the data, the data's last day)."""
-    settings, cur = get_settings(), warehouse().cursor()
-    span = mq.data_range(cur, settings)
-    if span is None:
-        return [], [], None
-    first, last = span
-    calendar = peaks.calendar_peaks(range(first.year, last.year + 2), settings.country, settings.peak_events)
-    everything = _replace(view, start=first, end=last)
-    weeks = peaks.detect_peaks(peaks.weekly_tickets(cur, everything, settings), settings.peak_volume_factor,
-                               first_day=first, last_day=last)
-    past = [p for p in calendar if p.start >= first and p.end <= last] + peaks.data_peaks(weeks)
-    return sorted(past, key=lambda p: (p.start, p.key), reverse=True), peaks.next_peaks(calendar, last), last
+def _peak_options(version: int, view: mq.Filters) -> peaks.PeakOptions:
+    return peaks.peak_options(warehouse().cursor(), view, get_settings())
 
 
 def peak_picker(view: mq.Filters) -> peaks.Peak | None:
     """The peak to study: calendar, data and added events, newest first; kept in the URL."""
-    past, _, last = _peak_options(warehouse().data_version(), view)
+    found = _peak_options(warehouse().data_version(), view)
     pick, add = st.columns([4, 1], vertical_alignment="bottom")
     with add:
         _add_event_form()  # first: an event added now must be among the options below
-    options = sorted([*past, *_session_events()], key=lambda p: (p.start, p.key), reverse=True)
-    if not options:
+    options = peaks.peaks_to_study(found, _session_events())
+    default = peaks.default_peak(options)
+    if default is None:
         pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week falls inside "
                   "the data's dates. Add an event for the dates you want to study, or import more history.")
         return None
     by_key = {p.key: p for p in options}
-    bfcm = [p.key for p in options if p.kind == "bfcm"]
-    default = bfcm[0] if bfcm else options[0].key
     with pick:
-        key = url_choice("Peak", list(by_key), "peak", default, format_func=lambda k: _peak_label(by_key[k]))
+        key = url_choice("Peak", list(by_key), "peak", default.key, format_func=lambda k: _peak_label(by_key[k]))
     chosen = by_key[key]
-    if last is not None and chosen.start > last:
-        st.info(f"{chosen.label} lies after the newest data ({last:%d %b %Y}): see the forecast below.")
+    if found.after_data(chosen):
+        st.info(f"{chosen.label} lies after the newest data ({found.last_day:%d %b %Y}): see the forecast below.")
     return chosen
 
 
@@ -1001,9 +989,7 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
 
 def next_peak_choice(view: mq.Filters) -> peaks.Peak | None:
     """The configured peak to forecast: the next Black Friday, December or custom event after the data."""
-    _, upcoming, last = _peak_options(warehouse().data_version(), view)
-    upcoming = sorted([*upcoming, *(p for p in _session_events() if last and p.start > last)],
-                      key=lambda p: p.start)
+    upcoming = peaks.upcoming_peaks(_peak_options(warehouse().data_version(), view), _session_events())
     if not upcoming:
         st.info("No configured peak lies after the newest data. Add an event above or in `CSPULSE_PEAK_EVENTS`.")
         return None
