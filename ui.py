@@ -852,36 +852,22 @@ def _against_baseline(version: int, peak: peaks.Peak, view: mq.Filters) -> pl.Da
 
 def staffing_interval(peak: peaks.Peak, view: mq.Filters) -> int:
     """60 or 30 minutes; 30 only where the export's times carry minutes."""
-    clock = _clock(warehouse().data_version(), peak.filters(view))
-    if clock is not None and clock > 30:
+    choices = _interval_choices(warehouse().data_version(), peak.filters(view))
+    if len(choices) == 1:
         st.caption("Intervals are hours: this export's creation times carry no minutes.")
-        return 60
-    return int(url_choice("Interval", ["60", "30"], "interval", "60", format_func=lambda m: f"{m} min",
+        return choices[0]
+    return int(url_choice("Interval", [str(m) for m in choices], "interval", "60", format_func=lambda m: f"{m} min",
                           segmented=True))
 
 
 @st.cache_data(show_spinner=False)
-def _clock(version: int, window: mq.Filters) -> int | None:
-    return staffing.clock_minutes(warehouse().cursor(), window, get_settings())
+def _interval_choices(version: int, window: mq.Filters) -> tuple[int, ...]:
+    return staffing.interval_choices(warehouse().cursor(), window, get_settings())
 
 
 @st.cache_data(show_spinner=False)
-def _window(version: int, window: mq.Filters, minutes: int) -> dict[str, object]:
-    """What the warehouse says about one window: arrivals, staffed agents (roster or estimate), quality, waits."""
-    cur, settings = warehouse().cursor(), get_settings()
-    source = "roster" if staffing.roster_shifts(cur, window, settings) else "estimate"
-    staffed = (staffing.roster_staffed if source == "roster" else staffing.seen_working)(cur, window, minutes,
-                                                                                          settings)
-    return {"arrivals": staffing.arrivals(cur, window, minutes, settings), "staffed": staffed, "source": source,
-            "quality": staffing.slot_quality(cur, window, minutes, settings),
-            "waits": staffing.arrival_waits(cur, window, minutes, settings),
-            "channels": tuple(mq.dimension_values(cur, "channel"))}
-
-
-@st.cache_data(show_spinner=False)
-def _base_quality(version: int, window: mq.Filters) -> dict[str, float | None]:
-    row = staffing.slot_quality(warehouse().cursor(), window, 60, get_settings(), overall=True)
-    return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
+def _window(version: int, window: mq.Filters, minutes: int) -> staffing.Window:
+    return staffing.window(warehouse().cursor(), window, minutes, get_settings())
 
 
 def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario,
@@ -897,13 +883,7 @@ def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario
 @st.cache_data(show_spinner="Working out agents per interval…", max_entries=64)
 def _gap(version: int, peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario,
          minutes: int) -> tuple[staffing.GapReport, str]:
-    window = _window(version, peak.filters(view), minutes)
-    start, end = peaks.baseline(peak)
-    base = _base_quality(version, _replace(view, start=start, end=end))
-    channels = [c for c in window["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
-    report = staffing.report(window["arrivals"], window["staffed"], window["quality"], base,  # type: ignore[arg-type]
-                             start=peak.start, end=peak.end, minutes=minutes, scenario=scenario, channels=channels)
-    return report, str(window["source"])
+    return staffing.peak_gap(warehouse().cursor(), peak, view, scenario, minutes, get_settings())
 
 
 def staffed_note(source: str) -> None:
@@ -969,8 +949,7 @@ def required_table(report: staffing.GapReport, scenario: staffing.Scenario) -> N
 
 def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
     """Tickets that arrived when no agent was staffed, and how long they waited for a first reply."""
-    window = _window(warehouse().data_version(), peak.filters(view), minutes)
-    table = staffing.after_hours(window["waits"], window["staffed"])  # type: ignore[arg-type]
+    table, source = _after_hours(warehouse().data_version(), peak, view, minutes)
     if table["tickets"].sum() == 0:
         st.caption("No tickets arrived in this window.")
         return
@@ -983,8 +962,13 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
         "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
         "unanswered": "Not answered yet", "first_reply_minutes_median": "First reply (median)",
         "first_reply_minutes_p90": "First reply (p90)"})
-    st.caption(f"An interval is staffed when {STAFFED_SOURCES[str(window['source'])]} shows at least one agent in "
+    st.caption(f"An interval is staffed when {STAFFED_SOURCES[source]} shows at least one agent in "
                "it; waits are calendar time to the first agent reply, of the tickets answered so far.")
+
+
+@st.cache_data(show_spinner=False)
+def _after_hours(version: int, peak: peaks.Peak, view: mq.Filters, minutes: int) -> tuple[pl.DataFrame, str]:
+    return staffing.after_hours_for(warehouse().cursor(), peak, view, minutes, get_settings())
 
 
 def next_peak_choice(view: mq.Filters) -> peaks.Peak | None:
@@ -1056,14 +1040,13 @@ def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: staffi
         rate = staffing.contact_rate(*staffing.orders_and_tickets(cur, recent, settings))
         orders, tickets = staffing.orders_and_tickets(cur, before.filters(view), settings)
         factor = staffing.rate_factor(tickets, orders, rate, scenario.growth) or factor
-    forecast = staffing.forecast_arrivals(last["arrivals"], before, peak, factor)  # type: ignore[arg-type]
+    forecast = staffing.forecast_arrivals(last.arrivals, before, peak, factor)
     window = peak.filters(view)
-    source = "roster" if staffing.roster_shifts(cur, window, settings) else str(last["source"])
+    source = "roster" if staffing.roster_shifts(cur, window, settings) else last.source
     staffed = (staffing.roster_staffed(cur, window, minutes, settings) if source == "roster" else
-               staffing.carry(last["staffed"], before, peak))  # type: ignore[arg-type]
-    channels = [c for c in last["channels"] if not view.channel or c in view.channel]  # type: ignore[attr-defined]
+               staffing.carry(last.staffed, before, peak))
     report = staffing.report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
-                             scenario=_replace(scenario, growth=0.0), channels=channels)
+                             scenario=_replace(scenario, growth=0.0), channels=last.channels)
     return report, before, factor, source, float(forecast["tickets"].sum())
 
 

@@ -26,6 +26,7 @@ import duckdb
 import polars as pl
 
 from data.schema import TICKETS
+from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak
 from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
@@ -98,6 +99,18 @@ class GapReport:
     totals: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Window:
+    """What the warehouse says about one window of dates under the view's filters, per interval."""
+
+    arrivals: pl.DataFrame  # slot, channel, tickets
+    staffed: pl.DataFrame  # slot, staffed
+    quality: pl.DataFrame  # slot, tickets, sla_first_reply_attainment, first_reply_minutes_median, csat, csat_n
+    waits: pl.DataFrame  # slot, first_reply_minutes (one row per ticket)
+    source: str  # where staffed agents come from: "roster" or "estimate"
+    channels: tuple[str, ...]  # every channel the view keeps, arrivals or not (``view_channels``)
+
+
 # --- SQL: what the warehouse holds ------------------------------------------------------------------------------------
 def _slot(column: str, minutes: int) -> str:
     if minutes not in INTERVALS:
@@ -132,6 +145,15 @@ def roster_shifts(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Setti
     return int(execute(cur, sql, view, settings).item())
 
 
+def view_channels(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> tuple[str, ...]:
+    """The channels of the data (any date) that the view's channel filter keeps, so a channel quiet in a window
+    still gets its row. Only the channel filter applies: a channel belongs to the staffing plan whatever the
+    categories and priorities of its tickets."""
+    sql = """SELECT DISTINCT channel FROM tickets WHERE channel IS NOT NULL
+                AND (len($channel::VARCHAR[]) = 0 OR list_contains($channel::VARCHAR[], channel)) ORDER BY channel"""
+    return tuple(execute(cur, sql, view, settings)["channel"].to_list())
+
+
 def _roster_rows() -> str:
     return (f"ends_at > {utc_bound('$start')} AND starts_at < {utc_bound('$end_excl')} AND ends_at > starts_at "
             "AND (len($channel::VARCHAR[]) = 0 OR channel IS NULL OR list_contains($channel::VARCHAR[], channel))")
@@ -154,7 +176,7 @@ def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, 
 def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
     the interval. Events are placed by their own time, so a ticket created before the window still counts."""
-    window = f"event_at >= {utc_bound('$start')} AND event_at < {utc_bound('$end_excl')}"
+    in_window = f"event_at >= {utc_bound('$start')} AND event_at < {utc_bound('$end_excl')}"
     agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
     human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
     sql = f"""
@@ -165,7 +187,7 @@ def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
             UNION ALL SELECT assignee, solved_at FROM tickets
                 WHERE {agent} AND solved_at IS NOT NULL AND {human_solve})
         SELECT {_slot("event_at", minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
-        FROM events WHERE {window} GROUP BY ALL ORDER BY slot"""
+        FROM events WHERE {in_window} GROUP BY ALL ORDER BY slot"""
     return execute(cur, sql, view, settings)
 
 
@@ -354,6 +376,57 @@ def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
                                       "answered": pl.Int64, "unanswered": pl.Int64,
                                       "first_reply_minutes_median": pl.Float64,
                                       "first_reply_minutes_p90": pl.Float64})
+
+
+# --- a peak's window: what the Staffing page shows of it -------------------------------------------------------------
+def staffed_agents(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int,
+                   settings: Settings) -> tuple[pl.DataFrame, str]:
+    """Agents staffed per interval and where they come from: the roster when it has a shift in the window,
+    else the estimate from the export (``seen_working``)."""
+    if roster_shifts(cur, view, settings):
+        return roster_staffed(cur, view, minutes, settings), "roster"
+    return seen_working(cur, view, minutes, settings), "estimate"
+
+
+def window(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> Window:
+    """Arrivals, staffed agents, quality and waits per interval of the view's dates, and the view's channels."""
+    staffed, source = staffed_agents(cur, view, minutes, settings)
+    return Window(arrivals(cur, view, minutes, settings), staffed, slot_quality(cur, view, minutes, settings),
+                  arrival_waits(cur, view, minutes, settings), source, view_channels(cur, view, settings))
+
+
+def baseline_quality(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> dict[str, float | None]:
+    """First reply SLA attainment and CSAT of the tickets that arrived in the view's dates, as one baseline;
+    {} without tickets."""
+    row = slot_quality(cur, view, 60, settings, overall=True)
+    return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
+
+
+def interval_choices(cur: duckdb.DuckDBPyConnection, window: Filters, settings: Settings) -> tuple[int, ...]:
+    """The interval lengths the creation times allow, in minutes: hours only when no creation time in the window
+    carries minutes (an export stamped on the hour or by date); else hours or half hours."""
+    clock = clock_minutes(cur, window, settings)
+    return (60,) if clock is not None and clock > 30 else (60, 30)
+
+
+def peak_gap(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario: Scenario, minutes: int,
+             settings: Settings) -> tuple[GapReport, str]:
+    """The peak's staffing gap under the scenario (the view's channel, category and priority over the peak's dates),
+    its intervals flagged against the quality of the baseline weeks before it; and where staffed agents came from."""
+    found = window(cur, peak.filters(view), minutes, settings)
+    start, end = peaks.baseline(peak)
+    base = baseline_quality(cur, replace(view, start=start, end=end), settings)
+    gap_report = report(found.arrivals, found.staffed, found.quality, base, start=peak.start, end=peak.end,
+                        minutes=minutes, scenario=scenario, channels=found.channels)
+    return gap_report, found.source
+
+
+def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, minutes: int,
+                    settings: Settings) -> tuple[pl.DataFrame, str]:
+    """``after_hours`` of the peak's tickets under the view, and where staffed agents came from."""
+    dates = peak.filters(view)
+    staffed, source = staffed_agents(cur, dates, minutes, settings)
+    return after_hours(arrival_waits(cur, dates, minutes, settings), staffed), source
 
 
 # --- the next peak ------------------------------------------------------------------------------------------------

@@ -193,3 +193,105 @@ def test_staffing_hiring_plan_lists_extra_agents_and_hours(day: Warehouse, setti
     assert plan.filter(pl.col("slot").dt.hour() == 10).row(0)[1:5] == ("Mon", 200.0, 0.0, 23.0)
     assert staffing.rate_factor(last_tickets=100, last_orders=1000, recent_rate=0.08, growth=0.25) == 1.0
     assert staffing.rate_factor(last_tickets=100, last_orders=0, recent_rate=0.08, growth=0.25) is None
+
+
+# --- a peak's window, as the Staffing page shows it ------------------------------------------------------------------
+PHONE_TUESDAY = pl.DataFrame({"ticket_id": ["p1"], "created_at": [D(2024, 3, 5, 9)], "channel": ["phone"]})
+DAY_PEAK = peaks.Peak("launch", "Launch", DAY, DAY, "custom")  # baseline weeks: Mon 5 Feb - Sun 3 Mar
+
+
+def _add_tickets(wh: Warehouse, frame: pl.DataFrame, name: str) -> None:
+    import_batch(wh, Batch(f"{name}.csv", f"sha-{name}", "hand", "tickets",
+                           {"tickets": frame.with_columns(source=pl.lit("hand"))}))
+
+
+def test_staffing_window_of_one_channel_holds_only_that_channels_tickets(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    _add_tickets(day, PHONE_TUESDAY, "phone")  # a channel with no ticket on the day
+    everything = staffing.window(day.cursor(), VIEW, 60, settings)
+    # the view's channels come from every date: phone is kept although no phone ticket arrived on the 4th
+    assert everything.channels == ("chat", "email", "phone")
+    assert set(everything.arrivals["channel"]) == {"chat", "email"} and everything.waits.height == 200 + 81
+    chat = staffing.window(day.cursor(), Filters(DAY, DAY, channel=("chat",)), 60, settings)
+    assert chat.channels == ("chat",)
+    assert set(chat.arrivals["channel"]) == {"chat"} and chat.arrivals["tickets"].sum() == 200
+    assert chat.waits.height == 200 and chat.quality["tickets"].sum() == 200
+    # staffed: cy's phone shift drops out, 10:00 is ann 1 + bo 0.5 (from 10:30)
+    assert chat.source == "roster"
+    assert chat.staffed.filter(pl.col("slot").dt.hour() == 10)["staffed"].item() == 1.5
+
+
+def test_staffing_view_channels_bind_the_filter_as_a_value(day: Warehouse, settings: Settings) -> None:
+    hostile = Filters(DAY, DAY, channel=("chat') OR TRUE --",))
+    assert staffing.view_channels(day.cursor(), hostile, settings) == ()
+    both = Filters(DAY, DAY, channel=("email", "chat", "fax"))  # a value the data lacks is no channel
+    assert staffing.view_channels(day.cursor(), both, settings) == ("chat", "email")
+
+
+def test_staffing_interval_choices_offer_half_hours_only_where_times_carry_minutes(day: Warehouse,
+                                                                                 settings: Settings) -> None:
+    assert staffing.interval_choices(day.cursor(), VIEW, settings) == (60, 30)  # chats every 18 s
+    on_the_hour = pl.DataFrame({"ticket_id": ["h1", "h2"], "created_at": [D(2024, 3, 11, 9), D(2024, 3, 11, 14)]})
+    _add_tickets(day, on_the_hour, "hourly")
+    assert staffing.interval_choices(day.cursor(), Filters(date(2024, 3, 11), date(2024, 3, 11)), settings) == (60,)
+    # without tickets nothing rules half hours out
+    assert staffing.interval_choices(day.cursor(), Filters(date(2024, 3, 12), date(2024, 3, 12)), settings) == (60, 30)
+
+
+def test_staffing_peak_gap_against_the_roster_is_the_hand_worked_gap(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    report, source = staffing.peak_gap(day.cursor(), DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    # the same numbers as test_staffing_gap_against_a_hand_made_roster: 36.5 agent-hours short, none spare;
+    # no ticket in the baseline weeks, so no interval is flagged
+    assert source == "roster"
+    assert report.totals["short_agent_hours"] == 36.5 and report.totals["spare_agent_hours"] == 0
+    assert report.totals["flagged_intervals"] == 0
+
+
+# Ten chats at 10:00-10:09 on Mon 4 March answered after 30 min (chat target 2 min: all breached), and ten the
+# Monday before answered in 1 min (all met). Nobody is assigned: staffed agents are the estimate, 0.
+def _chats(on: date, reply_minutes: float, prefix: str) -> pl.DataFrame:
+    created = [D(on.year, on.month, on.day, 10, i) for i in range(10)]
+    return pl.DataFrame({"ticket_id": [f"{prefix}{i}" for i in range(10)], "created_at": created,
+                         "channel": ["chat"] * 10, "first_reply_minutes": [reply_minutes] * 10,
+                         "first_reply_at": [c + timedelta(minutes=reply_minutes) for c in created]})
+
+
+@pytest.fixture
+def slow_day() -> Iterator[Warehouse]:
+    wh = Warehouse()
+    _add_tickets(wh, pl.concat([_chats(date(2024, 2, 26), 1.0, "q"), _chats(DAY, 30.0, "s")]), "slow")
+    yield wh
+    wh.close()
+
+
+def test_staffing_peak_gap_flags_short_intervals_slower_than_the_baseline_weeks(slow_day: Warehouse,
+                                                                               settings: Settings) -> None:
+    cur = slow_day.cursor()
+    # baseline (5 Feb - 3 Mar): the ten quick chats, SLA 10/10 = 1.0, no rating
+    start, end = peaks.baseline(DAY_PEAK)
+    assert staffing.baseline_quality(cur, Filters(start, end), settings) == {"sla_first_reply_attainment": 1.0,
+                                                                            "csat": None}
+    report, source = staffing.peak_gap(cur, DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    assert source == "estimate"
+    # 10:00: 10 chats x 3 min in 60 min = 0.5 Erlangs. One agent: P(wait) 0.5, SL 1 - 0.5 e^(-0.5 x 20/180) = 0.53;
+    # two: P(wait) = 2 B / (2 - 0.5 (1 - B)) with B = 1/13 -> 0.1, SL 1 - 0.1 e^(-1.5 x 20/180) = 0.92 >= 0.8
+    # -> 2 agents, 2 / 0.7 -> 3 positions. Staffed 0: 3 short; SLA 0 < 1.0 - 0.1: slow -> flagged
+    ten = report.slots.filter(pl.col("slot").dt.hour() == 10).row(0, named=True)
+    assert (ten["tickets"], ten["required"], ten["staffed"], ten["gap"]) == (10.0, 3.0, 0.0, 3.0)
+    assert ten["sla_first_reply_attainment"] == 0.0 and ten["slow"] and not ten["unhappy"] and ten["flagged"]
+    assert report.totals["flagged_intervals"] == 1 and report.totals["short_agent_hours"] == 3.0
+
+
+def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(day: Warehouse,
+                                                                             settings: Settings) -> None:
+    table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
+    # no roster and no assignee: the estimate staffs no interval, all 281 tickets arrive outside staffed hours
+    assert source == "estimate"
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 0, "Outside staffed hours": 281}
+    _add_roster(day)
+    table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
+    # the roster covers 09:00-17:00: the 200 chats at 10:00 are inside, the 81 emails at 07:00 outside
+    assert source == "roster"
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 200, "Outside staffed hours": 81}
+    assert table["answered"].sum() == 0  # no ticket of the day has a reply yet
