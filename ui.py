@@ -690,13 +690,9 @@ def category_examples(filters: mq.Filters, category: str) -> None:
 
 
 # --- staffing -----------------------------------------------------------------------------------------------------
-from dataclasses import replace as _replace  # noqa: E402 - this section is appended; the imports stay with it
-from datetime import timedelta as _timedelta  # noqa: E402
-
-from metrics import peaks, staffing  # noqa: E402
+from metrics import peaks, staffing  # noqa: E402 - this section is appended; the imports stay with it
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
-RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
 STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
 ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in this window, so an agent counts as "
              "working in an interval when one of their tickets got its first reply or an agent's solve in it "
@@ -865,11 +861,6 @@ def _interval_choices(version: int, window: mq.Filters) -> tuple[int, ...]:
     return staffing.interval_choices(warehouse().cursor(), window, get_settings())
 
 
-@st.cache_data(show_spinner=False)
-def _window(version: int, window: mq.Filters, minutes: int) -> staffing.Window:
-    return staffing.window(warehouse().cursor(), window, minutes, get_settings())
-
-
 def staffing_gap(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario,
                  minutes: int) -> tuple[staffing.GapReport, str]:
     """The peak's gap under the scenario, and where staffed agents came from ("roster" or "estimate")."""
@@ -983,36 +974,44 @@ def next_peak_choice(view: mq.Filters) -> peaks.Peak | None:
 
 
 def forecast_method() -> str:
-    if not warehouse().row_count("orders"):
+    methods = _forecast_methods(warehouse().data_version())
+    if len(methods) == 1:
         st.caption("Forecast from last year's tickets (no orders loaded for the orders × contact rate method).")
-        return "tickets"
+        return methods[0]
     labels = {"tickets": "Last year's tickets × growth", "orders": "Orders × contact rate"}
-    return url_choice("Forecast from", list(labels), "method", "tickets", format_func=labels.get, segmented=True)
+    return url_choice("Forecast from", list(methods), "method", "tickets", format_func=labels.get, segmented=True)
+
+
+@st.cache_data(show_spinner=False)
+def _forecast_methods(version: int) -> tuple[str, ...]:
+    return staffing.forecast_methods(warehouse().cursor())
 
 
 def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario, minutes: int,
                    method: str) -> staffing.GapReport | None:
     """Forecast tickets per interval for ``peak``, the agents they need and the extra agent-hours; the CSV."""
     try:
-        result = _forecast(warehouse().data_version(), peak, view, scenario, minutes, method)
-    except ValueError as error:
-        result = f"Cannot forecast {peak.label}: {error}."
-    if isinstance(result, str):
-        st.info(result)
+        forecast = _forecast(warehouse().data_version(), peak, view, scenario, minutes, method)
+    except staffing.NoHistory as error:
+        st.info(str(error))
         return None
-    report, before, factor, source, tickets = result
+    except ValueError as error:
+        st.info(f"Cannot forecast {peak.label}: {error}.")
+        return None
+    report, before, factor = forecast.report, forecast.before, forecast.factor
     settings = get_settings()
     cells = st.columns(4)
-    cells[0].metric("Forecast tickets", f"{tickets:,.0f}", border=True,
+    cells[0].metric("Forecast tickets", f"{forecast.tickets:,.0f}", border=True,
                     help=f"{before.label} × {factor:.2f}")
     cells[1].metric("Agents needed, busiest interval", f"{report.slots['required'].max():,.0f}", border=True)
     cells[2].metric("Extra agent-hours to hire", f"{report.totals['short_agent_hours']:,.0f}", border=True)
     cells[3].metric(f"= {settings.staffing_paid_hours:g}-hour shifts",
                     f"{staffing.shifts(report.totals['short_agent_hours'], settings.staffing_paid_hours):,.1f}",
                     border=True)
-    how = ("last year's tickets in that window" if method == "tickets" else
-           f"last year's orders in that window × the contact rate of the newest {RECENT_WEEKS} weeks (peaks raise "
-           "the contact rate, so read this as a floor)")
+    how = ("last year's tickets in that window" if forecast.method == "tickets" else
+           f"last year's orders in that window × the contact rate of the newest {staffing.RECENT_WEEKS} weeks "
+           "(peaks raise the contact rate, so read this as a floor)")
+    source = forecast.source
     staffed = "the roster" if source == "roster" else f"as many as worked last year ({STAFFED_SOURCES[source]})"
     st.caption(f"Forecast from {before.label}: {how}, times the expected growth, carried day by day onto "
                f"{peak.label} (factor {factor:.2f} on last year's tickets). Staffed agents: {staffed}.")
@@ -1024,30 +1023,8 @@ def next_peak_plan(peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenar
 
 @st.cache_data(show_spinner="Forecasting the next peak…", max_entries=32)
 def _forecast(version: int, peak: peaks.Peak, view: mq.Filters, scenario: staffing.Scenario, minutes: int,
-              method: str) -> tuple[staffing.GapReport, peaks.Peak, float, str, float] | str:
-    settings, cur = get_settings(), warehouse().cursor()
-    span = mq.data_range(cur, settings)
-    calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
-                                    settings.peak_events)
-    before = peaks.last_year(peak, calendar)
-    if span is None or before.start < span[0] or before.end > span[1]:
-        return (f"No data for last year's window ({before.label}): the forecast needs the same peak a year "
-                "earlier in the warehouse.")
-    last = _window(version, before.filters(view), minutes)
-    factor = 1 + scenario.growth
-    if method == "orders":
-        recent = _replace(view, start=span[1] - _timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
-        rate = staffing.contact_rate(*staffing.orders_and_tickets(cur, recent, settings))
-        orders, tickets = staffing.orders_and_tickets(cur, before.filters(view), settings)
-        factor = staffing.rate_factor(tickets, orders, rate, scenario.growth) or factor
-    forecast = staffing.forecast_arrivals(last.arrivals, before, peak, factor)
-    window = peak.filters(view)
-    source = "roster" if staffing.roster_shifts(cur, window, settings) else last.source
-    staffed = (staffing.roster_staffed(cur, window, minutes, settings) if source == "roster" else
-               staffing.carry(last.staffed, before, peak))
-    report = staffing.report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
-                             scenario=_replace(scenario, growth=0.0), channels=last.channels)
-    return report, before, factor, source, float(forecast["tickets"].sum())
+              method: str) -> staffing.Forecast:
+    return staffing.forecast_peak(warehouse().cursor(), peak, view, scenario, minutes, method, get_settings())
 
 
 SOURCE_WORDS = {"export": "the export's own category", "mapping": "a mapping of the export's category or tags",

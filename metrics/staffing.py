@@ -29,11 +29,13 @@ from data.schema import TICKETS
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak
-from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
+from metrics.query import Filters, data_range, dimension_filter, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
 
 INTERVALS: tuple[int, ...] = (60, 30)  # minutes; only these reach the SQL text
+RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
+METHODS: tuple[str, ...] = ("tickets", "orders")  # a forecast from last year's tickets, or its orders x contact rate
 QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
 HANDLE_COLUMN = "handle_minutes"  # no export gives it today; read it once an import does
 FALLBACK_CHANNEL = "other"
@@ -97,6 +99,23 @@ class GapReport:
     by_weekday_hour: pl.DataFrame  # weekday (0 = Monday), hour, gap (mean over the window)
     minutes: int
     totals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A peak's forecast: its gap, the window a year earlier it rests on (``before``), the factor on that window's
+    tickets, where staffed agents come from, the tickets forecast, and the method it used."""
+
+    report: GapReport
+    before: Peak
+    factor: float
+    source: str  # "roster" (the peak's own, or last year's carried over) or "estimate" (last year's, carried over)
+    tickets: float
+    method: str  # "tickets" or "orders"; an orders forecast without orders or contact rate falls back to tickets
+
+
+class NoHistory(ValueError):
+    """The warehouse lacks the history a forecast rests on; the message says which window."""
 
 
 @dataclass(frozen=True)
@@ -447,6 +466,49 @@ def carry(frame: pl.DataFrame, before: Peak, after: Peak) -> pl.DataFrame:
             .with_columns(slot=pl.lit(start) + pl.duration(days=pl.col("to"))
                           + (pl.col("slot") - pl.col("slot").dt.truncate("1d")))
             .drop("day", "to").sort("slot"))
+
+
+def forecast_methods(cur: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The forecast methods the data allows: orders × contact rate needs orders."""
+    row = cur.execute("SELECT count(*) FROM orders").fetchone()
+    return METHODS if row and row[0] else ("tickets",)
+
+
+def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario: Scenario, minutes: int,
+                  method: str, settings: Settings) -> Forecast:
+    """The peak's tickets per interval from the same window a year earlier (``peaks.last_year``), carried day by
+    day onto it and scaled: by the scenario's growth (method "tickets"), or so that they equal last year's orders
+    grown by it times the contact rate of the newest ``RECENT_WEEKS`` weeks (method "orders"). Staffed agents:
+    the roster's shifts in the peak, else last year's staffed agents carried over. Raises ``NoHistory`` when
+    the warehouse does not hold the whole window a year earlier."""
+    if method not in METHODS:
+        raise ValueError(f"forecast method must be one of {METHODS}, not {method!r}")
+    span = data_range(cur, settings)
+    calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
+                                    settings.peak_events)
+    before = peaks.last_year(peak, calendar)
+    if span is None or before.start < span[0] or before.end > span[1]:
+        raise NoHistory(f"No data for last year's window ({before.label}): the forecast needs the same peak a year "
+                        "earlier in the warehouse.")
+    last = before.filters(view)
+    factor, used = 1 + scenario.growth, "tickets"
+    if method == "orders":
+        recent = replace(view, start=span[1] - timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
+        rate = contact_rate(*orders_and_tickets(cur, recent, settings))
+        orders, tickets = orders_and_tickets(cur, last, settings)
+        by_orders = rate_factor(tickets, orders, rate, scenario.growth)
+        if by_orders:  # no orders, or no recent tickets to give a contact rate: last year's tickets × growth
+            factor, used = by_orders, "orders"
+    forecast = forecast_arrivals(arrivals(cur, last, minutes, settings), before, peak, factor)
+    dates = peak.filters(view)
+    if roster_shifts(cur, dates, settings):
+        staffed, source = roster_staffed(cur, dates, minutes, settings), "roster"
+    else:
+        staffed_before, source = staffed_agents(cur, last, minutes, settings)
+        staffed = carry(staffed_before, before, peak)
+    gap_report = report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
+                        scenario=replace(scenario, growth=0.0), channels=view_channels(cur, view, settings))
+    return Forecast(gap_report, before, factor, source, float(forecast["tickets"].sum()), used)
 
 
 def forecast_arrivals(last_year: pl.DataFrame, before: Peak, after: Peak, factor: float) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from datetime import datetime as D
 
@@ -12,6 +13,7 @@ import pytest
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import peaks, staffing
+from metrics.erlang import erlang_c_staffing
 from metrics.query import Filters
 from settings import Settings
 
@@ -295,3 +297,66 @@ def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(da
     assert source == "roster"
     assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 200, "Outside staffed hours": 81}
     assert table["answered"].sum() == 0  # no ticket of the day has a reply yet
+
+
+# --- the next peak's forecast ------------------------------------------------------------------------------------
+SALE = peaks.Peak("custom-sale", "Sale", date(2025, 3, 3), date(2025, 3, 3), "custom")  # 364 days after the day
+
+
+def _add_orders(wh: Warehouse, when: D, count: int, name: str) -> None:
+    frame = pl.DataFrame({"order_id": [f"{name}{i}" for i in range(count)], "created_at": [when] * count,
+                          "currency": ["USD"] * count, "gross_sales": [10.0] * count})
+    import_batch(wh, Batch(f"{name}.csv", f"sha-orders-{name}", "hand", "orders",
+                           {"orders": frame.with_columns(source=pl.lit("hand"))}))
+
+
+def test_forecast_without_last_years_peak_says_which_window_is_missing(warehouse: Warehouse,
+                                                                       settings: Settings) -> None:
+    # the fixture's tickets and orders lie in February and March 2024: no Black Friday 2023
+    scenario = staffing.Scenario.from_settings(settings)
+    with pytest.raises(staffing.NoHistory, match=r"last year's window \(Black Friday – Cyber Monday 2023 "):
+        staffing.forecast_peak(warehouse.cursor(), peaks.bfcm(2024), VIEW, scenario, 60, "tickets", settings)
+    assert issubclass(staffing.NoHistory, ValueError)  # a caller that knows only ValueError still catches it
+    with pytest.raises(staffing.NoHistory, match="the same peak a year earlier"):
+        staffing.forecast_peak(Warehouse().cursor(), SALE, VIEW, scenario, 60, "tickets", settings)  # no data
+
+
+def test_forecast_carries_last_years_window_times_growth(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    scenario = replace(_scenario(settings), growth=0.25)
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, scenario, 60, "tickets", settings)
+    # Mon 3 Mar 2025 takes Mon 4 Mar 2024 (52 weeks earlier): 200 chats and 81 emails x 1.25
+    assert (forecast.before.start, forecast.method, forecast.factor) == (DAY, "tickets", 1.25)
+    assert forecast.tickets == 281 * 1.25
+    ten = forecast.report.slots.filter(pl.col("slot") == D(2025, 3, 3, 10)).row(0, named=True)
+    # staffed: no shift in 2025, so last year's roster carried over (10:00: ann 1 + bo 0.5 + cy 1)
+    assert forecast.source == "roster" and ten["staffed"] == 2.5
+    # required at 10:00: 250 chats straight from Erlang C (growth applied once), plus email: 101.25 x 10 min over
+    # 9 business hours = 1.875 Erlangs / 0.85 = 2.21 -> / 0.7 = 3.15 -> 4 positions
+    chat = erlang_c_staffing(contacts=250, interval_seconds=3600, handle_seconds=180, answer_seconds=20,
+                             target_service_level=0.8, max_occupancy=0.85, shrinkage=0.3)
+    assert ten["tickets"] == 250 and ten["required"] == chat.agents + 4  # no email arrived at 10:00
+
+
+def test_forecast_by_orders_is_last_years_orders_times_the_recent_contact_rate(day: Warehouse,
+                                                                              settings: Settings) -> None:
+    _add_orders(day, D(2024, 3, 4, 12), 200, "last")  # last year's window: 200 orders, 281 tickets
+    # the newest 8 weeks (5 Mar - 29 Apr 2024): 10 orders, 4 tickets -> 0.4 tickets per order
+    _add_orders(day, D(2024, 4, 29, 12), 10, "recent")
+    _add_tickets(day, pl.DataFrame({"ticket_id": [f"r{i}" for i in range(4)], "created_at": [D(2024, 4, 29, 9)] * 4,
+                                    "channel": ["email"] * 4}), "recent-tickets")
+    assert staffing.forecast_methods(day.cursor()) == ("tickets", "orders")
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "orders", settings)
+    # 200 orders x 0.4 = 80 tickets, i.e. a factor of 80 / 281 on last year's tickets
+    assert forecast.method == "orders"
+    assert forecast.factor == pytest.approx(80 / 281) and forecast.tickets == pytest.approx(80)
+
+
+def test_forecast_by_orders_without_orders_in_last_years_window_falls_back_to_tickets(day: Warehouse,
+                                                                                     settings: Settings) -> None:
+    assert staffing.forecast_methods(day.cursor()) == ("tickets",)  # no orders at all
+    _add_orders(day, D(2024, 3, 11, 12), 10, "later")  # orders, but none on 4 March 2024
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "orders", settings)
+    assert (forecast.method, forecast.factor, forecast.tickets) == ("tickets", 1.0, 281.0)
+    with pytest.raises(ValueError, match="forecast method"):
+        staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "guess", settings)
