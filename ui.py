@@ -744,21 +744,21 @@ def staffing_scenario() -> staffing.Scenario:
     with cells[4]:
         growth = url_int("Expected growth", "growth", round(settings.staffing_growth * 100), min_value=-50,
                          max_value=200, step=5, suffix=" %", help="More (or fewer) contacts than in the data.")
-    handle_minutes = _handle_minutes(warehouse().data_version()) or settings.staffing_handle_minutes
+    handle_minutes, _ = _handle_minutes(warehouse().data_version())
     return staffing.Scenario.from_settings(settings, service_level=level / 100, answer_seconds=float(answer),
                                            handle_factor=handle / 100, shrinkage=shrink / 100, growth=growth / 100,
                                            handle_minutes=tuple(sorted(handle_minutes.items())))
 
 
 @st.cache_data(show_spinner=False)
-def _handle_minutes(version: int) -> dict[str, float]:
-    return staffing.handle_minutes_from_data(warehouse().cursor())
+def _handle_minutes(version: int) -> tuple[dict[str, float], str]:
+    return staffing.handle_minutes(warehouse().cursor(), get_settings())
 
 
 def handle_time_note(scenario: staffing.Scenario) -> None:
     minutes = ", ".join(f"{channel} {value * scenario.handle_factor:g} min" for channel, value in
                         scenario.handle_minutes)
-    source = ("from the export" if _handle_minutes(warehouse().data_version()) else
+    source = ("from the export" if _handle_minutes(warehouse().data_version())[1] == "export" else
               "from settings (`CSPULSE_STAFFING_HANDLE_MINUTES`): no export gives handle time and the warehouse "
               "has no handle-time column")
     live = ", ".join(scenario.live_channels) or "none"
@@ -902,18 +902,11 @@ def gap_tiles(report: staffing.GapReport, source: str) -> None:
 
 def gap_callouts(report: staffing.GapReport) -> None:
     """The intervals where agents were short and replies slow or CSAT low."""
-    flagged = report.slots.filter(pl.col("flagged"))
-    if flagged.is_empty():
+    table = staffing.short_and_slow(report)
+    if table.is_empty():
         st.caption("No interval was both short of agents and slow to reply or low in CSAT.")
         return
-    table = flagged.select(
-        pl.col("slot").dt.strftime("%a %d %b %H:%M").alias("Interval"), pl.col("tickets").alias("Tickets"),
-        pl.col("required").alias("Required"), pl.col("staffed").alias("Staffed"), pl.col("gap").alias("Short"),
-        (pl.col("sla_first_reply_attainment") * 100).alias("First reply SLA %"),
-        (pl.col("csat") * 100).alias("CSAT %"), pl.col("csat_n").alias("Ratings"),
-        pl.when(pl.col("slow") & pl.col("unhappy")).then(pl.lit("slow replies, low CSAT"))
-        .when(pl.col("slow")).then(pl.lit("slow replies")).otherwise(pl.lit("low CSAT")).alias("Why"))
-    st.markdown(f"**{flagged.height} short interval{'s' if flagged.height != 1 else ''} with slow first replies or "
+    st.markdown(f"**{table.height} short interval{'s' if table.height != 1 else ''} with slow first replies or "
                 "low CSAT** (tickets that arrived in them, against the baseline weeks):")
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * table.height, 320),
                  column_config={c: st.column_config.NumberColumn(format="%.0f") for c in
@@ -922,13 +915,7 @@ def gap_callouts(report: staffing.GapReport) -> None:
 
 def required_table(report: staffing.GapReport, scenario: staffing.Scenario) -> None:
     """Per channel: the model, contacts, the busiest interval's agents and the agent-hours."""
-    hours = report.minutes / 60
-    table = report.required.group_by("channel", "model").agg(
-        contacts=pl.col("contacts").sum(), busiest=pl.col("agents").max(),
-        agent_hours=pl.col("agents").sum() * hours).sort("channel")
-    table = table.with_columns(
-        handle=pl.col("channel").map_elements(lambda c: scenario.handle_seconds(c) / 60, return_dtype=pl.Float64),
-        model=pl.col("model").replace({"erlang_c": "Erlang C (live)", "workload": "Workload (async)"}))
+    table = staffing.required_by_channel(report, scenario)
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "channel": "Channel", "model": "Model",
         "contacts": st.column_config.NumberColumn("Contacts", format="%.0f"),

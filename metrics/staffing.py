@@ -11,6 +11,10 @@ distinct assignees with a first reply or an agent solve on one of their tickets 
 who a ticket is assigned to, not who wrote each reply, so the estimate counts an agent only in intervals where one
 of their tickets shows a reply or solve: it undercounts agents busy on follow-ups and over long intervals.
 
+What the Staffing page asks, each from a cursor, the view's ``Filters`` and settings: ``interval_choices``,
+``peak_gap``, ``after_hours_for``, ``forecast_peak`` (and ``forecast_methods``), ``handle_minutes``; and from a
+``GapReport`` the tables it shows, ``required_by_channel`` and ``short_and_slow``.
+
 Intervals (``slot``) are local wall-clock times in the account time zone, as naive timestamps. SQL follows
 ``metrics.query``: trusted constants in the text, every user value bound.
 """
@@ -39,6 +43,7 @@ METHODS: tuple[str, ...] = ("tickets", "orders")  # a forecast from last year's 
 QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
 HANDLE_COLUMN = "handle_minutes"  # no export gives it today; read it once an import does
 FALLBACK_CHANNEL = "other"
+MODEL_LABELS = {"erlang_c": "Erlang C (live)", "workload": "Workload (async)"}
 SLA = BY_NAME["sla_first_reply_attainment"]
 CSAT = BY_NAME["csat"]
 FIRST_REPLY = BY_NAME["first_reply_minutes_median"]
@@ -446,6 +451,38 @@ def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, m
     dates = peak.filters(view)
     staffed, source = staffed_agents(cur, dates, minutes, settings)
     return after_hours(arrival_waits(cur, dates, minutes, settings), staffed), source
+
+
+def handle_minutes(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dict[str, float], str]:
+    """Handle minutes per channel and where they come from: "export" when the warehouse holds handle times,
+    else "settings" (``CSPULSE_STAFFING_HANDLE_MINUTES``)."""
+    found = handle_minutes_from_data(cur)
+    return (found, "export") if found else (dict(settings.staffing_handle_minutes), "settings")
+
+
+def required_by_channel(report: GapReport, scenario: Scenario) -> pl.DataFrame:
+    """Per channel: its model (readable), contacts, handle minutes (with the what-if factor), the agents its busiest
+    interval needs and its agent-hours over the window."""
+    hours = report.minutes / 60
+    table = report.required.group_by("channel", "model").agg(
+        contacts=pl.col("contacts").sum(), busiest=pl.col("agents").max(),
+        agent_hours=pl.col("agents").sum() * hours).sort("channel")
+    handle = {channel: scenario.handle_seconds(channel) / 60 for channel in table["channel"].to_list()}
+    return table.select(
+        "channel", pl.col("model").replace(MODEL_LABELS), "contacts",
+        pl.col("channel").replace_strict(handle, return_dtype=pl.Float64).alias("handle"), "busiest", "agent_hours")
+
+
+def short_and_slow(report: GapReport) -> pl.DataFrame:
+    """The intervals short of agents whose tickets were answered slowly or rated low against the baseline weeks,
+    as a table to show (percentages 0-100); no rows when none is."""
+    why = (pl.when(pl.col("slow") & pl.col("unhappy")).then(pl.lit("slow replies, low CSAT"))
+           .when(pl.col("slow")).then(pl.lit("slow replies")).otherwise(pl.lit("low CSAT")))
+    return report.slots.filter(pl.col("flagged")).select(
+        pl.col("slot").dt.strftime("%a %d %b %H:%M").alias("Interval"), pl.col("tickets").alias("Tickets"),
+        pl.col("required").alias("Required"), pl.col("staffed").alias("Staffed"), pl.col("gap").alias("Short"),
+        (pl.col("sla_first_reply_attainment") * 100).alias("First reply SLA %"),
+        (pl.col("csat") * 100).alias("CSAT %"), pl.col("csat_n").alias("Ratings"), why.alias("Why"))
 
 
 # --- the next peak ------------------------------------------------------------------------------------------------

@@ -299,6 +299,64 @@ def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(da
     assert table["answered"].sum() == 0  # no ticket of the day has a reply yet
 
 
+
+# --- the tables the page shows ---------------------------------------------------------------------------------------
+def test_staffing_required_by_channel_sums_each_channel_of_the_day(day: Warehouse, settings: Settings) -> None:
+    report = _report(day, settings, pl.DataFrame(schema={"slot": pl.Datetime("us"), "staffed": pl.Float64}))
+    table = staffing.required_by_channel(report, _scenario(settings))
+    # chat: 200 contacts, 20 positions at 10:00 only -> 20 agent-hours; email: 81 contacts, 3 positions in each of
+    # the 9 business hours -> 27 agent-hours (test_staffing_required_agents_by_hand)
+    assert table.columns == ["channel", "model", "contacts", "handle", "busiest", "agent_hours"]
+    assert table.rows() == [("chat", "Erlang C (live)", 200.0, 3.0, 20, 20.0),
+                            ("email", "Workload (async)", 81.0, 10.0, 3, 27.0)]
+    slower = replace(_scenario(settings), handle_factor=1.5)  # the handle column shows the what-if's handle time
+    assert staffing.required_by_channel(report, slower)["handle"].to_list() == [4.5, 15.0]
+
+
+def test_staffing_required_by_channel_of_an_empty_window_is_an_empty_table(settings: Settings) -> None:
+    nothing = pl.DataFrame(schema={"slot": pl.Datetime("us"), "channel": pl.String, "tickets": pl.Int64})
+    report = staffing.report(nothing, pl.DataFrame(schema={"slot": pl.Datetime("us"), "staffed": pl.Float64}),
+                             None, {}, start=DAY, end=DAY, minutes=60, scenario=_scenario(settings))
+    table = staffing.required_by_channel(report, _scenario(settings))
+    assert table.is_empty() and table.columns == ["channel", "model", "contacts", "handle", "busiest", "agent_hours"]
+
+
+def _slots(rows: list[tuple[int, float, bool, bool, bool]]) -> staffing.GapReport:
+    """A report whose slots are (hour of 4 March, gap, slow, unhappy, flagged); 10 tickets, SLA 0.5, CSAT 0.6."""
+    slots = pl.DataFrame({
+        "slot": [D(2024, 3, 4, hour) for hour, *_ in rows], "tickets": [10.0] * len(rows),
+        "required": [4.0] * len(rows), "staffed": [4.0 - gap for _, gap, *_ in rows],
+        "gap": [gap for _, gap, *_ in rows], "sla_first_reply_attainment": [0.5] * len(rows),
+        "first_reply_minutes_median": [30.0] * len(rows), "csat": [0.6] * len(rows), "csat_n": [5] * len(rows),
+        "slow": [r[2] for r in rows], "unhappy": [r[3] for r in rows], "flagged": [r[4] for r in rows]})
+    return staffing.GapReport(pl.DataFrame(), slots, pl.DataFrame(), 60)
+
+
+def test_staffing_short_and_slow_lists_the_flagged_intervals_and_why() -> None:
+    report = _slots([(9, 1.0, True, False, True), (10, 2.0, False, True, True), (11, 3.0, True, True, True),
+                     (12, 0.0, True, True, False)])  # 12:00: slow and unhappy but not short: not listed
+    table = staffing.short_and_slow(report)
+    assert table.columns == ["Interval", "Tickets", "Required", "Staffed", "Short", "First reply SLA %", "CSAT %",
+                             "Ratings", "Why"]
+    assert table.rows() == [("Mon 04 Mar 09:00", 10.0, 4.0, 3.0, 1.0, 50.0, 60.0, 5, "slow replies"),
+                            ("Mon 04 Mar 10:00", 10.0, 4.0, 2.0, 2.0, 50.0, 60.0, 5, "low CSAT"),
+                            ("Mon 04 Mar 11:00", 10.0, 4.0, 1.0, 3.0, 50.0, 60.0, 5, "slow replies, low CSAT")]
+    assert staffing.short_and_slow(_slots([(12, 0.0, True, True, False)])).is_empty()
+
+
+def test_staffing_short_and_slow_of_a_peak_names_the_slow_interval(slow_day: Warehouse, settings: Settings) -> None:
+    report, _ = staffing.peak_gap(slow_day.cursor(), DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    # test_staffing_peak_gap_flags_short_intervals_slower_than_the_baseline_weeks: 10:00, 3 short, SLA 0, no rating
+    assert staffing.short_and_slow(report).rows() == [
+        ("Mon 04 Mar 10:00", 10.0, 3.0, 0.0, 3.0, 0.0, None, 0, "slow replies")]
+
+
+def test_staffing_handle_minutes_come_from_the_export_else_from_settings(day: Warehouse, settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert staffing.handle_minutes(day.cursor(), settings) == (settings.staffing_handle_minutes, "settings")
+    monkeypatch.setattr(staffing, "handle_minutes_from_data", lambda cur: {"chat": 4.5})  # an export that has them
+    assert staffing.handle_minutes(day.cursor(), settings) == ({"chat": 4.5}, "export")
+
 # --- the next peak's forecast ------------------------------------------------------------------------------------
 SALE = peaks.Peak("custom-sale", "Sale", date(2025, 3, 3), date(2025, 3, 3), "custom")  # 364 days after the day
 
