@@ -615,20 +615,18 @@ def taxonomy_labels() -> dict[str, str]:
 
 
 def category_shares(filters: mq.Filters) -> pl.DataFrame:
-    """Tickets per category this period and the one before, with shares and the change."""
-    now = query(["tickets_created"], filters, by="category").rename({"tickets_created": "tickets"})
-    before = query(["tickets_created"], filters.previous(), by="category").rename({"tickets_created": "before"})
-    table = now.join(before.select("by_value", "before"), on="by_value", how="left").filter(pl.col("tickets") > 0)
-    return table.with_columns(
-        category=pl.col("by_value").map_elements(category_label, return_dtype=pl.String),
-        share=pl.col("tickets") / pl.col("tickets").sum(),
-        change=(pl.col("tickets") - pl.col("before").fill_null(0)),
-    ).sort("tickets", descending=True)
+    """Tickets per category this period and the one before, with shares and the change, labelled."""
+    table = _category_shares(warehouse().data_version(), filters)
+    return table.with_columns(category=pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+
+
+@st.cache_data(show_spinner=False)
+def _category_shares(version: int, filters: mq.Filters) -> pl.DataFrame:
+    return complaints.category_shares(warehouse().cursor(), filters, get_settings())
 
 
 def rising_categories(filters: mq.Filters) -> tuple[pl.DataFrame, complaints.RisingTest]:
-    settings = get_settings()
-    test = complaints.RisingTest(weeks=settings.rising_weeks, z=settings.rising_z, min_tickets=settings.rising_min)
+    test = complaints.RisingTest.from_settings(get_settings())
     return _rising(warehouse().data_version(), filters, test), test
 
 

@@ -1,4 +1,4 @@
-"""What customers complain about: category volumes, which categories are rising, and what in the orders
+"""What customers complain about: category shares and volumes, which categories are rising, and what in the orders
 (products, vendors, shipping methods, discount codes) the complaints attach to.
 
 Same rules as ``metrics.query``: trusted constants in the SQL text, every user value bound.
@@ -12,7 +12,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, utc_bound
+from metrics.query import Filters, execute, in_view, local_time, query, utc_bound
 from settings import Settings
 
 UNCATEGORISED = "uncategorised"
@@ -34,10 +34,29 @@ class RisingTest:
     z: float = 3.0
     min_tickets: int = 5
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RisingTest:
+        return cls(weeks=settings.rising_weeks, z=settings.rising_z, min_tickets=settings.rising_min)
+
     def describe(self) -> str:
         return (f"Rising: the last 7 days hold at least {self.min_tickets} tickets and stand at least {self.z:g} "
                 f"standard deviations above the mean of the {self.weeks} weeks before (z-score; a category "
                 "without any spread in those weeks needs only to exceed their mean).")
+
+
+def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    """Tickets per category (``by_value``) in the view and in the period of the same length just before it
+    (``before``), each category's ``share`` of the view's tickets and the ``change`` in tickets. Categories without
+    tickets in the view are left out; the largest first (ties by category)."""
+    def count(period: Filters, name: str) -> pl.DataFrame:
+        frame = query(cur, ["tickets_created"], period, by="category", settings=settings)
+        return frame.select("by_value", pl.col("tickets_created").alias(name))
+
+    table = count(filters, "tickets").join(count(filters.previous(), "before"), on="by_value", how="left")
+    return table.filter(pl.col("tickets") > 0).with_columns(
+        share=pl.col("tickets") / pl.col("tickets").sum(),
+        change=pl.col("tickets") - pl.col("before").fill_null(0),
+    ).sort(["tickets", "by_value"], descending=[True, False])
 
 
 def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings) -> pl.DataFrame:

@@ -34,6 +34,30 @@ def series(per_category: dict[str, list[int]]) -> Warehouse:
     return wh
 
 
+def test_category_shares_of_the_fixture_week(warehouse: Warehouse, settings: Settings) -> None:
+    week = Filters(date(2024, 3, 4), date(2024, 3, 10))
+    # created 4-10 March: T1, T3 shipping_status, T2 refund, T4 damaged_item; the week before only T5 (other),
+    # which has no ticket this week and is left out. Ties (1 and 1) by category.
+    assert mc.category_shares(warehouse.cursor(), week, settings).rows(named=True) == [
+        {"by_value": "shipping_status", "tickets": 2, "before": 0, "share": 0.5, "change": 2},
+        {"by_value": "damaged_item", "tickets": 1, "before": 0, "share": 0.25, "change": 1},
+        {"by_value": "refund", "tickets": 1, "before": 0, "share": 0.25, "change": 1}]
+    email = Filters(week.start, week.end, channel=("email",))  # T1 and T3
+    assert mc.category_shares(warehouse.cursor(), email, settings).select("by_value", "share").rows() == [
+        ("shipping_status", 1.0)]
+
+
+def test_category_shares_change_against_the_period_before(warehouse: Warehouse, settings: Settings) -> None:
+    # 26 Feb - 3 Mar: T5 (other, 28 Feb); the week before, 19-25 Feb: T6 (other, 20 Feb) -> 1 against 1
+    week = Filters(date(2024, 2, 26), date(2024, 3, 3))
+    assert mc.category_shares(warehouse.cursor(), week, settings).rows() == [("other", 1, 1, 1.0, 0)]
+
+
+def test_rising_test_comes_from_settings() -> None:
+    settings = Settings(_env_file=None, rising_weeks=6, rising_z=2.5, rising_min=3)  # type: ignore[call-arg]
+    assert mc.RisingTest.from_settings(settings) == mc.RisingTest(weeks=6, z=2.5, min_tickets=3)
+
+
 def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day(settings: Settings) -> None:
     wh = series({"refund": [3, 0, 1]})
     counts = mc.weekly_counts(wh.cursor(), VIEW, weeks=2, settings=settings)
