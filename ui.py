@@ -83,7 +83,7 @@ def _choices(version: int) -> dict[str, list[str]]:
 
 @st.cache_data(show_spinner=False)
 def _default_filters(version: int) -> mq.Filters:
-    return mq.default_filters(warehouse().cursor(), get_settings())
+    return mq.default_filters(warehouse().cursor(), settings=get_settings())
 
 
 def flash(message: str) -> NoReturn:
@@ -506,7 +506,7 @@ def buckets(filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _buckets(version: int, filters: mq.Filters, stem: str, business: bool) -> pl.DataFrame:
-    return distributions.duration_buckets(warehouse().cursor(), filters, stem, get_settings(), business=business)
+    return distributions.duration_buckets(warehouse().cursor(), filters, stem, business, settings=get_settings())
 
 
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
@@ -677,7 +677,7 @@ def _complaints_by_order(version: int, filters: mq.Filters, dimension: str) -> p
 
 def category_examples(filters: mq.Filters, category: str) -> None:
     """The newest tickets of a category, masked, with where each category came from."""
-    table = complaints.examples(warehouse().cursor(), filters, category, get_settings())
+    table = complaints.examples(warehouse().cursor(), filters, category, settings=get_settings())
     if table.is_empty():
         st.caption("No tickets of this category in the period.")
         return
@@ -1031,7 +1031,7 @@ def category_sources_note(filters: mq.Filters) -> None:
 
 def correction_form(filters: mq.Filters, category: str) -> None:
     """An analyst puts a ticket in its right category; it is kept on re-import and the model learns from it."""
-    table = complaints.examples(warehouse().cursor(), filters, category, get_settings(), limit=50)
+    table = complaints.examples(warehouse().cursor(), filters, category, limit=50, settings=get_settings())
     if table.is_empty():
         return
     with st.form("correction", border=True):

@@ -42,7 +42,7 @@ def measure(scale: float, repeat: int) -> dict[str, object]:
     imported = time.perf_counter()
     del batch
     cur, settings = wh.cursor(), get_settings()  # read after CSPULSE_WAREHOUSE_PATH is set above
-    filters = mq.default_filters(cur, settings)
+    filters = mq.default_filters(cur, settings=settings)
     timings = {m.name: _best(lambda m=m: mq.totals(cur, [m.name], filters, settings), repeat) for m in METRICS}
     timings["all KPIs, one statement"] = _best(lambda: mq.totals(cur, [m.name for m in METRICS], filters, settings),
                                                repeat)

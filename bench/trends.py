@@ -457,7 +457,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     for stem in ("first_reply", "full_resolution"):
         for business in (False, True):
             run_duck(_bucket_name(stem, business),
-                     lambda s=stem, b=business: distributions.duration_buckets(cur, whole, s, settings, business=b))
+                     lambda s=stem, b=business: distributions.duration_buckets(cur, whole, s, b, settings=settings))
     rss["after duckdb queries"] = rss_mb()
 
     log("  loading the pandas frame")

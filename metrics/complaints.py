@@ -118,8 +118,8 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     return execute(cur, sql, filters, settings).with_columns(pl.lit(base).alias("per"))
 
 
-def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, settings: Settings,
-             limit: int = 5) -> pl.DataFrame:
+def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5, *,
+             settings: Settings) -> pl.DataFrame:
     """The newest tickets of a category in the view, with where their category came from. Text as stored:
     the caller masks it."""
     sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject, description,

@@ -34,8 +34,8 @@ def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings:
     return execute(cur, sql, filters, settings)
 
 
-def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, settings: Settings, *,
-                     business: bool = False) -> pl.DataFrame:
+def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, business: bool = False, *,
+                     settings: Settings) -> pl.DataFrame:
     """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are."""
     duration = next((d for d in DURATIONS if d.stem == stem), None)
     if duration is None:

@@ -273,7 +273,7 @@ def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
-def default_filters(cur: duckdb.DuckDBPyConnection, settings: Settings, days: int = 30) -> Filters:
+def default_filters(cur: duckdb.DuckDBPyConnection, days: int = 30, *, settings: Settings) -> Filters:
     """The last ``days`` days up to the newest data (or up to today when there is none)."""
     span = data_range(cur, settings)
     end = span[1] if span else date.today()

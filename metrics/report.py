@@ -26,7 +26,7 @@ def report(
     warehouse: Warehouse, settings: Settings, start: date | None = None, end: date | None = None
 ) -> tuple[Filters, dict[str, Value]]:
     cur = warehouse.cursor()
-    filters = Filters(start=start, end=end) if start and end else default_filters(cur, settings)
+    filters = Filters(start=start, end=end) if start and end else default_filters(cur, settings=settings)
     values = totals(cur, [metric.name for metric in METRICS], filters, settings)
     return filters, {name: _single_currency_as_number(value) for name, value in values.items()}
 
