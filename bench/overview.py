@@ -29,6 +29,7 @@ def measure(scale: float, repeat: int) -> dict[str, object]:
     from data.warehouse import Warehouse
     from metrics import query as mq
     from metrics.registry import METRICS
+    from settings import get_settings
 
     folder = Path(tempfile.mkdtemp(prefix="cspulse-bench-"))
     path = folder / "bench.duckdb"
@@ -40,13 +41,15 @@ def measure(scale: float, repeat: int) -> dict[str, object]:
     ingest.import_batch(wh, batch)
     imported = time.perf_counter()
     del batch
-    cur = wh.cursor()
-    filters = mq.default_filters(cur)
-    timings = {m.name: _best(lambda m=m: mq.totals(cur, [m.name], filters), repeat) for m in METRICS}
-    timings["all KPIs, one statement"] = _best(lambda: mq.totals(cur, [m.name for m in METRICS], filters), repeat)
-    whole = mq.Filters(demo.DEMO_START, demo.DEMO_END)
+    cur, settings = wh.cursor(), get_settings()  # read after CSPULSE_WAREHOUSE_PATH is set above
+    filters = mq.default_filters(cur, settings=settings)
+    timings = {m.name: _best(lambda m=m: mq.totals(cur, [m.name], filters, settings), repeat) for m in METRICS}
+    timings["all KPIs, one statement"] = _best(lambda: mq.totals(cur, [m.name for m in METRICS], filters, settings),
+                                               repeat)
+    whole = mq.Filters(start=demo.DEMO_START, end=demo.DEMO_END)
     timings["weekly trend, 2 years"] = _best(
-        lambda: mq.query(cur, ["tickets_created", "first_reply_minutes_median", "backlog"], whole, "week"), repeat)
+        lambda: mq.query(cur, ["tickets_created", "first_reply_minutes_median", "backlog"], whole, "week",
+                         settings=settings), repeat)
     rows = {"tickets": wh.row_count("tickets"), "orders": wh.row_count("orders")}
     wh.close()
     page = _best(lambda: _overview_run(), repeat)

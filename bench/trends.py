@@ -48,7 +48,7 @@ import pandas as pd
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from metrics.views import BUCKETS  # noqa: E402
+from metrics.distributions import BUCKETS  # noqa: E402
 from settings import WEEKDAYS, Settings  # noqa: E402
 
 TEAM = ["tickets_created", "first_reply_minutes_median", "full_resolution_minutes_median", "one_touch_rate",
@@ -399,8 +399,8 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     from bench import _synth
     from data.ingest import Batch, import_batch
     from data.warehouse import Warehouse
+    from metrics import distributions
     from metrics import query as mq
-    from metrics import views
     from metrics.registry import METRICS
     from settings import get_settings
 
@@ -429,7 +429,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     cur = wh.cursor()
     span = mq.data_range(cur, settings)
     assert span is not None
-    whole = mq.Filters(*span)
+    whole = mq.Filters(start=span[0], end=span[1])
     result["period"] = f"{whole.start} .. {whole.end}"
     # The pages in a process of their own, first: it imports the app's modules at once, so a long run cannot mix
     # versions of files that other work is changing meanwhile; the warehouse is closed for it (one writer per file).
@@ -453,11 +453,11 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     for name in names:
         run_duck(name, lambda name=name: mq.query(cur, [name], whole, "week", settings=settings, samples=True))
     run_duck("team", lambda: mq.query(cur, TEAM, whole, by="assignee", settings=settings, samples=True))
-    run_duck("arrivals_by_hour", lambda: views.arrivals_by_hour(cur, whole, settings))
+    run_duck("arrivals_by_hour", lambda: distributions.arrivals_by_hour(cur, whole, settings))
     for stem in ("first_reply", "full_resolution"):
         for business in (False, True):
             run_duck(_bucket_name(stem, business),
-                     lambda s=stem, b=business: views.duration_buckets(cur, whole, s, b, settings))
+                     lambda s=stem, b=business: distributions.duration_buckets(cur, whole, s, b, settings=settings))
     rss["after duckdb queries"] = rss_mb()
 
     log("  loading the pandas frame")

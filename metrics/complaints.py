@@ -1,4 +1,4 @@
-"""What customers complain about: category volumes, which categories are rising, and what in the orders
+"""What customers complain about: category shares and volumes, which categories are rising, and what in the orders
 (products, vendors, shipping methods, discount codes) the complaints attach to.
 
 Same rules as ``metrics.query``: trusted constants in the SQL text, every user value bound.
@@ -6,13 +6,13 @@ Same rules as ``metrics.query``: trusted constants in the SQL text, every user v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, utc_bound
+from metrics.query import Filters, execute, in_view, local_time, query, utc_bound
 from settings import Settings
 
 UNCATEGORISED = "uncategorised"
@@ -34,18 +34,36 @@ class RisingTest:
     z: float = 3.0
     min_tickets: int = 5
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RisingTest:
+        return cls(weeks=settings.rising_weeks, z=settings.rising_z, min_tickets=settings.rising_min)
+
     def describe(self) -> str:
         return (f"Rising: the last 7 days hold at least {self.min_tickets} tickets and stand at least {self.z:g} "
                 f"standard deviations above the mean of the {self.weeks} weeks before (z-score; a category "
                 "without any spread in those weeks needs only to exceed their mean).")
 
 
-def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int,
-                  settings: Settings | None = None) -> pl.DataFrame:
+def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    """Tickets per category (``by_value``) in the view and in the period of the same length just before it
+    (``before``), each category's ``share`` of the view's tickets and the ``change`` in tickets. Categories without
+    tickets in the view are left out; the largest first (ties by category)."""
+    def count(period: Filters, name: str) -> pl.DataFrame:
+        frame = query(cur, ["tickets_created"], period, by="category", settings=settings)
+        return frame.select("by_value", pl.col("tickets_created").alias(name))
+
+    table = count(filters, "tickets").join(count(filters.previous(), "before"), on="by_value", how="left")
+    return table.filter(pl.col("tickets") > 0).with_columns(
+        share=pl.col("tickets") / pl.col("tickets").sum(),
+        change=pl.col("tickets") - pl.col("before").fill_null(0),
+    ).sort(["tickets", "by_value"], descending=[True, False])
+
+
+def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings) -> pl.DataFrame:
     """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
     it; every category and week present, zeros included."""
     start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
-    window = Filters(start, filters.end, filters.channel, filters.category, filters.priority)
+    window = replace(filters, start=start)
     age = f"(($end_excl::DATE - ({local_time('created_at')})::DATE - 1) // 7)"
     sql = f"""
         WITH counts AS (SELECT coalesce(category, '{UNCATEGORISED}') AS category, {age} AS weeks_ago,
@@ -71,7 +89,7 @@ def rising(weekly: pl.DataFrame, test: RisingTest) -> pl.DataFrame:
 
 
 def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
-                       settings: Settings | None = None) -> pl.DataFrame:
+                       settings: Settings) -> pl.DataFrame:
     """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
 
     Tickets reach orders through their order number; orders count by order time in the view, tickets by
@@ -100,8 +118,8 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     return execute(cur, sql, filters, settings).with_columns(pl.lit(base).alias("per"))
 
 
-def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5,
-             settings: Settings | None = None) -> pl.DataFrame:
+def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5, *,
+             settings: Settings) -> pl.DataFrame:
     """The newest tickets of a category in the view, with where their category came from. Text as stored:
     the caller masks it."""
     sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject, description,
@@ -130,8 +148,7 @@ def for_categories(table: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataF
             .sort(["per_1000", "tickets"], descending=True))
 
 
-def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings | None = None
-                     ) -> pl.DataFrame:
+def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """How the view's tickets got their category: tickets per source (export, mapping, analyst, rules, model,
     none; "pending" before categorisation ran)."""
     sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets FROM tickets

@@ -1,5 +1,6 @@
 """Peak periods: from the calendar (Black Friday to Cyber Monday, the December holidays, national holidays, custom
-events) and from the data (weeks well above the weeks before them), each set against its baseline weeks.
+events) and from the data (weeks well above the weeks before them), each set against its baseline weeks; and
+which of them a page offers to study or to forecast.
 
 Dates are local dates in the account time zone, both ends inclusive, like ``Filters``. Same SQL rules as
 ``metrics.query``: trusted constants in the SQL text, every user value bound.
@@ -14,7 +15,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, totals
+from metrics.query import Filters, data_range, execute, in_view, local_time, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -219,3 +220,55 @@ def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, 
                      "unit": metric.unit, "peak": value, "baseline": base, "ratio": ratio})
     return pl.DataFrame(rows, schema={"metric": pl.String, "label": pl.String, "unit": pl.String,
                                       "peak": pl.Float64, "baseline": pl.Float64, "ratio": pl.Float64})
+
+
+# --- the peaks a page offers ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakOptions:
+    """The peaks the data allows: ``past`` lie inside the data's dates (calendar and busy weeks, newest first),
+    ``upcoming`` are configured peaks after it (soonest first); ``last_day`` is the data's last local day."""
+
+    past: tuple[Peak, ...]
+    upcoming: tuple[Peak, ...]
+    last_day: date | None
+
+    def after_data(self, peak: Peak) -> bool:
+        """Whether the peak starts after the newest data (so it can be forecast, not studied)."""
+        return self.last_day is not None and peak.start > self.last_day
+
+
+def peak_options(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> PeakOptions:
+    """The calendar's peaks (settings: country, custom events) in the data's years and the next year, and the busy
+    weeks of the tickets the view's channel, category and priority keep, over all the data's dates."""
+    span = data_range(cur, settings)
+    if span is None:
+        return PeakOptions((), (), None)
+    first, last = span
+    calendar = calendar_peaks(range(first.year, last.year + 2), settings.country, settings.peak_events)
+    everything = replace(view, start=first, end=last)
+    weeks = detect_peaks(weekly_tickets(cur, everything, settings), settings.peak_volume_factor,
+                         first_day=first, last_day=last)
+    past = [p for p in calendar if p.start >= first and p.end <= last] + data_peaks(weeks)
+    return PeakOptions(tuple(sorted(past, key=_newest_first, reverse=True)), tuple(next_peaks(calendar, last)), last)
+
+
+def _newest_first(peak: Peak) -> tuple[date, str]:
+    return peak.start, peak.key  # sorted in reverse: the newest start first, ties by key
+
+
+def peaks_to_study(options: PeakOptions, extra: Sequence[Peak]) -> list[Peak]:
+    """The data's peaks and events added on the page (whatever their dates), newest first."""
+    return sorted([*options.past, *extra], key=_newest_first, reverse=True)
+
+
+def default_peak(past: Sequence[Peak]) -> Peak | None:
+    """The peak a page opens on: the newest Black Friday – Cyber Monday if there is one, else the newest peak."""
+    bfcms = [p for p in past if p.kind == "bfcm"]
+    return max(bfcms or past, key=_newest_first, default=None)
+
+
+def upcoming_peaks(options: PeakOptions, extra: Sequence[Peak]) -> list[Peak]:
+    """The peaks to forecast: configured ones after the data and events added on the page that start after it,
+    soonest first."""
+    return sorted([*options.upcoming, *(p for p in extra if options.after_data(p))], key=lambda p: p.start)
+

@@ -18,7 +18,7 @@ import polars as pl
 
 from metrics.clock import schedule_params
 from metrics.registry import BY_NAME, DERIVED, Metric
-from settings import WEEKDAYS, Settings, get_settings
+from settings import WEEKDAYS, Settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters
@@ -70,7 +70,7 @@ def query(
     grain: str | None = None,
     *,
     by: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     samples: bool = False,
 ) -> pl.DataFrame:
     """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name;
@@ -79,9 +79,9 @@ def query(
     return execute(cur, sql, filters, settings)
 
 
-def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings | None,
-             **extra: object) -> pl.DataFrame:
-    params = {**parameters(filters, settings or get_settings()), **extra}
+def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings,
+            **extra: object) -> pl.DataFrame:
+    params = {**parameters(filters, settings), **extra}
     used = set(re.findall(r"\$(\w+)", sql))
     return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
 
@@ -111,14 +111,14 @@ def _targets(kind: str, by_channel: dict[str, float], by_priority: dict[str, flo
 
 
 def totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
-           settings: Settings | None = None) -> dict[str, Value]:
+           settings: Settings) -> dict[str, Value]:
     """Each metric's value over the whole period; money metrics as {currency: value}."""
     row = query(cur, names, filters, settings=settings).row(0, named=True)
     return {name: _plain(row[name]) for name in names}
 
 
 def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
-            settings: Settings | None = None) -> dict[str, tuple[Value, Value]]:
+            settings: Settings) -> dict[str, tuple[Value, Value]]:
     """(this period, previous period of the same length) per metric."""
     now = totals(cur, names, filters, settings)
     before = totals(cur, names, filters.previous(), settings)
@@ -260,9 +260,9 @@ def _plain(value: object) -> Value:
     return value  # type: ignore[return-value]
 
 
-def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> tuple[date, date] | None:
+def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date, date] | None:
     """First and last local dates with tickets or orders; None for an empty warehouse."""
-    tz = (settings or get_settings()).timezone
+    tz = settings.timezone
     row = cur.execute(
         f"""SELECT {local_time('min(first)')}::DATE, {local_time('max(last)')}::DATE FROM (
               SELECT min(created_at) AS first, max(created_at) AS last FROM tickets
@@ -273,7 +273,7 @@ def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings | None = None)
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
-def default_filters(cur: duckdb.DuckDBPyConnection, days: int = 30, settings: Settings | None = None) -> Filters:
+def default_filters(cur: duckdb.DuckDBPyConnection, days: int = 30, *, settings: Settings) -> Filters:
     """The last ``days`` days up to the newest data (or up to today when there is none)."""
     span = data_range(cur, settings)
     end = span[1] if span else date.today()

@@ -19,15 +19,15 @@ from data.warehouse import Warehouse, WarehouseError
 from metrics.query import Filters, Value, default_filters, totals
 from metrics.registry import METRICS
 from metrics.units import format_value
-from settings import SettingsError, get_settings
+from settings import Settings, SettingsError, get_settings
 
 
 def report(
-    warehouse: Warehouse, start: date | None = None, end: date | None = None
+    warehouse: Warehouse, settings: Settings, start: date | None = None, end: date | None = None
 ) -> tuple[Filters, dict[str, Value]]:
     cur = warehouse.cursor()
-    filters = Filters(start, end) if start and end else default_filters(cur)
-    values = totals(cur, [metric.name for metric in METRICS], filters)
+    filters = Filters(start=start, end=end) if start and end else default_filters(cur, settings=settings)
+    values = totals(cur, [metric.name for metric in METRICS], filters, settings)
     return filters, {name: _single_currency_as_number(value) for name, value in values.items()}
 
 
@@ -42,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if (args.start is None) != (args.end is None):
             raise ValueError("give both --start and --end, or neither")
-        db = Path(args.db) if args.db else get_settings().warehouse_file
+        settings = get_settings()
+        db = Path(args.db) if args.db else settings.warehouse_file
         warehouse = Warehouse(db, read_only=True)
-        filters, values = report(warehouse, args.start, args.end)
+        filters, values = report(warehouse, settings, args.start, args.end)
     except (WarehouseError, SettingsError, ValueError) as error:
         print(f"metrics.report: {error}", file=sys.stderr)
         return 2

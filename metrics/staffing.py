@@ -1,297 +1,596 @@
-"""How many agents a contact volume needs: Erlang C for live channels, the workload formula for async ones.
+"""Agents needed against agents staffed, per interval of a peak: the staffing gap, its what-if and the next peak.
 
-    python -m metrics.staffing --contacts 100 --interval-minutes 30 --handle-minutes 3 --answer-seconds 20 \\
-        --service-level 0.8 --max-occupancy 0.85 --shrinkage 0.3 [--model erlang_c|workload] [--json]
+Required agents (``metrics.erlang``): Erlang C per interval for live channels (settings: chat, phone); the workload
+model for async channels (email, social, ...), whose work need not be answered in the hour it arrives: a day's async
+work is spread evenly over that day's business hours (work of a day without business hours moves to the next business
+day in the window). Channels are staffed separately: the required head count of an interval is the sum over channels.
 
-Erlang C (phone, chat): offered load A = contacts × handle time ÷ interval, in Erlangs; the answer is the smallest
-N > A agents whose service level (share answered within the answer target) reaches the target while occupancy
-A/N stays within the cap. It ignores abandonment, so it errs towards over-staffing. Workload (email, tickets):
-agents = contacts × handle time ÷ interval ÷ max occupancy, where the interval is the time one agent is paid for
-in the period (30 minutes for an interval, ~176 hours for a month). Both then divide by (1 − shrinkage) for the
-positions to schedule. Probabilities and occupancy are fractions, times are seconds.
+Staffed agents: from the ``roster`` table (each shift counts by the share of the interval it covers; a shift without
+a channel serves every channel); where the roster has no shift in the window, an estimate from the export: the
+distinct assignees with a first reply or an agent solve on one of their tickets in the interval. An export says
+who a ticket is assigned to, not who wrote each reply, so the estimate counts an agent only in intervals where one
+of their tickets shows a reply or solve: it undercounts agents busy on follow-ups and over long intervals.
+
+What the Staffing page asks, each from a cursor, the view's ``Filters`` and settings: ``interval_choices``,
+``peak_gap``, ``after_hours_for``, ``forecast_peak`` (and ``forecast_methods``), ``handle_minutes``; and from a
+``GapReport`` the tables it shows, ``required_by_channel`` and ``short_and_slow``.
+
+Intervals (``slot``) are local wall-clock times in the account time zone, as naive timestamps. SQL follows
+``metrics.query``: trusted constants in the text, every user value bound.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import Literal, NoReturn
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 
-Model = Literal["erlang_c", "workload"]
-MODELS: tuple[Model, ...] = ("erlang_c", "workload")
+import duckdb
+import polars as pl
 
-# A quotient such as 21 / (1 - 0.3) lands on 30.000000000000004 in binary floating point: rounding up must not
-# turn that into 31, nor may 9.8 Erlangs on 14 agents (0.7000000000000001) fail a 0.7 occupancy cap.
-_FLOAT_SLACK = 1e-9
+from data.schema import TICKETS
+from metrics import peaks
+from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
+from metrics.peaks import Peak
+from metrics.query import Filters, data_range, dimension_filter, execute, in_view, local_time, utc_bound
+from metrics.registry import AUTOMATED, BY_NAME
+from settings import WEEKDAYS, Settings
 
-# The search walks agent counts one by one; far beyond any contact centre it would only look frozen.
-MAX_AGENTS = 1_000_000
+INTERVALS: tuple[int, ...] = (60, 30)  # minutes; only these reach the SQL text
+RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
+METHODS: tuple[str, ...] = ("tickets", "orders")  # a forecast from last year's tickets, or its orders x contact rate
+QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
+HANDLE_COLUMN = "handle_minutes"  # no export gives it today; read it once an import does
+FALLBACK_CHANNEL = "other"
+MODEL_LABELS = {"erlang_c": "Erlang C (live)", "workload": "Workload (async)"}
+SLA = BY_NAME["sla_first_reply_attainment"]
+CSAT = BY_NAME["csat"]
+FIRST_REPLY = BY_NAME["first_reply_minutes_median"]
+NO_QUALITY = {"slot": pl.Datetime("us"), "sla_first_reply_attainment": pl.Float64,
+              "first_reply_minutes_median": pl.Float64, "csat": pl.Float64, "csat_n": pl.Int64}
 
 
 @dataclass(frozen=True)
-class Staffing:
-    """Agents one interval needs. `raw_agents` work the contacts; `agents` is the head count after shrinkage."""
+class Scenario:
+    """Everything a staffing number depends on besides the data: the settings, changed by the what-if."""
 
-    model: Model
-    offered_load_erlangs: float
-    raw_agents: int
-    agents: int
-    occupancy: float
-    service_level: float | None
-    wait_probability: float | None
-    average_speed_of_answer_seconds: float | None
+    service_level: float
+    answer_seconds: float
+    max_occupancy: float
+    shrinkage: float
+    growth: float = 0.0
+    handle_minutes: tuple[tuple[str, float], ...] = ()
+    handle_factor: float = 1.0
+    live_channels: tuple[str, ...] = ("chat", "phone")
+    open_from_minute: int = 9 * 60
+    open_until_minute: int = 18 * 60
+    open_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    paid_hours: float = 8.0
 
+    @classmethod
+    def from_settings(cls, settings: Settings, **changes: object) -> Scenario:
+        start, end = settings.business_hours_start, settings.business_hours_end
+        base = cls(
+            service_level=settings.staffing_service_level, answer_seconds=settings.staffing_answer_seconds,
+            max_occupancy=settings.staffing_max_occupancy, shrinkage=settings.staffing_shrinkage,
+            growth=settings.staffing_growth, handle_minutes=tuple(sorted(settings.staffing_handle_minutes.items())),
+            live_channels=settings.staffing_live_channels, open_from_minute=start.hour * 60 + start.minute,
+            open_until_minute=end.hour * 60 + end.minute,
+            open_days=tuple(i for i, day in enumerate(WEEKDAYS) if day in settings.business_days),
+            paid_hours=settings.staffing_paid_hours,
+        )
+        return replace(base, **changes)  # type: ignore[arg-type]
 
-# --- Erlang formulas ------------------------------------------------------------------------------------------
+    def model(self, channel: str) -> Model:
+        return "erlang_c" if channel in self.live_channels else "workload"
 
-
-def offered_load(contacts: float, interval_seconds: float, handle_seconds: float) -> float:
-    """Erlangs: the number of agents the contacts would keep busy if the work arrived perfectly evenly."""
-    return contacts * handle_seconds / interval_seconds
-
-
-def _erlang_b_by_agents(load: float) -> Iterator[tuple[int, float]]:
-    """(n, Erlang B blocking for n agents) for n = 0, 1, 2, ...
-
-    The recursion B(n) = A·B(n−1) / (n + A·B(n−1)) keeps every value in [0, 1], so unlike A^N / N! it neither
-    overflows at thousands of agents nor loses precision; a search walks it once instead of restarting per N.
-    """
-    blocking, agents = 1.0, 0
-    while True:
-        yield agents, blocking
-        agents += 1
-        blocking = load * blocking / (agents + load * blocking)
-
-
-def _erlang_c_from_b(agents: int, load: float, blocking: float) -> float:
-    if agents <= load:
-        return 1.0  # the queue grows without bound: everyone waits
-    return agents * blocking / (agents - load * (1.0 - blocking))
-
-
-def erlang_b(agents: int, load: float) -> float:
-    """Probability that a contact finds all `agents` busy when there is no queue (blocked contacts are lost)."""
-    _check_agents_and_load(agents, load)
-    for n, blocking in _erlang_b_by_agents(load):
-        if n == agents:
-            return blocking
-    raise AssertionError("unreachable: the generator never ends")
+    def handle_seconds(self, channel: str) -> float:
+        """The channel's handle time from settings (else the 'other' channel's), times the what-if factor."""
+        minutes = dict(self.handle_minutes)
+        chosen = minutes.get(channel, minutes.get(FALLBACK_CHANNEL))
+        if chosen is None:
+            raise ValueError(f"no handle time for channel {channel!r}: add it to CSPULSE_STAFFING_HANDLE_MINUTES")
+        return chosen * 60 * self.handle_factor
 
 
-def wait_probability(agents: int, load: float) -> float:
-    """Erlang C: probability that a contact has to queue, C(N, A); 1 when N ≤ A."""
-    return _erlang_c_from_b(agents, load, erlang_b(agents, load))
+@dataclass(frozen=True)
+class GapReport:
+    """The staffing gap of one window. ``slots``: slot, tickets, required, staffed, gap (= required − staffed;
+    above 0 agents short), the interval's quality and ``flagged`` (short and slow or unhappy)."""
+
+    required: pl.DataFrame  # slot, channel, contacts, model, raw_agents, agents
+    slots: pl.DataFrame
+    by_weekday_hour: pl.DataFrame  # weekday (0 = Monday), hour, gap (mean over the window)
+    minutes: int
+    totals: dict[str, float] = field(default_factory=dict)
 
 
-def _service_level_from_c(agents: int, load: float, wait: float, answer_seconds: float, handle_seconds: float) -> float:
-    if agents <= load:
-        return 0.0
-    return 1.0 - wait * math.exp(-(agents - load) * answer_seconds / handle_seconds)
+@dataclass(frozen=True)
+class Forecast:
+    """A peak's forecast: its gap, the window a year earlier it rests on (``before``), the factor on that window's
+    tickets, where staffed agents come from, the tickets forecast, and the method it used."""
+
+    report: GapReport
+    before: Peak
+    factor: float
+    source: str  # "roster" (the peak's own, or last year's carried over) or "estimate" (last year's, carried over)
+    tickets: float
+    method: str  # "tickets" or "orders"; an orders forecast without orders or contact rate falls back to tickets
 
 
-def service_level(agents: int, load: float, answer_seconds: float, handle_seconds: float) -> float:
-    """Share of contacts answered within `answer_seconds`: 1 − C·e^(−(N−A)·t/AHT); 0 when N ≤ A."""
-    _check_answer(answer_seconds)
-    _check_handle(handle_seconds)
-    return _service_level_from_c(agents, load, wait_probability(agents, load), answer_seconds, handle_seconds)
+class NoHistory(ValueError):
+    """The warehouse lacks the history a forecast rests on; the message says which window."""
 
 
-def average_speed_of_answer_seconds(agents: int, load: float, handle_seconds: float) -> float:
-    """Mean wait over all contacts, C·AHT/(N−A); infinite when N ≤ A."""
-    _check_handle(handle_seconds)
-    if agents <= load:
-        return math.inf
-    return wait_probability(agents, load) * handle_seconds / (agents - load)
+@dataclass(frozen=True)
+class Window:
+    """What the warehouse says about one window of dates under the view's filters, per interval."""
+
+    arrivals: pl.DataFrame  # slot, channel, tickets
+    staffed: pl.DataFrame  # slot, staffed
+    quality: pl.DataFrame  # slot, tickets, sla_first_reply_attainment, first_reply_minutes_median, csat, csat_n
+    waits: pl.DataFrame  # slot, first_reply_minutes (one row per ticket)
+    source: str  # where staffed agents come from: "roster" or "estimate"
+    channels: tuple[str, ...]  # every channel the view keeps, arrivals or not (``view_channels``)
 
 
-def occupancy(agents: int, load: float) -> float:
-    """Share of logged-in time agents spend on contacts, A/N, capped at 1: an overloaded team is simply always busy."""
-    _check_agents_and_load(agents, load)
-    return 0.0 if agents == 0 else min(load / agents, 1.0)
+# --- SQL: what the warehouse holds ------------------------------------------------------------------------------------
+def _slot(column: str, minutes: int) -> str:
+    if minutes not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS} minutes, not {minutes!r}")
+    return f"time_bucket(INTERVAL '{minutes} minutes', {local_time(column)})"
 
 
-# --- Required agents ------------------------------------------------------------------------------------------
+def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Tickets created per local interval and channel (a ticket without a channel counts as 'other')."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
+                     count(*)::BIGINT AS tickets
+              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY slot, channel"""
+    return execute(cur, sql, view, settings)
 
 
-def erlang_c_staffing(
-    *,
-    contacts: float,
-    interval_seconds: float,
-    handle_seconds: float,
-    answer_seconds: float,
-    target_service_level: float,
-    max_occupancy: float,
-    shrinkage: float,
-) -> Staffing:
-    """Smallest N > A with service level ≥ target and occupancy ≤ cap, then positions = ⌈N ÷ (1 − shrinkage)⌉."""
-    _check_volume(contacts, interval_seconds, handle_seconds, max_occupancy, shrinkage)
-    _check_answer(answer_seconds)
-    if not 0 < target_service_level < 1:
-        raise ValueError(f"service level target must be above 0 and below 1, got {target_service_level}")
-    load = offered_load(contacts, interval_seconds, handle_seconds)
-    if load == 0:
-        return Staffing("erlang_c", 0.0, 0, 0, 0.0, 1.0, 0.0, 0.0)
-    if load / max_occupancy > MAX_AGENTS:
-        raise ValueError(f"{contacts} contacts need more than {MAX_AGENTS:,} agents: check the inputs")
-    for agents, blocking in _erlang_b_by_agents(load):
-        if agents <= load or load / agents > max_occupancy + _FLOAT_SLACK:
-            continue
-        wait = _erlang_c_from_b(agents, load, blocking)
-        reached = _service_level_from_c(agents, load, wait, answer_seconds, handle_seconds)
-        if reached >= target_service_level:
-            asa = wait * handle_seconds / (agents - load)
-            return Staffing("erlang_c", load, agents, _positions(agents, shrinkage), load / agents, reached, wait, asa)
-    raise AssertionError("unreachable: service level tends to 1 and occupancy to 0 as agents grow")
+def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int | None:
+    """The finest interval the creation times allow: 1 when some carry minutes, 60 when all sit on the hour,
+    1440 when all sit at midnight (a date-only export); None without tickets."""
+    local = local_time("created_at")
+    sql = f"""SELECT count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0),
+                     count(*) FILTER (WHERE hour({local}) <> 0)
+              FROM tickets WHERE {in_view('created_at')}"""
+    total, off_hour, off_midnight = execute(cur, sql, view, settings).row(0)
+    if not total:
+        return None
+    return 1 if off_hour else 60 if off_midnight else 1440
 
 
-def workload_staffing(
-    *, contacts: float, interval_seconds: float, handle_seconds: float, max_occupancy: float, shrinkage: float
-) -> Staffing:
-    """Async work: ⌈contacts × handle time ÷ interval ÷ max occupancy⌉ agents, then ⌈… ÷ (1 − shrinkage)⌉ positions.
-
-    `interval_seconds` is the time one agent is paid for in the period; no queue is modelled, so service level,
-    wait probability and speed of answer are None.
-    """
-    _check_volume(contacts, interval_seconds, handle_seconds, max_occupancy, shrinkage)
-    load = offered_load(contacts, interval_seconds, handle_seconds)
-    fte = load / max_occupancy
-    # Positions come from the unrounded FTE, so rounding up happens once, as the formula in KPIS.md has it.
-    raw, agents = _round_up(fte), _round_up(fte / (1 - shrinkage))
-    return Staffing("workload", load, raw, agents, load / raw if raw else 0.0, None, None, None)
+def roster_shifts(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int:
+    """Roster shifts overlapping the window (any channel the view keeps)."""
+    sql = f"SELECT count(*) FROM roster WHERE {_roster_rows()}"
+    return int(execute(cur, sql, view, settings).item())
 
 
-def staffing(
-    model: Model,
-    *,
-    contacts: float,
-    interval_seconds: float,
-    handle_seconds: float,
-    answer_seconds: float,
-    target_service_level: float,
-    max_occupancy: float,
-    shrinkage: float,
-) -> Staffing:
-    """One entry point for both models; the workload model ignores the answer target and service level."""
-    if model == "workload":
-        return workload_staffing(contacts=contacts, interval_seconds=interval_seconds, handle_seconds=handle_seconds,
-                                 max_occupancy=max_occupancy, shrinkage=shrinkage)
-    if model == "erlang_c":
-        return erlang_c_staffing(contacts=contacts, interval_seconds=interval_seconds, handle_seconds=handle_seconds,
-                                 answer_seconds=answer_seconds, target_service_level=target_service_level,
-                                 max_occupancy=max_occupancy, shrinkage=shrinkage)
-    raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+def view_channels(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> tuple[str, ...]:
+    """The channels of the data (any date) that the view's channel filter keeps, so a channel quiet in a window
+    still gets its row. Only the channel filter applies: a channel belongs to the staffing plan whatever the
+    categories and priorities of its tickets."""
+    sql = """SELECT DISTINCT channel FROM tickets WHERE channel IS NOT NULL
+                AND (len($channel::VARCHAR[]) = 0 OR list_contains($channel::VARCHAR[], channel)) ORDER BY channel"""
+    return tuple(execute(cur, sql, view, settings)["channel"].to_list())
 
 
-def _positions(raw_agents: int, shrinkage: float) -> int:
-    return _round_up(raw_agents / (1 - shrinkage))
+def _roster_rows() -> str:
+    return (f"ends_at > {utc_bound('$start')} AND starts_at < {utc_bound('$end_excl')} AND ends_at > starts_at "
+            "AND (len($channel::VARCHAR[]) = 0 OR channel IS NULL OR list_contains($channel::VARCHAR[], channel))")
 
 
-def _round_up(value: float) -> int:
-    return max(math.ceil(value - _FLOAT_SLACK), 0)
+def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Agents on shift per local interval: each shift adds the share of the interval it covers."""
+    if minutes not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS} minutes, not {minutes!r}")
+    step = f"INTERVAL '{minutes} minutes'"
+    sql = f"""
+        WITH shifts AS (SELECT {local_time('starts_at')} AS s, {local_time('ends_at')} AS e FROM roster
+                        WHERE {_roster_rows()}),
+        grid AS (SELECT slot FROM range($start::TIMESTAMP, $end_excl::TIMESTAMP, {step}) r(slot))
+        SELECT slot, sum(epoch(least(e, slot + {step}) - greatest(s, slot)) / {minutes * 60})::DOUBLE AS staffed
+        FROM grid JOIN shifts ON s < slot + {step} AND e > slot GROUP BY slot ORDER BY slot"""
+    return execute(cur, sql, view, settings)
 
 
-# --- Validation -----------------------------------------------------------------------------------------------
+def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
+    the interval. Events are placed by their own time, so a ticket created before the window still counts."""
+    in_window = f"event_at >= {utc_bound('$start')} AND event_at < {utc_bound('$end_excl')}"
+    agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
+    human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
+    sql = f"""
+        WITH events AS (
+            SELECT assignee, first_reply_at AS event_at FROM tickets WHERE {agent} AND first_reply_at IS NOT NULL
+            UNION ALL SELECT assignee, first_solved_at FROM tickets
+                WHERE {agent} AND first_solved_at IS NOT NULL AND {human_solve}
+            UNION ALL SELECT assignee, solved_at FROM tickets
+                WHERE {agent} AND solved_at IS NOT NULL AND {human_solve})
+        SELECT {_slot("event_at", minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+        FROM events WHERE {in_window} GROUP BY ALL ORDER BY slot"""
+    return execute(cur, sql, view, settings)
 
 
-def _check_volume(
-    contacts: float, interval_seconds: float, handle_seconds: float, max_occupancy: float, shrinkage: float
-) -> None:
-    if not (math.isfinite(contacts) and contacts >= 0):
-        raise ValueError(f"contacts must be zero or more, got {contacts}")
-    if not (math.isfinite(interval_seconds) and interval_seconds > 0):
-        raise ValueError(f"interval length must be more than 0, got {interval_seconds}")
-    _check_handle(handle_seconds)
-    if not 0 < max_occupancy <= 1:
-        raise ValueError(f"max occupancy must be above 0 and at most 1, got {max_occupancy}")
-    if not 0 <= shrinkage < 1:
-        raise ValueError(f"shrinkage must be at least 0 and below 1, got {shrinkage}")
+def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                 overall: bool = False) -> pl.DataFrame:
+    """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
+    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
+    group = f"{_slot('created_at', minutes)}" if not overall else "NULL::TIMESTAMP"
+    sql = f"""SELECT {group} AS slot, count(*)::BIGINT AS tickets,
+                     ({SLA.sql})::DOUBLE AS sla_first_reply_attainment,
+                     ({FIRST_REPLY.sql})::DOUBLE AS first_reply_minutes_median,
+                     ({CSAT.sql})::DOUBLE AS csat, ({CSAT.sample})::BIGINT AS csat_n
+              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY 1"""
+    return execute(cur, sql, view, settings)
 
 
-def _check_handle(handle_seconds: float) -> None:
-    if not (math.isfinite(handle_seconds) and handle_seconds > 0):
-        raise ValueError(f"handle time must be more than 0, got {handle_seconds}")
+def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+    """Each ticket of the window: its arrival interval and its first reply minutes (NULL: no reply yet)."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes FROM tickets
+              WHERE {in_view('created_at')} ORDER BY slot"""
+    return execute(cur, sql, view, settings)
 
 
-def _check_answer(answer_seconds: float) -> None:
-    if not (math.isfinite(answer_seconds) and answer_seconds >= 0):
-        raise ValueError(f"answer target must be zero or more seconds, got {answer_seconds}")
+def orders_and_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> tuple[int, int]:
+    """Orders placed and tickets created in the window (the view's ticket filters apply to tickets only)."""
+    sql = f"""SELECT (SELECT count(*) FROM orders WHERE {in_view('created_at', 'orders')}),
+                     (SELECT count(*) FROM tickets WHERE {in_view('created_at')})"""
+    orders, tickets = execute(cur, sql, view, settings).row(0)
+    return int(orders), int(tickets)
 
 
-def _check_agents_and_load(agents: int, load: float) -> None:
-    if agents < 0:
-        raise ValueError(f"agents must be zero or more, got {agents}")
-    if not (math.isfinite(load) and load >= 0):
-        raise ValueError(f"offered load must be zero or more Erlangs, got {load}")
+def handle_minutes_from_data(cur: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Median handle minutes per channel where the warehouse has a handle-time column; {} while it has none."""
+    if HANDLE_COLUMN not in TICKETS.column_names:
+        return {}
+    rows = cur.execute(f"SELECT coalesce(channel, '{FALLBACK_CHANNEL}'), median({HANDLE_COLUMN}) FROM tickets "
+                       f"WHERE {HANDLE_COLUMN} > 0 GROUP BY ALL").fetchall()
+    return {channel: float(minutes) for channel, minutes in rows}
 
 
-# --- Command line ---------------------------------------------------------------------------------------------
+# --- pure: required, gap, quality, after hours -----------------------------------------------------------------------
+def slot_grid(start: date, end: date, minutes: int) -> pl.Series:
+    """Every interval start from ``start`` 00:00 to the end of ``end`` (local wall clock)."""
+    first = datetime.combine(start, time())
+    last = datetime.combine(end + timedelta(days=1), time()) - timedelta(minutes=minutes)
+    return pl.datetime_range(first, last, interval=f"{minutes}m", eager=True, time_unit="us").alias("slot")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    inputs = {
-        "contacts": args.contacts,
-        "interval_seconds": args.interval_minutes * 60,
-        "handle_seconds": args.handle_minutes * 60,
-        "answer_seconds": args.answer_seconds,
-        "target_service_level": args.service_level,
-        "max_occupancy": args.max_occupancy,
-        "shrinkage": args.shrinkage,
+def required_agents(arrived: pl.DataFrame, start: date, end: date, minutes: int, scenario: Scenario,
+                    channels: Sequence[str] = ()) -> pl.DataFrame:
+    """Per interval and channel: contacts (× growth), the model, agents working contacts and positions to schedule.
+
+    ``arrived`` has slot, channel, tickets; ``channels`` adds channels with no arrivals (they need no one)."""
+    grid = slot_grid(start, end, minutes)
+    factor = 1 + scenario.growth
+    names = sorted(set(arrived["channel"].to_list()) | set(channels))
+    counts = {(s, c): t * factor for s, c, t in arrived.select("slot", "channel", "tickets").iter_rows()}
+    rows: list[tuple[datetime, str, float, str, int, int]] = []
+    for channel in names:
+        if scenario.model(channel) == "erlang_c":
+            rows += _live(channel, grid, counts, minutes, scenario)
+        else:
+            rows += _async(channel, grid, counts, minutes, scenario)
+    schema = {"slot": pl.Datetime("us"), "channel": pl.String, "contacts": pl.Float64, "model": pl.String,
+              "raw_agents": pl.Int64, "agents": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("slot", "channel")
+
+
+def _live(channel: str, grid: pl.Series, counts: dict[tuple[datetime, str], float], minutes: int,
+          scenario: Scenario) -> list[tuple[datetime, str, float, str, int, int]]:
+    memo: dict[float, Staffing] = {}
+    handle = scenario.handle_seconds(channel)
+    rows = []
+    for slot in grid.to_list():
+        contacts = counts.get((slot, channel), 0.0)
+        if contacts not in memo:
+            memo[contacts] = erlang_c_staffing(
+                contacts=contacts, interval_seconds=minutes * 60, handle_seconds=handle,
+                answer_seconds=scenario.answer_seconds, target_service_level=scenario.service_level,
+                max_occupancy=scenario.max_occupancy, shrinkage=scenario.shrinkage)
+        result = memo[contacts]
+        rows.append((slot, channel, contacts, "erlang_c", result.raw_agents, result.agents))
+    return rows
+
+
+def _async(channel: str, grid: pl.Series, counts: dict[tuple[datetime, str], float], minutes: int,
+           scenario: Scenario) -> list[tuple[datetime, str, float, str, int, int]]:
+    slots = grid.to_list()
+    days = sorted({slot.date() for slot in slots})
+    work_day = _work_days(days, scenario.open_days)
+    per_day: dict[date, float] = {}
+    for slot in slots:
+        per_day[work_day[slot.date()]] = per_day.get(work_day[slot.date()], 0.0) + counts.get((slot, channel), 0.0)
+    open_seconds = (scenario.open_until_minute - scenario.open_from_minute) * 60
+    handle = scenario.handle_seconds(channel)
+    staffed = {day: workload_staffing(contacts=contacts, interval_seconds=open_seconds, handle_seconds=handle,
+                                      max_occupancy=scenario.max_occupancy, shrinkage=scenario.shrinkage)
+               for day, contacts in per_day.items()}
+    rows = []
+    for slot in slots:
+        minute = slot.hour * 60 + slot.minute
+        result = staffed.get(slot.date()) if scenario.open_from_minute <= minute < scenario.open_until_minute else None
+        raw, agents = (result.raw_agents, result.agents) if result else (0, 0)
+        rows.append((slot, channel, counts.get((slot, channel), 0.0), "workload", raw, agents))
+    return rows
+
+
+def _work_days(days: Sequence[date], open_days: Sequence[int]) -> dict[date, date]:
+    """The business day whose hours take a day's async work: itself, else the next business day in the window,
+    else the last one before it, else itself (a window without business days)."""
+    business = [d for d in days if d.weekday() in open_days]
+    mapping = {}
+    for day in days:
+        later = [b for b in business if b >= day]
+        earlier = [b for b in business if b < day]
+        mapping[day] = later[0] if later else earlier[-1] if earlier else day
+    return mapping
+
+
+def gap(required: pl.DataFrame, staffed: pl.DataFrame, start: date, end: date, minutes: int) -> pl.DataFrame:
+    """Per interval: tickets, required (sum over channels), staffed and gap = required − staffed."""
+    grid = slot_grid(start, end, minutes).to_frame()
+    need = required.group_by("slot").agg(tickets=pl.col("contacts").sum(), required=pl.col("agents").sum())
+    return (grid.join(need, on="slot", how="left").join(staffed.select("slot", "staffed"), on="slot", how="left")
+            .with_columns(pl.col("tickets", "required", "staffed").fill_null(0).cast(pl.Float64))
+            .with_columns(gap=pl.col("required") - pl.col("staffed")).sort("slot"))
+
+
+def flag_quality(slots: pl.DataFrame, quality: pl.DataFrame, base: dict[str, float | None]) -> pl.DataFrame:
+    """Adds the interval's quality and ``slow`` / ``unhappy`` (more than QUALITY_DROP below the baseline's first
+    reply SLA attainment / CSAT) and ``flagged``: agents were short and replies slow or customers unhappy."""
+    joined = slots.join(quality.select("slot", "sla_first_reply_attainment", "first_reply_minutes_median", "csat",
+                                       "csat_n"), on="slot", how="left")
+    base_sla, base_csat = base.get("sla_first_reply_attainment"), base.get("csat")
+    slow = (pl.col("sla_first_reply_attainment") < base_sla - QUALITY_DROP) if base_sla is not None else pl.lit(False)
+    unhappy = (pl.col("csat") < base_csat - QUALITY_DROP) if base_csat is not None else pl.lit(False)
+    return joined.with_columns(slow=slow.fill_null(False), unhappy=unhappy.fill_null(False)).with_columns(
+        flagged=(pl.col("gap") > 0) & (pl.col("slow") | pl.col("unhappy")))
+
+
+def by_weekday_hour(slots: pl.DataFrame) -> pl.DataFrame:
+    """Mean gap per local weekday (0 = Monday) and hour; all 168 cells, NULL where the window has none."""
+    cells = pl.DataFrame({"weekday": [d for d in range(7) for _ in range(24)], "hour": list(range(24)) * 7},
+                         schema={"weekday": pl.Int8, "hour": pl.Int8})
+    means = slots.group_by(weekday=(pl.col("slot").dt.weekday() - 1).cast(pl.Int8),
+                           hour=pl.col("slot").dt.hour().cast(pl.Int8)).agg(gap=pl.col("gap").mean())
+    return cells.join(means, on=["weekday", "hour"], how="left").sort("weekday", "hour")
+
+
+def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame | None,
+           base: dict[str, float | None], *, start: date, end: date, minutes: int, scenario: Scenario,
+           channels: Sequence[str] = ()) -> GapReport:
+    """The gap of one window under one scenario, with its totals: agent-hours short and spare. Without
+    ``quality`` (a forecast) no interval is flagged."""
+    required = required_agents(arrived, start, end, minutes, scenario, channels)
+    quality = quality if quality is not None else pl.DataFrame(schema=NO_QUALITY)
+    slots = flag_quality(gap(required, staffed, start, end, minutes), quality, base)
+    hours = minutes / 60
+    totals = {
+        "short_agent_hours": float(slots["gap"].clip(lower_bound=0).sum()) * hours,
+        "spare_agent_hours": float((-slots["gap"]).clip(lower_bound=0).sum()) * hours,
+        "required_agent_hours": float(slots["required"].sum()) * hours,
+        "staffed_agent_hours": float(slots["staffed"].sum()) * hours,
+        "most_short": float(slots["gap"].max() or 0),
+        "short_intervals": float((slots["gap"] > 0).sum()),
+        "flagged_intervals": float(slots["flagged"].sum()),
     }
-    try:
-        result = staffing(args.model, **inputs)
-    except ValueError as error:
-        print(f"metrics.staffing: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps({**asdict(result), "inputs": inputs}, indent=2))
+    return GapReport(required, slots, by_weekday_hour(slots), minutes, totals)
+
+
+def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
+    """Tickets that arrived in intervals with agents on shift and in those without: how many and how long they
+    waited for a first reply (answered ones; the unanswered are counted apart)."""
+    joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
+        covered=pl.col("staffed").fill_null(0) > 0)
+    total = max(joined.height, 1)
+    rows = []
+    for covered, label in ((True, "Staffed hours"), (False, "Outside staffed hours")):
+        part = joined.filter(pl.col("covered") == covered)
+        answered = part["first_reply_minutes"].drop_nulls()
+        rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
+                     "answered": answered.len(), "unanswered": part.height - answered.len(),
+                     "first_reply_minutes_median": answered.median() if answered.len() else None,
+                     "first_reply_minutes_p90": answered.quantile(0.9, "linear") if answered.len() else None})
+    return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
+                                      "answered": pl.Int64, "unanswered": pl.Int64,
+                                      "first_reply_minutes_median": pl.Float64,
+                                      "first_reply_minutes_p90": pl.Float64})
+
+
+# --- a peak's window: what the Staffing page shows of it -------------------------------------------------------------
+def staffed_agents(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int,
+                   settings: Settings) -> tuple[pl.DataFrame, str]:
+    """Agents staffed per interval and where they come from: the roster when it has a shift in the window,
+    else the estimate from the export (``seen_working``)."""
+    if roster_shifts(cur, view, settings):
+        return roster_staffed(cur, view, minutes, settings), "roster"
+    return seen_working(cur, view, minutes, settings), "estimate"
+
+
+def window(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> Window:
+    """Arrivals, staffed agents, quality and waits per interval of the view's dates, and the view's channels."""
+    staffed, source = staffed_agents(cur, view, minutes, settings)
+    return Window(arrivals(cur, view, minutes, settings), staffed, slot_quality(cur, view, minutes, settings),
+                  arrival_waits(cur, view, minutes, settings), source, view_channels(cur, view, settings))
+
+
+def baseline_quality(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> dict[str, float | None]:
+    """First reply SLA attainment and CSAT of the tickets that arrived in the view's dates, as one baseline;
+    {} without tickets."""
+    row = slot_quality(cur, view, 60, settings, overall=True)
+    return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
+
+
+def interval_choices(cur: duckdb.DuckDBPyConnection, window: Filters, settings: Settings) -> tuple[int, ...]:
+    """The interval lengths the creation times allow, in minutes: hours only when no creation time in the window
+    carries minutes (an export stamped on the hour or by date); else hours or half hours."""
+    clock = clock_minutes(cur, window, settings)
+    return (60,) if clock is not None and clock > 30 else (60, 30)
+
+
+def peak_gap(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario: Scenario, minutes: int,
+             settings: Settings) -> tuple[GapReport, str]:
+    """The peak's staffing gap under the scenario (the view's channel, category and priority over the peak's dates),
+    its intervals flagged against the quality of the baseline weeks before it; and where staffed agents came from."""
+    found = window(cur, peak.filters(view), minutes, settings)
+    start, end = peaks.baseline(peak)
+    base = baseline_quality(cur, replace(view, start=start, end=end), settings)
+    gap_report = report(found.arrivals, found.staffed, found.quality, base, start=peak.start, end=peak.end,
+                        minutes=minutes, scenario=scenario, channels=found.channels)
+    return gap_report, found.source
+
+
+def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, minutes: int,
+                    settings: Settings) -> tuple[pl.DataFrame, str]:
+    """``after_hours`` of the peak's tickets under the view, and where staffed agents came from."""
+    dates = peak.filters(view)
+    staffed, source = staffed_agents(cur, dates, minutes, settings)
+    return after_hours(arrival_waits(cur, dates, minutes, settings), staffed), source
+
+
+def handle_minutes(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dict[str, float], str]:
+    """Handle minutes per channel and where they come from: "export" when the warehouse holds handle times,
+    else "settings" (``CSPULSE_STAFFING_HANDLE_MINUTES``)."""
+    found = handle_minutes_from_data(cur)
+    return (found, "export") if found else (dict(settings.staffing_handle_minutes), "settings")
+
+
+def required_by_channel(report: GapReport, scenario: Scenario) -> pl.DataFrame:
+    """Per channel: its model (readable), contacts, handle minutes (with the what-if factor), the agents its busiest
+    interval needs and its agent-hours over the window."""
+    hours = report.minutes / 60
+    table = report.required.group_by("channel", "model").agg(
+        contacts=pl.col("contacts").sum(), busiest=pl.col("agents").max(),
+        agent_hours=pl.col("agents").sum() * hours).sort("channel")
+    handle = {channel: scenario.handle_seconds(channel) / 60 for channel in table["channel"].to_list()}
+    return table.select(
+        "channel", pl.col("model").replace(MODEL_LABELS), "contacts",
+        pl.col("channel").replace_strict(handle, return_dtype=pl.Float64).alias("handle"), "busiest", "agent_hours")
+
+
+def short_and_slow(report: GapReport) -> pl.DataFrame:
+    """The intervals short of agents whose tickets were answered slowly or rated low against the baseline weeks,
+    as a table to show (percentages 0-100); no rows when none is."""
+    why = (pl.when(pl.col("slow") & pl.col("unhappy")).then(pl.lit("slow replies, low CSAT"))
+           .when(pl.col("slow")).then(pl.lit("slow replies")).otherwise(pl.lit("low CSAT")))
+    return report.slots.filter(pl.col("flagged")).select(
+        pl.col("slot").dt.strftime("%a %d %b %H:%M").alias("Interval"), pl.col("tickets").alias("Tickets"),
+        pl.col("required").alias("Required"), pl.col("staffed").alias("Staffed"), pl.col("gap").alias("Short"),
+        (pl.col("sla_first_reply_attainment") * 100).alias("First reply SLA %"),
+        (pl.col("csat") * 100).alias("CSAT %"), pl.col("csat_n").alias("Ratings"), why.alias("Why"))
+
+
+# --- the next peak ------------------------------------------------------------------------------------------------
+def carry(frame: pl.DataFrame, before: Peak, after: Peak) -> pl.DataFrame:
+    """Moves per-interval rows of one window onto another: day k of ``after`` takes day k of ``before``; a day past
+    the end of ``before`` takes the same weekday a week earlier. Other columns are kept as they are."""
+    sources: dict[int, list[int]] = {}
+    for k in range(after.days):
+        source = k
+        while source >= before.days:
+            source -= 7
+        sources.setdefault(source if source >= 0 else k % before.days, []).append(k)
+    mapping = pl.DataFrame([(s, k) for s, ks in sources.items() for k in ks], schema={"day": pl.Int64, "to": pl.Int64},
+                           orient="row")
+    offset = (pl.col("slot").dt.date() - pl.lit(before.start)).dt.total_days()
+    start = datetime.combine(after.start, time())
+    return (frame.with_columns(day=offset).join(mapping, on="day", how="inner")
+            .with_columns(slot=pl.lit(start) + pl.duration(days=pl.col("to"))
+                          + (pl.col("slot") - pl.col("slot").dt.truncate("1d")))
+            .drop("day", "to").sort("slot"))
+
+
+def forecast_methods(cur: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The forecast methods the data allows: orders × contact rate needs orders."""
+    row = cur.execute("SELECT count(*) FROM orders").fetchone()
+    return METHODS if row and row[0] else ("tickets",)
+
+
+def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario: Scenario, minutes: int,
+                  method: str, settings: Settings) -> Forecast:
+    """The peak's tickets per interval from the same window a year earlier (``peaks.last_year``), carried day by
+    day onto it and scaled: by the scenario's growth (method "tickets"), or so that they equal last year's orders
+    grown by it times the contact rate of the newest ``RECENT_WEEKS`` weeks (method "orders"). Staffed agents:
+    the roster's shifts in the peak, else last year's staffed agents carried over. Raises ``NoHistory`` when
+    the warehouse does not hold the whole window a year earlier."""
+    if method not in METHODS:
+        raise ValueError(f"forecast method must be one of {METHODS}, not {method!r}")
+    span = data_range(cur, settings)
+    calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
+                                    settings.peak_events)
+    before = peaks.last_year(peak, calendar)
+    if span is None or before.start < span[0] or before.end > span[1]:
+        raise NoHistory(f"No data for last year's window ({before.label}): the forecast needs the same peak a year "
+                        "earlier in the warehouse.")
+    last = before.filters(view)
+    factor, used = 1 + scenario.growth, "tickets"
+    if method == "orders":
+        recent = replace(view, start=span[1] - timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
+        rate = contact_rate(*orders_and_tickets(cur, recent, settings))
+        orders, tickets = orders_and_tickets(cur, last, settings)
+        by_orders = rate_factor(tickets, orders, rate, scenario.growth)
+        if by_orders:  # no orders, or no recent tickets to give a contact rate: last year's tickets × growth
+            factor, used = by_orders, "orders"
+    forecast = forecast_arrivals(arrivals(cur, last, minutes, settings), before, peak, factor)
+    dates = peak.filters(view)
+    if roster_shifts(cur, dates, settings):
+        staffed, source = roster_staffed(cur, dates, minutes, settings), "roster"
     else:
-        print(_table(result))
-    return 0
+        staffed_before, source = staffed_agents(cur, last, minutes, settings)
+        staffed = carry(staffed_before, before, peak)
+    gap_report = report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
+                        scenario=replace(scenario, growth=0.0), channels=view_channels(cur, view, settings))
+    return Forecast(gap_report, before, factor, source, float(forecast["tickets"].sum()), used)
 
 
-def _table(result: Staffing) -> str:
-    rows = [
-        ("Model", result.model),
-        ("Offered load", f"{result.offered_load_erlangs:.2f} Erlangs"),
-        ("Agents working contacts", str(result.raw_agents)),
-        ("Positions after shrinkage", str(result.agents)),
-        ("Occupancy", f"{result.occupancy:.1%}"),
-    ]
-    if result.service_level is not None and result.wait_probability is not None:
-        rows += [("Service level", f"{result.service_level:.1%}"), ("P(wait)", f"{result.wait_probability:.1%}")]
-    if result.average_speed_of_answer_seconds is not None:
-        rows.append(("Average speed of answer", f"{result.average_speed_of_answer_seconds:.1f} s"))
-    return "\n".join(f"{label:<26} {value}" for label, value in rows)
+def forecast_arrivals(last_year: pl.DataFrame, before: Peak, after: Peak, factor: float) -> pl.DataFrame:
+    """Hourly (or half-hourly) tickets for ``after``: last year's window carried onto it, times ``factor``."""
+    if factor < 0:
+        raise ValueError(f"the forecast factor must be zero or more, got {factor}")
+    moved = carry(last_year, before, after)
+    return moved.with_columns(tickets=pl.col("tickets").cast(pl.Float64) * factor)
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse prints the whole usage block on a bad argument; a script reading stderr wants one line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"metrics.staffing: {message}\n")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m metrics.staffing", description=__doc__.split("\n")[0])
-    parser.add_argument("--contacts", type=float, required=True, help="contacts arriving in the interval")
-    parser.add_argument("--handle-minutes", type=float, required=True, help="average handle time per contact")
-    parser.add_argument("--interval-minutes", type=float, default=30.0,
-                        help="interval length; for --model workload the paid time per agent in it (default 30)")
-    parser.add_argument("--answer-seconds", type=float, default=20.0, help="answer target (default 20)")
-    parser.add_argument("--service-level", type=float, default=0.8,
-                        help="share to answer within the target, 0-1 (default 0.8)")
-    parser.add_argument("--max-occupancy", type=float, default=0.85, help="occupancy cap, 0-1 (default 0.85)")
-    parser.add_argument("--shrinkage", type=float, default=0.3,
-                        help="share of paid time off contacts, 0-1 (default 0.3)")
-    parser.add_argument("--model", choices=MODELS, default="erlang_c", help="erlang_c (live) or workload (async)")
-    parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
-    return parser
+def hiring_plan(report: GapReport, paid_hours: float) -> pl.DataFrame:
+    """Per interval of the forecast window: forecast contacts per channel, required, staffed and extra agents, and
+    agent-hours to add (the CSV a planner takes away)."""
+    contacts = report.required.pivot(on="channel", index="slot", values="contacts", aggregate_function="sum")
+    contacts = contacts.rename({c: f"contacts_{c}" for c in contacts.columns if c != "slot"})
+    hours = report.minutes / 60
+    plan = report.slots.select("slot", "required", "staffed", "gap").join(contacts, on="slot", how="left")
+    return plan.with_columns(
+        weekday=pl.col("slot").dt.strftime("%a"),
+        extra_agents=pl.col("gap").clip(lower_bound=0),
+    ).with_columns(extra_agent_hours=pl.col("extra_agents") * hours,
+                   extra_shifts=pl.col("extra_agents") * hours / paid_hours).select(
+        "slot", "weekday", *sorted(c for c in plan.columns if c.startswith("contacts_")), "required", "staffed",
+        "extra_agents", "extra_agent_hours", "extra_shifts")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def contact_rate(orders: int, tickets: int) -> float | None:
+    """Tickets per order; None without orders."""
+    return tickets / orders if orders else None
+
+
+def rate_factor(last_tickets: int, last_orders: int, recent_rate: float | None, growth: float) -> float | None:
+    """The factor on last year's tickets when the forecast is orders × contact rate: last year's orders grown by
+    ``growth`` times the recent contact rate, over last year's tickets. None when either side is missing."""
+    if recent_rate is None or not last_tickets or not last_orders:
+        return None
+    return last_orders * (1 + growth) * recent_rate / last_tickets
+
+
+def shifts(agent_hours: float, paid_hours: float) -> float:
+    """Agent-hours as working days of ``paid_hours``."""
+    if paid_hours <= 0:
+        raise ValueError(f"paid hours must be more than 0, got {paid_hours}")
+    return agent_hours / paid_hours
+
+
+def round_up(value: float) -> int:
+    return max(math.ceil(value - 1e-9), 0)

@@ -34,12 +34,52 @@ def series(per_category: dict[str, list[int]]) -> Warehouse:
     return wh
 
 
+def test_category_shares_of_the_fixture_week(warehouse: Warehouse, settings: Settings) -> None:
+    week = Filters(date(2024, 3, 4), date(2024, 3, 10))
+    # created 4-10 March: T1, T3 shipping_status, T2 refund, T4 damaged_item; the week before only T5 (other),
+    # which has no ticket this week and is left out. Ties (1 and 1) by category.
+    assert mc.category_shares(warehouse.cursor(), week, settings).rows(named=True) == [
+        {"by_value": "shipping_status", "tickets": 2, "before": 0, "share": 0.5, "change": 2},
+        {"by_value": "damaged_item", "tickets": 1, "before": 0, "share": 0.25, "change": 1},
+        {"by_value": "refund", "tickets": 1, "before": 0, "share": 0.25, "change": 1}]
+    email = Filters(week.start, week.end, channel=("email",))  # T1 and T3
+    assert mc.category_shares(warehouse.cursor(), email, settings).select("by_value", "share").rows() == [
+        ("shipping_status", 1.0)]
+
+
+def test_category_shares_change_against_the_period_before(warehouse: Warehouse, settings: Settings) -> None:
+    # 26 Feb - 3 Mar: T5 (other, 28 Feb); the week before, 19-25 Feb: T6 (other, 20 Feb) -> 1 against 1
+    week = Filters(date(2024, 2, 26), date(2024, 3, 3))
+    assert mc.category_shares(warehouse.cursor(), week, settings).rows() == [("other", 1, 1, 1.0, 0)]
+
+
+def test_rising_test_comes_from_settings() -> None:
+    settings = Settings(_env_file=None, rising_weeks=6, rising_z=2.5, rising_min=3)  # type: ignore[call-arg]
+    assert mc.RisingTest.from_settings(settings) == mc.RisingTest(weeks=6, z=2.5, min_tickets=3)
+
+
 def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day(settings: Settings) -> None:
     wh = series({"refund": [3, 0, 1]})
     counts = mc.weekly_counts(wh.cursor(), VIEW, weeks=2, settings=settings)
     assert counts.to_dicts() == [{"category": "refund", "weeks_ago": 0, "tickets": 3},
                                  {"category": "refund", "weeks_ago": 1, "tickets": 0},
                                  {"category": "refund", "weeks_ago": 2, "tickets": 1}]
+
+
+def test_weekly_counts_keep_the_views_channel_category_and_priority(settings: Settings) -> None:
+    # week 0: refund by email (normal, high), refund by chat (high), damaged_item by email (high)
+    rows = [("refund", "email", "normal"), ("refund", "email", "high"), ("refund", "chat", "high"),
+            ("damaged_item", "email", "high")]
+    frame = pl.DataFrame({"ticket_id": [f"T{i}" for i in range(len(rows))], "category": [r[0] for r in rows],
+                          "channel": [r[1] for r in rows], "priority": [r[2] for r in rows],
+                          "created_at": [week_day(0)] * len(rows)}).with_columns(source=pl.lit("s"))
+    wh = Warehouse()
+    import_batch(wh, Batch("s.csv", "sha-s", "s", "tickets", {"tickets": frame}))
+    view = Filters(VIEW.start, VIEW.end, channel=("email",), category=("refund",), priority=("high",))
+    counts = mc.weekly_counts(wh.cursor(), view, weeks=1, settings=settings)
+    # only the email, refund, high ticket is left
+    assert counts.to_dicts() == [{"category": "refund", "weeks_ago": 0, "tickets": 1},
+                                 {"category": "refund", "weeks_ago": 1, "tickets": 0}]
 
 
 def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:
@@ -107,9 +147,9 @@ def test_complaints_per_1000_orders_by_shipping_method(shop: Warehouse, settings
     assert codes.select("value", "tickets", "sold", "per_1000").rows() == [("SPRING", 1, 1, 1000.0)]
 
 
-def test_order_dimension_is_checked_against_a_fixed_list(shop: Warehouse) -> None:
+def test_order_dimension_is_checked_against_a_fixed_list(shop: Warehouse, settings: Settings) -> None:
     with pytest.raises(ValueError, match="dimension"):
-        mc.by_order_dimension(shop.cursor(), VIEW, "sku; DROP TABLE orders")
+        mc.by_order_dimension(shop.cursor(), VIEW, "sku; DROP TABLE orders", settings)
 
 
 def test_examples_are_the_newest_of_the_category(shop: Warehouse, settings: Settings) -> None:

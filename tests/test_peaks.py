@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import polars as pl
 import pytest
 
 from data.demo import DEMO_END, DEMO_START, demo_batch
-from data.ingest import import_batch
+from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import peaks
 from metrics.query import Filters
@@ -147,3 +147,79 @@ def test_peaks_bfcm_against_its_baseline_on_the_demo(demo: tuple[Warehouse, pl.D
     assert table["tickets_created"]["baseline"] == pytest.approx(before)
     assert 2.5 < table["tickets_created"]["ratio"] < 4.5  # the demo's BFCM runs about 3-4x
     assert table["first_reply_minutes_median"]["ratio"] > 1  # agents fall behind in the peak
+
+
+# --- the peaks a page offers --------------------------------------------------------------------------------------
+SALES = [{"name": "Winter sale", "start": "2024-01-08", "end": "2024-01-14"},
+         {"name": "Spring sale", "start": "2024-04-01", "end": "2024-04-07"}]
+
+
+@pytest.fixture
+def seven_weeks() -> Iterator[Warehouse]:
+    """Mon 1 Jan - Sun 18 Feb 2024: one email a day, and two chats a day more in the week of 5 Feb."""
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(49)]
+    rows = [(day, "email") for day in days] + [(day, "chat") for day in days[35:42] for _ in range(2)]
+    frame = pl.DataFrame({"ticket_id": [f"T{i}" for i in range(len(rows))],
+                          "created_at": [datetime.combine(day, time(12)) for day, _ in rows],
+                          "channel": [channel for _, channel in rows]}).with_columns(source=pl.lit("w"))
+    wh = Warehouse()
+    import_batch(wh, Batch("weeks.csv", "sha-weeks", "w", "tickets", {"tickets": frame}))
+    yield wh
+    wh.close()
+
+
+def test_peak_options_are_the_datas_peaks_newest_first_and_configured_ones_after_it(seven_weeks: Warehouse) -> None:
+    settings = Settings(_env_file=None, peak_events=SALES)  # type: ignore[call-arg]
+    options = peaks.peak_options(seven_weeks.cursor(), Filters(date(2024, 2, 1), date(2024, 2, 7)), settings)
+    assert options.last_day == date(2024, 2, 18)
+    # the view's dates do not matter, only its other filters. Weeks hold 7 tickets, that of 5 Feb 7 + 14 = 21:
+    # 21 > 1.5 x the median 7 of the five weeks before. US holidays in the data: 1 Jan and 15 Jan (19 Feb is
+    # after the data); the winter sale lies inside it, the spring sale after it.
+    assert [p.key for p in options.past] == ["data-2024-02-05", "holiday-2024-01-15",
+                                             "custom-2024-01-08-2024-01-14-winter-sale", "holiday-2024-01-01"]
+    # configured peaks (not holidays, not busy weeks) of 2024 and 2025 after 18 Feb, soonest first
+    assert [p.key for p in options.upcoming] == ["custom-2024-04-01-2024-04-07-spring-sale", "bfcm-2024",
+                                                 "december-2024", "bfcm-2025", "december-2025"]
+
+
+def test_peak_options_find_busy_weeks_in_the_views_channels_only(seven_weeks: Warehouse, settings: Settings) -> None:
+    email = Filters(date(2024, 1, 1), date(2024, 2, 18), channel=("email",))
+    options = peaks.peak_options(seven_weeks.cursor(), email, settings)
+    assert [p.kind for p in options.past] == ["holiday", "holiday"]  # 7 emails every week: no busy week
+
+
+def test_peak_options_of_an_empty_warehouse_are_empty(settings: Settings) -> None:
+    wh = Warehouse()
+    assert peaks.peak_options(wh.cursor(), Filters(date(2024, 1, 1), date(2024, 1, 7)), settings) == \
+        peaks.PeakOptions((), (), None)
+
+
+def _peak(key: str, start: date, kind: str) -> peaks.Peak:
+    return peaks.Peak(key, key, start, start + timedelta(days=1), kind)
+
+
+def test_default_peak_is_the_newest_black_friday_else_the_newest_peak() -> None:
+    old_bfcm, new_bfcm = _peak("b23", date(2023, 11, 24), "bfcm"), _peak("b24", date(2024, 11, 29), "bfcm")
+    busy, sale = _peak("busy", date(2025, 1, 6), "data"), _peak("sale", date(2024, 6, 1), "custom")
+    assert peaks.default_peak([busy, old_bfcm, sale, new_bfcm]) == new_bfcm  # in any order; a newer week loses
+    assert peaks.default_peak([sale, busy]) == busy
+    assert peaks.default_peak([]) is None
+
+
+def test_peaks_to_study_add_the_pages_events_whatever_their_dates_newest_first() -> None:
+    options = peaks.PeakOptions((_peak("b", date(2024, 11, 29), "bfcm"), _peak("h", date(2024, 7, 4), "holiday")),
+                                (), date(2024, 12, 31))
+    later, earlier = _peak("later", date(2025, 3, 1), "custom"), _peak("earlier", date(2024, 1, 2), "custom")
+    assert [p.key for p in peaks.peaks_to_study(options, [earlier, later])] == ["later", "b", "h", "earlier"]
+
+
+def test_upcoming_peaks_add_the_pages_events_after_the_data_soonest_first() -> None:
+    options = peaks.PeakOptions((), (_peak("bfcm", date(2025, 11, 28), "bfcm"),
+                                     _peak("december", date(2025, 12, 2), "december")), date(2025, 6, 30))
+    summer = _peak("summer", date(2025, 8, 1), "custom")
+    inside = _peak("inside", date(2025, 6, 30), "custom")  # starts on the data's last day: studied, not forecast
+    winter = _peak("winter", date(2026, 1, 10), "custom")
+    assert [p.key for p in peaks.upcoming_peaks(options, [winter, inside, summer])] == [
+        "summer", "bfcm", "december", "winter"]
+    assert options.after_data(summer) and not options.after_data(inside)
+    assert peaks.upcoming_peaks(peaks.PeakOptions((), (), None), [summer]) == []  # no data: nothing is "after" it

@@ -1,365 +1,420 @@
-"""Staffing calculator: published vectors, exact arithmetic at scale, a queue simulation and the command line."""
+"""The staffing gap on a hand-made day: tickets, a roster, required agents worked out by hand."""
 
 from __future__ import annotations
 
-import heapq
-import json
-import math
-import subprocess
-import sys
-from fractions import Fraction
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+from datetime import datetime as D
 
-import numpy as np
+import polars as pl
 import pytest
 
-from metrics.staffing import (
-    average_speed_of_answer_seconds,
-    erlang_b,
-    erlang_c_staffing,
-    occupancy,
-    service_level,
-    staffing,
-    wait_probability,
-    workload_staffing,
-)
-from tests.conftest import PROJECT
-
-# KPIS.md / pyworkforce: 100 contacts in 30 min at 3 min each = 10 Erlangs, 80 % within 20 s, occupancy ≤ 85 %,
-# 30 % shrinkage.
-PUBLISHED = {
-    "contacts": 100,
-    "interval_seconds": 30 * 60,
-    "handle_seconds": 3 * 60,
-    "answer_seconds": 20,
-    "target_service_level": 0.8,
-    "max_occupancy": 0.85,
-    "shrinkage": 0.3,
-}
-
-
-# --- Erlang formulas by hand ----------------------------------------------------------------------------------
-
-
-def test_erlang_b_two_agents_one_erlang_is_one_fifth() -> None:
-    # B(1) = 1·1/(1 + 1) = 1/2; B(2) = 1·(1/2)/(2 + 1/2) = 1/5.
-    assert erlang_b(2, 1.0) == pytest.approx(0.2, rel=1e-12)
-
-
-def test_wait_probability_one_agent_equals_the_load() -> None:
-    # M/M/1: a contact waits exactly when the single agent is busy, which is the utilisation ρ = A.
-    assert wait_probability(1, 0.6) == pytest.approx(0.6, rel=1e-12)
-
-
-def test_wait_probability_two_agents_one_erlang_is_one_third() -> None:
-    # C = N·B / (N − A·(1 − B)) = 2·(1/5) / (2 − 4/5) = 1/3.
-    assert wait_probability(2, 1.0) == pytest.approx(1 / 3, rel=1e-12)
-
-
-def test_service_level_two_agents_one_erlang_at_ln3_handle_times() -> None:
-    # SL = 1 − (1/3)·e^(−(2 − 1)·t/AHT); with t = AHT·ln 3 that is 1 − 1/9 = 8/9.
-    assert service_level(2, 1.0, answer_seconds=60 * math.log(3), handle_seconds=60) == pytest.approx(8 / 9)
-
-
-def test_average_speed_of_answer_two_agents_one_erlang_is_a_third_of_handle_time() -> None:
-    # ASA = C·AHT/(N − A) = (1/3)·60/1 = 20 s.
-    assert average_speed_of_answer_seconds(2, 1.0, handle_seconds=60) == pytest.approx(20.0)
-
-
-@pytest.mark.parametrize(
-    ("agents", "load", "handle_seconds", "wait", "level"),
-    [(10, 8.0, 240, 0.409, 0.654), (13, 10.0, 180, 0.285, 0.796)],
-    ids=["N10_A8_AHT240", "N13_A10_AHT180"],
-)
-def test_erlang_c_matches_the_published_vectors(
-    agents: int, load: float, handle_seconds: int, wait: float, level: float
-) -> None:
-    # KPIS.md quotes three decimals, so the formula must round to them.
-    assert wait_probability(agents, load) == pytest.approx(wait, abs=5e-4)
-    assert service_level(agents, load, answer_seconds=20, handle_seconds=handle_seconds) == pytest.approx(
-        level, abs=5e-4
-    )
-
-
-@pytest.mark.parametrize("agents", [8, 5, 0])
-def test_erlang_c_at_or_below_the_load_everyone_waits_and_nobody_is_answered_in_time(agents: int) -> None:
-    assert wait_probability(agents, 8.0) == 1.0
-    assert service_level(agents, 8.0, answer_seconds=20, handle_seconds=180) == 0.0
-    assert average_speed_of_answer_seconds(agents, 8.0, handle_seconds=180) == math.inf
-
-
-def test_occupancy_is_load_over_agents_and_capped_at_one() -> None:
-    assert occupancy(14, 10.0) == pytest.approx(10 / 14)
-    assert occupancy(5, 8.0) == 1.0
-
-
-# --- Numerical stability against exact rational arithmetic -------------------------------------------------
-
-
-def _exact_wait_probability(agents: int, load: Fraction) -> Fraction:
-    """C(N, A) from its textbook sums, in exact integers: an independent path, not the B recursion.
-
-    C = X / (Σ_{k<N} A^k/k! + X) with X = A^N/N! · N/(N − A). With A = a/q, every term times N!·q^N is the integer
-    a^k · q^(N−k) · N!/k!, built from k = N downwards so each step is one exact multiplication and division.
-    """
-    a, q = load.numerator, load.denominator
-    power, falling, below = a**agents, 1, 0  # a^k·q^(N−k) and N!/k! at k = N
-    top = power
-    for k in range(agents, 0, -1):
-        power, falling = power // a * q, falling * k
-        below += power * falling
-    waiting = Fraction(top) * agents / (agents - load)
-    return waiting / (below + waiting)
-
-
-def test_exact_reference_gives_one_third_for_two_agents_one_erlang() -> None:
-    # The reference must itself reproduce the hand value before it can vouch for anything at scale.
-    assert _exact_wait_probability(2, Fraction(1)) == Fraction(1, 3)
-    assert _exact_wait_probability(1, Fraction(3, 5)) == Fraction(3, 5)
-
-
-@pytest.mark.parametrize(
-    ("agents", "load"),
-    [(500, Fraction(480)), (2000, Fraction(3899, 2)), (2000, Fraction(1900))],
-    ids=["N500_A480", "N2000_A1949.5", "N2000_A1900"],
-)
-def test_wait_probability_at_scale_matches_exact_arithmetic(agents: int, load: Fraction) -> None:
-    # A^N/N! overflows a float well before 500 agents (480^500 ≈ 1e1340); the recursion must still agree with the
-    # exact value to near machine precision.
-    assert wait_probability(agents, float(load)) == pytest.approx(float(_exact_wait_probability(agents, load)),
-                                                                  rel=1e-9)
-
-
-def test_wait_probability_at_five_thousand_agents_is_a_probability() -> None:
-    wait = wait_probability(5000, 4900.0)
-    assert 0 < wait < 1 and math.isfinite(wait)
-    # More agents on the same load can only shorten the queue.
-    assert wait_probability(5001, 4900.0) < wait < wait_probability(4999, 4900.0)
-
-
-def test_required_agents_at_two_thousand_erlangs_is_the_smallest_that_reaches_the_target() -> None:
-    # 20,000 × 180 s / 1,800 s = 2,000 Erlangs; no occupancy cap, or the 0.85 cap alone would decide (2,353).
-    inputs = {**PUBLISHED, "contacts": 20_000, "max_occupancy": 1.0}
-    result = erlang_c_staffing(**inputs)
-    # Queues pool so well at this size that a few dozen agents above the load reach 80 % in 20 s.
-    assert 2000 < result.raw_agents < 2100
-    assert service_level(result.raw_agents, 2000.0, answer_seconds=20, handle_seconds=180) >= 0.8
-    assert service_level(result.raw_agents - 1, 2000.0, answer_seconds=20, handle_seconds=180) < 0.8
-
-
-# --- Required agents ------------------------------------------------------------------------------------------
-
-
-def test_erlang_c_staffing_matches_the_published_vector() -> None:
-    result = erlang_c_staffing(**PUBLISHED)
-    # 13 agents give SL 0.796 (vector N13_A10_AHT180 above), one short of 0.8, so 14 is the smallest; 14 / 0.7 = 20.
-    assert (result.raw_agents, result.agents) == (14, 20)
-    assert result.service_level == pytest.approx(0.888, abs=5e-4)
-    assert result.occupancy == pytest.approx(0.714, abs=5e-4)
-    assert result.wait_probability == pytest.approx(0.174, abs=5e-4)
-    # ASA = C·AHT/(N − A) = 0.17413·180/4 ≈ 7.84 s.
-    assert result.average_speed_of_answer_seconds == pytest.approx(7.836, abs=1e-3)
-    assert result.offered_load_erlangs == pytest.approx(10.0)
-
-
-def test_erlang_c_staffing_occupancy_cap_can_outweigh_the_service_level() -> None:
-    # 100 Erlangs reach 80 % in 20 s with about 107 agents (occupancy ≈ 0.93); a 0.85 cap needs ⌈100/0.85⌉ = 118.
-    relaxed = erlang_c_staffing(**{**PUBLISHED, "contacts": 1000, "max_occupancy": 1.0})
-    capped = erlang_c_staffing(**{**PUBLISHED, "contacts": 1000})
-    assert relaxed.raw_agents < 118
-    assert capped.raw_agents == 118 and capped.occupancy == pytest.approx(100 / 118)
-
-
-def test_erlang_c_staffing_positions_ignore_a_floating_point_overshoot() -> None:
-    # 165 contacts = 16.5 Erlangs need 21 agents; 21 / (1 − 0.3) is 30 exactly but 30.000000000000004 in floats,
-    # which a bare ceil would turn into 31 positions.
-    result = erlang_c_staffing(**{**PUBLISHED, "contacts": 165})
-    assert (result.raw_agents, result.agents) == (21, 30)
-
-
-def test_erlang_c_staffing_accepts_occupancy_exactly_at_the_cap() -> None:
-    # 98 contacts × 180 s / 1,800 s = 9.8 Erlangs; on 14 agents occupancy is exactly a 0.7 cap, which is allowed,
-    # although 9.8 / 14 computes as 0.7000000000000001. A target of 0.1 is met by any N > A, so only the cap
-    # decides: ⌈9.8 / 0.7⌉ = 14.
-    result = erlang_c_staffing(**{**PUBLISHED, "contacts": 98, "target_service_level": 0.1, "max_occupancy": 0.7})
-    assert result.raw_agents == 14
-
-
-def test_erlang_c_staffing_without_contacts_needs_nobody() -> None:
-    result = erlang_c_staffing(**{**PUBLISHED, "contacts": 0})
-    assert (result.raw_agents, result.agents, result.wait_probability) == (0, 0, 0.0)
-
-
-def test_workload_staffing_matches_the_monthly_email_vector() -> None:
-    # KPIS.md: 50,000 emails a month at 15 min → "78 agents, 122 at 35 % shrinkage". Workload = 12,500 hours.
-    # 122 needs 12,500 / (paid hours × occupancy) / 0.65 in (121, 122], i.e. paid hours × occupancy in
-    # (158.2, 158.9]: 176 paid hours a month (22 days × 8 h) at 90 % occupancy = 158.4 gives 78.9 FTE and
-    # 121.4 → 122 positions. The "78" is 78.9 truncated: no rule that rounds up can give 78 and 122 together
-    # (78 / 0.65 = 120), so rounded up the agents working email are 79.
-    result = workload_staffing(contacts=50_000, interval_seconds=176 * 3600, handle_seconds=15 * 60,
-                               max_occupancy=0.9, shrinkage=0.35)
-    assert (result.raw_agents, result.agents) == (79, 122)
-    assert result.offered_load_erlangs == pytest.approx(12_500 / 176)
-    assert (result.service_level, result.wait_probability, result.average_speed_of_answer_seconds) == (None,) * 3
-
-
-def test_workload_staffing_for_an_interval_by_hand() -> None:
-    # 60 emails × 6 min = 360 min of work in a 30-min interval = 12 busy agents; ÷ 0.8 occupancy = 15; ÷ 0.75 = 20.
-    result = workload_staffing(contacts=60, interval_seconds=30 * 60, handle_seconds=6 * 60, max_occupancy=0.8,
-                               shrinkage=0.25)
-    assert (result.raw_agents, result.agents) == (15, 20)
-    assert result.occupancy == pytest.approx(0.8)
-
-
-def test_workload_staffing_rounds_up_once_from_the_unrounded_fte() -> None:
-    # 51 × 6 min / 30 min = 10.2 FTE → 11 agents; positions ⌈10.2 / 0.5⌉ = 21, not ⌈11 / 0.5⌉ = 22.
-    result = workload_staffing(contacts=51, interval_seconds=30 * 60, handle_seconds=6 * 60, max_occupancy=1.0,
-                               shrinkage=0.5)
-    assert (result.raw_agents, result.agents) == (11, 21)
-
-
-def test_workload_staffing_without_contacts_needs_nobody() -> None:
-    result = workload_staffing(contacts=0, interval_seconds=1800, handle_seconds=360, max_occupancy=0.8,
-                               shrinkage=0.3)
-    assert (result.raw_agents, result.agents, result.occupancy) == (0, 0, 0.0)
-
-
-@pytest.mark.parametrize(
-    ("change", "says"),
-    [
-        ({"contacts": -1}, "contacts must be zero or more"),
-        ({"contacts": math.nan}, "contacts must be zero or more"),
-        ({"interval_seconds": 0}, "interval length must be more than 0"),
-        ({"handle_seconds": 0}, "handle time must be more than 0"),
-        ({"answer_seconds": -5}, "answer target must be zero or more"),
-        ({"target_service_level": 1.0}, "service level target must be above 0 and below 1"),
-        ({"target_service_level": 0}, "service level target must be above 0 and below 1"),
-        ({"max_occupancy": 0}, "max occupancy must be above 0 and at most 1"),
-        ({"max_occupancy": 1.2}, "max occupancy must be above 0 and at most 1"),
-        ({"shrinkage": 1.0}, "shrinkage must be at least 0 and below 1"),
-        ({"shrinkage": -0.1}, "shrinkage must be at least 0 and below 1"),
-        # 1e8 contacts × 180 s / 1,800 s = 1e7 Erlangs: a typo, and a search that would run for minutes.
-        ({"contacts": 1e8}, "need more than 1,000,000 agents"),
-    ],
-)
-def test_erlang_c_staffing_rejects_impossible_inputs(change: dict[str, float], says: str) -> None:
-    with pytest.raises(ValueError, match=says):
-        erlang_c_staffing(**{**PUBLISHED, **change})
-
-
-@pytest.mark.parametrize(
-    ("change", "says"),
-    [({"contacts": -1}, "contacts must be"), ({"shrinkage": 1.0}, "shrinkage must be"),
-     ({"max_occupancy": 0}, "max occupancy must be")],
-)
-def test_workload_staffing_rejects_impossible_inputs(change: dict[str, float], says: str) -> None:
-    inputs = {"contacts": 60, "interval_seconds": 1800, "handle_seconds": 360, "max_occupancy": 0.8, "shrinkage": 0.3}
-    with pytest.raises(ValueError, match=says):
-        workload_staffing(**{**inputs, **change})
-
-
-def test_staffing_rejects_an_unknown_model() -> None:
-    with pytest.raises(ValueError, match="model must be one of erlang_c, workload"):
-        staffing("erlang_a", **PUBLISHED)  # type: ignore[arg-type]
-
-
-# --- A simulated queue agrees with the formula ----------------------------------------------------------------
-
-
-def _simulated_waits(agents: int, load: float, arrivals: int, seed: int) -> np.ndarray:
-    """Waits, in mean handle times, of a first-come-first-served M/M/c queue: Poisson arrivals, exponential handling.
-
-    Each contact goes to the agent who frees up first; it waits only if that is after it arrives.
-    """
-    rng = np.random.default_rng(seed)
-    arrived = np.cumsum(rng.exponential(1 / load, arrivals)).tolist()
-    handled = rng.exponential(1.0, arrivals).tolist()
-    free_at = [0.0] * agents
-    waits = np.empty(arrivals)
-    for i, (arrival, handle) in enumerate(zip(arrived, handled, strict=True)):
-        start = max(arrival, free_at[0])
-        waits[i] = start - arrival
-        heapq.heapreplace(free_at, start + handle)
-    return waits[arrivals // 50:]  # the queue starts empty: drop the first 2 % as warm-up
-
-
-def test_simulated_queue_matches_erlang_c() -> None:
-    # 13 agents, 10 Erlangs, answer target 20 s of a 180 s handle time: C ≈ 0.285, SL ≈ 0.796, ASA ≈ 17.1 s.
-    # Consecutive waits are correlated, so over seeds the error of 1M arrivals has a standard deviation of about
-    # 0.0024 (P(wait)), 0.0022 (SL) and 1.7 % (ASA): the tolerances are about four of those. A formula a few
-    # points off still fails, e.g. SL without the exponential, 1 − C = 0.715.
-    waits = _simulated_waits(agents=13, load=10.0, arrivals=1_000_000, seed=20240304)
-    assert np.mean(waits > 0) == pytest.approx(wait_probability(13, 10.0), abs=0.01)
-    assert np.mean(waits <= 20 / 180) == pytest.approx(
-        service_level(13, 10.0, answer_seconds=20, handle_seconds=180), abs=0.01
-    )
-    assert np.mean(waits) * 180 == pytest.approx(average_speed_of_answer_seconds(13, 10.0, handle_seconds=180),
-                                                 rel=0.07)
-
-
-# --- Command line ---------------------------------------------------------------------------------------------
-
-EXAMPLE = ["--contacts", "100", "--interval-minutes", "30", "--handle-minutes", "3", "--answer-seconds", "20",
-           "--service-level", "0.8", "--max-occupancy", "0.85", "--shrinkage", "0.3"]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "metrics.staffing", *args], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=60)
-
-
-def _json(*args: str) -> dict[str, Any]:
-    done = _run(*args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def test_cli_json_gives_the_published_vector() -> None:
-    values = _json(*EXAMPLE)
-    assert values["model"] == "erlang_c"
-    assert (values["raw_agents"], values["agents"]) == (14, 20)
-    assert values["service_level"] == pytest.approx(0.888, abs=5e-4)
-    assert values["occupancy"] == pytest.approx(0.714, abs=5e-4)
-    assert values["wait_probability"] == pytest.approx(0.174, abs=5e-4)
-    assert values["inputs"]["handle_seconds"] == 180
-
-
-def test_cli_workload_model_gives_the_email_vector_with_nulls_for_queue_measures() -> None:
-    # 176 paid hours a month = 10,560 minutes (see test_workload_staffing_matches_the_monthly_email_vector).
-    values = _json("--model", "workload", "--contacts", "50000", "--interval-minutes", "10560",
-                   "--handle-minutes", "15", "--max-occupancy", "0.9", "--shrinkage", "0.35")
-    assert (values["model"], values["raw_agents"], values["agents"]) == ("workload", 79, 122)
-    assert values["service_level"] is None and values["wait_probability"] is None
-
-
-def test_cli_text_output_is_a_labelled_table() -> None:
-    done = _run(*EXAMPLE)
-    assert done.returncode == 0
-    lines = dict(line.split("  ", 1) for line in done.stdout.splitlines())
-    assert lines["Positions after shrinkage"].strip() == "20"
-    assert lines["Service level"].strip() == "88.8%"
-    assert lines["P(wait)"].strip() == "17.4%"
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--shrinkage", "1"], "shrinkage must be at least 0 and below 1"),
-        (["--contacts", "-5"], "contacts must be zero or more"),
-        (["--contacts", "nan"], "contacts must be zero or more"),
-        (["--contacts", "lots"], "invalid float value: 'lots'"),
-        (["--model", "erlang_a"], "invalid choice: 'erlang_a'"),
-        (["--service-level", "80"], "service level target must be above 0 and below 1"),
-    ],
-)
-def test_cli_bad_arguments_exit_2_with_one_line(args: list[str], says: str) -> None:
-    done = _run(*EXAMPLE, *args, "--json")
-    assert done.returncode == 2
-    assert says in done.stderr and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert done.stdout == ""
-
-
-def test_cli_missing_required_arguments_exit_2_naming_them() -> None:
-    done = _run("--json")
-    assert done.returncode == 2
-    assert done.stderr == "metrics.staffing: the following arguments are required: --contacts, --handle-minutes\n"
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics import peaks, staffing
+from metrics.erlang import erlang_c_staffing
+from metrics.query import Filters
+from settings import Settings
+
+DAY = date(2024, 3, 4)  # a Monday
+VIEW = Filters(DAY, DAY)
+
+# Tickets of Mon 2024-03-04 (UTC account, so local = stored):
+#   200 chats between 10:00 and 10:59 (one every 18 s), 81 emails at 07:00-07:40 (before business hours)
+#   staffed by ann, who replied to chats at 10:05 and solved emails 14:10; bo replied at 10:20; ann again at 10:40
+CHATS = pl.DataFrame({
+    "ticket_id": [f"c{i}" for i in range(200)],
+    "created_at": [D(2024, 3, 4, 10) + timedelta(seconds=18 * i) for i in range(200)],
+    "channel": ["chat"] * 200,
+})
+EMAILS = pl.DataFrame({
+    "ticket_id": [f"e{i}" for i in range(81)],
+    "created_at": [D(2024, 3, 4, 7) + timedelta(seconds=30 * i) for i in range(81)],
+    "channel": ["email"] * 81,
+})
+ACTIVITY = pl.DataFrame({
+    "ticket_id": ["a1", "a2", "a3", "a4"],
+    "created_at": [D(2024, 3, 4, 9, 59), D(2024, 3, 4, 10, 1), D(2024, 3, 4, 10, 2), D(2024, 3, 1, 9)],
+    "channel": ["chat", "chat", "chat", "email"],
+    "assignee": ["ann", "bo", "ann", "ann"],
+    "first_reply_at": [D(2024, 3, 4, 10, 5), D(2024, 3, 4, 10, 20), D(2024, 3, 4, 10, 40), D(2024, 3, 1, 10)],
+    "solved_at": [None, None, None, D(2024, 3, 4, 14, 10)],
+    "agent_replies": [1, 1, 1, 1],
+})
+# Roster (UTC): ann 09:00-17:00 any channel; bo 10:30-12:00 chat; cy 10:00-11:00 phone; dee works another day.
+ROSTER = [("ann", D(2024, 3, 4, 9), D(2024, 3, 4, 17), None), ("bo", D(2024, 3, 4, 10, 30), D(2024, 3, 4, 12), "chat"),
+          ("cy", D(2024, 3, 4, 10), D(2024, 3, 4, 11), "phone"), ("dee", D(2024, 3, 5, 9), D(2024, 3, 5, 17), None)]
+
+
+@pytest.fixture
+def day() -> Iterator[Warehouse]:
+    wh = Warehouse()
+    frames = pl.concat([CHATS, EMAILS], how="diagonal").with_columns(source=pl.lit("hand"))
+    import_batch(wh, Batch("day.csv", "sha-day", "hand", "tickets", {"tickets": frames}))
+    yield wh
+    wh.close()
+
+
+def _add_roster(wh: Warehouse) -> None:
+    with wh.transaction() as cur:
+        for agent, start, end, channel in ROSTER:
+            cur.execute("INSERT INTO roster (source, agent, starts_at, ends_at, channel, updated_at) "
+                        "VALUES ('hand', $a, $s, $e, $c, $s)", {"a": agent, "s": start, "e": end, "c": channel})
+        wh.bump_version(cur)
+
+
+def _scenario(settings: Settings) -> staffing.Scenario:
+    # chat: 3 min handle, 20 s answer target, 80 % SL, 85 % occupancy cap, 30 % shrinkage (KPIS.md's test vector);
+    # email: 10 min handle; business hours 09:00-18:00 Mon-Fri (settings defaults)
+    return staffing.Scenario.from_settings(settings, handle_minutes=(("chat", 3.0), ("email", 10.0)),
+                                           service_level=0.8, answer_seconds=20.0, max_occupancy=0.85,
+                                           shrinkage=0.3, growth=0.0)
+
+
+def _report(wh: Warehouse, settings: Settings, staffed: pl.DataFrame, view: Filters = VIEW) -> staffing.GapReport:
+    cur = wh.cursor()
+    return staffing.report(staffing.arrivals(cur, view, 60, settings), staffed, None, {}, start=DAY, end=DAY,
+                           minutes=60, scenario=_scenario(settings))
+
+
+def test_staffing_required_agents_by_hand(day: Warehouse, settings: Settings) -> None:
+    # chat 10:00: 200 contacts x 3 min in 60 min = 10 Erlangs, as 100 in 30 min: raw 14, positions 20 (KPIS.md)
+    # email: 81 x 10 min = 13.5 agent-hours over the 9 business hours = 1.5 Erlangs; / 0.85 = 1.76 -> raw 2;
+    #   / 0.7 = 2.52 -> 3 agents in each hour 09:00-17:00, although every email arrived at 07:00
+    required = staffing.required_agents(staffing.arrivals(day.cursor(), VIEW, 60, settings), DAY, DAY, 60,
+                                        _scenario(settings))
+    by_hour = {(row["slot"].hour, row["channel"]): (row["raw_agents"], row["agents"])
+               for row in required.iter_rows(named=True)}
+    assert by_hour[(10, "chat")] == (14, 20)
+    assert [by_hour[(h, "chat")] for h in (9, 11)] == [(0, 0), (0, 0)]
+    assert {h for h in range(24) if by_hour[(h, "email")] == (2, 3)} == set(range(9, 18))
+    assert by_hour[(7, "email")] == (0, 0) and by_hour[(18, "email")] == (0, 0)
+    assert required.height == 48  # 24 hours x 2 channels
+
+
+def test_staffing_gap_against_a_hand_made_roster(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    cur = day.cursor()
+    assert staffing.roster_shifts(cur, VIEW, settings) == 3  # dee works on the 5th
+    staffed = staffing.roster_staffed(cur, VIEW, 60, settings)
+    # staffed: 09 ann 1; 10 ann 1 + bo 0.5 (from 10:30) + cy 1 = 2.5; 11 ann + bo = 2; 12-16 ann 1; 17 none
+    assert dict(zip([s.hour for s in staffed["slot"]], staffed["staffed"], strict=True)) == {
+        9: 1.0, 10: 2.5, 11: 2.0, 12: 1.0, 13: 1.0, 14: 1.0, 15: 1.0, 16: 1.0}
+    report = _report(day, settings, staffed)
+    gap = {s.hour: g for s, g in zip(report.slots["slot"], report.slots["gap"], strict=True)}
+    # required: 09 email 3; 10 chat 20 + email 3 = 23; 11-17 email 3; else 0
+    # gap = required - staffed: 09 2; 10 20.5; 11 1; 12-16 2; 17 3; else 0
+    assert [gap[h] for h in range(9, 18)] == [2.0, 20.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0]
+    assert all(gap[h] == 0 for h in [*range(9), *range(18, 24)])
+    # short agent-hours: 2 + 20.5 + 1 + 5 x 2 + 3 = 36.5; nothing spare
+    assert report.totals["short_agent_hours"] == 36.5 and report.totals["spare_agent_hours"] == 0
+    cells = report.by_weekday_hour.filter(pl.col("weekday") == 0)
+    assert cells.filter(pl.col("hour") == 10)["gap"].item() == 20.5
+    assert report.by_weekday_hour.filter(pl.col("weekday") == 1)["gap"].is_null().all()  # no Tuesday in the window
+
+
+def test_staffing_roster_follows_the_channel_filter(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    chat = Filters(DAY, DAY, channel=("chat",))
+    staffed = staffing.roster_staffed(day.cursor(), chat, 60, settings)
+    # cy serves phone: 10:00 is ann 1 + bo 0.5; required is chat alone: 20 -> gap 18.5
+    assert staffed.filter(pl.col("slot").dt.hour() == 10)["staffed"].item() == 1.5
+    report = _report(day, settings, staffed, chat)
+    assert report.slots.filter(pl.col("slot").dt.hour() == 10)["gap"].item() == 18.5
+    assert report.totals["short_agent_hours"] == 18.5
+    assert report.totals["spare_agent_hours"] == 1 + 2 + 5  # ann alone at 09, ann and bo at 11, ann 12-16
+
+
+def test_staffing_estimate_counts_distinct_assignees_with_a_reply_or_solve(day: Warehouse,
+                                                                          settings: Settings) -> None:
+    import_batch(day, Batch("activity.csv", "sha-act", "hand", "tickets",
+                            {"tickets": ACTIVITY.with_columns(source=pl.lit("hand"))}))
+    staffed = staffing.seen_working(day.cursor(), VIEW, 60, settings)
+    # 10:00: ann (10:05, 10:40) and bo (10:20) = 2; 14:00: ann's solve of a ticket from 1 March = 1
+    assert dict(zip([s.hour for s in staffed["slot"]], staffed["staffed"], strict=True)) == {10: 2.0, 14: 1.0}
+    half = staffing.seen_working(day.cursor(), VIEW, 30, settings)
+    assert [(s.hour, s.minute, n) for s, n in half.rows()] == [(10, 0, 2.0), (10, 30, 1.0), (14, 0, 1.0)]
+
+
+def test_staffing_clock_minutes_tells_whether_half_hours_are_possible(day: Warehouse, settings: Settings) -> None:
+    assert staffing.clock_minutes(day.cursor(), VIEW, settings) == 1
+    hourly = pl.DataFrame({"source": ["h"] * 2, "ticket_id": ["1", "2"],
+                           "created_at": [D(2024, 3, 11, 9), D(2024, 3, 11, 14)]})
+    import_batch(day, Batch("hourly.csv", "sha-h", "h", "tickets", {"tickets": hourly}))
+    assert staffing.clock_minutes(day.cursor(), Filters(date(2024, 3, 11), date(2024, 3, 11)), settings) == 60
+    assert staffing.clock_minutes(day.cursor(), Filters(date(2024, 3, 12), date(2024, 3, 12)), settings) is None
+
+
+def test_staffing_after_hours_splits_arrivals_by_staffed_intervals() -> None:
+    waits = pl.DataFrame({
+        "slot": [D(2024, 3, 4, 8), D(2024, 3, 4, 9), D(2024, 3, 4, 9), D(2024, 3, 4, 20), D(2024, 3, 4, 21),
+                 D(2024, 3, 4, 21)],
+        "first_reply_minutes": [720.0, 10.0, 30.0, 600.0, None, 780.0],
+    })
+    staffed = pl.DataFrame({"slot": [D(2024, 3, 4, 8), D(2024, 3, 4, 9)], "staffed": [0.0, 2.0]})
+    table = {row["coverage"]: row for row in staffing.after_hours(waits, staffed).iter_rows(named=True)}
+    inside, outside = table["Staffed hours"], table["Outside staffed hours"]
+    # inside: the two 09:00 tickets, 10 and 30 min -> median 20, p90 10 + 0.9 x 20 = 28
+    assert (inside["tickets"], inside["answered"], inside["first_reply_minutes_median"]) == (2, 2, 20.0)
+    assert inside["first_reply_minutes_p90"] == pytest.approx(28.0)
+    # outside: 08:00 (0 staffed), 20:00 and 21:00 (no row): 720, 600, 780 answered, one not yet
+    assert (outside["tickets"], outside["answered"], outside["unanswered"]) == (4, 3, 1)
+    assert outside["first_reply_minutes_median"] == 720.0 and outside["share"] == pytest.approx(4 / 6)
+
+
+def test_staffing_forecast_carries_last_years_hours_times_growth() -> None:
+    before, after = peaks.bfcm(2025), peaks.bfcm(2026)  # Fri 28 Nov - Mon 1 Dec -> Fri 27 Nov - Mon 30 Nov
+    last = pl.DataFrame({"slot": [D(2025, 11, 28, 10), D(2025, 11, 28, 10, 30), D(2025, 12, 1, 23)],
+                         "channel": ["chat", "chat", "email"], "tickets": [10, 4, 6]})
+    forecast = staffing.forecast_arrivals(last, before, after, 1.25)
+    assert forecast.rows() == [(D(2026, 11, 27, 10), "chat", 12.5), (D(2026, 11, 27, 10, 30), "chat", 5.0),
+                               (D(2026, 11, 30, 23), "email", 7.5)]
+    with pytest.raises(ValueError, match="zero or more"):
+        staffing.forecast_arrivals(last, before, after, -1)
+
+
+def test_staffing_carry_fills_a_longer_window_from_the_same_weekday() -> None:
+    before = peaks.Peak("a", "A", date(2025, 12, 2), date(2025, 12, 4), "custom")  # Tue-Thu
+    after = peaks.Peak("b", "B", date(2026, 12, 1), date(2026, 12, 11), "custom")  # 11 days
+    last = pl.DataFrame({"slot": [D(2025, 12, 2, 9), D(2025, 12, 3, 9), D(2025, 12, 4, 9)], "n": [1, 2, 3]})
+    moved = staffing.carry(last, before, after)
+    # days 0-2 take 0-2; day 7 takes 0 (a week earlier), 8 -> 1, 9 -> 2; days 3-6 and 10 have no day a whole
+    # number of weeks earlier within the 3 and wrap around: 3 -> 3 % 3 = 0, 4 -> 1, 5 -> 2, 6 -> 0, 10 -> 1
+    assert [(s.day, n) for s, n in moved.rows()] == [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2), (6, 3), (7, 1),
+                                                      (8, 1), (9, 2), (10, 3), (11, 2)]
+
+
+def test_staffing_hiring_plan_lists_extra_agents_and_hours(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    report = _report(day, settings, staffing.roster_staffed(day.cursor(), VIEW, 60, settings))
+    plan = staffing.hiring_plan(report, paid_hours=8)
+    assert plan.columns == ["slot", "weekday", "contacts_chat", "contacts_email", "required", "staffed",
+                            "extra_agents", "extra_agent_hours", "extra_shifts"]
+    assert plan["extra_agent_hours"].sum() == 36.5 and plan["extra_shifts"].sum() == pytest.approx(36.5 / 8)
+    assert plan.filter(pl.col("slot").dt.hour() == 10).row(0)[1:5] == ("Mon", 200.0, 0.0, 23.0)
+    assert staffing.rate_factor(last_tickets=100, last_orders=1000, recent_rate=0.08, growth=0.25) == 1.0
+    assert staffing.rate_factor(last_tickets=100, last_orders=0, recent_rate=0.08, growth=0.25) is None
+
+
+# --- a peak's window, as the Staffing page shows it ------------------------------------------------------------------
+PHONE_TUESDAY = pl.DataFrame({"ticket_id": ["p1"], "created_at": [D(2024, 3, 5, 9)], "channel": ["phone"]})
+DAY_PEAK = peaks.Peak("launch", "Launch", DAY, DAY, "custom")  # baseline weeks: Mon 5 Feb - Sun 3 Mar
+
+
+def _add_tickets(wh: Warehouse, frame: pl.DataFrame, name: str) -> None:
+    import_batch(wh, Batch(f"{name}.csv", f"sha-{name}", "hand", "tickets",
+                           {"tickets": frame.with_columns(source=pl.lit("hand"))}))
+
+
+def test_staffing_window_of_one_channel_holds_only_that_channels_tickets(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    _add_tickets(day, PHONE_TUESDAY, "phone")  # a channel with no ticket on the day
+    everything = staffing.window(day.cursor(), VIEW, 60, settings)
+    # the view's channels come from every date: phone is kept although no phone ticket arrived on the 4th
+    assert everything.channels == ("chat", "email", "phone")
+    assert set(everything.arrivals["channel"]) == {"chat", "email"} and everything.waits.height == 200 + 81
+    chat = staffing.window(day.cursor(), Filters(DAY, DAY, channel=("chat",)), 60, settings)
+    assert chat.channels == ("chat",)
+    assert set(chat.arrivals["channel"]) == {"chat"} and chat.arrivals["tickets"].sum() == 200
+    assert chat.waits.height == 200 and chat.quality["tickets"].sum() == 200
+    # staffed: cy's phone shift drops out, 10:00 is ann 1 + bo 0.5 (from 10:30)
+    assert chat.source == "roster"
+    assert chat.staffed.filter(pl.col("slot").dt.hour() == 10)["staffed"].item() == 1.5
+
+
+def test_staffing_view_channels_bind_the_filter_as_a_value(day: Warehouse, settings: Settings) -> None:
+    hostile = Filters(DAY, DAY, channel=("chat') OR TRUE --",))
+    assert staffing.view_channels(day.cursor(), hostile, settings) == ()
+    both = Filters(DAY, DAY, channel=("email", "chat", "fax"))  # a value the data lacks is no channel
+    assert staffing.view_channels(day.cursor(), both, settings) == ("chat", "email")
+
+
+def test_staffing_interval_choices_offer_half_hours_only_where_times_carry_minutes(day: Warehouse,
+                                                                                 settings: Settings) -> None:
+    assert staffing.interval_choices(day.cursor(), VIEW, settings) == (60, 30)  # chats every 18 s
+    on_the_hour = pl.DataFrame({"ticket_id": ["h1", "h2"], "created_at": [D(2024, 3, 11, 9), D(2024, 3, 11, 14)]})
+    _add_tickets(day, on_the_hour, "hourly")
+    assert staffing.interval_choices(day.cursor(), Filters(date(2024, 3, 11), date(2024, 3, 11)), settings) == (60,)
+    # without tickets nothing rules half hours out
+    assert staffing.interval_choices(day.cursor(), Filters(date(2024, 3, 12), date(2024, 3, 12)), settings) == (60, 30)
+
+
+def test_staffing_peak_gap_against_the_roster_is_the_hand_worked_gap(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    report, source = staffing.peak_gap(day.cursor(), DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    # the same numbers as test_staffing_gap_against_a_hand_made_roster: 36.5 agent-hours short, none spare;
+    # no ticket in the baseline weeks, so no interval is flagged
+    assert source == "roster"
+    assert report.totals["short_agent_hours"] == 36.5 and report.totals["spare_agent_hours"] == 0
+    assert report.totals["flagged_intervals"] == 0
+
+
+# Ten chats at 10:00-10:09 on Mon 4 March answered after 30 min (chat target 2 min: all breached), and ten the
+# Monday before answered in 1 min (all met). Nobody is assigned: staffed agents are the estimate, 0.
+def _chats(on: date, reply_minutes: float, prefix: str) -> pl.DataFrame:
+    created = [D(on.year, on.month, on.day, 10, i) for i in range(10)]
+    return pl.DataFrame({"ticket_id": [f"{prefix}{i}" for i in range(10)], "created_at": created,
+                         "channel": ["chat"] * 10, "first_reply_minutes": [reply_minutes] * 10,
+                         "first_reply_at": [c + timedelta(minutes=reply_minutes) for c in created]})
+
+
+@pytest.fixture
+def slow_day() -> Iterator[Warehouse]:
+    wh = Warehouse()
+    _add_tickets(wh, pl.concat([_chats(date(2024, 2, 26), 1.0, "q"), _chats(DAY, 30.0, "s")]), "slow")
+    yield wh
+    wh.close()
+
+
+def test_staffing_peak_gap_flags_short_intervals_slower_than_the_baseline_weeks(slow_day: Warehouse,
+                                                                               settings: Settings) -> None:
+    cur = slow_day.cursor()
+    # baseline (5 Feb - 3 Mar): the ten quick chats, SLA 10/10 = 1.0, no rating
+    start, end = peaks.baseline(DAY_PEAK)
+    assert staffing.baseline_quality(cur, Filters(start, end), settings) == {"sla_first_reply_attainment": 1.0,
+                                                                            "csat": None}
+    report, source = staffing.peak_gap(cur, DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    assert source == "estimate"
+    # 10:00: 10 chats x 3 min in 60 min = 0.5 Erlangs. One agent: P(wait) 0.5, SL 1 - 0.5 e^(-0.5 x 20/180) = 0.53;
+    # two: P(wait) = 2 B / (2 - 0.5 (1 - B)) with B = 1/13 -> 0.1, SL 1 - 0.1 e^(-1.5 x 20/180) = 0.92 >= 0.8
+    # -> 2 agents, 2 / 0.7 -> 3 positions. Staffed 0: 3 short; SLA 0 < 1.0 - 0.1: slow -> flagged
+    ten = report.slots.filter(pl.col("slot").dt.hour() == 10).row(0, named=True)
+    assert (ten["tickets"], ten["required"], ten["staffed"], ten["gap"]) == (10.0, 3.0, 0.0, 3.0)
+    assert ten["sla_first_reply_attainment"] == 0.0 and ten["slow"] and not ten["unhappy"] and ten["flagged"]
+    assert report.totals["flagged_intervals"] == 1 and report.totals["short_agent_hours"] == 3.0
+
+
+def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(day: Warehouse,
+                                                                             settings: Settings) -> None:
+    table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
+    # no roster and no assignee: the estimate staffs no interval, all 281 tickets arrive outside staffed hours
+    assert source == "estimate"
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 0, "Outside staffed hours": 281}
+    _add_roster(day)
+    table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
+    # the roster covers 09:00-17:00: the 200 chats at 10:00 are inside, the 81 emails at 07:00 outside
+    assert source == "roster"
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 200, "Outside staffed hours": 81}
+    assert table["answered"].sum() == 0  # no ticket of the day has a reply yet
+
+
+
+# --- the tables the page shows ---------------------------------------------------------------------------------------
+def test_staffing_required_by_channel_sums_each_channel_of_the_day(day: Warehouse, settings: Settings) -> None:
+    report = _report(day, settings, pl.DataFrame(schema={"slot": pl.Datetime("us"), "staffed": pl.Float64}))
+    table = staffing.required_by_channel(report, _scenario(settings))
+    # chat: 200 contacts, 20 positions at 10:00 only -> 20 agent-hours; email: 81 contacts, 3 positions in each of
+    # the 9 business hours -> 27 agent-hours (test_staffing_required_agents_by_hand)
+    assert table.columns == ["channel", "model", "contacts", "handle", "busiest", "agent_hours"]
+    assert table.rows() == [("chat", "Erlang C (live)", 200.0, 3.0, 20, 20.0),
+                            ("email", "Workload (async)", 81.0, 10.0, 3, 27.0)]
+    slower = replace(_scenario(settings), handle_factor=1.5)  # the handle column shows the what-if's handle time
+    assert staffing.required_by_channel(report, slower)["handle"].to_list() == [4.5, 15.0]
+
+
+def test_staffing_required_by_channel_of_an_empty_window_is_an_empty_table(settings: Settings) -> None:
+    nothing = pl.DataFrame(schema={"slot": pl.Datetime("us"), "channel": pl.String, "tickets": pl.Int64})
+    report = staffing.report(nothing, pl.DataFrame(schema={"slot": pl.Datetime("us"), "staffed": pl.Float64}),
+                             None, {}, start=DAY, end=DAY, minutes=60, scenario=_scenario(settings))
+    table = staffing.required_by_channel(report, _scenario(settings))
+    assert table.is_empty() and table.columns == ["channel", "model", "contacts", "handle", "busiest", "agent_hours"]
+
+
+def _slots(rows: list[tuple[int, float, bool, bool, bool]]) -> staffing.GapReport:
+    """A report whose slots are (hour of 4 March, gap, slow, unhappy, flagged); 10 tickets, SLA 0.5, CSAT 0.6."""
+    slots = pl.DataFrame({
+        "slot": [D(2024, 3, 4, hour) for hour, *_ in rows], "tickets": [10.0] * len(rows),
+        "required": [4.0] * len(rows), "staffed": [4.0 - gap for _, gap, *_ in rows],
+        "gap": [gap for _, gap, *_ in rows], "sla_first_reply_attainment": [0.5] * len(rows),
+        "first_reply_minutes_median": [30.0] * len(rows), "csat": [0.6] * len(rows), "csat_n": [5] * len(rows),
+        "slow": [r[2] for r in rows], "unhappy": [r[3] for r in rows], "flagged": [r[4] for r in rows]})
+    return staffing.GapReport(pl.DataFrame(), slots, pl.DataFrame(), 60)
+
+
+def test_staffing_short_and_slow_lists_the_flagged_intervals_and_why() -> None:
+    report = _slots([(9, 1.0, True, False, True), (10, 2.0, False, True, True), (11, 3.0, True, True, True),
+                     (12, 0.0, True, True, False)])  # 12:00: slow and unhappy but not short: not listed
+    table = staffing.short_and_slow(report)
+    assert table.columns == ["Interval", "Tickets", "Required", "Staffed", "Short", "First reply SLA %", "CSAT %",
+                             "Ratings", "Why"]
+    assert table.rows() == [("Mon 04 Mar 09:00", 10.0, 4.0, 3.0, 1.0, 50.0, 60.0, 5, "slow replies"),
+                            ("Mon 04 Mar 10:00", 10.0, 4.0, 2.0, 2.0, 50.0, 60.0, 5, "low CSAT"),
+                            ("Mon 04 Mar 11:00", 10.0, 4.0, 1.0, 3.0, 50.0, 60.0, 5, "slow replies, low CSAT")]
+    assert staffing.short_and_slow(_slots([(12, 0.0, True, True, False)])).is_empty()
+
+
+def test_staffing_short_and_slow_of_a_peak_names_the_slow_interval(slow_day: Warehouse, settings: Settings) -> None:
+    report, _ = staffing.peak_gap(slow_day.cursor(), DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    # test_staffing_peak_gap_flags_short_intervals_slower_than_the_baseline_weeks: 10:00, 3 short, SLA 0, no rating
+    assert staffing.short_and_slow(report).rows() == [
+        ("Mon 04 Mar 10:00", 10.0, 3.0, 0.0, 3.0, 0.0, None, 0, "slow replies")]
+
+
+def test_staffing_handle_minutes_come_from_the_export_else_from_settings(day: Warehouse, settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert staffing.handle_minutes(day.cursor(), settings) == (settings.staffing_handle_minutes, "settings")
+    monkeypatch.setattr(staffing, "handle_minutes_from_data", lambda cur: {"chat": 4.5})  # an export that has them
+    assert staffing.handle_minutes(day.cursor(), settings) == ({"chat": 4.5}, "export")
+
+# --- the next peak's forecast ------------------------------------------------------------------------------------
+SALE = peaks.Peak("custom-sale", "Sale", date(2025, 3, 3), date(2025, 3, 3), "custom")  # 364 days after the day
+
+
+def _add_orders(wh: Warehouse, when: D, count: int, name: str) -> None:
+    frame = pl.DataFrame({"order_id": [f"{name}{i}" for i in range(count)], "created_at": [when] * count,
+                          "currency": ["USD"] * count, "gross_sales": [10.0] * count})
+    import_batch(wh, Batch(f"{name}.csv", f"sha-orders-{name}", "hand", "orders",
+                           {"orders": frame.with_columns(source=pl.lit("hand"))}))
+
+
+def test_forecast_without_last_years_peak_says_which_window_is_missing(warehouse: Warehouse,
+                                                                       settings: Settings) -> None:
+    # the fixture's tickets and orders lie in February and March 2024: no Black Friday 2023
+    scenario = staffing.Scenario.from_settings(settings)
+    with pytest.raises(staffing.NoHistory, match=r"last year's window \(Black Friday – Cyber Monday 2023 "):
+        staffing.forecast_peak(warehouse.cursor(), peaks.bfcm(2024), VIEW, scenario, 60, "tickets", settings)
+    assert issubclass(staffing.NoHistory, ValueError)  # a caller that knows only ValueError still catches it
+    with pytest.raises(staffing.NoHistory, match="the same peak a year earlier"):
+        staffing.forecast_peak(Warehouse().cursor(), SALE, VIEW, scenario, 60, "tickets", settings)  # no data
+
+
+def test_forecast_carries_last_years_window_times_growth(day: Warehouse, settings: Settings) -> None:
+    _add_roster(day)
+    scenario = replace(_scenario(settings), growth=0.25)
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, scenario, 60, "tickets", settings)
+    # Mon 3 Mar 2025 takes Mon 4 Mar 2024 (52 weeks earlier): 200 chats and 81 emails x 1.25
+    assert (forecast.before.start, forecast.method, forecast.factor) == (DAY, "tickets", 1.25)
+    assert forecast.tickets == 281 * 1.25
+    ten = forecast.report.slots.filter(pl.col("slot") == D(2025, 3, 3, 10)).row(0, named=True)
+    # staffed: no shift in 2025, so last year's roster carried over (10:00: ann 1 + bo 0.5 + cy 1)
+    assert forecast.source == "roster" and ten["staffed"] == 2.5
+    # required at 10:00: 250 chats straight from Erlang C (growth applied once), plus email: 101.25 x 10 min over
+    # 9 business hours = 1.875 Erlangs / 0.85 = 2.21 -> / 0.7 = 3.15 -> 4 positions
+    chat = erlang_c_staffing(contacts=250, interval_seconds=3600, handle_seconds=180, answer_seconds=20,
+                             target_service_level=0.8, max_occupancy=0.85, shrinkage=0.3)
+    assert ten["tickets"] == 250 and ten["required"] == chat.agents + 4  # no email arrived at 10:00
+
+
+def test_forecast_by_orders_is_last_years_orders_times_the_recent_contact_rate(day: Warehouse,
+                                                                              settings: Settings) -> None:
+    _add_orders(day, D(2024, 3, 4, 12), 200, "last")  # last year's window: 200 orders, 281 tickets
+    # the newest 8 weeks (5 Mar - 29 Apr 2024): 10 orders, 4 tickets -> 0.4 tickets per order
+    _add_orders(day, D(2024, 4, 29, 12), 10, "recent")
+    _add_tickets(day, pl.DataFrame({"ticket_id": [f"r{i}" for i in range(4)], "created_at": [D(2024, 4, 29, 9)] * 4,
+                                    "channel": ["email"] * 4}), "recent-tickets")
+    assert staffing.forecast_methods(day.cursor()) == ("tickets", "orders")
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "orders", settings)
+    # 200 orders x 0.4 = 80 tickets, i.e. a factor of 80 / 281 on last year's tickets
+    assert forecast.method == "orders"
+    assert forecast.factor == pytest.approx(80 / 281) and forecast.tickets == pytest.approx(80)
+
+
+def test_forecast_by_orders_without_orders_in_last_years_window_falls_back_to_tickets(day: Warehouse,
+                                                                                     settings: Settings) -> None:
+    assert staffing.forecast_methods(day.cursor()) == ("tickets",)  # no orders at all
+    _add_orders(day, D(2024, 3, 11, 12), 10, "later")  # orders, but none on 4 March 2024
+    forecast = staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "orders", settings)
+    assert (forecast.method, forecast.factor, forecast.tickets) == ("tickets", 1.0, 281.0)
+    with pytest.raises(ValueError, match="forecast method"):
+        staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "guess", settings)

@@ -3,6 +3,7 @@ all unsolved, ties), SLA details, sample sizes, breakdowns, and the shapes behin
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from datetime import datetime as D
 
@@ -11,8 +12,8 @@ import pytest
 
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
+from metrics import availability, distributions, drilldown
 from metrics import query as mq
-from metrics import views
 from settings import Settings
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
@@ -186,7 +187,7 @@ def test_breakdown_by_agent_keeps_unassigned_tickets_as_their_own_row(warehouse:
 # --- the shapes behind the Trends page ----------------------------------------------------------------------------
 def test_arrivals_by_hour_has_every_cell_and_places_tickets_on_local_weekday_and_hour(warehouse: Warehouse,
                                                                                        settings: Settings) -> None:
-    frame = views.arrivals_by_hour(warehouse.cursor(), WEEK, settings)
+    frame = distributions.arrivals_by_hour(warehouse.cursor(), WEEK, settings)
     assert frame.height == 7 * 24 and frame["tickets"].sum() == 4
     hits = {(r["weekday"], r["hour"]) for r in frame.filter(pl.col("tickets") > 0).iter_rows(named=True)}
     assert hits == {(0, 9), (1, 10), (2, 12), (4, 8)}  # T1 Mon 09, T2 Tue 10, T3 Wed 12, T4 Fri 08
@@ -194,40 +195,51 @@ def test_arrivals_by_hour_has_every_cell_and_places_tickets_on_local_weekday_and
 
 def test_duration_buckets_count_each_ticket_once(warehouse: Warehouse, settings: Settings) -> None:
     # first replies of T1-T4: 30, 2, 60, 10 -> < 15 min: 2; 15-60: 1; 1-4 h: 1 (60 is not under 60)
-    frame = views.duration_buckets(warehouse.cursor(), WEEK, "first_reply", settings=settings)
+    frame = distributions.duration_buckets(warehouse.cursor(), WEEK, "first_reply", settings=settings)
     assert frame["tickets"].to_list() == [2, 1, 1, 0, 0, 0, 0]
     assert frame["label"].to_list()[0] == "< 15 min"
     # resolution of T1, T2, T5 by solve time: 120 -> 1-4 h, 1440 -> 24-48 h, 7200 -> > 48 h
-    assert views.duration_buckets(warehouse.cursor(), WEEK, "full_resolution", settings=settings)[
+    assert distributions.duration_buckets(warehouse.cursor(), WEEK, "full_resolution", settings=settings)[
         "tickets"].to_list() == [0, 0, 1, 0, 0, 1, 1]
 
 
 def test_tickets_behind_a_point_are_the_ones_its_value_counts(warehouse: Warehouse, settings: Settings) -> None:
     cur = warehouse.cursor()
-    tuesday = views.period_filters(WEEK, date(2024, 3, 5), "day")
-    assert views.tickets_behind(cur, "tickets_created", tuesday, settings=settings)["ticket_id"].to_list() == ["T2"]
+    tuesday = drilldown.period_filters(WEEK, date(2024, 3, 5), "day")
+    assert drilldown.tickets_behind(cur, "tickets_created", tuesday, settings=settings)["ticket_id"].to_list() == ["T2"]
     # solved in the week, by solve time: T5 was created the week before
-    solved = views.tickets_behind(cur, "tickets_solved", WEEK, settings=settings)["ticket_id"].to_list()
+    solved = drilldown.tickets_behind(cur, "tickets_solved", WEEK, settings=settings)["ticket_id"].to_list()
     assert sorted(solved) == ["T1", "T2", "T5"]
     # the backlog at the week's end, and one bar of a breakdown
-    assert sorted(views.tickets_behind(cur, "backlog", WEEK, settings=settings)["ticket_id"]) == ["T3", "T4", "T6"]
-    email = views.tickets_behind(cur, "tickets_created", WEEK, by="channel", by_value="email", settings=settings)
+    assert sorted(drilldown.tickets_behind(cur, "backlog", WEEK, settings=settings)["ticket_id"]) == ["T3", "T4", "T6"]
+    email = drilldown.tickets_behind(cur, "tickets_created", WEEK, by="channel", by_value="email", settings=settings)
     assert sorted(email["ticket_id"]) == ["T1", "T3"]
-    unassigned = views.tickets_behind(cur, "tickets_created", WEEK, by="assignee", by_value=mq.NONE, settings=settings)
+    unassigned = drilldown.tickets_behind(cur, "tickets_created", WEEK, by="assignee", by_value=mq.NONE,
+                                          settings=settings)
     assert unassigned["ticket_id"].to_list() == ["T4"]
 
 
 def test_period_filters_clip_a_week_or_month_to_the_view() -> None:
     view = mq.Filters(date(2024, 3, 6), date(2024, 3, 20), channel=("email",))
-    assert views.period_filters(view, date(2024, 3, 4), "week") == mq.Filters(date(2024, 3, 6), date(2024, 3, 10),
+    assert drilldown.period_filters(view, date(2024, 3, 4), "week") == mq.Filters(date(2024, 3, 6), date(2024, 3, 10),
                                                                              channel=("email",))
-    assert views.period_filters(view, date(2024, 3, 1), "month") == view
-    assert views.period_filters(mq.Filters(date(2024, 2, 1), date(2024, 3, 31)), date(2024, 2, 1), "month") == \
+    assert drilldown.period_filters(view, date(2024, 3, 1), "month") == view
+    assert drilldown.period_filters(mq.Filters(date(2024, 2, 1), date(2024, 3, 31)), date(2024, 2, 1), "month") == \
         mq.Filters(date(2024, 2, 1), date(2024, 2, 29))
+
+
+def test_period_filters_keep_every_filter_but_the_dates() -> None:
+    view = mq.Filters(date(2024, 3, 1), date(2024, 3, 31), channel=("email", "chat"), category=("refund",),
+                      priority=("high",))
+    day = drilldown.period_filters(view, date(2024, 3, 5), "day")
+    assert (day.start, day.end) == (date(2024, 3, 5), date(2024, 3, 5))
+    # every other field of Filters, including any added later, comes through unchanged
+    assert {f.name: getattr(day, f.name) for f in fields(mq.Filters) if f.name not in ("start", "end")} == {
+        f.name: getattr(view, f.name) for f in fields(mq.Filters) if f.name not in ("start", "end")}
 
 
 def test_unavailable_names_the_kpis_the_data_cannot_give_and_what_provides_them() -> None:
     bare = tickets([{"created_at": D(2024, 3, 5, 10), "first_reply_minutes": 5.0}])
-    missing = views.unavailable(bare.cursor(), ["first_reply_minutes_median", "csat", "reopen_rate", "nps"])
+    missing = availability.unavailable(bare.cursor(), ["first_reply_minutes_median", "csat", "reopen_rate", "nps"])
     assert set(missing) == {"csat", "reopen_rate", "nps"}
     assert "Satisfaction Score" in missing["csat"] and "Reopens" in missing["reopen_rate"]

@@ -10,8 +10,9 @@ import charts
 from data.export import safe_csv
 from metrics import peaks, staffing
 from metrics import query as mq
+from metrics.distributions import WEEKDAY_NAMES
 from metrics.units import format_value
-from ui.session import cached, check_link, row_count, settings, url_choice
+from ui.session import cached, check_link, settings, url_choice
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
 STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
@@ -30,7 +31,7 @@ def peak_picker(view: mq.Filters) -> peaks.Peak | None:
     pick, add = st.columns([4, 1], vertical_alignment="bottom")
     with add:
         _add_event_form()  # first: an event added now must be among the options below
-    choices = sorted([*options.past, *_session_events()], key=lambda p: (p.start, p.key), reverse=True)
+    choices = peaks.peaks_to_study(options, _session_events())
     if not choices:
         pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week falls inside "
                   "the data's dates. Add an event for the dates you want to study, or import more history.")
@@ -40,7 +41,7 @@ def peak_picker(view: mq.Filters) -> peaks.Peak | None:
         key = url_choice("Peak", list(by_key), "peak", peaks.default_peak(choices).key,  # type: ignore[union-attr]
                          format_func=lambda k: f"{by_key[k].label} · {KINDS[by_key[k].kind]}")
     chosen = by_key[key]
-    if options.last_day is not None and chosen.start > options.last_day:
+    if options.after_data(chosen):
         st.info(f"{chosen.label} lies after the newest data ({options.last_day:%d %b %Y}): see the forecast below.")
     return chosen
 
@@ -176,7 +177,7 @@ def gap_tiles(report: staffing.GapReport, source: str) -> None:
 def gap_charts(report: staffing.GapReport) -> None:
     """The net-staffing bars and heatmap, then the intervals short with slow replies or low CSAT."""
     st.plotly_chart(charts.staffing_gap(report.slots, report.minutes), width="stretch", key="gap_chart")
-    st.plotly_chart(charts.staffing_heatmap(report.by_weekday_hour, peaks.WEEKDAY_NAMES), width="stretch",
+    st.plotly_chart(charts.staffing_heatmap(report.by_weekday_hour, WEEKDAY_NAMES), width="stretch",
                     key="gap_heatmap")
     st.caption("Required − staffed per interval: red bars and cells are agents short, blue ones agents spare; the "
                "heatmap averages each weekday and hour over the peak. A triangle marks a short interval whose tickets "
@@ -245,7 +246,7 @@ def next_peak(view: mq.Filters, plan: staffing.Scenario, minutes: int) -> None:
 
 
 def _forecast_method() -> str:
-    if not row_count("orders"):
+    if cached(staffing.forecast_methods) == ("tickets",):
         st.caption("Forecast from last year's tickets (no orders loaded for the orders × contact rate method).")
         return "tickets"
     labels = {"tickets": "Last year's tickets × growth", "orders": "Orders × contact rate"}

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import streamlit as st
 
 import charts
+from metrics import distributions
 from metrics import query as mq
-from metrics import views
 from metrics.registry import METRICS
 from ui.session import cached, url_choice
 from ui.widgets import BREAKDOWN_LABELS, grain_control, metric_label
@@ -51,7 +51,8 @@ def comparison(filters: mq.Filters, view: View) -> tuple[mq.Filters | None, str]
 
 
 def arrivals(filters: mq.Filters) -> None:
-    st.plotly_chart(charts.heatmap(cached(views.arrivals_by_hour, filters), views.WEEKDAY_NAMES), width="stretch")
+    cells = cached(distributions.arrivals_by_hour, filters)
+    st.plotly_chart(charts.heatmap(cells, distributions.WEEKDAY_NAMES), width="stretch")
     st.caption("Tickets created per weekday and hour on the account's clock (busiest hours are darkest); "
                "by creation time.")
 
@@ -61,7 +62,7 @@ def waits(filters: mq.Filters) -> None:
     business = st.toggle("Business hours", key="buckets_business", bind="query-params")
     left, right = st.columns(2)
     for cell, stem, title in ((left, "first_reply", "First reply time"), (right, "full_resolution", "Resolution time")):
-        cell.plotly_chart(charts.buckets(cached(views.duration_buckets, filters, stem, business), title),
+        cell.plotly_chart(charts.buckets(cached(distributions.duration_buckets, filters, stem, business), title),
                           width="stretch")
     left.caption("Tickets created in the period, by time to the first public agent reply.")
     right.caption("Tickets solved in the period, by time from creation to the last solve.")

@@ -12,8 +12,8 @@ import streamlit as st
 from data import demo, ingest
 from data.export import safe_csv
 from data.privacy import mask_pii
+from metrics import availability, drilldown
 from metrics import query as mq
-from metrics import views
 from metrics.registry import BY_NAME, Metric
 from metrics.units import column, header, scale
 from ui.session import (
@@ -73,7 +73,7 @@ def sample_caption(filters: mq.Filters, compared: bool = True) -> str:
 
 def explain_missing(names: Sequence[str]) -> list[str]:
     """Say which KPIs this data cannot give and which export or setting would give them."""
-    missing = cached(views.unavailable, tuple(names))
+    missing = cached(availability.unavailable, tuple(names))
     if missing:
         lines = [f"- **{BY_NAME[name].label}** comes from {provided_by}." for name, provided_by in missing.items()]
         st.info(f"Unavailable with the loaded data ({len(missing)}): it has none of what "
@@ -162,8 +162,8 @@ def drill_down(event: object, frame: pl.DataFrame, metric: Metric, filters: mq.F
                                 placeholder=f"All {BREAKDOWN_LABELS[by].lower()}s")
     if period is None and value is None:
         return
-    scope = views.period_filters(filters, date.fromisoformat(period), grain) if period else filters
-    table = cached(views.tickets_behind, metric.name, scope, by=by if value else None, by_value=value)
+    scope = drilldown.period_filters(filters, date.fromisoformat(period), grain) if period else filters
+    table = cached(drilldown.tickets_behind, metric.name, scope, by=by if value else None, by_value=value)
     _ticket_table(table.with_columns(mask_pii(table["subject"])), metric, scope)  # masked before it leaves
 
 
@@ -180,7 +180,7 @@ def _apply_click(event: object, by: str | None) -> None:
 
 
 def _ticket_table(table: pl.DataFrame, metric: Metric, scope: mq.Filters) -> None:
-    more = " (the newest shown)" if table.height >= views.DRILL_LIMIT else ""
+    more = " (the newest shown)" if table.height >= drilldown.DRILL_LIMIT else ""
     count = f"{table.height:,} ticket{'' if table.height == 1 else 's'}"
     st.caption(f"{count}{more} behind {metric.label.lower()}, {scope.start:%d %b} – "
                f"{scope.end:%d %b %Y}. Emails and phone numbers are masked.")

@@ -1,0 +1,51 @@
+"""Shapes of ticket data that are not one KPI per period: arrivals by local weekday and hour (the heatmap), and
+how durations spread over buckets.
+
+Same rules as ``metrics.query``: trusted constants in the SQL text, every user value bound.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from metrics.query import Filters, execute, in_view, local_time
+from metrics.registry import DURATIONS
+from settings import Settings
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+# (label, upper bound in minutes); the last bucket is open-ended
+BUCKETS: tuple[tuple[str, float], ...] = (
+    ("< 15 min", 15), ("15–60 min", 60), ("1–4 h", 240), ("4–8 h", 480), ("8–24 h", 1440), ("24–48 h", 2880),
+    ("> 48 h", float("inf")),
+)
+
+
+def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    """Tickets created per local weekday (0 = Monday) and hour, every one of the 168 cells present."""
+    local = local_time("created_at")
+    sql = f"""
+        WITH cells AS (SELECT d AS weekday, h AS hour FROM range(7) a(d) CROSS JOIN range(24) b(h)),
+        counts AS (SELECT isodow({local}) - 1 AS weekday, hour({local}) AS hour, count(*) AS tickets
+                   FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
+        SELECT weekday::INT AS weekday, hour::INT AS hour, coalesce(tickets, 0) AS tickets
+        FROM cells LEFT JOIN counts USING (weekday, hour) ORDER BY weekday, hour"""
+    return execute(cur, sql, filters, settings)
+
+
+def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, business: bool = False, *,
+                     settings: Settings) -> pl.DataFrame:
+    """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are."""
+    duration = next((d for d in DURATIONS if d.stem == stem), None)
+    if duration is None:
+        raise ValueError(f"unknown duration {stem!r}; known: {', '.join(d.stem for d in DURATIONS)}")
+    cases = " ".join(f"WHEN minutes < {bound} THEN {i}" for i, (_, bound) in enumerate(BUCKETS[:-1]))
+    # the duration is worked out once per ticket, then bucketed (the business clock is not cheap)
+    sql = f"""
+        WITH v AS (SELECT {duration.expression(business)} AS minutes FROM tickets WHERE {in_view(duration.time)}),
+        b AS (SELECT CASE {cases} ELSE {len(BUCKETS) - 1} END AS bucket FROM v WHERE minutes IS NOT NULL)
+        SELECT bucket::INT AS bucket, coalesce(n, 0) AS tickets FROM range({len(BUCKETS)}) r(bucket)
+        LEFT JOIN (SELECT bucket, count(*) AS n FROM b GROUP BY ALL) USING (bucket) ORDER BY bucket"""
+    frame = execute(cur, sql, filters, settings)
+    return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
