@@ -399,3 +399,21 @@ def test_complaints_correction_is_saved_and_shown_as_the_analysts(fixture_file: 
     examples = app.dataframe[1].value
     assert examples["ticket_id"].to_list() == ["T3"]
     assert examples["category_source"].to_list() == ["analyst"]
+
+
+def test_every_filter_field_is_one_keyed_sidebar_widget_read_from_the_link(fixture_file: Path) -> None:
+    """Each field of Filters has its sidebar widget, keyed by the field's name, and the link's parameter of that name
+    reaches the query: the three places the README names for a new filter."""
+    from dataclasses import fields
+
+    from metrics.query import DIMENSIONS, Filters
+
+    app = _app(start="2024-03-04", end="2024-03-10", channel="email", category="shipping_status", priority="normal")
+    keys = [f.name for f in fields(Filters)]
+    assert set(DIMENSIONS) == {f.name for f in fields(Filters) if f.type != "date"}
+    sidebar = {widget.key for kind in ("date_input", "multiselect") for widget in getattr(app.sidebar, kind)}
+    assert set(keys) <= sidebar
+    chosen = app.session_state["filters"]
+    assert (chosen.start.isoformat(), chosen.end.isoformat()) == ("2024-03-04", "2024-03-10")
+    assert (chosen.channel, chosen.category, chosen.priority) == (("email",), ("shipping_status",), ("normal",))
+    assert _tiles(app)["Tickets created"] == "2"  # T1 and T3: email, normal, shipping_status, created that week
