@@ -108,6 +108,7 @@ def _wait_for_tile(page: Page, label: str, value: str) -> None:
 
 
 def test_browser_overview_filter_url_round_trip_and_page_switch(page: Page, server_url: str) -> None:
+    """A channel chosen in Chromium changes the tiles and the URL, and survives a reload and a trip to Data."""
     page.goto(server_url)
     # Defaults: the 30 days up to the newest data (2024-02-11..03-11) hold all 7 fixture tickets.
     _wait_for_tile(page, "Tickets created", "7")
@@ -138,6 +139,7 @@ def test_browser_overview_filter_url_round_trip_and_page_switch(page: Page, serv
 
 
 def test_browser_import_page_previews_imports_and_reports(page: Page, server_url: str, tmp_path: Path) -> None:
+    """An upload is previewed with its unreadable cells, imports 2 of 3 records, and a second import changes nothing."""
     export = tmp_path / "zendesk-march.csv"
     export.write_text(
         "Id,Requester email,Subject,Status,Priority,Via,Created at,Updated at,Solved at,Replies,"
@@ -219,7 +221,7 @@ def test_browser_trends_point_opens_its_tickets_and_the_download_is_safe(page: P
     assert "'=HYPERLINK" in subject
 
 
-def test_browser_team_page_shows_agents(page: Page, server_url: str) -> None:
+def test_browser_team_page_draws_its_table_caption_and_a_chart(page: Page, server_url: str) -> None:
     page.goto(f"{server_url}/team?start=2024-03-04&end=2024-03-10")
     page.get_by_text("Click a column header to sort").wait_for()
     page.get_by_test_id("stPlotlyChart").first.wait_for()
@@ -227,7 +229,7 @@ def test_browser_team_page_shows_agents(page: Page, server_url: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "team.png"), full_page=True)
 
 
-def test_browser_complaints_page_and_a_correction(page: Page, server_url: str) -> None:
+def test_browser_complaints_page_saves_a_correction_and_confirms_it(page: Page, server_url: str) -> None:
     page.goto(f"{server_url}/complaints?start=2024-03-04&end=2024-03-10&example=shipping_status")
     page.get_by_text("Top categories").wait_for()
     form = page.get_by_test_id("stForm")

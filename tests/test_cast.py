@@ -89,13 +89,13 @@ def test_cast_int_text_and_overflow_are_problems() -> None:
 # --- numbers ----------------------------------------------------------------------------------------------------
 
 
-def test_cast_number_decimal_point() -> None:
+def test_cast_number_reads_thousands_commas_exponents_and_a_unicode_minus() -> None:
     cast = to_number(cells("1,234.5", "1e3", "\u22122.25", ".5", "'7"), "Weight")
     assert cast.values.to_list() == [1234.5, 1000.0, -2.25, 0.5, 7.0]
     assert cast.values.dtype == pl.Float64
 
 
-def test_cast_number_decimal_comma() -> None:
+def test_cast_number_reads_a_decimal_comma_with_dot_or_space_thousands() -> None:
     cast = to_number(cells("1.234,5", "12,75", "1 234,5"), "Gewicht", decimal=",")
     assert cast.values.to_list() == [1234.5, 12.75, 1234.5]
 
@@ -115,7 +115,7 @@ def test_cast_number_rejects_unknown_decimal_mark() -> None:
 # --- money ------------------------------------------------------------------------------------------------------
 
 
-def test_cast_money_currency_symbols_and_codes() -> None:
+def test_cast_money_reads_amounts_with_a_currency_symbol_or_code_either_side() -> None:
     cast = to_money(cells("$1.50", "USD 12", "12 EUR", "€3", "R$ 10.00", "Rs. 5", "US$7", "$12 USD"), "Total")
     assert cast.values.to_list() == money("1.50", "12.00", "12.00", "3.00", "10.00", "5.00", "7.00", "12.00")
     assert cast.problems == []
@@ -125,23 +125,23 @@ def test_cast_money_is_decimal_18_2() -> None:
     assert to_money(cells("1"), "Total").values.dtype == pl.Decimal(18, 2)
 
 
-def test_cast_money_thousand_separators() -> None:
+def test_cast_money_reads_thousand_separators_including_indian_grouping() -> None:
     cast = to_money(cells("$1,234.50", "1,234,567", "1,23,456.00"), "Total")
     assert cast.values.to_list() == money("1234.50", "1234567.00", "123456.00")
 
 
-def test_cast_money_trailing_spaces_and_leading_apostrophe() -> None:
+def test_cast_money_ignores_surrounding_spaces_and_a_leading_apostrophe() -> None:
     cast = to_money(cells("12.5 ", " 3 ", "'-5.00", "'7"), "N. Revenue (formatted)")
     assert cast.values.to_list() == money("12.50", "3.00", "-5.00", "7.00")
 
 
-def test_cast_money_negatives_parentheses_unicode_minus_and_sign_positions() -> None:
+def test_cast_money_reads_parentheses_a_unicode_minus_and_a_sign_anywhere_as_negative() -> None:
     cast = to_money(cells("(5.00)", "\u22125", "-$5", "$-5", "5.00-", "($5.00)"), "Refunded Amount")
     assert cast.values.to_list() == money("-5.00", "-5.00", "-5.00", "-5.00", "-5.00", "-5.00")
     assert cast.problems == []
 
 
-def test_cast_money_decimal_comma() -> None:
+def test_cast_money_reads_a_decimal_comma_with_symbols_codes_and_thousands() -> None:
     cast = to_money(cells("1 234,50 €", "1.234,50", "12,5 EUR", "-3,00", "7"), "Summe", decimal=",")
     assert cast.values.to_list() == money("1234.50", "1234.50", "12.50", "-3.00", "7.00")
     assert cast.problems == []
@@ -183,7 +183,7 @@ def test_cast_currency_symbol_shared_symbols_and_plain_numbers_are_null() -> Non
 # --- booleans ---------------------------------------------------------------------------------------------------
 
 
-def test_cast_bool_words() -> None:
+def test_cast_bool_reads_true_false_yes_no_1_0_and_y_n_in_any_case() -> None:
     cast = to_bool(cells("TRUE", "FALSE", "true", "yes", "no", "1", "0", "Y", "N", " Yes "), "Accepts Marketing")
     assert cast.values.to_list() == [True, False, True, True, False, True, False, True, False, True]
     assert cast.problems == []
@@ -198,7 +198,7 @@ def test_cast_bool_other_word_is_a_problem() -> None:
 # --- timestamps -------------------------------------------------------------------------------------------------
 
 
-def test_cast_timestamp_offsets_change_inside_one_column() -> None:
+def test_cast_timestamp_converts_each_row_by_its_own_offset_across_a_dst_change() -> None:
     # US Pacific springs forward 2023-03-12: 23:30 -0800 is 07:30 UTC next day, 03:30 -0700 is 10:30 UTC.
     cast = to_timestamp_utc(cells("2023-03-11 23:30:00 -0800", "2023-03-12 03:30:00 -0700"), "Created at",
                             formats=SHOPIFY, tz="America/Los_Angeles")
@@ -211,7 +211,7 @@ def test_cast_timestamp_offset_in_value_beats_account_zone() -> None:
     assert cast.values.to_list() == [D(2023, 4, 10, 2, 46, 45)]
 
 
-def test_cast_timestamp_iso_with_z_and_colon_offset() -> None:
+def test_cast_timestamp_reads_iso_times_with_z_or_an_offset_with_or_without_colon() -> None:
     cast = to_timestamp_utc(cells("2024-05-01T12:00:00Z", "2024-05-01T12:00:00+02:00", "2024-05-01T12:00:00-0130"),
                             "created_datetime", formats=ISO, tz="UTC")
     assert cast.values.to_list() == [D(2024, 5, 1, 12), D(2024, 5, 1, 10), D(2024, 5, 1, 13, 30)]
@@ -222,7 +222,7 @@ def test_cast_timestamp_format_with_literal_z_is_utc() -> None:
     assert cast.values.to_list() == [D(2024, 5, 1, 12)]
 
 
-def test_cast_timestamp_wall_clock_in_account_zone() -> None:
+def test_cast_timestamp_reads_a_wall_clock_in_the_account_zone_with_its_summer_time() -> None:
     # Berlin is UTC+1 in January and UTC+2 in July.
     cast = to_timestamp_utc(cells("2024-01-15 12:00", "2024-07-01 12:00"), "Created at", formats=WALL,
                             tz="Europe/Berlin")
@@ -251,13 +251,13 @@ def test_cast_timestamp_placeholder_is_null_without_problem() -> None:
     assert cast.problems == []
 
 
-def test_cast_timestamp_formats_tried_in_order() -> None:
+def test_cast_timestamp_reads_each_cell_by_whichever_listed_format_fits() -> None:
     cast = to_timestamp_utc(cells("2024-01-02 03:04:05 +0100", "31/12/2023 22:36"), "Created at",
                             formats=[*SHOPIFY, "%d/%m/%Y %H:%M"], tz="UTC")
     assert cast.values.to_list() == [D(2024, 1, 2, 2, 4, 5), D(2023, 12, 31, 22, 36)]
 
 
-def test_cast_timestamp_month_first_single_digits() -> None:
+def test_cast_timestamp_reads_month_first_dates_with_single_digit_day_and_month() -> None:
     cast = to_timestamp_utc(cells("8/9/2024 11:33"), "Date", formats=["%m/%d/%Y %H:%M"], tz="UTC")
     assert cast.values.to_list() == [D(2024, 8, 9, 11, 33)]
 
@@ -269,7 +269,7 @@ def test_cast_timestamp_unreadable_names_the_expected_form() -> None:
                           (3, "yesterday", "not a date in the form DD/MM/YYYY HH:MM")]
 
 
-def test_cast_timestamp_is_naive_microseconds() -> None:
+def test_cast_timestamp_gives_microsecond_datetimes_without_a_time_zone() -> None:
     values = to_timestamp_utc(cells("2024-05-01T12:00:00Z"), "t", formats=ISO, tz="UTC").values
     assert values.dtype == pl.Datetime("us")
     assert values.dtype.time_zone is None  # type: ignore[attr-defined]
@@ -283,19 +283,19 @@ def test_cast_timestamp_unknown_zone_raises() -> None:
 # --- date order -------------------------------------------------------------------------------------------------
 
 
-def test_cast_date_order_day_first() -> None:
+def test_cast_date_order_is_day_first_when_a_first_number_is_over_12() -> None:
     assert date_order(cells("1/2/2023 10:00", "31/12/2023 22:36", None)) == "DMY"
 
 
-def test_cast_date_order_month_first() -> None:
+def test_cast_date_order_is_month_first_when_a_second_number_is_over_12() -> None:
     assert date_order(cells("8/9/2024 11:33", "12/25/2024 09:00")) == "MDY"
 
 
-def test_cast_date_order_ambiguous() -> None:
+def test_cast_date_order_is_ambiguous_when_no_number_is_over_12() -> None:
     assert date_order(cells("8/9/2024 11:33", "01.02.2024")) == "ambiguous"
 
 
-def test_cast_date_order_both_is_unknown() -> None:
+def test_cast_date_order_is_unknown_when_the_rows_disagree() -> None:
     assert date_order(cells("31/12/2023", "12/31/2023")) == "unknown"
 
 
@@ -306,17 +306,17 @@ def test_cast_date_order_without_slash_dates_is_unknown() -> None:
 # --- durations --------------------------------------------------------------------------------------------------
 
 
-def test_cast_minutes_from_hours() -> None:
+def test_cast_minutes_converts_hours_to_minutes() -> None:
     cast = to_minutes(cells("1.5", "0.25", "2"), "Resolution time", "hours")
     assert cast.values.to_list() == [90.0, 15.0, 120.0]
 
 
-def test_cast_minutes_from_minutes_and_seconds() -> None:
+def test_cast_minutes_keeps_minutes_and_converts_seconds() -> None:
     assert to_minutes(cells("42", "1,440"), "First reply time in minutes", "minutes").values.to_list() == [42.0, 1440.0]
     assert to_minutes(cells("90", "30"), "Handle time", "seconds").values.to_list() == [1.5, 0.5]
 
 
-def test_cast_minutes_clock_and_day_durations() -> None:
+def test_cast_minutes_reads_clock_times_and_day_counts_as_durations() -> None:
     # 1:30 = 90; 26:15:30 = 1575.5; 1 day 02:03 = 1440 + 123 = 1563; 2 days, 0:00:30 = 2880.5; 3 days = 4320.
     cast = to_minutes(cells("1:30", "26:15:30", "1 day 02:03", "2 days, 0:00:30", "3 days"), "Time tracked", "hours")
     assert cast.values.to_list() == [90.0, 1575.5, 1563.0, 2880.5, 4320.0]
@@ -336,7 +336,7 @@ def test_cast_minutes_unreadable_durations_are_problems() -> None:
 # --- satisfaction -----------------------------------------------------------------------------------------------
 
 
-def test_cast_rating_zendesk_words() -> None:
+def test_cast_rating_reads_zendesk_words_and_not_offered_as_no_rating() -> None:
     rating, score = to_rating(cells("Good", "Bad", "Offered", "Not Offered", "Unoffered"), "Satisfaction Score")
     assert rating.values.to_list() == ["good", "bad", "offered", None, None]
     assert score.values.to_list() == [None] * 5
@@ -349,7 +349,7 @@ def test_cast_rating_help_scout_words_count_okay_as_not_satisfied() -> None:
     assert score.values.to_list() == [None] * 4
 
 
-def test_cast_rating_numbers_give_score_and_rating() -> None:
+def test_cast_rating_numbers_keep_their_score_and_four_or_five_is_good() -> None:
     rating, score = to_rating(cells("5", "4", "3.0", "1"), "review_score")
     assert score.values.to_list() == [5, 4, 3, 1]
     assert score.values.dtype == pl.Int16

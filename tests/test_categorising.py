@@ -80,7 +80,7 @@ def test_a_correction_wins_and_outlives_a_reimport_of_the_ticket() -> None:
     assert categories(wh)["1"] == ("wrong_item", "analyst", 1.0)
 
 
-def test_a_correction_names_a_taxonomy_category_and_an_existing_ticket() -> None:
+def test_a_correction_to_an_unknown_category_or_ticket_is_refused() -> None:
     wh = Warehouse()
     load(wh, [ticket("1", exported="refund")])
     with pytest.raises(ValueError, match="not a category"):

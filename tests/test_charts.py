@@ -64,7 +64,8 @@ def test_every_unit_of_the_registry_has_one_display() -> None:
     [(1234, "count", "1,234"), (0.8125, "fraction", "81.2%"), (45, "minutes", "45 min"), (150, "minutes", "2.5 h"),
      (4320, "minutes", "3.0 d"), (70, "money", "70.00"), (8.44, "per_100", "8.4"), (None, "count", "—")],
 )
-def test_format_value_by_unit(value: float | None, unit: str, text: str) -> None:
+def test_format_value_writes_each_unit_its_own_way_and_a_dash_for_nothing(value: float | None, unit: str,
+                                                                          text: str) -> None:
     assert format_value(value, unit) == text
 
 

@@ -118,6 +118,7 @@ def test_normalise_in_polars_matches_python() -> None:
 
 
 def test_rule_prefix_and_gap_match_whole_words_only() -> None:
+    """The rule "cancel* ... order" matches "cancelling my last order", not "precancel", "orders" or a long gap."""
     pattern, weight = rule_pattern("cancel* ... order")
     assert weight == 2
     matches = pl.Series(["cancelling my last order", "cancel order", "precancel order", "cancel a b c d order",
@@ -332,6 +333,7 @@ BITEXT_FOLDER = REAL_DATA / "bitext-customer-service-intents"
 
 @pytest.mark.skipif(not BITEXT_FOLDER.is_dir(), reason=f"real data folder {BITEXT_FOLDER} is absent")
 def test_bitext_macro_f1_holds_its_floor() -> None:
+    """On the Bitext intents, rules alone keep a macro F1 of 0.83 or more, rules with the model 0.89 or more."""
     from bench.categories import BITEXT, evaluate, load_labelled
 
     evaluation = evaluate(load_labelled(BITEXT))

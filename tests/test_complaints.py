@@ -35,6 +35,7 @@ def series(per_category: dict[str, list[int]]) -> Warehouse:
 
 
 def test_category_shares_of_the_fixture_week(warehouse: Warehouse, settings: Settings) -> None:
+    """Each category's tickets, share and change against the week before, largest first; a channel filter applies."""
     week = Filters(date(2024, 3, 4), date(2024, 3, 10))
     # created 4-10 March: T1, T3 shipping_status, T2 refund, T4 damaged_item; the week before only T5 (other),
     # which has no ticket this week and is left out. Ties (1 and 1) by category.
@@ -66,7 +67,7 @@ def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day
                                  {"category": "refund", "weeks_ago": 2, "tickets": 1}]
 
 
-def test_weekly_counts_keep_the_views_channel_category_and_priority(settings: Settings) -> None:
+def test_weekly_counts_apply_the_views_channel_category_and_priority_filters(settings: Settings) -> None:
     # week 0: refund by email (normal, high), refund by chat (high), damaged_item by email (high)
     rows = [("refund", "email", "normal"), ("refund", "email", "high"), ("refund", "chat", "high"),
             ("damaged_item", "email", "high")]
@@ -98,7 +99,7 @@ def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:
     assert table["category"][0] == "damaged_item"  # rising first, largest z first
 
 
-def test_rising_threshold_is_a_parameter(settings: Settings) -> None:
+def test_rising_flags_a_category_only_once_its_z_reaches_the_given_threshold(settings: Settings) -> None:
     wh = series({"refund": [4, 2, 3, 2, 3, 2, 3, 2, 3]})  # z = 1.5 / 0.5345 = 2.8
     weekly = mc.weekly_counts(wh.cursor(), VIEW, weeks=8, settings=settings)
     assert mc.rising(weekly, mc.RisingTest(z=3.0, min_tickets=1))["is_rising"].to_list() == [False]
@@ -128,6 +129,7 @@ def shop() -> Warehouse:
 
 
 def test_complaints_per_1000_units_by_sku(shop: Warehouse, settings: Settings) -> None:
+    """A complaint counts against every SKU in its order, per 1,000 units of that SKU sold."""
     table = mc.by_order_dimension(shop.cursor(), VIEW, "sku", settings)
     rows = {(r["value"], r["category"]): (r["tickets"], r["sold"], r["per_1000"]) for r in table.iter_rows(named=True)}
     # MUG: 3 units sold; damaged tickets on O1 and O2 both hold a mug -> 2 / 3 x 1000
@@ -139,6 +141,7 @@ def test_complaints_per_1000_units_by_sku(shop: Warehouse, settings: Settings) -
 
 
 def test_complaints_per_1000_orders_by_shipping_method(shop: Warehouse, settings: Settings) -> None:
+    """Shipping methods and discount codes give complaints per 1,000 orders of each."""
     table = mc.by_order_dimension(shop.cursor(), VIEW, "shipping_method", settings)
     rows = {(r["value"], r["category"]): (r["tickets"], r["sold"]) for r in table.iter_rows(named=True)}
     assert rows == {("standard", "damaged_item"): (1, 2), ("standard", "wrong_item"): (1, 2),

@@ -107,11 +107,11 @@ def test_demo_order_count_is_tens_of_thousands(orders: pl.DataFrame) -> None:
     assert 40_000 <= orders.height <= 90_000
 
 
-def test_demo_contact_rate_is_realistic(orders: pl.DataFrame, tickets: pl.DataFrame) -> None:
+def test_demo_has_8_to_15_tickets_per_100_orders(orders: pl.DataFrame, tickets: pl.DataFrame) -> None:
     assert 8 <= 100 * tickets.height / orders.height <= 15
 
 
-def test_demo_repeat_customer_share(orders: pl.DataFrame) -> None:
+def test_demo_has_20_to_45_percent_repeat_customers(orders: pl.DataFrame) -> None:
     orders_per_customer = orders.group_by("customer_key").len()
     assert 0.2 <= (orders_per_customer["len"] >= 2).mean() <= 0.45
 
@@ -133,6 +133,7 @@ def test_demo_gross_sales_equals_sum_of_lines(orders: pl.DataFrame, lines: pl.Da
 
 
 def test_demo_order_money_adds_up(orders: pl.DataFrame) -> None:
+    """Totals add up; discounts are 9-26 % of gross; refunds never pass the total and touch 4-8 % of orders."""
     expected_total = pl.col("gross_sales") - pl.col("discounts") + pl.col("shipping") + pl.col("taxes")
     assert orders.select((pl.col("total") == expected_total).all()).item()
     discount_share = orders.filter(pl.col("discount_code").is_not_null()).select(
@@ -160,14 +161,14 @@ def test_demo_line_numbers_count_from_one_within_each_order(lines: pl.DataFrame)
     ).item()
 
 
-def test_demo_bfcm_tickets_are_three_to_four_times_a_normal_day(tickets: pl.DataFrame) -> None:
+def test_demo_bfcm_days_have_2_5_to_5_times_the_tickets_of_a_normal_day(tickets: pl.DataFrame) -> None:
     for black_friday in BLACK_FRIDAYS:
         peak, baseline = _peak_and_baseline(tickets, black_friday)
         ratio = (peak.height / PEAK_DAYS) / (baseline.height / BASELINE_DAYS)
         assert 2.5 <= ratio <= 5, (black_friday, ratio)
 
 
-def test_demo_bfcm_orders_peak(orders: pl.DataFrame) -> None:
+def test_demo_bfcm_days_have_2_5_to_5_times_the_orders_of_a_normal_day(orders: pl.DataFrame) -> None:
     for black_friday in BLACK_FRIDAYS:
         peak, baseline = _peak_and_baseline(orders, black_friday)
         ratio = (peak.height / PEAK_DAYS) / (baseline.height / BASELINE_DAYS)
@@ -189,6 +190,7 @@ def test_demo_csat_lower_for_slow_first_replies(tickets: pl.DataFrame) -> None:
 
 
 def test_demo_csat_ratings_match_scores(tickets: pl.DataFrame) -> None:
+    """Scores 4-5 read good and 1-3 bad; 20-40 % of offered surveys carry a score; only solved tickets are offered."""
     rated = tickets.filter(pl.col("satisfaction_score").is_not_null())
     assert set(rated["satisfaction_rating"]) <= {"good", "bad"}
     assert (rated.filter(pl.col("satisfaction_rating") == "good")["satisfaction_score"] >= 4).all()
@@ -198,13 +200,13 @@ def test_demo_csat_ratings_match_scores(tickets: pl.DataFrame) -> None:
     assert offered["solved_at"].null_count() == 0
 
 
-def test_demo_all_four_channels_present(tickets: pl.DataFrame) -> None:
+def test_demo_has_all_four_channels_with_email_the_largest(tickets: pl.DataFrame) -> None:
     shares = dict(tickets["channel"].value_counts(normalize=True).iter_rows())
     assert set(shares) == {"email", "chat", "phone", "social"}
     assert shares["email"] == max(shares.values())
 
 
-def test_demo_categories_come_from_taxonomy(tickets: pl.DataFrame) -> None:
+def test_demo_categories_come_from_the_taxonomy_with_shipping_status_the_commonest(tickets: pl.DataFrame) -> None:
     counts = dict(tickets["category_exported"].drop_nulls().value_counts().iter_rows())
     assert set(counts) <= set(CATEGORIES) - {"uncategorised"}
     assert max(counts, key=counts.__getitem__) == "shipping_status"
@@ -234,6 +236,7 @@ def test_demo_tickets_name_existing_orders_of_the_same_customer(tickets: pl.Data
 
 
 def test_demo_solved_at_not_before_created_at(tickets: pl.DataFrame) -> None:
+    """A solved ticket is solved after it was created, first solved no later than last, and is solved or closed."""
     solved = tickets.filter(pl.col("solved_at").is_not_null())
     assert (solved["solved_at"] >= solved["created_at"]).all()
     assert (solved["first_solved_at"] <= solved["solved_at"]).all()
@@ -252,7 +255,7 @@ def test_demo_durations_are_ordered_and_match_timestamps(tickets: pl.DataFrame) 
     assert tickets["full_resolution_business_minutes"].null_count() == tickets.height
 
 
-def test_demo_support_quality_rates_are_realistic(tickets: pl.DataFrame) -> None:
+def test_demo_one_touch_share_is_35_to_50_and_reopen_share_5_to_8_percent(tickets: pl.DataFrame) -> None:
     solved = tickets.filter(pl.col("status").is_in(["solved", "closed"]))
     assert 0.35 <= (solved["agent_replies"] < 2).mean() <= 0.5
     assert 0.05 <= (solved["reopens"] > 0).mean() <= 0.08

@@ -56,7 +56,7 @@ def test_wait_probability_two_agents_one_erlang_is_one_third() -> None:
     assert wait_probability(2, 1.0) == pytest.approx(1 / 3, rel=1e-12)
 
 
-def test_service_level_two_agents_one_erlang_at_ln3_handle_times() -> None:
+def test_service_level_two_agents_one_erlang_at_ln3_handle_times_is_eight_ninths() -> None:
     # SL = 1 − (1/3)·e^(−(2 − 1)·t/AHT); with t = AHT·ln 3 that is 1 − 1/9 = 8/9.
     assert service_level(2, 1.0, answer_seconds=60 * math.log(3), handle_seconds=60) == pytest.approx(8 / 9)
 

@@ -1,3 +1,5 @@
+"""CSV downloads: cells a spreadsheet would run as formulas are neutralised, and the file starts with a UTF-8 BOM."""
+
 from __future__ import annotations
 
 import polars as pl

@@ -302,6 +302,7 @@ def test_olist_set_is_detected_from_files_given_together() -> None:
 
 
 def test_olist_joins_and_sums_by_hand() -> None:
+    """An Olist order sums its items and freight, totals its payments (else items plus freight); one buyer, one key."""
     plan = plan_one(olist_files(), TOKYO)
     # o1: items 59.90 + 59.90 + 120.00 = 239.80, freight 12.30 + 12.30 + 8.40 = 33.00, paid 200.00 + 72.80;
     # o2 (cancelled): no items, paid 89.90; o3: 35.50 + 15.10, no payments -> total = gross + shipping = 50.60
@@ -322,7 +323,7 @@ def test_olist_joins_and_sums_by_hand() -> None:
     assert {frame["source"].unique().to_list()[0] for frame in plan.frames.values()} == {"olist"}
 
 
-def test_olist_sao_paulo_wall_clock_to_utc() -> None:
+def test_olist_reads_sao_paulo_wall_clock_as_utc_and_notes_the_skipped_hour() -> None:
     plan = plan_one(olist_files(), TOKYO)
     # o1 on 10 Feb 2018 is summer time (UTC-2) until 18 Feb, delivered on 20 Feb at UTC-3; o2 in July, UTC-3;
     # o3 at 00:30 on 15 Oct 2017, an hour São Paulo skipped (00:00 -> 01:00): read as 01:30 summer time

@@ -147,6 +147,7 @@ def test_zendesk_business_hour_twins_go_to_their_own_columns() -> None:
 
 
 def test_zendesk_satisfaction_words_and_scores() -> None:
+    """Good, Bad and Offered read as ratings, Not Offered and Unoffered as none; a score is kept, 5 good, 2 or 3 bad."""
     full, trimmed = tickets("zendesk_full.csv"), tickets("zendesk_trimmed.csv")
     # Good, Offered, Bad, Not Offered, Unoffered
     assert [full[t]["satisfaction_rating"] for t in ("101", "102", "103", "104", "105")] == [
@@ -200,7 +201,7 @@ def test_zendesk_customer_key_is_the_salted_hash_of_the_normalised_email() -> No
     assert full["102"]["customer_key"] == customer_key("ben.okafor@example.com", SALT)  # " BEN.OKAFOR@Example.com "
 
 
-def test_zendesk_statuses_and_priorities() -> None:
+def test_zendesk_statuses_and_priorities_are_read_and_an_empty_priority_stays_unknown() -> None:
     full = tickets("zendesk_full.csv")
     # an empty priority stays unknown rather than passing for "normal"
     assert [(full[t]["status"], full[t]["priority"]) for t in ("101", "102", "103", "104", "105")] == [
@@ -227,6 +228,7 @@ def test_zendesk_explore_report_labels_map_to_canonical_columns() -> None:
 
 
 def test_zendesk_explore_dates_and_aggregated_metric_labels() -> None:
+    """An Explore report of dates and SUM()/MED() labels reads; with no status column, a solve date means solved."""
     report = tickets("zendesk_explore_dates.csv")
     assert (report["311"]["created_at"], report["311"]["solved_at"]) == (D(2024, 5, 6), D(2024, 5, 7))
     assert [report[t]["agent_replies"] for t in ("311", "312")] == [2, 1]  # SUM(Agent replies)
@@ -264,6 +266,7 @@ def test_freshdesk_custom_status_reads_as_open_with_a_note() -> None:
 
 
 def test_freshdesk_source_priority_type_and_survey() -> None:
+    """Freshdesk sources, priorities, types, survey answers and statuses map onto CS Pulse's own values."""
     frame, _ = shaped("freshdesk.csv")
     # Email, Portal, Chat, Feedback Widget, Outbound Email
     assert frame["channel"].to_list() == ["email", "web", "chat", "web", "email"]
@@ -297,6 +300,7 @@ def test_gorgias_spam_tickets_are_left_out_with_a_note() -> None:
 
 
 def test_gorgias_channels_closes_and_survey_scores() -> None:
+    """Gorgias channels map onto CS Pulse's, a survey score of 5 is good and 3 bad, and a close time is the solve."""
     gorgias = tickets("gorgias.csv")
     assert [gorgias[t]["channel"] for t in ("501", "502", "504", "505")] == ["email", "chat", "social", "web"]
     assert [(gorgias[t]["satisfaction_rating"], gorgias[t]["satisfaction_score"]) for t in ("501", "505")] == [
@@ -306,7 +310,7 @@ def test_gorgias_channels_closes_and_survey_scores() -> None:
 
 
 # --- Help Scout ---------------------------------------------------------------------------------------------------
-def test_helpscout_happiness_ratings() -> None:
+def test_helpscout_great_is_good_and_okay_or_not_good_is_bad() -> None:
     helpscout = tickets("helpscout.csv")
     # Great, -, Okay, Not Good
     assert [helpscout[t]["satisfaction_rating"] for t in ("601", "602", "603", "604")] == [
@@ -321,6 +325,7 @@ def test_helpscout_first_response_time_in_seconds_or_as_a_duration() -> None:
 
 
 def test_helpscout_statuses_mailboxes_and_spam() -> None:
+    """A conversation's number is its id, statuses read, mailboxes become groups, spam is left out with a note."""
     frame, typed = shaped("helpscout.csv")
     assert frame["ticket_id"].to_list() == ["601", "602", "603", "604"]  # the conversation number; 605 is spam
     assert frame["status"].to_list() == ["closed", "open", "pending", "closed"]

@@ -98,7 +98,7 @@ def test_compare_previous_period_is_the_week_before(warehouse: Warehouse, settin
     assert values == {"tickets_created": (4, 1), "tickets_solved": (3, 0), "backlog": (3, 2)}
 
 
-def test_filters_previous_has_the_same_length() -> None:
+def test_filters_previous_is_the_period_of_the_same_length_just_before() -> None:
     assert WEEK.previous() == mq.Filters(date(2024, 2, 26), date(2024, 3, 3))
 
 
@@ -116,7 +116,7 @@ def test_channel_filter_applies_to_tickets_only(warehouse: Warehouse, settings: 
                                     "contacts_per_100_orders": 200 / 3})
 
 
-def test_several_filter_values_are_or_within_a_dimension_and_across_dimensions(
+def test_filter_values_match_any_within_a_dimension_and_all_across_dimensions(
     warehouse: Warehouse, settings: Settings
 ) -> None:
     # chat or phone, and category refund or damaged_item: T2 (chat, refund) and T4 (phone, damaged_item).
@@ -145,7 +145,7 @@ def test_month_grain_clips_to_the_filtered_dates(warehouse: Warehouse, settings:
                                 {"period": date(2024, 3, 1), "tickets_created": 4}]
 
 
-def test_breakdown_by_channel(warehouse: Warehouse, settings: Settings) -> None:
+def test_breakdown_by_channel_gives_each_channels_count(warehouse: Warehouse, settings: Settings) -> None:
     frame = mq.query(warehouse.cursor(), ["tickets_created"], WEEK, by="channel", settings=settings)
     assert dict(frame.select("by_value", "tickets_created").iter_rows()) == {"chat": 1, "email": 2, "phone": 1}
 
@@ -187,6 +187,7 @@ def test_default_filters_are_the_30_days_up_to_the_newest_data(warehouse: Wareho
 
 
 def test_dimension_values_lists_distinct_values(warehouse: Warehouse) -> None:
+    """A filter dimension lists its distinct values, sorted; a column that is no dimension is refused."""
     assert mq.dimension_values(warehouse.cursor(), "channel") == ["chat", "email", "phone"]
     with pytest.raises(ValueError):
         mq.dimension_values(warehouse.cursor(), "subject")

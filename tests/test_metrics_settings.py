@@ -49,6 +49,7 @@ def test_metrics_module_never_reads_the_settings_itself(path: Path) -> None:
 
 
 def test_metrics_functions_taking_settings_are_found() -> None:
+    """Functions taking settings are found in query, peaks, staffing, complaints, distributions: the check has work."""
     assert {"query.query", "query.execute", "query.default_filters", "peaks.peak_options", "staffing.peak_gap",
             "complaints.category_shares", "distributions.duration_buckets"} <= set(TAKING_SETTINGS)
 

@@ -266,7 +266,7 @@ def test_trends_drill_down_lists_the_tickets_behind_a_point_masked(fixture_file:
     assert any("1 ticket behind tickets created" in c.value for c in app.caption)
 
 
-def test_trends_drill_down_by_breakdown_value(fixture_file: Path) -> None:
+def test_trends_drill_down_by_a_breakdown_value_lists_only_its_tickets(fixture_file: Path) -> None:
     app = _trends(kpi="tickets_solved", grain="week", by="channel")
     app.selectbox(key="drill_period").set_value("2024-03-04").run()
     app.selectbox(key="drill_value").set_value("email").run()
@@ -274,6 +274,7 @@ def test_trends_drill_down_by_breakdown_value(fixture_file: Path) -> None:
 
 
 def test_trends_heatmap_and_buckets_draw(fixture_file: Path) -> None:
+    """The heatmap puts the week's 4 tickets on weekday and hour; first-reply and resolution charts count per bucket."""
     app = _trends(kpi="tickets_created")
     heatmap, first_reply, resolution = (_figure(app, i)["data"][0] for i in (1, 2, 3))
     assert sum(map(sum, heatmap["z"])) == 4 and heatmap["z"][0][9] == 1  # T1: Monday 09:00
@@ -314,7 +315,7 @@ def test_team_table_has_a_row_per_agent_with_sample_sizes(fixture_file: Path) ->
     assert rows["ben"]["csat"] == 0.5 and rows["ben"]["csat_n"] == 2  # T2 bad, T5 good
 
 
-def test_team_per_group_from_the_url(fixture_file: Path) -> None:
+def test_team_table_has_a_row_per_group_when_the_link_asks_for_groups(fixture_file: Path) -> None:
     app = _app(start="2024-03-04", end="2024-03-10")
     app.query_params["team_by"] = "group_name"
     app.switch_page("app_pages/team.py").run()
@@ -324,6 +325,7 @@ def test_team_per_group_from_the_url(fixture_file: Path) -> None:
 
 def test_overview_marks_rates_and_durations_over_small_samples(fixture_file: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate and duration tiles under the minimum sample show their n and a caption; a lower minimum drops the n."""
     tiles = _tiles(_app(start="2024-03-04", end="2024-03-10"))
     # first replies of T1-T4 = 4 tickets; CSAT rests on the 3 rated solves; counts are their own sample
     assert tiles["First reply (median) · n=4"] == "20 min"
@@ -342,7 +344,7 @@ def _complaints(**query: str) -> AppTest:
     return _opened("complaints", **query)
 
 
-def test_complaints_top_categories_with_share_and_change(fixture_file: Path) -> None:
+def test_complaints_top_categories_show_counts_with_share_and_change(fixture_file: Path) -> None:
     bars = _figure(_complaints())["data"][0]
     # created in the week: where-is-my-order T1, T3; refund T2; damaged T4. The week before: T5 other.
     counts = dict(zip(bars["y"], bars["x"], strict=True))
@@ -357,7 +359,7 @@ def test_complaints_rising_panel_states_its_test(fixture_file: Path) -> None:
     assert any(c.value.startswith("Rising: the last 7 days hold at least 5 tickets") for c in app.caption)
 
 
-def test_complaints_handling_table_per_category(fixture_file: Path) -> None:
+def test_complaints_handling_table_gives_each_categorys_first_reply_and_sample(fixture_file: Path) -> None:
     table = _complaints().dataframe[0].value
     rows = {row["Category"]: row for row in table.to_dict("records")}
     # where-is-my-order created in the week: T1 30 and T3 60 minutes to first reply -> median 45

@@ -136,6 +136,7 @@ def test_peaks_detect_finds_the_demo_black_fridays(demo: tuple[Warehouse, pl.Dat
 
 def test_peaks_bfcm_against_its_baseline_on_the_demo(demo: tuple[Warehouse, pl.DataFrame],
                                                      settings: Settings) -> None:
+    """On the demo, BFCM 2025 has 2.5-4.5 times the daily tickets of the 28 days before, and slower first replies."""
     wh, tickets = demo
     peak = peaks.bfcm(2025)
     table = {row["metric"]: row for row in

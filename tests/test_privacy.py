@@ -32,12 +32,12 @@ def test_customer_keys_normalise_non_ascii_emails_as_python_does() -> None:
     assert customer_keys(pl.Series(emails), "salt").to_list() == [customer_key(e, "salt") for e in emails]
 
 
-def test_mask_pii_masks_emails() -> None:
+def test_mask_pii_keeps_an_emails_first_letter_and_domain() -> None:
     masked = mask_pii(cells("from jane.doe+x@shop.example.com today", "a@b.co", None))
     assert masked.to_list() == ["from j***@shop.example.com today", "a***@b.co", None]
 
 
-def test_mask_pii_masks_phone_numbers() -> None:
+def test_mask_pii_keeps_only_a_phone_numbers_last_four_digits() -> None:
     masked = mask_pii(cells("call +1 (555) 123-4567 now", "030 1234 5678", "+4915112345678", "555.123.4567"))
     assert masked.to_list() == ["call ***-4567 now", "***-5678", "***-5678", "***-4567"]
 

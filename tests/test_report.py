@@ -54,7 +54,7 @@ def test_report_without_dates_covers_the_30_days_up_to_the_newest_data(warehouse
     assert json.loads(done.stdout)["tickets_created"] == 7
 
 
-def test_report_text_output_labels_each_kpi(warehouse_file: Path) -> None:
+def test_report_text_output_shows_kpi_labels_with_their_formatted_values(warehouse_file: Path) -> None:
     done = _run("--db", str(warehouse_file), "--start", "2024-03-04", "--end", "2024-03-10")
     assert "First reply (median)" in done.stdout and "20 min" in done.stdout
     assert "USD 70.00" in done.stdout and "EUR 80.00" in done.stdout

@@ -1,3 +1,5 @@
+"""Settings from CSPULSE_ variables and .env: defaults, parsing, errors naming the variable, the README table."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +13,7 @@ import pytest
 from settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 
-def test_settings_defaults_are_usable() -> None:
+def test_settings_default_to_utc_weekdays_nine_to_six_and_no_salt() -> None:
     settings = load_settings(_env_file=None)
     assert settings.timezone == "UTC"
     assert settings.business_days == ("mon", "tue", "wed", "thu", "fri")
@@ -25,6 +27,7 @@ def test_settings_relative_warehouse_path_is_from_the_project_folder() -> None:
 
 
 def test_settings_read_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CSPULSE_ variables are read; weekdays are trimmed, lower-cased, put in week order; SLA channels lower-cased."""
     monkeypatch.setenv("CSPULSE_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("CSPULSE_BUSINESS_DAYS", "Sat, sun ,mon")
     monkeypatch.setenv("CSPULSE_SLA_FIRST_REPLY_MINUTES", '{"Email": 60, "chat": 3}')
@@ -35,6 +38,7 @@ def test_settings_read_prefixed_environment_variables(monkeypatch: pytest.Monkey
 
 
 def test_settings_read_a_dotenv_file(tmp_path: Path) -> None:
+    """A .env file is read, and the salt it sets never shows in the settings' repr."""
     env = tmp_path / ".env"
     env.write_text("CSPULSE_CSAT_GOOD_MIN_SCORE=5\nCSPULSE_PII_SALT=pepper\n")
     settings = load_settings(_env_file=env)

@@ -79,6 +79,7 @@ def _report(wh: Warehouse, settings: Settings, staffed: pl.DataFrame, view: Filt
 
 
 def test_staffing_required_agents_by_hand(day: Warehouse, settings: Settings) -> None:
+    """Chat needs 20 positions in its busy hour; email's workload spreads 3 positions over each business hour."""
     # chat 10:00: 200 contacts x 3 min in 60 min = 10 Erlangs, as 100 in 30 min: raw 14, positions 20 (KPIS.md)
     # email: 81 x 10 min = 13.5 agent-hours over the 9 business hours = 1.5 Erlangs; / 0.85 = 1.76 -> raw 2;
     #   / 0.7 = 2.52 -> 3 agents in each hour 09:00-17:00, although every email arrived at 07:00
@@ -94,6 +95,7 @@ def test_staffing_required_agents_by_hand(day: Warehouse, settings: Settings) ->
 
 
 def test_staffing_gap_against_a_hand_made_roster(day: Warehouse, settings: Settings) -> None:
+    """The gap is required minus rostered agents per hour: 36.5 agent-hours short, none spare."""
     _add_roster(day)
     cur = day.cursor()
     assert staffing.roster_shifts(cur, VIEW, settings) == 3  # dee works on the 5th

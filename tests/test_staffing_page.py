@@ -76,6 +76,7 @@ def test_staffing_opens_on_the_newest_black_friday_with_staffed_agents_estimated
 
 
 def test_staffing_scenario_round_trips_through_the_url(demo: Path) -> None:
+    """A link sets the sliders, peak and interval, the tiles match the metrics layer, and sliders stay linked."""
     app = _staffing(peak="bfcm-2024", sl="90", answer="30", handle="120", shrink="20", growth="50", interval="30")
     assert [app.slider(key=k).value for k in ("sl", "answer", "handle", "shrink", "growth")] == [90, 30, 120, 20, 50]
     assert app.selectbox(key="peak").value == "bfcm-2024"
@@ -105,6 +106,7 @@ def test_staffing_scenario_round_trips_through_the_url(demo: Path) -> None:
 
 
 def test_staffing_every_control_recomputes(demo: Path) -> None:
+    """A stricter service level and more growth raise agent-hours short; every other control reruns without error."""
     app = _staffing()
     before = _short(app)
     app.slider(key="sl").set_value(99).run()

@@ -97,7 +97,7 @@ def test_all_unsolved_resolution_kpis_are_empty_and_backlog_holds_them_all(setti
                       "one_touch_rate": None, "csat": None, "backlog": 3}
 
 
-def test_median_of_ties_and_of_an_even_count(settings: Settings) -> None:
+def test_median_of_ties_is_the_tied_value_and_of_an_even_count_the_middle_mean(settings: Settings) -> None:
     # [5, 5, 5, 90] -> median 5; [5, 5, 90, 90] -> the mean of the two middle values, 47.5
     three_fives = tickets([{"created_at": D(2024, 3, 5, h), "first_reply_minutes": m} for h, m in
                            ((9, 5.0), (10, 5.0), (11, 5.0), (12, 90.0))])
@@ -194,6 +194,7 @@ def test_arrivals_by_hour_has_every_cell_and_places_tickets_on_local_weekday_and
 
 
 def test_duration_buckets_count_each_ticket_once(warehouse: Warehouse, settings: Settings) -> None:
+    """Each first reply and resolution falls in the bucket of its length, and 60 minutes is not under 60."""
     # first replies of T1-T4: 30, 2, 60, 10 -> < 15 min: 2; 15-60: 1; 1-4 h: 1 (60 is not under 60)
     frame = distributions.duration_buckets(warehouse.cursor(), WEEK, "first_reply", settings=settings)
     assert frame["tickets"].to_list() == [2, 1, 1, 0, 0, 0, 0]
