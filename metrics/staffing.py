@@ -229,9 +229,12 @@ def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
 
 
 def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
-    """Each ticket of the window: its arrival interval and its first reply minutes (NULL: no reply yet)."""
-    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes FROM tickets
-              WHERE {in_view('created_at')} ORDER BY slot"""
+    """Each ticket of the window: its arrival interval, its calendar first reply minutes (NULL: no reply yet, or an
+    export that gives only business-hours durations) and whether it was answered by any sign the export gives."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes,
+                     (first_reply_minutes IS NOT NULL OR first_reply_business_minutes IS NOT NULL
+                      OR first_reply_at IS NOT NULL) AS answered
+              FROM tickets WHERE {in_view('created_at')} ORDER BY slot"""
     return execute(cur, sql, view, settings)
 
 
@@ -384,18 +387,22 @@ def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame |
 
 def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
     """Tickets that arrived in intervals with agents on shift and in those without: how many and how long they
-    waited for a first reply (answered ones; the unanswered are counted apart)."""
+    waited for a first reply (answered ones; the unanswered are counted apart). A ticket is answered when its
+    ``answered`` says so (else when it has first reply minutes): a business-hours-only export has replies but no
+    calendar wait, which stays unknown rather than making its tickets unanswered."""
+    if "answered" not in waits.columns:
+        waits = waits.with_columns(answered=pl.col("first_reply_minutes").is_not_null())
     joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
         covered=pl.col("staffed").fill_null(0) > 0)
     total = max(joined.height, 1)
     rows = []
     for covered, label in ((True, "Staffed hours"), (False, "Outside staffed hours")):
         part = joined.filter(pl.col("covered") == covered)
-        answered = part["first_reply_minutes"].drop_nulls()
+        answered, waited = int(part["answered"].sum()), part["first_reply_minutes"].drop_nulls()
         rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
-                     "answered": answered.len(), "unanswered": part.height - answered.len(),
-                     "first_reply_minutes_median": answered.median() if answered.len() else None,
-                     "first_reply_minutes_p90": answered.quantile(0.9, "linear") if answered.len() else None})
+                     "answered": answered, "unanswered": part.height - answered,
+                     "first_reply_minutes_median": waited.median() if waited.len() else None,
+                     "first_reply_minutes_p90": waited.quantile(0.9, "linear") if waited.len() else None})
     return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
                                       "answered": pl.Int64, "unanswered": pl.Int64,
                                       "first_reply_minutes_median": pl.Float64,

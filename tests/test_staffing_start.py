@@ -163,6 +163,16 @@ def test_peaks_in_a_gap_of_the_export_are_not_offered_and_ones_cut_by_its_end_ar
     wh.close()
 
 
+def test_after_hours_counts_replies_of_a_business_hours_only_export_as_answered(spring: Warehouse,
+                                                                                settings: Settings) -> None:
+    busiest = peaks.peak_options(spring.cursor(), VIEW, settings).busiest[0]
+    table, source = staffing.after_hours_for(spring.cursor(), busiest, VIEW, 60, settings)
+    # all 80 tickets of the week were answered (a reply stamp and business minutes); no calendar wait is given
+    assert source == "estimate"
+    assert (table["tickets"].sum(), table["answered"].sum(), table["unanswered"].sum()) == (80, 80, 0)
+    assert table["first_reply_minutes_median"].null_count() == 2  # unknown, not 0
+
+
 # --- the forecast ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["tickets", "orders"])
 def test_forecast_says_which_history_it_lacks_although_orders_cover_it(spring: Warehouse, settings: Settings,
@@ -225,6 +235,8 @@ def test_staffing_page_on_two_spring_months_studies_the_busiest_week(spring_file
     tiles = {metric.label: metric.value for metric in app.metric}
     needed, staffed = (float(v.replace(",", "")) for v in tiles["Needed / staffed hours (est.)"].split(" / "))
     assert needed > 0 and staffed > 0  # a week with tickets and agents seen working them
+    after_hours = next(frame.value for frame in app.dataframe if "unanswered" in frame.value.columns)
+    assert after_hours["unanswered"].sum() == 0 and set(after_hours["first_reply_minutes_median"]) == {"—"}
     # the forecast says what it lacks instead of forecasting 0 tickets
     assert "Cannot forecast Black Friday – Cyber Monday 2026" in infos
     assert "needs tickets from 28 Nov 2025 – 01 Dec 2025" in infos and "the tickets start on 01 Mar 2026" in infos

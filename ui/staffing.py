@@ -245,14 +245,16 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
     shown = table.with_columns(
         pl.col("share") * 100,
         pl.col("first_reply_minutes_median").map_elements(lambda v: format_value(v, "minutes"), **as_text),
-        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), **as_text))
+        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), **as_text),
+    ).with_columns(pl.col("first_reply_minutes_median", "first_reply_minutes_p90").fill_null("—"))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "coverage": "Arrived in", "tickets": "Tickets",
         "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
         "unanswered": "Not answered yet", "first_reply_minutes_median": "First reply (median)",
         "first_reply_minutes_p90": "First reply (p90)"})
     st.caption(f"An interval is staffed when {STAFFED_SOURCES[source]} shows at least one agent in it; waits are "
-               "calendar time to the first agent reply, of the tickets answered so far.")
+               "calendar time to the first agent reply, of the tickets answered so far (— where the export gives "
+               "only business-hours reply times).")
 
 
 # --- the next peak --------------------------------------------------------------------------------------------------
