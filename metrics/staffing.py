@@ -536,8 +536,6 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
         raise NoHistory(lacking(before, span))
     last = before.filters(view)
     arrived = arrivals(cur, last, minutes, settings)
-    if arrived.is_empty():
-        raise NoHistory(lacking(before, span))
     factor, used = 1 + scenario.growth, "tickets"
     if method == "orders":
         recent = replace(view, start=span[1] - timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
@@ -547,6 +545,8 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
         if by_orders:  # no orders, or no recent tickets to give a contact rate: last year's tickets × growth
             factor, used = by_orders, "orders"
     forecast = forecast_arrivals(arrived, before, peak, factor)
+    if forecast.is_empty():  # no ticket of the view on a day that carries onto the peak
+        raise NoHistory(lacking(before, span))
     dates = peak.filters(view)
     if roster_shifts(cur, dates, settings):
         staffed, source = roster_staffed(cur, dates, minutes, settings), "roster"
