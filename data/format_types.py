@@ -177,7 +177,7 @@ def category_candidates_of(fmt: Format, headers: Sequence[str]) -> list[str]:
     ranked = []
     for index, header in enumerate(headers):
         name = _norm(header)
-        named = CATEGORY_WORDS.search(name) is not None
+        named = CATEGORY_WORDS.search(name.replace("_", " ")) is not None  # cf_reason_for_contact
         custom = fmt.custom_field is not None and re.fullmatch(fmt.custom_field, name) is not None
         if name not in claimed and (name in own or custom or named):
             ranked.append(((not named, not custom, index), header))

@@ -165,9 +165,11 @@ def _with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str
     """The category column for this file: the one asked for, else the analyst's remembered answer for these headers,
     else the best guess; recorded on the plan with the other candidates, so the Import page can ask."""
     plan.category_candidates = category_candidates_of(fmt, plan.headers)
-    if ctx.category_column is None and remembered is not None and (remembered == ""
-                                                                   or remembered in plan.category_candidates):
-        ctx = replace(ctx, category_column=remembered)
+    if ctx.category_column is None and remembered is not None:
+        # remembered by the header set, which ignores case and spacing: this file's spelling of the column
+        same = [c for c in plan.category_candidates if column_key(c) == remembered]
+        if remembered == "" or same:
+            ctx = replace(ctx, category_column=same[0] if same else "")
     column = category_column_of(fmt, plan.headers, ctx.category_column)
     plan.category_column = column or None
     if column and len(plan.category_candidates) == 1:
@@ -213,13 +215,19 @@ def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) ->
 
 
 # --- the analyst's answer to "which column holds the category?", per set of headers ----------------------------------
-CATEGORY_COLUMN_META = "category_column:"  # + header_set_key(headers); the value is the column, "" for none
+# + header_set_key(headers); the value is the column's column_key, "" for none
+CATEGORY_COLUMN_META = "category_column:"
 
 
 def header_set_key(headers: Sequence[str]) -> str:
     """The same for every file with these headers, whatever their order, case or spacing."""
-    names = sorted({" ".join(h.lower().split()) for h in headers})
+    names = sorted({column_key(h) for h in headers})
     return sha256_bytes("\n".join(names).encode())[:16]
+
+
+def column_key(header: str) -> str:
+    """A header as headers are matched: lower-cased, spaces collapsed."""
+    return " ".join(header.lower().split())
 
 
 def save_category_column(warehouse: Warehouse, headers: Sequence[str], column: str | None) -> None:
@@ -227,7 +235,7 @@ def save_category_column(warehouse: Warehouse, headers: Sequence[str], column: s
     if column and column not in headers:
         raise ValueError(f"{column!r} is not one of the file's columns")
     with warehouse.transaction() as cur:
-        warehouse.set_meta(cur, CATEGORY_COLUMN_META + header_set_key(headers), column or "")
+        warehouse.set_meta(cur, CATEGORY_COLUMN_META + header_set_key(headers), column_key(column or ""))
 
 
 def load_category_columns(warehouse: Warehouse) -> dict[str, str]:
