@@ -174,7 +174,7 @@ def store_categories() -> None:
     """The store's own category values on one screen: each mapped onto a built-in category or kept as its own, or
     the store's categories adopted as the taxonomy. Saving re-categorises every ticket; corrections stay."""
     values = cached(categorising.store_values)
-    if values.is_empty():
+    if (values["value"] == values["default"]).all():  # none, or all named as the taxonomy names them (the demo)
         return
     mapping = cached(categorising.load_store_mapping)
     own = values["own"].sum()
