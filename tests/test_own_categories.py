@@ -34,17 +34,25 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.categorising import OWN, StoreMapping, apply_store_mapping, categorise, correct, store_values
+from data.categorising import (
+    OWN,
+    StoreMapping,
+    apply_store_mapping,
+    categorise,
+    category_labels,
+    correct,
+    store_values,
+)
 from data.classifier import load_taxonomy
 from data.format_types import Context
 from data.formats import category_candidates
-from data.plans import load_category_columns, plan_files, run_plan, save_category_column
+from data.plans import Plan, load_category_columns, plan_files, run_plan, save_category_column
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
-from metrics.complaints import focus_categories
+from metrics.complaints import category_counts, focus_categories
 from metrics.query import Filters
 from settings import Settings
-from tests.conftest import PROJECT, REAL_DATA, use_warehouse
+from tests.conftest import PROJECT, REAL_DATA, load_fixture, use_warehouse
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tickets" / "zendesk_own_categories.csv"
 LIMITS = Limits(10_000_000, 10_000, 300)
@@ -61,7 +69,8 @@ SPRING_CATEGORIES = [
 ]
 
 
-def _plan(content: bytes | None = None, ctx: Context | None = None, remembered: dict[str, str] | None = None):
+def _plan(content: bytes | None = None, ctx: Context | None = None,
+          remembered: dict[str, str] | None = None) -> Plan:
     [plan] = plan_files([("zendesk.csv", content or FIXTURE.read_bytes())], ctx or Context(tz="UTC", salt="s"),
                         LIMITS, category_columns=remembered)
     assert plan.ok, plan.reason
@@ -277,6 +286,15 @@ def test_report_categories_count_the_period_only(spring_file: Path) -> None:
     assert [(c["label"], c["tickets"]) for c in april] == [("Damaged on arrival", 3), ("Sizing advice", 1)]
 
 
+def test_category_counts_are_for_the_period_only_in_may(spring: Warehouse, settings: Settings) -> None:
+    taxonomy = load_taxonomy()
+    may = category_counts(spring.cursor(), Filters(date(2024, 5, 1), date(2024, 5, 31)),
+                          category_labels(spring.cursor(), taxonomy), taxonomy.slugs, settings)
+    # May: 1005 sizing; 1006 1008 1010 refund; 1007 where is my order; 1009 uncategorised
+    assert [(c["category"], c["tickets"]) for c in may] == [
+        ("refund", 3), ("shipping_status", 1), ("sizing_advice", 1), ("uncategorised", 1)]
+
+
 # --- the pages ---------------------------------------------------------------------------------------------------
 @pytest.fixture
 def spring_app(spring_file: Path, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches: None) -> Path:
@@ -351,13 +369,16 @@ def test_import_page_asks_which_column_holds_the_category_and_remembers(tmp_path
     assert remembered.category_column == "Region [list]"
 
 
-def test_a_period_filter_reaches_the_category_counts(spring: Warehouse, settings: Settings) -> None:
-    from data.categorising import category_labels
-    from metrics.complaints import category_counts
-
-    taxonomy = load_taxonomy()
-    may = category_counts(spring.cursor(), Filters(date(2024, 5, 1), date(2024, 5, 31)),
-                          category_labels(spring.cursor(), taxonomy), taxonomy.slugs, settings)
-    # May: 1005 sizing; 1006 1008 1010 refund; 1007 where is my order; 1009 uncategorised
-    assert [(c["category"], c["tickets"]) for c in may] == [
-        ("refund", 3), ("shipping_status", 1), ("sizing_advice", 1), ("uncategorised", 1)]
+def test_complaints_page_offers_no_mapping_when_every_value_is_named_as_the_taxonomy_names_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches: None) -> None:
+    # the shared fixture (like the demo store) exports taxonomy slugs: nothing of the store's own to map
+    path = tmp_path / "slugs.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.close()
+    use_warehouse(monkeypatch, path)
+    app = AppTest.from_file(DASHBOARD, default_timeout=60)
+    app.switch_page("app_pages/complaints.py").run()
+    assert not app.exception
+    assert not [box for box in app.selectbox if str(box.key).startswith("store_value_")]
+    assert not [e for e in app.expander if "store's own categories" in e.label]
