@@ -11,9 +11,10 @@ items, netting WooCommerce refunds, ...). The vocabularies and helpers the shape
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import polars as pl
@@ -53,11 +54,13 @@ class Field:
 
 @dataclass(frozen=True)
 class Context:
-    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order."""
+    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order, and
+    which column holds the ticket category (None: the best of :func:`category_candidates_of`; "": none)."""
 
     tz: str
     salt: str
     date_order: Literal["DMY", "MDY", "auto"] = "auto"
+    category_column: str | None = None
 
 
 @dataclass
@@ -90,6 +93,9 @@ class Format:
     date_order: Literal["DMY", "MDY"] = "DMY"  # how the source writes slash dates when the values cannot tell
     decimal: str = "."
     placeholders: tuple[str, ...] = ("1900-01-01",)
+    # The shape of the tool's own custom-field headers (Zendesk `Contact reason [list]`, Freshdesk `cf_reason`),
+    # matched against the normalised header; any such column may hold the store's own ticket categories.
+    custom_field: str | None = None
 
     def matches(self, headers: Mapping[str, str]) -> bool:
         return all(_norm(h) in headers for h in self.signature)
@@ -117,6 +123,7 @@ def missing_required(fmt: Format, raw: RawTable) -> list[str]:
 
 def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected."""
+    fmt = reading_category_from(fmt, category_column_of(fmt, raw.frame.columns, ctx.category_column))
     headers = find_headers(fmt, raw)
     typed = Typed(pl.DataFrame({"record": pl.int_range(1, raw.frame.height + 1, eager=True)}))
     present = [f for f in fmt.fields if f.target in headers]
@@ -145,6 +152,53 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
         typed.frame = typed.frame.filter(~pl.col("record").is_in(sorted(typed.rejected)))
     typed.problems.sort(key=lambda p: p.record)
     return typed
+
+
+# --- which column holds the ticket category -----------------------------------------------------------------------
+CATEGORY = "category_exported"  # the target a reader writes the export's own category to
+# A header naming one of these is the best guess for the category ("Reason for contact [list]", "Issue type").
+CATEGORY_WORDS = re.compile(r"\b(categor\w*|reason|topic|type)\b")
+
+
+def category_candidates_of(fmt: Format, headers: Sequence[str]) -> list[str]:
+    """The file's columns that could hold the store's ticket categories, best guess first.
+
+    A candidate is the format's own category column (Freshdesk `Type`, Zendesk `Ticket Category [list]`), one of the
+    tool's custom fields (:attr:`Format.custom_field`), or any column the format does not otherwise read whose name
+    says category, reason, topic or type (how Freshdesk labels, Gorgias and Help Scout name their custom fields).
+    Columns the format reads as something else (Zendesk's `Ticket type`, Help Scout's `Type` channel) never are.
+    A name with one of those words ranks first, a custom field before a built-in column, then the file's order.
+    A saved mapping names its category column itself: it has no candidates.
+    """
+    if fmt.kind != "tickets" or fmt.source.startswith("mapped:"):
+        return []
+    own = {_norm(h) for f in fmt.fields if f.target == CATEGORY for h in f.headers}
+    claimed = {_norm(h) for f in fmt.fields if f.target != CATEGORY for h in f.headers}
+    ranked = []
+    for index, header in enumerate(headers):
+        name = _norm(header)
+        named = CATEGORY_WORDS.search(name.replace("_", " ")) is not None  # cf_reason_for_contact
+        custom = fmt.custom_field is not None and re.fullmatch(fmt.custom_field, name) is not None
+        if name not in claimed and (name in own or custom or named):
+            ranked.append(((not named, not custom, index), header))
+    return [header for _, header in sorted(ranked)]
+
+
+def category_column_of(fmt: Format, headers: Sequence[str], chosen: str | None) -> str:
+    """The column to read the category from: the chosen one when the file has it ("" for none), else the best
+    candidate, else "" (none)."""
+    if chosen == "" or (chosen is not None and chosen in headers):
+        return chosen
+    candidates = category_candidates_of(fmt, headers)
+    return candidates[0] if candidates else ""
+
+
+def reading_category_from(fmt: Format, column: str) -> Format:
+    """``fmt`` reading its category from ``column`` alone ("" : from no column)."""
+    if fmt.kind != "tickets" or fmt.source.startswith("mapped:"):
+        return fmt
+    fields = tuple(f for f in fmt.fields if f.target != CATEGORY)
+    return replace(fmt, fields=fields + ((Field(CATEGORY, (column,)),) if column else ()))
 
 
 def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,

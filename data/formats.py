@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from data.basics import ImportRejected
-from data.format_types import CHANNELS, Context, Field, Format, SetFormat, Typed
+from data.format_types import CHANNELS, Context, Field, Format, SetFormat, Typed, category_candidates_of
 from data.formats_orders import ORDER_FORMATS, SET_FORMATS
 from data.formats_roster import ROSTER
 from data.formats_tickets import TICKET_FORMATS, canonical_tickets
@@ -15,6 +15,16 @@ from data.raw_tables import RawTable
 
 FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
+
+
+def category_candidates(headers: Sequence[str]) -> list[str]:
+    """The columns of a ticket export with these headers that could hold the ticket category, best guess first
+    (see :func:`data.format_types.category_candidates_of`); none for a file that is no known ticket export."""
+    lookup = {" ".join(h.lower().split()): h for h in headers}
+    known = [f for f in FORMATS if f.kind == "tickets" and f.matches(lookup)]
+    if not known:
+        return []
+    return category_candidates_of(max(known, key=lambda f: len(f.signature)), headers)
 
 
 def split_sets(raws: Sequence[RawTable], source: str) -> tuple[list[tuple[SetFormat, list[RawTable]]],

@@ -17,7 +17,14 @@ import polars as pl
 from data import formats
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem
-from data.format_types import Context, Format, missing_required, type_columns
+from data.format_types import (
+    Context,
+    Format,
+    category_candidates_of,
+    category_column_of,
+    missing_required,
+    type_columns,
+)
 from data.ingest import Batch, ImportResult, import_batch
 from data.privacy import mask_pii
 from data.raw_tables import Limits, RawTable, header_lookup, read_table
@@ -44,6 +51,8 @@ class Plan:
     reason: str = ""  # set when the plan cannot be imported
     headers: list[str] = field(default_factory=list)  # the file's own headers, for a column mapping
     recognised: bool = True
+    category_candidates: list[str] = field(default_factory=list)  # columns that could hold the category, best first
+    category_column: str | None = None  # the one read as the category; None: none
 
     @property
     def ok(self) -> bool:
@@ -76,10 +85,14 @@ class Plan:
 
 
 def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
-               mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
-    """Read every file and decide what it is. Files that belong to one set (Olist) make one plan."""
+               mappings: dict[str, dict[str, object]] | None = None,
+               category_columns: dict[str, str] | None = None) -> list[Plan]:
+    """Read every file and decide what it is. Files that belong to one set (Olist) make one plan.
+
+    ``category_columns`` are the analyst's remembered answers to "which column holds the category?"
+    (:func:`load_category_columns`); ``ctx.category_column``, when set, goes before them."""
     raws, unreadable = read_files(files, limits, source)
-    return unreadable + plan_tables(raws, ctx, source, mappings)
+    return unreadable + plan_tables(raws, ctx, source, mappings, category_columns)
 
 
 def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
@@ -95,27 +108,30 @@ def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
 
 
 def plan_tables(raws: list[RawTable], ctx: Context, source: str = "auto",
-                mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
+                mappings: dict[str, dict[str, object]] | None = None,
+                category_columns: dict[str, str] | None = None) -> list[Plan]:
     """Decide what each table is, type and shape it."""
     plans = []
     sets, singles = formats.split_sets(raws, source)
     plans += [_plan_set(set_format, members, ctx) for set_format, members in sets]
-    plans += [_plan_single(raw, ctx, source, mappings or {}) for raw in singles]
+    plans += [_plan_single(raw, ctx, source, mappings or {}, category_columns or {}) for raw in singles]
     return plans
 
 
-def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]]) -> Plan:
+def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]],
+                 category_columns: dict[str, str]) -> Plan:
     try:
         fmt = choose_format(raw, source, mappings)
     except ImportRejected as error:
         return Plan([raw.file_name], source, "unknown", "not recognised", rows_read=raw.frame.height,
                     reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False)
     plan = Plan([raw.file_name], fmt.source, fmt.kind, fmt.label, rows_read=raw.frame.height,
-                notes=list(raw.notes), sha256=raw.sha256)
+                notes=list(raw.notes), sha256=raw.sha256, headers=raw.frame.columns)
     missing = missing_required(fmt, raw)
     if missing:
         plan.reason = f"{raw.file_name}: no column {', '.join(repr(m) for m in missing)} for a {fmt.label}"
         return plan
+    ctx = _with_category_column(plan, fmt, ctx, category_columns.get(header_set_key(raw.frame.columns)))
     typed = type_columns(fmt, raw, ctx)
     shaped = fmt.shape(typed, ctx)  # may reject more rows (a bad line item rejects its whole order)
     plan.problems, plan.rejected_rows = typed.problems, len(typed.rejected)
@@ -143,6 +159,22 @@ def _plan_set(set_format: formats.SetFormat, members: list[RawTable], ctx: Conte
     plan.problems, plan.notes = reading.problems, [note for raw in members for note in raw.notes] + reading.notes
     plan.rows_read, plan.rejected_rows = reading.rows_read, reading.rejected_rows
     return plan
+
+
+def _with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str | None) -> Context:
+    """The category column for this file: the one asked for, else the analyst's remembered answer for these headers,
+    else the best guess; recorded on the plan with the other candidates, so the Import page can ask."""
+    plan.category_candidates = category_candidates_of(fmt, plan.headers)
+    if ctx.category_column is None and remembered is not None:
+        # remembered by the header set, which ignores case and spacing: this file's spelling of the column
+        same = [c for c in plan.category_candidates if column_key(c) == remembered]
+        if remembered == "" or same:
+            ctx = replace(ctx, category_column=same[0] if same else "")
+    column = category_column_of(fmt, plan.headers, ctx.category_column)
+    plan.category_column = column or None
+    if column and len(plan.category_candidates) == 1:
+        plan.notes.append(f"The ticket category is read from the column {column!r}.")
+    return replace(ctx, category_column=column)
 
 
 def choose_format(raw: RawTable, source: str, mappings: dict[str, dict[str, object]]) -> Format:
@@ -180,6 +212,37 @@ def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) ->
         cur.execute("DELETE FROM mappings WHERE name = $name", {"name": name})
         cur.execute("INSERT INTO mappings VALUES ($name, $kind, $mapping, $at)",
                     {"name": name, "kind": mapping.get("kind"), "mapping": json.dumps(mapping), "at": utc_now()})
+
+
+# --- the analyst's answer to "which column holds the category?", per set of headers ----------------------------------
+# + header_set_key(headers); the value is the column's column_key, "" for none
+CATEGORY_COLUMN_META = "category_column:"
+
+
+def header_set_key(headers: Sequence[str]) -> str:
+    """The same for every file with these headers, whatever their order, case or spacing."""
+    names = sorted({column_key(h) for h in headers})
+    return sha256_bytes("\n".join(names).encode())[:16]
+
+
+def column_key(header: str) -> str:
+    """A header as headers are matched: lower-cased, spaces collapsed."""
+    return " ".join(header.lower().split())
+
+
+def save_category_column(warehouse: Warehouse, headers: Sequence[str], column: str | None) -> None:
+    """Remember which column of files with these headers holds the ticket category (None or "": none)."""
+    if column and column not in headers:
+        raise ValueError(f"{column!r} is not one of the file's columns")
+    with warehouse.transaction() as cur:
+        warehouse.set_meta(cur, CATEGORY_COLUMN_META + header_set_key(headers), column_key(column or ""))
+
+
+def load_category_columns(warehouse: Warehouse) -> dict[str, str]:
+    """Every remembered category column: header-set key -> column ("" for none)."""
+    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
+                                      {"prefix": CATEGORY_COLUMN_META}).fetchall()
+    return {key.removeprefix(CATEGORY_COLUMN_META): value for key, value in rows}
 
 
 def load_mappings(warehouse: Warehouse) -> dict[str, dict[str, object]]:

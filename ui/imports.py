@@ -14,7 +14,15 @@ from data.basics import ImportRejected, sha256_bytes
 from data.export import safe_csv
 from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES
-from data.plans import Plan, load_mappings, plan_files, run_plan, save_mapping
+from data.plans import (
+    Plan,
+    load_category_columns,
+    load_mappings,
+    plan_files,
+    run_plan,
+    save_category_column,
+    save_mapping,
+)
 from data.raw_tables import Limits
 from ui.session import categorise_pending, data_replaced, flash, imports, settings, warehouse
 
@@ -36,7 +44,8 @@ def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]
         wh = warehouse()
         ctx = Context(tz=settings().timezone, salt=ingest.pii_salt(wh, settings()), date_order=date_order)  # type: ignore[arg-type]
         with st.spinner("Reading the files…"):
-            found = plan_files(files, ctx, Limits.from_settings(settings()), source, load_mappings(wh))
+            found = plan_files(files, ctx, Limits.from_settings(settings()), source, load_mappings(wh),
+                               load_category_columns(wh))
         cached = (key, found)
         st.session_state["_plans"] = cached
     return cached[1]
@@ -59,11 +68,34 @@ def plan_card(plan: Plan) -> None:
         st.dataframe(plan.preview(), hide_index=True, width="stretch")
         if plan.problems:
             _rejects(plan, "before")
+        category_question(plan)
         if st.button("Import", key=f"import_{plan.sha256}", type="primary"):
             _import(plan)
         report = st.session_state.get(f"_result_{plan.sha256}")
         if report:
             _report(report)
+
+
+NO_CATEGORY = "none"
+
+
+def category_question(plan: Plan) -> None:
+    """When several columns could hold the ticket category, ask which; the answer is remembered for files with these
+    headers, and the file is read again with it."""
+    if len(plan.category_candidates) < 2:
+        return
+    options = [*plan.category_candidates, NO_CATEGORY]
+    current = plan.category_column or NO_CATEGORY
+    chosen = st.selectbox("Which column holds the ticket category?", options, index=options.index(current),
+                          key=f"category_column_{plan.sha256}",
+                          format_func=lambda c: "none of them" if c == NO_CATEGORY else c,
+                          help="The category your agents pick by hand. Its values are shown as they are on the "
+                               "Complaints page, where they can be mapped onto CS Pulse's categories. Remembered "
+                               "for files with these headers.")
+    if chosen != current:
+        save_category_column(warehouse(), plan.headers, None if chosen == NO_CATEGORY else chosen)
+        st.session_state.pop("_plans", None)  # read the files again with the answer
+        st.rerun()
 
 
 def _import(plan: Plan) -> None:
