@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
@@ -25,6 +26,8 @@ from data.warehouse import Warehouse, utc_now
 
 log = logging.getLogger(__name__)
 
+# warehouse_meta key prefix of a source's remembered time zone, e.g. "timezone:zendesk"
+ZONE_KEY = "timezone:"
 # More unreadable rows than this share means the wrong format or date order, not a few bad rows.
 MAX_REJECTED_SHARE = 0.5
 
@@ -44,6 +47,8 @@ class Plan:
     reason: str = ""  # set when the plan cannot be imported
     headers: list[str] = field(default_factory=list)  # the file's own headers, for a column mapping
     recognised: bool = True
+    naive_times: bool = False  # some timestamps carried no offset and were read on ``clock``, a zone one may choose
+    clock: str = ""  # the IANA zone those timestamps were read on
 
     @property
     def ok(self) -> bool:
@@ -76,10 +81,11 @@ class Plan:
 
 
 def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
-               mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
+               mappings: dict[str, dict[str, object]] | None = None,
+               zones: dict[str, str] | None = None) -> list[Plan]:
     """Read every file and decide what it is. Files that belong to one set (Olist) make one plan."""
     raws, unreadable = read_files(files, limits, source)
-    return unreadable + plan_tables(raws, ctx, source, mappings)
+    return unreadable + plan_tables(raws, ctx, source, mappings, zones)
 
 
 def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
@@ -95,16 +101,22 @@ def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
 
 
 def plan_tables(raws: list[RawTable], ctx: Context, source: str = "auto",
-                mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
-    """Decide what each table is, type and shape it."""
+                mappings: dict[str, dict[str, object]] | None = None,
+                zones: dict[str, str] | None = None) -> list[Plan]:
+    """Decide what each table is, type and shape it.
+
+    ``zones`` (source -> IANA zone, see :func:`load_source_zones`) is the clock a source's times without an offset
+    are read on; a source not in it is read on the account's, ``ctx.tz``.
+    """
     plans = []
     sets, singles = formats.split_sets(raws, source)
     plans += [_plan_set(set_format, members, ctx) for set_format, members in sets]
-    plans += [_plan_single(raw, ctx, source, mappings or {}) for raw in singles]
+    plans += [_plan_single(raw, ctx, source, mappings or {}, zones or {}) for raw in singles]
     return plans
 
 
-def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]]) -> Plan:
+def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]],
+                 zones: dict[str, str]) -> Plan:
     try:
         fmt = choose_format(raw, source, mappings)
     except ImportRejected as error:
@@ -116,10 +128,15 @@ def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, d
     if missing:
         plan.reason = f"{raw.file_name}: no column {', '.join(repr(m) for m in missing)} for a {fmt.label}"
         return plan
+    if fmt.tz is None and fmt.source in zones:  # a format that declares its own zone (Olist) keeps it
+        ctx = replace(ctx, tz=zones[fmt.source])
     typed = type_columns(fmt, raw, ctx)
     shaped = fmt.shape(typed, ctx)  # may reject more rows (a bad line item rejects its whole order)
     plan.problems, plan.rejected_rows = typed.problems, len(typed.rejected)
     plan.notes += typed.notes
+    plan.naive_times, plan.clock = typed.naive_times and fmt.tz is None, fmt.tz or ctx.tz
+    if plan.naive_times:
+        plan.notes.append(f"Times in this file carry no offset: read as {plan.clock}.")
     if raw.frame.height and plan.rejected_rows / raw.frame.height > MAX_REJECTED_SHARE:
         first = typed.problems[0]
         plan.reason = (f"{raw.file_name}: {plan.rejected_rows} of {raw.frame.height} records cannot be read, e.g. "
@@ -180,6 +197,23 @@ def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) ->
         cur.execute("DELETE FROM mappings WHERE name = $name", {"name": name})
         cur.execute("INSERT INTO mappings VALUES ($name, $kind, $mapping, $at)",
                     {"name": name, "kind": mapping.get("kind"), "mapping": json.dumps(mapping), "at": utc_now()})
+
+
+def save_source_zone(warehouse: Warehouse, source: str, zone: str) -> None:
+    """Remember the clock of a source's exports (times without an offset): the next file of it is read on it."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ImportRejected(f"{zone!r} is not a time zone; use an IANA name such as 'Europe/Berlin'") from error
+    with warehouse.transaction() as cur:
+        warehouse.set_meta(cur, ZONE_KEY + source, zone)
+
+
+def load_source_zones(warehouse: Warehouse) -> dict[str, str]:
+    """source -> the time zone remembered for its exports."""
+    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
+                                      {"prefix": ZONE_KEY}).fetchall()
+    return {key.removeprefix(ZONE_KEY): value for key, value in rows}
 
 
 def load_mappings(warehouse: Warehouse) -> dict[str, dict[str, object]]:
