@@ -207,6 +207,11 @@ VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
 """
 _ISO_CODES = frozenset(_ISO_CODE_LIST.split())
 
+
+def is_currency_code(code: str) -> bool:
+    """An active ISO 4217 code, in any letter case ("GBP", "eur")."""
+    return code.strip().upper() in _ISO_CODES
+
 # Symbols read as one currency. None marks a symbol several currencies share: "$" (USD, CAD, AUD, MXN, ...),
 # "¥" (JPY, CNY), "₨"/"Rs" (INR, PKR, LKR, NPR), "kr" (SEK, NOK, DKK, ISK). Guessing those would mislabel money.
 _SYMBOL_CODES: dict[str, str | None] = {

@@ -192,6 +192,8 @@ def run_plan(warehouse: Warehouse, plan: Plan) -> ImportResult:
 
 
 def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) -> None:
+    if not name.strip():
+        raise ImportRejected("give the source a name: files with these headers are recognised by it next time")
     formats.mapped_format(name, mapping)  # refuse a mapping that cannot read anything
     with warehouse.transaction() as cur:
         cur.execute("DELETE FROM mappings WHERE name = $name", {"name": name})
