@@ -58,7 +58,7 @@ MAPPABLE: dict[str, dict[str, tuple[str, str, bool]]] = {
         "subject": ("Subject", "text", False),
         "description": ("Description", "text", False),
         "customer_email": ("Customer email (hashed, never stored)", "email", False),
-        "customer_id": ("Customer id, where there is no email (hashed, never stored)", "customer_id", False),
+        "customer_id": ("Customer id (hashed, never stored)", "customer_id", False),
         "order_id": ("Order number", "text", False),
         "assignee": ("Agent", "text", False),
         "group_name": ("Group", "text", False),
@@ -75,7 +75,7 @@ MAPPABLE: dict[str, dict[str, tuple[str, str, bool]]] = {
         "created_at": ("Ordered at", "timestamp", True),
         "currency": ("Currency", "text", False),  # or one code for the whole file: see mapped_format
         "customer_email": ("Customer email (hashed, never stored)", "email", False),
-        "customer_id": ("Customer id, where there is no email (hashed, never stored)", "customer_id", False),
+        "customer_id": ("Customer id (hashed, never stored)", "customer_id", False),
         # a file of one row per line item: the rows of one order number group into an order and its lines
         "sku": ("SKU or stock code (line)", "text", False),
         "product_name": ("Product name (line)", "text", False),
