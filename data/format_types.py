@@ -55,7 +55,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Context:
-    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order."""
+    """What reading needs beyond the file: the clock of times without an offset (the account's, or the one
+    remembered for the source), the salt for customer keys, the date order."""
 
     tz: str
     salt: str

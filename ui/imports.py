@@ -122,7 +122,8 @@ def clock_choice(plan: Plan) -> None:
     chosen = st.selectbox("Time zone of this export", zones, index=zones.index(plan.clock),
                           key=f"zone_{plan.sha256}_{plan.clock}",
                           help="Its times carry no offset. The zone you choose is remembered: every later "
-                               f"{plan.label} is read on it too.")
+                               f"{plan.label} is read on it too. A file imported before keeps the times it was "
+                               "read with: undo that import below, then import the file again.")
     if chosen != plan.clock:
         save_source_zone(warehouse(), plan.source, chosen)
         st.session_state.pop("_plans", None)
