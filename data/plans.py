@@ -16,7 +16,7 @@ from zoneinfo import available_timezones
 
 import polars as pl
 
-from data import formats
+from data import cast, formats
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem
 from data.format_types import Context, Format, missing_required, type_columns
@@ -50,6 +50,7 @@ class Plan:
     recognised: bool = True
     naive_times: bool = False  # some timestamps carried no offset and were read on ``clock``, a zone one may choose
     clock: str = ""  # the IANA zone those timestamps were read on
+    date_order_seen: str = "unknown"  # of a file not recognised: DMY or MDY when a date like 31/12 or 12/31 says so
 
     @property
     def ok(self) -> bool:
@@ -122,7 +123,8 @@ def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, d
         fmt = choose_format(raw, source, mappings)
     except ImportRejected as error:
         return Plan([raw.file_name], source, "unknown", "not recognised", rows_read=raw.frame.height,
-                    reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False)
+                    reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False,
+                    date_order_seen=date_order_seen(raw))
     plan = Plan([raw.file_name], fmt.source, fmt.kind, fmt.label, rows_read=raw.frame.height,
                 notes=list(raw.notes), sha256=raw.sha256)
     missing = missing_required(fmt, raw)
@@ -161,6 +163,14 @@ def _plan_set(set_format: formats.SetFormat, members: list[RawTable], ctx: Conte
     plan.problems, plan.notes = reading.problems, [note for raw in members for note in raw.notes] + reading.notes
     plan.rows_read, plan.rejected_rows = reading.rows_read, reading.rejected_rows
     return plan
+
+
+def date_order_seen(raw: RawTable) -> str:
+    """DMY or MDY when some slash date of the file proves it (a day over 12) and none proves the other, else
+    "unknown": what a column mapping should start on."""
+    seen = {cast.date_order(raw.frame[column]) for column in raw.frame.columns}
+    proven = seen & {"DMY", "MDY"}
+    return proven.pop() if len(proven) == 1 else "unknown"
 
 
 def choose_format(raw: RawTable, source: str, mappings: dict[str, dict[str, object]]) -> Format:

@@ -65,6 +65,7 @@ def test_import_page_mapping_fields_follow_the_kind_and_start_on_guessed_headers
     assert app.selectbox(key=f"{MAP}_orders_order_id").value == "InvoiceNo"
     assert app.selectbox(key=f"{MAP}_orders_price").value == "UnitPrice"
     assert app.selectbox(key=f"{MAP}_orders_currency").value == "—"
+    assert app.radio(key=f"{MAP}_date_order").value == "MDY"  # 12/13/2011 says so
     assert any("Country" in caption.value for caption in app.caption)  # said to be left unread
 
     app.radio(key=f"{MAP}_kind").set_value("tickets").run()

@@ -83,6 +83,16 @@ def test_guess_uses_each_header_once_the_closest_name_winning() -> None:
                      "fulfillment_status": "Fulfillment Status"}
 
 
+def test_unknown_file_says_which_date_order_its_dates_prove(tmp_path: Path) -> None:
+    assert _plan(RETAIL, {}).date_order_seen == "MDY"  # 12/13/2011: no 13th month
+    day_first = tmp_path / "day_first.csv"
+    day_first.write_text("Case,Opened\nA-1,31/01/2024 09:00\nA-2,01/02/2024 10:00\n")
+    assert _plan(day_first, {}).date_order_seen == "DMY"
+    undecided = tmp_path / "undecided.csv"
+    undecided.write_text("Case,Opened\nA-1,01/02/2024 09:00\n")
+    assert _plan(undecided, {}).date_order_seen == "unknown"
+
+
 def test_mapping_of_orders_needs_a_currency_column_or_code() -> None:
     with pytest.raises(ImportRejected, match="Currency"):
         mapped_format("retail", {"kind": "orders", "columns": RETAIL_GUESS})

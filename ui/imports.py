@@ -152,7 +152,9 @@ def mapping_form(plan: Plan) -> None:
     if kind == "orders" and "currency" not in columns:
         currency = st.text_input("Currency of every amount (no column names it)", key=f"{key}_currency",
                                  placeholder="ISO code, e.g. GBP")
-    order = st.radio("Dates like 03/04/2024 are", ["DMY", "MDY"], horizontal=True, format_func=DATE_ORDERS.get,
+    orders = ["DMY", "MDY"]
+    order = st.radio("Dates like 03/04/2024 are", orders, horizontal=True, format_func=DATE_ORDERS.get,
+                     index=orders.index(plan.date_order_seen) if plan.date_order_seen in orders else 0,
                      key=f"{key}_date_order")
     unread = [header for header in plan.headers if header not in columns.values()]
     if unread:
