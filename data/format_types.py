@@ -26,7 +26,9 @@ from data.privacy import customer_keys
 from data.raw_tables import RawTable, header_lookup
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
-               "email"]
+               "email", "customer_id"]
+# Kinds that become a salted customer key as they are cast: the value itself never reaches a typed frame.
+HASHED_KINDS: frozenset[str] = frozenset({"email", "customer_id"})
 
 # One more than the cores: the email hashing holds the GIL part of the time, when a core would otherwise idle.
 CAST_THREADS = (os.cpu_count() or 2) + 1
@@ -54,8 +56,9 @@ class Field:
 
 @dataclass(frozen=True)
 class Context:
-    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order, and
-    which column holds the ticket category (None: the best of :func:`category_candidates_of`; "": none)."""
+    """What reading needs beyond the file: the clock of times without an offset (the account's, or the one
+    remembered for the source), the salt for customer keys, the date order, and which column holds the ticket
+    category (None: the best of :func:`category_candidates_of`; "": none)."""
 
     tz: str
     salt: str
@@ -72,6 +75,7 @@ class Typed:
     rejected: set[int] = field(default_factory=set)  # record numbers
     flagged: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    naive_times: bool = False  # some timestamp carried no offset: read on the context's clock
 
     def has(self, target: str) -> bool:
         return target in self.frame.columns
@@ -134,7 +138,7 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
             return pool.submit(_cast, f, raw.frame[headers[f.target]], headers[f.target], fmt, ctx, formats)
 
         # The email hashing is the longest cast: started first, it does not hold up the end.
-        futures = {f.target: submit(f) for f in present if f.kind == "email"}
+        futures = {f.target: submit(f) for f in present if f.kind in HASHED_KINDS}
         formats = _timestamp_formats(fmt, raw, headers, ctx, typed.notes)
         futures |= {f.target: submit(f, formats) for f in present if f.target not in futures}
         results = [futures[f.target].result() for f in present]
@@ -142,6 +146,7 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     for f, result in zip(present, results, strict=True):
         for target, series in result.items():
             columns[target] = series.values
+            typed.naive_times |= series.naive_times
             typed.problems.extend(series.problems)
             bucket = typed.flagged if f.kind in FLAGGING_KINDS else typed.rejected
             bucket.update((series.bad_rows() + 1).to_list())
@@ -209,6 +214,9 @@ def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
     if f.kind == "email":
         # hashed at once: the address itself never reaches a typed frame, a shape step or the warehouse
         return {"customer_key": cast.Cast(customer_keys(text, ctx.salt), [])}
+    if f.kind == "customer_id":
+        # the shape step uses it where the row has no email (see customer_key_from_id)
+        return {CUSTOMER_ID_KEY: cast.Cast(customer_keys(customer_ids(text), ctx.salt), [])}
     casters: dict[str, Callable[[], cast.Cast]] = {
         "text": lambda: cast.to_text(text),
         "int": lambda: cast.to_int(text, header),
@@ -222,6 +230,22 @@ def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
         "seconds": lambda: cast.to_minutes(text, header, "seconds"),
     }
     return {f.target: casters[f.kind]()}
+
+
+CUSTOMER_ID_KEY = "customer_id_key"
+
+
+def customer_ids(text: pl.Series) -> pl.Series:
+    """A customer number as written, without the ".0" a spreadsheet adds to a number (17850.0 is customer 17850)."""
+    return text.cast(pl.String).str.strip_chars().str.replace(r"^([0-9]+)\.0+$", "${1}")
+
+
+def customer_key_from_id(frame: pl.DataFrame) -> pl.DataFrame:
+    """The email's key where the row has an email, else the customer number's, hashed with the same salt."""
+    if CUSTOMER_ID_KEY not in frame.columns:
+        return frame
+    keys = [c for c in ("customer_key", CUSTOMER_ID_KEY) if c in frame.columns]
+    return frame.with_columns(pl.coalesce(keys).alias("customer_key")).drop(CUSTOMER_ID_KEY)
 
 
 def _timestamp_formats(fmt: Format, raw: RawTable, headers: Mapping[str, str], ctx: Context,
