@@ -221,10 +221,11 @@ def _tag_list() -> str:
 ESCALATED = (f"CASE WHEN list_has_any({_tag_list()}, $escalation_tags) "
              "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
              f"WHEN {source_measures('tags', 'group_name')} THEN FALSE END")
-# Without a replies count, the automation tags alone say which tickets were automated.
+# From an export without a replies count, the automation tags alone say which tickets were automated; from one with
+# it, a ticket whose count is missing stays out.
 AUTOMATED = (f"CASE WHEN list_has_any({_tag_list()}, $automation_tags) THEN TRUE "
              "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
-             f"WHEN {source_measures('tags')} THEN FALSE END")
+             f"WHEN NOT {source_measures('agent_replies')} AND {source_measures('tags')} THEN FALSE END")
 # Solved now: by its solve time or, where the export gives none, by its status.
 RESOLVED = (f"CASE WHEN solved_at IS NOT NULL OR {SOLVED_STATUS} THEN TRUE "
             f"WHEN status IS NOT NULL OR {source_measures('solved_at')} THEN FALSE END")
