@@ -35,7 +35,7 @@ import pytest
 
 from data.cli import import_paths
 from data.warehouse import Warehouse
-from metrics import availability
+from metrics import availability, distributions
 from metrics import query as mq
 from metrics.registry import METRICS
 from settings import Settings
@@ -251,3 +251,34 @@ def test_tiles_move_to_the_clock_the_export_gives(tmp_path: Path, settings: Sett
 def test_tiles_keep_their_clock_when_neither_has_data(tmp_path: Path, settings: Settings) -> None:
     cur = imported(tmp_path, settings, without("First reply time in minutes within business hours")).cursor()
     assert availability.on_a_clock_with_data(cur, ["first_reply_minutes_median"]) == ["first_reply_minutes_median"]
+
+
+# --- the arrival clock ------------------------------------------------------------------------------------------
+def _cells(tickets_by_hour: dict[int, int]) -> pl.DataFrame:
+    """A heatmap's 168 cells with these tickets on Monday, by hour."""
+    return pl.DataFrame({"weekday": [d for d in range(7) for _ in range(24)], "hour": list(range(24)) * 7,
+                         "tickets": [tickets_by_hour.get(h, 0) if d == 0 else 0 for d in range(7) for h in range(24)]})
+
+
+def test_most_tickets_arriving_between_midnight_and_six_suggest_the_wrong_clock() -> None:
+    # 00:00-05:59 hold 2 + 3 + 5 = 10 of 10 + 10 = 20 tickets: half -> suspect; 06:00 is morning
+    cells = _cells({0: 2, 3: 3, 5: 5, 6: 4, 14: 6})
+    assert distributions.night_share(cells) == 0.5
+    assert distributions.suggests_wrong_clock(cells, min_tickets=20)
+    assert not distributions.suggests_wrong_clock(cells, min_tickets=21)  # too few tickets to say
+
+
+def test_daytime_arrivals_do_not_suggest_the_wrong_clock() -> None:
+    cells = _cells({5: 9, 6: 1, 9: 5, 10: 5})  # 9 of 20 at night
+    assert distributions.night_share(cells) == pytest.approx(0.45)
+    assert not distributions.suggests_wrong_clock(cells, min_tickets=1)
+    assert distributions.night_share(_cells({})) is None and not distributions.suggests_wrong_clock(_cells({}), 0)
+
+
+def test_the_clock_check_reads_the_arrivals_on_the_account_clock(tmp_path: Path) -> None:
+    # the April tickets arrive at 09:00-17:00 as exported (read on UTC); on Los Angeles' clock 6 of 8 fall at night
+    utc = Settings(_env_file=None)  # type: ignore[call-arg]
+    los_angeles = Settings(_env_file=None, timezone="America/Los_Angeles")  # type: ignore[call-arg]
+    cur = imported(tmp_path, utc).cursor()
+    assert not distributions.suggests_wrong_clock(distributions.arrivals_by_hour(cur, APRIL, utc), 5)
+    assert distributions.night_share(distributions.arrivals_by_hour(cur, APRIL, los_angeles)) == 0.75
