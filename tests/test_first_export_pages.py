@@ -98,6 +98,13 @@ def test_trends_link_asking_for_the_calendar_first_reply_is_told_what_gives_it(f
     assert len(_figures(app)) == 3  # no trend chart: the heatmap and the two bucket charts
 
 
+def test_trends_dates_without_a_value_get_a_sentence_not_an_empty_chart(first_export: Path) -> None:
+    # 8-14 April holds one ticket, 2004, never answered
+    app = _page("trends", start="2024-04-08", end="2024-04-14")
+    assert any(info.value.startswith("No first reply, business hours (median) in these dates") for info in app.info)
+    assert len(_figures(app)) == 2  # the heatmap and the resolution buckets (2004 solved in 30 min)
+
+
 def test_trends_buckets_start_on_business_hours_and_are_not_empty(first_export: Path) -> None:
     app = _page("trends")
     assert app.toggle(key="buckets_business").value is True
@@ -112,7 +119,8 @@ def test_trends_buckets_start_on_business_hours_and_are_not_empty(first_export: 
 def test_trends_buckets_on_the_calendar_clock_say_the_first_reply_is_missing(first_export: Path) -> None:
     app = _page("trends")
     app.toggle(key="buckets_business").set_value(False).run()
-    assert any(info.value.startswith("No first reply (median) to draw") and "calendar minutes" in info.value
+    assert any(info.value.startswith("No first reply time in calendar minutes to draw")
+               and "'First reply time in minutes'" in info.value
                for info in app.info)
     resolution = _figures(app)[-1]["data"][0]
     # calendar resolution [30 | 120 | 1440, 1440 | 4020]: 15-60 min, 1-4 h, 24-48 h x2, > 48 h
@@ -145,3 +153,10 @@ def test_heatmap_does_not_warn_on_daytime_arrivals(first_export: Path, monkeypat
     monkeypatch.setenv("CSPULSE_MIN_SAMPLE", "5")
     get_settings.cache_clear()
     assert not [w for w in _page("trends").warning if "00:00 and 06:00" in w.value]
+
+
+def test_team_link_asking_for_the_calendar_first_reply_is_told_what_gives_it(first_export: Path) -> None:
+    app = _page("team", team_kpi="first_reply_minutes_median")
+    assert app.selectbox(key="team_kpi").value == "first_reply_minutes_median"
+    assert any(info.value.startswith("No first reply (median) to draw") for info in app.info)
+    assert not _figures(app)

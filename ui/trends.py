@@ -87,7 +87,8 @@ def waits(filters: mq.Filters) -> None:
 
 
 def _bucket_chart(filters: mq.Filters, stem: str, business: bool, title: str, caption: str) -> None:
-    if explain_chart(f"{stem}{'_business' if business else ''}_minutes_median"):
+    clock = "in business hours" if business else "in calendar minutes"
+    if explain_chart(f"{stem}{'_business' if business else ''}_minutes_median", f"{title.lower()} {clock}"):
         return
     frame = cached(distributions.duration_buckets, filters, stem, business)
     if not frame["tickets"].sum():

@@ -101,11 +101,12 @@ def default_kpi(candidates: Sequence[str]) -> str:
     return cached(availability.first_available, tuple(candidates))
 
 
-def explain_chart(name: str) -> bool:
-    """Instead of an empty chart, one sentence: what is missing and which export gives it. True when said."""
+def explain_chart(name: str, what: str = "") -> bool:
+    """Instead of an empty chart of ``what`` (the KPI's label unless given), one sentence: what is missing and which
+    export gives it. True when said."""
     missing = cached(availability.unavailable, (name,))
     if name in missing:
-        st.info(f"No {BY_NAME[name].label.lower()} to draw: the loaded data has none of what it needs. "
+        st.info(f"No {what or BY_NAME[name].label.lower()} to draw: the loaded data has none of what it needs. "
                 f"It comes from {missing[name]}.", icon=":material/info:")
     return name in missing
 
