@@ -363,16 +363,32 @@ def finish_tickets(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     return frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"))
 
 
+# Why a ticket's durations are kept out of the KPIs (its `data_issues`), and the durations each reason spoils, on
+# both clocks: metrics/registry.py keeps a business-hours KPI out by these reasons, whichever column it came from.
+FIRST_REPLY_BEFORE_CREATION = "first reply before creation"
+RESOLVED_BEFORE_CREATED = "resolved before created"
+RESOLVED_BEFORE_FIRST_REPLY = "resolved before first reply"
+RESOLUTION_MINUTES = ("first_resolution_minutes", "full_resolution_minutes", "full_resolution_business_minutes")
+ISSUE_SPOILS: dict[str, tuple[str, ...]] = {
+    FIRST_REPLY_BEFORE_CREATION: ("first_reply_minutes", "first_reply_business_minutes"),
+    RESOLVED_BEFORE_CREATED: RESOLUTION_MINUTES,
+    RESOLVED_BEFORE_FIRST_REPLY: RESOLUTION_MINUTES,
+}
+
+
 def _impossible_checks(columns: set[str]) -> list[tuple[pl.Expr, str, tuple[str, ...]]]:
-    """(test, why, the durations it makes untrustworthy) for each check the columns allow."""
-    resolution = tuple(c for c in ("first_resolution_minutes", "full_resolution_minutes") if c in columns)
+    """(test, why, the durations it makes untrustworthy) for each check the columns allow. A negative duration on
+    either clock is impossible: an export may give only the business-hours one."""
+    first_reply, resolution = (tuple(c for c in ISSUE_SPOILS[why] if c in columns)
+                               for why in (FIRST_REPLY_BEFORE_CREATION, RESOLVED_BEFORE_CREATED))
     checks = []
-    if "first_reply_minutes" in columns:
-        checks.append((pl.col("first_reply_minutes") < 0, "first reply before creation", ("first_reply_minutes",)))
+    if first_reply:
+        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in first_reply]), FIRST_REPLY_BEFORE_CREATION,
+                       first_reply))
     if resolution:
-        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in resolution]), "resolved before created", resolution))
+        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in resolution]), RESOLVED_BEFORE_CREATED, resolution))
     if {"first_reply_at", "solved_at"} <= columns and resolution:
-        checks.append((pl.col("solved_at") < pl.col("first_reply_at"), "resolved before first reply", resolution))
+        checks.append((pl.col("solved_at") < pl.col("first_reply_at"), RESOLVED_BEFORE_FIRST_REPLY, resolution))
     return checks
 
 
