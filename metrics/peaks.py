@@ -20,6 +20,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from metrics.availability import on_a_clock_with_data
 from metrics.query import Filters, execute, in_view, local_time, totals
 from metrics.registry import BY_NAME
 from settings import Settings
@@ -286,11 +287,12 @@ def baseline(peak: Peak, weeks: int = BASELINE_WEEKS) -> tuple[date, date]:
 def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, settings: Settings) -> pl.DataFrame:
     """One row per KPI (tickets as a daily rate, first reply, CSAT, backlog at the end): peak, baseline, ratio."""
     start, end = baseline(peak)
-    now = totals(cur, PEAK_KPIS, peak.filters(view), settings)
-    before = totals(cur, PEAK_KPIS, replace(view, start=start, end=end), settings)
+    names = on_a_clock_with_data(cur, PEAK_KPIS)  # an export with business-hours first replies only shows those
+    now = totals(cur, names, peak.filters(view), settings)
+    before = totals(cur, names, replace(view, start=start, end=end), settings)
     days_before = (end - start).days + 1
     rows = []
-    for name in PEAK_KPIS:
+    for name in names:
         metric = BY_NAME[name]
         value, base = now[name], before[name]
         if name == "tickets_created":  # windows differ in length: compare tickets per day

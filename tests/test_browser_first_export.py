@@ -57,12 +57,12 @@ def test_browser_first_real_export_after_the_demo_every_page_shows_numbers(
     page.get_by_text("carry no offset").first.wait_for()  # the clock the times are read on is named
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_test_id("stMetric").filter(has_text="Inserted").get_by_test_id("stMetricValue")) \
-        .to_have_text("600")
+        .to_have_text("600", timeout=120_000)
 
     page.goto(f"{server_url}/data")
     page.get_by_role("button", name="Yes, remove the demo data").first.click()
     page.get_by_text("Demo data cleared").wait_for()
-    expect(page.get_by_text("Tickets: 600")).to_be_visible()
+    expect(page.get_by_text("Tickets: 600")).to_be_visible(timeout=60_000)
 
     ARTIFACTS.mkdir(exist_ok=True)
     for name in PAGES:

@@ -241,3 +241,21 @@ def test_staffing_page_on_two_spring_months_studies_the_busiest_week(spring_file
     assert "Cannot forecast Black Friday – Cyber Monday 2026" in infos
     assert "needs tickets from 28 Nov 2025 – 01 Dec 2025" in infos and "the tickets start on 01 Mar 2026" in infos
     assert "Forecast tickets" not in tiles
+
+
+def test_peak_table_shows_the_business_hours_first_reply_of_an_export_that_has_only_that(settings: Settings) -> None:
+    """Without a first reply time stamp or calendar minutes, the table's first reply is the business-hours one
+    (20 business minutes on every ticket), not "—"."""
+    wh = Warehouse()
+    tickets = spring_tickets().drop("first_reply_at")
+    import_batch(wh, Batch("zendesk.csv", "sha-business-only", "zendesk", "tickets", {"tickets": tickets}))
+    options = peaks.peak_options(wh.cursor(), VIEW, settings)
+    peak = peaks.default_peak(options.past, options.busiest)
+    assert peak is not None
+    table = {row["metric"]: row for row in peaks.against_baseline(wh.cursor(), peak, VIEW, settings).iter_rows(
+        named=True)}
+    assert "first_reply_minutes_median" not in table
+    first_reply = table["first_reply_business_minutes_median"]
+    assert (first_reply["label"], first_reply["peak"], first_reply["baseline"]) == (
+        "First reply, business hours (median)", 20.0, 20.0)
+    wh.close()
