@@ -21,5 +21,8 @@ complaints.handling(filters)
 st.subheader("What the complaints attach to")
 complaints.attached_to_orders(filters, shares)
 
+st.subheader("How sure the categories are")
+complaints.how_sure(filters)
+
 st.subheader("Example tickets")
 complaints.examples(filters, shares)

@@ -179,7 +179,20 @@ def focus_categories(dimension: str, present: Sequence[str], count: int = 3) -> 
 
 def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """How the view's tickets got their category: tickets per source (export, mapping, analyst, rules, model,
-    none; "pending" before categorisation ran)."""
-    sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets FROM tickets
-              WHERE {in_view('created_at')} GROUP BY ALL ORDER BY tickets DESC"""
+    none; "pending" before categorisation ran) and their share of the view."""
+    sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets,
+                     count(*) / sum(count(*)) OVER () AS share FROM tickets
+              WHERE {in_view('created_at')} GROUP BY ALL ORDER BY tickets DESC, category_source"""
     return execute(cur, sql, filters, settings)
+
+
+def placed_by(cur: duckdb.DuckDBPyConnection, filters: Filters, category_source: str, limit: int = 200, *,
+              settings: Settings) -> pl.DataFrame:
+    """The view's tickets whose category came from ``category_source`` (as ``category_sources`` names it), the least
+    sure first: where an analyst's correction pays most. Text as stored: the caller masks it."""
+    sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject,
+                     coalesce(category, '{UNCATEGORISED}') AS category, category_confidence
+              FROM tickets WHERE {in_view('created_at')}
+                AND coalesce(category_source, 'pending') = $category_source
+              ORDER BY category_confidence ASC NULLS FIRST, created_at DESC, ticket_id LIMIT {int(limit)}"""
+    return execute(cur, sql, filters, settings, category_source=category_source)

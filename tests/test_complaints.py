@@ -174,4 +174,22 @@ def test_category_sources_count_tickets_per_source(settings: Settings) -> None:
     wh = series({"refund": [2]})
     wh.cursor().execute("UPDATE tickets SET category_source = 'rules' WHERE ticket_id = 'T0'")
     table = mc.category_sources(wh.cursor(), VIEW, settings)
-    assert dict(table.iter_rows()) == {"rules": 1, "pending": 1}
+    assert dict(table.select("category_source", "tickets").iter_rows()) == {"rules": 1, "pending": 1}
+    assert table["share"].to_list() == [0.5, 0.5]
+
+
+def test_placed_by_lists_a_sources_tickets_least_sure_first(settings: Settings) -> None:
+    """The tickets behind one source's share, lowest confidence first, so an analyst corrects where it pays most."""
+    wh = series({"refund": [3], "exchange": [1]})
+    cur = wh.cursor()
+    # T0..T2 refund, T3 exchange (in the order series writes them): three placed by rules at 0.9, 0.6 and 0.7
+    for ticket, confidence in (("T0", 0.9), ("T1", 0.6), ("T2", 0.7)):
+        cur.execute("UPDATE tickets SET category_source = 'rules', category_confidence = $c WHERE ticket_id = $t",
+                    {"c": confidence, "t": ticket})
+    cur.execute("UPDATE tickets SET category_source = 'none', category = NULL WHERE ticket_id = 'T3'")
+    rules = mc.placed_by(cur, VIEW, "rules", settings=settings)
+    assert rules.select("ticket_id", "category_confidence").rows() == [("T1", 0.6), ("T2", 0.7), ("T0", 0.9)]
+    assert mc.placed_by(cur, VIEW, "none", settings=settings).select("ticket_id", "category").rows() == [
+        ("T3", "uncategorised")]
+    assert mc.placed_by(cur, VIEW, "model", settings=settings).is_empty()
+    assert mc.placed_by(cur, VIEW, "rules' OR 1=1 --", settings=settings).is_empty()  # a bound value, not SQL

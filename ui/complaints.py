@@ -31,6 +31,8 @@ from ui.widgets import grain_control, min_sample, team_table
 HANDLING = ["first_reply_minutes_median", "full_resolution_minutes_median", "reopen_rate", "csat"]
 ORDER_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
                 "discount_code": "Discount code"}
+SOURCE_NAMES = {"export": "Export", "mapping": "Mapping", "analyst": "Analyst", "rules": "Rules", "model": "Model",
+                "none": "Uncategorised", "pending": "Not yet"}
 SOURCE_WORDS = {"export": "the store's own category in the export",
                 "mapping": "a mapping of the export's category or tags",
                 "analyst": "an analyst's correction", "rules": "keyword rules on the text",
@@ -47,11 +49,32 @@ def shares(filters: mq.Filters) -> pl.DataFrame:
 def sources_note(filters: mq.Filters) -> None:
     """Where the period's categories came from, so a guess is never read as fact."""
     table = cached(complaints.category_sources, filters)
-    total = table["tickets"].sum()
-    if total:
-        parts = [f"{n / total:.0%} {SOURCE_WORDS.get(s, s)}" for s, n in table.iter_rows()]
+    if table.height:
+        parts = [f"{share:.0%} {SOURCE_WORDS.get(source, source)}" for source, _, share in table.iter_rows()]
         st.caption("Categories come from: " + "; ".join(parts) + ". Rules and the model place a ticket only at "
                    "confidence 0.5 or more; the rest stay uncategorised.")
+
+
+def how_sure(filters: mq.Filters) -> None:
+    """Each source's share of the period's categories, and the tickets behind the one chosen, least sure first."""
+    table = cached(complaints.category_sources, filters)
+    if table.is_empty():
+        return
+    counts = {row["category_source"]: row for row in table.iter_rows(named=True)}
+    options = list(counts)
+    worth = next((s for s in ("none", "model", "rules", "pending") if s in counts), options[0])
+    chosen = url_choice("Placed by", options, "placed_by", worth, segmented=True,
+                        format_func=lambda s: f"{SOURCE_NAMES.get(s, s)} · {counts[s]['share']:.0%} "
+                                              f"({counts[s]['tickets']:,})")
+    tickets = cached(complaints.placed_by, filters, chosen)
+    st.caption(f"{counts[chosen]['tickets']:,} tickets of the period got their category from "
+               f"{SOURCE_WORDS.get(chosen, chosen)}; the least sure first (at most {tickets.height:,} shown): where a "
+               "correction below pays most. Emails and phone numbers are masked.")
+    st.dataframe(tickets.with_columns(mask_pii(tickets["subject"]),
+                                      pl.col("category").map_elements(category_label, return_dtype=pl.String)),
+                 hide_index=True, width="stretch", height=280, column_config={
+                     "category_confidence": st.column_config.ProgressColumn("confidence", min_value=0.0,
+                                                                            max_value=1.0, format="percent")})
 
 
 def top_and_rising(filters: mq.Filters, table: pl.DataFrame) -> None:
