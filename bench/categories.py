@@ -290,7 +290,7 @@ def report(evaluation: Evaluation, min_support: int = 1) -> str:
         lines.append(f"timings: train {evaluation.train_seconds:.2f} s on {evaluation.train_rows:,} tickets;"
                      f" predict per 1k tickets: rules {evaluation.rules_seconds_per_1k * 1000:.0f} ms,"
                      f" rules+model {evaluation.combined_seconds_per_1k * 1000:.0f} ms")
-    if min_support > 1:
+    if min_support > 1 and evaluation.scored_labels(min_support):
         lines.append(f"macro-F1 over categories with {min_support}+ examples"
                      f" ({len(evaluation.scored_labels(min_support))}): rules"
                      f" {evaluation.macro_f1(evaluation.rules, min_support):.2f},"
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--predict needs a FILE")
         _bitext()
         _dev_sets(args.part)
-    elif args.file.resolve() == BITEXT.resolve():
+    elif args.file.resolve() == BITEXT.resolve() and args.predict is None:
         _bitext()
     else:
         _outside_file(args.file, args.predict)

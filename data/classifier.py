@@ -212,6 +212,8 @@ def rule_pattern(rule: str) -> tuple[str, float]:
     weight = WEIGHT.fullmatch(tokens[-1]) if tokens else None
     if weight:
         tokens = tokens[:-1]
+    if any(token.startswith("=") for token in tokens) or (weight and not float(weight.group(1)) > 0):
+        raise ValueError('a weight goes last, as "=" and a number above 0: "address =0.5"')
     pieces: list[str] = []  # one regex per word
     separators: list[str] = []  # separators[i] joins pieces[i] and pieces[i + 1]
     gap_pending = False
