@@ -344,10 +344,11 @@ BITEXT_FOLDER = REAL_DATA / "bitext-customer-service-intents"
 
 @pytest.mark.skipif(not BITEXT_FOLDER.is_dir(), reason=f"real data folder {BITEXT_FOLDER} is absent")
 def test_bitext_macro_f1_holds_its_floor() -> None:
-    """On the Bitext intents, rules alone keep a macro F1 of 0.83 or more, rules with the model 0.89 or more."""
+    """On the Bitext intents, rules alone keep a macro F1 of 0.93 or more, rules with the model 0.96 or more."""
     from bench.categories import BITEXT, evaluate, load_labelled
 
     evaluation = evaluate(load_labelled(BITEXT))
-    # Measured by bench/categories.py: rules 0.93, rules+model 0.99; the floors sit 0.1 under.
-    assert evaluation.macro_f1(evaluation.rules) >= 0.83
-    assert evaluation.macro_f1(evaluation.combined) >= 0.89
+    # Measured by bench/categories.py: rules 0.96, rules+model 0.99; the floors sit 0.03 under (the issue asks
+    # for no worse than 0.90 while the rules learn real phrasing).
+    assert evaluation.macro_f1(evaluation.rules) >= 0.93
+    assert evaluation.macro_f1(evaluation.combined) >= 0.96
