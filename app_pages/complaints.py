@@ -7,6 +7,7 @@ st.title("Complaints")
 widgets.demo_notice()
 st.caption(widgets.sample_caption(filters) + " Tickets by creation time.")
 complaints.sources_note(filters)
+complaints.store_categories()
 
 shares = complaints.shares(filters)
 complaints.top_and_rising(filters, shares)

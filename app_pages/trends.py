@@ -11,8 +11,10 @@ st.caption(widgets.sample_caption(filters, compared=False))
 
 view = trends.controls()
 metric = BY_NAME[view.kpi]
-if not widgets.explain_missing([view.kpi]):
-    frame = session.kpis([view.kpi], filters, view.grain, view.by, samples=True)
+# a KPI the data cannot give, or has no value for in these dates, gets a sentence instead of an empty chart
+missing = widgets.explain_missing([view.kpi])
+frame = None if missing else session.kpis([view.kpi], filters, view.grain, view.by, samples=True)
+if frame is not None and widgets.has_values(frame, view.kpi):
     shifted, label = trends.comparison(filters, view)
     before = session.kpis([view.kpi], shifted, view.grain, samples=True) if shifted else None
     chart = st.plotly_chart(charts.trend(frame, metric, view.grain, by=view.by, overlay=before, overlay_label=label,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +41,7 @@ class Cast:
     problems: list[Problem]  # the first MAX_PROBLEMS unreadable cells, by record
     unlisted: int = 0  # further unreadable cells, counted but not listed, so huge files stay cheap
     bad: pl.Series | None = None  # True for every unreadable cell, listed or not; None when there are none
+    naive_times: bool = False  # some timestamp carried no offset and was read as wall-clock time in the given zone
 
     @property
     def problem_count(self) -> int:
@@ -206,6 +207,11 @@ VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
 """
 _ISO_CODES = frozenset(_ISO_CODE_LIST.split())
 
+
+def is_currency_code(code: str) -> bool:
+    """An active ISO 4217 code, in any letter case ("GBP", "eur")."""
+    return code.strip().upper() in _ISO_CODES
+
 # Symbols read as one currency. None marks a symbol several currencies share: "$" (USD, CAD, AUD, MXN, ...),
 # "¥" (JPY, CNY), "₨"/"Rs" (INR, PKR, LKR, NPR), "kr" (SEK, NOK, DKK, ISK). Guessing those would mislabel money.
 _SYMBOL_CODES: dict[str, str | None] = {
@@ -354,10 +360,16 @@ def _to_utc(parsed: pl.Expr, fmt: str, tz: str) -> pl.Expr:
     return local.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
 
 
-def _utc_from(text: pl.Expr, fmt: str, tz: str) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed at all, naive UTC) for one format: an offset in the value wins; otherwise it is wall time in tz."""
+def _utc_from(text: pl.Expr, fmt: str, tz: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(parsed at all, naive UTC, read without an offset) for one format: an offset in the value wins; otherwise it
+    is wall time in tz."""
     parsed = _parse(text, fmt)
-    return parsed, _to_utc(parsed, fmt, tz)
+    return parsed, _to_utc(parsed, fmt, tz), _read_as_wall_time(parsed, fmt)
+
+
+def _read_as_wall_time(parsed: pl.Expr, fmt: str) -> pl.Expr:
+    """True where this format read the cell and the cell had no offset: its zone is the reader's assumption."""
+    return pl.when(parsed.is_not_null()).then(pl.lit(_offset_format(fmt) is None))
 
 
 def _check_zone(tz: str) -> None:
@@ -391,8 +403,8 @@ def _parse_stamps(frame: pl.DataFrame, formats: Sequence[str], tz: str) -> pl.Da
     if not rest or not out.select(unread.any()).item():
         return out
     out = out.with_row_index("_row")
-    retried = out.filter(unread).drop("parsed", "utc").with_columns(_coalesced(text, rest, tz))
-    return out.update(retried.select("_row", "parsed", "utc"), on="_row").drop("_row")
+    retried = out.filter(unread).drop("parsed", "utc", "wall").with_columns(_coalesced(text, rest, tz))
+    return out.update(retried.select("_row", "parsed", "utc", "wall"), on="_row").drop("_row")
 
 
 def _first_values(values: pl.Series, count: int) -> pl.Series:
@@ -407,13 +419,15 @@ def _first_values(values: pl.Series, count: int) -> pl.Series:
 def _single_format(frame: pl.DataFrame, fmt: str, tz: str) -> pl.DataFrame:
     # Two steps, so the column is parsed once: "parsed" and "utc" as one expression each parsed it twice.
     out = frame.with_columns(_parse(pl.col(_TEXT), fmt).alias("parsed"))
-    return out.with_columns(_to_utc(pl.col("parsed"), fmt, tz).alias("utc"))
+    return out.with_columns(_to_utc(pl.col("parsed"), fmt, tz).alias("utc"),
+                            _read_as_wall_time(pl.col("parsed"), fmt).alias("wall"))
 
 
 def _coalesced(text: pl.Expr, formats: Sequence[str], tz: str) -> list[pl.Expr]:
     attempts = [_utc_from(text, fmt, tz) for fmt in formats]
-    return [pl.coalesce([matched for matched, _ in attempts]).alias("parsed"),
-            pl.coalesce([utc for _, utc in attempts]).alias("utc")]
+    return [pl.coalesce([matched for matched, _, _ in attempts]).alias("parsed"),
+            pl.coalesce([utc for _, utc, _ in attempts]).alias("utc"),
+            pl.coalesce([wall for _, _, wall in attempts]).alias("wall")]
 
 
 def to_timestamp_utc(
@@ -430,6 +444,7 @@ def to_timestamp_utc(
     offset, so a Shopify file switching from -0700 to -0800 at DST converts correctly; "Z" is accepted wherever
     an offset is. A format without one reads wall-clock time in ``tz``: a time in the spring-forward gap is a
     problem, a fall-back time that happens twice takes the earlier instant. Placeholders become null quietly.
+    :attr:`Cast.naive_times` says whether any value was read that way, on ``tz``'s clock.
     """
     if not formats:
         raise ValueError("give at least one format")
@@ -446,7 +461,9 @@ def to_timestamp_utc(
         .when(pl.col("parsed").is_null()).then(pl.lit(f"not a date in the form {forms}"))
         .when(value.is_null()).then(pl.lit(f"does not exist in {tz} (clocks skip this hour)"))
     )
-    return _result(frame, value, why, column, s.name)
+    cast = _result(frame, value, why, column, s.name)
+    naive = frame.select((pl.col("wall").fill_null(False) & ~placeholder).any()).item()
+    return replace(cast, naive_times=bool(naive))
 
 
 _SLASH_DATE = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-][0-9]{2,4}(?:[^0-9]|$)"

@@ -1,20 +1,27 @@
-"""The categorising step: every ticket in the warehouse gets a category of the taxonomy after each import, with
-where it came from and how sure; and an analyst's corrections, which win. The classifier is :mod:`data.classifier`.
+"""The categorising step: every ticket in the warehouse gets a category after each import, with where it came from
+and how sure; an analyst's corrections, which win; and how the store's own categories meet the taxonomy. The
+classifier is :mod:`data.classifier`.
 
-Precedence: an analyst's correction ("analyst"); the export's own category when it names a taxonomy category
-("export"); the export's category, ticket type or custom field, or one of its tags, through the taxonomy's
-aliases ("mapping"); rules on the subject and description ("rules"); a model learned from the tickets the
-store's agents tagged ("model"); else "uncategorised" ("none"), never a guess shown as fact.
+A store's own taxonomy is first class: the category its agents chose by hand (a custom field such as `Reason for
+contact [list]`, Freshdesk's `Type`) is the ticket's category under the store's own name ("export"), unless that
+value names a taxonomy category ("export", the taxonomy's) or is one of its aliases ("mapping"). An analyst can map
+each store value onto the taxonomy or keep it as its own (:class:`StoreMapping`), or adopt the store's categories
+as the taxonomy outright. Rules and the model place only the tickets without a store category.
+
+Precedence: an analyst's correction ("analyst"); the store's own category, as above; one of the ticket's tags
+through the taxonomy's aliases ("mapping"); rules on the subject and description ("rules"); a model learned from
+the tickets the store's agents tagged ("model"); else "uncategorised" ("none"), never a guess shown as fact.
 
 It runs in its own transaction after an import, and for anything left pending when the dashboard opens, so a
-new taxonomy or an analyst's correction can re-categorise without a re-import. Texts are classified once per
-distinct subject and description.
+new taxonomy, a store mapping or an analyst's correction can re-categorise without a re-import. Texts are
+classified once per distinct subject and description.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
@@ -40,6 +47,10 @@ MIN_TRAINING = 30
 MIN_PER_CATEGORY = 5
 TEXT = ("subject", "description")
 OUTPUT = ("category", "category_source", "category_confidence")
+OWN = "own"  # in a store mapping: the store's value stays a category of its own
+# Zendesk's built-in ticket types: they say what kind of request a ticket is, not what it is about.
+GENERIC_TYPES = frozenset({"question", "incident", "problem", "task", UNCATEGORISED})
+STORE_MAPPING_META = "category_mapping"
 
 
 @dataclass(frozen=True)
@@ -48,18 +59,32 @@ class Categorised:
     by_source: dict[str, int]
 
 
-def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_guesses: bool = False) -> Categorised:
-    """Categorise the pending tickets (all that rules or a model placed too, with ``redo_guesses``)."""
+@dataclass(frozen=True)
+class StoreMapping:
+    """How the store's own category values meet the taxonomy: a value's slug -> a taxonomy category or :data:`OWN`.
+    A value not named here keeps the default (a taxonomy category it names or is an alias of, else its own).
+    ``adopt``: the store's categories are the taxonomy; every value is its own, tags and rules place nothing, and
+    the model learns the store's categories."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    adopt: bool = False
+
+
+def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_guesses: bool = False,
+               everything: bool = False) -> Categorised:
+    """Categorise the pending tickets (all that rules or a model placed too, with ``redo_guesses``; every ticket,
+    with ``everything``, after the store mapping changed)."""
     taxonomy = taxonomy or current_taxonomy()
     where = "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
     with warehouse.transaction() as cur:
         pending = cur.execute(f"SELECT source, ticket_id, category_exported, tags, subject, description FROM tickets "
-                              f"WHERE {where}").pl()
+                              f"WHERE {'TRUE' if everything else where}").pl()
         if pending.is_empty():
             return Categorised(0, {})
-        known = _known(pending, taxonomy, _corrections(cur))
+        mapping = load_store_mapping(cur)
+        known = _known(pending, taxonomy, _corrections(cur), mapping)
         _write(cur, known.filter(pl.col("category_source").is_not_null()))
-        guessed = _guess(cur, known.filter(pl.col("category_source").is_null()), taxonomy)
+        guessed = _guess(cur, known.filter(pl.col("category_source").is_null()), taxonomy, mapping.adopt)
         _write(cur, guessed)
         warehouse.bump_version(cur)
     counts = pl.concat([known.select("category_source").drop_nulls(), guessed.select("category_source")])
@@ -71,8 +96,8 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
 def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, taxonomy: Taxonomy | None = None) -> None:
     """An analyst's category for one ticket: applied now, kept across re-imports, learned from next time."""
     taxonomy = taxonomy or current_taxonomy()
-    if category not in taxonomy.slugs:
-        raise ValueError(f"{category!r} is not a category of the taxonomy {taxonomy.path}")
+    if category not in taxonomy.slugs and category not in own_labels(warehouse.cursor(), taxonomy):
+        raise ValueError(f"{category!r} is not a category of the taxonomy {taxonomy.path} nor one of the store's own")
     with warehouse.transaction() as cur:
         found = cur.execute("SELECT count(*) FROM tickets WHERE source = $source AND ticket_id = $id",
                             {"source": source, "id": ticket_id}).fetchone()
@@ -93,26 +118,107 @@ def current_taxonomy() -> Taxonomy:
     return load_taxonomy(get_settings().taxonomy_file)
 
 
+# --- the store's own categories --------------------------------------------------------------------------------
+def store_category(slug: str, taxonomy: Taxonomy, mapping: StoreMapping) -> tuple[str, str]:
+    """(category, source) of a ticket whose store category is ``slug`` (see :func:`data.classifier.alias_slug`)."""
+    names = {c.slug for c in taxonomy.categories} | {alias_slug(c.label) for c in taxonomy.categories}
+    chosen = mapping.values.get(slug)
+    if mapping.adopt or chosen == OWN:
+        return slug, "export"
+    if chosen in taxonomy.slugs:
+        return chosen, "export" if taxonomy.aliases().get(slug) == chosen and slug in names else "mapping"
+    aliases = taxonomy.aliases()
+    if slug in aliases:
+        return aliases[slug], "export" if slug in names else "mapping"
+    return slug, "export"
+
+
+def store_values(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None = None) -> pl.DataFrame:
+    """The store's own category values in the warehouse, most tickets first: ``value`` (its slug), ``label`` (as
+    exported; the most frequent spelling), ``tickets``, ``category`` (the category its tickets get now), ``own``
+    (that category is the value itself, not one of the taxonomy's), ``choice`` (the taxonomy category the analyst's
+    mapping sends it to, or :data:`OWN`, an adopted taxonomy aside) and ``default`` (the same without a mapping)."""
+    taxonomy = taxonomy or current_taxonomy()
+    mapping = load_store_mapping(cur)
+    spelled = cur.execute("SELECT category_exported AS label, count(*) AS tickets FROM tickets "
+                          "WHERE category_exported IS NOT NULL GROUP BY ALL").pl()
+    frame = spelled.with_columns(value=_alias_slug(spelled["label"])).filter(
+        ~pl.col("value").is_in(list(GENERIC_TYPES)) & (pl.col("value") != ""))
+    frame = frame.sort(["tickets", "label"], descending=[True, False]).group_by("value", maintain_order=True).agg(
+        pl.col("label").first(), pl.col("tickets").sum()).sort(["tickets", "label"], descending=[True, False])
+
+    def choice(slug: str, with_mapping: StoreMapping) -> str:
+        category, _ = store_category(slug, taxonomy, with_mapping)
+        return OWN if category == slug and slug not in taxonomy.slugs else category
+
+    per_value = StoreMapping(mapping.values)
+    return frame.with_columns(
+        category=pl.col("value").map_elements(lambda v: store_category(v, taxonomy, mapping)[0],
+                                              return_dtype=pl.String),
+        choice=pl.col("value").map_elements(lambda v: choice(v, per_value), return_dtype=pl.String),
+        default=pl.col("value").map_elements(lambda v: choice(v, StoreMapping()), return_dtype=pl.String),
+    ).with_columns(
+        own=(pl.col("category") == pl.col("value")) & ~pl.col("value").is_in(taxonomy.slugs),
+    ).select("value", "label", "tickets", "category", "own", "choice", "default")
+
+
+def own_labels(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None = None) -> dict[str, str]:
+    """The store's own categories (the values kept as their own) -> their names as exported."""
+    own = store_values(cur, taxonomy).filter("own")
+    return dict(zip(own["value"].to_list(), own["label"].to_list(), strict=True))
+
+
+def category_labels(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None = None) -> dict[str, str]:
+    """Every category's name: the taxonomy's labels, and the store's own categories under their own names."""
+    taxonomy = taxonomy or current_taxonomy()
+    return {**own_labels(cur, taxonomy), **taxonomy.labels()}
+
+
+def load_store_mapping(cur: duckdb.DuckDBPyConnection) -> StoreMapping:
+    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": STORE_MAPPING_META}).fetchone()
+    if row is None:
+        return StoreMapping()
+    saved = json.loads(row[0])
+    return StoreMapping(values=dict(saved.get("values", {})), adopt=bool(saved.get("adopt", False)))
+
+
+def apply_store_mapping(warehouse: Warehouse, mapping: StoreMapping, taxonomy: Taxonomy | None = None) -> Categorised:
+    """Save how the store's values meet the taxonomy and re-categorise every ticket by it (corrections stay)."""
+    taxonomy = taxonomy or current_taxonomy()
+    wrong = sorted(target for target in mapping.values.values() if target != OWN and target not in taxonomy.slugs)
+    if wrong:
+        raise ValueError(f"not categories of the taxonomy {taxonomy.path}: {', '.join(wrong)}")
+    text = json.dumps({"values": mapping.values, "adopt": mapping.adopt}, sort_keys=True)
+    with warehouse.transaction() as cur:
+        warehouse.set_meta(cur, STORE_MAPPING_META, text)
+    return categorise(warehouse, taxonomy, everything=True)
+
+
 # --- what the export (or an analyst) says ---------------------------------------------------------------------
 def _corrections(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return cur.execute("SELECT source, ticket_id, category AS corrected FROM category_corrections").pl()
 
 
-def _known(pending: pl.DataFrame, taxonomy: Taxonomy, corrections: pl.DataFrame) -> pl.DataFrame:
-    """The pending tickets with category and source set where a correction, the export or an alias decides;
+def _known(pending: pl.DataFrame, taxonomy: Taxonomy, corrections: pl.DataFrame,
+           mapping: StoreMapping) -> pl.DataFrame:
+    """The pending tickets with category and source set where a correction, the store's category or a tag decides;
     NULL where the text must."""
-    aliases, slugs = taxonomy.aliases(), set(taxonomy.slugs)
-    labels = {alias_slug(c.label) for c in taxonomy.categories}
-    exported = _alias_of(pending["category_exported"], aliases)
-    own = _alias_slug(pending["category_exported"]).is_in(list(slugs | labels))
-    tagged = _first_tag_alias(pending["tags"], aliases)
-    frame = pending.with_columns(exported=exported, own=own, tagged=tagged).join(
+    slugs = _alias_slug(pending["category_exported"])
+    decided = {slug: store_category(slug, taxonomy, mapping) for slug in slugs.drop_nulls().unique().to_list()
+               if slug and slug not in GENERIC_TYPES}
+    exported = slugs.replace_strict({s: c for s, (c, _) in decided.items()}, default=None, return_dtype=pl.String)
+    exported_source = slugs.replace_strict({s: w for s, (_, w) in decided.items()}, default=None,
+                                           return_dtype=pl.String)
+    # an adopted taxonomy is the store's alone: the built-in aliases of tags no longer apply
+    tagged = pl.repeat(None, pending.height, dtype=pl.String, eager=True) if mapping.adopt \
+        else _first_tag_alias(pending["tags"], taxonomy.aliases())
+    frame = pending.with_columns(exported=exported, exported_source=exported_source, tagged=tagged).join(
         corrections, on=["source", "ticket_id"], how="left")
     return frame.with_columns(
         category=pl.coalesce("corrected", "exported", "tagged"),
         category_source=pl.when(pl.col("corrected").is_not_null()).then(pl.lit("analyst"))
-        .when(pl.col("exported").is_not_null() & pl.col("own")).then(pl.lit("export"))
-        .when(pl.col("exported").is_not_null() | pl.col("tagged").is_not_null()).then(pl.lit("mapping")),
+        .when(pl.col("exported").is_not_null()).then(pl.col("exported_source"))
+        .when(pl.col("tagged").is_not_null()).then(pl.lit("mapping")),
     ).with_columns(
         category_confidence=pl.when(pl.col("category_source").is_not_null()).then(1.0),
     ).select("source", "ticket_id", *TEXT, *OUTPUT)
@@ -139,24 +245,39 @@ def _first_tag_alias(tags: pl.Series, aliases: dict[str, str]) -> pl.Series:
 
 
 # --- what the text says --------------------------------------------------------------------------------------------
-def _guess(cur: duckdb.DuckDBPyConnection, rest: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
-    """Rules, then (only if some remain) a model learned from the tagged tickets; once per distinct text."""
+def _guess(cur: duckdb.DuckDBPyConnection, rest: pl.DataFrame, taxonomy: Taxonomy, adopted: bool) -> pl.DataFrame:
+    """Rules, then (only if some remain) a model learned from the tagged tickets; once per distinct text. With the
+    store's categories adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
     if rest.is_empty():
         return rest.select("source", "ticket_id", *OUTPUT)
     texts = rest.select(*TEXT).unique()
-    rules = RulesClassifier(taxonomy)
-    placed = classify_tickets(texts, rules)
-    open_texts = placed.filter(pl.col("category_source") == "none")
-    model = _model(cur, taxonomy) if open_texts.height else None
-    if model is not None:
-        placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
-                            classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
+    if adopted:
+        placed = _by_model_alone(texts, _model(cur, None))
+    else:
+        rules = RulesClassifier(taxonomy)
+        placed = classify_tickets(texts, rules)
+        open_texts = placed.filter(pl.col("category_source") == "none")
+        model = _model(cur, taxonomy.slugs) if open_texts.height else None
+        if model is not None:
+            placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
+                                classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
     return rest.select("source", "ticket_id", *TEXT).join(placed, on=list(TEXT), how="left", nulls_equal=True
                                                           ).select("source", "ticket_id", *OUTPUT)
 
 
-def _model(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> TicketModel | None:
-    """A model of what the store's agents (and analysts) tagged; None while there are too few examples."""
+def _by_model_alone(texts: pl.DataFrame, model: TicketModel | None) -> pl.DataFrame:
+    if model is None:
+        return texts.with_columns(category=pl.lit(UNCATEGORISED), category_source=pl.lit("none"),
+                                  category_confidence=pl.lit(0.0))
+    predicted = model.predict(texts)
+    return texts.with_columns(
+        category=predicted["category"], category_confidence=predicted["confidence"],
+        category_source=pl.when(predicted["category"] != UNCATEGORISED).then(pl.lit("model")).otherwise(pl.lit("none")))
+
+
+def _model(cur: duckdb.DuckDBPyConnection, categories: tuple[str, ...] | None) -> TicketModel | None:
+    """A model of what the store's agents (and analysts) tagged, over ``categories`` (None: any); None while there
+    are too few examples."""
     tagged = cur.execute(
         f"""SELECT subject, description, category FROM tickets
             WHERE category_source IN {KNOWN_SOURCES} AND category <> '{UNCATEGORISED}'
@@ -164,7 +285,9 @@ def _model(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> TicketModel | 
             USING SAMPLE reservoir({TRAINING_LIMIT} ROWS) REPEATABLE (7)""").pl()
     counts = tagged["category"].value_counts()
     enough = counts.filter(pl.col("count") >= MIN_PER_CATEGORY)["category"]
-    tagged = tagged.filter(pl.col("category").is_in(enough.implode()) & pl.col("category").is_in(taxonomy.slugs))
+    tagged = tagged.filter(pl.col("category").is_in(enough.implode()))
+    if categories is not None:
+        tagged = tagged.filter(pl.col("category").is_in(categories))
     if tagged.height < MIN_TRAINING or tagged["category"].n_unique() < 2:
         return None
     return TicketModel.train(tagged)

@@ -17,7 +17,7 @@ from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
-from data.plans import load_mappings, plan_tables, read_files, run_plan
+from data.plans import load_category_columns, load_mappings, load_source_zones, plan_tables, read_files, run_plan
 from data.raw_tables import Limits, RawTable
 from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings
@@ -55,7 +55,8 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
     try:
         raws, rejected = reading.result()
         ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
-        plans = plan_tables(raws, ctx, source, load_mappings(warehouse))
+        plans = plan_tables(raws, ctx, source, load_mappings(warehouse),
+                            category_columns=load_category_columns(warehouse), zones=load_source_zones(warehouse))
         del raws  # typed now: the text cells need not stay in memory through the merge
         # run_plan reports a rejection as a result, so one bad file never stops the others
         results = rejected + [run_plan(warehouse, plan) for plan in plans]

@@ -11,9 +11,10 @@ items, netting WooCommerce refunds, ...). The vocabularies and helpers the shape
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import polars as pl
@@ -25,7 +26,9 @@ from data.privacy import customer_keys
 from data.raw_tables import RawTable, header_lookup
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
-               "email"]
+               "email", "customer_id"]
+# Kinds that become a salted customer key as they are cast: the value itself never reaches a typed frame.
+HASHED_KINDS: frozenset[str] = frozenset({"email", "customer_id"})
 
 # One more than the cores: the email hashing holds the GIL part of the time, when a core would otherwise idle.
 CAST_THREADS = (os.cpu_count() or 2) + 1
@@ -53,11 +56,14 @@ class Field:
 
 @dataclass(frozen=True)
 class Context:
-    """What reading needs beyond the file: the account's clock, the salt for customer keys, the date order."""
+    """What reading needs beyond the file: the clock of times without an offset (the account's, or the one
+    remembered for the source), the salt for customer keys, the date order, and which column holds the ticket
+    category (None: the best of :func:`category_candidates_of`; "": none)."""
 
     tz: str
     salt: str
     date_order: Literal["DMY", "MDY", "auto"] = "auto"
+    category_column: str | None = None
 
 
 @dataclass
@@ -69,6 +75,7 @@ class Typed:
     rejected: set[int] = field(default_factory=set)  # record numbers
     flagged: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    naive_times: bool = False  # some timestamp carried no offset: read on the context's clock
 
     def has(self, target: str) -> bool:
         return target in self.frame.columns
@@ -90,6 +97,9 @@ class Format:
     date_order: Literal["DMY", "MDY"] = "DMY"  # how the source writes slash dates when the values cannot tell
     decimal: str = "."
     placeholders: tuple[str, ...] = ("1900-01-01",)
+    # The shape of the tool's own custom-field headers (Zendesk `Contact reason [list]`, Freshdesk `cf_reason`),
+    # matched against the normalised header; any such column may hold the store's own ticket categories.
+    custom_field: str | None = None
 
     def matches(self, headers: Mapping[str, str]) -> bool:
         return all(_norm(h) in headers for h in self.signature)
@@ -117,6 +127,7 @@ def missing_required(fmt: Format, raw: RawTable) -> list[str]:
 
 def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected."""
+    fmt = reading_category_from(fmt, category_column_of(fmt, raw.frame.columns, ctx.category_column))
     headers = find_headers(fmt, raw)
     typed = Typed(pl.DataFrame({"record": pl.int_range(1, raw.frame.height + 1, eager=True)}))
     present = [f for f in fmt.fields if f.target in headers]
@@ -127,7 +138,7 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
             return pool.submit(_cast, f, raw.frame[headers[f.target]], headers[f.target], fmt, ctx, formats)
 
         # The email hashing is the longest cast: started first, it does not hold up the end.
-        futures = {f.target: submit(f) for f in present if f.kind == "email"}
+        futures = {f.target: submit(f) for f in present if f.kind in HASHED_KINDS}
         formats = _timestamp_formats(fmt, raw, headers, ctx, typed.notes)
         futures |= {f.target: submit(f, formats) for f in present if f.target not in futures}
         results = [futures[f.target].result() for f in present]
@@ -135,6 +146,7 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     for f, result in zip(present, results, strict=True):
         for target, series in result.items():
             columns[target] = series.values
+            typed.naive_times |= series.naive_times
             typed.problems.extend(series.problems)
             bucket = typed.flagged if f.kind in FLAGGING_KINDS else typed.rejected
             bucket.update((series.bad_rows() + 1).to_list())
@@ -147,6 +159,53 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     return typed
 
 
+# --- which column holds the ticket category -----------------------------------------------------------------------
+CATEGORY = "category_exported"  # the target a reader writes the export's own category to
+# A header naming one of these is the best guess for the category ("Reason for contact [list]", "Issue type").
+CATEGORY_WORDS = re.compile(r"\b(categor\w*|reason|topic|type)\b")
+
+
+def category_candidates_of(fmt: Format, headers: Sequence[str]) -> list[str]:
+    """The file's columns that could hold the store's ticket categories, best guess first.
+
+    A candidate is the format's own category column (Freshdesk `Type`, Zendesk `Ticket Category [list]`), one of the
+    tool's custom fields (:attr:`Format.custom_field`), or any column the format does not otherwise read whose name
+    says category, reason, topic or type (how Freshdesk labels, Gorgias and Help Scout name their custom fields).
+    Columns the format reads as something else (Zendesk's `Ticket type`, Help Scout's `Type` channel) never are.
+    A name with one of those words ranks first, a custom field before a built-in column, then the file's order.
+    A saved mapping names its category column itself: it has no candidates.
+    """
+    if fmt.kind != "tickets" or fmt.source.startswith("mapped:"):
+        return []
+    own = {_norm(h) for f in fmt.fields if f.target == CATEGORY for h in f.headers}
+    claimed = {_norm(h) for f in fmt.fields if f.target != CATEGORY for h in f.headers}
+    ranked = []
+    for index, header in enumerate(headers):
+        name = _norm(header)
+        named = CATEGORY_WORDS.search(name.replace("_", " ")) is not None  # cf_reason_for_contact
+        custom = fmt.custom_field is not None and re.fullmatch(fmt.custom_field, name) is not None
+        if name not in claimed and (name in own or custom or named):
+            ranked.append(((not named, not custom, index), header))
+    return [header for _, header in sorted(ranked)]
+
+
+def category_column_of(fmt: Format, headers: Sequence[str], chosen: str | None) -> str:
+    """The column to read the category from: the chosen one when the file has it ("" for none), else the best
+    candidate, else "" (none)."""
+    if chosen == "" or (chosen is not None and chosen in headers):
+        return chosen
+    candidates = category_candidates_of(fmt, headers)
+    return candidates[0] if candidates else ""
+
+
+def reading_category_from(fmt: Format, column: str) -> Format:
+    """``fmt`` reading its category from ``column`` alone ("" : from no column)."""
+    if fmt.kind != "tickets" or fmt.source.startswith("mapped:"):
+        return fmt
+    fields = tuple(f for f in fmt.fields if f.target != CATEGORY)
+    return replace(fmt, fields=fields + ((Field(CATEGORY, (column,)),) if column else ()))
+
+
 def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
           formats: Sequence[str]) -> dict[str, cast.Cast]:
     if f.kind == "rating":
@@ -155,6 +214,9 @@ def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
     if f.kind == "email":
         # hashed at once: the address itself never reaches a typed frame, a shape step or the warehouse
         return {"customer_key": cast.Cast(customer_keys(text, ctx.salt), [])}
+    if f.kind == "customer_id":
+        # the shape step uses it where the row has no email (see customer_key_from_id)
+        return {CUSTOMER_ID_KEY: cast.Cast(customer_keys(customer_ids(text), ctx.salt), [])}
     casters: dict[str, Callable[[], cast.Cast]] = {
         "text": lambda: cast.to_text(text),
         "int": lambda: cast.to_int(text, header),
@@ -168,6 +230,22 @@ def _cast(f: Field, text: pl.Series, header: str, fmt: Format, ctx: Context,
         "seconds": lambda: cast.to_minutes(text, header, "seconds"),
     }
     return {f.target: casters[f.kind]()}
+
+
+CUSTOMER_ID_KEY = "customer_id_key"
+
+
+def customer_ids(text: pl.Series) -> pl.Series:
+    """A customer number as written, without the ".0" a spreadsheet adds to a number (17850.0 is customer 17850)."""
+    return text.cast(pl.String).str.strip_chars().str.replace(r"^([0-9]+)\.0+$", "${1}")
+
+
+def customer_key_from_id(frame: pl.DataFrame) -> pl.DataFrame:
+    """The email's key where the row has an email, else the customer number's, hashed with the same salt."""
+    if CUSTOMER_ID_KEY not in frame.columns:
+        return frame
+    keys = [c for c in ("customer_key", CUSTOMER_ID_KEY) if c in frame.columns]
+    return frame.with_columns(pl.coalesce(keys).alias("customer_key")).drop(CUSTOMER_ID_KEY)
 
 
 def _timestamp_formats(fmt: Format, raw: RawTable, headers: Mapping[str, str], ctx: Context,
@@ -285,16 +363,32 @@ def finish_tickets(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     return frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"))
 
 
+# Why a ticket's durations are kept out of the KPIs (its `data_issues`), and the durations each reason spoils, on
+# both clocks: metrics/registry.py keeps a business-hours KPI out by these reasons, whichever column it came from.
+FIRST_REPLY_BEFORE_CREATION = "first reply before creation"
+RESOLVED_BEFORE_CREATED = "resolved before created"
+RESOLVED_BEFORE_FIRST_REPLY = "resolved before first reply"
+RESOLUTION_MINUTES = ("first_resolution_minutes", "full_resolution_minutes", "full_resolution_business_minutes")
+ISSUE_SPOILS: dict[str, tuple[str, ...]] = {
+    FIRST_REPLY_BEFORE_CREATION: ("first_reply_minutes", "first_reply_business_minutes"),
+    RESOLVED_BEFORE_CREATED: RESOLUTION_MINUTES,
+    RESOLVED_BEFORE_FIRST_REPLY: RESOLUTION_MINUTES,
+}
+
+
 def _impossible_checks(columns: set[str]) -> list[tuple[pl.Expr, str, tuple[str, ...]]]:
-    """(test, why, the durations it makes untrustworthy) for each check the columns allow."""
-    resolution = tuple(c for c in ("first_resolution_minutes", "full_resolution_minutes") if c in columns)
+    """(test, why, the durations it makes untrustworthy) for each check the columns allow. A negative duration on
+    either clock is impossible: an export may give only the business-hours one."""
+    first_reply, resolution = (tuple(c for c in ISSUE_SPOILS[why] if c in columns)
+                               for why in (FIRST_REPLY_BEFORE_CREATION, RESOLVED_BEFORE_CREATED))
     checks = []
-    if "first_reply_minutes" in columns:
-        checks.append((pl.col("first_reply_minutes") < 0, "first reply before creation", ("first_reply_minutes",)))
+    if first_reply:
+        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in first_reply]), FIRST_REPLY_BEFORE_CREATION,
+                       first_reply))
     if resolution:
-        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in resolution]), "resolved before created", resolution))
+        checks.append((pl.any_horizontal([pl.col(c) < 0 for c in resolution]), RESOLVED_BEFORE_CREATED, resolution))
     if {"first_reply_at", "solved_at"} <= columns and resolution:
-        checks.append((pl.col("solved_at") < pl.col("first_reply_at"), "resolved before first reply", resolution))
+        checks.append((pl.col("solved_at") < pl.col("first_reply_at"), RESOLVED_BEFORE_FIRST_REPLY, resolution))
     return checks
 
 

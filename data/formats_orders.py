@@ -84,6 +84,7 @@ def cast_whole_orders(typed: Typed, cast_format: Format, ctx: Context) -> pl.Dat
     typed.problems.extend(problems)
     typed.problems.sort(key=lambda p: p.record)
     typed.notes.extend(cast.notes)
+    typed.naive_times |= cast.naive_times
     left_out = _leave_out_orders(typed, keys, unreadable)
     return frame.filter(~pl.col("record").is_in(left_out))
 

@@ -71,11 +71,15 @@ def fill_from(frame: pl.DataFrame, target: str, fallback: str) -> pl.DataFrame:
     return frame.with_columns(filled.alias(target)).drop(fallback)
 
 
-def category_slug(column: str) -> pl.Expr:
-    """The category as exported, lower-cased with spaces as underscores; data/categorising.py maps it to the
-    taxonomy after the import."""
-    slug = pl.col(column).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", "_")
-    return pl.when(slug != "").then(slug)
+# What a custom field holds for "no value" (Zendesk writes `-`).
+NO_VALUE = ("", "-")
+
+
+def category_value(column: str) -> pl.Expr:
+    """The category as exported, spaces trimmed: the store's own words, which the Complaints page shows as they are
+    (data/categorising.py compares them with the taxonomy without case or punctuation). Empty or `-` is none."""
+    value = pl.col(column).str.strip_chars()
+    return pl.when(~value.is_in(NO_VALUE)).then(value)
 
 
 def with_category(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -83,7 +87,7 @@ def with_category(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     present = [c for c in columns if c in frame.columns]
     if not present:
         return frame
-    return frame.with_columns(pl.coalesce([category_slug(c) for c in present]).alias("category_exported"))
+    return frame.with_columns(pl.coalesce([category_value(c) for c in present]).alias("category_exported"))
 
 
 def drop_tickets(frame: pl.DataFrame, unwanted: pl.Expr, what: str, notes: list[str]) -> pl.DataFrame:
@@ -137,6 +141,7 @@ def stamps_from_minutes(frame: pl.DataFrame) -> pl.DataFrame:
 def canonical_tickets(frame: pl.DataFrame, typed: Typed, ctx: Context, channels: Mapping[str, str]) -> Frames:
     """The steps every ticket format ends with, in the order they depend on each other."""
     frame = canonical_words(frame, channels, typed.notes)
+    frame = with_category(frame, ("category_exported",))
     frame = solves_of_solved_tickets(frame)
     frame = stamps_from_minutes(frame)
     frame = finish_tickets(frame, typed.notes)
@@ -147,11 +152,13 @@ def canonical_tickets(frame: pl.DataFrame, typed: Typed, ctx: Context, channels:
 def shape_zendesk(typed: Typed, ctx: Context) -> Frames:
     """Zendesk's CSV export and its Explore reports carry the same facts under different labels."""
     frame = fill_from(typed.frame, "full_resolution_minutes", "resolution_time_minutes")
-    frame = with_category(frame, ("custom_category", "ticket_type"))  # the account's own categories say more
+    frame = with_category(frame, ("category_exported", "ticket_type"))  # the account's own categories say more
     frame = status_from_solve(frame)
     return canonical_tickets(frame, typed, ctx, ZENDESK_CHANNELS)
 
 
+# Read as the category without asking when the file has no other candidate; any other `… [list]` custom field may
+# hold it too (see data.format_types.category_candidates_of).
 ZENDESK_CATEGORY_HEADERS = ("Ticket Category [list]", "Category [list]", "Ticket category", "Category",
                             "Contact reason [list]")
 
@@ -186,9 +193,10 @@ ZENDESK = Format(
         Field("resolution_time_minutes", ("Resolution time",), "hours"),
         Field("satisfaction", ("Satisfaction Score",), "rating"),  # Good/Bad/Offered/Not Offered/Unoffered or 1-5
         Field("ticket_type", ("Ticket type",)),
-        Field("custom_category", ZENDESK_CATEGORY_HEADERS),
+        Field("category_exported", ZENDESK_CATEGORY_HEADERS),
     ),
     shape=shape_zendesk,
+    custom_field=r".+ \[list\]",  # a drop-down custom field: `Reason for contact [list]`
 )
 
 
@@ -242,7 +250,6 @@ ZENDESK_EXPLORE_DATES = Format(
 def shape_freshdesk(typed: Typed, ctx: Context) -> Frames:
     """Resolved time, else Closed time, is the solve; the empty hour columns are recomputed from the timestamps."""
     frame = fill_from(typed.frame, "solved_at", "closed_at")
-    frame = with_category(frame, ("category_exported",))
     frame = freshdesk_survey(frame, typed.notes)
     return canonical_tickets(frame, typed, ctx, FRESHDESK_CHANNELS)
 
@@ -290,6 +297,7 @@ FRESHDESK = Format(
         Field("customer_email", ("Email", "Contact email", "Requester email"), "email"),
     ),
     shape=shape_freshdesk,
+    custom_field=r"cf_.+",  # a custom field under its API name (`cf_reason_for_contact`); labels are named ones
 )
 
 

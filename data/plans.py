@@ -11,13 +11,22 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
+from zoneinfo import available_timezones
 
 import polars as pl
 
-from data import formats
+from data import cast, formats
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem
-from data.format_types import Context, Format, missing_required, type_columns
+from data.format_types import (
+    Context,
+    Format,
+    category_candidates_of,
+    category_column_of,
+    missing_required,
+    type_columns,
+)
 from data.ingest import Batch, ImportResult, import_batch
 from data.privacy import mask_pii
 from data.raw_tables import Limits, RawTable, header_lookup, read_table
@@ -25,6 +34,8 @@ from data.warehouse import Warehouse, utc_now
 
 log = logging.getLogger(__name__)
 
+# warehouse_meta key prefix of a source's remembered time zone, e.g. "timezone:zendesk"
+ZONE_KEY = "timezone:"
 # More unreadable rows than this share means the wrong format or date order, not a few bad rows.
 MAX_REJECTED_SHARE = 0.5
 
@@ -44,6 +55,11 @@ class Plan:
     reason: str = ""  # set when the plan cannot be imported
     headers: list[str] = field(default_factory=list)  # the file's own headers, for a column mapping
     recognised: bool = True
+    category_candidates: list[str] = field(default_factory=list)  # columns that could hold the category, best first
+    category_column: str | None = None  # the one read as the category; None: none
+    naive_times: bool = False  # some timestamps carried no offset and were read on ``clock``, a zone one may choose
+    clock: str = ""  # the IANA zone those timestamps were read on
+    date_order_seen: str = "unknown"  # of a file not recognised: DMY or MDY when a date like 31/12 or 12/31 says so
 
     @property
     def ok(self) -> bool:
@@ -76,10 +92,15 @@ class Plan:
 
 
 def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
-               mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
-    """Read every file and decide what it is. Files that belong to one set (Olist) make one plan."""
+               mappings: dict[str, dict[str, object]] | None = None,
+               category_columns: dict[str, str] | None = None, zones: dict[str, str] | None = None) -> list[Plan]:
+    """Read every file and decide what it is. Files that belong to one set (Olist) make one plan.
+
+    ``category_columns`` are the analyst's remembered answers to "which column holds the category?"
+    (:func:`load_category_columns`); ``ctx.category_column``, when set, goes before them. ``zones`` are the clocks
+    remembered per source (:func:`load_source_zones`)."""
     raws, unreadable = read_files(files, limits, source)
-    return unreadable + plan_tables(raws, ctx, source, mappings)
+    return unreadable + plan_tables(raws, ctx, source, mappings, category_columns=category_columns, zones=zones)
 
 
 def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
@@ -95,31 +116,44 @@ def read_files(files: Sequence[tuple[str, bytes]], limits: Limits,
 
 
 def plan_tables(raws: list[RawTable], ctx: Context, source: str = "auto",
-                mappings: dict[str, dict[str, object]] | None = None) -> list[Plan]:
-    """Decide what each table is, type and shape it."""
+                mappings: dict[str, dict[str, object]] | None = None,
+                category_columns: dict[str, str] | None = None, zones: dict[str, str] | None = None) -> list[Plan]:
+    """Decide what each table is, type and shape it.
+
+    ``zones`` (source -> IANA zone, see :func:`load_source_zones`) is the clock a source's times without an offset
+    are read on; a source not in it is read on the account's, ``ctx.tz``.
+    """
     plans = []
     sets, singles = formats.split_sets(raws, source)
     plans += [_plan_set(set_format, members, ctx) for set_format, members in sets]
-    plans += [_plan_single(raw, ctx, source, mappings or {}) for raw in singles]
+    plans += [_plan_single(raw, ctx, source, mappings or {}, category_columns or {}, zones or {}) for raw in singles]
     return plans
 
 
-def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]]) -> Plan:
+def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, dict[str, object]],
+                 category_columns: dict[str, str], zones: dict[str, str]) -> Plan:
     try:
         fmt = choose_format(raw, source, mappings)
     except ImportRejected as error:
         return Plan([raw.file_name], source, "unknown", "not recognised", rows_read=raw.frame.height,
-                    reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False)
+                    reason=str(error), notes=list(raw.notes), headers=raw.frame.columns, recognised=False,
+                    date_order_seen=date_order_seen(raw))
     plan = Plan([raw.file_name], fmt.source, fmt.kind, fmt.label, rows_read=raw.frame.height,
-                notes=list(raw.notes), sha256=raw.sha256)
+                notes=list(raw.notes), sha256=raw.sha256, headers=raw.frame.columns)
     missing = missing_required(fmt, raw)
     if missing:
         plan.reason = f"{raw.file_name}: no column {', '.join(repr(m) for m in missing)} for a {fmt.label}"
         return plan
+    if fmt.tz is None and fmt.source in zones:  # a format that declares its own zone (Olist) keeps it
+        ctx = replace(ctx, tz=zones[fmt.source])
+    ctx = _with_category_column(plan, fmt, ctx, category_columns.get(header_set_key(raw.frame.columns)))
     typed = type_columns(fmt, raw, ctx)
     shaped = fmt.shape(typed, ctx)  # may reject more rows (a bad line item rejects its whole order)
     plan.problems, plan.rejected_rows = typed.problems, len(typed.rejected)
     plan.notes += typed.notes
+    plan.naive_times, plan.clock = typed.naive_times and fmt.tz is None, fmt.tz or ctx.tz
+    if plan.naive_times:
+        plan.notes.append(f"Times in this file carry no offset: read as {plan.clock}.")
     if raw.frame.height and plan.rejected_rows / raw.frame.height > MAX_REJECTED_SHARE:
         first = typed.problems[0]
         plan.reason = (f"{raw.file_name}: {plan.rejected_rows} of {raw.frame.height} records cannot be read, e.g. "
@@ -143,6 +177,30 @@ def _plan_set(set_format: formats.SetFormat, members: list[RawTable], ctx: Conte
     plan.problems, plan.notes = reading.problems, [note for raw in members for note in raw.notes] + reading.notes
     plan.rows_read, plan.rejected_rows = reading.rows_read, reading.rejected_rows
     return plan
+
+
+def _with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str | None) -> Context:
+    """The category column for this file: the one asked for, else the analyst's remembered answer for these headers,
+    else the best guess; recorded on the plan with the other candidates, so the Import page can ask."""
+    plan.category_candidates = category_candidates_of(fmt, plan.headers)
+    if ctx.category_column is None and remembered is not None:
+        # remembered by the header set, which ignores case and spacing: this file's spelling of the column
+        same = [c for c in plan.category_candidates if column_key(c) == remembered]
+        if remembered == "" or same:
+            ctx = replace(ctx, category_column=same[0] if same else "")
+    column = category_column_of(fmt, plan.headers, ctx.category_column)
+    plan.category_column = column or None
+    if column and len(plan.category_candidates) == 1:
+        plan.notes.append(f"The ticket category is read from the column {column!r}.")
+    return replace(ctx, category_column=column)
+
+
+def date_order_seen(raw: RawTable) -> str:
+    """DMY or MDY when some slash date of the file proves it (a day over 12) and none proves the other, else
+    "unknown": what a column mapping should start on."""
+    seen = {cast.date_order(raw.frame[column]) for column in raw.frame.columns}
+    proven = seen & {"DMY", "MDY"}
+    return proven.pop() if len(proven) == 1 else "unknown"
 
 
 def choose_format(raw: RawTable, source: str, mappings: dict[str, dict[str, object]]) -> Format:
@@ -175,11 +233,66 @@ def run_plan(warehouse: Warehouse, plan: Plan) -> ImportResult:
 
 
 def save_mapping(warehouse: Warehouse, name: str, mapping: dict[str, object]) -> None:
+    if not name.strip():
+        raise ImportRejected("give the source a name: files with these headers are recognised by it next time")
     formats.mapped_format(name, mapping)  # refuse a mapping that cannot read anything
     with warehouse.transaction() as cur:
         cur.execute("DELETE FROM mappings WHERE name = $name", {"name": name})
         cur.execute("INSERT INTO mappings VALUES ($name, $kind, $mapping, $at)",
                     {"name": name, "kind": mapping.get("kind"), "mapping": json.dumps(mapping), "at": utc_now()})
+
+
+# --- the analyst's answer to "which column holds the category?", per set of headers ----------------------------------
+# + header_set_key(headers); the value is the column's column_key, "" for none
+CATEGORY_COLUMN_META = "category_column:"
+
+
+def header_set_key(headers: Sequence[str]) -> str:
+    """The same for every file with these headers, whatever their order, case or spacing."""
+    names = sorted({column_key(h) for h in headers})
+    return sha256_bytes("\n".join(names).encode())[:16]
+
+
+def column_key(header: str) -> str:
+    """A header as headers are matched: lower-cased, spaces collapsed."""
+    return " ".join(header.lower().split())
+
+
+def save_category_column(warehouse: Warehouse, headers: Sequence[str], column: str | None) -> None:
+    """Remember which column of files with these headers holds the ticket category (None or "": none)."""
+    if column and column not in headers:
+        raise ValueError(f"{column!r} is not one of the file's columns")
+    with warehouse.transaction() as cur:
+        warehouse.set_meta(cur, CATEGORY_COLUMN_META + header_set_key(headers), column_key(column or ""))
+
+
+def load_category_columns(warehouse: Warehouse) -> dict[str, str]:
+    """Every remembered category column: header-set key -> column ("" for none)."""
+    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
+                                      {"prefix": CATEGORY_COLUMN_META}).fetchall()
+    return {key.removeprefix(CATEGORY_COLUMN_META): value for key, value in rows}
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones an export's clock can be: areas and cities ("Europe/Berlin", "Etc/GMT-2") and UTC, without the
+    old aliases ("CET", "GB") and the system's own entries ("localtime", "Factory")."""
+    return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
+
+
+def save_source_zone(warehouse: Warehouse, source: str, zone: str) -> None:
+    """Remember the clock of a source's exports (times without an offset): the next file of it is read on it."""
+    if zone not in time_zones():
+        raise ImportRejected(f"{zone!r} is not a time zone; use an IANA name such as 'Europe/Berlin'")
+    with warehouse.transaction() as cur:
+        warehouse.set_meta(cur, ZONE_KEY + source, zone)
+
+
+def load_source_zones(warehouse: Warehouse) -> dict[str, str]:
+    """source -> the time zone remembered for its exports."""
+    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
+                                      {"prefix": ZONE_KEY}).fetchall()
+    return {key.removeprefix(ZONE_KEY): value for key, value in rows}
 
 
 def load_mappings(warehouse: Warehouse) -> dict[str, dict[str, object]]:

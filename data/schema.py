@@ -53,7 +53,7 @@ TICKETS = Table(
         ("status", "VARCHAR"),  # new | open | pending | hold | solved | closed
         ("channel", "VARCHAR"),  # email | chat | phone | social | web | other
         ("priority", "VARCHAR"),  # low | normal | high | urgent
-        ("category", "VARCHAR"),  # slug from data/taxonomy.py
+        ("category", "VARCHAR"),  # a taxonomy slug, or the slug of the store's own category
         ("group_name", "VARCHAR"),
         ("assignee", "VARCHAR"),
         ("subject", "VARCHAR"),
@@ -74,8 +74,8 @@ TICKETS = Table(
         ("tags", "VARCHAR", 2),  # as exported, space- or comma-separated
         ("data_issues", "VARCHAR", 2),  # why a value was kept out of the KPIs, e.g. "resolved before created"
         ("nps_score", "SMALLINT", 3),  # 0-10 "how likely to recommend", where the export has it
-        ("category_exported", "VARCHAR", 3),  # the export's own category, type or custom field, as a slug
-        # Derived by data/categorising.py after each import, never by a reader: `category` above is the taxonomy's
+        ("category_exported", "VARCHAR", 3),  # the export's own category, type or custom field, as exported
+        # Derived by data/categorising.py after each import, never by a reader, like `category` above
         ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none; NULL: pending
         ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export, a mapping or an analyst gave
     ),

@@ -6,6 +6,7 @@ Same rules as ``metrics.query``: trusted constants in the SQL text, every user v
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -146,6 +147,34 @@ def for_categories(table: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataF
     return (chosen.group_by("value", "per").agg(pl.col("tickets").sum(), pl.col("sold").first())
             .with_columns(per_1000=1000.0 * pl.col("tickets") / pl.col("sold"))
             .sort(["per_1000", "tickets"], descending=True))
+
+
+def category_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, labels: Mapping[str, str],
+                    builtin: Collection[str], settings: Settings) -> list[dict[str, object]]:
+    """The view's tickets per category, largest first (ties by category), as ``{category, label, source, tickets}``.
+
+    ``labels`` names every category (the taxonomy's labels and the store's own names, see
+    :func:`data.categorising.category_labels`); ``builtin`` are the taxonomy's categories. ``source`` says where the
+    category itself comes from: "export" for one of the store's own (its name as exported), "taxonomy" for a
+    built-in one, "none" for tickets no source could place."""
+    sql = f"""SELECT coalesce(category, '{UNCATEGORISED}') AS category, count(*) AS tickets FROM tickets
+              WHERE {in_view('created_at')} GROUP BY ALL ORDER BY tickets DESC, category"""
+    rows = execute(cur, sql, filters, settings).iter_rows(named=True)
+    return [{"category": row["category"], "label": labels.get(row["category"], row["category"]),
+             "source": _category_origin(row["category"], builtin), "tickets": row["tickets"]} for row in rows]
+
+
+def _category_origin(category: str, builtin: Collection[str]) -> str:
+    if category == UNCATEGORISED:
+        return "none"
+    return "taxonomy" if category in builtin else "export"
+
+
+def focus_categories(dimension: str, present: Sequence[str], count: int = 3) -> list[str]:
+    """The categories first shown against an order-side dimension: those that point at a cause there (``FOCUS``),
+    or, for a store whose own categories are none of them, its ``count`` largest (``present`` is largest first)."""
+    focus = [category for category in FOCUS[dimension] if category in present]
+    return focus or [category for category in present if category != UNCATEGORISED][:count]
 
 
 def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:

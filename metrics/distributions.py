@@ -49,3 +49,23 @@ def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str
         LEFT JOIN (SELECT bucket, count(*) AS n FROM b GROUP BY ALL) USING (bucket) ORDER BY bucket"""
     frame = execute(cur, sql, filters, settings)
     return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
+
+
+# A store's customers write mostly by day: when most tickets seem to arrive in the small hours, the times were
+# probably read on the wrong clock (an export without offsets read on the account's zone, the zone unset).
+NIGHT_HOURS = range(0, 6)
+NIGHT_SHARE_SUSPECT = 0.5
+
+
+def night_share(cells: pl.DataFrame) -> float | None:
+    """Share of the tickets in the heatmap's cells that arrive between 00:00 and 06:00; None with no tickets."""
+    total = cells["tickets"].sum()
+    if not total:
+        return None
+    return cells.filter(pl.col("hour").is_in(list(NIGHT_HOURS)))["tickets"].sum() / total
+
+
+def suggests_wrong_clock(cells: pl.DataFrame, min_tickets: int) -> bool:
+    """At least half of at least ``min_tickets`` tickets arrive at night on the account's clock."""
+    share = night_share(cells)
+    return share is not None and cells["tickets"].sum() >= min_tickets and share >= NIGHT_SHARE_SUSPECT

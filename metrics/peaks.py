@@ -1,6 +1,11 @@
 """Peak periods: from the calendar (Black Friday to Cyber Monday, the December holidays, national holidays, custom
 events) and from the data (weeks well above the weeks before them), each set against its baseline weeks; and
-which of them a page offers to study or to forecast.
+which of them a page offers to study or to forecast. Where the tickets hold none of these (a short export: two
+spring months have no Black Friday and too few weeks to judge a busy one), the busiest complete weeks stand in,
+each against the typical week.
+
+Peaks are found in the tickets' dates, not the orders': an orders export reaching back a year must not offer a
+Black Friday without a single ticket to study.
 
 Dates are local dates in the account time zone, both ends inclusive, like ``Filters``. Same SQL rules as
 ``metrics.query``: trusted constants in the SQL text, every user value bound.
@@ -15,27 +20,32 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, data_range, execute, in_view, local_time, totals
+from metrics.availability import on_a_clock_with_data
+from metrics.query import Filters, execute, in_view, local_time, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
-KINDS = ("bfcm", "december", "holiday", "custom", "data")
+KINDS = ("bfcm", "december", "holiday", "custom", "data", "busiest")
 TRAILING_WEEKS = 8  # a week is compared with the median of the weeks before it
 MIN_HISTORY_WEEKS = 4  # fewer weeks before it and a week cannot be judged
 BASELINE_WEEKS = 4  # the weeks just before a peak, for the peak-against-baseline table
 YEAR_DAYS = 364  # 52 weeks: a year earlier on the same weekday
 PEAK_KPIS = ("tickets_created", "first_reply_minutes_median", "csat", "backlog")
+BUSIEST_WEEKS = 3  # the busiest complete weeks offered where the data holds no peak
+ORDINALS = ("Busiest", "2nd busiest", "3rd busiest")
 
 
 @dataclass(frozen=True)
 class Peak:
-    """A named window of local dates, both ends inclusive. ``key`` is stable, so a link can name it."""
+    """A named window of local dates, both ends inclusive. ``key`` is stable, so a link can name it. ``versus`` is
+    the window it is compared with when that is not the weeks just before it (a busiest week: the typical week)."""
 
     key: str
     name: str
     start: date
     end: date
     kind: str
+    versus: tuple[date, date] | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -197,20 +207,92 @@ def data_peaks(flagged: pl.DataFrame) -> list[Peak]:
     return peaks
 
 
+def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date, date] | None:
+    """First and last local dates with tickets; None without tickets. Orders do not count: staffing studies
+    tickets, and an orders export often reaches back years further than the helpdesk's."""
+    local = local_time("created_at")
+    sql = f"SELECT min({local})::DATE, max({local})::DATE FROM tickets"
+    row = cur.execute(sql, {"tz": settings.timezone}).fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> set[date]:
+    """The local days on which the view holds at least one ticket."""
+    sql = f"SELECT DISTINCT {local_time('created_at')}::DATE AS day FROM tickets WHERE {in_view('created_at')}"
+    return set(execute(cur, sql, view, settings)["day"].to_list())
+
+
+def holds_tickets(peak: Peak, days: set[date]) -> bool:
+    return any(peak.start + timedelta(days=k) in days for k in range(peak.days))
+
+
+def within(peak: Peak, first: date, last: date) -> Peak | None:
+    """The part of the peak inside the data's dates (a December cut by the export's last day), None outside it."""
+    if peak.end < first or peak.start > last:
+        return None
+    return replace(peak, start=max(peak.start, first), end=min(peak.end, last))
+
+
+def rank_weeks(weeks: pl.DataFrame, first_day: date, last_day: date, n: int = BUSIEST_WEEKS) -> pl.DataFrame:
+    """The ``n`` busiest complete weeks (``week``, ``tickets``) against the typical week: ``typical`` is the median
+    tickets of all ``weeks`` complete weeks, ``ratio`` tickets ÷ typical, ``versus`` the complete week (another
+    one) whose tickets lie nearest the median, the newest of equals, to compare KPIs with a real week. No rows with
+    fewer than ``MIN_HISTORY_WEEKS`` complete weeks (no typical week to speak of) or without tickets."""
+    complete = weeks.filter((pl.col("week") >= first_day) & (pl.col("week") + pl.duration(days=6) <= last_day))
+    schema = {"week": pl.Date, "tickets": pl.Int64, "typical": pl.Float64, "weeks": pl.Int64, "ratio": pl.Float64,
+              "versus": pl.Date, "versus_tickets": pl.Int64}
+    if complete.height < MIN_HISTORY_WEEKS or not complete["tickets"].max():
+        return pl.DataFrame(schema=schema)
+    typical = float(complete["tickets"].median())  # type: ignore[arg-type]
+    busiest = complete.filter(pl.col("tickets") > 0).sort(["tickets", "week"], descending=True).head(n)
+    rows = []
+    for week, tickets in busiest.select("week", "tickets").iter_rows():
+        others = complete.filter(pl.col("week") != week).with_columns(off=(pl.col("tickets") - typical).abs())
+        versus, versus_tickets = others.sort(["off", "week"], descending=[False, True]).select(
+            "week", "tickets").row(0)
+        ratio = tickets / typical if typical else None
+        rows.append((week, tickets, typical, complete.height, ratio, versus, versus_tickets))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def busiest_weeks(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings,
+                  n: int = BUSIEST_WEEKS) -> pl.DataFrame:
+    """``rank_weeks`` of the tickets the view's channel, category and priority keep, over all the tickets' dates."""
+    span = ticket_span(cur, settings)
+    if span is None:
+        return rank_weeks(pl.DataFrame(schema={"week": pl.Date, "tickets": pl.Int64}), date.min, date.min, n)
+    everything = replace(view, start=span[0], end=span[1])
+    return rank_weeks(weekly_tickets(cur, everything, settings), *span, n)
+
+
+def busiest_peaks(ranked: pl.DataFrame) -> list[Peak]:
+    """The ranked weeks as peaks to study, busiest first, each compared with its typical week."""
+    found = []
+    for place, row in enumerate(ranked.iter_rows(named=True)):
+        times = f", {row['ratio']:.1f}× the typical week" if row["ratio"] is not None else ""
+        name = f"{ORDINALS[place] if place < len(ORDINALS) else f'{place + 1}th busiest'} week{times}"
+        found.append(Peak(f"busiest-{row['week'].isoformat()}", name, row["week"], row["week"] + timedelta(days=6),
+                          "busiest", versus=(row["versus"], row["versus"] + timedelta(days=6))))
+    return found
+
+
 # --- a peak against its baseline ------------------------------------------------------------------------------------
 def baseline(peak: Peak, weeks: int = BASELINE_WEEKS) -> tuple[date, date]:
-    """The ``weeks`` weeks just before the peak."""
+    """The window the peak is compared with: its own (``versus``), else the ``weeks`` weeks just before it."""
+    if peak.versus is not None:
+        return peak.versus
     return peak.start - timedelta(days=7 * weeks), peak.start - timedelta(days=1)
 
 
 def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, settings: Settings) -> pl.DataFrame:
     """One row per KPI (tickets as a daily rate, first reply, CSAT, backlog at the end): peak, baseline, ratio."""
     start, end = baseline(peak)
-    now = totals(cur, PEAK_KPIS, peak.filters(view), settings)
-    before = totals(cur, PEAK_KPIS, replace(view, start=start, end=end), settings)
+    names = on_a_clock_with_data(cur, PEAK_KPIS)  # an export with business-hours first replies only shows those
+    now = totals(cur, names, peak.filters(view), settings)
+    before = totals(cur, names, replace(view, start=start, end=end), settings)
     days_before = (end - start).days + 1
     rows = []
-    for name in PEAK_KPIS:
+    for name in names:
         metric = BY_NAME[name]
         value, base = now[name], before[name]
         if name == "tickets_created":  # windows differ in length: compare tickets per day
@@ -225,12 +307,16 @@ def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, 
 # --- the peaks a page offers ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PeakOptions:
-    """The peaks the data allows: ``past`` lie inside the data's dates (calendar and busy weeks, newest first),
-    ``upcoming`` are configured peaks after it (soonest first); ``last_day`` is the data's last local day."""
+    """The peaks the data allows: ``past`` overlap the tickets' dates and hold tickets of the view (calendar and busy
+    weeks, newest first), ``upcoming`` are configured peaks after them (soonest first); ``last_day`` is the tickets'
+    last local day. ``busiest`` (busiest first) are the busiest complete weeks, offered only when no Black Friday,
+    December, event or busy week is among ``past``; ``first_day`` is the tickets' first local day."""
 
     past: tuple[Peak, ...]
     upcoming: tuple[Peak, ...]
     last_day: date | None
+    busiest: tuple[Peak, ...] = ()
+    first_day: date | None = None
 
     def after_data(self, peak: Peak) -> bool:
         """Whether the peak starts after the newest data (so it can be forecast, not studied)."""
@@ -238,18 +324,23 @@ class PeakOptions:
 
 
 def peak_options(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> PeakOptions:
-    """The calendar's peaks (settings: country, custom events) in the data's years and the next year, and the busy
-    weeks of the tickets the view's channel, category and priority keep, over all the data's dates."""
-    span = data_range(cur, settings)
+    """The calendar's peaks (settings: country, custom events) in the tickets' years and the next year, cut to the
+    tickets' dates, and the busy weeks of the tickets the view's channel, category and priority keep, over all the
+    tickets' dates; a peak without a ticket of the view (a gap in the export) is left out."""
+    span = ticket_span(cur, settings)
     if span is None:
         return PeakOptions((), (), None)
     first, last = span
     calendar = calendar_peaks(range(first.year, last.year + 2), settings.country, settings.peak_events)
     everything = replace(view, start=first, end=last)
-    weeks = detect_peaks(weekly_tickets(cur, everything, settings), settings.peak_volume_factor,
-                         first_day=first, last_day=last)
-    past = [p for p in calendar if p.start >= first and p.end <= last] + data_peaks(weeks)
-    return PeakOptions(tuple(sorted(past, key=_newest_first, reverse=True)), tuple(next_peaks(calendar, last)), last)
+    weeks = weekly_tickets(cur, everything, settings)
+    flagged = detect_peaks(weeks, settings.peak_volume_factor, first_day=first, last_day=last)
+    days = ticket_days(cur, everything, settings)
+    inside = [cut for p in calendar if (cut := within(p, first, last)) is not None]
+    past = [p for p in [*inside, *data_peaks(flagged)] if holds_tickets(p, days)]
+    busiest = () if any(p.kind != "holiday" for p in past) else tuple(busiest_peaks(rank_weeks(weeks, first, last)))
+    return PeakOptions(tuple(sorted(past, key=_newest_first, reverse=True)), tuple(next_peaks(calendar, last)), last,
+                       busiest, first)
 
 
 def _newest_first(peak: Peak) -> tuple[date, str]:
@@ -257,14 +348,24 @@ def _newest_first(peak: Peak) -> tuple[date, str]:
 
 
 def peaks_to_study(options: PeakOptions, extra: Sequence[Peak]) -> list[Peak]:
-    """The data's peaks and events added on the page (whatever their dates), newest first."""
-    return sorted([*options.past, *extra], key=_newest_first, reverse=True)
+    """The busiest weeks (busiest first), then the data's peaks and events added on the page (whatever their
+    dates), newest first."""
+    return [*options.busiest, *sorted([*options.past, *extra], key=_newest_first, reverse=True)]
 
 
-def default_peak(past: Sequence[Peak]) -> Peak | None:
-    """The peak a page opens on: the newest Black Friday – Cyber Monday if there is one, else the newest peak."""
-    bfcms = [p for p in past if p.kind == "bfcm"]
-    return max(bfcms or past, key=_newest_first, default=None)
+DEFAULT_ORDER = (("bfcm",), ("december", "custom", "data"), ("busiest",), ("holiday",))
+
+
+def default_peak(past: Sequence[Peak], busiest: Sequence[Peak] = ()) -> Peak | None:
+    """The peak a page opens on, of peaks that hold tickets: the newest Black Friday – Cyber Monday (the peak every
+    store plans for), else the newest December holidays, event or busy week, else the busiest week (``busiest``
+    comes busiest first), else the newest national holiday: a holiday is one day, more often quiet than busy, so
+    it is studied only when asked for or when nothing else can be."""
+    for kinds in DEFAULT_ORDER:
+        found = [p for p in [*past, *busiest] if p.kind in kinds]
+        if found:
+            return found[0] if kinds == ("busiest",) else max(found, key=_newest_first)
+    return None
 
 
 def upcoming_peaks(options: PeakOptions, extra: Sequence[Peak]) -> list[Peak]:

@@ -246,7 +246,10 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
 
 
 def _base_column(metric: Metric, samples: bool = False) -> str:
-    value = f"coalesce({metric.name}, 0) AS {metric.name}" if metric.unit == "count" else metric.name
+    value = f"coalesce({metric.name}, 0)" if metric.unit == "count" else metric.name
+    if metric.known:  # data that cannot give the KPI at all gives NULL, not a count of 0
+        value = f"CASE WHEN {metric.known} THEN {value} END"
+    value = f"{value} AS {metric.name}"
     if not samples:
         return value
     sample = "NULL::BIGINT" if metric.unit == "money" else f"coalesce({metric.name}_n, 0)"

@@ -7,8 +7,11 @@ at each period's end (``time`` before it, ``until`` empty or after it), like a d
 metric combines other metrics of the same period by name.
 
 ``sample`` counts the rows a value rests on (shown beside it, and small samples are marked); ``needs`` names
-the columns of which at least one must hold data for the KPI to exist at all, and ``provided_by`` says which
-export or setting gives it, so a page can explain a missing KPI instead of showing an empty chart.
+the columns of which at least one must hold data for the KPI to exist at all, ``known`` (where given) is the
+condition on the whole warehouse under which the loaded data can give it, and ``provided_by`` says which export or
+setting gives it, so a page can explain a missing KPI instead of showing an empty chart. A KPI whose input is
+missing is NULL, never 0: a ticket counts as a failure (a breach, a non-escalation) only where its export measures
+what it failed on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from data.format_types import ISSUE_SPOILS
 from metrics.clock import business_minutes
 
 Unit = Literal["count", "minutes", "fraction", "money", "per_100", "score"]
@@ -41,6 +45,8 @@ class Metric:
     sample: str = "count(*)"
     needs: tuple[str, ...] = ()
     provided_by: str = ""
+    known: str = ""  # SQL over the whole warehouse: false -> NULL in every period, counts included
+
 
     @property
     def delta_color(self) -> str:
@@ -51,6 +57,28 @@ class Metric:
 def rate(flag: str) -> dict[str, str]:
     """A rate is the mean of a 0/1 flag; rows whose flag is NULL are outside its sample."""
     return {"sql": f"avg(({flag})::INT)", "sample": f"count({flag})"}
+
+
+def source_measures(*columns: str) -> str:
+    """The ticket comes from a source whose export gives one of ``columns`` for some ticket: there an empty cell
+    means "none" (no reply yet, no tag); from a source that never gives it, it means "not measured"."""
+    present = " OR ".join(f"{column} IS NOT NULL" for column in columns)
+    return f"source IN (SELECT DISTINCT source FROM tickets WHERE {present})"
+
+
+SOLVED_STATUS = "status IN ('solved', 'closed')"
+# Open now: no solve time, and a status (where the export has one) that does not say solved.
+STILL_OPEN = f"solved_at IS NULL AND coalesce(NOT ({SOLVED_STATUS}), TRUE)"
+# Solves and the backlog need every source to say when its solved tickets were solved: one that says "solved" but
+# never when, or gives neither statuses nor solve times, cannot place a solve in a period nor say what was open at a
+# period's end. (A source with statuses and nothing solved yet is fine: all its tickets are open.)
+TICKETS_LOADED = "EXISTS (SELECT 1 FROM tickets)"
+SOLVE_TIMES_KNOWN = (f"{TICKETS_LOADED} AND NOT EXISTS (SELECT source FROM tickets GROUP BY source "
+                     f"HAVING count(solved_at) = 0 AND (count(status) = 0 OR bool_or({SOLVED_STATUS})))")
+ORDERS_LOADED = "EXISTS (SELECT 1 FROM orders)"
+TICKETS_HINT = "a helpdesk export (Zendesk, Freshdesk, Gorgias, Help Scout, or a mapped file)"
+ORDERS_HINT = "an orders export (Shopify, WooCommerce, Olist)"
+SOLVES_HINT = "an export with solve times for its solved tickets (Zendesk 'Solved at', Freshdesk 'Resolved time')"
 
 
 # --- durations: each event x statistic x clock is one KPI ------------------------------------------------------
@@ -69,15 +97,49 @@ class Duration:
     time: str  # what places a ticket in a period
     exported_business: bool = True  # the warehouse has a business-minutes column that exports fill
 
+    @property
+    def calendar_column(self) -> str:
+        return f"{self.stem}_minutes"
+
+    @property
+    def business_column(self) -> str | None:
+        return f"{self.stem}_business_minutes" if self.exported_business else None
+
     def expression(self, business: bool) -> str:
-        calendar = f"{self.stem}_minutes"
+        """The calendar duration is the column the import filled (from the export or its timestamps). The business
+        one is the export's own column (the helpdesk's schedule, holidays included, beats ours), else the clock
+        over the timestamps; either way not for a ticket whose times the import flagged impossible."""
         if not business:
-            return calendar
-        computed = business_minutes("created_at", self.end_column)
-        if self.exported_business:  # the helpdesk's own schedule (holidays included) beats ours
-            computed = f"coalesce({self.stem}_business_minutes, {computed})"
-        # Only where the calendar duration survived the import's checks: an impossible interval stays out.
-        return f"(CASE WHEN {calendar} IS NOT NULL THEN {computed} END)"
+            return self.calendar_column
+        computed = (f"CASE WHEN {self.end_column} >= created_at "
+                    f"THEN {business_minutes('created_at', self.end_column)} END")
+        if self.business_column:
+            computed = f"coalesce({self.business_column}, {computed})"
+        return f"(CASE WHEN {self.trusted()} THEN {computed} END)"
+
+    def trusted(self) -> str:
+        """The import found none of the impossible times that spoil this duration (``data_issues``)."""
+        reasons = [why for why, spoiled in ISSUE_SPOILS.items() if self.calendar_column in spoiled]
+        found = " OR ".join(f"contains(data_issues, '{why}')" for why in reasons)
+        return f"(data_issues IS NULL OR NOT ({found}))" if reasons else "TRUE"
+
+    def needs(self, business: bool) -> tuple[str, ...]:
+        """The columns that give the duration on a clock: the business one also from the calendar one's
+        timestamps, never the calendar one from business minutes."""
+        if not business:
+            return (self.calendar_column,)
+        return tuple(c for c in (self.business_column, self.calendar_column) if c)
+
+    def provided_by(self, business: bool) -> str:
+        zendesk = f"Zendesk '{self.stem.replace('_', ' ').capitalize()} time in minutes"
+        if not business:
+            return (f"an export with {self.event} as a time or in calendar minutes ({zendesk}'); a business-hours "
+                    "duration alone cannot give calendar minutes")
+        if self.business_column:
+            return (f"an export with {self.event} as a time, in calendar minutes or in business-hours minutes "
+                    f"({zendesk} within business hours')")
+        return (f"an export with {self.event} as a time or in calendar minutes "
+                "(Zendesk Explore's 'First resolution time')")
 
 
 DURATIONS = (
@@ -105,8 +167,8 @@ def duration_metrics(duration: Duration) -> list[Metric]:
                 description=f"{stat_words.capitalize()} {clock} minutes from creation to {duration.event}; {placed}.",
                 time=duration.time,
                 sample=f"count({expression})",
-                needs=(f"{duration.stem}_minutes",),
-                provided_by=f"an export with {duration.event} (its time or its duration in minutes)",
+                needs=duration.needs(business),
+                provided_by=duration.provided_by(business),
             ))
     return metrics
 
@@ -141,24 +203,38 @@ def _sla_target(kind: str) -> str:
     return f"least({channel}, {priority})"
 
 
-def _sla_flag(minutes: str, kind: str, still_open: str) -> str:
-    """Achieved (1) or breached (0); a ticket still inside its target is neither and stays out."""
+def _sla_flag(duration: Duration, kind: str, unanswered: str) -> str:
+    """Achieved (1) or breached (0); a ticket still inside its target is neither and stays out. An open ticket
+    without the event is breached once past its target, but only where its export measures the calendar duration:
+    from an export that gives it in business hours only, or not at all, nothing says it is missing."""
     target = _sla_target(kind)
+    minutes = duration.calendar_column
     late = f"created_at + to_microseconds(({target} * 60000000)::BIGINT) < {DATA_AS_OF}"
     return (f"CASE WHEN {minutes} IS NOT NULL THEN {minutes} <= {target} "
-            f"WHEN {still_open} AND {late} THEN FALSE END")
+            f"WHEN {unanswered} AND {STILL_OPEN} AND {late} AND {source_measures(minutes)} THEN FALSE END")
 
 
 def _tag_list() -> str:
     return r"regexp_split_to_array(lower(coalesce(tags, '')), '[\s,;]+')"
 
 
-ESCALATED = (f"list_has_any({_tag_list()}, $escalation_tags) "
-             "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE)")
+ESCALATED = (f"CASE WHEN list_has_any({_tag_list()}, $escalation_tags) "
+             "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
+             f"WHEN {source_measures('tags', 'group_name')} THEN FALSE END")
+# From an export without a replies count, the automation tags alone say which tickets were automated; from one with
+# it, a ticket whose count is missing stays out.
 AUTOMATED = (f"CASE WHEN list_has_any({_tag_list()}, $automation_tags) THEN TRUE "
-             "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 END")
+             "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
+             f"WHEN NOT {source_measures('agent_replies')} AND {source_measures('tags')} THEN FALSE END")
+# Solved now: by its solve time or, where the export gives none, by its status.
+RESOLVED = (f"CASE WHEN solved_at IS NOT NULL OR {SOLVED_STATUS} THEN TRUE "
+            f"WHEN status IS NOT NULL OR {source_measures('solved_at')} THEN FALSE END")
 CSAT_RATED = "satisfaction_score IS NOT NULL OR satisfaction_rating IN ('good', 'bad')"
-CSAT_OFFERED = "satisfaction_score IS NOT NULL OR satisfaction_rating IS NOT NULL"
+# Offered: rated, or offered and left unanswered. Only an export that records unanswered surveys ("Offered") can
+# give a response rate; one that lists ratings alone would read as 100 %.
+OFFERS_RECORDED = "satisfaction_rating = 'offered'"
+CSAT_OFFERED = (f"(satisfaction_score IS NOT NULL OR satisfaction_rating IS NOT NULL) "
+                f"AND source IN (SELECT DISTINCT source FROM tickets WHERE {OFFERS_RECORDED})")
 NPS_VALID = "nps_score BETWEEN 0 AND 10"
 CSAT_HINT = ("an export with survey results: Zendesk 'Satisfaction Score', Freshdesk survey results, "
              "Gorgias or Help Scout ratings, Olist reviews")
@@ -172,6 +248,8 @@ METRICS: tuple[Metric, ...] = (
         unit="count",
         better="neither",
         description="Tickets created in the period; by creation time in the account time zone.",
+        provided_by=TICKETS_HINT,
+        known=TICKETS_LOADED,
     ),
     Metric(
         name="tickets_solved",
@@ -181,6 +259,8 @@ METRICS: tuple[Metric, ...] = (
         better="neither",
         description="Tickets solved or closed in the period, whenever they were created; by solve time.",
         time="solved_at",
+        provided_by=SOLVES_HINT,
+        known=SOLVE_TIMES_KNOWN,
     ),
     Metric(
         name="backlog",
@@ -190,16 +270,21 @@ METRICS: tuple[Metric, ...] = (
         better="lower",
         description="Tickets open at the end of the period: created before it and not solved by then.",
         until="solved_at",
+        provided_by=SOLVES_HINT,
+        known=SOLVE_TIMES_KNOWN,
     ),
     *[metric for duration in DURATIONS for metric in duration_metrics(duration)],
     *REQUESTER_WAIT,
     Metric(
         name="resolution_rate",
         label="Resolution rate",
-        **rate("solved_at IS NOT NULL"),
+        **rate(RESOLVED),
         unit="fraction",
         better="higher",
-        description="Share of the tickets created in the period that are solved now; by creation time.",
+        description="Share of the tickets created in the period that are solved now (by solve time or status); "
+                    "by creation time.",
+        needs=("solved_at", "status"),
+        provided_by="an export with ticket statuses or solve times",
     ),
     Metric(
         name="one_touch_rate",
@@ -226,24 +311,29 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         name="sla_first_reply_attainment",
         label="First reply SLA",
-        **rate(_sla_flag("first_reply_minutes", "sla_first_reply", "first_reply_at IS NULL AND solved_at IS NULL")),
+        **rate(_sla_flag(DURATIONS[0], "sla_first_reply",
+                         "first_reply_at IS NULL AND first_reply_business_minutes IS NULL")),
         unit="fraction",
         better="higher",
         description="Achieved ÷ (achieved + breached) first reply targets (settings, per channel and priority, "
-                    "calendar minutes); an unanswered ticket past its target is breached; by creation time.",
+                    "calendar minutes); an unanswered open ticket past its target is breached; unknown where the "
+                    "export gives no calendar first reply time; by creation time.",
         needs=("first_reply_minutes",),
-        provided_by="an export with first reply times",
+        provided_by="an export with first reply times or calendar minutes (Zendesk 'First reply time in "
+                    "minutes'); the targets are calendar minutes, which business-hours minutes cannot be held to",
     ),
     Metric(
         name="sla_resolution_attainment",
         label="Resolution SLA",
-        **rate(_sla_flag("full_resolution_minutes", "sla_resolution", "solved_at IS NULL")),
+        **rate(_sla_flag(DURATIONS[2], "sla_resolution", "TRUE")),
         unit="fraction",
         better="higher",
         description="Achieved ÷ (achieved + breached) resolution targets (settings, per channel and priority, "
-                    "calendar minutes); an open ticket past its target is breached; by creation time.",
+                    "calendar minutes); an open ticket past its target is breached; unknown where the export gives "
+                    "no calendar resolution time; by creation time.",
         needs=("full_resolution_minutes",),
-        provided_by="an export with solve times",
+        provided_by="an export with solve times or calendar resolution minutes (Zendesk 'Full resolution time in "
+                    "minutes'); the targets are calendar minutes, which business-hours minutes cannot be held to",
     ),
     Metric(
         name="csat",
@@ -264,11 +354,14 @@ METRICS: tuple[Metric, ...] = (
         sql=f"avg(({CSAT_RATED})::INT) FILTER (WHERE {CSAT_OFFERED})",
         unit="fraction",
         better="higher",
-        description="Rated ÷ offered satisfaction surveys; by solve time.",
+        description="Rated ÷ offered satisfaction surveys, from exports that list surveys offered and left "
+                    "unanswered; by solve time.",
         time="solved_at",
         sample=f"count(*) FILTER (WHERE {CSAT_OFFERED})",
-        needs=("satisfaction_rating", "satisfaction_score"),
-        provided_by=CSAT_HINT,
+        needs=("satisfaction_rating",),
+        provided_by="an export that lists surveys offered and not answered (Zendesk 'Satisfaction Score': Offered); "
+                    "ratings alone do not say how many surveys went unanswered",
+        known=f"EXISTS (SELECT 1 FROM tickets WHERE {OFFERS_RECORDED})",
     ),
     Metric(
         name="nps",
@@ -290,7 +383,7 @@ METRICS: tuple[Metric, ...] = (
         unit="fraction",
         better="lower",
         description="Share of tickets created in the period with an escalation tag or in an escalation group "
-                    "(both in settings); by creation time.",
+                    "(both in settings), of the tickets whose export gives tags or groups; by creation time.",
         needs=("tags", "group_name"),
         provided_by="an export with tags or groups; the escalation tags and groups are settings",
     ),
@@ -301,7 +394,7 @@ METRICS: tuple[Metric, ...] = (
         unit="fraction",
         better="neither",
         description="Share of solved tickets closed without a human reply (no agent reply, or an automation tag "
-                    "from settings); by solve time.",
+                    "from settings; where the export has no replies count, the tags alone); by solve time.",
         time="solved_at",
         needs=("agent_replies", "tags"),
         provided_by="an export with a replies count or automation tags",
@@ -314,6 +407,8 @@ METRICS: tuple[Metric, ...] = (
         better="higher",
         description="Distinct orders placed in the period; by order time in the account time zone.",
         table="orders",
+        provided_by=ORDERS_HINT,
+        known=ORDERS_LOADED,
     ),
     Metric(
         name="average_order_value",
@@ -323,6 +418,8 @@ METRICS: tuple[Metric, ...] = (
         better="higher",
         description="(Gross sales − discounts) ÷ orders, per currency, never summed across currencies; by order time.",
         table="orders",
+        provided_by=ORDERS_HINT,
+        known=ORDERS_LOADED,
     ),
     Metric(
         name="contacts_per_100_orders",
@@ -333,6 +430,8 @@ METRICS: tuple[Metric, ...] = (
         description="Tickets created per 100 orders placed in the same period and time zone.",
         table=DERIVED,
         inputs=("tickets_created", "orders"),
+        provided_by=ORDERS_HINT,
+        known=ORDERS_LOADED,
     ),
 )
 
@@ -344,3 +443,10 @@ def get(name: str) -> Metric:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown metric {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def other_clock(name: str) -> str | None:
+    """The same duration and statistic on the other clock (calendar <-> business hours); None for other KPIs."""
+    twin = name.replace("_business_minutes_", "_minutes_") if "_business_minutes_" in name \
+        else name.replace("_minutes_", "_business_minutes_", 1)
+    return twin if twin != name and twin in BY_NAME and name in BY_NAME else None

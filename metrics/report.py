@@ -4,7 +4,9 @@
 
 Tickets count by creation date, orders by order date, both ends inclusive, in the account time zone. Without
 dates: the 30 days up to the newest data. Durations in minutes, rates as fractions, no data as null; with
-several currencies ``average_order_value`` is an object keyed by currency.
+several currencies ``average_order_value`` is an object keyed by currency. ``categories`` lists the period's
+tickets per category, largest first, as ``{category, label, source, tickets}``: the store's own categories under
+their own names (source "export"), the taxonomy's under its labels ("taxonomy"), uncategorised ("none").
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from data.categorising import category_labels
+from data.classifier import TaxonomyError, load_taxonomy
 from data.warehouse import Warehouse, WarehouseError
+from metrics.complaints import category_counts
 from metrics.query import Filters, Value, default_filters, totals
 from metrics.registry import METRICS
 from metrics.units import format_value
@@ -24,11 +29,15 @@ from settings import Settings, SettingsError, get_settings
 
 def report(
     warehouse: Warehouse, settings: Settings, start: date | None = None, end: date | None = None
-) -> tuple[Filters, dict[str, Value]]:
+) -> tuple[Filters, dict[str, object]]:
+    """Every KPI by name, and ``categories``: the period's tickets per category, largest first."""
     cur = warehouse.cursor()
     filters = Filters(start=start, end=end) if start and end else default_filters(cur, settings=settings)
     values = totals(cur, [metric.name for metric in METRICS], filters, settings)
-    return filters, {name: _single_currency_as_number(value) for name, value in values.items()}
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    categories = category_counts(cur, filters, category_labels(cur, taxonomy), taxonomy.slugs, settings)
+    return filters, {**{name: _single_currency_as_number(value) for name, value in values.items()},
+                     "categories": categories}
 
 
 def _single_currency_as_number(value: Value) -> Value:
@@ -46,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(args.db) if args.db else settings.warehouse_file
         warehouse = Warehouse(db, read_only=True)
         filters, values = report(warehouse, settings, args.start, args.end)
-    except (WarehouseError, SettingsError, ValueError) as error:
+    except (WarehouseError, SettingsError, TaxonomyError, ValueError) as error:
         print(f"metrics.report: {error}", file=sys.stderr)
         return 2
     if args.json:
@@ -55,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CS Pulse KPIs {filters.start} – {filters.end}")
         for metric in METRICS:
             print(f"  {metric.label:<32} {_text(values[metric.name], metric.unit)}")
+        print("Tickets per category")
+        for row in values["categories"]:
+            print(f"  {row['label']:<32} {row['tickets']:>8,}  ({row['source']})")
     return 0
 
 

@@ -33,7 +33,7 @@ from data.schema import TICKETS
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak
-from metrics.query import Filters, data_range, dimension_filter, execute, in_view, local_time, utc_bound
+from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
 
@@ -229,9 +229,12 @@ def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
 
 
 def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
-    """Each ticket of the window: its arrival interval and its first reply minutes (NULL: no reply yet)."""
-    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes FROM tickets
-              WHERE {in_view('created_at')} ORDER BY slot"""
+    """Each ticket of the window: its arrival interval, its calendar first reply minutes (NULL: no reply yet, or an
+    export that gives only business-hours durations) and whether it was answered by any sign the export gives."""
+    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes,
+                     (first_reply_minutes IS NOT NULL OR first_reply_business_minutes IS NOT NULL
+                      OR first_reply_at IS NOT NULL) AS answered
+              FROM tickets WHERE {in_view('created_at')} ORDER BY slot"""
     return execute(cur, sql, view, settings)
 
 
@@ -384,18 +387,22 @@ def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame |
 
 def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
     """Tickets that arrived in intervals with agents on shift and in those without: how many and how long they
-    waited for a first reply (answered ones; the unanswered are counted apart)."""
+    waited for a first reply (answered ones; the unanswered are counted apart). A ticket is answered when its
+    ``answered`` says so (else when it has first reply minutes): a business-hours-only export has replies but no
+    calendar wait, which stays unknown rather than making its tickets unanswered."""
+    if "answered" not in waits.columns:
+        waits = waits.with_columns(answered=pl.col("first_reply_minutes").is_not_null())
     joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
         covered=pl.col("staffed").fill_null(0) > 0)
     total = max(joined.height, 1)
     rows = []
     for covered, label in ((True, "Staffed hours"), (False, "Outside staffed hours")):
         part = joined.filter(pl.col("covered") == covered)
-        answered = part["first_reply_minutes"].drop_nulls()
+        answered, waited = int(part["answered"].sum()), part["first_reply_minutes"].drop_nulls()
         rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
-                     "answered": answered.len(), "unanswered": part.height - answered.len(),
-                     "first_reply_minutes_median": answered.median() if answered.len() else None,
-                     "first_reply_minutes_p90": answered.quantile(0.9, "linear") if answered.len() else None})
+                     "answered": answered, "unanswered": part.height - answered,
+                     "first_reply_minutes_median": waited.median() if waited.len() else None,
+                     "first_reply_minutes_p90": waited.quantile(0.9, "linear") if waited.len() else None})
     return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
                                       "answered": pl.Int64, "unanswered": pl.Int64,
                                       "first_reply_minutes_median": pl.Float64,
@@ -516,18 +523,19 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
     """The peak's tickets per interval from the same window a year earlier (``peaks.last_year``), carried day by
     day onto it and scaled: by the scenario's growth (method "tickets"), or so that they equal last year's orders
     grown by it times the contact rate of the newest ``RECENT_WEEKS`` weeks (method "orders"). Staffed agents:
-    the roster's shifts in the peak, else last year's staffed agents carried over. Raises ``NoHistory`` when
-    the warehouse does not hold the whole window a year earlier."""
+    the roster's shifts in the peak, else last year's staffed agents carried over. Raises ``NoHistory`` when the
+    tickets do not cover the whole window a year earlier or the view has none in it: a forecast of 0 tickets would
+    read as a quiet peak. Orders do not stand in for tickets; the contact rate is that of the tickets' newest weeks."""
     if method not in METHODS:
         raise ValueError(f"forecast method must be one of {METHODS}, not {method!r}")
-    span = data_range(cur, settings)
+    span = peaks.ticket_span(cur, settings)
     calendar = peaks.calendar_peaks(range(peak.start.year - 1, peak.start.year + 1), settings.country,
                                     settings.peak_events)
     before = peaks.last_year(peak, calendar)
     if span is None or before.start < span[0] or before.end > span[1]:
-        raise NoHistory(f"No data for last year's window ({before.label}): the forecast needs the same peak a year "
-                        "earlier in the warehouse.")
+        raise NoHistory(lacking(before, span))
     last = before.filters(view)
+    arrived = arrivals(cur, last, minutes, settings)
     factor, used = 1 + scenario.growth, "tickets"
     if method == "orders":
         recent = replace(view, start=span[1] - timedelta(days=7 * RECENT_WEEKS - 1), end=span[1])
@@ -536,7 +544,9 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
         by_orders = rate_factor(tickets, orders, rate, scenario.growth)
         if by_orders:  # no orders, or no recent tickets to give a contact rate: last year's tickets × growth
             factor, used = by_orders, "orders"
-    forecast = forecast_arrivals(arrivals(cur, last, minutes, settings), before, peak, factor)
+    forecast = forecast_arrivals(arrived, before, peak, factor)
+    if forecast.is_empty():  # no ticket of the view on a day that carries onto the peak
+        raise NoHistory(lacking(before, span))
     dates = peak.filters(view)
     if roster_shifts(cur, dates, settings):
         staffed, source = roster_staffed(cur, dates, minutes, settings), "roster"
@@ -546,6 +556,20 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
     gap_report = report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
                         scenario=replace(scenario, growth=0.0), channels=view_channels(cur, view, settings))
     return Forecast(gap_report, before, factor, source, float(forecast["tickets"].sum()), used)
+
+
+def lacking(before: Peak, span: tuple[date, date] | None) -> str:
+    """What history a forecast lacks: the window a year earlier and where the tickets are instead."""
+    what = before.name if before.key.endswith("-last-year") else f"{before.name}, the same peak a year earlier"
+    needs = f"The forecast needs tickets from {before.start:%d %b %Y} – {before.end:%d %b %Y} ({what})"
+    if span is None:
+        return f"{needs}; the warehouse holds no tickets yet."
+    if before.start < span[0]:
+        return f"{needs}; the tickets start on {span[0]:%d %b %Y}. Import a ticket export that covers those dates."
+    if before.end > span[1]:
+        return f"{needs}; the tickets end on {span[1]:%d %b %Y}. Import a ticket export that covers those dates."
+    return (f"{needs}; the tickets run from {span[0]:%d %b %Y} to {span[1]:%d %b %Y}, but none that this view keeps "
+            "arrived in that window (a gap in the export, or a channel, category or priority without tickets then).")
 
 
 def forecast_arrivals(last_year: pl.DataFrame, before: Peak, after: Peak, factor: float) -> pl.DataFrame:
@@ -580,7 +604,7 @@ def contact_rate(orders: int, tickets: int) -> float | None:
 def rate_factor(last_tickets: int, last_orders: int, recent_rate: float | None, growth: float) -> float | None:
     """The factor on last year's tickets when the forecast is orders × contact rate: last year's orders grown by
     ``growth`` times the recent contact rate, over last year's tickets. None when either side is missing."""
-    if recent_rate is None or not last_tickets or not last_orders:
+    if not recent_rate or not last_tickets or not last_orders:  # a rate of 0: no recent tickets to scale by
         return None
     return last_orders * (1 + growth) * recent_rate / last_tickets
 

@@ -172,13 +172,15 @@ def test_browser_unknown_export_is_mapped_once_then_imported(page: Page, server_
     export.write_text("Case,Opened,State\nA-1,31/01/2024 09:00,closed\nA-2,01/02/2024 10:00,open\n")
     page.goto(f"{server_url}/imports")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(export))
-    form = page.get_by_test_id("stForm")
-    form.wait_for()
+    page.get_by_text("Map its columns once", exact=True).wait_for()  # no st.form: each choice reruns the page at once
+    form = page.get_by_test_id("stMain")
     form.get_by_label("Name this source").fill("cases")
     for label, header in (("Ticket id *", "Case"), ("Created at *", "Opened"), ("Status", "State")):
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
         form.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
         page.keyboard.type(header)
         page.keyboard.press("Enter")
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
     form.get_by_role("button", name="Save mapping").click()
     page.get_by_text("cases export (saved mapping)").wait_for()
     page.get_by_role("button", name="Import", exact=True).click()

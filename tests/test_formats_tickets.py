@@ -112,7 +112,7 @@ def test_zendesk_full_export_maps_every_canonical_column() -> None:
                                 "category_exported", "reopens", "agent_replies", "satisfaction_rating")} == {
         "status": "solved", "priority": "normal", "channel": "email", "group_name": "Support",
         "assignee": "Sam Rivera", "subject": "Where is my order #1001?", "tags": "wismo shipping",
-        "category_exported": "shipping_status", "reopens": 0, "agent_replies": 1, "satisfaction_rating": "good"}
+        "category_exported": "Shipping Status", "reopens": 0, "agent_replies": 1, "satisfaction_rating": "good"}
     assert (ana["created_at"], ana["solved_at"], ana["updated_at"]) == (
         D(2024, 3, 4, 9), D(2024, 3, 4, 11), D(2024, 3, 4, 12))
     assert (ana["first_reply_minutes"], ana["first_resolution_minutes"], ana["full_resolution_minutes"],
@@ -192,8 +192,9 @@ def test_zendesk_times_are_read_in_the_account_time_zone() -> None:
 
 def test_zendesk_category_prefers_the_custom_field_over_ticket_type() -> None:
     full = tickets("zendesk_full.csv")
-    assert [full[t]["category_exported"] for t in ("101", "102", "103")] == ["shipping_status", "problem",
-                                                                            "refund_request"]
+    # as exported: the store's own words, compared with the taxonomy only when categorising
+    assert [full[t]["category_exported"] for t in ("101", "102", "103")] == ["Shipping Status", "Problem",
+                                                                            "Refund Request"]
 
 
 def test_zendesk_customer_key_is_the_salted_hash_of_the_normalised_email() -> None:
@@ -216,7 +217,7 @@ def test_zendesk_explore_report_labels_map_to_canonical_columns() -> None:
                                 "first_reply_minutes", "first_reply_business_minutes", "full_resolution_minutes",
                                 "requester_wait_minutes", "satisfaction_rating")} == {
         "status": "solved", "channel": "email", "priority": "normal", "group_name": "Tier 1",
-        "assignee": "Sam Rivera", "tags": "refund damaged", "category_exported": "incident",
+        "assignee": "Sam Rivera", "tags": "refund damaged", "category_exported": "Incident",
         "first_reply_minutes": 12.0,
         "first_reply_business_minutes": 12.0, "full_resolution_minutes": 150.0, "requester_wait_minutes": 140.0,
         "satisfaction_rating": "good"}
@@ -271,7 +272,7 @@ def test_freshdesk_source_priority_type_and_survey() -> None:
     # Email, Portal, Chat, Feedback Widget, Outbound Email
     assert frame["channel"].to_list() == ["email", "web", "chat", "web", "email"]
     assert frame["priority"].to_list() == ["normal", "low", "high", "urgent", "normal"]
-    assert frame["category_exported"].to_list() == ["shipping_status", "refund", None, "product_question", None]
+    assert frame["category_exported"].to_list() == ["Shipping Status", "Refund", None, "Product Question", None]
     # Awesome, 4, -, Not Good, -
     assert frame["satisfaction_rating"].to_list() == ["good", "good", None, "bad", None]
     assert frame["satisfaction_score"].to_list() == [None, 4, None, None, None]

@@ -374,10 +374,12 @@ def test_forecast_without_last_years_peak_says_which_window_is_missing(warehouse
                                                                        settings: Settings) -> None:
     # the fixture's tickets and orders lie in February and March 2024: no Black Friday 2023
     scenario = staffing.Scenario.from_settings(settings)
-    with pytest.raises(staffing.NoHistory, match=r"last year's window \(Black Friday – Cyber Monday 2023 "):
+    with pytest.raises(staffing.NoHistory, match=r"needs tickets from 24 Nov 2023 – 27 Nov 2023 \(Black Friday – "
+                                                 r"Cyber Monday 2023, the same peak a year earlier\); the tickets "
+                                                 r"start on 20 Feb 2024"):
         staffing.forecast_peak(warehouse.cursor(), peaks.bfcm(2024), VIEW, scenario, 60, "tickets", settings)
     assert issubclass(staffing.NoHistory, ValueError)  # a caller that knows only ValueError still catches it
-    with pytest.raises(staffing.NoHistory, match="the same peak a year earlier"):
+    with pytest.raises(staffing.NoHistory, match="the warehouse holds no tickets yet"):
         staffing.forecast_peak(Warehouse().cursor(), SALE, VIEW, scenario, 60, "tickets", settings)  # no data
 
 

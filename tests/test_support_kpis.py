@@ -82,7 +82,7 @@ def test_business_clock_leaves_out_durations_the_import_flagged_impossible(setti
 
 # --- edge cases ---------------------------------------------------------------------------------------------------
 def test_one_ticket_every_statistic_is_its_value(settings: Settings) -> None:
-    wh = tickets([{"created_at": D(2024, 3, 5, 10), "first_reply_minutes": 42.0}])
+    wh = tickets([{"created_at": D(2024, 3, 5, 10), "status": "open", "first_reply_minutes": 42.0}])
     values = mq.totals(wh.cursor(), ["first_reply_minutes_median", "first_reply_minutes_mean",
                                      "first_reply_minutes_p90", "tickets_created", "resolution_rate"], WEEK, settings)
     assert values == {"first_reply_minutes_median": 42.0, "first_reply_minutes_mean": 42.0,

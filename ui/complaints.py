@@ -14,13 +14,25 @@ from data.privacy import mask_pii
 from metrics import complaints
 from metrics import query as mq
 from metrics.registry import BY_NAME
-from ui.session import cached, category_label, flash, kpis, row_count, settings, taxonomy_labels, url_choice, warehouse
+from ui.session import (
+    cached,
+    category_label,
+    category_labels,
+    flash,
+    kpis,
+    row_count,
+    settings,
+    taxonomy_labels,
+    url_choice,
+    warehouse,
+)
 from ui.widgets import grain_control, min_sample, team_table
 
 HANDLING = ["first_reply_minutes_median", "full_resolution_minutes_median", "reopen_rate", "csat"]
 ORDER_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
                 "discount_code": "Discount code"}
-SOURCE_WORDS = {"export": "the export's own category", "mapping": "a mapping of the export's category or tags",
+SOURCE_WORDS = {"export": "the store's own category in the export",
+                "mapping": "a mapping of the export's category or tags",
                 "analyst": "an analyst's correction", "rules": "keyword rules on the text",
                 "model": "a model learned from tagged tickets", "none": "uncategorised (no confident source)",
                 "pending": "not categorised yet"}
@@ -98,8 +110,8 @@ def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
         return
     dimension = url_choice("Per", list(complaints.ORDER_DIMENSIONS), "order_by", "sku", format_func=ORDER_LABELS.get,
                            segmented=True)
-    focus = _picker("Complaints about", table["by_value"].to_list(), complaints.FOCUS[dimension],
-                    f"focus_{dimension}")
+    present = table["by_value"].to_list()
+    focus = _picker("Complaints about", present, complaints.focus_categories(dimension, present), f"focus_{dimension}")
     rates = complaints.for_categories(cached(complaints.by_order_dimension, filters, dimension), tuple(focus))
     if rates.is_empty():
         st.info("No ticket of these categories in the period names an order loaded here "
@@ -138,7 +150,7 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
         left, right = st.columns(2)
         keys = [f"{row['source']}|{row['ticket_id']}" for row in table.iter_rows(named=True)]
         chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
-        slugs = [slug for slug in taxonomy_labels() if slug != "uncategorised"]
+        slugs = [slug for slug in category_labels() if slug != "uncategorised"]  # the store's own ones too
         new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
         if st.form_submit_button("Save correction"):
             source, ticket_id = chosen.split("|", 1)
@@ -156,3 +168,52 @@ def _recategorise_button() -> None:
         with st.spinner("Categorising…"):
             result = categorising.categorise(warehouse(), redo_guesses=True)
         flash(f"{result.tickets:,} tickets categorised again.")
+
+
+def store_categories() -> None:
+    """The store's own category values on one screen: each mapped onto a built-in category or kept as its own, or
+    the store's categories adopted as the taxonomy. Saving re-categorises every ticket; corrections stay."""
+    values = cached(categorising.store_values)
+    if (values["value"] == values["default"]).all():  # none, or all named as the taxonomy names them (the demo)
+        return
+    mapping = cached(categorising.load_store_mapping)
+    own = values["own"].sum()
+    title = f"The store's own categories: {values.height} in the exports, {own} kept as the store's own"
+    with st.expander(title), st.form("store_categories", border=False):
+        st.caption("Each value your agents chose in the export, with its tickets: keep it as a category of its "
+                   "own, or count it as one of CS Pulse's. Rules and the model only place tickets that have none.")
+        adopt = st.checkbox("Adopt the store's categories as the taxonomy", value=mapping.adopt, key="store_adopt",
+                            help="Every value stays as the store named it; CS Pulse's keyword rules and tag "
+                                 "aliases stop, and the model learns the store's categories instead.")
+        choices = _store_value_choices(values)
+        if st.form_submit_button("Save and re-categorise"):
+            _apply_store_mapping(values, choices, adopt)
+
+
+def _store_value_choices(values: pl.DataFrame) -> dict[str, str]:
+    """One selectbox per store value, three to a row, starting at where it goes now."""
+    targets = [categorising.OWN, *(slug for slug in taxonomy_labels() if slug != "uncategorised")]
+    columns = st.columns(3)
+    chosen = {}
+    for index, row in enumerate(values.iter_rows(named=True)):
+        chosen[row["value"]] = columns[index % 3].selectbox(
+            f"{row['label']} ({row['tickets']:,})", targets, index=targets.index(row["choice"]),
+            key=f"store_value_{row['value']}", format_func=_target_label)
+    return chosen
+
+
+def _target_label(target: str) -> str:
+    return "Keep as its own" if target == categorising.OWN else f"→ {taxonomy_labels()[target]}"
+
+
+def _apply_store_mapping(values: pl.DataFrame, choices: dict[str, str], adopt: bool) -> None:
+    # only the values moved off their default are saved: a later taxonomy or alias still reaches the rest
+    defaults = dict(zip(values["value"].to_list(), values["default"].to_list(), strict=True))
+    changed = {value: target for value, target in choices.items() if target != defaults[value]}
+    with st.spinner("Categorising…"):
+        try:
+            result = categorising.apply_store_mapping(warehouse(), categorising.StoreMapping(changed, adopt))
+        except ValueError as error:
+            st.error(str(error))
+            return
+    flash(f"Saved; {result.tickets:,} tickets categorised again.")

@@ -4,7 +4,9 @@ and past imports with undo."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from pathlib import PurePath
 
 import polars as pl
 import streamlit as st
@@ -13,8 +15,19 @@ from data import ingest
 from data.basics import ImportRejected, sha256_bytes
 from data.export import safe_csv
 from data.format_types import Context
-from data.formats import MAPPABLE, SOURCES
-from data.plans import Plan, load_mappings, plan_files, run_plan, save_mapping
+from data.formats import MAPPABLE, SOURCES, guess_kind, guess_mapping
+from data.plans import (
+    Plan,
+    load_category_columns,
+    load_mappings,
+    load_source_zones,
+    plan_files,
+    run_plan,
+    save_category_column,
+    save_mapping,
+    save_source_zone,
+    time_zones,
+)
 from data.raw_tables import Limits
 from ui.session import categorise_pending, data_replaced, flash, imports, settings, warehouse
 
@@ -29,14 +42,16 @@ def source_choices() -> list[str]:
 def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]:
     """What the uploaded files are, read once per set of files and choices (nothing written yet)."""
     files = tuple((upload.name, upload.getvalue()) for upload in uploads)  # type: ignore[attr-defined]
+    zones = load_source_zones(warehouse())
     key = (tuple((name, sha256_bytes(content)) for name, content in files), source, date_order,
-           warehouse().data_version())
+           warehouse().data_version(), tuple(sorted(zones.items())))
     cached = st.session_state.get("_plans")
     if cached is None or cached[0] != key:
         wh = warehouse()
         ctx = Context(tz=settings().timezone, salt=ingest.pii_salt(wh, settings()), date_order=date_order)  # type: ignore[arg-type]
         with st.spinner("Reading the files…"):
-            found = plan_files(files, ctx, Limits.from_settings(settings()), source, load_mappings(wh))
+            found = plan_files(files, ctx, Limits.from_settings(settings()), source, load_mappings(wh),
+                               category_columns=load_category_columns(wh), zones=zones)
         cached = (key, found)
         st.session_state["_plans"] = cached
     return cached[1]
@@ -56,14 +71,38 @@ def plan_card(plan: Plan) -> None:
             st.error(plan.reason)
             return
         st.caption(f"{plan.rows_read:,} records read; {plan.rejected_rows:,} cannot be read and will be left out.")
+        clock_choice(plan)
         st.dataframe(plan.preview(), hide_index=True, width="stretch")
         if plan.problems:
             _rejects(plan, "before")
+        category_question(plan)
         if st.button("Import", key=f"import_{plan.sha256}", type="primary"):
             _import(plan)
         report = st.session_state.get(f"_result_{plan.sha256}")
         if report:
             _report(report)
+
+
+NO_CATEGORY = "none"
+
+
+def category_question(plan: Plan) -> None:
+    """When several columns could hold the ticket category, ask which; the answer is remembered for files with these
+    headers, and the file is read again with it."""
+    if len(plan.category_candidates) < 2:
+        return
+    options = [*plan.category_candidates, NO_CATEGORY]
+    current = plan.category_column or NO_CATEGORY
+    chosen = st.selectbox("Which column holds the ticket category?", options, index=options.index(current),
+                          key=f"category_column_{plan.sha256}",
+                          format_func=lambda c: "none of them" if c == NO_CATEGORY else c,
+                          help="The category your agents pick by hand. Its values are shown as they are on the "
+                               "Complaints page, where they can be mapped onto CS Pulse's categories. Remembered "
+                               "for files with these headers.")
+    if chosen != current:
+        save_category_column(warehouse(), plan.headers, None if chosen == NO_CATEGORY else chosen)
+        st.session_state.pop("_plans", None)  # read the files again with the answer
+        st.rerun()
 
 
 def _import(plan: Plan) -> None:
@@ -99,26 +138,88 @@ def _rejects(plan: Plan, when: str) -> None:
                            mime="text/csv", key=f"rejects_{when}_{plan.sha256}")
 
 
+def clock_choice(plan: Plan) -> None:
+    """The zone an export's times without an offset are read on; a new choice is remembered for its source and the
+    file is read again on it."""
+    if not plan.naive_times:
+        return
+    zones = sorted({*time_zones(), plan.clock})
+    # The clock in the key: after a choice the file is read again, and the box starts over on the new clock.
+    chosen = st.selectbox("Time zone of this export", zones, index=zones.index(plan.clock),
+                          key=f"zone_{plan.sha256}_{plan.clock}",
+                          help="Its times carry no offset. The zone you choose is remembered: every later "
+                               f"{plan.label} is read on it too. A file imported before keeps the times it was "
+                               "read with: undo that import below, then import the file again.")
+    if chosen != plan.clock:
+        save_source_zone(warehouse(), plan.source, chosen)
+        st.session_state.pop("_plans", None)
+        st.rerun()
+
+
+NOT_MAPPED = "—"
+
+
 def mapping_form(plan: Plan) -> None:
-    """Map an unknown export's columns once; the mapping is saved under a name and recognised next time."""
-    with st.form(key=f"mapping_{plan.files[0]}"):
-        st.markdown("**Map its columns once** — CS Pulse will recognise files with these headers next time.")
-        name = st.text_input("Name this source", placeholder="e.g. kaggle-tickets")
-        kind = st.radio("It holds", list(MAPPABLE), horizontal=True)
-        choices = ["—", *plan.headers]
-        columns = {target: st.selectbox(label + (" *" if required else ""), choices, key=f"map_{kind}_{target}")
-                   for target, (label, _, required) in MAPPABLE[str(kind)].items()}
-        order = st.radio("Dates like 03/04/2024 are", ["DMY", "MDY"], horizontal=True, format_func=DATE_ORDERS.get)
-        if st.form_submit_button("Save mapping"):
-            mapping = {"kind": kind, "date_order": order,
-                       "columns": {t: h for t, h in columns.items() if h != "—"}}
-            try:
-                save_mapping(warehouse(), name.strip(), mapping)
-            except ImportRejected as error:
-                st.error(str(error))
-                return
-            st.session_state.pop("_plans", None)
-            st.rerun()
+    """Map an unknown export's columns once; the mapping is saved under a name and recognised next time.
+
+    Not an ``st.form``: the fields follow the kind as soon as it is chosen. Each starts on the header whose name
+    matches it best (data.formats.guess_mapping), marked as a guess.
+    """
+    key = f"map_{plan.files[0]}"
+    st.markdown("**Map its columns once** — CS Pulse will recognise files with these headers next time.")
+    name = st.text_input("Name this source", value=_source_name(plan.files[0]), key=f"{key}_name")
+    kinds = list(MAPPABLE)
+    kind = st.radio("It holds", kinds, index=kinds.index(guess_kind(plan.headers)), horizontal=True,
+                    key=f"{key}_kind")
+    st.caption("Each field starts on the header whose name matches it, marked “guessed from the header”: check "
+               "them before saving. Fields marked * are needed.")
+    columns = _mapping_fields(str(kind), plan.headers, key)
+    currency = ""
+    if kind == "orders" and "currency" not in columns:
+        currency = st.text_input("Currency of every amount (no column names it)", key=f"{key}_currency",
+                                 placeholder="ISO code, e.g. GBP")
+    orders = ["DMY", "MDY"]
+    order = st.radio("Dates like 03/04/2024 are", orders, horizontal=True, format_func=DATE_ORDERS.get,
+                     index=orders.index(plan.date_order_seen) if plan.date_order_seen in orders else 0,
+                     key=f"{key}_date_order")
+    unread = [header for header in plan.headers if header not in columns.values()]
+    if unread:
+        st.caption(f"Not read: {', '.join(unread)}.")
+    if st.button("Save mapping", key=f"{key}_save", type="primary"):
+        currency_code = {"currency": currency.strip()} if currency.strip() else {}
+        _save_mapping(name.strip(), {"kind": kind, "date_order": order, "columns": columns, **currency_code})
+
+
+def _mapping_fields(kind: str, headers: list[str], key: str) -> dict[str, str]:
+    """One box per target of the kind, three to a row; target -> the header chosen."""
+    guess = guess_mapping(kind, headers)
+    choices = [NOT_MAPPED, *headers]
+    cells = st.columns(3)
+    chosen = {}
+    for position, (target, (label, _, required)) in enumerate(MAPPABLE[kind].items()):
+        guessed = guess.get(target)
+        header = cells[position % 3].selectbox(
+            label + (" *" if required else ""), choices, index=choices.index(guessed) if guessed else 0,
+            key=f"{key}_{kind}_{target}",
+            format_func=lambda h, g=guessed: f"{h} (guessed from the header)" if h == g else h)
+        if header != NOT_MAPPED:
+            chosen[target] = header
+    return chosen
+
+
+def _save_mapping(name: str, mapping: dict[str, object]) -> None:
+    try:
+        save_mapping(warehouse(), name, mapping)
+    except ImportRejected as error:
+        st.error(str(error))
+        return
+    st.session_state.pop("_plans", None)  # read the files again: this one is now recognised
+    st.rerun()
+
+
+def _source_name(file_name: str) -> str:
+    """A name for the source from its file's name: "Online Retail.csv" -> "online-retail"."""
+    return re.sub(r"[^a-z0-9]+", "-", PurePath(file_name).stem.lower()).strip("-")
 
 
 def import_history() -> None:

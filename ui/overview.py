@@ -1,4 +1,5 @@
-"""The Overview's own widgets: a row of KPI tiles with their change on the period before."""
+"""The Overview's own widgets: a row of KPI tiles with their change on the period before, the tickets with their
+first reply per period, and the tickets per channel."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+import charts
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
 from metrics.units import format_delta, format_value
 from ui.session import cached, kpis, settings
+from ui.widgets import default_kpi, explain_chart, sample_sizes
+
+FIRST_REPLY = ("first_reply_minutes_median", "first_reply_business_minutes_median")
 
 
 def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
@@ -41,3 +46,40 @@ def _tiles(metric: Metric, now: mq.Value, before: mq.Value) -> list[tuple[str, s
     return [(f"{metric.label} ({currency})", format_value(value, "money", currency),
              format_delta(value, before_map.get(currency), "money", currency), metric)
             for currency, value in sorted(now_map.items())]  # type: ignore[union-attr]
+
+
+def volume_and_speed(filters: mq.Filters, grain: str) -> None:
+    """Tickets per period with their median first reply on the clock the data gives it; where the data has no
+    first reply at all, the tickets alone and a sentence saying which export gives it."""
+    volume, speed = BY_NAME["tickets_created"], BY_NAME[default_kpi(FIRST_REPLY)]
+    st.markdown(f"**Tickets and {speed.label.split(' (')[0].lower()} time**")
+    if explain_chart(volume.name) or not _any_tickets(filters):
+        return
+    trend = kpis([volume.name, speed.name], filters, grain=grain, samples=True)
+    if trend[speed.name].drop_nulls().is_empty():
+        st.plotly_chart(charts.trend(trend, volume, grain), width="stretch")
+        if not explain_chart(speed.name):
+            st.info("No first reply in these dates: none of their tickets has been answered yet.",
+                    icon=":material/info:")
+        return
+    st.plotly_chart(charts.volume_and_speed(trend, volume, speed, grain), width="stretch")
+    st.caption(f"Tickets by creation time; {speed.label.lower()} of the tickets created in each {grain}. "
+               "Weeks start on Monday; the first and last bars may cover part of a period. "
+               + sample_sizes(trend, speed.name))
+
+
+def by_channel(filters: mq.Filters) -> None:
+    st.markdown("**Tickets by channel**")
+    if explain_chart("tickets_created") or not _any_tickets(filters):
+        return
+    st.plotly_chart(charts.by_dimension(kpis(["tickets_created"], filters, by="channel"),
+                                        BY_NAME["tickets_created"], "channel"), width="stretch")
+    st.caption("Tickets created in the period per channel, by creation time; each bar is its own count.")
+
+
+def _any_tickets(filters: mq.Filters) -> bool:
+    """Whether tickets were created in the view; if not, one sentence instead of an empty chart."""
+    if kpis(["tickets_created"], filters).row(0, named=True)["tickets_created"]:
+        return True
+    st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
+    return False

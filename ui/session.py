@@ -101,8 +101,13 @@ def taxonomy_labels() -> dict[str, str]:
     return categorising.current_taxonomy().labels()
 
 
+def category_labels() -> dict[str, str]:
+    """Every category's name: the taxonomy's labels, and the store's own categories as exported."""
+    return cached(categorising.category_labels)
+
+
 def category_label(slug: str) -> str:
-    return taxonomy_labels().get(slug, slug.replace("_", " ").capitalize())
+    return category_labels().get(slug, slug.replace("_", " ").capitalize())
 
 
 def taxonomy_problem() -> str | None:

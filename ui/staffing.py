@@ -3,6 +3,8 @@ coverage and the next peak's plan. Every number comes from ``metrics.staffing`` 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import streamlit as st
 
@@ -21,7 +23,8 @@ ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in thi
              "(distinct assignees; automated solves left out). Exports name the assignee, not the author of each "
              "reply, so this undercounts agents busy with follow-ups — import a roster (a CSV with Agent, Start, End "
              "and optionally Channel columns, one row per shift) on the Import page for real numbers.")
-KINDS = {"bfcm": "calendar", "december": "calendar", "holiday": "holiday", "custom": "event", "data": "from the data"}
+KINDS = {"bfcm": "calendar", "december": "calendar", "holiday": "holiday", "custom": "event", "data": "from the data",
+         "busiest": "busiest weeks"}
 
 
 # --- the peak -------------------------------------------------------------------------------------------------------
@@ -33,16 +36,24 @@ def peak_picker(view: mq.Filters) -> peaks.Peak | None:
         _add_event_form()  # first: an event added now must be among the options below
     choices = peaks.peaks_to_study(options, _session_events())
     if not choices:
-        pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week falls inside "
-                  "the data's dates. Add an event for the dates you want to study, or import more history.")
+        pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week holds tickets, "
+                  f"and the busiest weeks need {peaks.MIN_HISTORY_WEEKS} complete weeks of tickets to compare with "
+                  "a typical one. Add an event for the dates you want to study, or import more history.")
         return None
     by_key = {p.key: p for p in choices}
+    default = peaks.default_peak(options.past, options.busiest) or choices[0]  # else an event added on the page
     with pick:
-        key = url_choice("Peak", list(by_key), "peak", peaks.default_peak(choices).key,  # type: ignore[union-attr]
+        key = url_choice("Peak", list(by_key), "peak", default.key,
                          format_func=lambda k: f"{by_key[k].label} · {KINDS[by_key[k].kind]}")
     chosen = by_key[key]
     if options.after_data(chosen):
         st.info(f"{chosen.label} lies after the newest data ({options.last_day:%d %b %Y}): see the forecast below.")
+    elif chosen.kind == "busiest":
+        st.info(f"No Black Friday, December holidays, event or busy week (above {settings().peak_volume_factor:g}× "
+                f"the median of the {peaks.MIN_HISTORY_WEEKS} to {peaks.TRAILING_WEEKS} complete weeks before it) "
+                f"holds tickets in the data ({options.first_day:%d %b %Y} – {options.last_day:%d %b %Y}), so this "
+                "page compares the busiest weeks with the typical week. Add an event above to study other dates.",
+                icon=":material/date_range:")
     return chosen
 
 
@@ -76,16 +87,36 @@ def _add_event_form() -> None:
 
 
 def peak_table(peak: peaks.Peak, view: mq.Filters) -> None:
-    """The peak against the four weeks before it: volume, first reply, CSAT and backlog."""
+    """The peak against its baseline (the four weeks before it, or a busiest week's typical week): volume, first
+    reply, CSAT and backlog."""
+    if peak.kind == "busiest":
+        _busiest_weeks(view)
     table = cached(peaks.against_baseline, peak, view)
     start, end = peaks.baseline(peak)
+    versus = "Typical week" if peak.kind == "busiest" else "Baseline"
     rows = [{"KPI": row["label"], "Peak": format_value(row["peak"], row["unit"]),
-             f"Baseline ({start:%d %b} – {end:%d %b})": format_value(row["baseline"], row["unit"]),
+             f"{versus} ({start:%d %b} – {end:%d %b})": format_value(row["baseline"], row["unit"]),
              "Peak ÷ baseline": "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"}
             for row in table.iter_rows(named=True)]
     st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+    base = ("the typical week: the complete week whose tickets lie nearest the median week" if peak.kind == "busiest"
+            else "the four weeks just before the peak")
     st.caption("Tickets per day and first reply by creation time, CSAT by solve time, backlog open at each window's "
-               "end. The baseline is the four weeks just before the peak.")
+               f"end. The baseline is {base}.")
+
+
+def _busiest_weeks(view: mq.Filters) -> None:
+    """The busiest complete weeks against the median week, as a short table."""
+    ranked = cached(peaks.busiest_weeks, view)
+    if ranked.is_empty():
+        return
+    rows = [{"Week": f"{row['week']:%d %b} – {row['week'] + timedelta(days=6):%d %b %Y}", "Tickets": row["tickets"],
+             "× the median week": "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"} for row in
+            ranked.iter_rows(named=True)]
+    st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+    first = ranked.row(0, named=True)
+    st.caption(f"The busiest of {first['weeks']} complete weeks (Monday to Sunday) against the median week, "
+               f"{first['typical']:,.1f} tickets.")
 
 
 # --- the what-if ----------------------------------------------------------------------------------------------------
@@ -214,14 +245,16 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
     shown = table.with_columns(
         pl.col("share") * 100,
         pl.col("first_reply_minutes_median").map_elements(lambda v: format_value(v, "minutes"), **as_text),
-        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), **as_text))
+        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), **as_text),
+    ).with_columns(pl.col("first_reply_minutes_median", "first_reply_minutes_p90").fill_null("—"))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "coverage": "Arrived in", "tickets": "Tickets",
         "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
         "unanswered": "Not answered yet", "first_reply_minutes_median": "First reply (median)",
         "first_reply_minutes_p90": "First reply (p90)"})
     st.caption(f"An interval is staffed when {STAFFED_SOURCES[source]} shows at least one agent in it; waits are "
-               "calendar time to the first agent reply, of the tickets answered so far.")
+               "calendar time to the first agent reply, of the tickets answered so far (— where the export gives "
+               "only business-hours reply times).")
 
 
 # --- the next peak --------------------------------------------------------------------------------------------------
@@ -238,7 +271,10 @@ def next_peak(view: mq.Filters, plan: staffing.Scenario, minutes: int) -> None:
     try:
         with st.spinner("Forecasting the next peak…"):
             forecast = cached(staffing.forecast_peak, peak, view, plan, minutes, method)
-    except ValueError as error:  # NoHistory among them: says which window is missing
+    except staffing.NoHistory as missing:  # says which window and where the tickets are instead
+        st.info(f"Cannot forecast {peak.label}. {missing}", icon=":material/history:")
+        return
+    except ValueError as error:
         st.info(f"Cannot forecast {peak.label}: {error}")
         return
     _forecast_tiles(forecast, peak)

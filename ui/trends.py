@@ -10,10 +10,14 @@ import charts
 from metrics import distributions
 from metrics import query as mq
 from metrics.registry import METRICS
-from ui.session import cached, url_choice
-from ui.widgets import BREAKDOWN_LABELS, grain_control, metric_label
+from ui.session import cached, settings, url_choice
+from ui.widgets import BREAKDOWN_LABELS, default_kpi, explain_chart, grain_control, metric_label
 
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
+# The page opens on the first of these the loaded data can give: first reply, on the calendar clock before business
+# hours, then resolution; every export has tickets.
+DEFAULT_KPIS = ("first_reply_minutes_median", "first_reply_business_minutes_median", "full_resolution_minutes_median",
+                "full_resolution_business_minutes_median", "tickets_created")
 OVERLAYS = {"none": "No comparison", "previous": "Previous period", "last_year": "Same period last year"}
 
 
@@ -28,7 +32,7 @@ def controls() -> View:
     """KPI, grain, breakdown and comparison, side by side and kept in the URL."""
     kpi, grain, by, overlay = st.columns([3, 2, 2, 2])
     with kpi:
-        name = url_choice("KPI", TICKET_KPIS, "kpi", "first_reply_minutes_median", format_func=metric_label)
+        name = url_choice("KPI", TICKET_KPIS, "kpi", default_kpi(DEFAULT_KPIS), format_func=metric_label)
     with grain:
         chosen_grain = grain_control()
     with by:
@@ -52,17 +56,43 @@ def comparison(filters: mq.Filters, view: View) -> tuple[mq.Filters | None, str]
 
 def arrivals(filters: mq.Filters) -> None:
     cells = cached(distributions.arrivals_by_hour, filters)
+    if not cells["tickets"].sum():
+        st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
+        return
     st.plotly_chart(charts.heatmap(cells, distributions.WEEKDAY_NAMES), width="stretch")
     st.caption("Tickets created per weekday and hour on the account's clock (busiest hours are darkest); "
                "by creation time.")
+    if distributions.suggests_wrong_clock(cells, settings().min_sample):
+        share = distributions.night_share(cells) or 0
+        st.warning(f"{share:.0%} of these tickets arrive between 00:00 and 06:00 on the account's clock "
+                   f"({settings().timezone}): the times may be read on the wrong clock. An export's times without an "
+                   "offset are read on the account's time zone, the `CSPULSE_TIMEZONE` setting; set it to the "
+                   "helpdesk account's zone and import the export again.", icon=":material/schedule:")
+
+
+BUCKET_CHARTS = (("first_reply", "First reply time", "Tickets created in the period, by time to the first public "
+                  "agent reply."),
+                 ("full_resolution", "Resolution time", "Tickets solved in the period, by time from creation to the "
+                  "last solve."))
 
 
 def waits(filters: mq.Filters) -> None:
-    """First reply and resolution times over buckets, on the calendar or the business clock."""
-    business = st.toggle("Business hours", key="buckets_business", bind="query-params")
-    left, right = st.columns(2)
-    for cell, stem, title in ((left, "first_reply", "First reply time"), (right, "full_resolution", "Resolution time")):
-        cell.plotly_chart(charts.buckets(cached(distributions.duration_buckets, filters, stem, business), title),
-                          width="stretch")
-    left.caption("Tickets created in the period, by time to the first public agent reply.")
-    right.caption("Tickets solved in the period, by time from creation to the last solve.")
+    """First reply and resolution times over buckets, on the calendar or the business clock: it starts on business
+    hours where the data has first replies only in those."""
+    business_only = default_kpi(DEFAULT_KPIS[:2]) == DEFAULT_KPIS[1]
+    business = st.toggle("Business hours", value=business_only, key="buckets_business", bind="query-params")
+    for cell, (stem, title, caption) in zip(st.columns(2), BUCKET_CHARTS, strict=True):
+        with cell:
+            _bucket_chart(filters, stem, business, title, caption)
+
+
+def _bucket_chart(filters: mq.Filters, stem: str, business: bool, title: str, caption: str) -> None:
+    clock = "in business hours" if business else "in calendar minutes"
+    if explain_chart(f"{stem}{'_business' if business else ''}_minutes_median", f"{title.lower()} {clock}"):
+        return
+    frame = cached(distributions.duration_buckets, filters, stem, business)
+    if not frame["tickets"].sum():
+        st.info(f"No {title.lower()} in these dates: no ticket in them has one.", icon=":material/info:")
+        return
+    st.plotly_chart(charts.buckets(frame, title), width="stretch")
+    st.caption(caption)

@@ -82,6 +82,44 @@ def explain_missing(names: Sequence[str]) -> list[str]:
     return list(missing)
 
 
+def on_a_clock_with_data(names: Sequence[str]) -> list[str]:
+    """The KPIs with each duration moved to the clock the loaded data gives (business hours where the export has
+    only those); the rest as asked."""
+    return cached(availability.on_a_clock_with_data, tuple(names))
+
+
+def clock_note(asked: Sequence[str], shown: Sequence[str]) -> None:
+    """Say so where a KPI is shown on the other clock than the page asks for by default."""
+    moved = [BY_NAME[name].label for name, instead in zip(asked, shown, strict=True) if name != instead]
+    if moved:
+        what = ", ".join(dict.fromkeys(label.split(" (")[0].lower() for label in moved))  # "first reply"
+        st.caption(f"Shown in business hours: the loaded data has no calendar minutes for {what}.")
+
+
+def default_kpi(candidates: Sequence[str]) -> str:
+    """The first of ``candidates`` the loaded data can give (a page's default choice)."""
+    return cached(availability.first_available, tuple(candidates))
+
+
+def explain_chart(name: str, what: str = "") -> bool:
+    """Instead of an empty chart of ``what`` (the KPI's label unless given), one sentence: what is missing and which
+    export gives it. True when said."""
+    missing = cached(availability.unavailable, (name,))
+    if name in missing:
+        st.info(f"No {what or BY_NAME[name].label.lower()} to draw: the loaded data has none of what it needs. "
+                f"It comes from {missing[name]}.", icon=":material/info:")
+    return name in missing
+
+
+def has_values(frame: pl.DataFrame, name: str) -> bool:
+    """Whether a chart of ``name`` would show anything; if not, one sentence says why instead."""
+    if frame.height and frame[name].drop_nulls().len():
+        return True
+    st.info(f"No {BY_NAME[name].label.lower()} in these dates: no ticket in them has a value for it. "
+            "Widen the dates or clear a filter.", icon=":material/info:")
+    return False
+
+
 def definition(metric: Metric, frame: pl.DataFrame) -> None:
     """The declared definition, the clock, and how many tickets each value rests on."""
     text = f"**{metric.label}**: {metric.description}"
