@@ -9,6 +9,12 @@ on frames and never touches the warehouse; :mod:`data.categorising` runs it ther
 
 Every guess carries its source and a confidence in [0, 1]; below the threshold the ticket stays "uncategorised"
 rather than shown as a fact. Nothing here downloads anything or imports streamlit.
+
+How the rules decide, measured on real customer messages (bench/labels/README.md): a rule weighs the words it
+names, or the weight written after it; the categories marked `fallback` (feedback, other) count a quarter where
+another category has evidence, because their words ("thanks", "great", "customer service") come with every request;
+the leading category wins, a tie going to the category listed first in the taxonomy, and the confidence is the
+leader's evidence against the runner-up's.
 """
 
 from __future__ import annotations
@@ -30,10 +36,16 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 UNCATEGORISED = "uncategorised"
 SOURCES = ("export", "mapping", "rules", "model", "none")
 GUESSED = ("rules", "model", "none")  # sources that are worked out again on every run; any other is kept
-RULES_THRESHOLD = 0.5  # one plain keyword and nothing against it is just enough
+# Confidence = leader / (leader + runner-up + EVIDENCE_PRIOR). At 1/3 a tie between two whole words is placed (by
+# the taxonomy's order) and so is one half-weight word alone; a tie between half-weight words is not.
+RULES_THRESHOLD = 1 / 3
 MODEL_THRESHOLD = 0.5  # the model must favour one category over all the others together
 SUBJECT_WEIGHT = 3  # the customer's own summary: it outweighs boilerplate quoted in the body
 EVIDENCE_PRIOR = 1.0  # pseudo-score of "none of these": a lone weak hit cannot reach full confidence
+# Where another category has evidence, a fallback category's (feedback, other) counts a quarter: "thanks" and
+# "customer service" lose to any request, while a message of praise with one weak delivery word stays praise.
+FALLBACK_SHARE = 0.25
+WEIGHT = re.compile(r"=(\d+(?:\.\d+)?)")  # a rule's last token "=0.5": its weight instead of its length
 GAP = "..."  # in a rule: up to three words of any kind
 # Normalised text holds only word characters and single spaces, so [^ ] means \w there, and Rust's regex runs
 # several times faster on it than on the Unicode \w class.
@@ -43,6 +55,7 @@ SLUG = re.compile(r"[a-z][a-z0-9_]*")
 LANGUAGE = re.compile(r"[a-z]{2,3}")
 NON_WORD = r"[\W_]+"  # Python's re and Polars' Rust regex read it alike: Unicode letters and digits survive
 APOSTROPHES = r"['’`´]"  # removed, not spaced: "don't" -> "dont", like a customer typing without one
+PERCENT = "%"  # kept as the word "percent": "20% off" -> "20 percent off"
 TEXT_SCHEMA = {"subject": pl.String, "description": pl.String}
 
 
@@ -60,6 +73,7 @@ class Category:
     description: str
     rules: dict[str, tuple[str, ...]]  # language -> rules as written in the file
     aliases: tuple[str, ...] = ()  # export categories, ticket types, custom-field values and tags that mean it
+    fallback: bool = False  # its rules count only when no other category's rules matched
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,7 @@ def _parse_category(slug: str, body: Any, languages: tuple[str, ...], fail: Fail
         raise fail(key, f'the slug must be lower_snake_case and not "{UNCATEGORISED}", which is reserved')
     if not isinstance(body, dict):
         raise fail(key, "must be a table with label, description and rules")
-    _reject_unknown(body, {"label", "description", "rules", "aliases"}, f"{key}.", fail)
+    _reject_unknown(body, {"label", "description", "rules", "aliases", "fallback"}, f"{key}.", fail)
     for field in ("label", "description"):
         if not isinstance(body.get(field), str) or not body[field].strip():
             raise fail(f"{key}.{field}", "must be a non-empty string")
@@ -137,8 +151,11 @@ def _parse_category(slug: str, body: Any, languages: tuple[str, ...], fail: Fail
     aliases = body.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise fail(f"{key}.aliases", "must be a list of non-empty strings")
+    fallback = body.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise fail(f"{key}.fallback", "must be true or false")
     return Category(slug, body["label"], body["description"], {lang: tuple(p) for lang, p in rules.items()},
-                    tuple(alias_slug(a) for a in aliases))
+                    tuple(alias_slug(a) for a in aliases), fallback)
 
 
 def _check_rules(key: str, language: str, phrases: Any, languages: tuple[str, ...], fail: Fail) -> None:
@@ -175,23 +192,32 @@ def normalise(text: str) -> str:
     """Lower-case, accents and apostrophes gone, words separated by single spaces: the form rules are matched in."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(re.sub(NON_WORD, " ", re.sub(APOSTROPHES, "", bare)).split())
+    words = re.sub(NON_WORD, " ", re.sub(APOSTROPHES, "", bare).replace(PERCENT, " percent "))
+    return " ".join(words.split())
 
 
 def normalised(column: str) -> pl.Expr:
     """`normalise` as a Polars expression, so a million tickets never pass through Python one by one."""
     return (
         pl.col(column).fill_null("").str.to_lowercase().str.normalize("NFKD").str.replace_all(r"\p{M}", "")
-        .str.replace_all(APOSTROPHES, "").str.replace_all(NON_WORD, " ").str.strip_chars()
+        .str.replace_all(APOSTROPHES, "").str.replace_all(PERCENT, " percent ", literal=True)
+        .str.replace_all(NON_WORD, " ").str.strip_chars()
     )
 
 
-def rule_pattern(rule: str) -> tuple[str, int]:
-    """A rule as a regex over normalised text and its weight, the number of words it names."""
+def rule_pattern(rule: str) -> tuple[str, float]:
+    """A rule as a regex over normalised text and its weight: the number of words it names, or the number after
+    "=" at its end ("address =0.5": a word too common to count in full)."""
+    tokens = rule.split()
+    weight = WEIGHT.fullmatch(tokens[-1]) if tokens else None
+    if weight:
+        tokens = tokens[:-1]
+    if any(token.startswith("=") for token in tokens) or (weight and not float(weight.group(1)) > 0):
+        raise ValueError('a weight goes last, as "=" and a number above 0: "address =0.5"')
     pieces: list[str] = []  # one regex per word
     separators: list[str] = []  # separators[i] joins pieces[i] and pieces[i + 1]
     gap_pending = False
-    for token in rule.split():
+    for token in tokens:
         if token == GAP:
             if not pieces or gap_pending:
                 raise ValueError(f'"{GAP}" must stand between two words')
@@ -209,19 +235,20 @@ def rule_pattern(rule: str) -> tuple[str, int]:
     if not pieces or gap_pending:
         raise ValueError(f'a rule needs at least one word and cannot end with "{GAP}"')
     pattern = pieces[0] + "".join(sep + piece for sep, piece in zip(separators, pieces[1:], strict=True))
-    return rf"\b{pattern}\b", len(pieces)
+    return rf"\b{pattern}\b", float(weight.group(1)) if weight else float(len(pieces))
 
 
 class RulesClassifier:
-    """Scores every category by its rules' hits, weighted by rule length and by SUBJECT_WEIGHT in the subject."""
+    """Scores every category by its rules' hits, weighted by rule weight and by SUBJECT_WEIGHT in the subject."""
 
     def __init__(self, taxonomy: Taxonomy, threshold: float = RULES_THRESHOLD) -> None:
         self.taxonomy = taxonomy
         self.threshold = threshold
+        self._fallback = tuple(category.slug for category in taxonomy.categories if category.fallback)
         # One alternation per (category, weight): a few dozen regex passes over a column instead of hundreds.
-        self._patterns: dict[str, dict[int, str]] = {}
+        self._patterns: dict[str, dict[float, str]] = {}
         for category in taxonomy.categories:
-            by_weight: dict[int, list[str]] = {}
+            by_weight: dict[float, list[str]] = {}
             for language in taxonomy.languages:
                 for rule in category.rules.get(language, ()):
                     pattern, weight = rule_pattern(rule)
@@ -229,9 +256,16 @@ class RulesClassifier:
             self._patterns[category.slug] = {w: "|".join(f"(?:{p})" for p in ps) for w, ps in by_weight.items()}
 
     def scores(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """One Float64 column of evidence per category slug, row for row with `frame`."""
+        """One Float64 column of evidence per category slug, row for row with `frame`; a fallback category's
+        evidence counts FALLBACK_SHARE of itself where another category has some."""
         text = frame.select(subject=normalised("subject"), description=normalised("description"))
-        return text.select(self._score(slug, patterns).alias(slug) for slug, patterns in self._patterns.items())
+        raw = text.select(self._score(slug, patterns).alias(slug) for slug, patterns in self._patterns.items())
+        specific = [slug for slug in raw.columns if slug not in self._fallback]
+        if not specific or not self._fallback:
+            return raw
+        elsewhere = pl.max_horizontal(specific) > 0
+        return raw.with_columns(pl.when(elsewhere).then(FALLBACK_SHARE * pl.col(slug)).otherwise(pl.col(slug))
+                                .alias(slug) for slug in self._fallback)
 
     def predict(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Columns `category` and `confidence`, row for row with `frame` (which needs `subject`, `description`)."""
@@ -242,7 +276,7 @@ class RulesClassifier:
         return Prediction(row["category"][0], row["confidence"][0], "rules")
 
     @staticmethod
-    def _score(slug: str, patterns: dict[int, str]) -> pl.Expr:
+    def _score(slug: str, patterns: dict[float, str]) -> pl.Expr:
         hits = [
             weight * (SUBJECT_WEIGHT * pl.col("subject").str.count_matches(pattern) +
                       pl.col("description").str.count_matches(pattern)).cast(pl.Float64)
@@ -258,10 +292,14 @@ def _with_text_columns(frame: pl.DataFrame, names: tuple[str, ...] = ("subject",
 
 
 def _decide(scores: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    """Best category, and how much of all the evidence (plus a prior for "none of these") points at it."""
+    """The leading category (on a tie, the first in the taxonomy), and its share of its own evidence, the
+    runner-up's and a prior for "none of these": a third category's hits do not make the leader less sure."""
     slugs = scores.columns
-    best = pl.concat_list(slugs).list.arg_max().replace_strict(dict(enumerate(slugs)), return_dtype=pl.String)
-    confidence = pl.max_horizontal(slugs) / (pl.sum_horizontal(slugs) + EVIDENCE_PRIOR)
+    evidence = pl.concat_list(slugs)
+    best = evidence.list.arg_max().replace_strict(dict(enumerate(slugs)), return_dtype=pl.String)
+    ranked = evidence.list.sort(descending=True)
+    leader, runner_up = ranked.list.get(0), ranked.list.get(1, null_on_oob=True).fill_null(0.0)
+    confidence = leader / (leader + runner_up + EVIDENCE_PRIOR)
     return scores.select(
         category=pl.when(confidence >= threshold).then(best).otherwise(pl.lit(UNCATEGORISED)),
         confidence=confidence,

@@ -162,7 +162,11 @@ REASONS = (
     _Reason("shipping_change", (5, 7, 7, 4), CREATED, 4, 1.0),
     _Reason("discount", (5, 16, 10, 4), CREATED, 2, 0.55),
     _Reason("feedback", (3, 2, 3, 4), DELIVERED, 72, 0.7),
-    _Reason("other", (5, 5, 5, 5), CREATED, 48, 0.5),
+    _Reason("product_quality", (4, 2, 3, 4), DELIVERED, 48, 0.95),
+    _Reason("payment", (2, 3, 3, 2), CREATED, 12, 0.8),
+    _Reason("website_app", (1, 3, 2, 1), CREATED, 1, 0.2),
+    _Reason("account", (1, 1, 1, 1), CREATED, 48, 0.1),
+    _Reason("other", (2, 2, 2, 2), CREATED, 48, 0.5),
 )
 REASON_CATEGORY = np.array([TICKET_CATEGORIES.index(reason.category) for reason in REASONS])
 REASON_WEIGHTS = np.array([reason.weights for reason in REASONS], dtype=float).T
@@ -211,7 +215,7 @@ ESCALATED = ("damaged_item", "wrong_item", "refund")
 HANDLE_MEDIAN_HOURS = {
     "shipping_status": 5, "shipping_change": 3, "order_cancel": 2, "order_change": 3, "damaged_item": 26,
     "wrong_item": 22, "refund": 20, "return": 40, "exchange": 48, "discount": 1, "product_question": 2,
-    "feedback": 1.5, "other": 6,
+    "feedback": 1.5, "product_quality": 24, "payment": 8, "website_app": 4, "account": 3, "other": 6,
 }
 HANDLE_SIGMA = 1.0
 LIVE_HANDLE_FACTOR = 0.5
@@ -298,10 +302,30 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("Suggestion for your shop", "It would be great if you offered gift wrapping for items like the {product}."),
         ("Feedback on my order{ref}", "The packaging of my order{ref} used a lot of plastic, please consider paper."),
     ),
-    "other": (
-        ("Question about my account", "How do I update the email address on my account?"),
+    "product_quality": (
+        ("Poor quality{ref}", "The {product} feels flimsy and looks nothing like the pictures on your site."),
+        ("Not as described{ref}", "The {product} from my order{ref} is not as described, the material is thin."),
+        ("Is this genuine?", "The {product} I received looks like a fake, the logo is printed crooked."),
+    ),
+    "payment": (
+        ("Charged twice{ref}", "My card was charged twice for order{ref}, please check the payment."),
         ("Invoice request{ref}", "Could you send me an invoice for my order{ref}?"),
-        ("General question", "Do you ship to Canada and how long does delivery take?"),
+        ("Payment declined", "My card keeps getting declined at the last step although it works elsewhere."),
+    ),
+    "website_app": (
+        ("Checkout error", "I get an error message at checkout when I try to buy the {product}."),
+        ("App not loading", "Your app will not load past the start screen since this morning."),
+        ("Website down?", "The website is not loading for me, is something wrong?"),
+    ),
+    "account": (
+        ("Question about my account", "How do I update the email address on my account?"),
+        ("Cannot log in", "I reset my password twice and still cannot log in."),
+        ("Delete my account", "Please delete my account and the personal data you hold."),
+    ),
+    "other": (
+        ("Newsletter", "Please take me off your newsletter, it comes every day."),
+        ("Phone number", "Is there a phone number where I can reach a real person?"),
+        ("Wholesale enquiry", "We run a small cafe and would like to talk to someone about trade prices."),
     ),
 }
 TEMPLATES_PER_CATEGORY = 3

@@ -40,7 +40,11 @@ EXAMPLES: dict[str, list[tuple[str, str, str]]] = {
         ("Promo code not working", "The code from your email is refused at checkout.", "discount"),
         ("Is the oak table still in stock?", "Also, what are its dimensions?", "product_question"),
         ("", "Just wanted to say thank you, the service was excellent.", "feedback"),
-        ("Cannot log in", "I forgot my password and the reset email never comes.", "other"),
+        ("Cannot log in", "I forgot my password and the reset email never comes.", "account"),
+        ("", "Do you send a newsletter? I would like to sign up to it.", "other"),
+        ("Biscuits", "The box of biscuits was stale and past its best before date.", "product_quality"),
+        ("Charged twice", "My card was charged twice for the same order.", "payment"),
+        ("", "Your website keeps showing an error at checkout and will not load.", "website_app"),
     ],
     "pt": [
         ("Cadê meu pedido?", "Comprei há duas semanas e ainda não chegou.", "shipping_status"),
@@ -55,7 +59,11 @@ EXAMPLES: dict[str, list[tuple[str, str, str]]] = {
         ("", "Meu cupom de desconto não foi aplicado na compra.", "discount"),
         ("Dúvida", "Esse liquidificador é de qual voltagem? Qual o material do copo?", "product_question"),
         ("", "Adorei, produto excelente e atendimento ótimo! Parabéns.", "feedback"),
-        ("Esqueci minha senha", "Não consigo acessar a minha conta.", "other"),
+        ("Esqueci minha senha", "Não consigo acessar a minha conta.", "account"),
+        ("", "Qual o telefone da loja? Preciso falar com um atendente.", "other"),
+        ("", "O perfume é falsificado, não é original.", "product_quality"),
+        ("Cobrança em dobro", "Fui cobrado duas vezes no cartão pelo mesmo pedido.", "payment"),
+        ("", "O aplicativo da loja dá erro e a página não carrega.", "website_app"),
     ],
 }
 
@@ -145,25 +153,26 @@ def test_rules_leave_text_without_evidence_uncategorised(rules: RulesClassifier)
     assert (prediction.category, prediction.confidence) == (UNCATEGORISED, 0.0)
 
 
-def test_rules_leave_a_tie_uncategorised_with_its_confidence(rules: RulesClassifier) -> None:
-    # refund* and coupon* weigh 1 each: 1 / (1 + 1 + prior 1) = 1/3, below 0.5.
+def test_rules_break_a_tie_by_the_taxonomy_order_at_low_confidence(rules: RulesClassifier) -> None:
+    # refund* and coupon* weigh 1 each: 1 / (1 + 1 + prior 1) = 1/3, just placed; refund is listed before discount.
     prediction = rules.predict_one(None, "refund or coupon")
-    assert prediction.category == UNCATEGORISED
+    assert prediction.category == "refund"
     assert prediction.confidence == pytest.approx(1 / 3)
 
 
 def test_rules_threshold_decides_a_lone_keyword() -> None:
     # One keyword in the description and nothing against it: 1 / (1 + prior 1) = 0.5.
     taxonomy = load_taxonomy()
+    assert RulesClassifier(taxonomy).predict_one("", "refund").category == "refund"
     assert RulesClassifier(taxonomy, threshold=0.5).predict_one("", "refund").category == "refund"
     strict = RulesClassifier(taxonomy, threshold=0.6).predict_one("", "refund")
     assert (strict.category, strict.confidence) == (UNCATEGORISED, 0.5)
 
 
 def test_model_learns_vocabulary_the_rules_do_not_know(rules: RulesClassifier, model: TicketModel) -> None:
-    unseen = [("", "my box is still at the depot, the courier never came"),
+    unseen = [("", "my box is still at the depot, no van in sight"),
               ("", "student pricing for a lamp please"),
-              ("", "friendly people, lovely shop")]
+              ("", "cheers to the team at the shop")]
     assert [rules.predict_one(*ticket).category for ticket in unseen] == [UNCATEGORISED] * 3
     predictions = [model.predict_one(*ticket) for ticket in unseen]
     assert [p.category for p in predictions] == ["shipping_status", "discount", "feedback"]
@@ -207,7 +216,9 @@ def test_combiner_precedence_export_then_rules_then_model(rules: RulesClassifier
                                             "refund"]
     assert result["category_source"].to_list() == ["export", "mapping", "rules", "model", "none", "rules"]
     assert result["category_confidence"][:2].to_list() == [1.0, 1.0]
-    assert 0 <= result["category_confidence"][4] < min(rules.threshold, model.threshold)
+    # The rules found nothing in "Hello about Tuesday"; what it reports is the model's doubt, below its threshold.
+    assert rules.predict_one("Hello", "about Tuesday").confidence == 0
+    assert 0 <= result["category_confidence"][4] < model.threshold
 
 
 def test_combiner_prefers_confident_rules_over_a_confident_model(rules: RulesClassifier) -> None:
@@ -333,10 +344,11 @@ BITEXT_FOLDER = REAL_DATA / "bitext-customer-service-intents"
 
 @pytest.mark.skipif(not BITEXT_FOLDER.is_dir(), reason=f"real data folder {BITEXT_FOLDER} is absent")
 def test_bitext_macro_f1_holds_its_floor() -> None:
-    """On the Bitext intents, rules alone keep a macro F1 of 0.83 or more, rules with the model 0.89 or more."""
+    """On the Bitext intents, rules alone keep a macro F1 of 0.93 or more, rules with the model 0.96 or more."""
     from bench.categories import BITEXT, evaluate, load_labelled
 
     evaluation = evaluate(load_labelled(BITEXT))
-    # Measured by bench/categories.py: rules 0.93, rules+model 0.99; the floors sit 0.1 under.
-    assert evaluation.macro_f1(evaluation.rules) >= 0.83
-    assert evaluation.macro_f1(evaluation.combined) >= 0.89
+    # Measured by bench/categories.py: rules 0.96, rules+model 0.99; the floors sit 0.03 under (the issue asks
+    # for no worse than 0.90 while the rules learn real phrasing).
+    assert evaluation.macro_f1(evaluation.rules) >= 0.93
+    assert evaluation.macro_f1(evaluation.combined) >= 0.96
