@@ -34,6 +34,9 @@ REAL_PHRASING = [
     ("", "you lost my package again, second time this year", "shipping_status"),
     ("", "never received the package i paid for", "shipping_status"),
     ("", "wheres my desk lamp??", "shipping_status"),
+    ("", "I still haven't got my parcel, ordered 2 weeks ago", "shipping_status"),
+    ("", "still havent got my order", "shipping_status"),
+    ("", "the blender is yet to arrive", "shipping_status"),
     ("", "Fui até a agência e o pedido foi devolvido ao remetente", "shipping_status"),
     # a problem beats praise in the same message
     ("", "Produto ótimo, recomendo, mas o prazo não foi cumprido", "shipping_status"),
