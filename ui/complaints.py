@@ -67,9 +67,10 @@ def how_sure(filters: mq.Filters) -> None:
                         format_func=lambda s: f"{SOURCE_NAMES.get(s, s)} · {counts[s]['share']:.0%} "
                                               f"({counts[s]['tickets']:,})")
     tickets = cached(complaints.placed_by, filters, chosen)
-    st.caption(f"{counts[chosen]['tickets']:,} tickets of the period got their category from "
-               f"{SOURCE_WORDS.get(chosen, chosen)}; the least sure first (at most {tickets.height:,} shown): where a "
-               "correction below pays most. Emails and phone numbers are masked.")
+    total = counts[chosen]["tickets"]
+    shown = f" (the {tickets.height:,} least sure shown)" if tickets.height < total else ""
+    st.caption(f"{total:,} tickets of the period got their category from {SOURCE_WORDS.get(chosen, chosen)}; the "
+               f"least sure first{shown}: where a correction below pays most. Emails and phone numbers are masked.")
     st.dataframe(tickets.with_columns(mask_pii(tickets["subject"]),
                                       pl.col("category").map_elements(category_label, return_dtype=pl.String)),
                  hide_index=True, width="stretch", height=280, column_config={
