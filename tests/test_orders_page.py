@@ -205,3 +205,15 @@ def test_orders_page_without_orders_says_which_export_gives_them(tmp_path: Path,
     assert not app.exception and not app.error
     assert any("Shopify, WooCommerce, Olist" in info.value for info in app.info)
     assert not app.metric
+
+
+def test_report_text_names_the_currency_of_each_refunded_share(tmp_path: Path) -> None:
+    # the week's refunded share of sales: EUR 80 / 80, USD 20 / 140 (conftest.py)
+    path = tmp_path / "report.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.close()
+    done = subprocess.run([sys.executable, "-m", "metrics.report", "--db", str(path), "--start", "2024-03-04",
+                           "--end", "2024-03-10"], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    line = next(line for line in done.stdout.splitlines() if "Refunded share of sales" in line)
+    assert line.split("sales", 1)[1].strip() == "EUR 100.0%, USD 14.3%"
