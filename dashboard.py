@@ -34,6 +34,7 @@ page = st.navigation([
     st.Page("app_pages/team.py", title="Team", icon=":material/groups:"),
     st.Page("app_pages/staffing.py", title="Staffing", icon=":material/support_agent:"),
     st.Page("app_pages/complaints.py", title="Complaints", icon=":material/report:"),
+    st.Page("app_pages/orders.py", title="Orders & loyalty", icon=":material/shopping_cart:"),
     st.Page("app_pages/imports.py", title="Import", icon=":material/upload_file:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
 ])

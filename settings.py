@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     rising_weeks: int = Field(8, ge=3, le=52, description="Weeks a category's last 7 days are compared with.")
     rising_z: float = Field(3.0, gt=0, description="z-score at which a category counts as rising.")
     rising_min: int = Field(5, ge=1, description="Fewest tickets in the last 7 days for a category to count as rising.")
+    fulfilment_target_hours: float = Field(
+        48.0, gt=0, description="Hours from order to fulfilment after which an order counts as fulfilled late."
+    )
     min_sample: int = Field(20, ge=1, description="A value over fewer tickets than this is marked as a small sample.")
     csat_good_min_score: int = Field(
         4, ge=1, le=5, description="CSAT rule: a 1-5 rating at or above this counts as satisfied; Good/Bad as is."

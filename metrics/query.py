@@ -101,6 +101,7 @@ def parameters(filters: Filters, settings: Settings) -> dict[str, object]:
         "escalation_tags": list(settings.escalation_tags),
         "escalation_groups": list(settings.escalation_groups),
         "automation_tags": list(settings.automation_tags),
+        "fulfilment_target_hours": settings.fulfilment_target_hours,
     }
 
 
@@ -166,7 +167,7 @@ def _with_inputs(metrics: list[Metric]) -> list[Metric]:
 
 
 def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
-    return (metric.table, metric.time, metric.until or "", metric.unit == "money")
+    return (metric.table, metric.time, metric.until or "", metric.by_currency)
 
 
 def local_time(column: str) -> str:
@@ -221,7 +222,7 @@ def dimension_filter(table: str) -> str:
 def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool = False) -> str:
     first = metrics[0]
     aggregates = ", ".join(f"({m.sql}){'' if m.unit == 'count' else '::DOUBLE'} AS {m.name}" for m in metrics)
-    if samples and first.unit != "money":
+    if samples and not first.by_currency:
         aggregates += "".join(f", ({m.sample})::BIGINT AS {m.name}_n" for m in metrics)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     if first.until:
@@ -237,7 +238,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
         period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
         select = f"SELECT {period} AS period{by_column}, {aggregates}"
         source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
-    if first.unit != "money":
+    if not first.by_currency:
         return f"{name} AS ({select} {source} GROUP BY ALL)"
     per_currency = select.replace(" AS period", " AS period, currency", 1)
     maps = ", ".join(f"map_from_entries(list((currency, {m.name}) ORDER BY currency)) AS {m.name}" for m in metrics)
@@ -252,7 +253,7 @@ def _base_column(metric: Metric, samples: bool = False) -> str:
     value = f"{value} AS {metric.name}"
     if not samples:
         return value
-    sample = "NULL::BIGINT" if metric.unit == "money" else f"coalesce({metric.name}_n, 0)"
+    sample = "NULL::BIGINT" if metric.by_currency else f"coalesce({metric.name}_n, 0)"
     return f"{value}, {sample} AS {metric.name}_n"
 
 

@@ -22,10 +22,10 @@ from typing import Literal
 from data.format_types import ISSUE_SPOILS
 from metrics.clock import business_minutes
 
-Unit = Literal["count", "minutes", "fraction", "money", "per_100", "score"]
+Unit = Literal["count", "minutes", "hours", "fraction", "money", "per_100", "score"]
 Better = Literal["higher", "lower", "neither"]
 
-UNITS: tuple[str, ...] = ("count", "minutes", "fraction", "money", "per_100", "score")
+UNITS: tuple[str, ...] = ("count", "minutes", "hours", "fraction", "money", "per_100", "score")
 BETTER: tuple[str, ...] = ("higher", "lower", "neither")
 DERIVED = "derived"
 
@@ -46,7 +46,12 @@ class Metric:
     needs: tuple[str, ...] = ()
     provided_by: str = ""
     known: str = ""  # SQL over the whole warehouse: false -> NULL in every period, counts included
+    per_currency: bool = False  # a ratio of money (refunded ÷ sold): one value per currency, like money itself
 
+    @property
+    def by_currency(self) -> bool:
+        """Money, and ratios of money, are never added across currencies: one value per currency."""
+        return self.unit == "money" or self.per_currency
 
     @property
     def delta_color(self) -> str:
@@ -434,6 +439,157 @@ METRICS: tuple[Metric, ...] = (
         known=ORDERS_LOADED,
     ),
 )
+
+# --- orders: money per currency, rates of orders, fulfilment ------------------------------------------------------
+# A source measures refunds when its export gives a refunded amount for some order (Shopify writes 0.00 for none);
+# from one that never does (Olist), a missing amount means "not measured", not "no refund".
+REFUNDS_MEASURED = "source IN (SELECT DISTINCT source FROM orders WHERE refunded_amount IS NOT NULL)"
+REFUNDED = f"CASE WHEN refunded_amount > 0 THEN TRUE WHEN {REFUNDS_MEASURED} THEN FALSE END"
+REFUNDS_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE refunded_amount IS NOT NULL)"
+REFUNDS_HINT = "an orders export with refunds (Shopify 'Refunded Amount', WooCommerce refund rows)"
+# What the customer was charged: the export's total, else the lines after discounts (WooCommerce, mapped files).
+ORDER_VALUE = "coalesce(total, gross_sales - coalesce(discounts, 0))"
+# Fulfilment lag: order created -> fulfilled. Shopify's 'Paid at' is not kept in the warehouse, and for a card
+# payment it is the order time itself; the creation time is what every orders export gives.
+LAG_HOURS = "(epoch(fulfilled_at) - epoch(created_at)) / 3600.0"
+LAG_VALID = "fulfilled_at >= created_at"  # a fulfilment before its order is an impossible value, kept out
+FULFILMENT_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE fulfilled_at IS NOT NULL)"
+FULFILMENT_HINT = "an orders export with fulfilment times (Shopify 'Fulfilled at', Olist carrier dates)"
+CUSTOMERS_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE customer_key IS NOT NULL)"
+# A ticket's order: the one the linking step found, else the export's own order-number column.
+TICKET_ORDER = "coalesce(linked_order_id, order_id)"
+WISMO = "category = 'shipping_status'"
+# Categories are worked out after an import (data/categorising.py): before that no ticket is "where is my order"
+CATEGORIES_KNOWN = "EXISTS (SELECT 1 FROM tickets WHERE category_source IS NOT NULL)"
+
+ORDER_METRICS: tuple[Metric, ...] = (
+    Metric(
+        name="net_sales",
+        label="Net sales",
+        sql=f"sum(gross_sales - coalesce(discounts, 0) - coalesce(refunded_amount, 0)) "
+            f"FILTER (WHERE {REFUNDS_MEASURED})",
+        unit="money",
+        better="higher",
+        description="Gross sales − discounts − returns (Shopify's net sales), per currency, never summed across "
+                    "currencies; by order time. Returns are the refunded amounts, counted against the order's "
+                    "own date.",
+        table="orders",
+        provided_by=REFUNDS_HINT,
+        known=REFUNDS_KNOWN,
+    ),
+    Metric(
+        name="refund_rate",
+        label="Refund rate",
+        **rate(REFUNDED),
+        unit="fraction",
+        better="lower",
+        description="Orders with a refund ÷ orders, of the exports that record refunds; by order time.",
+        table="orders",
+        provided_by=REFUNDS_HINT,
+        known=REFUNDS_KNOWN,
+    ),
+    Metric(
+        name="refund_rate_by_value",
+        label="Refunded share of sales",
+        sql=f"sum(refunded_amount) / nullif(sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL), 0)",
+        unit="fraction",
+        better="lower",
+        description="Refunded amount ÷ order value (total charged, else sales after discounts), per currency; "
+                    "by order time.",
+        table="orders",
+        provided_by=REFUNDS_HINT,
+        known=REFUNDS_KNOWN,
+        per_currency=True,
+    ),
+    Metric(
+        name="repeat_purchase_rate",
+        label="Repeat purchase rate",
+        # one aggregate: the period's orders per customer (histogram leaves out orders without one), then the
+        # share of those customers with two or more
+        sql="list_avg(list_transform(map_values(histogram(customer_key)), n -> (n >= 2)::INT))",
+        unit="fraction",
+        better="higher",
+        description="Customers with two or more orders in the period ÷ customers who ordered in it (orders "
+                    "without a customer left out). Shopify's returning-customer rate instead counts customers "
+                    "who had ordered before, at any time; by order time.",
+        table="orders",
+        sample="count(DISTINCT customer_key)",
+        provided_by="an orders export with customer emails or ids (Shopify, Olist); WooCommerce Analytics has none",
+        known=CUSTOMERS_KNOWN,
+    ),
+    Metric(
+        name="orders_fulfilled",
+        label="Orders fulfilled",
+        sql="count(*)",
+        unit="count",
+        better="neither",
+        description="Orders fulfilled (shipped) in the period, whenever they were placed; by fulfilment time.",
+        table="orders",
+        time="fulfilled_at",
+        provided_by=FULFILMENT_HINT,
+        known=FULFILMENT_KNOWN,
+    ),
+    *[Metric(
+        name=f"fulfilment_lag_hours_{stat}",
+        label=f"Fulfilment lag ({'p90' if stat == 'p90' else stat})",
+        sql=template.format(f"CASE WHEN {LAG_VALID} THEN {LAG_HOURS} END"),
+        unit="hours",
+        better="lower",
+        description=f"{words.capitalize()} hours from order creation to fulfilment, of fulfilled orders (order "
+                    "creation, not 'Paid at': the warehouse keeps no payment time); by order time.",
+        table="orders",
+        sample=f"count(*) FILTER (WHERE {LAG_VALID})",
+        provided_by=FULFILMENT_HINT,
+        known=FULFILMENT_KNOWN,
+    ) for stat, (words, template) in STATISTICS.items() if stat != "mean"],
+    Metric(
+        name="late_fulfilment_share",
+        label="Fulfilled late",
+        sql=f"avg(CASE WHEN {LAG_VALID} THEN ({LAG_HOURS} > $fulfilment_target_hours)::INT END)",
+        unit="fraction",
+        better="lower",
+        description="Share of fulfilled orders fulfilled more than the target hours (settings) after they were "
+                    "placed; by order time.",
+        table="orders",
+        sample=f"count(*) FILTER (WHERE {LAG_VALID})",
+        provided_by=FULFILMENT_HINT,
+        known=FULFILMENT_KNOWN,
+    ),
+    Metric(
+        name="tickets_linked_share",
+        label="Tickets linked to an order",
+        **rate(f"{TICKET_ORDER} IS NOT NULL"),
+        unit="fraction",
+        better="higher",
+        description="Share of the tickets created in the period tied to an order (an order-number column, or the "
+                    "link CS Pulse found); by creation time.",
+        provided_by=ORDERS_HINT,
+        known=f"{TICKETS_LOADED} AND {ORDERS_LOADED}",
+    ),
+    Metric(
+        name="wismo_tickets",
+        label="Where-is-my-order tickets",
+        sql=f"count(*) FILTER (WHERE {WISMO})",
+        unit="count",
+        better="lower",
+        description="Tickets created in the period in the category 'Where is my order'; by creation time.",
+        provided_by=TICKETS_HINT + ", categorised after its import",
+        known=CATEGORIES_KNOWN,
+    ),
+    Metric(
+        name="wismo_per_100_fulfilled",
+        label="WISMO per 100 fulfilled",
+        sql="100.0 * wismo_tickets / nullif(orders_fulfilled, 0)",
+        unit="per_100",
+        better="lower",
+        description="'Where is my order' tickets created per 100 orders fulfilled in the same period.",
+        table=DERIVED,
+        inputs=("wismo_tickets", "orders_fulfilled"),
+        provided_by=FULFILMENT_HINT,
+        known=f"{CATEGORIES_KNOWN} AND {FULFILMENT_KNOWN}",
+    ),
+)
+METRICS = (*METRICS, *ORDER_METRICS)
 
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 

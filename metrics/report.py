@@ -4,7 +4,8 @@
 
 Tickets count by creation date, orders by order date, both ends inclusive, in the account time zone. Without
 dates: the 30 days up to the newest data. Durations in minutes, rates as fractions, no data as null; with
-several currencies ``average_order_value`` is an object keyed by currency. ``categories`` lists the period's
+several currencies ``average_order_value``, ``net_sales`` and ``refund_rate_by_value`` are objects keyed by
+currency. ``categories`` lists the period's
 tickets per category, largest first, as ``{category, label, source, tickets}``: the store's own categories under
 their own names (source "export"), the taxonomy's under its labels ("taxonomy"), uncategorised ("none").
 """
@@ -71,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _text(value: Value, unit: str) -> str:
-    if isinstance(value, dict):
-        return ", ".join(format_value(v, unit, currency) for currency, v in value.items())
+    if isinstance(value, dict):  # money carries its currency; a ratio per currency is prefixed with it
+        return ", ".join(format_value(v, unit, currency) if unit == "money" else f"{currency} {format_value(v, unit)}"
+                         for currency, v in value.items())
     return format_value(value, unit)
 
 

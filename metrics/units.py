@@ -24,6 +24,7 @@ UNITS: dict[str, Display] = {
     "count": Display(tile=",.0f", axis=",", hover=",", column="localized", header="count"),
     "fraction": Display(tile=".1%", axis=".0%", hover=".1%", column="percent", header="share"),
     "minutes": Display(tile=",.1f", axis=",.1~f", hover=",.1f", column="%.1f", header="minutes"),
+    "hours": Display(tile=",.1f", axis=",.1~f", hover=",.1f", column="%.1f", header="hours"),
     "money": Display(tile=",.2f", axis=",.2f", hover=",.2f", column="%.2f", header="amount"),
     "per_100": Display(tile=".1f", axis=".1f", hover=".1f", column="%.1f", header="per 100"),
     "score": Display(tile="+.0f", axis="+d", hover="+.0f", column="%+.0f", header="points"),
@@ -41,12 +42,17 @@ def duration_scale(minutes: float | None) -> tuple[float, str]:
 
 def scale(unit: str, largest: float | None) -> tuple[float, str]:
     """(divisor, suffix) of a unit for values up to ``largest``: only durations change scale."""
+    if unit == "hours":
+        divisor, suffix = duration_scale((largest or 0) * 60)
+        return divisor / 60, suffix
     return duration_scale(largest) if unit == "minutes" else (1.0, "")
 
 
 def format_value(value: float | int | None, unit: str, currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if unit == "hours":  # a duration counted in hours reads like any other: minutes, hours or days
+        return format_value(value * 60, "minutes")
     if unit == "minutes":
         divisor, suffix = duration_scale(value)
         return f"{value / divisor:{'.0f' if suffix == 'min' else '.1f'}} {suffix}"

@@ -70,6 +70,11 @@ TICKETS = pl.DataFrame(
 ).with_columns(source=pl.lit("fixture"))
 
 # Orders in the same week: USD 100-10 and 50-0 -> AOV 70; EUR 80 -> AOV 80; O4 falls after the week.
+#   net sales: USD (100-10-0) + (50-0-20) = 120, EUR 80-0-80 = 0; refund rate O2, O3 of 3 = 2/3
+#   refunded share of sales: USD 20 / (90 + 50) = 1/7, EUR 80 / 80 = 1
+#   repeat purchase: customers in the week 1 (O1, O2) and 2 (O3) -> 1 of 2 = 0.5 (O4, customer 2, is after it)
+#   fulfilment lag of O1, O2: 24 h, 72 h -> median 48, p90 24 + 0.9 x 48 = 67.2; late (> 48 h) O2 -> 1/2
+#   fulfilled in the week (by fulfilment time): O1 03-05, O2 03-09 = 2; WISMO tickets created T1, T3 -> 100 per 100
 ORDERS = pl.DataFrame(
     {
         "order_id": ["O1", "O2", "O3", "O4"],
@@ -77,6 +82,9 @@ ORDERS = pl.DataFrame(
         "currency": ["USD", "USD", "EUR", "USD"],
         "gross_sales": [100.0, 50.0, 80.0, 1000.0],
         "discounts": [10.0, 0.0, None, 0.0],
+        "refunded_amount": [0.0, 20.0, 80.0, 0.0],
+        "fulfilled_at": [D(2024, 3, 5, 12), D(2024, 3, 9, 15), None, None],
+        "customer_key": pl.Series([1, 1, 2, 2], dtype=pl.UInt64),
     }
 ).with_columns(source=pl.lit("fixture"))
 

@@ -56,6 +56,18 @@ EXPECTED_WEEK = {
     "orders": 3,
     "average_order_value": {"EUR": 80.0, "USD": 70.0},
     "contacts_per_100_orders": 400 / 3,
+    # orders KPIs of issue 14, worked out beside ORDERS in conftest.py
+    "net_sales": {"EUR": 0.0, "USD": 120.0},
+    "refund_rate": 2 / 3,
+    "refund_rate_by_value": {"EUR": 1.0, "USD": 1 / 7},
+    "repeat_purchase_rate": 0.5,
+    "orders_fulfilled": 2,
+    "fulfilment_lag_hours_median": 48.0,
+    "fulfilment_lag_hours_p90": 67.2,
+    "late_fulfilment_share": 0.5,
+    "tickets_linked_share": 0.0,  # no ticket of the fixture names an order (tests/test_orders_page.py links some)
+    "wismo_tickets": 2,
+    "wismo_per_100_fulfilled": 100.0,
 }
 
 

@@ -1,5 +1,5 @@
-"""Widgets that two or more pages draw: the demo notice, captions that say what numbers mean, the per-agent or
-per-category table, and the tickets behind a chart's point."""
+"""Widgets that two or more pages draw: KPI tiles, the demo notice, captions that say what numbers mean, the
+per-agent or per-category table, and the tickets behind a chart's point."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from data.privacy import mask_pii
 from metrics import availability, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
-from metrics.units import column, header, scale
+from metrics.units import column, format_delta, format_value, header, scale
 from ui.session import (
     cached,
     category_label,
@@ -24,6 +24,7 @@ from ui.session import (
     flash,
     has_demo_data,
     imports,
+    kpis,
     settings,
     warehouse,
 )
@@ -61,6 +62,39 @@ def clear_demo_button(where: str) -> None:
         ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
         data_replaced()
         flash("Demo data cleared.")
+
+
+# --- KPI tiles ---------------------------------------------------------------------------------------------------
+def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
+    """One tile per KPI (per currency for money and ratios of money) with the change against the previous period."""
+    values = cached(mq.compare, tuple(names), filters)
+    sizes = kpis(names, filters, samples=True).row(0, named=True)
+    tiles = [tile for name in names for tile in _tiles(BY_NAME[name], *values[name])]
+    for cell, (label, value, delta, metric) in zip(st.columns(len(tiles)), tiles, strict=True):
+        label, note = _sample_note(label, metric, sizes.get(f"{metric.name}_n"))
+        cell.metric(label, value, delta, delta_color=metric.delta_color, help=metric.description + note, border=True)
+
+
+def _sample_note(label: str, metric: Metric, size: int | None) -> tuple[str, str]:
+    """A rate or duration over few tickets says so on its tile; a count is its own sample."""
+    if size is None or metric.unit in ("count", "money"):
+        return label, ""
+    rows = "orders" if metric.table == "orders" else "tickets"
+    note, minimum = f" Based on {size:,} {rows}.", settings().min_sample
+    if size < minimum:
+        return f"{label} · n={size}", note + f" Fewer than {minimum}: an indication, not a result."
+    return label, note
+
+
+def _tiles(metric: Metric, now: mq.Value, before: mq.Value) -> list[tuple[str, str, str | None, Metric]]:
+    if not metric.by_currency:
+        return [(metric.label, format_value(now, metric.unit), format_delta(now, before, metric.unit), metric)]
+    now_map, before_map = now or {}, before or {}
+    if not now_map:
+        return [(metric.label, "—", None, metric)]
+    return [(f"{metric.label} ({currency})", format_value(value, metric.unit, currency),
+             format_delta(value, before_map.get(currency), metric.unit, currency), metric)
+            for currency, value in sorted(now_map.items())]  # type: ignore[union-attr]
 
 
 # --- what the numbers mean ------------------------------------------------------------------------------------------

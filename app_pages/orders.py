@@ -1,0 +1,30 @@
+import streamlit as st
+
+from ui import orders, session, widgets
+
+SALES = ["orders", "net_sales", "average_order_value", "refund_rate", "refund_rate_by_value"]
+FULFILMENT = ["orders_fulfilled", "fulfilment_lag_hours_median", "fulfilment_lag_hours_p90", "late_fulfilment_share",
+              "wismo_per_100_fulfilled"]
+LOYALTY = ["repeat_purchase_rate", "contacts_per_100_orders", "tickets_linked_share"]
+
+filters = session.current_filters()
+st.title("Orders & loyalty")
+widgets.demo_notice()
+st.caption(widgets.sample_caption(filters) + " Orders by order time, tickets by creation time.")
+if not orders.orders_loaded():
+    st.stop()
+
+widgets.explain_missing(SALES + FULFILMENT + LOYALTY)
+st.subheader("Sales and refunds")
+widgets.kpi_row(SALES, filters)
+st.subheader("Fulfilment")
+widgets.kpi_row(FULFILMENT, filters)
+orders.fulfilment_note()
+st.subheader("Loyalty and contacts")
+widgets.kpi_row(LOYALTY, filters)
+orders.loyalty_note()
+
+st.subheader("Tickets per 100 orders")
+grain = widgets.grain_control("Trend grain")
+orders.contact_rate_trend(filters, grain)
+orders.contact_rate_by(filters)

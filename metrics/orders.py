@@ -1,0 +1,55 @@
+"""The Orders & loyalty page's numbers beyond its KPIs: the contact rate (tickets per 100 orders) per value of an
+order-side dimension, with the orders each value rests on.
+
+A ticket reaches its order through ``coalesce(linked_order_id, order_id)``: the order the linking step found
+(data/linking.py), else the export's own order-number column. Orders count by order time in the view, tickets by
+creation time; a ticket counts once per value even when its order has several lines with that value.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from metrics.query import Filters, execute, in_view, utc_bound
+from settings import Settings
+
+# dimension -> the table that holds it. Country and sales channel are not in the warehouse: no reader keeps them.
+CONTACT_DIMENSIONS: dict[str, str] = {
+    "sku": "order_lines",
+    "vendor": "order_lines",
+    "shipping_method": "orders",
+    "discount_code": "orders",
+}
+MISSING_DIMENSIONS: tuple[str, ...] = ("country", "sales channel")
+
+
+def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
+                    settings: Settings) -> pl.DataFrame:
+    """Per value of ``dimension``: ``orders`` placed in the view with it, ``tickets`` created in the view about an
+    order with it, and ``per_100`` = tickets per 100 of those orders; the most contacted first. Values with no
+    order in the view are left out (no rate without a base); orders without a value are the value NULL's row."""
+    if dimension not in CONTACT_DIMENSIONS:
+        raise ValueError(f"dimension must be one of {tuple(CONTACT_DIMENSIONS)}, not {dimension!r}")
+    values = _order_values(dimension)
+    orders_in_view = f"o.created_at >= {utc_bound('$start')} AND o.created_at < {utc_bound('$end_excl')}"
+    sql = f"""
+        WITH valued AS ({values}),
+        placed AS (SELECT v.value, count(DISTINCT (o.source, o.order_id)) AS orders
+                   FROM valued v JOIN orders o USING (source, order_id) WHERE {orders_in_view} GROUP BY ALL),
+        asked AS (SELECT v.value, count(DISTINCT (t.source, t.ticket_id)) AS tickets
+                  FROM tickets t JOIN valued v ON v.order_id = coalesce(t.linked_order_id, t.order_id)
+                   AND (t.order_source IS NULL OR v.source = t.order_source)
+                  WHERE {in_view('t.created_at')} GROUP BY ALL)
+        SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
+               100.0 * coalesce(a.tickets, 0) / p.orders AS per_100
+        FROM placed p LEFT JOIN asked a ON a.value IS NOT DISTINCT FROM p.value
+        ORDER BY per_100 DESC, p.orders DESC, p.value NULLS LAST"""
+    return execute(cur, sql, filters, settings)
+
+
+def _order_values(dimension: str) -> str:
+    """Each order with its value of the dimension (one row per distinct value of its lines)."""
+    if CONTACT_DIMENSIONS[dimension] == "order_lines":
+        return f"SELECT DISTINCT source, order_id, {dimension} AS value FROM order_lines"
+    return f"SELECT source, order_id, {dimension} AS value FROM orders"

@@ -1,0 +1,219 @@
+"""Issue 14, the Orders & loyalty page: its KPIs where the export lacks or spoils an input, the contact rate per
+order-side dimension, the JSON report's new keys, and the page under AppTest.
+
+The fixture is conftest's (orders O1-O4 worked out beside ORDERS there), with tickets tied to orders here:
+  T1 -> O1 by the export's order-number column, T4 -> O1 likewise, T3 -> O2 by the link CS Pulse found
+  (linked_order_id), T5 (created 02-28, before the week) -> O3; T2 names no order.
+  Shipping: O1 Express; O2, O3, O4 Standard. Lines: O1 skus A, A, B; O2 B; O3 C.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from datetime import datetime as D
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics import orders
+from metrics import query as mq
+from settings import Settings
+from tests.conftest import PROJECT, load_fixture, use_warehouse
+
+WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
+LINES = "('O1', 1, 'A', 'Acme'), ('O1', 2, 'A', 'Acme'), ('O1', 3, 'B', 'Bolt'), ('O2', 1, 'B', 'Bolt'), " \
+        "('O3', 1, 'C', 'Acme')"
+
+
+def link_tickets(wh: Warehouse) -> None:
+    cur = wh.cursor()
+    cur.execute("UPDATE tickets SET order_id = 'O1' WHERE ticket_id IN ('T1', 'T4')")
+    cur.execute("UPDATE tickets SET order_id = 'O3' WHERE ticket_id = 'T5'")
+    cur.execute("UPDATE tickets SET linked_order_id = 'O2', order_source = 'fixture', order_link = 'text' "
+                "WHERE ticket_id = 'T3'")
+    cur.execute("UPDATE orders SET shipping_method = CASE order_id WHEN 'O1' THEN 'Express' ELSE 'Standard' END")
+    cur.execute(f"INSERT INTO order_lines (order_id, line_number, sku, vendor) VALUES {LINES}")
+    cur.execute("UPDATE order_lines SET source = 'fixture', quantity = 1")
+
+
+@pytest.fixture
+def linked(warehouse: Warehouse) -> Warehouse:
+    link_tickets(warehouse)
+    return warehouse
+
+
+def _totals(wh: Warehouse, names: list[str], settings: Settings) -> dict[str, object]:
+    return mq.totals(wh.cursor(), names, WEEK, settings)
+
+
+# --- KPIs ------------------------------------------------------------------------------------------------------------
+def test_tickets_linked_share_counts_the_export_column_and_the_found_link(linked: Warehouse,
+                                                                           settings: Settings) -> None:
+    # created in the week T1-T4: T1, T4 by order_id, T3 by linked_order_id -> 3 of 4
+    assert _totals(linked, ["tickets_linked_share"], settings)["tickets_linked_share"] == pytest.approx(0.75)
+
+
+def test_refunds_of_a_source_that_never_records_them_are_unknown_not_none(warehouse: Warehouse,
+                                                                         settings: Settings) -> None:
+    # a second shop whose export has no refund column: its order O9 (USD 500, no customer) stays out of the refund
+    # rate, net sales and the repeat rate, which keep the fixture's 2/3, USD 120 / EUR 0 and 1/2
+    other = pl.DataFrame({"order_id": ["O9"], "created_at": [D(2024, 3, 5, 9)], "currency": ["USD"],
+                          "gross_sales": [500.0]}).with_columns(source=pl.lit("other"))
+    import_batch(warehouse, Batch("other.csv", "sha-other", "other", "orders", {"orders": other}))
+    values = _totals(warehouse, ["refund_rate", "net_sales", "repeat_purchase_rate", "orders"], settings)
+    assert values["orders"] == 4
+    assert values["refund_rate"] == pytest.approx(2 / 3)
+    assert values["net_sales"] == pytest.approx({"EUR": 0.0, "USD": 120.0})
+    assert values["repeat_purchase_rate"] == pytest.approx(0.5)
+
+
+def test_order_kpis_are_unknown_when_no_export_gives_their_input(warehouse: Warehouse, settings: Settings) -> None:
+    warehouse.cursor().execute("UPDATE orders SET refunded_amount = NULL, fulfilled_at = NULL, customer_key = NULL")
+    names = ["net_sales", "refund_rate", "refund_rate_by_value", "repeat_purchase_rate", "fulfilment_lag_hours_median",
+             "late_fulfilment_share", "wismo_per_100_fulfilled", "orders"]
+    values = _totals(warehouse, names, settings)
+    assert values.pop("orders") == 3  # orders themselves are known
+    assert values == dict.fromkeys(values)
+
+
+def test_fulfilment_before_the_order_is_kept_out_of_the_lag(warehouse: Warehouse, settings: Settings) -> None:
+    # O3 "fulfilled" a day before it was placed: impossible, so the lag stays O1 24 h, O2 72 h -> median 48, late 1/2
+    warehouse.cursor().execute("UPDATE orders SET fulfilled_at = created_at - INTERVAL 1 DAY WHERE order_id = 'O3'")
+    values = _totals(warehouse, ["fulfilment_lag_hours_median", "late_fulfilment_share"], settings)
+    assert values == pytest.approx({"fulfilment_lag_hours_median": 48.0, "late_fulfilment_share": 0.5})
+
+
+def test_late_fulfilment_follows_the_target_in_settings(warehouse: Warehouse) -> None:
+    # target 72 h: O2's 72 h is not above it -> 0 of 2; target 12 h: both late
+    for hours, expected in ((72, 0.0), (12, 1.0)):
+        settings = Settings(_env_file=None, fulfilment_target_hours=hours)  # type: ignore[call-arg]
+        assert _totals(warehouse, ["late_fulfilment_share"], settings)["late_fulfilment_share"] == expected
+
+
+def test_fulfilment_lag_tile_reads_in_hours_or_days() -> None:
+    from metrics.units import format_value
+
+    assert (format_value(48.0, "hours"), format_value(6.5, "hours"), format_value(0.5, "hours")) == \
+        ("2.0 d", "6.5 h", "30 min")
+
+
+# --- contact rate per order-side dimension ---------------------------------------------------------------------------
+def test_contact_rate_per_shipping_method_rests_on_the_orders_of_the_week(linked: Warehouse,
+                                                                          settings: Settings) -> None:
+    # Express: orders O1 = 1, tickets T1, T4 -> 200; Standard: orders O2, O3 = 2 (O4 after the week),
+    # tickets T3 (T5 was created before the week) -> 50
+    table = orders.contact_rate_by(linked.cursor(), WEEK, "shipping_method", settings)
+    assert table.rows() == [("Express", 1, 2, 200.0), ("Standard", 2, 1, 50.0)]
+
+
+def test_contact_rate_per_sku_counts_a_ticket_once_per_product(linked: Warehouse, settings: Settings) -> None:
+    # A: orders O1 = 1, tickets T1, T4 (O1 has two A lines, still once each) -> 200
+    # B: orders O1, O2 = 2, tickets T1, T4, T3 -> 150; C: O3 = 1, no ticket in the week -> 0
+    table = orders.contact_rate_by(linked.cursor(), WEEK, "sku", settings)
+    assert table.rows() == [("A", 1, 2, 200.0), ("B", 2, 3, 150.0), ("C", 1, 0, 0.0)]
+
+
+def test_contact_rate_per_vendor(linked: Warehouse, settings: Settings) -> None:
+    # Acme: O1, O3 = 2 orders, tickets T1, T4 -> 100; Bolt: O1, O2 = 2, tickets T1, T4, T3 -> 150
+    table = orders.contact_rate_by(linked.cursor(), WEEK, "vendor", settings)
+    assert table.rows() == [("Bolt", 2, 3, 150.0), ("Acme", 2, 2, 100.0)]
+
+
+def test_contact_rate_refuses_a_dimension_the_warehouse_does_not_have(linked: Warehouse, settings: Settings) -> None:
+    with pytest.raises(ValueError, match="dimension must be one of"):
+        orders.contact_rate_by(linked.cursor(), WEEK, "country", settings)
+
+
+# --- the JSON report -----------------------------------------------------------------------------------------------
+def test_report_json_gains_the_orders_kpis_with_money_per_currency(tmp_path: Path) -> None:
+    path = tmp_path / "report.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    link_tickets(wh)
+    wh.close()
+    done = subprocess.run([sys.executable, "-m", "metrics.report", "--json", "--db", str(path), "--start",
+                           "2024-03-04", "--end", "2024-03-10"], cwd=PROJECT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    values = json.loads(done.stdout)
+    # worked out beside ORDERS in conftest.py; tickets_linked_share above
+    assert values["net_sales"] == {"EUR": 0.0, "USD": 120.0}
+    assert values["refund_rate"] == pytest.approx(2 / 3)
+    assert values["refund_rate_by_value"] == pytest.approx({"EUR": 1.0, "USD": 1 / 7})
+    assert values["repeat_purchase_rate"] == 0.5
+    assert values["tickets_linked_share"] == 0.75
+    assert values["wismo_per_100_fulfilled"] == 100.0
+    assert values["late_fulfilment_share"] == 0.5
+    assert values["fulfilment_lag_hours_median"] == 48.0
+
+
+# --- the page --------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def page_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "orders.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    link_tickets(wh)
+    wh.close()
+    use_warehouse(monkeypatch, path)
+    return path
+
+
+def _page(**query: str) -> AppTest:
+    app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    return app.switch_page("app_pages/orders.py").run()
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_orders_page_shows_the_weeks_tiles_per_currency(page_file: Path) -> None:
+    app = _page(start="2024-03-04", end="2024-03-10")
+    assert not app.exception and not app.error
+    tiles = {metric.label: metric.value for metric in app.metric}
+    assert tiles["Orders"] == "3"
+    assert (tiles["Net sales (USD)"], tiles["Net sales (EUR)"]) == ("USD 120.00", "EUR 0.00")
+    assert (tiles["Refunded share of sales (USD)"], tiles["Refunded share of sales (EUR)"]) == ("14.3%", "100.0%")
+    assert tiles["Refund rate · n=3"] == "66.7%"
+    assert tiles["Fulfilment lag (median) · n=2"] == "2.0 d"
+    assert tiles["Fulfilled late · n=2"] == "50.0%"  # two fulfilled orders: a small sample, said on the tile
+    assert tiles["Repeat purchase rate · n=2"] == "50.0%"
+    assert tiles["Tickets linked to an order · n=4"] == "75.0%"
+    assert "returning-customer rate" in " ".join(c.value for c in app.caption)
+    table = app.dataframe[0].value
+    assert table["value"].tolist() == ["A", "B", "C"] and table["per_100"].tolist() == [200.0, 150.0, 0.0]
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_orders_page_without_orders_says_which_export_gives_them(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "tickets_only.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.cursor().execute("DELETE FROM orders")
+    wh.close()
+    use_warehouse(monkeypatch, path)
+    app = _page()
+    assert not app.exception and not app.error
+    assert any("Shopify, WooCommerce, Olist" in info.value for info in app.info)
+    assert not app.metric
+
+
+def test_report_text_names_the_currency_of_each_refunded_share(tmp_path: Path) -> None:
+    # the week's refunded share of sales: EUR 80 / 80, USD 20 / 140 (conftest.py)
+    path = tmp_path / "report.duckdb"
+    wh = Warehouse(path)
+    load_fixture(wh)
+    wh.close()
+    done = subprocess.run([sys.executable, "-m", "metrics.report", "--db", str(path), "--start", "2024-03-04",
+                           "--end", "2024-03-10"], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    line = next(line for line in done.stdout.splitlines() if "Refunded share of sales" in line)
+    assert line.split("sales", 1)[1].strip() == "EUR 100.0%, USD 14.3%"

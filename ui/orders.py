@@ -1,0 +1,79 @@
+"""The Orders & loyalty page's own widgets: what the page needs without an orders export, the notes beside its
+tiles, and the contact rate (tickets per 100 orders) over time and per product, vendor, shipping method and
+discount code."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+import charts
+from metrics import orders
+from metrics import query as mq
+from metrics.registry import BY_NAME, ORDERS_HINT
+from ui.session import cached, kpis, row_count, settings, url_choice
+from ui.widgets import explain_chart, min_sample
+
+CONTACT_RATE = "contacts_per_100_orders"
+DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
+                    "discount_code": "Discount code"}
+
+
+def orders_loaded() -> bool:
+    """Whether any orders are loaded; if not, one sentence says which export gives this page its numbers."""
+    if row_count("orders"):
+        return True
+    st.info(f"No orders loaded. This page's numbers (orders, net sales, refunds, fulfilment lag, repeat purchases "
+            f"and tickets per 100 orders) come from {ORDERS_HINT}: add one on the Import page.",
+            icon=":material/info:")
+    return False
+
+
+def fulfilment_note() -> None:
+    st.caption(f"Fulfilment lag runs from the order's creation to its fulfilment (the warehouse keeps no payment "
+               f"time, and for a card payment the two are the same moment); late means more than "
+               f"{settings().fulfilment_target_hours:g} hours (CSPULSE_FULFILMENT_TARGET_HOURS). Orders not yet "
+               "fulfilled are not in these numbers.")
+
+
+def loyalty_note() -> None:
+    st.caption("Repeat purchase rate: of the customers who ordered in these dates, the share who ordered two or more "
+               "times in them. Shopify's returning-customer rate is a different number: it counts customers who had "
+               "ordered before, at any time, so it is higher for the same store, most of all over short periods. "
+               "Tickets reach orders by the link CS Pulse found, else by the export's order-number column.")
+
+
+def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
+    """Tickets per 100 orders per period; each point says the orders it rests on (few orders: drawn grey)."""
+    if explain_chart(CONTACT_RATE):
+        return
+    trend = kpis([CONTACT_RATE, "orders"], filters, grain=grain)
+    # the rate rests on the period's orders: they are its sample
+    trend = trend.with_columns(pl.col("orders").alias(f"{CONTACT_RATE}_n"))
+    st.plotly_chart(charts.trend(trend, BY_NAME[CONTACT_RATE], grain, min_sample=min_sample()), width="stretch")
+    st.caption(f"Tickets created per 100 orders placed in the same {grain}; hover a point for the orders it rests "
+               f"on. Points over fewer than {min_sample()} orders are drawn hollow: an indication, not a result.")
+
+
+def contact_rate_by(filters: mq.Filters) -> None:
+    """Tickets per 100 orders per value of an order-side dimension, with the orders and tickets behind each."""
+    dimension = url_choice("Per", list(orders.CONTACT_DIMENSIONS), "contact_by", "sku",
+                           format_func=DIMENSION_LABELS.get, segmented=True)
+    table = cached(orders.contact_rate_by, filters, dimension)
+    label = DIMENSION_LABELS[dimension]
+    if table.is_empty():
+        st.info(f"No order placed in these dates has a {label.lower()}: the loaded export does not give it, or "
+                "no order falls in the dates.", icon=":material/info:")
+    else:
+        st.dataframe(table.with_columns(pl.col("value").fill_null("(none)")), hide_index=True, width="stretch",
+                     column_config={
+                         "value": st.column_config.TextColumn(label),
+                         "orders": st.column_config.NumberColumn("Orders", format="localized"),
+                         "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
+                         "per_100": st.column_config.NumberColumn("Tickets per 100 orders", format="%.1f"),
+                     })
+    missing = " and ".join(orders.MISSING_DIMENSIONS)
+    st.caption(f"Orders placed in these dates with that {label.lower()}, and the tickets created in them about one "
+               "of those orders (a ticket counts once per value). A ticket reaches its order by the link CS Pulse "
+               f"found, else by the export's order-number column. Per {missing}: not yet — no loaded export's "
+               "reader keeps them in the warehouse.")
