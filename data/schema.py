@@ -78,10 +78,14 @@ TICKETS = Table(
         # Derived by data/categorising.py after each import, never by a reader, like `category` above
         ("category_source", "VARCHAR", 3),  # export | mapping | rules | model | analyst | none; NULL: pending
         ("category_confidence", "DOUBLE", 3),  # 0-1; 1 for a category the export, a mapping or an analyst gave
+        ("order_source", "VARCHAR", 4),  # the linked order's source
+        ("linked_order_id", "VARCHAR", 4),  # the order this ticket is about (see data/linking.py)
+        ("order_link", "VARCHAR", 4),  # how: order_number | text | customer; NULL: no order found
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),
-    derived=("category", "category_source", "category_confidence"),
+    derived=("category", "category_source", "category_confidence", "order_source", "linked_order_id",
+             "order_link"),
 )
 
 ORDERS = Table(
