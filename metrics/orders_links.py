@@ -14,6 +14,8 @@ from metrics.registry import STILL_OPEN
 from settings import Settings
 
 LINK_METHODS = ("order_number", "text", "customer", "none")  # in order of trust; none: no order found
+LINK_LABELS = {"order_number": "Order-number column", "text": "Order number in the text",
+               "customer": "Customer's recent order", "none": "No order found"}
 
 
 def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:

@@ -9,6 +9,7 @@ from datetime import datetime as D
 import polars as pl
 import pytest
 
+import charts
 from data.ingest import Batch, import_batch
 from data.linking import link
 from data.warehouse import Warehouse
@@ -91,3 +92,13 @@ def test_revenue_waiting_on_an_answer_counts_each_order_once_per_currency(
     # in April), T6 (no order); T2 was solved on 5 March
     assert stake.waiting.rows() == [("EUR", 1, 2, 80), ("USD", 3, 3, 1139)]
     assert (stake.open_tickets, stake.open_unlinked) == (6, 1)
+
+
+def test_link_share_chart_stacks_methods_in_order_of_trust_with_their_ticket_counts(
+        store: Warehouse, settings: Settings) -> None:
+    figure = charts.link_shares(link_shares(store.cursor(), MARCH, settings))
+    assert [bar.name for bar in figure.data] == ["Order-number column", "Order number in the text",
+                                                 "Customer's recent order", "No order found"]
+    assert [bar.text[0] for bar in figure.data] == ["57%", "14%", "14%", "14%"]  # 4/7, 1/7, 1/7, 1/7
+    assert [bar.customdata[0] for bar in figure.data] == [4, 1, 1, 1]
+    assert figure.layout.barmode == "stack"
