@@ -7,6 +7,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from metrics import units
+from metrics.orders_links import LINK_LABELS
 from metrics.registry import Metric
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
@@ -248,3 +249,23 @@ def staffing_need(slots: pl.DataFrame) -> go.Figure:
     figure.update_yaxes(title_text="Agents", rangemode="tozero")
     figure.update_xaxes(title_text="Interval (account time zone)", tickformat="%a %d %b\n%H:%M")
     return _tidy(figure).update_layout(hovermode="x unified")
+
+
+# --- (L) tickets linked to orders -----------------------------------------------------------------------------------
+LINK_COLOURS = {"order_number": COLOURS[0], "text": COLOURS[2], "customer": COLOURS[1], "none": COLOURS[5]}
+
+
+def link_shares(shares: pl.DataFrame) -> go.Figure:
+    """One bar of the tickets' shares by how they were linked to an order (metrics.orders_links.link_shares), in
+    order of trust, "no order found" last."""
+    figure = go.Figure()
+    for row in shares.iter_rows(named=True):
+        label = LINK_LABELS.get(row["order_link"], row["order_link"])
+        figure.add_bar(x=[row["share"]], y=["Tickets"], orientation="h", name=label,
+                       marker_color=LINK_COLOURS.get(row["order_link"], COLOURS[4]), text=[f"{row['share']:.0%}"],
+                       textposition="inside", customdata=[row["tickets"]],
+                       hovertemplate=f"{label}: %{{x:.1%}} (%{{customdata:,}} tickets)<extra></extra>")
+    figure.update_xaxes(tickformat=".0%", range=[0, 1])
+    figure.update_yaxes(showticklabels=False)
+    return _tidy(figure).update_layout(barmode="stack", height=160, hovermode="closest",
+                                       legend={"orientation": "h", "y": -0.4})

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     pii_salt: SecretStr | None = Field(
         None, description="Salt for hashing customer emails; unset, each warehouse makes and keeps its own."
     )
+    link_window_days: int = Field(
+        30, ge=0, le=366, description="A ticket with no order number links to its customer's newest order this many "
+        "days before it."
+    )
     load_demo_when_empty: bool = Field(True, description="Load the demo store when the warehouse has no data.")
     # --- staffing (the Staffing page) ---
     country: str = Field("US", description="Country whose national holidays mark peaks (ISO code; empty: none).")

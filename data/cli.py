@@ -17,6 +17,7 @@ from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
+from data.linking import link
 from data.plans import load_category_columns, load_mappings, load_source_zones, plan_tables, read_files, run_plan
 from data.raw_tables import Limits, RawTable
 from data.warehouse import Warehouse, WarehouseError
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str = "auto", date_order: str = "auto",
                  taxonomy: Taxonomy | None = None) -> list[ImportResult]:
-    """Import the files into the warehouse at ``db``, each plan in its own transaction; then categorise.
+    """Import the files into the warehouse at ``db``, each plan in its own transaction; then categorise and link
+    tickets to orders.
 
     The files are read while the warehouse opens: opening is mostly DuckDB starting up and importing pandas (on
     the first bound parameter), reading is mostly Polars and numpy, which run outside the GIL.
@@ -62,6 +64,8 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
         results = rejected + [run_plan(warehouse, plan) for plan in plans]
         if taxonomy is not None and any(r.status == "imported" for r in results):
             categorise(warehouse, taxonomy)
+        if any(r.status == "imported" for r in results):
+            link(warehouse, settings.link_window_days)  # an orders file links tickets imported before it
     finally:
         warehouse.close()
     return results

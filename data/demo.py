@@ -7,6 +7,9 @@ The story the data tells, so every page has something to show:
 - orders grow about 25 % a year, with a Black Friday to Cyber Monday peak (3-4x) and a December peak (1.8x);
 - fulfilment slows down in the peaks, late parcels cause "where is my order" tickets a few days later;
 - other contacts follow shop traffic, so tickets also rise 3-4x over BFCM;
+- the helpdesk's order-number field is filled on some tickets only: others name their order in the subject
+  ("Where is my order #1042?"), some only through the customer, and prospects' tickets name none, so every way
+  data/linking.py links a ticket to its order shows;
 - agents are staffed for a normal day, so first replies slow down when the day's load is high, and customers who
   waited longer rate their support worse.
 
@@ -34,7 +37,7 @@ __all__ = ["DEMO_END", "DEMO_SOURCE", "DEMO_START", "demo_batch", "generate"]
 DEMO_SOURCE = "demo"
 DEMO_START = date(2024, 10, 1)
 DEMO_END = date(2026, 10, 31)  # inclusive, a local date in the requested time zone
-DEMO_VERSION = 3  # bump when the generator changes, so a stored demo is not mistaken for the new one
+DEMO_VERSION = 4  # bump when the generator changes, so a stored demo is not mistaken for the new one
 
 HOUR = 3_600
 DAY = 86_400
@@ -234,6 +237,7 @@ NEW_SHARE_OF_UNTOUCHED = 0.6  # the rest were opened by an agent who has not rep
 SURVEY_SHARE, SURVEY_RESPONSE_SHARE = 0.92, 0.30
 NPS_SHARE_OF_RATED = 0.6
 UNTAGGED_SHARE = 0.3  # tickets the agents left without a category
+ORDER_FIELD_FILLED = 0.6  # of tickets about an order, those whose order-number field the agent or form filled
 NPS_SATISFIED = (np.array([10, 9, 8, 7, 6]), np.array([0.38, 0.30, 0.20, 0.08, 0.04]))
 NPS_UNSATISFIED = (np.array([7, 6, 5, 4, 3, 2, 1, 0]), np.array([0.10, 0.15, 0.20, 0.15, 0.15, 0.10, 0.05, 0.10]))
 GOOD_BASE, GOOD_DROP_PER_DOUBLING, GOOD_DROP_REOPENED, GOOD_DROP_BROKEN = 0.92, 0.13, 0.15, 0.06
@@ -380,6 +384,8 @@ def generate(*, seed: int = 7, scale: float = 1.0, tz: str = "UTC", salt: str = 
     # its own stream, so adding the survey question left every earlier draw (and test figure) as it was
     tickets["nps"] = _nps(np.random.default_rng((seed, 1)), tickets)
     tickets["tagged"] = np.random.default_rng((seed, 2)).random(len(tickets["created"])) >= UNTAGGED_SHARE
+    field_filled = np.random.default_rng((seed, 3)).random(len(tickets["created"])) < ORDER_FIELD_FILLED
+    tickets["order_field"] = np.where(field_filled, tickets["order"], -1)
 
     keys = _customer_keys(np.concatenate([orders["customer"], tickets["customer"]]), salt)
     order_ids = pl.Series(np.arange(len(orders["created"])) + 1001).cast(pl.String)
@@ -980,7 +986,7 @@ def _ticket_frame(
         "subject": subject,
         "description": description,
         "customer_key": keys,
-        "order_id": _gather_or_null(order_ids, tickets["order"]),
+        "order_id": _gather_or_null(order_ids, tickets["order_field"]),
         "agent_replies": pl.Series(tickets["replies"]),
         "reopens": pl.Series(tickets["reopens"]),
         "first_reply_minutes": _minutes(tickets["first_reply"]),

@@ -21,6 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.ingest import Batch, import_batch
+from data.linking import link
 from data.warehouse import Warehouse
 from metrics import orders
 from metrics import query as mq
@@ -36,11 +37,11 @@ def link_tickets(wh: Warehouse) -> None:
     cur = wh.cursor()
     cur.execute("UPDATE tickets SET order_id = 'O1' WHERE ticket_id IN ('T1', 'T4')")
     cur.execute("UPDATE tickets SET order_id = 'O3' WHERE ticket_id = 'T5'")
-    cur.execute("UPDATE tickets SET linked_order_id = 'O2', order_source = 'fixture', order_link = 'text' "
-                "WHERE ticket_id = 'T3'")
+    cur.execute("UPDATE tickets SET subject = 'Question about order O2' WHERE ticket_id = 'T3'")  # links by text
     cur.execute("UPDATE orders SET shipping_method = CASE order_id WHEN 'O1' THEN 'Express' ELSE 'Standard' END")
     cur.execute(f"INSERT INTO order_lines (order_id, line_number, sku, vendor) VALUES {LINES}")
     cur.execute("UPDATE order_lines SET source = 'fixture', quantity = 1")
+    link(wh)  # as after every import: T1, T4 -> O1 and T5 -> O3 by their order-number column, T3 -> O2 by its subject
 
 
 @pytest.fixture
@@ -188,8 +189,24 @@ def test_orders_page_shows_the_weeks_tiles_per_currency(page_file: Path) -> None
     assert tiles["Repeat purchase rate · n=2"] == "50.0%"
     assert tiles["Tickets linked to an order · n=4"] == "75.0%"
     assert "returning-customer rate" in " ".join(c.value for c in app.caption)
-    table = app.dataframe[0].value
+    [table] = [frame.value for frame in app.dataframe if "per_100" in frame.value.columns]
     assert table["value"].tolist() == ["A", "B", "C"] and table["per_100"].tolist() == [200.0, 150.0, 0.0]
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_orders_page_shows_how_tickets_reach_orders_and_the_revenue_waiting(page_file: Path) -> None:
+    """In the week T1 and T4 reach O1 by their order number, T3 reaches O2 by its subject, T2 none: 2, 1, 0, 1.
+    Open at the week's end: T3 (O2), T4 (O1, solved on 12 March) and T6 (no order): USD 90 (O1: 100 − 10) + 50 (O2)
+    = 140 waits on 2 open tickets; 1 open ticket names no order."""
+    app = _page(start="2024-03-04", end="2024-03-10")
+    assert not app.exception and not app.error
+    [shares] = [chart for chart in app.get("plotly_chart") if "Order number" in chart.proto.spec]
+    bars = {trace["name"]: trace["x"][0] for trace in json.loads(shares.proto.spec)["data"]}
+    assert list(bars.values()) == [0.5, 0.25, 0.0, 0.25]  # shares of the 4 tickets, in order of trust
+    [waiting] = [frame.value for frame in app.dataframe if "open_tickets" in frame.value.columns]
+    assert waiting[["currency", "orders", "open_tickets"]].values.tolist() == [["USD", 2, 2]]
+    assert float(waiting["order_value"][0]) == 140.0
+    assert "the 3 tickets open at the period's end" in " ".join(c.value for c in app.caption)
 
 
 @pytest.mark.usefixtures("fresh_streamlit_caches")

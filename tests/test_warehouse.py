@@ -227,8 +227,9 @@ def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path:
     con.close()
     wh = Warehouse(path)
     assert wh.schema_version() == SCHEMA_VERSION == 4
-    assert wh.cursor().execute("SELECT ticket_id, tags, data_issues, nps_score, category_source FROM tickets"
-                               ).fetchall() == [("1", None, None, None, None)]
+    assert wh.cursor().execute("SELECT ticket_id, tags, data_issues, nps_score, category_source, order_link "
+                               "FROM tickets"
+                               ).fetchall() == [("1", None, None, None, None, None)]
     assert wh.row_count("reviews") == 0
     twin = wh.cursor().execute("SELECT * FROM tickets_replaced").pl()
     assert set(twin.columns) == {*FACT_TABLES["tickets"].column_names, "replaced_by"}

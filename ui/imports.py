@@ -248,5 +248,6 @@ def _undo(live: pl.DataFrame) -> None:
         except ImportRejected as error:
             st.error(str(error))
             return
+        categorise_pending(warehouse())  # restored tickets, and links to orders that are gone
         data_replaced()
         flash(f"Undone: {counts['removed']:,} rows removed, {counts['restored']:,} earlier versions restored.")

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 import charts
-from metrics import orders
+from metrics import orders, orders_links
 from metrics import query as mq
 from metrics.registry import BY_NAME, ORDERS_HINT
 from ui.session import cached, kpis, row_count, settings, url_choice
@@ -77,3 +77,39 @@ def contact_rate_by(filters: mq.Filters) -> None:
                "of those orders (a ticket counts once per value). A ticket reaches its order by the link CS Pulse "
                f"found, else by the export's order-number column. Per {missing}: not yet — no loaded export's "
                "reader keeps them in the warehouse.")
+
+
+def how_linked(filters: mq.Filters) -> None:
+    """The period's tickets by how they reach an order, in order of trust."""
+    shares = cached(orders_links.link_shares, filters)
+    if shares.is_empty():
+        st.caption("No tickets in these dates.")
+        return
+    st.plotly_chart(charts.link_shares(shares), width="stretch")
+    st.caption(f"A ticket reaches an order by its order-number column, else an order number in its subject, tags or "
+               f"description that exists, else the same customer's newest order in the {settings().link_window_days} "
+               "days before it (`CSPULSE_LINK_WINDOW_DAYS`). Tickets by creation time.")
+
+
+def money_at_stake(filters: mq.Filters) -> None:
+    """Refund rates of orders with tickets against those without, and the revenue waiting on an answer."""
+    stake = cached(orders_links.money_at_stake, filters)
+    left, right = st.columns(2)
+    refunds = stake.refunds.with_columns(
+        pl.when(pl.col("with_tickets")).then(pl.lit("with tickets")).otherwise(pl.lit("without")).alias("orders_"))
+    left.markdown("**Refunds of orders with and without tickets**")
+    left.dataframe(refunds.select("currency", "orders_", "orders", "refund_rate", "refund_rate_by_value"),
+                   hide_index=True, width="stretch", column_config={
+                       "orders_": "Orders", "orders": st.column_config.NumberColumn("n", format="localized"),
+                       "refund_rate": st.column_config.NumberColumn("Refunded (count)", format="percent"),
+                       "refund_rate_by_value": st.column_config.NumberColumn("Refunded (value)", format="percent")})
+    left.caption("Orders placed in the period; an order with tickets is one a ticket links to. An association, "
+                 "not a cause: unhappy customers both write and ask for refunds. Blank where the export gives no "
+                 "refunds.")
+    right.markdown("**Revenue waiting on an answer**")
+    right.dataframe(stake.waiting, hide_index=True, width="stretch", column_config={
+        "currency": "Currency", "orders": st.column_config.NumberColumn("Orders", format="localized"),
+        "open_tickets": st.column_config.NumberColumn("Open tickets", format="localized"),
+        "order_value": st.column_config.NumberColumn("Order value", format="%.2f")})
+    right.caption(f"The value of the orders behind the {stake.open_tickets:,} tickets open at the period's end, per "
+                  f"currency; {stake.open_unlinked:,} of them name no order, so their value is unknown.")

@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import polars as pl
 import streamlit as st
 
-from data import categorising, demo, ingest
+from data import categorising, demo, ingest, linking
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
@@ -44,8 +44,11 @@ def load_demo(wh: Warehouse) -> None:
 
 
 def categorise_pending(wh: Warehouse) -> None:
+    """After anything that changed the data: categorise new tickets, and link every ticket to its order again."""
     with st.spinner("Categorising new tickets…"):
         categorising.categorise(wh)
+    with st.spinner("Linking tickets to orders…"):
+        linking.link_if_stale(wh, settings().link_window_days)
 
 
 # --- cached reads ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+"""Tickets against the orders they are about (linked by data/linking.py): how tickets were linked, and the money
+tied to them. Money is per currency, never added across currencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
+from metrics.registry import ORDER_VALUE, STILL_OPEN
+from settings import Settings
+
+LINK_METHODS = ("order_number", "text", "customer", "none")  # in order of trust; none: no order found
+LINK_LABELS = {"order_number": "Order-number column", "text": "Order number in the text",
+               "customer": "Customer's recent order", "none": "No order found"}
+
+
+def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    """The view's tickets by how they were linked to an order (``order_link``: every method, none included, in order
+    of trust), with their share of the view; no rows when the view has no tickets."""
+    sql = f"""WITH counted AS (
+                SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets
+                WHERE {in_view('created_at')} GROUP BY ALL)
+              SELECT m.order_link, coalesce(c.tickets, 0) AS tickets,
+                     coalesce(c.tickets, 0) / sum(c.tickets) OVER () AS share
+              FROM unnest($methods::VARCHAR[]) WITH ORDINALITY AS m(order_link, trust)
+              LEFT JOIN counted c USING (order_link)
+              WHERE EXISTS (SELECT 1 FROM counted) ORDER BY m.trust"""
+    return execute(cur, sql, filters, settings, methods=list(LINK_METHODS))
+
+
+@dataclass(frozen=True)
+class MoneyAtStake:
+    # per currency and with_tickets (an order some ticket links to, or not): orders, refunded_orders, refund_rate,
+    # order_value, refunded_value, refund_rate_by_value; a rate is null where the export gives no refunds
+    refunds: pl.DataFrame
+    # per currency: the orders that tickets open at the view's end link to, those tickets, and the orders' value
+    waiting: pl.DataFrame
+    open_tickets: int  # open at the view's end, linked or not
+    open_unlinked: int  # of which linked to no order: their value is unknown, not 0
+
+
+def money_at_stake(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> MoneyAtStake:
+    """The refund rate of the view's orders with tickets against those without (by count and by value, per currency);
+    the value of the orders behind tickets still open at the view's end: "revenue waiting on an answer"."""
+    return MoneyAtStake(_refunds(cur, filters, settings), _waiting(cur, filters, settings),
+                        *_open_counts(cur, filters, settings))
+
+
+def _refunds(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    # any ticket linked to the order counts, whenever it was created: a ticket after the view is still about it
+    sql = f"""SELECT currency, EXISTS (SELECT 1 FROM tickets t WHERE t.order_source = o.source
+                                          AND t.linked_order_id = o.order_id) AS with_tickets,
+                     count(*) AS orders, count(*) FILTER (WHERE refunded_amount > 0) AS refunded_orders,
+                     avg((refunded_amount > 0)::INT) AS refund_rate,
+                     sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL) AS order_value,
+                     sum(refunded_amount) FILTER (WHERE {ORDER_VALUE} IS NOT NULL) AS refunded_value,
+                     (refunded_value / nullif(order_value, 0))::DOUBLE AS refund_rate_by_value
+              FROM orders o WHERE {in_view('created_at', 'orders')}
+              GROUP BY ALL ORDER BY currency, with_tickets DESC"""
+    return execute(cur, sql, filters, settings)
+
+
+# open at the view's end, as the backlog counts: created before it, not solved by then (by time, or by status where
+# the export gives no solve time)
+_OPEN_AT_END = (f"created_at < {utc_bound('$end_excl')} AND {dimension_filter('tickets')} "
+                f"AND (solved_at >= {utc_bound('$end_excl')} OR ({STILL_OPEN}))")
+
+
+def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    # an order two open tickets wait on counts once
+    sql = f"""SELECT o.currency, count(*) AS orders, sum(t.open_tickets) AS open_tickets,
+                     sum({ORDER_VALUE}) AS order_value
+              FROM (SELECT order_source, linked_order_id, count(*) AS open_tickets FROM tickets
+                    WHERE {_OPEN_AT_END} AND linked_order_id IS NOT NULL GROUP BY ALL) t
+              JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
+              GROUP BY ALL ORDER BY o.currency"""
+    return execute(cur, sql, filters, settings)
+
+
+def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[int, int]:
+    sql = f"SELECT count(*), count(*) FILTER (WHERE linked_order_id IS NULL) FROM tickets WHERE {_OPEN_AT_END}"
+    row = execute(cur, sql, filters, settings).row(0)
+    return int(row[0]), int(row[1])
