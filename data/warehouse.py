@@ -83,6 +83,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE category_corrections (source VARCHAR, ticket_id VARCHAR, category VARCHAR, "
         "corrected_at TIMESTAMP)",
     ),
+    (*_fact_tables_at(4),),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

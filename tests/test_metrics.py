@@ -56,6 +56,8 @@ EXPECTED_WEEK = {
     "orders": 3,
     "average_order_value": {"EUR": 80.0, "USD": 70.0},
     "contacts_per_100_orders": 400 / 3,
+    "conversion_rate": None,  # no traffic export in the fixture: unknown, never 0
+    "cart_abandonment_rate": None,
 }
 
 

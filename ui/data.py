@@ -8,7 +8,7 @@ import streamlit as st
 from ui.session import categorise_pending, data_replaced, has_demo_data, imports, load_demo, row_count, warehouse
 from ui.widgets import clear_demo_button
 
-TABLES = ("tickets", "orders", "order_lines", "reviews", "roster")
+TABLES = ("tickets", "orders", "order_lines", "reviews", "roster", "traffic")
 
 
 def table_counts() -> str:
