@@ -248,3 +248,22 @@ def staffing_need(slots: pl.DataFrame) -> go.Figure:
     figure.update_yaxes(title_text="Agents", rangemode="tozero")
     figure.update_xaxes(title_text="Interval (account time zone)", tickformat="%a %d %b\n%H:%M")
     return _tidy(figure).update_layout(hovermode="x unified")
+
+
+# --- orders (M) ----------------------------------------------------------------------------------------------------
+def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
+    """Bars of "where is my order" tickets per 100 fulfilled orders, per week, with the median fulfilment lag (hours)
+    as a line on a second axis; each bar's hover names the tickets and orders it rests on."""
+    weeks = frame["week"].to_list()
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_bar(x=weeks, y=frame["wismo_per_100_fulfilled"].to_list(), name="WISMO per 100 fulfilled orders",
+                   marker_color=COLOURS[0], opacity=0.75,
+                   customdata=frame.select("wismo_tickets", "fulfilled_orders").to_numpy(),
+                   hovertemplate="%{y:.1f} per 100 (%{customdata[0]} tickets, %{customdata[1]} orders)<extra></extra>")
+    figure.add_scatter(x=weeks, y=frame["lag_hours_median"].to_list(), name="Median fulfilment lag (hours)",
+                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
+                       hovertemplate="%{y:.0f} h<extra>Median fulfilment lag</extra>")
+    figure.update_yaxes(title_text="WISMO tickets per 100 fulfilled", secondary_y=False, rangemode="tozero")
+    figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False)
+    figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
+    return _tidy(figure)
