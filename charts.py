@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 
 from metrics import units
 from metrics.registry import Metric
+from metrics.retention import DIMENSION_LABELS
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
 
@@ -267,3 +268,27 @@ def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
     figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False)
     figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
     return _tidy(figure)
+
+
+SMALL_SAMPLE_GREY = "#c8c8c8"
+
+
+def repeat_by_support(table: pl.DataFrame, min_sample: int = 20) -> go.Figure:
+    """Repeat purchase rate per segment (all customers, contacted or not, then how the first ticket went), top to
+    bottom in the table's order; each bar says the customers it rests on, and one over fewer than ``min_sample``
+    customers is grey."""
+    labels = [f"{DIMENSION_LABELS.get(d, 'All')} · {s}" if d != "all" else s
+              for d, s in zip(table["dimension"], table["segment"], strict=True)]
+    customers = table["customers"].to_list()
+    text = [f"{rate:.0%} · {n:,} customers" if rate is not None else f"{n:,} customers"
+            for rate, n in zip(table["repeat_rate"], customers, strict=True)]
+    figure = go.Figure(go.Bar(
+        x=table["repeat_rate"].to_list(), y=labels, orientation="h", text=text, textposition="auto",
+        marker_color=[SMALL_SAMPLE_GREY if n < min_sample else COLOURS[2] for n in customers],
+        customdata=list(zip(customers, table["repeat_customers"].to_list(), strict=True)),
+        hovertemplate="%{y}: %{x:.1%} came back<br>%{customdata[1]:,} of %{customdata[0]:,} customers<extra></extra>",
+    ))
+    figure.update_xaxes(title_text="Repeat purchase rate", tickformat=".0%", rangemode="tozero")
+    figure.update_yaxes(autorange="reversed", type="category")
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
+                                       height=max(280, 26 * table.height + 100))
