@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from data.format_types import Context
+from data.ingest import undo_import
 from data.plans import plan_files, run_plan
 from data.raw_tables import Limits
 from data.warehouse import Warehouse
@@ -102,3 +103,24 @@ def test_cli_imports_a_traffic_export(tmp_path: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[0])
     assert (result["source"], result["kind"], result["inserted"]) == ("traffic", "traffic", 3)
     assert Warehouse(db).row_count("traffic") == 3
+
+
+def test_ga4_and_shopify_admin_headers_read_the_same_counts(settings: Settings, tmp_path: Path) -> None:
+    ga4 = tmp_path / "ga4.csv"
+    ga4.write_text("Date,Sessions,Add to carts,Checkouts,Purchases\n2024-03-04,1000,80,40,20\n")
+    admin = tmp_path / "admin.csv"
+    admin.write_text("Day,Sessions,Added to cart,Reached checkout,Sessions converted,Online store conversion rate\n"
+                     "2024-03-04,1000,80,40,20,2%\n")
+    for file in (ga4, admin):
+        wh = imported(file)
+        assert wh.cursor().execute("SELECT sessions, carts, checkouts, orders FROM traffic").fetchall() == [
+            (1000, 80, 40, 20)], file.name
+
+
+def test_undoing_a_traffic_import_takes_its_days_out_again(settings: Settings) -> None:
+    wh = imported(SHOPIFY)
+    [import_id] = wh.imports()["import_id"].to_list()
+    undo_import(wh, import_id)
+    assert wh.row_count("traffic") == 0
+    values = mq.totals(wh.cursor(), TRAFFIC_KPIS, mq.Filters(date(2024, 3, 4), date(2024, 3, 5)), settings)
+    assert values == {"conversion_rate": None, "cart_abandonment_rate": None}
