@@ -155,6 +155,9 @@ CASES: list[tuple[str, Change, str, object]] = [
     ("no orders export", as_exported, "orders", None),
     ("no orders export", as_exported, "average_order_value", None),
     ("no orders export", as_exported, "contacts_per_100_orders", None),
+    # traffic: only a traffic export gives sessions and carts
+    ("no traffic export", as_exported, "conversion_rate", None),
+    ("no traffic export", as_exported, "cart_abandonment_rate", None),
 ]
 
 
