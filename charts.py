@@ -265,7 +265,8 @@ def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
                        mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
                        hovertemplate="%{y:.0f} h<extra>Median fulfilment lag</extra>")
     figure.update_yaxes(title_text="WISMO tickets per 100 fulfilled", secondary_y=False, rangemode="tozero")
-    figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False)
+    figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False,
+                        tickformat=",.0f")
     figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
     return _tidy(figure)
 
@@ -277,7 +278,8 @@ def repeat_by_support(table: pl.DataFrame, min_sample: int = 20) -> go.Figure:
     """Repeat purchase rate per segment (all customers, contacted or not, then how the first ticket went), top to
     bottom in the table's order; each bar says the customers it rests on, and one over fewer than ``min_sample``
     customers is grey."""
-    labels = [f"{DIMENSION_LABELS.get(d, 'All')} · {s}" if d != "all" else s
+    # the two groups compared read as they are; the splits of the contacted group name what they split by
+    labels = [s.capitalize() if d in ("all", "contact") else f"{DIMENSION_LABELS[d]} · {s}"
               for d, s in zip(table["dimension"], table["segment"], strict=True)]
     customers = table["customers"].to_list()
     text = [f"{rate:.0%} · {n:,} customers" if rate is not None else f"{n:,} customers"

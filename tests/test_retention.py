@@ -137,7 +137,7 @@ def test_retention_chart_draws_each_segment_with_its_customer_count() -> None:
     figure = charts.repeat_by_support(result.table, min_sample=3)
     [bars] = figure.data
     labels = list(bars.y)
-    contacted = labels.index("Contacted support · contacted support")
+    contacted = labels.index("Contacted support")
     assert bars.x[contacted] == 0.4 and "5 customers" in bars.text[contacted]
     # a segment over fewer customers than the minimum sample is grey
     assert bars.marker.color[labels.index("CSAT · not satisfied")] == charts.SMALL_SAMPLE_GREY
