@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from metrics import units
 from metrics.orders_links import LINK_LABELS
 from metrics.registry import Metric
+from metrics.retention import DIMENSION_LABELS
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
 
@@ -269,3 +270,48 @@ def link_shares(shares: pl.DataFrame) -> go.Figure:
     figure.update_yaxes(showticklabels=False)
     return _tidy(figure).update_layout(barmode="stack", height=160, hovermode="closest",
                                        legend={"orientation": "h", "y": -0.4})
+
+
+# --- orders (M) ----------------------------------------------------------------------------------------------------
+def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
+    """Bars of "where is my order" tickets per 100 fulfilled orders, per week, with the median fulfilment lag (hours)
+    as a line on a second axis; each bar's hover names the tickets and orders it rests on."""
+    weeks = frame["week"].to_list()
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_bar(x=weeks, y=frame["wismo_per_100_fulfilled"].to_list(), name="WISMO per 100 fulfilled orders",
+                   marker_color=COLOURS[0], opacity=0.75,
+                   customdata=frame.select("wismo_tickets", "fulfilled_orders").to_numpy(),
+                   hovertemplate="%{y:.1f} per 100 (%{customdata[0]} tickets, %{customdata[1]} orders)<extra></extra>")
+    figure.add_scatter(x=weeks, y=frame["lag_hours_median"].to_list(), name="Median fulfilment lag (hours)",
+                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
+                       hovertemplate="%{y:.0f} h<extra>Median fulfilment lag</extra>")
+    figure.update_yaxes(title_text="WISMO tickets per 100 fulfilled", secondary_y=False, rangemode="tozero")
+    figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False,
+                        tickformat=",.0f")
+    figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
+    return _tidy(figure)
+
+
+SMALL_SAMPLE_GREY = "#c8c8c8"
+
+
+def repeat_by_support(table: pl.DataFrame, min_sample: int = 20) -> go.Figure:
+    """Repeat purchase rate per segment (all customers, contacted or not, then how the first ticket went), top to
+    bottom in the table's order; each bar says the customers it rests on, and one over fewer than ``min_sample``
+    customers is grey."""
+    # the two groups compared read as they are; the splits of the contacted group name what they split by
+    labels = [s.capitalize() if d in ("all", "contact") else f"{DIMENSION_LABELS[d]} · {s}"
+              for d, s in zip(table["dimension"], table["segment"], strict=True)]
+    customers = table["customers"].to_list()
+    text = [f"{rate:.0%} · {n:,} customers" if rate is not None else f"{n:,} customers"
+            for rate, n in zip(table["repeat_rate"], customers, strict=True)]
+    figure = go.Figure(go.Bar(
+        x=table["repeat_rate"].to_list(), y=labels, orientation="h", text=text, textposition="auto",
+        marker_color=[SMALL_SAMPLE_GREY if n < min_sample else COLOURS[2] for n in customers],
+        customdata=list(zip(customers, table["repeat_customers"].to_list(), strict=True)),
+        hovertemplate="%{y}: %{x:.1%} came back<br>%{customdata[1]:,} of %{customdata[0]:,} customers<extra></extra>",
+    ))
+    figure.update_xaxes(title_text="Repeat purchase rate", tickformat=".0%", rangemode="tozero")
+    figure.update_yaxes(autorange="reversed", type="category")
+    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
+                                       height=max(280, 26 * table.height + 100))

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     staffing_growth: float = Field(
         0.0, gt=-1, description="Expected change in contacts for what-ifs and the next peak: 0.2 = +20 %."
     )
+    # --- retention (the Orders & loyalty page) ---
+    retention_days: int = Field(
+        90, ge=1, le=730, description="Days after a customer's order within which a second order counts as a repeat."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -15,6 +15,7 @@ import polars as pl
 POLARS_TYPES: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
     "TIMESTAMP": pl.Datetime("us"),
+    "DATE": pl.Date(),
     "INTEGER": pl.Int32(),
     "SMALLINT": pl.Int16(),
     "UBIGINT": pl.UInt64(),

@@ -24,7 +24,8 @@ from data.warehouse import Warehouse, WarehouseError
 from settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
-SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist", "roster")
+SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist", "roster",
+           "traffic")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,10 +30,11 @@ from data.formats_orders import (
 )
 from data.formats_roster import ROSTER
 from data.formats_tickets import TICKET_FORMATS, canonical_tickets
+from data.formats_traffic import TRAFFIC
 from data.raw_tables import RawTable
 from data.schema import ORDER_LINES, ORDERS
 
-FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER)
+FORMATS: tuple[Format, ...] = (*TICKET_FORMATS, *ORDER_FORMATS, ROSTER, TRAFFIC)
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys([f.source for f in FORMATS] + [s.source for s in SET_FORMATS]))
 
 

@@ -169,4 +169,23 @@ ROSTER = Table(
     since=3,
 )
 
-FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES, REVIEWS, ROSTER)}
+# Store traffic per day (Shopify "Sessions over time" / "Conversion rate over time", GA4, or a mapped file): what
+# conversion and cart abandonment rest on. ``date`` is the shop's local day as exported, never moved to UTC.
+TRAFFIC = Table(
+    name="traffic",
+    columns=(
+        ("source", "VARCHAR"),
+        ("date", "DATE"),
+        ("sessions", "BIGINT"),
+        ("carts", "BIGINT"),  # sessions with an item added to the cart; NULL: the export does not say
+        ("checkouts", "BIGINT"),  # sessions that reached checkout; NULL: the export does not say
+        ("orders", "BIGINT"),  # sessions that completed checkout (converted); NULL: the export does not say
+        ("updated_at", "TIMESTAMP"),  # the day itself: a newer export of the same day replaces its numbers
+        ("import_id", "VARCHAR"),
+    ),
+    key=("source", "date"),
+    required=("source", "date", "sessions"),
+    since=4,
+)
+
+FACT_TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, ORDERS, ORDER_LINES, REVIEWS, ROSTER, TRAFFIC)}

@@ -83,7 +83,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE category_corrections (source VARCHAR, ticket_id VARCHAR, category VARCHAR, "
         "corrected_at TIMESTAMP)",
     ),
-    (*_fact_tables_at(4),),  # tickets linked to orders (data/linking.py)
+    (*_fact_tables_at(4),),  # tickets linked to orders (data/linking.py), the traffic table
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,7 +24,9 @@ GRAINS: tuple[str, ...] = ("day", "week", "month")
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters
 NONE = "(none)"
 BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", "priority")
-TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": ()}
+TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": (), "traffic": ()}
+# Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
+LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
 
 Value = float | int | dict[str, float] | None
 
@@ -205,6 +207,8 @@ def _spine(by: str | None) -> str:
 
 def in_view(column: str, table: str = "tickets") -> str:
     """Rows whose ``column`` falls in the view's dates and that match its filters."""
+    if (table, column) in LOCAL_DATES:
+        return f"{column} >= $start::DATE AND {column} < $end_excl::DATE AND {dimension_filter(table)}"
     return (f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')} "
             f"AND {dimension_filter(table)}")
 
@@ -234,7 +238,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
             + f" WHERE {dimension_filter(first.table)}"
         )
     else:
-        local = local_time(first.time)
+        local = first.time if (first.table, first.time) in LOCAL_DATES else local_time(first.time)
         period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
         select = f"SELECT {period} AS period{by_column}, {aggregates}"
         source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"

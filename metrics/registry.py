@@ -83,6 +83,12 @@ SOLVE_TIMES_KNOWN = (f"{TICKETS_LOADED} AND NOT EXISTS (SELECT source FROM ticke
 ORDERS_LOADED = "EXISTS (SELECT 1 FROM orders)"
 TICKETS_HINT = "a helpdesk export (Zendesk, Freshdesk, Gorgias, Help Scout, or a mapped file)"
 ORDERS_HINT = "an orders export (Shopify, WooCommerce, Olist)"
+TRAFFIC_HINT = ("a traffic export: Shopify's 'Sessions over time' or 'Conversion rate over time' report (Day, "
+                "Sessions, Sessions with cart additions, Sessions that reached checkout, Sessions that completed "
+                "checkout), GA4, or a CSV with date, sessions, carts, checkouts, orders")
+# A day counts toward a traffic rate only where its export gives both counts the rate divides.
+TRAFFIC_LOADED = "EXISTS (SELECT 1 FROM traffic WHERE orders IS NOT NULL)"
+CARTS_LOADED = "EXISTS (SELECT 1 FROM traffic WHERE orders IS NOT NULL AND carts IS NOT NULL)"
 SOLVES_HINT = "an export with solve times for its solved tickets (Zendesk 'Solved at', Freshdesk 'Resolved time')"
 
 
@@ -437,6 +443,34 @@ METRICS: tuple[Metric, ...] = (
         inputs=("tickets_created", "orders"),
         provided_by=ORDERS_HINT,
         known=ORDERS_LOADED,
+    ),
+    Metric(
+        name="conversion_rate",
+        label="Conversion rate",
+        sql="sum(orders) / nullif(sum(sessions) FILTER (WHERE orders IS NOT NULL), 0)",
+        unit="fraction",
+        better="higher",
+        description="Sessions that completed checkout ÷ sessions, from the traffic export; by the shop's local day.",
+        table="traffic",
+        time="date",
+        sample="sum(sessions) FILTER (WHERE orders IS NOT NULL)",
+        provided_by=TRAFFIC_HINT,
+        known=TRAFFIC_LOADED,
+    ),
+    Metric(
+        name="cart_abandonment_rate",
+        label="Cart abandonment",
+        sql="1 - sum(orders) FILTER (WHERE carts IS NOT NULL) "
+            "/ nullif(sum(carts) FILTER (WHERE orders IS NOT NULL), 0)",
+        unit="fraction",
+        better="lower",
+        description="1 − sessions that completed checkout ÷ sessions that added to cart, from the traffic export; "
+                    "by the shop's local day.",
+        table="traffic",
+        time="date",
+        sample="sum(carts) FILTER (WHERE orders IS NOT NULL)",
+        provided_by=TRAFFIC_HINT,
+        known=CARTS_LOADED,
     ),
 )
 

@@ -161,6 +161,9 @@ CASES: list[tuple[str, Change, str, object]] = [
         "wismo_per_100_fulfilled")],
     # imported here without the categorising step: no ticket has a category yet, so none is known to be WISMO
     ("not categorised", as_exported, "wismo_tickets", None),
+    # traffic: only a traffic export gives sessions and carts
+    ("no traffic export", as_exported, "conversion_rate", None),
+    ("no traffic export", as_exported, "cart_abandonment_rate", None),
 ]
 
 

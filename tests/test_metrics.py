@@ -68,6 +68,8 @@ EXPECTED_WEEK = {
     "tickets_linked_share": 0.0,  # no ticket of the fixture names an order (tests/test_orders_page.py links some)
     "wismo_tickets": 2,
     "wismo_per_100_fulfilled": 100.0,
+    "conversion_rate": None,  # no traffic export in the fixture: unknown, never 0
+    "cart_abandonment_rate": None,
 }
 
 

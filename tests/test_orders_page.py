@@ -234,3 +234,20 @@ def test_report_text_names_the_currency_of_each_refunded_share(tmp_path: Path) -
                            "--end", "2024-03-10"], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     line = next(line for line in done.stdout.splitlines() if "Refunded share of sales" in line)
     assert line.split("sales", 1)[1].strip() == "EUR 100.0%, USD 14.3%"
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_orders_page_draws_wismo_against_shipping_retention_and_says_which_export_gives_traffic(
+        page_file: Path) -> None:
+    """Week of 4 March: O1 and O2 fulfilled (lags 24 h and 72 h, median 48), WISMO tickets T1 and T3: 100 per 100.
+    The fixture's tickets carry no customer, so retention says what to load; no traffic export, so conversion is
+    explained instead of drawn."""
+    app = _page(start="2024-03-04", end="2024-03-10")
+    assert not app.exception and not app.error
+    [wismo] = [chart for chart in app.get("plotly_chart") if "WISMO per 100" in chart.proto.spec]
+    bars, lag = json.loads(wismo.proto.spec)["data"]
+    assert (bars["y"], lag["y"]) == ([100.0], [48.0])
+    infos = " ".join(box.value for box in app.info)
+    assert "To compare, load" in infos
+    assert "Conversion rate" in infos and "traffic" in infos.lower()
+    assert "association" in " ".join(c.value for c in app.caption)

@@ -21,7 +21,7 @@ from ui.session import (
 )
 from ui.widgets import clear_demo_button
 
-TABLES = ("tickets", "orders", "order_lines", "reviews", "roster")
+TABLES = ("tickets", "orders", "order_lines", "reviews", "roster", "traffic")
 
 
 def table_counts() -> str:

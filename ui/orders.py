@@ -8,11 +8,12 @@ import polars as pl
 import streamlit as st
 
 import charts
-from metrics import orders, orders_links
+from metrics import fulfilment, orders, orders_links
 from metrics import query as mq
+from metrics import retention as retention_metrics
 from metrics.registry import BY_NAME, ORDERS_HINT
 from ui.session import cached, kpis, row_count, settings, url_choice
-from ui.widgets import explain_chart, min_sample
+from ui.widgets import explain_chart, explain_missing, kpi_row, min_sample
 
 CONTACT_RATE = "contacts_per_100_orders"
 DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
@@ -113,3 +114,38 @@ def money_at_stake(filters: mq.Filters) -> None:
         "order_value": st.column_config.NumberColumn("Order value", format="%.2f")})
     right.caption(f"The value of the orders behind the {stake.open_tickets:,} tickets open at the period's end, per "
                   f"currency; {stake.open_unlinked:,} of them name no order, so their value is unknown.")
+
+
+def traffic(filters: mq.Filters) -> None:
+    """Conversion and cart abandonment, from an optional traffic export; without one, which export gives them."""
+    names = ["conversion_rate", "cart_abandonment_rate"]
+    if explain_missing(names):
+        return
+    kpi_row(names, filters)
+    st.caption("Conversion: orders ÷ sessions. Cart abandonment: 1 − orders ÷ sessions with a cart addition. From "
+               "the traffic export, by the shop's local day.")
+
+
+def wismo(filters: mq.Filters) -> None:
+    """Where-is-my-order tickets per 100 fulfilled orders against the fulfilment lag, week by week."""
+    frame = cached(fulfilment.wismo_against_lag, filters)
+    if frame.is_empty() or frame["fulfilled_orders"].is_null().all():
+        st.info("This needs an orders export that says when orders were fulfilled (Shopify's 'Fulfilled at').",
+                icon=":material/info:")
+        return
+    st.plotly_chart(charts.wismo_against_lag(frame), width="stretch")
+    st.caption(f"{fulfilment.DEFINITION} {int(frame['wismo_tickets'].sum() or 0):,} where-is-my-order tickets, "
+               f"{int(frame['fulfilled_orders'].sum() or 0):,} fulfilled orders in the period.")
+
+
+def retention(filters: mq.Filters) -> None:
+    """The repeat purchase rate of customers who contacted support against those who did not."""
+    found = cached(retention_metrics.repeat_by_support, filters)
+    if found.missing:
+        st.info(f"To compare, load {found.missing}.", icon=":material/info:")
+    st.plotly_chart(charts.repeat_by_support(found.table, min_sample()), width="stretch")
+    st.caption(f"Repeat purchase: a second order within {found.days} days of a customer's first order in the period; "
+               f"contacted support: a ticket in those days before that second order; {found.too_recent:,} recent "
+               f"customers left out (their {found.days} days are not over)"
+               + (f"; first reply on the {found.first_reply_clock} clock" if found.first_reply_clock else "")
+               + f". {found.statement}")

@@ -1,0 +1,148 @@
+"""Do customers who contacted support come back? The repeat purchase rate of those who did against those who did not.
+
+Definitions (N = ``CSPULSE_RETENTION_DAYS``; customers are the salted ``customer_key`` shared by tickets and
+orders; cancelled orders do not count):
+
+- **Cohort**: every customer with an order placed in the view's dates; their first such order is the *anchor*.
+- **Observed**: only customers whose N days after the anchor are over in the data (the anchor is at least N days
+  before the newest order and the newest ticket); the others are left out and counted (``too_recent``), since their
+  chance to come back is not over yet.
+- **Repeat**: another order placed within N days after the anchor.
+- **Contacted support**: a ticket of theirs created after the anchor, within the N days and before their next order.
+  A ticket after the second order cannot have led to it, so it does not count. Their first such ticket is the one
+  split by: its first reply bucket (calendar minutes, or business minutes where the data has only those), its CSAT
+  (satisfied, not satisfied, no rating) and whether it is solved now.
+
+Bias worth stating: a customer who comes back within days has had fewer days to write in, which pulls the contacted
+group's rate down; customers who write in have also had something go wrong. Hence the statement returned with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from metrics.availability import unavailable
+from metrics.query import Filters, execute, in_view
+from metrics.registry import DURATIONS, SOLVED_STATUS
+from settings import Settings
+
+STATEMENT = ("This is an association, not proof of cause: customers who contact support differ from those who do "
+             "not (something went wrong, they bought different things), so a difference here does not show that "
+             "support made them come back or stay away.")
+SEGMENTS: dict[str, tuple[str, ...]] = {
+    "contact": ("did not contact support", "contacted support"),
+    "first_reply": ("under 1 h", "1–4 h", "4–24 h", "24 h or more", "no reply recorded"),
+    "csat": ("satisfied", "not satisfied", "no rating"),
+    "solved": ("solved", "not solved"),
+}
+DIMENSION_LABELS = {"contact": "Contacted support", "first_reply": "First reply", "csat": "CSAT",
+                    "solved": "Ticket solved"}
+NO_TICKETS = ("a helpdesk export with customer emails, hashed as the orders' are, tells who contacted support")
+NO_CUSTOMERS = "an orders export with customer emails or ids"
+
+
+@dataclass(frozen=True)
+class Retention:
+    table: pl.DataFrame  # dimension, segment, customers, repeat_customers, repeat_rate (NULL over 0 customers)
+    days: int
+    first_reply_clock: str | None  # "calendar" | "business"; None: the data has no first replies
+    too_recent: int  # customers left out: their N days are not over in the data
+    missing: str | None  # what export would give the comparison, when the loaded data cannot
+    statement: str = STATEMENT
+
+
+def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings) -> Retention:
+    """The repeat purchase rate within N days, with the customers it rests on, for all observed customers
+    (``dimension`` "all"), by whether they contacted support, and, of those who did, by how their first ticket
+    went. Only the view's dates apply: ticket filters would move customers between the groups compared."""
+    clock = _first_reply_clock(cur)
+    rows = execute(cur, _sql(clock), filters, settings, days=settings.retention_days)
+    counted = execute(cur, _cohort_sql() + " SELECT count(*) FILTER (WHERE NOT observed) AS too_recent, "
+                      "(SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL) AS keyed_tickets FROM anchors",
+                      filters, settings, days=settings.retention_days).row(0, named=True)
+    missing = None
+    if rows.filter(pl.col("dimension") == "all")["customers"].sum() == 0 and not counted["too_recent"]:
+        missing = NO_CUSTOMERS
+    elif not counted["keyed_tickets"]:
+        missing = NO_TICKETS
+    wanted = {"all": ("all customers",)} | ({} if missing else SEGMENTS)
+    if clock is None:
+        wanted.pop("first_reply", None)
+    return Retention(_complete(rows, wanted), settings.retention_days, clock, counted["too_recent"], missing)
+
+
+def _first_reply_clock(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """Calendar minutes where the data has them, else business minutes; None where it has neither."""
+    missing = unavailable(cur, ["first_reply_minutes_median", "first_reply_business_minutes_median"])
+    if "first_reply_minutes_median" not in missing:
+        return "calendar"
+    return None if "first_reply_business_minutes_median" in missing else "business"
+
+
+def _cohort_sql() -> str:
+    return f"""
+        WITH kept AS (SELECT customer_key, created_at FROM orders
+                      WHERE customer_key IS NOT NULL AND cancelled_at IS NULL),
+        horizon AS (SELECT least(max(created_at), coalesce((SELECT max(created_at) FROM tickets), max(created_at)))
+                    AS newest FROM orders),
+        anchors AS (
+            SELECT customer_key, min(created_at) AS ordered_at,
+                   min(created_at) + to_days($days) <= (SELECT newest FROM horizon) AS observed
+            FROM orders WHERE customer_key IS NOT NULL AND cancelled_at IS NULL AND {in_view('created_at', 'orders')}
+            GROUP BY 1)"""
+
+
+def _sql(clock: str | None) -> str:
+    reply = DURATIONS[0].expression(clock == "business") if clock else "NULL::DOUBLE"
+    return _cohort_sql() + f""",
+        nexts AS (
+            SELECT a.customer_key, a.ordered_at, min(k.created_at) AS next_order_at
+            FROM anchors a LEFT JOIN kept k ON k.customer_key = a.customer_key AND k.created_at > a.ordered_at
+                 AND k.created_at <= a.ordered_at + to_days($days)
+            WHERE a.observed GROUP BY ALL),
+        facts AS (
+            SELECT customer_key, created_at, ticket_id, {reply} AS first_reply,
+                   CASE WHEN satisfaction_score IS NOT NULL AND satisfaction_score >= $csat_good_min THEN 'satisfied'
+                        WHEN satisfaction_score IS NOT NULL THEN 'not satisfied'
+                        WHEN satisfaction_rating = 'good' THEN 'satisfied'
+                        WHEN satisfaction_rating = 'bad' THEN 'not satisfied' ELSE 'no rating' END AS csat,
+                   CASE WHEN solved_at IS NOT NULL OR coalesce({SOLVED_STATUS}, FALSE) THEN 'solved'
+                        ELSE 'not solved' END AS solved
+            FROM tickets WHERE customer_key IS NOT NULL),
+        contact AS (
+            SELECT n.customer_key, f.first_reply, f.csat, f.solved
+            FROM nexts n JOIN facts f ON f.customer_key = n.customer_key AND f.created_at >= n.ordered_at
+                 AND f.created_at < coalesce(n.next_order_at, n.ordered_at + to_days($days))
+            QUALIFY row_number() OVER (PARTITION BY n.customer_key ORDER BY f.created_at, f.ticket_id) = 1),
+        customers AS (
+            SELECT n.next_order_at IS NOT NULL AS repeated, c.customer_key IS NOT NULL AS contacted,
+                   CASE WHEN c.first_reply IS NULL THEN 'no reply recorded' WHEN c.first_reply < 60 THEN 'under 1 h'
+                        WHEN c.first_reply < 240 THEN '1–4 h' WHEN c.first_reply < 1440 THEN '4–24 h'
+                        ELSE '24 h or more' END AS reply_bucket, c.csat, c.solved
+            FROM nexts n LEFT JOIN contact c USING (customer_key))
+        SELECT 'all' AS dimension, 'all customers' AS segment, count(*) AS customers,
+               count(*) FILTER (WHERE repeated) AS repeat_customers FROM customers
+        UNION ALL
+        SELECT 'contact', CASE WHEN contacted THEN 'contacted support' ELSE 'did not contact support' END,
+               count(*), count(*) FILTER (WHERE repeated) FROM customers GROUP BY 2
+        UNION ALL
+        SELECT 'first_reply', reply_bucket, count(*), count(*) FILTER (WHERE repeated)
+        FROM customers WHERE contacted GROUP BY 2
+        UNION ALL
+        SELECT 'csat', csat, count(*), count(*) FILTER (WHERE repeated) FROM customers WHERE contacted GROUP BY 2
+        UNION ALL
+        SELECT 'solved', solved, count(*), count(*) FILTER (WHERE repeated) FROM customers WHERE contacted GROUP BY 2"""
+
+
+def _complete(rows: pl.DataFrame, wanted: dict[str, tuple[str, ...]]) -> pl.DataFrame:
+    """Every wanted segment in a fixed order, an empty one with 0 customers and no rate."""
+    frame = pl.DataFrame([(d, s) for d, segments in wanted.items() for s in segments],
+                         schema={"dimension": pl.String, "segment": pl.String}, orient="row")
+    counts = frame.join(rows.cast({"customers": pl.Int64, "repeat_customers": pl.Int64}),
+                        on=["dimension", "segment"], how="left", maintain_order="left")
+    counts = counts.with_columns(pl.col("customers", "repeat_customers").fill_null(0))
+    rate = pl.when(pl.col("customers") > 0).then(pl.col("repeat_customers") / pl.col("customers"))
+    return counts.with_columns(rate.alias("repeat_rate"))

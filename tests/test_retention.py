@@ -1,0 +1,144 @@
+"""Repeat purchases within N days of customers who contacted support against those who did not, split by how their
+first ticket went, counted by hand on a small store."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime as D
+
+import polars as pl
+import pytest
+
+import charts
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics.query import Filters
+from metrics.retention import NO_CUSTOMERS, NO_TICKETS, STATEMENT, Retention, repeat_by_support
+from settings import Settings
+
+MARCH = Filters(date(2024, 3, 1), date(2024, 3, 31))
+# N = 30 days. The newest order and the newest ticket are on 04-20, so an anchor is observed when it is on or before
+# 03-21: C8's (03-25) is too recent. C7 ordered after March only; order X has no customer; C11's order is cancelled.
+# Observed cohort, anchor = first March order:
+#   C1  03-01, again 03-10 (repeat); tickets 03-05 (30 min, good, solved) and 03-08 (bad): the first one counts
+#   C2  03-02 only; ticket 03-03 (300 min, bad, solved)
+#   C3  03-03, again 03-20 (17 days: repeat); ticket 03-25 is after the second order: not a contact
+#   C4  03-04 only; no ticket
+#   C5  02-20 (before March), 03-05 anchor, again 03-06 (repeat); ticket 02-25 is before the anchor: not a contact
+#   C6  03-06, again 04-20 (45 days: no repeat); ticket 03-07 (no reply, no rating, open)
+#   C9  03-08 only; ticket 03-09 (120 min, score 5 -> satisfied, open)
+#   C10 03-09, again 03-15 (repeat); ticket 03-12 (30 min, survey offered and not answered, solved)
+# All: 8 customers, 4 repeat (C1 C3 C5 C10).
+# Contacted C1 C2 C6 C9 C10: 5, repeat C1 C10 = 2. Not contacted C3 C4 C5: 3, repeat C3 C5 = 2.
+# First reply: under 1 h C1 C10 (2 of 2), 1-4 h C9 (0 of 1), 4-24 h C2 (0 of 1), 24 h or more none, no reply C6.
+# CSAT: satisfied C1 C9 (1 of 2), not satisfied C2 (0 of 1), no rating C6 C10 (1 of 2).
+# Solved: C1 C2 C10 (2 of 3); not solved C6 C9 (0 of 2).
+ORDERS = pl.DataFrame(
+    [("o1", 1, D(2024, 3, 1)), ("o2", 1, D(2024, 3, 10)), ("o3", 2, D(2024, 3, 2)), ("o4", 3, D(2024, 3, 3)),
+     ("o5", 3, D(2024, 3, 20)), ("o6", 4, D(2024, 3, 4)), ("o7", 5, D(2024, 2, 20)), ("o8", 5, D(2024, 3, 5)),
+     ("o9", 5, D(2024, 3, 6)), ("o10", 6, D(2024, 3, 6)), ("o11", 6, D(2024, 4, 20)), ("o12", 7, D(2024, 4, 10)),
+     ("o13", 8, D(2024, 3, 25)), ("o14", 9, D(2024, 3, 8)), ("o15", 10, D(2024, 3, 9)), ("o16", 10, D(2024, 3, 15)),
+     ("x", None, D(2024, 3, 10)), ("o17", 11, D(2024, 3, 11))],
+    schema={"order_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us")}, orient="row",
+).with_columns(source=pl.lit("shop"), currency=pl.lit("USD"),
+               cancelled_at=pl.when(pl.col("order_id") == "o17").then(pl.col("created_at")))
+TICKETS = pl.DataFrame(
+    [("t1", 1, D(2024, 3, 5), 30.0, "good", None, "solved", D(2024, 3, 5, 2)),
+     ("t1b", 1, D(2024, 3, 8), 10.0, "bad", None, "solved", D(2024, 3, 8, 1)),
+     ("t2", 2, D(2024, 3, 3), 300.0, "bad", None, "closed", None),
+     ("t3", 3, D(2024, 3, 25), 5.0, None, None, "solved", D(2024, 3, 25, 1)),
+     ("t5", 5, D(2024, 2, 25), 5.0, None, None, "solved", D(2024, 2, 25, 1)),
+     ("t6", 6, D(2024, 3, 7), None, None, None, "open", None),
+     ("t9", 9, D(2024, 3, 9), 120.0, None, 5, "open", None),
+     ("t10", 10, D(2024, 3, 12), 30.0, "offered", None, "solved", D(2024, 3, 12, 3)),
+     ("t50", 50, D(2024, 4, 20), 5.0, None, None, "open", None)],
+    schema={"ticket_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us"),
+            "first_reply_minutes": pl.Float64, "satisfaction_rating": pl.String, "satisfaction_score": pl.Int16,
+            "status": pl.String, "solved_at": pl.Datetime("us")}, orient="row",
+).with_columns(source=pl.lit("desk"))
+THIRTY = Settings(_env_file=None, retention_days=30)  # type: ignore[call-arg]
+
+
+def store(tickets: pl.DataFrame | None = TICKETS, orders: pl.DataFrame = ORDERS) -> Warehouse:
+    wh = Warehouse()
+    import_batch(wh, Batch("o.csv", "sha-o", "shop", "orders", {"orders": orders}))
+    if tickets is not None:
+        import_batch(wh, Batch("t.csv", "sha-t", "desk", "tickets", {"tickets": tickets}))
+    return wh
+
+
+def rates(result: Retention, dimension: str) -> dict[str, tuple[int, int, float | None]]:
+    table = result.table.filter(pl.col("dimension") == dimension)
+    return {r["segment"]: (r["customers"], r["repeat_customers"], r["repeat_rate"])
+            for r in table.iter_rows(named=True)}
+
+
+def test_repeat_rate_of_customers_who_contacted_support_against_those_who_did_not() -> None:
+    result = repeat_by_support(store().cursor(), MARCH, settings=THIRTY)
+    assert (result.days, result.too_recent, result.missing, result.first_reply_clock) == (30, 1, None, "calendar")
+    assert rates(result, "all") == {"all customers": (8, 4, 0.5)}
+    assert rates(result, "contact") == {"did not contact support": (3, 2, pytest.approx(2 / 3)),
+                                        "contacted support": (5, 2, 0.4)}
+
+
+def test_contacted_customers_split_by_first_reply_csat_and_solved() -> None:
+    result = repeat_by_support(store().cursor(), MARCH, settings=THIRTY)
+    assert rates(result, "first_reply") == {"under 1 h": (2, 2, 1.0), "1–4 h": (1, 0, 0.0), "4–24 h": (1, 0, 0.0),
+                                            "24 h or more": (0, 0, None), "no reply recorded": (1, 0, 0.0)}
+    assert rates(result, "csat") == {"satisfied": (2, 1, 0.5), "not satisfied": (1, 0, 0.0),
+                                     "no rating": (2, 1, 0.5)}
+    assert rates(result, "solved") == {"solved": (3, 2, pytest.approx(2 / 3)), "not solved": (2, 0, 0.0)}
+
+
+def test_the_result_says_it_is_an_association_not_proof_of_cause() -> None:
+    result = repeat_by_support(store().cursor(), MARCH, settings=THIRTY)
+    assert result.statement == STATEMENT and "association, not proof of cause" in STATEMENT
+
+
+def test_a_longer_window_counts_the_later_second_order_and_leaves_out_more_recent_customers() -> None:
+    sixty = Settings(_env_file=None, retention_days=60)  # type: ignore[call-arg]
+    result = repeat_by_support(store().cursor(), MARCH, settings=sixty)
+    # observed: anchor + 60 days <= 04-20, so anchor <= 02-20: nobody in March (9 March customers too recent)
+    assert result.too_recent == 9 and rates(result, "all") == {"all customers": (0, 0, None)}
+    early = repeat_by_support(store().cursor(), MARCH, settings=Settings(_env_file=None,  # type: ignore[call-arg]
+                                                                         retention_days=45))
+    # 45 days: observed anchors <= 03-06 (C1 C2 C3 C4 C5 C6); C6's 04-20 order is 45 days after 03-06: a repeat now
+    assert rates(early, "all") == {"all customers": (6, 4, pytest.approx(4 / 6))}
+
+
+def test_business_minutes_split_the_first_reply_where_the_export_has_only_those() -> None:
+    business = TICKETS.rename({"first_reply_minutes": "first_reply_business_minutes"})
+    result = repeat_by_support(store(business).cursor(), MARCH, settings=THIRTY)
+    assert result.first_reply_clock == "business"
+    assert rates(result, "first_reply")["under 1 h"] == (2, 2, 1.0)
+
+
+def test_without_first_replies_there_is_no_first_reply_split() -> None:
+    result = repeat_by_support(store(TICKETS.drop("first_reply_minutes")).cursor(), MARCH, settings=THIRTY)
+    assert result.first_reply_clock is None and "first_reply" not in result.table["dimension"].to_list()
+    assert rates(result, "contact")["contacted support"] == (5, 2, 0.4)
+
+
+def test_without_tickets_the_comparison_is_unknown_and_says_which_export_gives_it() -> None:
+    result = repeat_by_support(store(tickets=None).cursor(), MARCH, settings=THIRTY)
+    assert result.missing == NO_TICKETS
+    assert result.table["dimension"].to_list() == ["all"]  # no "did not contact" group of everyone
+    assert rates(result, "all") == {"all customers": (8, 4, 0.5)}
+
+
+def test_orders_without_customers_say_which_export_gives_them() -> None:
+    anonymous = ORDERS.with_columns(customer_key=pl.lit(None, pl.UInt64))
+    result = repeat_by_support(store(orders=anonymous).cursor(), MARCH, settings=THIRTY)
+    assert result.missing == NO_CUSTOMERS and rates(result, "all") == {"all customers": (0, 0, None)}
+
+
+def test_retention_chart_draws_each_segment_with_its_customer_count() -> None:
+    result = repeat_by_support(store().cursor(), MARCH, settings=THIRTY)
+    figure = charts.repeat_by_support(result.table, min_sample=3)
+    [bars] = figure.data
+    labels = list(bars.y)
+    contacted = labels.index("Contacted support")
+    assert bars.x[contacted] == 0.4 and "5 customers" in bars.text[contacted]
+    # a segment over fewer customers than the minimum sample is grey
+    assert bars.marker.color[labels.index("CSAT · not satisfied")] == charts.SMALL_SAMPLE_GREY
+    assert bars.marker.color[contacted] != charts.SMALL_SAMPLE_GREY
