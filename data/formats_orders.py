@@ -179,12 +179,14 @@ SHOPIFY_FIELDS: tuple[Field, ...] = (
     Field("cancelled_at", ("Cancelled at",), "timestamp"),
     Field("refunded_amount", ("Refunded Amount",), "money"),
     Field("vendor", ("Vendor",)),
+    Field("country", ("Shipping Country", "Billing Country")),
+    Field("sales_channel", ("Source",)),
 )
 # Filled on an order's first row only; continuation rows leave them blank (some exports repeat a few).
 SHOPIFY_ORDER_COLUMNS: tuple[str, ...] = (
     "customer_key", "financial_status", "paid_at", "fulfillment_status", "fulfilled_at", "currency", "shipping",
     "taxes", "total", "discount_code", "discounts", "shipping_method", "created_at", "cancelled_at",
-    "refunded_amount",
+    "refunded_amount", "country", "sales_channel",
 )
 SHOPIFY_FINANCIAL: dict[str, str] = {
     "paid": "paid", "pending": "pending", "authorized": "pending", "partially_paid": "pending",

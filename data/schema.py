@@ -110,6 +110,8 @@ ORDERS = Table(
         ("shipping_method", "VARCHAR"),
         ("discount_code", "VARCHAR"),
         ("import_id", "VARCHAR"),
+        ("country", "VARCHAR", 4),  # where the order ships to (Shopify's shipping, else billing country); no address
+        ("sales_channel", "VARCHAR", 4),  # as the shop names it (Shopify's Source: web, pos, an app's id)
     ),
     key=("source", "order_id"),
     required=("source", "order_id", "created_at", "currency"),

@@ -20,8 +20,9 @@ CONTACT_DIMENSIONS: dict[str, str] = {
     "vendor": "order_lines",
     "shipping_method": "orders",
     "discount_code": "orders",
+    "country": "orders",
+    "sales_channel": "orders",
 }
-MISSING_DIMENSIONS: tuple[str, ...] = ("country", "sales channel")
 
 
 def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,

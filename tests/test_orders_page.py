@@ -20,13 +20,14 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.cli import import_paths
 from data.ingest import Batch, import_batch
 from data.linking import link
 from data.warehouse import Warehouse
 from metrics import orders
 from metrics import query as mq
 from settings import Settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse
+from tests.conftest import PROJECT, REAL_DATA, load_fixture, use_warehouse
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
 LINES = "('O1', 1, 'A', 'Acme'), ('O1', 2, 'A', 'Acme'), ('O1', 3, 'B', 'Bolt'), ('O2', 1, 'B', 'Bolt'), " \
@@ -129,7 +130,41 @@ def test_contact_rate_per_vendor(linked: Warehouse, settings: Settings) -> None:
 
 def test_contact_rate_refuses_a_dimension_the_warehouse_does_not_have(linked: Warehouse, settings: Settings) -> None:
     with pytest.raises(ValueError, match="dimension must be one of"):
-        orders.contact_rate_by(linked.cursor(), WEEK, "country", settings)
+        orders.contact_rate_by(linked.cursor(), WEEK, "billing_zip", settings)
+
+
+def test_contact_rate_per_country_and_sales_channel(linked: Warehouse, settings: Settings) -> None:
+    """O1 ships to DE from the web shop, O2 and O3 to FR (O2 web, O3 pos): DE 1 order, tickets T1, T4 -> 200; FR 2
+    orders, ticket T3 -> 50; web O1, O2 -> tickets T1, T4, T3 -> 150; pos O3 -> 0."""
+    cur = linked.cursor()
+    cur.execute("UPDATE orders SET country = CASE order_id WHEN 'O1' THEN 'DE' ELSE 'FR' END, "
+                "sales_channel = CASE order_id WHEN 'O3' THEN 'pos' ELSE 'web' END")
+    assert orders.contact_rate_by(cur, WEEK, "country", settings).rows() == [("DE", 1, 2, 200.0),
+                                                                             ("FR", 2, 1, 50.0)]
+    assert orders.contact_rate_by(cur, WEEK, "sales_channel", settings).rows() == [("web", 2, 3, 150.0),
+                                                                                   ("pos", 1, 0, 0.0)]
+
+
+def test_shopify_orders_keep_their_country_and_sales_channel_but_no_address(tmp_path: Path) -> None:
+    """The real Shopify sample: every order has its shipping (else billing) country and its Source; no street,
+    city, zip or phone column exists in the warehouse."""
+    sample = REAL_DATA / "shopify-devstore-sample" / "orders_export_1.csv"
+    if not sample.exists():
+        pytest.skip(f"{sample} is absent (the shared real-data folder)")
+    raw = pl.read_csv(sample, infer_schema=False)  # an order's fields sit on its first row, blank on the others
+    expected = set(raw.group_by("Name").agg(
+        pl.coalesce("Shipping Country", "Billing Country").drop_nulls().first(),
+        pl.col("Source").drop_nulls().first()).rows())
+    db = tmp_path / "shop.duckdb"
+    [result] = import_paths([str(sample)], db, Settings(_env_file=None))
+    assert result.status == "imported"
+    wh = Warehouse(db)
+    found = set(wh.cursor().execute("SELECT order_id, country, sales_channel FROM orders").fetchall())
+    assert found == expected and len(found) == 51
+    columns = {name for (name,) in wh.cursor().execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'").fetchall()}
+    assert not {"street", "city", "zip", "phone", "address"} & columns
+    wh.close()
 
 
 # --- the JSON report -----------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ui.widgets import explain_chart, explain_missing, kpi_row, min_sample
 
 CONTACT_RATE = "contacts_per_100_orders"
 DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
-                    "discount_code": "Discount code"}
+                    "discount_code": "Discount code", "country": "Country", "sales_channel": "Sales channel"}
 
 
 def orders_loaded() -> bool:
@@ -73,11 +73,10 @@ def contact_rate_by(filters: mq.Filters) -> None:
                          "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
                          "per_100": st.column_config.NumberColumn("Tickets per 100 orders", format="%.1f"),
                      })
-    missing = " and ".join(orders.MISSING_DIMENSIONS)
     st.caption(f"Orders placed in these dates with that {label.lower()}, and the tickets created in them about one "
                "of those orders (a ticket counts once per value). A ticket reaches its order by the link CS Pulse "
-               f"found, else by the export's order-number column. Per {missing}: not yet — no loaded export's "
-               "reader keeps them in the warehouse.")
+               "found, else by the export's order-number column. Country and sales channel come from Shopify's "
+               "export (shipping country, Source).")
 
 
 def how_linked(filters: mq.Filters) -> None:
