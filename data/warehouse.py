@@ -98,11 +98,11 @@ class Warehouse:
         self._con = _connect(self.path, read_only)
         if not read_only:
             self._migrate()
-        elif self.schema_version() != SCHEMA_VERSION:
+        elif (found := self.schema_version()) != SCHEMA_VERSION:
             self._con.close()
             raise WarehouseError(
-                f"{self.path} has schema version {self.schema_version()}, this CS Pulse expects {SCHEMA_VERSION}; "
-                "open it once with the dashboard to migrate it."
+                f"{self.path} has schema version {found}, this CS Pulse expects {SCHEMA_VERSION}; "
+                "open it once with the dashboard (or import into it) to migrate it."
             )
         _lock_down(self._con)
 

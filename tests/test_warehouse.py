@@ -290,3 +290,14 @@ def test_frames_are_cut_at_chunk_boundaries_every_column_shares() -> None:
     whole = pl.DataFrame({"n": range(300_000)})
     assert in_shared_chunks(whole)["n"].chunk_lengths() == [122_880, 122_880, 54_240]
     assert in_shared_chunks(whole).equals(whole)
+
+
+def test_a_read_only_open_of_an_older_warehouse_says_how_to_migrate_it(tmp_path: Path) -> None:
+    """The report opens read-only: on a file from an older CS Pulse it names both versions instead of crashing."""
+    path = tmp_path / "old.duckdb"
+    wh = Warehouse(path)
+    wh.cursor().execute("DELETE FROM schema_version WHERE version = $v", {"v": SCHEMA_VERSION})
+    wh.close()
+    with pytest.raises(WarehouseError, match=f"schema version {SCHEMA_VERSION - 1}, this CS Pulse expects "
+                                             f"{SCHEMA_VERSION}; open it once with the dashboard"):
+        Warehouse(path, read_only=True)
