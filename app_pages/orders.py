@@ -2,7 +2,7 @@ import streamlit as st
 
 from ui import orders, session, widgets
 
-SALES = ["orders", "net_sales", "average_order_value", "refund_rate", "refund_rate_by_value"]
+SALES, REFUNDS = ["orders", "net_sales", "average_order_value"], ["refund_rate", "refund_rate_by_value"]
 FULFILMENT = ["orders_fulfilled", "fulfilment_lag_hours_median", "fulfilment_lag_hours_p90", "late_fulfilment_share",
               "wismo_per_100_fulfilled"]
 LOYALTY = ["repeat_purchase_rate", "contacts_per_100_orders", "tickets_linked_share"]
@@ -14,9 +14,10 @@ st.caption(widgets.sample_caption(filters) + " Orders by order time, tickets by 
 if not orders.orders_loaded():
     st.stop()
 
-widgets.explain_missing(SALES + FULFILMENT + LOYALTY)
+widgets.explain_missing(SALES + REFUNDS + FULFILMENT + LOYALTY)
 st.subheader("Sales and refunds")
 widgets.kpi_row(SALES, filters)
+widgets.kpi_row(REFUNDS, filters)
 st.subheader("Fulfilment")
 widgets.kpi_row(FULFILMENT, filters)
 orders.fulfilment_note()
@@ -33,7 +34,6 @@ st.subheader("How tickets reach orders")
 orders.how_linked(filters)
 st.subheader("Money at stake")
 orders.money_at_stake(filters)
-
 st.subheader("Tickets per 100 orders")
 grain = widgets.grain_control("Trend grain")
 orders.contact_rate_trend(filters, grain)

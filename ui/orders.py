@@ -142,6 +142,11 @@ def retention(filters: mq.Filters) -> None:
     found = cached(retention_metrics.repeat_by_support, filters)
     if found.missing:
         st.info(f"To compare, load {found.missing}.", icon=":material/info:")
+    if not found.table["customers"].sum():
+        st.info(f"No customer of these dates has had {found.days} days to order again before the data ends "
+                f"({found.too_recent:,} ordered too recently): choose earlier dates to see who came back.",
+                icon=":material/info:")
+        return
     st.plotly_chart(charts.repeat_by_support(found.table, min_sample()), width="stretch")
     st.caption(f"Repeat purchase: a second order within {found.days} days of a customer's first order in the period; "
                f"contacted support: a ticket in those days before that second order; {found.too_recent:,} recent "
