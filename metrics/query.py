@@ -150,7 +150,8 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     return (
         "WITH " + ",\n".join(ctes)
         + f"\nSELECT {', '.join(keys + outputs)} FROM ("
-        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {base} FROM spine s{joins}))"
+        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, s.tickets_cover, {base} "
+        + f"FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
 
@@ -192,15 +193,22 @@ def _periods(grain: str | None) -> str:
             f"FROM range(date_trunc('{grain}', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP, INTERVAL 1 {grain}) "
             "r(period)"
         )
-    # as_of: the period's end as a UTC instant, for snapshots
-    return f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of FROM ({period}))"
+    # as_of: the period's end as a UTC instant, for snapshots. tickets_cover: the helpdesk export reaches into the
+    # period, so a ticket count of 0 there means no tickets, not dates the export does not cover
+    return (f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of, "
+            f"coalesce(timezone('UTC', timezone($tz, greatest(period, $start::DATE)::TIMESTAMP)) <= {_TICKETS_SPAN}[2] "
+            f"AND timezone('UTC', timezone($tz, period_end)) > {_TICKETS_SPAN}[1], FALSE) AS tickets_cover "
+            f"FROM ({period}))")
+
+
+_TICKETS_SPAN = "(SELECT [min(created_at), max(created_at)] FROM tickets)"
 
 
 def _spine(by: str | None) -> str:
     if by is None:
-        return "spine AS (SELECT period, as_of FROM periods)"
+        return "spine AS (SELECT period, as_of, tickets_cover FROM periods)"
     return (
-        f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
+        f"spine AS (SELECT period, as_of, tickets_cover, by_value FROM periods CROSS JOIN "
         f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM tickets WHERE {dimension_filter('tickets')}))"
     )
 

@@ -435,10 +435,11 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         name="contacts_per_100_orders",
         label="Contacts per 100 orders",
-        sql="100.0 * tickets_created / nullif(orders, 0)",
+        sql="CASE WHEN tickets_cover THEN 100.0 * tickets_created / nullif(orders, 0) END",
         unit="per_100",
         better="lower",
-        description="Tickets created per 100 orders placed in the same period and time zone.",
+        description="Tickets created per 100 orders placed in the same period and time zone; unknown for dates the "
+                    "helpdesk export does not reach.",
         table=DERIVED,
         inputs=("tickets_created", "orders"),
         provided_by=ORDERS_HINT,
@@ -613,10 +614,11 @@ ORDER_METRICS: tuple[Metric, ...] = (
     Metric(
         name="wismo_per_100_fulfilled",
         label="WISMO per 100 fulfilled",
-        sql="100.0 * wismo_tickets / nullif(orders_fulfilled, 0)",
+        sql="CASE WHEN tickets_cover THEN 100.0 * wismo_tickets / nullif(orders_fulfilled, 0) END",
         unit="per_100",
         better="lower",
-        description="'Where is my order' tickets created per 100 orders fulfilled in the same period.",
+        description="'Where is my order' tickets created per 100 orders fulfilled in the same period; unknown for "
+                    "dates the helpdesk export does not reach.",
         table=DERIVED,
         inputs=("wismo_tickets", "orders_fulfilled"),
         provided_by=FULFILMENT_HINT,

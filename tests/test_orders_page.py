@@ -286,3 +286,21 @@ def test_orders_page_draws_wismo_against_shipping_retention_and_says_which_expor
     assert "To compare, load" in infos
     assert "Conversion rate" in infos and "traffic" in infos.lower()
     assert "association" in " ".join(c.value for c in app.caption)
+
+
+def test_ticket_ratios_are_unknown_for_dates_the_helpdesk_export_does_not_reach(warehouse: Warehouse,
+                                                                                 settings: Settings) -> None:
+    """An orders export reaching back before the tickets: June 2023 has an order but no ticket data at all, so its
+    tickets per 100 orders is unknown, not 0. March 2024 is covered: 5 tickets (T1-T4, T7) per 4 orders (O1-O4)."""
+    old = pl.DataFrame({"order_id": ["O0"], "created_at": [D(2023, 6, 1, 12)], "currency": ["USD"],
+                        "gross_sales": [10.0]}).with_columns(source=pl.lit("fixture"))
+    import_batch(warehouse, Batch("old.csv", "sha-old", "fixture", "orders", {"orders": old}))
+    cur = warehouse.cursor()
+    june = mq.Filters(date(2023, 6, 1), date(2023, 6, 30))
+    assert mq.totals(cur, ["orders", "contacts_per_100_orders", "wismo_per_100_fulfilled"], june, settings) == {
+        "orders": 1, "contacts_per_100_orders": None, "wismo_per_100_fulfilled": None}
+    months = mq.query(cur, ["contacts_per_100_orders"], mq.Filters(date(2023, 6, 1), date(2024, 3, 31)), "month",
+                      settings=settings)
+    by_month = dict(zip(months["period"].to_list(), months["contacts_per_100_orders"].to_list(), strict=True))
+    assert by_month[date(2023, 6, 1)] is None
+    assert by_month[date(2024, 3, 1)] == pytest.approx(100 * 5 / 4)
