@@ -121,8 +121,7 @@ def traffic(filters: mq.Filters) -> None:
     if explain_missing(names):
         return
     kpi_row(names, filters)
-    st.caption("Conversion: orders ÷ sessions. Cart abandonment: 1 − orders ÷ sessions with a cart addition. From "
-               "the traffic export, by the shop's local day.")
+    st.caption(" ".join(f"{BY_NAME[name].label}: {BY_NAME[name].description}" for name in names))
 
 
 def wismo(filters: mq.Filters) -> None:
