@@ -10,7 +10,6 @@ from data.privacy import mask_pii
 from metrics import quality
 from ui.session import (
     cached,
-    categorise_pending,
     data_replaced,
     has_demo_data,
     imports,
@@ -40,7 +39,6 @@ def demo_controls() -> None:
         clear_demo_button("controls")
     elif st.button("Load the demo store", key="load_demo"):
         load_demo(warehouse())
-        categorise_pending(warehouse())
         data_replaced()
         st.rerun()
 

@@ -29,7 +29,7 @@ from data.plans import (
     time_zones,
 )
 from data.raw_tables import Limits
-from ui.session import categorise_pending, data_replaced, flash, imports, settings, warehouse
+from ui.session import data_replaced, flash, imports, settings, warehouse
 
 log = logging.getLogger("cspulse")
 DATE_ORDERS = {"auto": "decide per source", "DMY": "day first", "MDY": "month first"}
@@ -109,7 +109,6 @@ def _import(plan: Plan) -> None:
     with st.spinner("Importing…"):
         result = run_plan(warehouse(), plan)
     if result.status == "imported":
-        categorise_pending(warehouse())
         data_replaced()
     st.session_state[f"_result_{plan.sha256}"] = result
     log.info("import of %d file(s) as %s: %s", len(plan.files), plan.source, result.status)
@@ -248,6 +247,5 @@ def _undo(live: pl.DataFrame) -> None:
         except ImportRejected as error:
             st.error(str(error))
             return
-        categorise_pending(warehouse())  # restored tickets, and links to orders that are gone
         data_replaced()
         flash(f"Undone: {counts['removed']:,} rows removed, {counts['restored']:,} earlier versions restored.")

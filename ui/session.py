@@ -33,7 +33,7 @@ def warehouse() -> Warehouse:
     wh = Warehouse(settings().warehouse_file)
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
-    categorise_pending(wh)  # tickets an interrupted run left uncategorised
+    _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
     return wh
 
 
@@ -43,8 +43,8 @@ def load_demo(wh: Warehouse) -> None:
     log.info("demo store loaded: %s tickets and orders", result.inserted)
 
 
-def categorise_pending(wh: Warehouse) -> None:
-    """After anything that changed the data: categorise new tickets, and link every ticket to its order again."""
+def _derive(wh: Warehouse) -> None:
+    """Categorise new tickets, and link every ticket to its order again if the data changed since."""
     with st.spinner("Categorising new tickets…"):
         categorising.categorise(wh)
     with st.spinner("Linking tickets to orders…"):
@@ -94,8 +94,10 @@ def has_demo_data() -> bool:
 
 
 def data_replaced() -> None:
-    """After an import, undo or a cleared demo: the old dates may lie outside the new data, so they move to the new
-    default on the next run, before the date widgets exist (a widget's state cannot change once it is drawn)."""
+    """After an import, undo, a loaded or a cleared demo: the derived columns follow the data (categories, links to
+    orders), and the old dates, which may lie outside the new data, move to the new default on the next run, before
+    the date widgets exist (a widget's state cannot change once it is drawn)."""
+    _derive(warehouse())
     st.session_state["_reset_dates"] = True
 
 

@@ -18,7 +18,6 @@ from metrics.registry import BY_NAME, Metric
 from metrics.units import column, format_delta, format_value, header, scale
 from ui.session import (
     cached,
-    categorise_pending,
     category_label,
     check_link,
     data_replaced,
@@ -61,7 +60,6 @@ def demo_notice() -> None:
 def clear_demo_button(where: str) -> None:
     if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary"):
         ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
-        categorise_pending(warehouse())  # the store's own tickets may have linked to demo orders
         data_replaced()
         flash("Demo data cleared.")
 
