@@ -13,7 +13,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, query, utc_bound
+from metrics.query import Filters, execute, in_view, local_time, query, ticket_reaches_order, utc_bound
 from settings import Settings
 
 UNCATEGORISED = "uncategorised"
@@ -93,7 +93,7 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
                        settings: Settings) -> pl.DataFrame:
     """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
 
-    Tickets reach orders through their order number; orders count by order time in the view, tickets by
+    Tickets reach orders as ``ticket_reaches_order`` says; orders count by order time in the view, tickets by
     creation time. A ticket about an order of several products counts against each of them. Returns the
     dimension's value, category, tickets, the orders or units it sold, and the rate."""
     if dimension not in ORDER_DIMENSIONS:
@@ -104,11 +104,11 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
         sold = (f"SELECT l.{dimension} AS value, sum(l.quantity) AS sold FROM order_lines l JOIN orders o "
                 f"USING (source, order_id) WHERE {orders_in_view} GROUP BY ALL")
         linked = (f"SELECT DISTINCT t.ticket_id, t.source, t.category, l.{dimension} AS value FROM tickets t "
-                  f"JOIN order_lines l ON l.order_id = t.order_id WHERE {in_view('t.created_at')}")
+                  f"JOIN order_lines l ON {ticket_reaches_order('t', 'l')} WHERE {in_view('t.created_at')}")
     else:
         sold = f"SELECT o.{dimension} AS value, count(*) AS sold FROM orders o WHERE {orders_in_view} GROUP BY ALL"
         linked = (f"SELECT t.ticket_id, t.source, t.category, o.{dimension} AS value FROM tickets t "
-                  f"JOIN orders o ON o.order_id = t.order_id WHERE {in_view('t.created_at')}")
+                  f"JOIN orders o ON {ticket_reaches_order('t', 'o')} WHERE {in_view('t.created_at')}")
     sql = f"""
         WITH sold AS ({sold}),
         complaints AS (SELECT value, coalesce(category, '{UNCATEGORISED}') AS category, count(*) AS tickets

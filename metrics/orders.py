@@ -1,7 +1,7 @@
 """The Orders & loyalty page's numbers beyond its KPIs: the contact rate (tickets per 100 orders) per value of an
 order-side dimension, with the orders each value rests on.
 
-A ticket reaches its order through ``coalesce(linked_order_id, order_id)``: the order the linking step found
+A ticket reaches its order as ``metrics.query.ticket_reaches_order`` says: the order the linking step found
 (data/linking.py), else the export's own order-number column. Orders count by order time in the view, tickets by
 creation time; a ticket counts once per value even when its order has several lines with that value.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, utc_bound
+from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
-# dimension -> the table that holds it. Country and sales channel are not in the warehouse: no reader keeps them.
+# dimension -> the table that holds it
 CONTACT_DIMENSIONS: dict[str, str] = {
     "sku": "order_lines",
     "vendor": "order_lines",
@@ -39,8 +39,7 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
         placed AS (SELECT v.value, count(DISTINCT (o.source, o.order_id)) AS orders
                    FROM valued v JOIN orders o USING (source, order_id) WHERE {orders_in_view} GROUP BY ALL),
         asked AS (SELECT v.value, count(DISTINCT (t.source, t.ticket_id)) AS tickets
-                  FROM tickets t JOIN valued v ON v.order_id = coalesce(t.linked_order_id, t.order_id)
-                   AND (t.order_source IS NULL OR v.source = t.order_source)
+                  FROM tickets t JOIN valued v ON {ticket_reaches_order('t', 'v')}
                   WHERE {in_view('t.created_at')} GROUP BY ALL)
         SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
                100.0 * coalesce(a.tickets, 0) / p.orders AS per_100

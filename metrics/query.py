@@ -221,6 +221,13 @@ def in_view(column: str, table: str = "tickets") -> str:
             f"AND {dimension_filter(table)}")
 
 
+def ticket_reaches_order(ticket: str, order: str) -> str:
+    """The join of a ticket to its order: the one the linking step found (data/linking.py), else the export's own
+    order-number column; ``ticket`` and ``order`` are table aliases (``order`` may be order_lines)."""
+    return (f"{order}.order_id = coalesce({ticket}.linked_order_id, {ticket}.order_id) "
+            f"AND ({ticket}.order_source IS NULL OR {order}.source = {ticket}.order_source)")
+
+
 def breakdown_column(by: str, prefix: str = "") -> str:
     """A breakdown value; tickets without one (no agent, no group) form their own row instead of vanishing."""
     return f"coalesce({prefix}{by}, '{NONE}')"

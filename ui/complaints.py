@@ -138,12 +138,12 @@ def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
     focus = _picker("Complaints about", present, complaints.focus_categories(dimension, present), f"focus_{dimension}")
     rates = complaints.for_categories(cached(complaints.by_order_dimension, filters, dimension), tuple(focus))
     if rates.is_empty():
-        st.info("No ticket of these categories in the period names an order loaded here "
-                "(tickets reach orders by their order number).")
+        st.info("No ticket of these categories in the period reaches an order loaded here (tickets reach orders by "
+                "their order number, an order number in their text, or the customer's recent order).")
         return
     per, label = rates["per"][0], ORDER_LABELS[dimension]
     st.plotly_chart(charts.complaint_rates(rates, label, min_sample()), width="stretch")
-    st.caption(f"Tickets that name an order, per 1,000 {per} with that {label.lower()} in the period; grey bars rest "
+    st.caption(f"Tickets that reach an order, per 1,000 {per} with that {label.lower()} in the period; grey bars rest "
                f"on fewer than {min_sample()} {per}. A ticket about an order of several products counts against "
                "each of them.")
 
