@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime as D
 from pathlib import Path
 
@@ -139,3 +139,12 @@ def warehouse() -> Iterator[Warehouse]:
     load_fixture(wh)
     yield wh
     wh.close()
+
+
+def warehouse_file(monkeypatch: pytest.MonkeyPatch, path: Path, load: Callable[[Warehouse], None]) -> Path:
+    """A warehouse file loaded by ``load`` and closed, with the app pointed at it: what a started dashboard finds."""
+    wh = Warehouse(path)
+    load(wh)
+    wh.close()
+    use_warehouse(monkeypatch, path)
+    return path

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.warehouse import Warehouse
-from tests.conftest import PROJECT, load_fixture, use_warehouse
+from tests.conftest import PROJECT, load_fixture, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
@@ -16,10 +15,8 @@ pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 @pytest.fixture
 def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     path = tmp_path / "quality.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)  # imported, not linked: the dashboard links what is pending when it opens the warehouse
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    # imported, not linked: the dashboard links what is pending when it opens the warehouse
+    warehouse_file(monkeypatch, path, load_fixture)
     app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60).run()
     return app.switch_page("app_pages/data.py").run()
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from data.plans import Plan, load_mappings, load_source_zones
 from data.warehouse import Warehouse
-from tests.conftest import PROJECT, load_fixture, use_warehouse
+from tests.conftest import PROJECT, load_fixture, warehouse_file
 from ui import imports
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -39,10 +39,7 @@ class Upload:
 @pytest.fixture
 def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "imports.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    warehouse_file(monkeypatch, path, load_fixture)
     return path
 
 

@@ -52,7 +52,7 @@ from data.warehouse import Warehouse
 from metrics.complaints import category_counts, focus_categories
 from metrics.query import Filters
 from settings import Settings
-from tests.conftest import PROJECT, REAL_DATA, load_fixture, use_warehouse
+from tests.conftest import PROJECT, REAL_DATA, load_fixture, use_warehouse, warehouse_file
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tickets" / "zendesk_own_categories.csv"
 LIMITS = Limits(10_000_000, 10_000, 300)
@@ -373,10 +373,7 @@ def test_complaints_page_offers_no_mapping_when_every_value_is_named_as_the_taxo
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches: None) -> None:
     # the shared fixture (like the demo store) exports taxonomy slugs: nothing of the store's own to map
     path = tmp_path / "slugs.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    warehouse_file(monkeypatch, path, load_fixture)
     app = AppTest.from_file(DASHBOARD, default_timeout=60)
     app.switch_page("app_pages/complaints.py").run()
     assert not app.exception

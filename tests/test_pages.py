@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from settings import get_settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse
+from tests.conftest import PROJECT, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -28,10 +28,7 @@ TIMEOUT = 60
 @pytest.fixture
 def fixture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "pages.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    warehouse_file(monkeypatch, path, load_fixture)
     return path
 
 

@@ -15,7 +15,7 @@ from data.warehouse import Warehouse
 from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import load_settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse
+from tests.conftest import PROJECT, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -150,10 +150,8 @@ def test_staffing_bad_link_values_fall_back_with_a_message(demo: Path) -> None:
 
 def test_staffing_without_peaks_in_the_data_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fixture.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)  # seven tickets in February and March 2024: no BFCM, no US holiday, too few weeks
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    # seven tickets in February and March 2024: no BFCM, no US holiday, too few weeks
+    warehouse_file(monkeypatch, path, load_fixture)
     app = _staffing()
     assert any(info.value.startswith("No peak to study") for info in app.info)
     app.text_input(key="event_name").input("Launch week")

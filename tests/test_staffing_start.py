@@ -17,7 +17,7 @@ from data.warehouse import Warehouse
 from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import Settings
-from tests.conftest import PROJECT, use_warehouse
+from tests.conftest import PROJECT, warehouse_file
 
 SPRING_START, SPRING_END = date(2026, 3, 1), date(2026, 4, 30)  # a Sunday to a Thursday
 # Ten tickets each weekday and four each weekend day: 58 a week, plus these on four Tuesdays. The eight complete
@@ -213,10 +213,7 @@ def test_forecast_never_scales_by_a_contact_rate_of_zero() -> None:
 @pytest.fixture
 def spring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches: None) -> Path:
     path = tmp_path / "spring.duckdb"
-    wh = Warehouse(path)
-    load_spring(wh)
-    wh.close()
-    use_warehouse(monkeypatch, path)
+    warehouse_file(monkeypatch, path, load_spring)
     return path
 
 
