@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, execute, in_view, local_time, totals
+from metrics.query import Filters, data_range, execute, in_view, local_time, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -210,10 +210,7 @@ def data_peaks(flagged: pl.DataFrame) -> list[Peak]:
 def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date, date] | None:
     """First and last local dates with tickets; None without tickets. Orders do not count: staffing studies
     tickets, and an orders export often reaches back years further than the helpdesk's."""
-    local = local_time("created_at")
-    sql = f"SELECT min({local})::DATE, max({local})::DATE FROM tickets"
-    row = cur.execute(sql, {"tz": settings.timezone}).fetchone()
-    return None if row is None or row[0] is None else (row[0], row[1])
+    return data_range(cur, settings, tables=("tickets",))
 
 
 def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> set[date]:

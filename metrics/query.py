@@ -283,16 +283,17 @@ def _plain(value: object) -> Value:
     return value  # type: ignore[return-value]
 
 
-def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date, date] | None:
-    """First and last local dates with tickets or orders; None for an empty warehouse."""
-    tz = settings.timezone
-    row = cur.execute(
-        f"""SELECT {local_time('min(first)')}::DATE, {local_time('max(last)')}::DATE FROM (
-              SELECT min(created_at) AS first, max(created_at) AS last FROM tickets
-              UNION ALL
-              SELECT min(created_at), max(created_at) FROM orders)""",
-        {"tz": tz},
-    ).fetchone()
+SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")
+
+
+def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings,
+               tables: Sequence[str] = SPAN_TABLES) -> tuple[date, date] | None:
+    """First and last local dates with rows in ``tables`` (tickets or orders); None where they hold none."""
+    if not tables or not set(tables) <= set(SPAN_TABLES):
+        raise ValueError(f"tables must be some of {SPAN_TABLES}, not {tables!r}")
+    spans = " UNION ALL ".join(f"SELECT min(created_at) AS first, max(created_at) AS last FROM {t}" for t in tables)
+    row = cur.execute(f"SELECT {local_time('min(first)')}::DATE, {local_time('max(last)')}::DATE FROM ({spans})",
+                      {"tz": settings.timezone}).fetchone()
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
