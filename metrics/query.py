@@ -147,11 +147,11 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     derived = "".join(f", {m.sql} AS {m.name}" + (f", NULL::BIGINT AS {m.name}_n" if samples else "")
                       for m in needed if m.table == DERIVED)
     outputs = [m.name for m in wanted] + ([f"{m.name}_n" for m in wanted] if samples else [])
+    cover = f"{_TICKETS_COVER}, " if "tickets_cover" in derived else ""
     return (
         "WITH " + ",\n".join(ctes)
         + f"\nSELECT {', '.join(keys + outputs)} FROM ("
-        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, s.tickets_cover, {base} "
-        + f"FROM spine s{joins}))"
+        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {cover}{base} FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
 
@@ -193,22 +193,22 @@ def _periods(grain: str | None) -> str:
             f"FROM range(date_trunc('{grain}', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP, INTERVAL 1 {grain}) "
             "r(period)"
         )
-    # as_of: the period's end as a UTC instant, for snapshots. tickets_cover: the helpdesk export reaches into the
-    # period, so a ticket count of 0 there means no tickets, not dates the export does not cover
-    return (f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of, "
-            f"coalesce(timezone('UTC', timezone($tz, greatest(period, $start::DATE)::TIMESTAMP)) <= {_TICKETS_SPAN}[2] "
-            f"AND timezone('UTC', timezone($tz, period_end)) > {_TICKETS_SPAN}[1], FALSE) AS tickets_cover "
-            f"FROM ({period}))")
+    # as_of: the period's end as a UTC instant, for snapshots
+    return f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of FROM ({period}))"
 
 
+# The helpdesk export reaches into the period, so a ticket count of 0 there means no tickets, not dates the export
+# does not cover; a derived metric that compares tickets with orders names it. Worked out only where one does.
 _TICKETS_SPAN = "(SELECT [min(created_at), max(created_at)] FROM tickets)"
+_TICKETS_COVER = (f"coalesce(timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP)) "
+                 f"<= {_TICKETS_SPAN}[2] AND s.as_of > {_TICKETS_SPAN}[1], FALSE) AS tickets_cover")
 
 
 def _spine(by: str | None) -> str:
     if by is None:
-        return "spine AS (SELECT period, as_of, tickets_cover FROM periods)"
+        return "spine AS (SELECT period, as_of FROM periods)"
     return (
-        f"spine AS (SELECT period, as_of, tickets_cover, by_value FROM periods CROSS JOIN "
+        f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
         f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM tickets WHERE {dimension_filter('tickets')}))"
     )
 
