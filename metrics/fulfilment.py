@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time
+from metrics.query import Filters, execute, in_view, local_time, tickets_cover
 from settings import Settings
 
 WISMO = "shipping_status"  # the taxonomy's "where is my order" category
@@ -18,7 +18,9 @@ DEFINITION = ("“Where is my order” tickets (category shipping status, by cre
               "that week, beside the median hours from order to fulfilment of those orders; weeks start on Monday, "
               "account time zone.")
 FULFILMENT_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE fulfilled_at IS NOT NULL)"
-TICKETS_KNOWN = "EXISTS (SELECT 1 FROM tickets)"
+# a week the helpdesk export does not reach has unknown tickets, not none
+WEEK_COVERED = tickets_cover("timezone('UTC', timezone($tz, greatest(week, $start::DATE)::TIMESTAMP))",
+                             "timezone('UTC', timezone($tz, least(week + INTERVAL 7 DAY, $end_excl::TIMESTAMP)))")
 
 
 def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings) -> pl.DataFrame:
@@ -26,7 +28,7 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     ``wismo_tickets``, ``tickets``, ``wismo_per_100_fulfilled`` and ``wismo_share`` (of the week's tickets).
 
     Counts are NULL (unknown), not 0, where no loaded export gives them: order counts without an orders export that
-    says when orders were fulfilled, ticket counts without a helpdesk export. The ticket filters of the view
+    says when orders were fulfilled, ticket counts of weeks no helpdesk export reaches. The ticket filters of the view
     (channel, category, priority) apply to the tickets.
     """
     sql = f"""
@@ -45,8 +47,8 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
             SELECT week,
                    CASE WHEN {FULFILMENT_KNOWN} THEN coalesce(fulfilled_orders, 0) END AS fulfilled_orders,
                    lag_hours_median,
-                   CASE WHEN {TICKETS_KNOWN} THEN coalesce(wismo_tickets, 0) END AS wismo_tickets,
-                   CASE WHEN {TICKETS_KNOWN} THEN coalesce(tickets, 0) END AS tickets
+                   CASE WHEN {WEEK_COVERED} THEN coalesce(wismo_tickets, 0) END AS wismo_tickets,
+                   CASE WHEN {WEEK_COVERED} THEN coalesce(tickets, 0) END AS tickets
             FROM weeks LEFT JOIN fulfilled USING (week) LEFT JOIN asked USING (week))
         SELECT *, 100.0 * wismo_tickets / nullif(fulfilled_orders, 0) AS wismo_per_100_fulfilled,
                wismo_tickets / nullif(tickets, 0) AS wismo_share

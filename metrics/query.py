@@ -200,8 +200,21 @@ def _periods(grain: str | None) -> str:
 # The helpdesk export reaches into the period, so a ticket count of 0 there means no tickets, not dates the export
 # does not cover; a derived metric that compares tickets with orders names it. Worked out only where one does.
 _TICKETS_SPAN = "(SELECT [min(created_at), max(created_at)] FROM tickets)"
-_TICKETS_COVER = (f"coalesce(timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP)) "
-                 f"<= {_TICKETS_SPAN}[2] AND s.as_of > {_TICKETS_SPAN}[1], FALSE) AS tickets_cover")
+
+
+def tickets_cover(start_utc: str, end_utc: str) -> str:
+    """SQL: whether the loaded tickets reach into [start_utc, end_utc) (UTC timestamp expressions)."""
+    return f"coalesce({start_utc} <= {_TICKETS_SPAN}[2] AND {end_utc} > {_TICKETS_SPAN}[1], FALSE)"
+
+
+def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
+    """Whether the helpdesk export reaches into the view's dates: without it, "no ticket" means unknown, not none."""
+    sql = f"SELECT {tickets_cover(utc_bound('$start'), utc_bound('$end_excl'))} AS reach"
+    return bool(execute(cur, sql, filters, settings)["reach"][0])
+
+
+_TICKETS_COVER = tickets_cover("timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP))",
+                               "s.as_of") + " AS tickets_cover"
 
 
 def _spine(by: str | None) -> str:

@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from metrics.availability import unavailable
-from metrics.query import Filters, execute, in_view
+from metrics.query import Filters, execute, in_view, utc_bound
 from metrics.registry import DURATIONS, SOLVED_STATUS
 from settings import Settings
 
@@ -40,7 +40,11 @@ SEGMENTS: dict[str, tuple[str, ...]] = {
 }
 DIMENSION_LABELS = {"contact": "Contacted support", "first_reply": "First reply", "csat": "CSAT",
                     "solved": "Ticket solved"}
-NO_TICKETS = ("a helpdesk export with customer emails, hashed as the orders' are, tells who contacted support")
+NO_TICKETS = ("a helpdesk export with customer emails for these dates, hashed as the orders' are, tells who "
+              "contacted support")
+# tickets that could mark a customer of the view as having contacted support: none, and "did not contact" is unknown
+KEYED_TICKETS = (f"SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL AND created_at >= {utc_bound('$start')} "
+                 f"AND created_at < {utc_bound('$end_excl')} + to_days($days::INTEGER)")
 NO_CUSTOMERS = "an orders export with customer emails or ids"
 
 
@@ -61,7 +65,7 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     clock = _first_reply_clock(cur)
     rows = execute(cur, _sql(clock), filters, settings, days=settings.retention_days)
     counted = execute(cur, _cohort_sql() + " SELECT count(*) FILTER (WHERE NOT observed) AS too_recent, "
-                      "(SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL) AS keyed_tickets FROM anchors",
+                      f"({KEYED_TICKETS}) AS keyed_tickets FROM anchors",
                       filters, settings, days=settings.retention_days).row(0, named=True)
     missing = None
     if rows.filter(pl.col("dimension") == "all")["customers"].sum() == 0 and not counted["too_recent"]:

@@ -304,3 +304,20 @@ def test_ticket_ratios_are_unknown_for_dates_the_helpdesk_export_does_not_reach(
     by_month = dict(zip(months["period"].to_list(), months["contacts_per_100_orders"].to_list(), strict=True))
     assert by_month[date(2023, 6, 1)] is None
     assert by_month[date(2024, 3, 1)] == pytest.approx(100 * 5 / 4)
+
+
+def test_weeks_and_views_the_helpdesk_export_does_not_reach_have_unknown_tickets(warehouse: Warehouse,
+                                                                                 settings: Settings) -> None:
+    """An order fulfilled in June 2023, long before the fixture's tickets (20 Feb - 11 Mar 2024): that week's
+    where-is-my-order count is unknown, not 0, and the view says the tickets do not reach it; March 2024 is reached."""
+    from metrics import fulfilment
+
+    old = pl.DataFrame({"order_id": ["O0"], "created_at": [D(2023, 6, 1, 12)], "fulfilled_at": [D(2023, 6, 2, 12)],
+                        "currency": ["USD"], "gross_sales": [10.0]}).with_columns(source=pl.lit("fixture"))
+    import_batch(warehouse, Batch("old.csv", "sha-old", "fixture", "orders", {"orders": old}))
+    cur = warehouse.cursor()
+    june = mq.Filters(date(2023, 6, 1), date(2023, 6, 4))  # Thursday to Sunday: one week
+    [week] = fulfilment.wismo_against_lag(cur, june, settings=settings).iter_rows(named=True)
+    assert (week["fulfilled_orders"], week["wismo_tickets"], week["wismo_per_100_fulfilled"]) == (1, None, None)
+    assert not mq.tickets_reach(cur, june, settings)
+    assert mq.tickets_reach(cur, WEEK, settings)

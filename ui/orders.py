@@ -93,6 +93,10 @@ def how_linked(filters: mq.Filters) -> None:
 
 def money_at_stake(filters: mq.Filters) -> None:
     """Refund rates of orders with tickets against those without, and the revenue waiting on an answer."""
+    if not cached(mq.tickets_reach, filters):
+        st.info("No helpdesk export reaches these dates: which orders had tickets, and what waits on an answer, is "
+                "unknown here.", icon=":material/info:")
+        return
     stake = cached(orders_links.money_at_stake, filters)
     left, right = st.columns(2)
     refunds = stake.refunds.with_columns(
@@ -107,6 +111,9 @@ def money_at_stake(filters: mq.Filters) -> None:
                  "not a cause: unhappy customers both write and ask for refunds. Blank where the export gives no "
                  "refunds.")
     right.markdown("**Revenue waiting on an answer**")
+    if stake.waiting.is_empty():
+        right.caption(f"No ticket open at the period's end names an order ({stake.open_tickets:,} open).")
+        return
     right.dataframe(stake.waiting, hide_index=True, width="stretch", column_config={
         "currency": "Currency", "orders": st.column_config.NumberColumn("Orders", format="localized"),
         "open_tickets": st.column_config.NumberColumn("Open tickets", format="localized"),
