@@ -321,3 +321,20 @@ def test_weeks_and_views_the_helpdesk_export_does_not_reach_have_unknown_tickets
     assert (week["fulfilled_orders"], week["wismo_tickets"], week["wismo_per_100_fulfilled"]) == (1, None, None)
     assert not mq.tickets_reach(cur, june, settings)
     assert mq.tickets_reach(cur, WEEK, settings)
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_orders_page_says_the_helpdesk_export_does_not_reach_dates_before_its_tickets(page_file: Path) -> None:
+    """June 2023 holds an order but lies before every ticket: the contact rate, money at stake and the WISMO
+    caption say the tickets are unknown there, and no tile reads 0 tickets per 100 orders."""
+    wh = Warehouse(page_file)
+    old = pl.DataFrame({"order_id": ["O0"], "created_at": [D(2023, 6, 1, 12)], "fulfilled_at": [D(2023, 6, 2, 12)],
+                        "currency": ["USD"], "gross_sales": [10.0]}).with_columns(source=pl.lit("fixture"))
+    import_batch(wh, Batch("old.csv", "sha-old", "fixture", "orders", {"orders": old}))
+    wh.close()
+    app = _page(start="2023-06-01", end="2023-06-30")
+    assert not app.exception and not app.error
+    said = " ".join(box.value for box in app.info) + " ".join(c.value for c in app.caption)
+    assert said.count("No helpdesk export reaches these dates") >= 3
+    tiles = {metric.label.split(" ·")[0]: metric.value for metric in app.metric}
+    assert tiles["Orders"] == "1" and tiles["Contacts per 100 orders"] == "—"

@@ -16,6 +16,7 @@ from ui.session import cached, kpis, row_count, settings, url_choice
 from ui.widgets import explain_chart, explain_missing, kpi_row, min_sample
 
 CONTACT_RATE = "contacts_per_100_orders"
+NO_REACH = "No helpdesk export reaches these dates"
 DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
                     "discount_code": "Discount code", "country": "Country", "sales_channel": "Sales channel"}
 
@@ -47,6 +48,9 @@ def loyalty_note() -> None:
 def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
     """Tickets per 100 orders per period; each point says the orders it rests on (few orders: drawn grey)."""
     if explain_chart(CONTACT_RATE):
+        return
+    if not cached(mq.tickets_reach, filters):
+        st.info(f"{NO_REACH}: tickets per 100 orders are unknown here.", icon=":material/info:")
         return
     trend = kpis([CONTACT_RATE, "orders"], filters, grain=grain)
     # the rate rests on the period's orders: they are its sample
@@ -94,8 +98,8 @@ def how_linked(filters: mq.Filters) -> None:
 def money_at_stake(filters: mq.Filters) -> None:
     """Refund rates of orders with tickets against those without, and the revenue waiting on an answer."""
     if not cached(mq.tickets_reach, filters):
-        st.info("No helpdesk export reaches these dates: which orders had tickets, and what waits on an answer, is "
-                "unknown here.", icon=":material/info:")
+        st.info(f"{NO_REACH}: which orders had tickets, and what waits on an answer, is unknown here.",
+                icon=":material/info:")
         return
     stake = cached(orders_links.money_at_stake, filters)
     left, right = st.columns(2)
@@ -139,8 +143,10 @@ def wismo(filters: mq.Filters) -> None:
                 icon=":material/info:")
         return
     st.plotly_chart(charts.wismo_against_lag(frame), width="stretch")
-    st.caption(f"{fulfilment.DEFINITION} {int(frame['wismo_tickets'].sum() or 0):,} where-is-my-order tickets, "
-               f"{int(frame['fulfilled_orders'].sum() or 0):,} fulfilled orders in the period.")
+    tickets = (f"{NO_REACH}: the where-is-my-order tickets are unknown" if frame["wismo_tickets"].is_null().all()
+               else f"{int(frame['wismo_tickets'].sum()):,} where-is-my-order tickets")
+    st.caption(f"{fulfilment.DEFINITION} {tickets}; {int(frame['fulfilled_orders'].sum() or 0):,} fulfilled orders "
+               "in the period.")
 
 
 def retention(filters: mq.Filters) -> None:
