@@ -338,3 +338,4 @@ def test_orders_page_says_the_helpdesk_export_does_not_reach_dates_before_its_ti
     assert said.count("No helpdesk export reaches these dates") >= 3
     tiles = {metric.label.split(" ·")[0]: metric.value for metric in app.metric}
     assert tiles["Orders"] == "1" and tiles["Contacts per 100 orders"] == "—"
+    assert not [frame for frame in app.dataframe if "per_100" in frame.value.columns]  # no table of 0 per 100

@@ -64,6 +64,8 @@ def contact_rate_by(filters: mq.Filters) -> None:
     """Tickets per 100 orders per value of an order-side dimension, with the orders and tickets behind each."""
     dimension = url_choice("Per", list(orders.CONTACT_DIMENSIONS), "contact_by", "sku",
                            format_func=DIMENSION_LABELS.get, segmented=True)
+    if not cached(mq.tickets_reach, filters):
+        return  # said above the trend
     table = cached(orders.contact_rate_by, filters, dimension)
     label = DIMENSION_LABELS[dimension]
     if table.is_empty():
