@@ -9,7 +9,7 @@ import streamlit as st
 
 from data.warehouse import WarehouseError
 from settings import SettingsError
-from ui import session
+from ui import access, session
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
@@ -23,25 +23,32 @@ except SettingsError as error:
     st.error(f"CS Pulse cannot start. {error}. Fix it in the environment or `.env`, then restart.")
     st.stop()
 
+person = access.gate(session.settings())  # signed out, a stranger, or an unsafe address: stops here
+
 if problem := session.taxonomy_problem():
     st.error(f"CS Pulse cannot start: the complaint taxonomy file is not usable. {problem}. "
              "Fix the file or unset CSPULSE_TAXONOMY_PATH, then restart.")
     st.stop()
 
-page = st.navigation([
-    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("app_pages/trends.py", title="Trends", icon=":material/show_chart:"),
-    st.Page("app_pages/team.py", title="Team", icon=":material/groups:"),
-    st.Page("app_pages/staffing.py", title="Staffing", icon=":material/support_agent:"),
-    st.Page("app_pages/complaints.py", title="Complaints", icon=":material/report:"),
-    st.Page("app_pages/orders.py", title="Orders & loyalty", icon=":material/shopping_cart:"),
-    st.Page("app_pages/imports.py", title="Import", icon=":material/upload_file:"),
-    st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
-])
+PAGES = {  # file stem -> title, icon; a page someone's role cannot use is not listed, so its URL leads nowhere
+    "overview": ("Overview", ":material/dashboard:"),
+    "trends": ("Trends", ":material/show_chart:"),
+    "team": ("Team", ":material/groups:"),
+    "staffing": ("Staffing", ":material/support_agent:"),
+    "complaints": ("Complaints", ":material/report:"),
+    "orders": ("Orders & loyalty", ":material/shopping_cart:"),
+    "imports": ("Import", ":material/upload_file:"),
+    "data": ("Data", ":material/database:"),
+}
+page = st.navigation([st.Page(f"app_pages/{stem}.py", title=title, icon=icon, default=stem == "overview")
+                      for stem, (title, icon) in PAGES.items() if access.may_see_page(stem)])
+access.sidebar(person)  # before the page: a page that stops early discards what is drawn after it
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
     page.run()
+except access.Refused as error:
+    st.error(str(error), icon=":material/block:")
 except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
     st.error(f"CS Pulse cannot use its warehouse: {error}")

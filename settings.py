@@ -131,6 +131,22 @@ class Settings(BaseSettings):
         0.0, gt=-1, description="Expected change in contacts for what-ifs and the next peak: 0.2 = +20 %."
     )
     # --- retention (the Orders & loyalty page) ---
+    admins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Who may do everything, clearing data too: emails or @domains, comma-separated."
+    )
+    analysts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Who may also import, undo imports and correct categories: emails or @domains."
+    )
+    viewers: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Who may browse every page: emails or @domains, comma-separated."
+    )
+    access_contact: str = Field(
+        "the person who shared this link", min_length=1,
+        description="Whom a signed-in person without access is told to ask (a name or an address).",
+    )
+    auth_provider: str | None = Field(
+        None, description="The [auth.NAME] section of secrets.toml to sign in with; unset: the [auth] section itself."
+    )
     retention_days: int = Field(
         90, ge=1, le=730, description="Days after a customer's order within which a second order counts as a repeat."
     )
@@ -160,6 +176,17 @@ class Settings(BaseSettings):
     def _parse_words(cls, value: object) -> tuple[str, ...]:
         words = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
         return tuple(str(word).strip().lower() for word in words if str(word).strip())
+
+    @field_validator("admins", "analysts", "viewers", mode="before")
+    @classmethod
+    def _parse_allow_list(cls, value: object) -> tuple[str, ...]:
+        entries = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        entries = [str(entry).strip().lower() for entry in entries if str(entry).strip()]
+        bad = [entry for entry in entries if entry.count("@") > 1 or entry.endswith("@") or " " in entry]
+        if bad:
+            raise ValueError(f"expected emails or domains such as ana@store.com or @store.com; got {bad}")
+        # a bare domain means the same as @domain
+        return tuple(entry if "@" in entry else "@" + entry for entry in entries)
 
     @field_validator("sla_first_reply_minutes", "sla_resolution_minutes", "sla_first_reply_minutes_by_priority",
                      "sla_resolution_minutes_by_priority")

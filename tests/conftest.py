@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import datetime as D
 from pathlib import Path
@@ -87,6 +88,19 @@ ORDERS = pl.DataFrame(
         "customer_key": pl.Series([1, 1, 2, 2], dtype=pl.UInt64),
     }
 ).with_columns(source=pl.lit("fixture"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _project_streamlit_config() -> None:
+    """AppTest runs under the project's `.streamlit/config.toml`, as `streamlit run` does: the tests' own working
+    folder (a temp folder, see below) would otherwise leave Streamlit's defaults, such as listening on every
+    address, in place."""
+    from streamlit import config
+
+    options = tomllib.loads((PROJECT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    for section, values in options.items():
+        for key, value in values.items():
+            config.set_option(f"{section}.{key}", value, "project config.toml")
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from metrics import complaints
 from metrics import query as mq
 from metrics.registry import BY_NAME
 from ui.session import (
+    act,
     cached,
     category_label,
     category_labels,
@@ -24,7 +25,7 @@ from ui.session import (
     settings,
     taxonomy_labels,
     url_choice,
-    warehouse,
+    why_not,
 )
 from ui.widgets import grain_control, min_sample, team_table
 
@@ -176,10 +177,11 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
         chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
         slugs = [slug for slug in category_labels() if slug != "uncategorised"]  # the store's own ones too
         new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
-        if st.form_submit_button("Save correction"):
+        if st.form_submit_button("Save correction", disabled=bool(why_not("correct_category")),
+                                 help=why_not("correct_category")):
             source, ticket_id = chosen.split("|", 1)
             try:
-                categorising.correct(warehouse(), source, ticket_id, new)
+                act("correct_category", categorising.correct, source, ticket_id, new)
             except ValueError as error:
                 st.error(str(error))
                 return
@@ -187,10 +189,11 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
 
 
 def _recategorise_button() -> None:
-    if st.button("Re-categorise guessed tickets", help="Runs the rules and the model again on every ticket "
-                 "they placed, e.g. after editing the taxonomy file or correcting tickets."):
+    if st.button("Re-categorise guessed tickets", disabled=bool(why_not("correct_category")),
+                 help=why_not("correct_category") or "Runs the rules and the model again on every ticket they "
+                 "placed, e.g. after editing the taxonomy file or correcting tickets."):
         with st.spinner("Categorising…"):
-            result = categorising.categorise(warehouse(), redo_guesses=True)
+            result = act("correct_category", categorising.categorise, redo_guesses=True)
         flash(f"{result.tickets:,} tickets categorised again.")
 
 
@@ -210,7 +213,8 @@ def store_categories() -> None:
                             help="Every value stays as the store named it; CS Pulse's keyword rules and tag "
                                  "aliases stop, and the model learns the store's categories instead.")
         choices = _store_value_choices(values)
-        if st.form_submit_button("Save and re-categorise"):
+        if st.form_submit_button("Save and re-categorise", disabled=bool(why_not("correct_category")),
+                                 help=why_not("correct_category")):
             _apply_store_mapping(values, choices, adopt)
 
 
@@ -236,7 +240,8 @@ def _apply_store_mapping(values: pl.DataFrame, choices: dict[str, str], adopt: b
     changed = {value: target for value, target in choices.items() if target != defaults[value]}
     with st.spinner("Categorising…"):
         try:
-            result = categorising.apply_store_mapping(warehouse(), categorising.StoreMapping(changed, adopt))
+            result = act("correct_category", categorising.apply_store_mapping,
+                         categorising.StoreMapping(changed, adopt))
         except ValueError as error:
             st.error(str(error))
             return

@@ -9,6 +9,7 @@ import streamlit as st
 from data.privacy import mask_pii
 from metrics import quality
 from ui.session import (
+    act,
     cached,
     data_replaced,
     has_demo_data,
@@ -17,6 +18,7 @@ from ui.session import (
     row_count,
     url_choice,
     warehouse,
+    why_not,
 )
 from ui.widgets import clear_demo_button
 
@@ -37,8 +39,9 @@ def demo_controls() -> None:
     if has_demo_data():
         st.markdown("The demo store is loaded. Clearing it removes every demo ticket, order and import record.")
         clear_demo_button("controls")
-    elif st.button("Load the demo store", key="load_demo"):
-        load_demo(warehouse())
+    elif st.button("Load the demo store", key="load_demo", disabled=bool(why_not("load_demo")),
+                   help=why_not("load_demo")):
+        act("load_demo", load_demo)
         data_replaced()
         st.rerun()
 

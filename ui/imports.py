@@ -29,7 +29,7 @@ from data.plans import (
     time_zones,
 )
 from data.raw_tables import Limits
-from ui.session import data_replaced, flash, imports, settings, warehouse
+from ui.session import act, data_replaced, flash, imports, settings, warehouse, why_not
 
 log = logging.getLogger("cspulse")
 DATE_ORDERS = {"auto": "decide per source", "DMY": "day first", "MDY": "month first"}
@@ -76,7 +76,8 @@ def plan_card(plan: Plan) -> None:
         if plan.problems:
             _rejects(plan, "before")
         category_question(plan)
-        if st.button("Import", key=f"import_{plan.sha256}", type="primary"):
+        if st.button("Import", key=f"import_{plan.sha256}", type="primary", disabled=bool(why_not("import")),
+                     help=why_not("import")):
             _import(plan)
         report = st.session_state.get(f"_result_{plan.sha256}")
         if report:
@@ -100,14 +101,14 @@ def category_question(plan: Plan) -> None:
                                "Complaints page, where they can be mapped onto CS Pulse's categories. Remembered "
                                "for files with these headers.")
     if chosen != current:
-        save_category_column(warehouse(), plan.headers, None if chosen == NO_CATEGORY else chosen)
+        act("map_columns", save_category_column, plan.headers, None if chosen == NO_CATEGORY else chosen)
         st.session_state.pop("_plans", None)  # read the files again with the answer
         st.rerun()
 
 
 def _import(plan: Plan) -> None:
     with st.spinner("Importing…"):
-        result = run_plan(warehouse(), plan)
+        result = act("import", run_plan, plan)
     if result.status == "imported":
         data_replaced()
     st.session_state[f"_result_{plan.sha256}"] = result
@@ -150,7 +151,7 @@ def clock_choice(plan: Plan) -> None:
                                f"{plan.label} is read on it too. A file imported before keeps the times it was "
                                "read with: undo that import below, then import the file again.")
     if chosen != plan.clock:
-        save_source_zone(warehouse(), plan.source, chosen)
+        act("map_columns", save_source_zone, plan.source, chosen)
         st.session_state.pop("_plans", None)
         st.rerun()
 
@@ -208,7 +209,7 @@ def _mapping_fields(kind: str, headers: list[str], key: str) -> dict[str, str]:
 
 def _save_mapping(name: str, mapping: dict[str, object]) -> None:
     try:
-        save_mapping(warehouse(), name, mapping)
+        act("map_columns", save_mapping, name, mapping)
     except ImportRejected as error:
         st.error(str(error))
         return
@@ -241,9 +242,9 @@ def _undo(live: pl.DataFrame) -> None:
     labels = {row["import_id"]: f"{row['imported_at']:%Y-%m-%d %H:%M} · {row['file_name']}"
               for row in live.iter_rows(named=True)}
     chosen = st.selectbox("Undo an import", list(labels), format_func=labels.get, key="undo_choice")
-    if st.button("Undo it", key="undo"):
+    if st.button("Undo it", key="undo", disabled=bool(why_not("undo_import")), help=why_not("undo_import")):
         try:
-            counts = ingest.undo_import(warehouse(), chosen)
+            counts = act("undo_import", ingest.undo_import, chosen)
         except ImportRejected as error:
             st.error(str(error))
             return

@@ -18,6 +18,7 @@ from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
 from settings import Settings, get_settings
+from ui import access
 
 log = logging.getLogger("cspulse")
 T = TypeVar("T")
@@ -49,6 +50,24 @@ def _derive(wh: Warehouse) -> None:
         categorising.categorise(wh)
     with st.spinner("Linking tickets to orders…"):
         linking.link_if_stale(wh, settings().link_window_days)
+
+
+# --- writes ---------------------------------------------------------------------------------------------------------
+def act(action: str, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``write(warehouse, *args, **kwargs)`` if the signed-in person's role allows ``action``: the one way a page
+    changes data. A refusal raises ``access.Refused``, which the frame shows in words."""
+    access.require(action)
+    return write(warehouse(), *args, **kwargs)
+
+
+def may(action: str) -> bool:
+    """Whether the signed-in person may do ``action``: pages disable what they may not (``act`` still checks)."""
+    return access.may(action)
+
+
+def why_not(action: str) -> str | None:
+    """A disabled control's tooltip: why this person may not do ``action``; None when they may."""
+    return None if access.may(action) else access.refusal(access.current().role, action)
 
 
 # --- cached reads ---------------------------------------------------------------------------------------------------

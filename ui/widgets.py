@@ -17,6 +17,7 @@ from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
 from metrics.units import column, format_delta, format_value, header, scale
 from ui.session import (
+    act,
     cached,
     category_label,
     check_link,
@@ -27,6 +28,7 @@ from ui.session import (
     kpis,
     settings,
     warehouse,
+    why_not,
 )
 
 BREAKDOWN_LABELS = {"none": "No breakdown", "channel": "Channel", "group_name": "Group", "assignee": "Agent",
@@ -58,8 +60,9 @@ def demo_notice() -> None:
 
 
 def clear_demo_button(where: str) -> None:
-    if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary"):
-        ingest.clear_source(warehouse(), demo.DEMO_SOURCE)
+    if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary",
+                 disabled=bool(why_not("clear_data")), help=why_not("clear_data")):
+        act("clear_data", ingest.clear_source, demo.DEMO_SOURCE)
         data_replaced()
         flash("Demo data cleared.")
 
