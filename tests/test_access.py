@@ -67,16 +67,18 @@ def test_a_refusal_says_who_may_and_what_you_are() -> None:
         "Only an admin may remove data from the warehouse; you are signed in as an analyst."
 
 
-@pytest.mark.parametrize(("address", "headers", "local"), [
-    ("127.0.0.1", [], True), ("localhost", [], True), ("::1", [], True), ("127.0.0.2", ["Host"], True),
-    (None, [], False),                      # Streamlit's default: every interface
-    ("0.0.0.0", [], False), ("192.168.1.5", [], False), ("dashboard.store.com", [], False),
-    ("127.0.0.1", ["X-Forwarded-For"], False),  # a proxy on this machine would pass the world in
-    ("127.0.0.1", ["forwarded"], False),
+@pytest.mark.parametrize(("address", "client", "headers", "local"), [
+    ("127.0.0.1", None, [], True), ("localhost", None, [], True), ("::1", "::1", [], True),
+    ("127.0.0.2", "127.0.0.1", ["Host"], True),
+    (None, None, [], False),                      # Streamlit's default: every interface
+    ("0.0.0.0", None, [], False), ("192.168.1.5", None, [], False), ("dashboard.store.com", None, [], False),
+    ("127.0.0.1", "10.0.0.7", [], False),         # a browser on another machine, however it got here
+    ("127.0.0.1", None, ["X-Forwarded-For"], False),  # a proxy on this machine would pass the world in
+    ("127.0.0.1", None, ["forwarded"], False),
 ])
 def test_without_sign_in_only_a_loopback_address_reached_directly_counts_as_private(
-        address: str | None, headers: list[str], local: bool) -> None:
-    assert access.served_locally(address, headers) is local
+        address: str | None, client: str | None, headers: list[str], local: bool) -> None:
+    assert access.served_locally(address, client, headers) is local
 
 
 # --- the gate, page by page -----------------------------------------------------------------------------------------

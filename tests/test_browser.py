@@ -33,7 +33,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -64,14 +64,16 @@ def server_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serve(path: Path, logs: Path) -> Iterator[str]:
-    """`streamlit run dashboard.py` on 127.0.0.1 over the warehouse at ``path``, until the block ends."""
-    port = _free_port()
-    env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}
+def serve(path: Path, logs: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+          args: tuple[str, ...] = ()) -> Iterator[str]:
+    """`streamlit run dashboard.py` on 127.0.0.1 over the warehouse at ``path``, until the block ends; ``env`` and
+    ``args`` add to its environment and command line."""
+    port = port or free_port()
+    env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path), **(env or {})}
     log = (logs / "streamlit.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true"],
+         "--server.port", str(port), "--server.headless", "true", *args],
         cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

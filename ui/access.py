@@ -86,7 +86,7 @@ def gate(settings: Settings) -> Person:
     """The person this session serves, or the sign-in, a refusal or the private-machine notice and a stop: nothing
     of the data is drawn before this returns."""
     if not sign_in_configured():
-        if not served_locally(st.get_option("server.address"), st.context.headers.keys()):
+        if not served_locally(st.get_option("server.address"), _client_address(), st.context.headers.keys()):
             _stop_not_private()
         person = Person(email=None, role=LOCAL_ROLE)
     elif not st.user.get("is_logged_in"):
@@ -122,15 +122,25 @@ def may_see_page(page: str) -> bool:
 PROXY_HEADERS = frozenset({"x-forwarded-for", "forwarded", "x-real-ip"})
 
 
-def served_locally(address: str | None, header_names: Iterable[str]) -> bool:
-    """Bound to a loopback address and reached directly: not through a proxy, which would pass the world in."""
-    if address != "localhost":
-        try:
-            if not ipaddress.ip_address(address or "").is_loopback:
-                return False
-        except ValueError:  # unset (every interface) or a host name
-            return False
-    return not any(name.lower() in PROXY_HEADERS for name in header_names)
+def served_locally(address: str | None, client: str | None, header_names: Iterable[str]) -> bool:
+    """Bound to a loopback address, and reached from this machine directly: not through a proxy, which would pass
+    the world in. ``client`` is the browser's address (Streamlit gives None for localhost)."""
+    return _loopback(address) and (client is None or _loopback(client)) \
+        and not any(name.lower() in PROXY_HEADERS for name in header_names)
+
+
+def _client_address() -> str | None:
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None  # None: localhost; AppTest's mock runtime gives no string
+
+
+def _loopback(address: str | None) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:  # unset (every interface) or a host name
+        return False
 
 
 def _signed_in_person(settings: Settings) -> Person:
