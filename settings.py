@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(200_000_000, gt=0, description="Largest upload accepted, in bytes.")
     upload_max_rows: int = Field(2_000_000, gt=0, description="Most data rows accepted in one file.")
     upload_max_columns: int = Field(300, gt=0, description="Most columns accepted in one file.")
+    upload_max_unpacked_bytes: int = Field(
+        500_000_000, gt=0, description="Most bytes an XLSX upload may unpack to; its reader stops there (zip bombs)."
+    )
     pii_salt: SecretStr | None = Field(
         None, description="Salt for hashing customer emails; unset, each warehouse makes and keeps its own."
     )

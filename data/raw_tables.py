@@ -38,7 +38,11 @@ from settings import Settings
 
 DELIMITERS = (",", ";", "\t")
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # the 1900 date system, as Excel and LibreOffice write it
-XLSX_INFLATION = 20  # an XLSX may unpack to this many times the byte limit, no more (zip bombs)
+# A sheet beyond these was not written by a spreadsheet (Excel's and LibreOffice's XLSX maximum): refused as it is read.
+EXCEL_MAX_ROWS, EXCEL_MAX_COLUMNS = 1_048_576, 16_384
+_SMALL_PART_MAX_BYTES = 20_000_000  # workbook, relationships and styles are parsed whole, so each is capped alone
+_INFLATE_CHUNK = 1 << 16
+_FLUSH_CELLS = 1 << 20  # rows move from Python lists into Polars every this many cells: memory follows the text
 
 # Polars would silently decompress gzip, zlib and zstd; the others would be read as garbage text.
 _MAGIC = (
@@ -74,10 +78,12 @@ class Limits:
     max_bytes: int
     max_rows: int
     max_columns: int
+    max_unpacked_bytes: int = Settings.model_fields["upload_max_unpacked_bytes"].default  # an XLSX's XML, inflated
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.upload_max_bytes, settings.upload_max_rows, settings.upload_max_columns)
+        return cls(settings.upload_max_bytes, settings.upload_max_rows, settings.upload_max_columns,
+                   settings.upload_max_unpacked_bytes)
 
 
 @dataclass(frozen=True)
@@ -571,60 +577,125 @@ def _local(tag: str) -> str:
 
 
 class _Parts:
-    """The workbook's XML parts, read within a budget of unpacked bytes (a zip bomb stops at the budget)."""
+    """The workbook's XML parts, inflated within one budget of bytes. A part's declared size is checked before it is
+    opened, and the bytes are counted again as they come, so a lying zip stops at the budget too."""
 
     def __init__(self, content: bytes, file_name: str, budget: int) -> None:
-        self.file_name, self.budget = file_name, budget
+        self.file_name, self.budget, self.limit = file_name, budget, budget
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(content))
         except zipfile.BadZipFile:
             raise FileRejected(f"{file_name}: a damaged XLSX workbook (not a readable zip)") from None
 
     def xml(self, name: str) -> ElementTree.Element | None:
-        try:
-            info = self.zip.getinfo(name)
-        except KeyError:
+        """A small part (workbook, relationships, styles) as a tree; None when the workbook has none."""
+        if name not in self.zip.NameToInfo:
             return None
-        self.budget -= info.file_size  # ZipExtFile stops at the declared size, so this bounds what is inflated
-        if self.budget < 0:
-            raise FileRejected(f"{self.file_name}: unpacks to more than {XLSX_INFLATION}× the upload limit (zip bomb?)")
+        if self.zip.getinfo(name).file_size > _SMALL_PART_MAX_BYTES:
+            raise FileRejected(f"{self.file_name}: {name} unpacks to more than {_SMALL_PART_MAX_BYTES:,} bytes, "
+                               "which no spreadsheet writes (zip bomb?)")
+        parser = ElementTree.XMLParser()
+        for chunk in self._chunks(name):
+            self._feed(parser, chunk, name)
         try:
-            data = self.zip.read(info)
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as error:
-            raise FileRejected(f"{self.file_name}: a damaged XLSX workbook ({name}: {error})") from None
-        if b"<!DOCTYPE" in data[:4096]:  # entities are how XML bombs inflate; workbooks never declare any
-            raise FileRejected(f"{self.file_name}: {name} declares a DTD, which workbooks never do")
-        try:
-            return ElementTree.fromstring(data)
+            return parser.close()
         except ElementTree.ParseError as error:
-            raise FileRejected(f"{self.file_name}: a damaged XLSX workbook ({name}: {error})") from None
+            raise self._damaged(name, error) from None
+
+    def elements(self, name: str, tags: frozenset[str], parent: str) -> Iterator[ElementTree.Element]:
+        """Each complete element of the part named in ``tags``, in document order, read as the part is inflated.
+        Once the caller asks for the next, the elements before it leave ``parent``: one is held at a time."""
+        parser, holder = ElementTree.XMLPullParser(events=("start", "end")), None
+        for chunk in self._chunks(name):
+            self._feed(parser, chunk, name)
+            for event, element in parser.read_events():
+                local = _local(element.tag)
+                if event == "start":
+                    holder = element if local == parent else holder
+                elif local in tags:
+                    yield element
+                    if holder is not None:
+                        holder.clear()
+        try:
+            parser.close()
+        except ElementTree.ParseError as error:
+            raise self._damaged(name, error) from None
+
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        info = self.zip.getinfo(name)
+        if info.file_size > self.budget:
+            raise self._over_budget()
+        try:
+            with self.zip.open(info) as part:
+                chunk = part.read(_INFLATE_CHUNK)
+                if b"<!DOCTYPE" in chunk:  # entities are how XML bombs inflate; workbooks never declare any
+                    raise FileRejected(f"{self.file_name}: {name} declares a DTD, which workbooks never do")
+                while chunk:
+                    self.budget -= len(chunk)
+                    if self.budget < 0:
+                        raise self._over_budget()
+                    yield chunk
+                    chunk = part.read(_INFLATE_CHUNK)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as error:
+            raise self._damaged(name, error) from None
+
+    def _feed(self, parser: ElementTree.XMLParser | ElementTree.XMLPullParser, chunk: bytes, name: str) -> None:
+        try:
+            parser.feed(chunk)
+        except ElementTree.ParseError as error:
+            raise self._damaged(name, error) from None
+
+    def _damaged(self, name: str, error: Exception) -> FileRejected:
+        return FileRejected(f"{self.file_name}: a damaged XLSX workbook ({name}: {error})")
+
+    def _over_budget(self) -> FileRejected:
+        return FileRejected(f"{self.file_name}: unpacks to more than {self.limit:,} bytes, the limit for a workbook's "
+                            "contents (zip bomb?)")
 
 
 def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str]) -> tuple[list[str], pl.DataFrame]:
-    parts = _Parts(content, file_name, XLSX_INFLATION * limits.max_bytes)
-    sheet = parts.xml(_first_sheet(parts))
-    if sheet is None:
+    parts = _Parts(content, file_name, limits.max_unpacked_bytes)
+    sheet = _first_sheet(parts)
+    if sheet not in parts.zip.NameToInfo:
         raise FileRejected(f"{file_name}: an XLSX workbook without a worksheet")
     shared, dates = _shared_strings(parts), _date_styles(parts)
-    rows = _sheet_rows(sheet, shared, dates, file_name)
-    _, header = next(rows, (0, {}))
+    rows = _sheet_rows(parts.elements(sheet, _SHEET_TAGS, "sheetData"), shared, dates, file_name, limits)
+    header = next((cells for _, cells in rows if cells), {})
     if not header:
         raise FileRejected(f"{file_name}: empty file (the first worksheet has no cells)")
     width = max(header) + 1
     names = [_clean_header(header.get(i) or "") for i in range(width)]
     _check_header(names, file_name, limits)
+    frame = _sheet_frame(rows, width, file_name, limits)
+    _note_dates(dates.columns, names, notes)
+    return names, frame
+
+
+def _sheet_frame(rows: Iterator[tuple[int, dict[int, str]]], width: int, file_name: str, limits: Limits
+                 ) -> pl.DataFrame:
+    """The records after the header, counted as they are read: the read stops at the first record over the limit."""
     columns: list[list[str | None]] = [[] for _ in range(width)]
-    for record, (sheet_row, cells) in enumerate(rows, 1):
+    chunks, records, blank, flush = [], 0, 0, max(1, _FLUSH_CELLS // width)
+    for sheet_row, cells in rows:
+        if not cells:
+            blank += 1
+            _check_rows(max(records, 1), blank, file_name, limits, "at least ")
+            continue
+        records += 1
+        if records > limits.max_rows:
+            _check_rows(records, blank, file_name, limits, "at least ")
         if max(cells) >= width:
             raise FileRejected(
-                f"{file_name}: record {record} (sheet row {sheet_row}) has a value in column {max(cells) + 1}, "
+                f"{file_name}: record {records} (sheet row {sheet_row}) has a value in column {max(cells) + 1}, "
                 f"the header has {width}"
             )
         for index, column in enumerate(columns):
             column.append(cells.get(index))
-    _check_rows(len(columns[0]), 0, file_name, limits)
-    _note_dates(dates.columns, names, notes)
-    return names, _text_frame(columns)
+        if len(columns[0]) == flush:
+            chunks.append(_text_frame(columns))
+            columns = [[] for _ in range(width)]
+    _check_rows(records, 0, file_name, limits)
+    return pl.concat([*chunks, _text_frame(columns)], rechunk=False)
 
 
 def _first_sheet(parts: _Parts) -> str:
@@ -652,8 +723,10 @@ def _rich_text(element: ElementTree.Element) -> str:
 
 
 def _shared_strings(parts: _Parts) -> list[str]:
-    table = parts.xml("xl/sharedStrings.xml")
-    return [] if table is None else [_rich_text(si) for si in table if _local(si.tag) == "si"]
+    name = "xl/sharedStrings.xml"
+    if name not in parts.zip.NameToInfo:
+        return []
+    return [_rich_text(si) for si in parts.elements(name, frozenset({"si"}), "sst")]
 
 
 @dataclass
@@ -678,29 +751,50 @@ def _is_date_format(numfmt: ElementTree.Element) -> bool:
     return bool(re.search(r"[dmyhs]", code))
 
 
+_SHEET_TAGS = frozenset({"dimension", "row"})
+
+
 def _sheet_rows(
-    sheet: ElementTree.Element, shared: list[str], dates: _DateStyles, file_name: str
+    elements: Iterator[ElementTree.Element], shared: list[str], dates: _DateStyles, file_name: str, limits: Limits
 ) -> Iterator[tuple[int, dict[int, str]]]:
-    """(sheet row number, {0-based column: text}) for each row holding a value; cells placed by their reference."""
+    """(sheet row number, {0-based column: text}) for each row, blank ones included; cells placed by their
+    reference. A sheet declaring more rows than the limit, or a row or cell no spreadsheet could hold, stops here."""
     row_number = 0
-    for row in sheet.iter():
-        if _local(row.tag) != "row":
+    for row in elements:
+        if _local(row.tag) == "dimension":
+            _check_dimension(row.get("ref", ""), file_name, limits)
             continue
         row_number = int(row.get("r", "")) if row.get("r", "").isdigit() else row_number + 1
-        cells: dict[int, str] = {}
-        column = -1
-        for cell in row:
-            if _local(cell.tag) != "c":
-                continue
-            column = _column_index(cell.get("r"), file_name) if cell.get("r") else column + 1
-            text = _cell_text(cell, shared, file_name)
-            if text:
-                if cell.get("t", "n") == "n" and cell.get("s") in dates.styles:
-                    dates.columns.add(column)
-                    text = _excel_date_text(text)
-                cells[column] = text
-        if cells:
-            yield row_number, cells
+        if row_number > EXCEL_MAX_ROWS or len(row) > EXCEL_MAX_COLUMNS:
+            raise FileRejected(f"{file_name}: sheet row {row_number:,} has more rows above it or cells in it than a "
+                               f"spreadsheet holds ({EXCEL_MAX_ROWS:,} rows of {EXCEL_MAX_COLUMNS:,} cells)")
+        yield row_number, _row_cells(row, shared, dates, file_name)
+
+
+def _row_cells(row: ElementTree.Element, shared: list[str], dates: _DateStyles, file_name: str) -> dict[int, str]:
+    cells: dict[int, str] = {}
+    column = -1
+    for cell in row:
+        if _local(cell.tag) != "c":
+            continue
+        column = _column_index(cell.get("r"), file_name) if cell.get("r") else column + 1
+        text = _cell_text(cell, shared, file_name)
+        if text:
+            if cell.get("t", "n") == "n" and cell.get("s") in dates.styles:
+                dates.columns.add(column)
+                text = _excel_date_text(text)
+            cells[column] = text
+    return cells
+
+
+def _check_dimension(reference: str, file_name: str, limits: Limits) -> None:
+    """Refuse at once a sheet whose declared range (``A1:C2740001``) holds more rows than the limit allows; a sheet
+    declaring less is still counted as it is read, since the declaration may lie."""
+    first, _, last = reference.partition(":")
+    numbers = [int(digits) for digits in re.findall(r"[0-9]+", f"{first}:{last or first}")[:2]]
+    if len(numbers) == 2 and numbers[1] - numbers[0] > limits.max_rows:
+        raise FileRejected(f"{file_name}: its sheet declares rows {numbers[0]:,} to {numbers[1]:,} ({reference}), "
+                           f"more than the limit of {limits.max_rows:,} records")
 
 
 def _column_index(reference: str, file_name: str) -> int:

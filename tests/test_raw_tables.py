@@ -541,9 +541,9 @@ def test_raw_tables_xlsx_applies_the_limits() -> None:
 def test_raw_tables_xlsx_refuses_a_zip_bomb() -> None:
     padding = " " * 3_000_000  # deflates to a few kilobytes
     bomb = xlsx(sheet_xml(f'<row r="1"><c r="A1"><v>1</v></c></row>{padding}'))
-    limits = Limits(max_bytes=100_000, max_rows=10, max_columns=10)
+    limits = Limits(max_bytes=100_000, max_rows=10, max_columns=10, max_unpacked_bytes=1_000_000)
     assert len(bomb) < limits.max_bytes
-    assert "unpacks to more than 20× the upload limit" in rejected(bomb, "bomb.xlsx", limits)
+    assert "unpacks to more than 1,000,000 bytes, the limit" in rejected(bomb, "bomb.xlsx", limits)
 
 
 def test_raw_tables_xlsx_refuses_xml_entities() -> None:
