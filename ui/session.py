@@ -7,11 +7,12 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, NoReturn, TypeVar
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from data import categorising, demo, ingest, linking
 from data.classifier import TaxonomyError
@@ -156,8 +157,12 @@ def sidebar_filters() -> mq.Filters:
         st.session_state[key] = [v for v in st.session_state.get(key, []) if v in choices[key]]
     with st.sidebar:
         st.subheader("Filters")
-        st.date_input("From", value=None, key="start", format="YYYY-MM-DD", bind="query-params")
-        st.date_input("To", value=None, key="end", format="YYYY-MM-DD", bind="query-params")
+        # the link's bounds, not Streamlit's default of today ± 10 years, which dropped older links without a word
+        first, last = link_dates()
+        st.date_input("From", value=None, key="start", format="YYYY-MM-DD", bind="query-params",
+                      min_value=first, max_value=last)
+        st.date_input("To", value=None, key="end", format="YYYY-MM-DD", bind="query-params",
+                      min_value=first, max_value=last)
         st.multiselect("Channel", choices["channel"], key="channel", placeholder="All channels", bind="query-params")
         category = url_choices("Category", choices["category"], "category", placeholder="All categories",
                                format_func=category_label)
@@ -171,28 +176,67 @@ def sidebar_filters() -> mq.Filters:
                       priority=tuple(st.session_state["priority"]))
 
 
+LINK_MARGIN = timedelta(days=366)  # a link may look a year past the data: a previous period, a peak ahead
+LINK_TEXT_MAX = 200  # longer than any date, slug or event a page writes; a longer value is dropped before any work
+LINK_VALUES_MAX = 50  # values of one repeated parameter (channels, categories, events)
+
+
 def _check_link(defaults: mq.Filters, choices: dict[str, list[str]]) -> None:
     """On a session's first run: a missing or bad date in the link becomes the default, and whatever the link asks
     for that this data cannot show is said in a toast (a bound widget drops it silently)."""
     if "_link_checked" in st.session_state:
         return
     st.session_state["_link_checked"] = True
+    _drop_oversized_link_values()
+    first, last = link_dates()
     for key in ("start", "end"):
         text = st.query_params.get(key)
-        if text is None or _iso_date(text) is None:
+        if text is None or _iso_date(text, first, last) is None:
             st.session_state[key] = getattr(defaults, key)
-        if text is not None and _iso_date(text) is None:
-            st.toast(f"Ignored the link's {key} date {text!r}: expected YYYY-MM-DD.")
+        if text is not None and _iso_date(text, first, last) is None:
+            st.toast(f"Ignored the link's {key} date {text!r}: expected YYYY-MM-DD from {first} to {last} (the "
+                     "data's dates and a year either side).")
     for key in ("channel", "priority"):
         if any(value not in choices[key] for value in st.query_params.get_all(key)):
             st.toast(f"Ignored {key} values in the link that this data does not have.")
 
 
-def _iso_date(text: str) -> date | None:
+def _drop_oversized_link_values() -> None:
+    """A parameter too long, or repeated too often, for any link CS Pulse writes leaves the URL before any page reads
+    it (parsing or matching 100 KB kept a page busy for half a minute)."""
+    dropped = False
+    for key in list(st.query_params):
+        values = st.query_params.get_all(key)
+        longest = max(len(key), *map(len, values))
+        if longest <= LINK_TEXT_MAX and len(values) <= LINK_VALUES_MAX:
+            continue
+        del st.query_params[key]
+        dropped = True
+        why = (f"{longest:,} characters, more than {LINK_TEXT_MAX}" if longest > LINK_TEXT_MAX
+               else f"{len(values):,} values, more than {LINK_VALUES_MAX}")
+        st.toast(f"Ignored the link's {key[:LINK_TEXT_MAX]!r}: {why}.")
+    if dropped:
+        # A bound widget seeds itself from the URL as first loaded, not from st.query_params: forget the dropped
+        # values there too (Streamlit's own call for the params it filters out on a page change).
+        with get_session_state().query_params() as params:
+            params.set_initial_query_params_from_current()
+
+
+def link_dates() -> tuple[date, date]:
+    """The first and last day a link or a date widget may ask for: the data's dates and a year either side (today's
+    without data). Beyond them no page has anything to show, yet 1900 to 2199 cost minutes of server CPU, and year 1
+    or 9999 overflowed the date arithmetic of a previous period."""
+    first, last = cached(mq.data_range) or (date.today(), date.today())
+    return first - LINK_MARGIN, last + LINK_MARGIN
+
+
+def _iso_date(text: str, first: date, last: date) -> date | None:
+    """The link's date, or None when it is not YYYY-MM-DD from ``first`` to ``last``."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if first <= day <= last else None
 
 
 def current_filters() -> mq.Filters:

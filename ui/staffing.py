@@ -14,9 +14,12 @@ from metrics import peaks, staffing
 from metrics import query as mq
 from metrics.distributions import WEEKDAY_NAMES
 from metrics.units import format_value
-from ui.session import cached, check_link, settings, url_choice
+from ui.session import cached, check_link, link_dates, settings, url_choice
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
+# A peak is a season at most: a year holds any sale, holiday or launch with room to spare, and keeps the gap's slots
+# (one per interval) and the year-before window small. A 120-year event took 27 CPU-seconds and 400 MB.
+EVENT_DAYS_MAX = 366
 STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
 ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in this window, so an agent counts as "
              "working in an interval when one of their tickets got its first reply or an agent's solve in it "
@@ -62,13 +65,32 @@ def _session_events() -> list[peaks.Peak]:
     if "_staffing_events" not in st.session_state:
         events = []
         for text in st.query_params.get_all(EVENT_PARAM):
-            try:
-                name, start, end = text.split("|")
-                events.extend(peaks.custom_events([{"name": name, "start": start, "end": end}]))
-            except ValueError:
-                st.toast(f"Ignored the link's event {text!r}: expected Name|YYYY-MM-DD|YYYY-MM-DD.")
+            event = _link_event(text)
+            if isinstance(event, str):
+                st.toast(f"Ignored the link's event {text!r}: {event}.")
+            else:
+                events.append(event)
         st.session_state["_staffing_events"] = events
     return st.session_state["_staffing_events"]
+
+
+def _link_event(text: str) -> peaks.Peak | str:
+    """The event a link names, or why it is ignored."""
+    try:
+        name, start, end = text.split("|")
+        [event] = peaks.custom_events([{"name": name, "start": start, "end": end}])
+    except ValueError:
+        return "expected Name|YYYY-MM-DD|YYYY-MM-DD"
+    return _event_problem(event) or event
+
+
+def _event_problem(event: peaks.Peak) -> str | None:
+    first, last = link_dates()
+    if event.start < first or event.end > last:
+        return f"its dates must lie from {first} to {last} (the data's dates and a year either side)"
+    if event.days > EVENT_DAYS_MAX:
+        return f"it spans {event.days:,} days, and an event spans at most {EVENT_DAYS_MAX}"
+    return None
 
 
 def _add_event_form() -> None:
@@ -81,6 +103,9 @@ def _add_event_form() -> None:
             st.error("Give the event a name and pick its first and last day.")
             return
         event = peaks.custom_events([{"name": name.replace("|", " "), "start": dates[0], "end": dates[1]}])[0]  # type: ignore[index]
+        if problem := _event_problem(event):
+            st.error(f"Pick shorter dates: {problem}.")
+            return
         st.session_state["_staffing_events"] = [*_session_events(), event]
         st.query_params[EVENT_PARAM] = [f"{e.name}|{e.start}|{e.end}" for e in st.session_state["_staffing_events"]]
         st.session_state["peak"] = event.key  # the selectbox below is not drawn yet in this run
