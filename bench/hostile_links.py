@@ -1,0 +1,195 @@
+"""A hostile link's cost to another visitor: `streamlit run` on the demo store, a victim Chromium timing the Overview,
+alone and while a second Chromium opens the worst links in a loop.
+
+    python bench/hostile_links.py [--loads 8]
+
+Prints three tables: each hostile link alone (server CPU seconds it cost, wall seconds, the toasts it got), the
+victim's page time alone and under attack (p50, p95 and their ratio against alone, measured in this run; target
+under 1.10), and how many hostile loads ran meanwhile. Needs Debian's chromium and the playwright package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from tests.test_browser import CHROMIUM_ARGS, _wait_healthy, free_port  # noqa: E402
+
+LOAD_TIMEOUT_MS = 180_000
+
+
+def hostile_links() -> dict[str, str]:
+    """The worst links before this change, and the worst each cap still lets through (a year-long event, every day
+    a link may ask for, by day)."""
+    from data.demo import DEMO_END, DEMO_START
+
+    year = timedelta(days=366)
+    first, last = DEMO_START - year, DEMO_END + year
+    event_start = DEMO_END - timedelta(days=365)
+    big = "9" * 100_000
+    return {
+        "century event": "/staffing?event=Century|1925-01-01|2025-12-31",
+        "year 9999 event": "/staffing?event=Far|9999-01-01|9999-12-31",
+        "366-day event (allowed)": f"/staffing?event=Year|{event_start}|{DEMO_END}"
+                                   f"&peak=custom-{event_start}-{DEMO_END}-year&interval=30",
+        "start=0001-01-01": "/trends?start=0001-01-01&grain=day",
+        "end=9999-12-31": "/?end=9999-12-31",
+        "every allowed day, by day": f"/trends?start={first}&end={last}&grain=day",
+        "100 KB kpi": f"/trends?kpi={big}",
+        "100 KB event": f"/staffing?event={big}",
+    }
+
+
+def load(page: object, url: str) -> float:
+    """Seconds from navigation until the page's title is drawn and its script has stopped running: the status
+    widget is absent and stays absent for a second (that second is not counted)."""
+    started = time.perf_counter()
+    page.goto(url, timeout=LOAD_TIMEOUT_MS)  # type: ignore[attr-defined]
+    page.get_by_test_id("stHeading").first.wait_for(timeout=LOAD_TIMEOUT_MS)  # type: ignore[attr-defined]
+    status, idle_since = page.get_by_test_id("stStatusWidget"), None  # type: ignore[attr-defined]
+    while time.perf_counter() - started < LOAD_TIMEOUT_MS / 1000:
+        if status.count():
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.perf_counter()
+        elif time.perf_counter() - idle_since >= 1:
+            return idle_since - started
+        page.wait_for_timeout(100)  # type: ignore[attr-defined]
+    raise TimeoutError(f"{url[:80]} still running after {LOAD_TIMEOUT_MS / 1000:.0f} s")
+
+
+def victim_load(browser: object, url: str) -> float:
+    """A fresh visitor (its own session) opening the Overview until its tiles are drawn."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = context.new_page()
+    started = time.perf_counter()
+    try:
+        load(page, url)
+        page.get_by_test_id("stMetric").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+        return time.perf_counter() - started
+    finally:
+        context.close()
+
+
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of the server process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def hammer(url: str) -> None:
+    """The hostile visitor (a child process): opens every hostile link in turn, forever, counting loads."""
+    from playwright.sync_api import sync_playwright
+
+    links = list(hostile_links().values())
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        count = 0
+        while True:
+            page = browser.new_page()
+            try:
+                load(page, url + links[count % len(links)])
+            except Exception as error:  # a link refused by the server or a timeout: go on hammering
+                print(f"hostile load failed: {type(error).__name__}", file=sys.stderr, flush=True)
+            page.close()
+            count += 1
+            print(count, flush=True)
+
+
+def build_demo(folder: Path) -> Path:
+    from data import demo, ingest
+    from data.warehouse import Warehouse
+
+    path = folder / "demo.duckdb"
+    os.environ["CSPULSE_WAREHOUSE_PATH"] = str(path)
+    wh = Warehouse(path)
+    ingest.import_batch(wh, demo.demo_batch(salt="bench"))
+    wh.close()
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loads", type=int, default=8, help="victim page loads per phase")
+    parser.add_argument("--hostile", help=argparse.SUPPRESS)  # the child's server URL
+    args = parser.parse_args()
+    if args.hostile:
+        hammer(args.hostile)
+        return
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="cspulse-hostile-"))
+    path = build_demo(folder)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (folder / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true"],
+        cwd=PROJECT, env={**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(url, server)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            victim_load(browser, url)  # warm the caches, as a running dashboard has them
+            print_links(browser, url, server.pid)
+            alone = [victim_load(browser, url) for _ in range(args.loads)]
+            hostile = subprocess.Popen([sys.executable, __file__, "--hostile", url], stdout=subprocess.PIPE,
+                                       text=True)
+            try:
+                time.sleep(5)  # the hostile browser is up and its first link running
+                attacked = [victim_load(browser, url) for _ in range(args.loads)]
+            finally:
+                hostile.terminate()
+                out, _ = hostile.communicate(timeout=60)
+            browser.close()
+        print_victim(alone, attacked, len(out.split()))
+        print(f"\nserver log: {folder / 'streamlit.log'}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def print_links(browser: object, url: str, pid: int) -> None:
+    print(f"{'hostile link (alone)':<28} {'server CPU s':>12} {'wall s':>8}  toasts")
+    for name, link in hostile_links().items():
+        context = browser.new_context()  # type: ignore[attr-defined]
+        page = context.new_page()
+        before = server_cpu(pid)
+        try:
+            wall = f"{load(page, url + link):8.1f}"
+        except Exception as error:
+            wall = f"{type(error).__name__:>8}"
+        toasts = " | ".join(t[:70] for t in page.get_by_text("Ignored the link").all_inner_texts())
+        print(f"{name:<28} {server_cpu(pid) - before:12.1f} {wall}  {toasts or '-'}")
+        context.close()
+
+
+def print_victim(alone: list[float], attacked: list[float], hostile_loads: int) -> None:
+    print(f"\n{'victim: Overview':<28} {'p50 s':>8} {'p95 s':>8} {'p50 ratio':>10} {'p95 ratio':>10}")
+    base50, base95 = statistics.median(alone), percentile(alone, 0.95)
+    for name, times in (("alone", alone), ("under attack", attacked)):
+        p50, p95 = statistics.median(times), percentile(times, 0.95)
+        print(f"{name:<28} {p50:8.2f} {p95:8.2f} {p50 / base50:10.2f} {p95 / base95:10.2f}")
+    print(f"hostile loads while attacked: {hostile_loads}")
+
+
+if __name__ == "__main__":
+    main()
