@@ -9,7 +9,7 @@ import streamlit as st
 
 from data.warehouse import WarehouseError
 from settings import SettingsError
-from ui import session
+from ui import session, widgets
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
@@ -41,7 +41,9 @@ page = st.navigation([
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
+    widgets.start_report()
     page.run()
+    widgets.report_download(page.title)
 except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
     st.error(f"CS Pulse cannot use its warehouse: {error}")
