@@ -41,9 +41,8 @@ page = st.navigation([
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
-    widgets.start_report()
-    page.run()
     widgets.report_download(page.title)
+    page.run()
 except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
     st.error(f"CS Pulse cannot use its warehouse: {error}")

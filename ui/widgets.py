@@ -260,9 +260,26 @@ def grain_control(label: str = "Grain") -> str:
 REPORT_BLOCKS = "_report_blocks"
 
 
-def start_report() -> None:
-    """Forget what the last run drew: a run that stopped or reran half-way must not leave its tiles in the next."""
-    st.session_state[REPORT_BLOCKS] = []
+def report_download(title: str) -> None:
+    """One sidebar button that downloads the tiles and charts the page draws in this run, with the filters and the
+    data's date on top. Drawn before the page runs, so that a page that stops early (no peak, no orders) still has
+    it: the button holds this run's list, which the page fills as it draws, and the file is written from it only
+    when clicked, so a rerun never pays for the document."""
+    blocks: list[html_report.Block] = []
+    st.session_state[REPORT_BLOCKS] = blocks  # a fresh list each run: a run cut short leaves nothing to the next
+    filters, zone = current_filters(), settings().timezone
+    span = cached(mq.data_range)
+    header = html_report.header_lines(filters, category_label, zone, span[1] if span else None,
+                                      datetime.now(ZoneInfo(zone)))
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    st.sidebar.download_button(
+        "Download this view (HTML)", partial(_report, title, header, blocks), key="report_html", mime="text/html",
+        file_name=f"cs-pulse-{slug}-{filters.start}-{filters.end}.html", on_click="ignore",
+        help="This page's KPI tiles and charts in one HTML file that opens offline, to e-mail or archive.")
+
+
+def _report(title: str, header: list[str], blocks: list[html_report.Block]) -> str:
+    return html_report.build(title, header, tuple(blocks))
 
 
 def _record(block: html_report.Block) -> None:
@@ -274,20 +291,3 @@ def chart(figure: go.Figure, title: str = "", **kwargs: Any) -> Any:
     chart's selection state where ``on_select`` asks for one."""
     _record(html_report.Chart(title, figure))
     return st.plotly_chart(figure, **kwargs)
-
-
-def report_download(title: str) -> None:
-    """One sidebar button that downloads the tiles and charts this run drew, with the filters and the data's date on
-    top. The file is written only when clicked: a rerun pays for the list of what was drawn, not the document."""
-    blocks = tuple(st.session_state.get(REPORT_BLOCKS, []))
-    filters, zone = current_filters(), settings().timezone
-    span = cached(mq.data_range)
-    header = html_report.header_lines(filters, category_label, zone, span[1] if span else None,
-                                      datetime.now(ZoneInfo(zone)))
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-    st.sidebar.download_button(
-        "Download this view (HTML)", partial(html_report.build, title, header, blocks), key="report_html",
-        file_name=f"cs-pulse-{slug}-{filters.start}-{filters.end}.html", mime="text/html", on_click="ignore",
-        disabled=not blocks,
-        help="One HTML file with these tiles and charts that opens offline, to e-mail or archive."
-        if blocks else "This page draws no KPI tiles or charts to put in a report.")
