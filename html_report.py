@@ -15,6 +15,7 @@ from html import escape
 
 import duckdb
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 import charts
@@ -110,8 +111,10 @@ def _mood(tile: Tile) -> str:
 
 
 def _chart(chart: Chart) -> str:
-    figure = chart.figure.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
-                                  config=FIGURE_CONFIG)
+    # Importing Streamlit makes its own template the default: placeholder colours (#000001…) that only its frontend
+    # replaces, and no automatic margins. A copy on Plotly's own template reads the same from the app or a scheduler.
+    own = go.Figure(chart.figure).update_layout(template=pio.templates["plotly"])
+    figure = own.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, config=FIGURE_CONFIG)
     return f"<h2>{escape(chart.title)}</h2>\n{figure}" if chart.title else figure
 
 

@@ -132,6 +132,18 @@ def test_builder_document_names_no_address_outside_the_plotly_bundle() -> None:
     assert "default-src 'none'" in document  # and the browser is told to refuse any request anyway
 
 
+def test_builder_draws_a_figure_made_in_the_app_on_plotlys_own_template() -> None:
+    """Streamlit's template (the default once streamlit is imported) holds placeholder colours its frontend swaps."""
+    import streamlit  # noqa: F401  # sets pio.templates.default = "streamlit", as in the app
+
+    made_in_the_app = go.Figure(go.Bar(x=[1], y=[2]), layout={"template": "streamlit"})
+    assert "#000001" in made_in_the_app.to_json()
+    document = html_report.build("Trends", [], [html_report.Chart("A", made_in_the_app)])
+    figure = _Document(document).scripts[1]
+    assert "#000001" not in figure and "#636efa" in figure  # Plotly's first colour
+    assert made_in_the_app.layout.template.layout.colorway[0] == "#000001"  # the page's figure is left alone
+
+
 def test_builder_says_so_when_a_page_drew_nothing_to_report() -> None:
     assert "This page drew no KPI tiles or charts." in html_report.build("Import", [], [])
 
