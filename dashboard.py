@@ -9,7 +9,7 @@ import streamlit as st
 
 from data.warehouse import WarehouseError
 from settings import SettingsError
-from ui import access, session
+from ui import access, session, widgets
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
@@ -46,6 +46,7 @@ access.sidebar(person)  # before the page: a page that stops early discards what
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
+    widgets.report_download(page.title)
     page.run()
 except access.Refused as error:
     st.error(str(error), icon=":material/block:")
