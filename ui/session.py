@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, NoReturn, TypeVar
@@ -14,7 +15,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.state import get_session_state
 
-from data import categorising, demo, ingest, linking
+from data import categorising, cli, demo, inbox, ingest, linking
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
@@ -36,6 +37,9 @@ def warehouse() -> Warehouse:
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
+    # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
+    inbox.watch(wh, inbox.inbox_of(settings().warehouse_file),
+                cli.job_importer(settings(), categorising.current_taxonomy()))
     return wh
 
 
@@ -136,12 +140,22 @@ def category_label(slug: str) -> str:
 
 
 def taxonomy_problem() -> str | None:
-    """Why the configured taxonomy file cannot be used, in words; None when it can."""
+    """Why the configured taxonomy file cannot be used, in words, naming the file but not its folder (the full path
+    goes to the server log); None when it can."""
     try:
         taxonomy_labels()
     except TaxonomyError as error:
-        return str(error)
+        log.error("the complaint taxonomy file is not usable: %s", error)
+        return without_folders(str(error))
     return None
+
+
+def without_folders(text: str) -> str:
+    """``text`` with every absolute path cut to its last part: a page never shows where the server keeps files."""
+    return _FOLDERS.sub("", text)
+
+
+_FOLDERS = re.compile(r"(?<![\w.])/(?:[^/\s:'\"]+/)+")
 
 
 # --- the shared filters ---------------------------------------------------------------------------------------------
