@@ -595,7 +595,7 @@ class _Parts:
             raise FileRejected(f"{self.file_name}: {name} unpacks to more than {_SMALL_PART_MAX_BYTES:,} bytes, "
                                "which no spreadsheet writes (zip bomb?)")
         parser = ElementTree.XMLParser()
-        for chunk in self._chunks(name):
+        for chunk in self.chunks(name):
             self._feed(parser, chunk, name)
         try:
             return parser.close()
@@ -606,7 +606,7 @@ class _Parts:
         """Each complete element of the part named in ``tags``, in document order, read as the part is inflated.
         Once the caller asks for the next, the elements before it leave ``parent``: one is held at a time."""
         parser, holder = ElementTree.XMLPullParser(events=("start", "end")), None
-        for chunk in self._chunks(name):
+        for chunk in self.chunks(name):
             self._feed(parser, chunk, name)
             for event, element in parser.read_events():
                 local = _local(element.tag)
@@ -621,7 +621,7 @@ class _Parts:
         except ElementTree.ParseError as error:
             raise self._damaged(name, error) from None
 
-    def _chunks(self, name: str) -> Iterator[bytes]:
+    def chunks(self, name: str) -> Iterator[bytes]:
         info = self.zip.getinfo(name)
         if info.file_size > self.budget:
             raise self._over_budget()
@@ -658,6 +658,7 @@ def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str])
     sheet = _first_sheet(parts)
     if sheet not in parts.zip.NameToInfo:
         raise FileRejected(f"{file_name}: an XLSX workbook without a worksheet")
+    _count_row_tags(parts, sheet, file_name, limits)
     shared, dates = _shared_strings(parts), _date_styles(parts)
     rows = _sheet_rows(parts.elements(sheet, _SHEET_TAGS, "sheetData"), shared, dates, file_name, limits)
     header = next((cells for _, cells in rows if cells), {})
@@ -669,6 +670,22 @@ def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str])
     frame = _sheet_frame(rows, width, file_name, limits)
     _note_dates(dates.columns, names, notes)
     return names, frame
+
+
+def _count_row_tags(parts: _Parts, sheet: str, file_name: str, limits: Limits) -> None:
+    """Refuse, in one pass of byte counts and no XML parsing, a sheet with more rows than a spreadsheet holds or the
+    limit lets through (records and as many blank rows): parsing a million rows in Python costs minutes of CPU.
+    The count is an upper bound (``<row`` also starts ``<rowBreaks>``), so it only ever stops what is over."""
+    most, budget, rows, tail = min(EXCEL_MAX_ROWS, 2 * limits.max_rows + 1), parts.budget, 0, b""
+    for chunk in parts.chunks(sheet):
+        window = tail + chunk  # a tag split across two chunks is counted once
+        rows += window.count(b"<row") + window.count(b":row") - tail.count(b"<row") - tail.count(b":row")
+        tail = chunk[-3:]
+        if rows > most + 1:  # one more for <rowBreaks>
+            over = ("a spreadsheet holds" if most == EXCEL_MAX_ROWS else
+                    f"the limit of {limits.max_rows:,} records and as many blank rows")
+            raise FileRejected(f"{file_name}: its sheet has more than {most:,} rows, more than {over}")
+    parts.budget = budget  # the rows are counted against the budget again as they are parsed
 
 
 def _sheet_frame(rows: Iterator[tuple[int, dict[int, str]]], width: int, file_name: str, limits: Limits

@@ -35,9 +35,8 @@ def streamed_xlsx(header: bytes, row: bytes, count: int, dimension: bytes = b"")
     with (zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
           archive.open("xl/worksheets/sheet1.xml", "w") as sheet):
         sheet.write(f'<worksheet xmlns="{MAIN}">'.encode() + dimension + b"<sheetData>" + header)
-        block = row * 10_000
-        for _ in range(count // 10_000):
-            sheet.write(block)
+        for start in range(0, count, 10_000):
+            sheet.write(row * min(10_000, count - start))
         sheet.write(b"</sheetData></worksheet>")
     return buffer.getvalue()
 
@@ -70,16 +69,32 @@ def rows_read(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 # --- XLSX ---------------------------------------------------------------------------------------------------------
 
 
-def test_bounded_xlsx_bomb_stops_at_the_row_limit_while_reading(million_rows: bytes,
-                                                                 rows_read: Callable[[], int]) -> None:
+def test_bounded_xlsx_bomb_is_refused_by_counting_its_rows_before_parsing_any(million_rows: bytes,
+                                                                              rows_read: Callable[[], int]) -> None:
     assert len(million_rows) < 150_000
     message = rejected(million_rows, replace(SMALL, max_unpacked_bytes=100_000_000))  # the rows, not the bytes
-    assert message == "bomb.xlsx: at least 1,001 records, more than the limit of 1,000"
-    assert rows_read() == 1 + 1_001  # the header and one record over the limit, not two million
+    # 1,000 records and as many blank rows, and the header: 2,001 rows at most
+    assert message == ("bomb.xlsx: its sheet has more than 2,001 rows, more than the limit of 1,000 records and as "
+                       "many blank rows")
+    assert rows_read() == 0
+
+
+def test_bounded_xlsx_bomb_with_excels_most_rows_is_refused_before_parsing_any(rows_read: Callable[[], int]) -> None:
+    # with the header, two rows more than a spreadsheet holds (the count lets one <rowBreaks> tag pass)
+    bomb = streamed_xlsx(HEADER, ROW, 1_048_577)
+    message = rejected(bomb, Limits(100_000_000, 5_000_000, 10, 100_000_000))
+    assert message == "bomb.xlsx: its sheet has more than 1,048,576 rows, more than a spreadsheet holds"
+    assert rows_read() == 0
+
+
+def test_bounded_xlsx_records_over_the_limit_stop_the_parse_at_the_first_one(rows_read: Callable[[], int]) -> None:
+    book = streamed_xlsx(HEADER, ROW, 1_500)  # few enough rows to pass the count, too many records
+    assert rejected(book, SMALL) == "bomb.xlsx: at least 1,001 records, more than the limit of 1,000"
+    assert rows_read() == 1 + 1_001  # the header and one record over the limit, not 1,500
 
 
 def test_bounded_xlsx_bomb_declaring_its_range_is_refused_before_its_rows(rows_read: Callable[[], int]) -> None:
-    bomb = streamed_xlsx(HEADER, ROW, 10_000, dimension=b'<dimension ref="A1:A2740001"/>')
+    bomb = streamed_xlsx(HEADER, ROW, 1_500, dimension=b'<dimension ref="A1:A2740001"/>')
     message = rejected(bomb, SMALL)
     assert message == ("bomb.xlsx: its sheet declares rows 1 to 2,740,001 (A1:A2740001), more than the limit of "
                        "1,000 records")
