@@ -209,11 +209,12 @@ def test_bounded_staffing_event_of_a_year_is_kept(fixture_app: None) -> None:
     assert app.selectbox(key="peak").value == "custom-2023-03-12-2024-03-11-year"
 
 
-@pytest.mark.parametrize("key", ["start", "kpi", "event", "sl", "channel"])
-def test_bounded_link_value_of_100_kb_is_ignored_at_once(fixture_app: None, key: str) -> None:
+@pytest.mark.parametrize("key, named", [("start", "start date"), ("kpi", "'kpi'"), ("event", "'event'"),
+                                        ("sl", "'sl'"), ("channel", "'channel'")])
+def test_bounded_link_value_of_100_kb_is_ignored_at_once(fixture_app: None, key: str, named: str) -> None:
     text = "9" * 100_000  # digits: int() of more than 4,300 digits raises, so a number slider is covered too
     app = _app(**{key: text})
-    assert _toasts(app) == [f"Ignored the link's {key!r}: 100,000 characters, more than 200."]
+    assert _toasts(app) == [f"Ignored the link's {named}: 100,000 characters, more than 200."]
     assert key not in app.query_params
     for page in ("app_pages/trends.py", "app_pages/staffing.py"):
         app.switch_page(page).run()

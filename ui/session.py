@@ -228,7 +228,8 @@ def _drop_oversized_link_values() -> None:
         dropped = True
         why = (f"{longest:,} characters, more than {LINK_TEXT_MAX}" if longest > LINK_TEXT_MAX
                else f"{len(values):,} values, more than {LINK_VALUES_MAX}")
-        st.toast(f"Ignored the link's {key[:LINK_TEXT_MAX]!r}: {why}.")
+        what = f"{key} date" if key in ("start", "end") else repr(key[:LINK_TEXT_MAX])  # as the dates' own toast
+        st.toast(f"Ignored the link's {what}: {why}.")
     if dropped:
         # A bound widget seeds itself from the URL as first loaded, not from st.query_params: forget the dropped
         # values there too (Streamlit's own call for the params it filters out on a page change).
