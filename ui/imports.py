@@ -122,9 +122,24 @@ def _report(result: ingest.ImportResult) -> None:
     if result.status == "already_imported":
         st.info("This file was imported before; nothing changed.")
     counts = [("Records read", result.rows_read), ("Inserted", result.inserted), ("Updated", result.updated),
-              ("Unchanged", result.unchanged), ("Rejected", result.rejected_rows)]
+              ("Unchanged", result.unchanged), ("Duplicates merged", result.duplicates),
+              ("Rejected", result.rejected_rows)]
     for cell, (label, value) in zip(st.columns(len(counts)), counts, strict=True):
         cell.metric(label, f"{value:,}")
+    if result.duplicates:
+        _repeats(result)
+
+
+def _repeats(result: ingest.ImportResult) -> None:
+    """Rows that repeat another row's id: how many, which one was kept (data.ingest.newest_per_key), the list."""
+    repeated = result.repeated if result.repeated is not None else pl.DataFrame()
+    column = repeated["column"][0] if repeated.height else "id"
+    rows = "1 row repeats" if result.duplicates == 1 else f"{result.duplicates:,} rows repeat"
+    st.info(f"{rows} the {column} of another row; the newest kept: the row with the latest update time, or the first "
+            "in the file where the times are equal. The repeats are left out.")
+    if repeated.height:
+        st.download_button("Download the repeated rows (CSV)", safe_csv(repeated), file_name="repeated-rows.csv",
+                           mime="text/csv", key=f"repeats_{result.import_id}")
 
 
 def _rejects(plan: Plan, when: str) -> None:
