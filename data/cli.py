@@ -1,6 +1,9 @@
 """The import command line, ``python -m data.cli PATH... [options]``: the same plan and import as the Import page.
 
 Exit code 0 when every file was imported or already was, 2 when one was rejected or the run could not start.
+
+While the dashboard (or another import) holds the warehouse, the files wait in the warehouse's inbox
+(``data.inbox``): the holder imports them within seconds, and this command waits for the result and prints it.
 """
 
 from __future__ import annotations
@@ -9,18 +12,20 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 
+from data import inbox
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
 from data.export import safe_csv
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
-from data.linking import link
+from data.linking import link_if_stale
 from data.plans import (
     REASON_COLUMNS,
     Plan,
@@ -32,7 +37,7 @@ from data.plans import (
     run_plan,
 )
 from data.raw_tables import Limits, RawTable
-from data.warehouse import Warehouse, WarehouseError
+from data.warehouse import Warehouse, WarehouseError, WarehouseInUse
 from settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
@@ -46,18 +51,25 @@ class RejectsFileError(RuntimeError):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    rejects_to = Path(args.rejects) if args.rejects else None
     try:
         settings = get_settings()
         taxonomy = current_taxonomy()  # a bad taxonomy file stops the run before anything is written
-        results = import_paths(args.paths, Path(args.db) if args.db else settings.warehouse_file, settings,
-                               args.source, args.date_order, taxonomy,
-                               rejects_to=Path(args.rejects) if args.rejects else None)
+        db = Path(args.db) if args.db else settings.warehouse_file
+        if rejects_to is not None:  # a path that cannot be written stops the run before anything is imported
+            write_rejects(rejects_to, [])
+        try:
+            results = [_public(r) for r in import_paths(args.paths, db, settings, args.source, args.date_order,
+                                                        taxonomy, rejects_to=rejects_to)]
+        except WarehouseInUse as error:
+            results = queue_and_wait(args.paths, db, settings, args.source, args.date_order, taxonomy, args.wait,
+                                     why=str(error), rejects_to=rejects_to)
     except (WarehouseError, SettingsError, TaxonomyError, RejectsFileError) as error:
         print(f"data.cli: {error}", file=sys.stderr)
         return 2
     for result in results:
-        print(json.dumps(_public(result)) if args.json else _line(result))
-    return 2 if any(r.status == "rejected" for r in results) else 0
+        print(json.dumps(result) if args.json else _line(result))
+    return 2 if any(r["status"] == "rejected" for r in results) else 0
 
 
 def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str = "auto", date_order: str = "auto",
@@ -73,22 +85,84 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
         reading = pool.submit(_read, paths, limits, source)
         warehouse = Warehouse(db)
     try:
-        raws, rejected = reading.result()
-        ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
-        plans = plan_tables(raws, ctx, source, load_mappings(warehouse),
-                            category_columns=load_category_columns(warehouse), zones=load_source_zones(warehouse))
-        del raws  # typed now: the text cells need not stay in memory through the merge
-        if rejects_to is not None:
-            write_rejects(rejects_to, plans)
-        # run_plan reports a rejection as a result, so one bad file never stops the others
-        results = rejected + [run_plan(warehouse, plan) for plan in plans]
-        if taxonomy is not None and any(r.status == "imported" for r in results):
-            categorise(warehouse, taxonomy)
-        if any(r.status == "imported" for r in results):
-            link(warehouse, settings.link_window_days)  # an orders file links tickets imported before it
+        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to)
+        _derive(warehouse, settings, taxonomy)
+        # jobs other imports queued while this one held the warehouse
+        inbox.run_pending(warehouse, inbox.inbox_of(db), job_importer(settings, taxonomy))
     finally:
         warehouse.close()
     return results
+
+
+def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,
+                 source: str, date_order: str, rejects_to: Path | None = None) -> list[ImportResult]:
+    raws, rejected = read
+    ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
+    plans = plan_tables(raws, ctx, source, load_mappings(warehouse),
+                        category_columns=load_category_columns(warehouse), zones=load_source_zones(warehouse))
+    del raws  # typed now: the text cells need not stay in memory through the merge
+    if rejects_to is not None:
+        write_rejects(rejects_to, plans)
+    # run_plan reports a rejection as a result, so one bad file never stops the others
+    return rejected + [run_plan(warehouse, plan) for plan in plans]
+
+
+def _derive(warehouse: Warehouse, settings: Settings, taxonomy: Taxonomy | None) -> None:
+    """Categorise every pending ticket and link tickets to orders if the data changed: also what an earlier run
+    left undone when it stopped between its import and these steps."""
+    if taxonomy is not None:
+        categorise(warehouse, taxonomy)
+    link_if_stale(warehouse, settings.link_window_days)  # an orders file links tickets imported before it
+
+
+def job_importer(settings: Settings, taxonomy: Taxonomy | None) -> inbox.ImportFn:
+    """How a queued job is imported, by this command or by the dashboard's inbox watcher."""
+    def import_job(warehouse: Warehouse, paths: Sequence[Path], source: str, date_order: str) -> list[dict]:
+        # the reasons beside the job's report, for a waiting command with --rejects to take
+        job = paths[0].parent if paths else None
+        reasons = _reasons_of_job(job) if job is not None and (job / inbox.JOB_FILE).exists() else None
+        results = _import_read(warehouse, _read([str(p) for p in paths], Limits.from_settings(settings), source),
+                               settings, source, date_order, reasons)
+        _derive(warehouse, settings, taxonomy)
+        return [_public(result) for result in results]
+    return import_job
+
+
+def _reasons_of_job(job: Path) -> Path:
+    """Where a queued job's reasons table goes: beside its report in the inbox's done folder."""
+    done = job.parent / inbox.DONE
+    done.mkdir(exist_ok=True)
+    return done / f"{job.name}.reasons.csv"
+
+
+def queue_and_wait(paths: Sequence[str], db: Path, settings: Settings, source: str, date_order: str,
+                   taxonomy: Taxonomy | None, wait_seconds: float, why: str,
+                   rejects_to: Path | None = None) -> list[dict[str, object]]:
+    """Leave the files in the warehouse's inbox and wait for whoever holds the warehouse to import them; take the
+    warehouse and import the queue itself if the holder lets go first (another import finishing)."""
+    box = inbox.inbox_of(db)
+    job = inbox.submit(box, [Path(path) for path in paths], source, date_order)
+    print(f"data.cli: {why} The files wait in its inbox ({box.name}/{job}); waiting up to {wait_seconds:.0f} s "
+          "for them to be imported…", file=sys.stderr)
+    deadline = time.monotonic() + wait_seconds
+    while (done := inbox.result(box, job)) is None:
+        if time.monotonic() > deadline:
+            raise WarehouseError(f"Still queued after {wait_seconds:.0f} s. The files stay in {box}: the dashboard "
+                                 "imports them within seconds of its next start, as does the next import.")
+        try:
+            warehouse = Warehouse(db)
+        except WarehouseInUse:
+            time.sleep(0.5)
+            continue
+        try:
+            inbox.run_pending(warehouse, box, job_importer(settings, taxonomy))
+        finally:
+            warehouse.close()
+    reasons = _reasons_of_job(box / job)
+    if rejects_to is not None and reasons.exists():
+        rejects_to.write_bytes(reasons.read_bytes())
+    reasons.unlink(missing_ok=True)
+    return done
 
 
 def write_rejects(path: Path, plans: Sequence[Plan]) -> None:
@@ -124,13 +198,13 @@ def _public(result: ImportResult) -> dict[str, object]:
     return {key: getattr(result, key) for key in keys}
 
 
-def _line(result: ImportResult) -> str:
-    if result.status == "rejected":
-        return f"rejected: {result.reason}"
-    repeats = f"{result.duplicates} repeats merged (newest kept), " if result.duplicates else ""
-    return (f"{result.status}: {result.file} as {result.source} {result.kind}: {result.rows_read} records read, "
-            f"{result.inserted} inserted, {result.updated} updated, {result.unchanged} unchanged, {repeats}"
-            f"{result.rejected_rows} rejected")
+def _line(result: dict[str, object]) -> str:
+    if result["status"] == "rejected":
+        return f"rejected: {result['reason']}"
+    repeats = f"{result['duplicates']} repeats merged (newest kept), " if result.get("duplicates") else ""
+    return (f"{result['status']}: {result['file']} as {result['source']} {result['kind']}: {result['rows_read']} "
+            f"records read, {result['inserted']} inserted, {result['updated']} updated, {result['unchanged']} "
+            f"unchanged, {repeats}{result['rejected_rows']} rejected")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--date-order", choices=("auto", "DMY", "MDY"), default="auto",
                         help="how to read slash dates such as 03/04/2024 (default: decide per source)")
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
+    parser.add_argument("--wait", type=float, default=600, metavar="SECONDS",
+                        help="while the dashboard or another import holds the warehouse, how long to wait for the "
+                             "queued files to be imported (default: 600)")
     parser.add_argument("--rejects", metavar="OUT.csv",
                         help="write every record left out and why (unreadable cells, rows repeating an id) to this "
                              "CSV; a header alone when none was")

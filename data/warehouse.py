@@ -35,6 +35,10 @@ class WarehouseError(RuntimeError):
     """A warehouse problem explained in words a user can act on."""
 
 
+class WarehouseInUse(WarehouseError):
+    """Another process holds the warehouse file (DuckDB lets one process open it): the dashboard, or an import."""
+
+
 def _column_list(columns: list[tuple[str, str]]) -> str:
     return ",\n  ".join(f"{name} {sql_type}" for name, sql_type in columns)
 
@@ -98,6 +102,7 @@ class Warehouse:
         self.path = str(path)
         self.read_only = read_only
         self._write_lock = threading.Lock()
+        self.closed = False
         self._con = _connect(self.path, read_only)
         if not read_only:
             self._migrate()
@@ -176,6 +181,7 @@ class Warehouse:
         return self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]  # type: ignore[index]
 
     def close(self) -> None:
+        self.closed = True
         self._con.close()
 
     def _migrate(self) -> None:
@@ -207,9 +213,8 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(path, read_only=read_only, config={"preserve_insertion_order": False})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise WarehouseError(
-                f"The warehouse {path} is in use by another process (is the dashboard running?). "
-                "Stop it, or import through the dashboard's Import page, or point --db at another file."
+            raise WarehouseInUse(
+                f"The warehouse {path} is in use by another process (the dashboard, or another import)."
             ) from None
         raise WarehouseError(f"Cannot open the warehouse {path}: {exc}") from None
 

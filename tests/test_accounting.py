@@ -18,9 +18,11 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data import inbox
 from data.plans import Plan
 from data.warehouse import MIGRATIONS, Warehouse
 from tests.conftest import PROJECT, REAL_DATA, load_fixture, warehouse_file
+from tests.test_inbox import HOLDER
 from ui import imports
 
 HEADER = "Id,Requester email,Subject,Status,Via,Created at,Updated at,Solved at\n"
@@ -113,6 +115,25 @@ def test_accounting_cli_rejects_file_lists_each_row_left_out_with_its_record_and
     assert unreadable == [(201, "Created at", "not a date"), (202, "Created at", "not a date"),
                           (203, "Created at", "not a date")]
     assert {r["file"] for r in rows} == {"twice.csv"}
+
+
+def test_accounting_cli_queued_beside_a_running_dashboard_still_writes_its_rejects(
+        twice: Path, tmp_path: Path) -> None:
+    db, out = tmp_path / "w.duckdb", tmp_path / "left-out.csv"
+    Warehouse(db).close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                          text=True) as holder:  # the dashboard's process: it holds the warehouse and imports the inbox
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+            done = cli(twice, "--db", db, "--json", "--rejects", out)
+        finally:
+            holder.kill()
+    assert done.returncode == 0 and "wait in its inbox" in done.stderr, done.stderr
+    report = one_json(done)
+    assert (report["inserted"], report["duplicates"], report["rejected_rows"]) == (100, 100, 3)
+    assert [int(r["record"]) for r in read_csv(out)] == sorted([r for r, _, _ in expected_repeats()] + [201, 202, 203])
+    assert [p.name for p in (inbox.inbox_of(db) / inbox.DONE).iterdir() if p.suffix == ".csv"] == []  # taken
 
 
 def test_accounting_reimport_of_the_same_file_changes_nothing_and_still_adds_up(twice: Path, tmp_path: Path) -> None:

@@ -119,14 +119,21 @@ def test_cli_saved_mapping_reads_a_generic_file(tmp_path: Path) -> None:
     assert rows == [("A-1", "email", 90.0), ("A-2", "phone", None)]
 
 
-def test_cli_on_a_busy_warehouse_says_so(tmp_path: Path) -> None:
+def test_cli_on_a_warehouse_held_too_long_says_so_and_leaves_the_files_queued(tmp_path: Path) -> None:
+    """A holder that never lets go and imports no queue (here: this test): the command gives up after --wait,
+    says where its files wait, and the next import that gets the warehouse imports them."""
     db = tmp_path / "w.duckdb"
-    csv = tmp_path / "tickets.csv"
+    csv, later = tmp_path / "tickets.csv", tmp_path / "later.csv"
     csv.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 3)))
+    later.write_text(ZENDESK_HEADER + zendesk_rows(range(3, 6)))
     holder = Warehouse(db)
-    done = ingest(csv, "--db", db)
+    done = ingest(csv, "--db", db, "--wait", "1")
     holder.close()
-    assert done.returncode == 2 and "in use by another process" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "in use by another process" in done.stderr and "Still queued after 1 s" in done.stderr
+    assert "w-inbox" in done.stderr
+    assert one_json(ingest(later, "--db", db, "--json"))["inserted"] == 3
+    assert Warehouse(db).row_count("tickets") == 5  # the queued file came in with the next import
 
 
 def test_cli_killed_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:

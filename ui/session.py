@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import polars as pl
 import streamlit as st
 
-from data import categorising, demo, ingest, linking
+from data import categorising, cli, demo, inbox, ingest, linking
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
@@ -35,6 +35,9 @@ def warehouse() -> Warehouse:
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
+    # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
+    inbox.watch(wh, inbox.inbox_of(settings().warehouse_file),
+                cli.job_importer(settings(), categorising.current_taxonomy()))
     return wh
 
 
