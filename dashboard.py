@@ -41,7 +41,8 @@ page = st.navigation([
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
-    page.run()
+    with session.share_link():  # "Share this view" in the sidebar: the link to this page as it is
+        page.run()
 except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
     st.error(f"CS Pulse cannot use its warehouse: {error}")

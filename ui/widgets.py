@@ -26,6 +26,7 @@ from ui.session import (
     imports,
     kpis,
     settings,
+    url_bound,
     warehouse,
 )
 
@@ -265,4 +266,4 @@ def grain_control(label: str = "Grain") -> str:
     """Day, week or month, kept in the URL (``?grain=``, shared by the pages that draw a trend)."""
     grains = ["day", "week", "month"]
     check_link("grain", grains.__contains__, "day, week or month")
-    return st.segmented_control(label, grains, default="week", key="grain", bind="query-params") or "week"
+    return st.segmented_control(label, grains, default="week", **url_bound("grain")) or "week"
