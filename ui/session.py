@@ -1,5 +1,6 @@
 """What every page shares: the cached warehouse handle, versioned cached queries, the sidebar filters, state kept in
-the URL, and messages that outlive a rerun. The only UI module that reads settings or opens the warehouse.
+the URL and the link that shares it, and messages that outlive a rerun. The only UI module that reads settings or
+opens the warehouse.
 """
 
 from __future__ import annotations
