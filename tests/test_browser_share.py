@@ -59,8 +59,9 @@ def browser() -> Iterator[Browser]:
 
 
 def _tab(browser: Browser, server_url: str) -> Page:
-    """A page in a browser context of its own: its own cookies, storage and Streamlit session."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A page in a browser context of its own: its own cookies, storage and Streamlit session. Tall enough to hold
+    the whole page: Streamlit draws a Plotly chart only once it scrolls into view (a grey placeholder until then)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 4400})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server_url)
     tab = context.new_page()
     tab.set_default_timeout(60_000)
@@ -126,8 +127,6 @@ def _share(browser: Browser, server_url: str, path: str, change: Callable[[Page]
     numbers = _same_numbers(sharer, opener)
     ARTIFACTS.mkdir(exist_ok=True)
     for role, tab in (("sharer", sharer), ("opener", opener)):
-        tab.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside the page: show more
-        tab.wait_for_timeout(1_500)  # let Plotly redraw at the new size before the picture
         tab.screenshot(path=str(ARTIFACTS / f"share-{name}-{role}.png"), full_page=True)
         tab.context.close()
     return link, address, numbers
