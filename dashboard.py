@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import streamlit as st
 
 from data.warehouse import WarehouseError
-from settings import SettingsError
-from ui import access, session
+from settings import ENV_PREFIX, SettingsError
+from ui import access, session, widgets
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")
@@ -17,10 +18,14 @@ log = logging.getLogger("cspulse")
 # a local icon: a Material icon here makes every browser fetch it from Google's font servers
 st.set_page_config(page_title="CS Pulse", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
+# A bad setting is named on the page; its value (a path, a secret) goes to the server log only.
 try:
     session.settings()
 except SettingsError as error:
-    st.error(f"CS Pulse cannot start. {error}. Fix it in the environment or `.env`, then restart.")
+    log.error("cannot start: %s", error)
+    names = ", ".join(dict.fromkeys(re.findall(rf"{ENV_PREFIX}[A-Z0-9_]+", str(error)))) or "see the server log"
+    st.error(f"CS Pulse cannot start: a setting has a value it cannot use ({names}). The server log says why; fix "
+             "it in the environment or `.env`, then restart.")
     st.stop()
 
 person = access.gate(session.settings())  # signed out, a stranger, or an unsafe address: stops here
@@ -46,12 +51,13 @@ access.sidebar(person)  # before the page: a page that stops early discards what
 try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
+    widgets.report_download(page.title)
     page.run()
 except access.Refused as error:
     st.error(str(error), icon=":material/block:")
 except WarehouseError as error:
     log.warning("warehouse unavailable: %s", error)
-    st.error(f"CS Pulse cannot use its warehouse: {error}")
+    st.error(f"CS Pulse cannot use its warehouse: {error.reason}. The details are in the server log.")
 except Exception:
     # Streamlit's own stop and rerun signals are BaseExceptions and pass through untouched.
     log.exception("page %s failed", page.title)

@@ -21,7 +21,7 @@ widgets.clock_note(team.TEAM, kpis)
 name = session.url_choice("Chart", team.chart_choices(kpis), "team_kpi", team.default_chart(kpis),
                           format_func=widgets.metric_label)
 if not widgets.explain_chart(name) and widgets.has_values(frame, name):
-    chart = st.plotly_chart(charts.by_agent(frame, BY_NAME[name], "by_value", widgets.min_sample()),
-                            width="stretch", on_select="rerun", selection_mode="points", key="team_chart")
+    chart = widgets.chart(charts.by_agent(frame, BY_NAME[name], "by_value", widgets.min_sample()), BY_NAME[name].label,
+                          width="stretch", on_select="rerun", selection_mode="points", key="team_chart")
     widgets.definition(BY_NAME[name], frame)
     widgets.drill_down(chart, frame, BY_NAME[name], filters, None, by)

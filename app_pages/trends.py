@@ -17,9 +17,9 @@ frame = None if missing else session.kpis([view.kpi], filters, view.grain, view.
 if frame is not None and widgets.has_values(frame, view.kpi):
     shifted, label = trends.comparison(filters, view)
     before = session.kpis([view.kpi], shifted, view.grain, samples=True) if shifted else None
-    chart = st.plotly_chart(charts.trend(frame, metric, view.grain, by=view.by, overlay=before, overlay_label=label,
-                                         min_sample=widgets.min_sample()),
-                            width="stretch", on_select="rerun", selection_mode="points", key="trend_chart")
+    chart = widgets.chart(charts.trend(frame, metric, view.grain, by=view.by, overlay=before, overlay_label=label,
+                                       min_sample=widgets.min_sample()), metric.label,
+                          width="stretch", on_select="rerun", selection_mode="points", key="trend_chart")
     widgets.definition(metric, frame)
     widgets.drill_down(chart, frame, metric, filters, view.grain, view.by)
 

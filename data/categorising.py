@@ -97,7 +97,7 @@ def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, ta
     """An analyst's category for one ticket: applied now, kept across re-imports, learned from next time."""
     taxonomy = taxonomy or current_taxonomy()
     if category not in taxonomy.slugs and category not in own_labels(warehouse.cursor(), taxonomy):
-        raise ValueError(f"{category!r} is not a category of the taxonomy {taxonomy.path} nor one of the store's own")
+        raise ValueError(f"{category!r} is not a category of the complaint taxonomy nor one of the store's own")
     with warehouse.transaction() as cur:
         found = cur.execute("SELECT count(*) FROM tickets WHERE source = $source AND ticket_id = $id",
                             {"source": source, "id": ticket_id}).fetchone()
@@ -187,7 +187,7 @@ def apply_store_mapping(warehouse: Warehouse, mapping: StoreMapping, taxonomy: T
     taxonomy = taxonomy or current_taxonomy()
     wrong = sorted(target for target in mapping.values.values() if target != OWN and target not in taxonomy.slugs)
     if wrong:
-        raise ValueError(f"not categories of the taxonomy {taxonomy.path}: {', '.join(wrong)}")
+        raise ValueError(f"not categories of the complaint taxonomy: {', '.join(wrong)}")
     text = json.dumps({"values": mapping.values, "adopt": mapping.adopt}, sort_keys=True)
     with warehouse.transaction() as cur:
         warehouse.set_meta(cur, STORE_MAPPING_META, text)

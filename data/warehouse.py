@@ -32,7 +32,15 @@ def utc_now() -> datetime:
 
 
 class WarehouseError(RuntimeError):
-    """A warehouse problem explained in words a user can act on."""
+    """A warehouse problem explained in words a user can act on.
+
+    The message (for the command line and the server log) names the file; ``reason`` says the problem without it,
+    for a page anyone with the link may read.
+    """
+
+    def __init__(self, message: str, reason: str = "it could not be opened") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class WarehouseInUse(WarehouseError):
@@ -211,15 +219,36 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseInUse(
-                f"The warehouse {path} is in use by another process (the dashboard, or another import)."
+                f"The warehouse {path} is in use by another process (the dashboard, or another import).",
+                reason="its file is in use by another process",
             ) from None
         raise WarehouseError(f"Cannot open the warehouse {path}: {exc}") from None
 
 
+# lock_configuration comes last: after it no setting changes, these included.
+LOCK_DOWN: tuple[str, ...] = (
+    "SET autoinstall_known_extensions = false",  # icu, json and parquet are built into the wheel; nothing else
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET allow_persistent_secrets = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+
+
 def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
-    # After the file is attached: no reading server files, COPY TO, ATTACH or INSTALL through SQL.
-    # Frames reach DuckDB through register(), which still works.
-    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+    """No SQL through this connection reaches anything but the warehouse: no server file read or written (read_csv,
+    read_text, glob, COPY, EXPORT, ATTACH of a file), no extension installed or loaded, no setting changed.
+
+    Every handle is locked, the command line's too: imports reach DuckDB as frames through ``register()``, never as
+    paths in SQL, so no caller needs more. Run after the file is attached and migrated.
+
+    ``allowed_directories`` stays as DuckDB sets it: switching external access off allows exactly this database's
+    own files (the file, its ``.wal``, ``.wal.checkpoint`` and ``.wal.recovery``) and its temp directory for
+    spills (``<file>.tmp/``), which checkpoints and large sorts need. Allowing the warehouse's folder instead would
+    widen it: SQL could then read and write any file beside the warehouse.
+    """
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:  # type: ignore[index]
         return  # a second handle on a database this process already opened and locked down
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    for statement in LOCK_DOWN:
+        con.execute(statement)

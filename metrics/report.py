@@ -1,6 +1,11 @@
 """Every registered KPI for a period, for scripts and scheduled reports.
 
     python -m metrics.report --json [--db PATH] [--start YYYY-MM-DD --end YYYY-MM-DD]
+    python -m metrics.report --html OUT.html [--db PATH] [--start YYYY-MM-DD --end YYYY-MM-DD]
+
+``--html`` writes the Overview (its tiles with their definitions, its charts) as one HTML file that opens offline,
+as the dashboard's "Download this view (HTML)" does; it is the one module of ``metrics`` that draws, through
+``html_report``, because it is a command: nothing imports it.
 
 Tickets count by creation date, orders by order date, both ends inclusive, in the account time zone. Without
 dates: the 30 days up to the newest data. Durations in minutes, rates as fractions, no data as null; with
@@ -15,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from data.categorising import category_labels
 from data.classifier import TaxonomyError, load_taxonomy
@@ -47,6 +53,23 @@ def _single_currency_as_number(value: Value) -> Value:
     return value
 
 
+def write_html(warehouse: Warehouse, settings: Settings, out: Path, start: date | None = None,
+               end: date | None = None) -> Filters:
+    """The Overview for the given days (the 30 up to the newest data without them) as one HTML file at ``out``."""
+    import html_report  # only here: the JSON and text reports need no Plotly
+
+    cur = warehouse.cursor()
+    filters = Filters(start=start, end=end) if start and end else default_filters(cur, settings=settings)
+    labels = category_labels(cur, load_taxonomy(settings.taxonomy_file))
+    document = html_report.overview(cur, settings, filters, lambda slug: labels.get(slug, slug),
+                                    datetime.now(ZoneInfo(settings.timezone)))
+    try:
+        out.write_text(document, encoding="utf-8")
+    except OSError as error:  # e.g. a folder that does not exist: one line, not a traceback
+        raise ValueError(f"cannot write {out}: {error.strerror}") from error
+    return filters
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -55,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         db = Path(args.db) if args.db else settings.warehouse_file
         warehouse = Warehouse(db, read_only=True)
+        if args.html:
+            filters = write_html(warehouse, settings, Path(args.html), args.start, args.end)
+            print(f"Wrote the Overview {filters.start} – {filters.end} to {args.html}")
+            return 0
         filters, values = report(warehouse, settings, args.start, args.end)
     except (WarehouseError, SettingsError, TaxonomyError, ValueError) as error:
         print(f"metrics.report: {error}", file=sys.stderr)
@@ -81,6 +108,7 @@ def _text(value: Value, unit: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m metrics.report", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object keyed by KPI name")
+    parser.add_argument("--html", metavar="OUT.html", help="write the Overview as one HTML file that opens offline")
     parser.add_argument("--db", help="warehouse file (default: CSPULSE_WAREHOUSE_PATH)")
     parser.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
     parser.add_argument("--end", type=date.fromisoformat, help="last day, YYYY-MM-DD")

@@ -27,7 +27,7 @@ from ui.session import (
     url_choice,
     why_not,
 )
-from ui.widgets import grain_control, min_sample, team_table
+from ui.widgets import chart, grain_control, min_sample, team_table
 
 HANDLING = ["first_reply_minutes_median", "full_resolution_minutes_median", "reopen_rate", "csat"]
 ORDER_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
@@ -83,7 +83,7 @@ def top_and_rising(filters: mq.Filters, table: pl.DataFrame) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Top categories")
-        st.plotly_chart(charts.category_bars(table), width="stretch")
+        chart(charts.category_bars(table), "Top categories", width="stretch")
         st.caption("Tickets per category, its share of the period, and the change on the period before.")
     with right:
         st.subheader("Rising now")
@@ -118,8 +118,8 @@ def trend(filters: mq.Filters, table: pl.DataFrame) -> None:
     frame = frame.filter(pl.col("by_value").is_in(chosen)).with_columns(
         pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
     if frame.height:
-        st.plotly_chart(charts.trend(frame, BY_NAME["tickets_created"], grain, by="category",
-                                     min_sample=min_sample()), width="stretch")
+        chart(charts.trend(frame, BY_NAME["tickets_created"], grain, by="category", min_sample=min_sample()),
+              "Trend per category", width="stretch")
     st.caption("The five largest categories are shown first; add or remove categories above.")
 
 
@@ -143,7 +143,8 @@ def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
                 "their order number, an order number in their text, or the customer's recent order).")
         return
     per, label = rates["per"][0], ORDER_LABELS[dimension]
-    st.plotly_chart(charts.complaint_rates(rates, label, min_sample()), width="stretch")
+    chart(charts.complaint_rates(rates, label, min_sample()), f"Tickets per 1,000 {per} by {label.lower()}",
+          width="stretch")
     st.caption(f"Tickets that reach an order, per 1,000 {per} with that {label.lower()} in the period; grey bars rest "
                f"on fewer than {min_sample()} {per}. A ticket about an order of several products counts against "
                "each of them.")

@@ -3,6 +3,8 @@ store."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import polars as pl
 import streamlit as st
 
@@ -26,8 +28,9 @@ TABLES = ("tickets", "orders", "order_lines", "reviews", "roster", "traffic")
 
 
 def table_counts() -> str:
+    """Rows per table and the warehouse's file name; its folder would tell anyone with the link about the server."""
     counts = " · ".join(f"{name.replace('_', ' ').capitalize()}: {row_count(name):,}" for name in TABLES)
-    return f"{counts} — in `{warehouse().path}`"
+    return f"{counts} — in `{PurePath(warehouse().path).name}`"
 
 
 def imports_view() -> pl.DataFrame:

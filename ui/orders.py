@@ -13,7 +13,7 @@ from metrics import query as mq
 from metrics import retention as retention_metrics
 from metrics.registry import BY_NAME, ORDERS_HINT
 from ui.session import cached, kpis, row_count, settings, url_choice
-from ui.widgets import explain_chart, explain_missing, kpi_row, min_sample
+from ui.widgets import chart, explain_chart, explain_missing, kpi_row, min_sample
 
 CONTACT_RATE = "contacts_per_100_orders"
 NO_REACH = "No helpdesk export reaches these dates"
@@ -55,7 +55,8 @@ def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
     trend = kpis([CONTACT_RATE, "orders"], filters, grain=grain)
     # the rate rests on the period's orders: they are its sample
     trend = trend.with_columns(pl.col("orders").alias(f"{CONTACT_RATE}_n"))
-    st.plotly_chart(charts.trend(trend, BY_NAME[CONTACT_RATE], grain, min_sample=min_sample()), width="stretch")
+    chart(charts.trend(trend, BY_NAME[CONTACT_RATE], grain, min_sample=min_sample()), BY_NAME[CONTACT_RATE].label,
+          width="stretch")
     st.caption(f"Tickets created per 100 orders placed in the same {grain}; hover a point for the orders it rests "
                f"on. Points over fewer than {min_sample()} orders are drawn hollow: an indication, not a result.")
 
@@ -91,7 +92,7 @@ def how_linked(filters: mq.Filters) -> None:
     if shares.is_empty():
         st.caption("No tickets in these dates.")
         return
-    st.plotly_chart(charts.link_shares(shares), width="stretch")
+    chart(charts.link_shares(shares), "How tickets reach orders", width="stretch")
     st.caption(f"A ticket reaches an order by its order-number column, else an order number in its subject, tags or "
                f"description that exists, else the same customer's newest order in the {settings().link_window_days} "
                "days before it (`CSPULSE_LINK_WINDOW_DAYS`). Tickets by creation time.")
@@ -144,7 +145,7 @@ def wismo(filters: mq.Filters) -> None:
         st.info("This needs an orders export that says when orders were fulfilled (Shopify's 'Fulfilled at').",
                 icon=":material/info:")
         return
-    st.plotly_chart(charts.wismo_against_lag(frame), width="stretch")
+    chart(charts.wismo_against_lag(frame), "Where is my order, against shipping", width="stretch")
     tickets = (f"{NO_REACH}: the where-is-my-order tickets are unknown" if frame["wismo_tickets"].is_null().all()
                else f"{int(frame['wismo_tickets'].sum()):,} where-is-my-order tickets")
     st.caption(f"{fulfilment.DEFINITION} {tickets}; {int(frame['fulfilled_orders'].sum() or 0):,} fulfilled orders "
@@ -161,7 +162,7 @@ def retention(filters: mq.Filters) -> None:
                 f"({found.too_recent:,} ordered too recently): choose earlier dates to see who came back.",
                 icon=":material/info:")
         return
-    st.plotly_chart(charts.repeat_by_support(found.table, min_sample()), width="stretch")
+    chart(charts.repeat_by_support(found.table, min_sample()), "Does support bring customers back?", width="stretch")
     st.caption(f"Repeat purchase: a second order within {found.days} days of a customer's first order in the period; "
                f"contacted support: a ticket in those days before that second order; {found.too_recent:,} recent "
                f"customers left out (their {found.days} days are not over)"

@@ -6,29 +6,30 @@ from __future__ import annotations
 import streamlit as st
 
 import charts
+from html_report import overview_trend_title
 from metrics import query as mq
 from metrics.registry import BY_NAME
+from metrics.tiles import OVERVIEW_FIRST_REPLY
 from ui.session import kpis
-from ui.widgets import default_kpi, explain_chart, sample_sizes
-
-FIRST_REPLY = ("first_reply_minutes_median", "first_reply_business_minutes_median")
+from ui.widgets import chart, default_kpi, explain_chart, sample_sizes
 
 
 def volume_and_speed(filters: mq.Filters, grain: str) -> None:
     """Tickets per period with their median first reply on the clock the data gives it; where the data has no
     first reply at all, the tickets alone and a sentence saying which export gives it."""
-    volume, speed = BY_NAME["tickets_created"], BY_NAME[default_kpi(FIRST_REPLY)]
-    st.markdown(f"**Tickets and {speed.label.split(' (')[0].lower()} time**")
+    volume, speed = BY_NAME["tickets_created"], BY_NAME[default_kpi(OVERVIEW_FIRST_REPLY)]
+    title = overview_trend_title(speed.label)
+    st.markdown(f"**{title}**")
     if explain_chart(volume.name) or not _any_tickets(filters):
         return
     trend = kpis([volume.name, speed.name], filters, grain=grain, samples=True)
     if trend[speed.name].drop_nulls().is_empty():
-        st.plotly_chart(charts.trend(trend, volume, grain), width="stretch")
+        chart(charts.trend(trend, volume, grain), volume.label, width="stretch")
         if not explain_chart(speed.name):
             st.info("No first reply in these dates: none of their tickets has been answered yet.",
                     icon=":material/info:")
         return
-    st.plotly_chart(charts.volume_and_speed(trend, volume, speed, grain), width="stretch")
+    chart(charts.volume_and_speed(trend, volume, speed, grain), title, width="stretch")
     st.caption(f"Tickets by creation time; {speed.label.lower()} of the tickets created in each {grain}. "
                "Weeks start on Monday; the first and last bars may cover part of a period. "
                + sample_sizes(trend, speed.name))
@@ -38,8 +39,8 @@ def by_channel(filters: mq.Filters) -> None:
     st.markdown("**Tickets by channel**")
     if explain_chart("tickets_created") or not _any_tickets(filters):
         return
-    st.plotly_chart(charts.by_dimension(kpis(["tickets_created"], filters, by="channel"),
-                                        BY_NAME["tickets_created"], "channel"), width="stretch")
+    chart(charts.by_dimension(kpis(["tickets_created"], filters, by="channel"), BY_NAME["tickets_created"], "channel"),
+          "Tickets by channel", width="stretch")
     st.caption("Tickets created in the period per channel, by creation time; each bar is its own count.")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, NoReturn, TypeVar
@@ -138,12 +139,22 @@ def category_label(slug: str) -> str:
 
 
 def taxonomy_problem() -> str | None:
-    """Why the configured taxonomy file cannot be used, in words; None when it can."""
+    """Why the configured taxonomy file cannot be used, in words, naming the file but not its folder (the full path
+    goes to the server log); None when it can."""
     try:
         taxonomy_labels()
     except TaxonomyError as error:
-        return str(error)
+        log.error("the complaint taxonomy file is not usable: %s", error)
+        return without_folders(str(error))
     return None
+
+
+def without_folders(text: str) -> str:
+    """``text`` with every absolute path cut to its last part: a page never shows where the server keeps files."""
+    return _FOLDERS.sub("", text)
+
+
+_FOLDERS = re.compile(r"(?<![\w.])/(?:[^/\s:'\"]+/)+")
 
 
 # --- the shared filters ---------------------------------------------------------------------------------------------

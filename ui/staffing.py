@@ -15,6 +15,7 @@ from metrics import query as mq
 from metrics.distributions import WEEKDAY_NAMES
 from metrics.units import format_value
 from ui.session import cached, check_link, settings, url_choice
+from ui.widgets import chart
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
 STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
@@ -207,9 +208,10 @@ def gap_tiles(report: staffing.GapReport, source: str) -> None:
 
 def gap_charts(report: staffing.GapReport) -> None:
     """The net-staffing bars and heatmap, then the intervals short with slow replies or low CSAT."""
-    st.plotly_chart(charts.staffing_gap(report.slots, report.minutes), width="stretch", key="gap_chart")
-    st.plotly_chart(charts.staffing_heatmap(report.by_weekday_hour, WEEKDAY_NAMES), width="stretch",
-                    key="gap_heatmap")
+    chart(charts.staffing_gap(report.slots, report.minutes), "Agents short or spare per interval", width="stretch",
+          key="gap_chart")
+    chart(charts.staffing_heatmap(report.by_weekday_hour, WEEKDAY_NAMES), "Agents short or spare by weekday and hour",
+          width="stretch", key="gap_heatmap")
     st.caption("Required − staffed per interval: red bars and cells are agents short, blue ones agents spare; the "
                "heatmap averages each weekday and hour over the peak. A triangle marks a short interval whose tickets "
                "were answered slowly or rated low.")
@@ -278,7 +280,8 @@ def next_peak(view: mq.Filters, plan: staffing.Scenario, minutes: int) -> None:
         st.info(f"Cannot forecast {peak.label}: {error}")
         return
     _forecast_tiles(forecast, peak)
-    st.plotly_chart(charts.staffing_need(forecast.report.slots), width="stretch", key="forecast_chart")
+    chart(charts.staffing_need(forecast.report.slots), f"Agents needed for {peak.label}", width="stretch",
+          key="forecast_chart")
 
 
 def _forecast_method() -> str:

@@ -11,7 +11,7 @@ from metrics import distributions
 from metrics import query as mq
 from metrics.registry import METRICS
 from ui.session import cached, settings, url_choice
-from ui.widgets import BREAKDOWN_LABELS, default_kpi, explain_chart, grain_control, metric_label
+from ui.widgets import BREAKDOWN_LABELS, chart, default_kpi, explain_chart, grain_control, metric_label
 
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
 # The page opens on the first of these the loaded data can give: first reply, on the calendar clock before business
@@ -59,7 +59,7 @@ def arrivals(filters: mq.Filters) -> None:
     if not cells["tickets"].sum():
         st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
         return
-    st.plotly_chart(charts.heatmap(cells, distributions.WEEKDAY_NAMES), width="stretch")
+    chart(charts.heatmap(cells, distributions.WEEKDAY_NAMES), "When tickets arrive", width="stretch")
     st.caption("Tickets created per weekday and hour on the account's clock (busiest hours are darkest); "
                "by creation time.")
     if distributions.suggests_wrong_clock(cells, settings().min_sample):
@@ -94,5 +94,5 @@ def _bucket_chart(filters: mq.Filters, stem: str, business: bool, title: str, ca
     if not frame["tickets"].sum():
         st.info(f"No {title.lower()} in these dates: no ticket in them has one.", icon=":material/info:")
         return
-    st.plotly_chart(charts.buckets(frame, title), width="stretch")
+    chart(charts.buckets(frame, title), title, width="stretch")
     st.caption(caption)

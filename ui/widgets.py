@@ -1,26 +1,35 @@
-"""Widgets that two or more pages draw: KPI tiles, the demo notice, captions that say what numbers mean, the
-per-agent or per-category table, and the tickets behind a chart's point."""
+"""Widgets that two or more pages draw: KPI tiles, charts, the demo notice, captions that say what numbers mean, the
+per-agent or per-category table, the tickets behind a chart's point, and the page as an HTML report (tiles and charts
+record themselves as they are drawn)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+import html_report
 from data import demo, ingest
 from data.export import safe_csv
 from data.privacy import mask_pii
 from metrics import availability, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
-from metrics.units import column, format_delta, format_value, header, scale
+from metrics.tiles import tiles
+from metrics.units import column, header, scale
 from ui.session import (
     act,
     cached,
     category_label,
     check_link,
+    current_filters,
     data_replaced,
     flash,
     has_demo_data,
@@ -70,34 +79,13 @@ def clear_demo_button(where: str) -> None:
 # --- KPI tiles ---------------------------------------------------------------------------------------------------
 def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
     """One tile per KPI (per currency for money and ratios of money) with the change against the previous period."""
-    values = cached(mq.compare, tuple(names), filters)
+    compared = cached(mq.compare, tuple(names), filters)
     sizes = kpis(names, filters, samples=True).row(0, named=True)
-    tiles = [tile for name in names for tile in _tiles(BY_NAME[name], *values[name])]
-    for cell, (label, value, delta, metric) in zip(st.columns(len(tiles)), tiles, strict=True):
-        label, note = _sample_note(label, metric, sizes.get(f"{metric.name}_n"))
-        cell.metric(label, value, delta, delta_color=metric.delta_color, help=metric.description + note, border=True)
-
-
-def _sample_note(label: str, metric: Metric, size: int | None) -> tuple[str, str]:
-    """A rate or duration over few tickets says so on its tile; a count is its own sample."""
-    if size is None or metric.unit in ("count", "money"):
-        return label, ""
-    rows = "orders" if metric.table == "orders" else "tickets"
-    note, minimum = f" Based on {size:,} {rows}.", settings().min_sample
-    if size < minimum:
-        return f"{label} · n={size}", note + f" Fewer than {minimum}: an indication, not a result."
-    return label, note
-
-
-def _tiles(metric: Metric, now: mq.Value, before: mq.Value) -> list[tuple[str, str, str | None, Metric]]:
-    if not metric.by_currency:
-        return [(metric.label, format_value(now, metric.unit), format_delta(now, before, metric.unit), metric)]
-    now_map, before_map = now or {}, before or {}
-    if not now_map:
-        return [(metric.label, "—", None, metric)]
-    return [(f"{metric.label} ({currency})", format_value(value, metric.unit, currency),
-             format_delta(value, before_map.get(currency), metric.unit, currency), metric)
-            for currency, value in sorted(now_map.items())]  # type: ignore[union-attr]
+    row = tiles(names, compared, sizes, min_sample())
+    _record(row)
+    for cell, tile in zip(st.columns(len(row)), row, strict=True):
+        cell.metric(tile.label, tile.value, tile.delta, delta_color=tile.metric.delta_color, help=tile.definition,
+                    border=True)
 
 
 # --- what the numbers mean ------------------------------------------------------------------------------------------
@@ -269,3 +257,40 @@ def grain_control(label: str = "Grain") -> str:
     grains = ["day", "week", "month"]
     check_link("grain", grains.__contains__, "day, week or month")
     return st.segmented_control(label, grains, default="week", key="grain", bind="query-params") or "week"
+
+
+# --- the page as an HTML report -------------------------------------------------------------------------------------
+REPORT_BLOCKS = "_report_blocks"
+
+
+def report_download(title: str) -> None:
+    """One sidebar button that downloads the tiles and charts the page draws in this run, with the filters and the
+    data's date on top. Drawn before the page runs, so that a page that stops early (no peak, no orders) still has
+    it: the button holds this run's list, which the page fills as it draws, and the file is written from it only
+    when clicked, so a rerun never pays for the document."""
+    blocks: list[html_report.Block] = []
+    st.session_state[REPORT_BLOCKS] = blocks  # a fresh list each run: a run cut short leaves nothing to the next
+    filters, zone = current_filters(), settings().timezone
+    span = cached(mq.data_range)
+    header = html_report.header_lines(filters, category_label, zone, span[1] if span else None,
+                                      datetime.now(ZoneInfo(zone)))
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    st.sidebar.download_button(
+        "Download this view (HTML)", partial(_report, title, header, blocks), key="report_html", mime="text/html",
+        file_name=f"cs-pulse-{slug}-{filters.start}-{filters.end}.html", on_click="ignore",
+        help="This page's KPI tiles and charts in one HTML file that opens offline, to e-mail or archive.")
+
+
+def _report(title: str, header: list[str], blocks: list[html_report.Block]) -> str:
+    return html_report.build(title, header, tuple(blocks))
+
+
+def _record(block: html_report.Block) -> None:
+    st.session_state.setdefault(REPORT_BLOCKS, []).append(block)
+
+
+def chart(figure: go.Figure, title: str = "", **kwargs: Any) -> Any:
+    """``st.plotly_chart`` that also puts the figure, under ``title``, into the page's HTML report; returns the
+    chart's selection state where ``on_select`` asks for one."""
+    _record(html_report.Chart(title, figure))
+    return st.plotly_chart(figure, **kwargs)
