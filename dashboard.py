@@ -52,7 +52,8 @@ try:
     st.session_state["filters"] = session.sidebar_filters()
     session.show_flash()
     widgets.report_download(page.title)
-    page.run()
+    with session.share_link():  # "Share this view" in the sidebar: the link to this page as it is
+        page.run()
 except access.Refused as error:
     st.error(str(error), icon=":material/block:")
 except WarehouseError as error:

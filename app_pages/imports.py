@@ -11,10 +11,10 @@ source = left.selectbox("Source", imports.source_choices(), key="import_source",
                         help="auto: recognised from the headers")
 date_order = right.radio("Dates like 03/04/2024", list(imports.DATE_ORDERS), horizontal=True, key="date_order",
                          format_func=imports.DATE_ORDERS.get)
-uploads = st.file_uploader("Exports", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
-                           key="uploads")
-for plan in imports.plans(uploads or [], source, date_order):
+uploads = imports.uploader()
+for plan in imports.plans(uploads, source, date_order):
     imports.plan_card(plan)
+imports.just_imported()
 
 st.subheader("Past imports")
 imports.import_history()

@@ -17,13 +17,25 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import polars as pl
+
 from data import inbox
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
+from data.export import safe_csv
 from data.format_types import Context
 from data.ingest import ImportResult, pii_salt
 from data.linking import link_if_stale
-from data.plans import load_category_columns, load_mappings, load_source_zones, plan_tables, read_files, run_plan
+from data.plans import (
+    REASON_COLUMNS,
+    Plan,
+    load_category_columns,
+    load_mappings,
+    load_source_zones,
+    plan_tables,
+    read_files,
+    run_plan,
+)
 from data.raw_tables import Limits, RawTable
 from data.warehouse import Warehouse, WarehouseError, WarehouseInUse
 from settings import Settings, SettingsError, get_settings
@@ -33,19 +45,26 @@ SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "w
            "traffic")
 
 
+class RejectsFileError(RuntimeError):
+    """The --rejects file cannot be written."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    rejects_to = Path(args.rejects) if args.rejects else None
     try:
         settings = get_settings()
         taxonomy = current_taxonomy()  # a bad taxonomy file stops the run before anything is written
         db = Path(args.db) if args.db else settings.warehouse_file
+        if rejects_to is not None:  # a path that cannot be written stops the run before anything is imported
+            write_rejects(rejects_to, [])
         try:
             results = [_public(r) for r in import_paths(args.paths, db, settings, args.source, args.date_order,
-                                                        taxonomy)]
+                                                        taxonomy, rejects_to=rejects_to)]
         except WarehouseInUse as error:
             results = queue_and_wait(args.paths, db, settings, args.source, args.date_order, taxonomy, args.wait,
-                                     why=str(error))
-    except (WarehouseError, SettingsError, TaxonomyError) as error:
+                                     why=str(error), rejects_to=rejects_to)
+    except (WarehouseError, SettingsError, TaxonomyError, RejectsFileError) as error:
         print(f"data.cli: {error}", file=sys.stderr)
         return 2
     for result in results:
@@ -54,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str = "auto", date_order: str = "auto",
-                 taxonomy: Taxonomy | None = None) -> list[ImportResult]:
+                 taxonomy: Taxonomy | None = None, rejects_to: Path | None = None) -> list[ImportResult]:
     """Import the files into the warehouse at ``db``, each plan in its own transaction; then categorise and link
-    tickets to orders.
+    tickets to orders. ``rejects_to``: a CSV of every record left out and why, written before anything is imported.
 
     The files are read while the warehouse opens: opening is mostly DuckDB starting up and importing pandas (on
     the first bound parameter), reading is mostly Polars and numpy, which run outside the GIL.
@@ -66,7 +85,7 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
         reading = pool.submit(_read, paths, limits, source)
         warehouse = Warehouse(db)
     try:
-        results = _import_read(warehouse, reading.result(), settings, source, date_order)
+        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to)
         _derive(warehouse, settings, taxonomy)
         # jobs other imports queued while this one held the warehouse
         inbox.run_pending(warehouse, inbox.inbox_of(db), job_importer(settings, taxonomy))
@@ -76,12 +95,14 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
 
 
 def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,
-                 source: str, date_order: str) -> list[ImportResult]:
+                 source: str, date_order: str, rejects_to: Path | None = None) -> list[ImportResult]:
     raws, rejected = read
     ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
     plans = plan_tables(raws, ctx, source, load_mappings(warehouse),
                         category_columns=load_category_columns(warehouse), zones=load_source_zones(warehouse))
     del raws  # typed now: the text cells need not stay in memory through the merge
+    if rejects_to is not None:
+        write_rejects(rejects_to, plans)
     # run_plan reports a rejection as a result, so one bad file never stops the others
     return rejected + [run_plan(warehouse, plan) for plan in plans]
 
@@ -97,15 +118,26 @@ def _derive(warehouse: Warehouse, settings: Settings, taxonomy: Taxonomy | None)
 def job_importer(settings: Settings, taxonomy: Taxonomy | None) -> inbox.ImportFn:
     """How a queued job is imported, by this command or by the dashboard's inbox watcher."""
     def import_job(warehouse: Warehouse, paths: Sequence[Path], source: str, date_order: str) -> list[dict]:
+        # the reasons beside the job's report, for a waiting command with --rejects to take
+        job = paths[0].parent if paths else None
+        reasons = _reasons_of_job(job) if job is not None and (job / inbox.JOB_FILE).exists() else None
         results = _import_read(warehouse, _read([str(p) for p in paths], Limits.from_settings(settings), source),
-                               settings, source, date_order)
+                               settings, source, date_order, reasons)
         _derive(warehouse, settings, taxonomy)
         return [_public(result) for result in results]
     return import_job
 
 
+def _reasons_of_job(job: Path) -> Path:
+    """Where a queued job's reasons table goes: beside its report in the inbox's done folder."""
+    done = job.parent / inbox.DONE
+    done.mkdir(exist_ok=True)
+    return done / f"{job.name}.reasons.csv"
+
+
 def queue_and_wait(paths: Sequence[str], db: Path, settings: Settings, source: str, date_order: str,
-                   taxonomy: Taxonomy | None, wait_seconds: float, why: str) -> list[dict[str, object]]:
+                   taxonomy: Taxonomy | None, wait_seconds: float, why: str,
+                   rejects_to: Path | None = None) -> list[dict[str, object]]:
     """Leave the files in the warehouse's inbox and wait for whoever holds the warehouse to import them; take the
     warehouse and import the queue itself if the holder lets go first (another import finishing)."""
     box = inbox.inbox_of(db)
@@ -126,7 +158,22 @@ def queue_and_wait(paths: Sequence[str], db: Path, settings: Settings, source: s
             inbox.run_pending(warehouse, box, job_importer(settings, taxonomy))
         finally:
             warehouse.close()
+    reasons = _reasons_of_job(box / job)
+    if rejects_to is not None and reasons.exists():
+        rejects_to.write_bytes(reasons.read_bytes())
+    reasons.unlink(missing_ok=True)
     return done
+
+
+def write_rejects(path: Path, plans: Sequence[Plan]) -> None:
+    """The Import page's "Download the reasons" table of every plan, with the rows merged as repeats, in one CSV;
+    a header alone when nothing was left out, so that a scheduled job can always read it."""
+    table = pl.concat([plan.reasons() for plan in plans]) if plans else pl.DataFrame(schema=REASON_COLUMNS)
+    try:
+        path.write_bytes(safe_csv(table))
+    except OSError as error:
+        raise RejectsFileError(f"cannot write the rejects file {path} ({error.strerror}); nothing was imported") \
+            from None
 
 
 def _read(paths: Sequence[str], limits: Limits, source: str) -> tuple[list[RawTable], list[ImportResult]]:
@@ -146,17 +193,18 @@ def _read(paths: Sequence[str], limits: Limits, source: str) -> tuple[list[RawTa
 
 
 def _public(result: ImportResult) -> dict[str, object]:
-    keys = ("file", "status", "source", "kind", "rows_read", "inserted", "updated", "unchanged", "rejected_rows",
-            "reason", "import_id")
+    keys = ("file", "status", "source", "kind", "rows_read", "inserted", "updated", "unchanged", "duplicates",
+            "rejected_rows", "reason", "import_id")
     return {key: getattr(result, key) for key in keys}
 
 
 def _line(result: dict[str, object]) -> str:
     if result["status"] == "rejected":
         return f"rejected: {result['reason']}"
+    repeats = f"{result['duplicates']} repeats merged (newest kept), " if result.get("duplicates") else ""
     return (f"{result['status']}: {result['file']} as {result['source']} {result['kind']}: {result['rows_read']} "
             f"records read, {result['inserted']} inserted, {result['updated']} updated, {result['unchanged']} "
-            f"unchanged, {result['rejected_rows']} rejected")
+            f"unchanged, {repeats}{result['rejected_rows']} rejected")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--wait", type=float, default=600, metavar="SECONDS",
                         help="while the dashboard or another import holds the warehouse, how long to wait for the "
                              "queued files to be imported (default: 600)")
+    parser.add_argument("--rejects", metavar="OUT.csv",
+                        help="write every record left out and why (unreadable cells, rows repeating an id) to this "
+                             "CSV; a header alone when none was")
     return parser
 
 

@@ -24,12 +24,14 @@ from data.format_types import (
     Format,
     category_candidates_of,
     category_column_of,
+    find_headers,
     missing_required,
     type_columns,
 )
-from data.ingest import Batch, ImportResult, import_batch
+from data.ingest import PARENT_OF, Batch, ImportResult, import_batch, newest_per_key
 from data.privacy import mask_pii
 from data.raw_tables import Limits, RawTable, header_lookup, read_table
+from data.schema import FACT_TABLES
 from data.warehouse import Warehouse, utc_now
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,11 @@ log = logging.getLogger(__name__)
 ZONE_KEY = "timezone:"
 # More unreadable rows than this share means the wrong format or date order, not a few bad rows.
 MAX_REJECTED_SHARE = 0.5
+# A record left out, or a cell kept out of the KPIs, and why: the Import page's and `data.cli --rejects`'s table.
+REASON_COLUMNS = {"file": pl.String, "record": pl.Int64, "column": pl.String, "value": pl.String, "why": pl.String}
+# A row merged into another of the same key: where, the key's header and value (masked), the row kept instead.
+REPEATED_COLUMNS = {"file": pl.String, "record": pl.Int64, "column": pl.String, "value": pl.String,
+                    "kept_record": pl.Int64}
 
 
 @dataclass
@@ -60,10 +67,16 @@ class Plan:
     naive_times: bool = False  # some timestamps carried no offset and were read on ``clock``, a zone one may choose
     clock: str = ""  # the IANA zone those timestamps were read on
     date_order_seen: str = "unknown"  # of a file not recognised: DMY or MDY when a date like 31/12 or 12/31 says so
+    # rows repeating another row's key, merged into the newest (data.ingest.newest_per_key)
+    repeated: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REPEATED_COLUMNS))
 
     @property
     def ok(self) -> bool:
         return not self.reason
+
+    @property
+    def duplicates(self) -> int:
+        return self.repeated.height
 
     def preview(self, rows: int = 20) -> pl.DataFrame:
         """The first canonical rows, personal data masked, for a person to check before importing."""
@@ -81,14 +94,24 @@ class Plan:
             {"file": [self.files[0]] * len(self.problems), "record": [p.record for p in self.problems],
              "column": [p.column for p in self.problems], "value": [p.value for p in self.problems],
              "why": [p.why for p in self.problems]},
-            schema={"file": pl.String, "record": pl.Int64, "column": pl.String, "value": pl.String, "why": pl.String},
+            schema=REASON_COLUMNS,
         )
         return frame.with_columns(mask_pii(frame["value"]).alias("value"))
 
+    def reasons(self) -> pl.DataFrame:
+        """Every record left out and why: :meth:`rejects` and the rows merged into a newer one of the same key."""
+        kept = pl.lit("record ") + pl.col("kept_record").cast(pl.String)
+        merged = self.repeated.select(
+            "file", "record", "column", "value",
+            pl.format("repeats the {} of {}, which was kept (the latest update time; where equal, the first in the "
+                      "file)", "column", kept.fill_null(pl.lit("another row"))).alias("why"))
+        return pl.concat([self.rejects(), merged]).sort("file", "record", maintain_order=True)
+
     def result(self, status: str, **counts: object) -> ImportResult:
+        given = {"duplicates": self.duplicates, "repeated": self.repeated, **counts}
         return ImportResult(file=", ".join(self.files), status=status, source=self.source, kind=self.kind,
                             rows_read=self.rows_read, rejected_rows=self.rejected_rows, reason=self.reason,
-                            **counts)  # type: ignore[arg-type]
+                            **given)  # type: ignore[arg-type]
 
 
 def plan_files(files: Sequence[tuple[str, bytes]], ctx: Context, limits: Limits, source: str = "auto",
@@ -160,6 +183,7 @@ def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, d
                        f"record {first.record}, column {first.column!r}, value {first.value!r}: {first.why}")
         return plan
     plan.frames = {table: frame.with_columns(source=pl.lit(fmt.source)) for table, frame in shaped.items()}
+    _merge_repeats(plan, find_headers(fmt, raw))
     return plan
 
 
@@ -176,7 +200,26 @@ def _plan_set(set_format: formats.SetFormat, members: list[RawTable], ctx: Conte
                    for table, frame in reading.frames.items()}
     plan.problems, plan.notes = reading.problems, [note for raw in members for note in raw.notes] + reading.notes
     plan.rows_read, plan.rejected_rows = reading.rows_read, reading.rejected_rows
+    _merge_repeats(plan, {})
     return plan
+
+
+def _merge_repeats(plan: Plan, headers: dict[str, str]) -> None:
+    """Rows repeating a key merged into the newest, as the import would, and listed on the plan, so that a person
+    sees which rows were left out for it (``headers``: target -> the file's header, to name the key as the file
+    does). An order's line items are rows of one order, grouped by the reader before this: never repeats."""
+    listed = []
+    for name, frame in plan.frames.items():
+        table = FACT_TABLES[name]
+        plan.frames[name], repeated = newest_per_key(frame, table)
+        if "record" not in frame.columns:  # a set's tables are built from several files: no one record number
+            repeated = repeated.with_columns(record=pl.lit(None, pl.Int64), kept_record=pl.lit(None, pl.Int64))
+        if name not in PARENT_OF and repeated.height:
+            column = ", ".join(headers.get(k, k) for k in table.key if k != "source")
+            listed.append(repeated.with_columns(mask_pii(repeated["value"]).alias("value"),
+                                                file=pl.lit(", ".join(plan.files)), column=pl.lit(column)))
+    if listed:
+        plan.repeated = pl.concat(listed).select(list(REPEATED_COLUMNS))
 
 
 def _with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str | None) -> Context:
@@ -223,12 +266,13 @@ def run_plan(warehouse: Warehouse, plan: Plan) -> ImportResult:
     if not plan.ok:
         return plan.result("rejected")
     batch = Batch(", ".join(plan.files), plan.sha256, plan.source, plan.kind, plan.frames,
-                  rejected_rows=plan.rejected_rows, notes=tuple(plan.notes), records_read=plan.rows_read)
+                  rejected_rows=plan.rejected_rows, notes=tuple(plan.notes), records_read=plan.rows_read,
+                  duplicates=plan.duplicates)
     try:
         result = import_batch(warehouse, batch)
     except ImportRejected as error:
         return replace(plan, reason=str(error)).result("rejected")
-    counts = {k: getattr(result, k) for k in ("inserted", "updated", "unchanged")}
+    counts = {k: getattr(result, k) for k in ("inserted", "updated", "unchanged", "duplicates")}
     return plan.result(result.status, import_id=result.import_id, per_table=result.per_table, **counts)
 
 

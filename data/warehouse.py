@@ -96,6 +96,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "corrected_at TIMESTAMP)",
     ),
     (*_fact_tables_at(4),),  # tickets linked to orders (data/linking.py), the traffic table
+    # Rows merged into another row of the same key in one file. NULL for earlier imports: they merged such rows
+    # without counting them, so 0 would claim a file had none.
+    (*_fact_tables_at(5), "ALTER TABLE imports ADD COLUMN duplicates BIGINT"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -49,6 +49,7 @@ def test_browser_first_real_export_after_the_demo_every_page_shows_numbers(
     from playwright.sync_api import expect
 
     page.set_default_timeout(180_000)
+    page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit draws a Plotly chart once it is in view
     export = tmp_path / "zendesk-tickets.csv"
     export.write_bytes(zendesk_first_export())
     page.goto(f"{server_url}/imports")

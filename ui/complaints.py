@@ -25,6 +25,7 @@ from ui.session import (
     settings,
     taxonomy_labels,
     url_choice,
+    url_choices,
     why_not,
 )
 from ui.widgets import chart, grain_control, min_sample, team_table
@@ -105,8 +106,9 @@ def _rising(filters: mq.Filters) -> None:
 
 
 def _picker(label: str, options: Sequence[str], default: Sequence[str], key: str) -> list[str]:
-    return st.multiselect(label, list(options), default=[c for c in default if c in options], key=key,
-                          format_func=category_label, placeholder="Choose categories")
+    """Categories to draw, kept in the URL: the default follows the data, so a shared link must name them."""
+    return url_choices(label, options, key, format_func=category_label,
+                       default=[c for c in default if c in options], placeholder="Choose categories")
 
 
 def trend(filters: mq.Filters, table: pl.DataFrame) -> None:

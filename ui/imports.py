@@ -10,6 +10,8 @@ from pathlib import PurePath
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from data import ingest
 from data.basics import ImportRejected, sha256_bytes
@@ -39,8 +41,33 @@ def source_choices() -> list[str]:
     return ["auto", *SOURCES, *(f"mapped:{name}" for name in load_mappings(warehouse()))]
 
 
+def uploader() -> list[object]:
+    """The drop zone for exports. Several files whose sizes together pass the upload limit are not read: reading
+    holds several times a file's size in memory until its import, and a few files of 200 MB each would exhaust the
+    server. (One file over the limit is refused by data.raw_tables, without reading it.)"""
+    round_ = st.session_state.get("_upload_round", 0)
+    # a new key after each import: a fresh, empty uploader (see _release_uploads)
+    uploads = st.file_uploader("Exports", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
+                               key=f"uploads_{round_}" if round_ else "uploads") or []
+    if uploads:
+        st.session_state.pop("_imported", None)
+    total, limit = sum(upload.size for upload in uploads), settings().upload_max_bytes
+    if len(uploads) > 1 and total > limit:
+        st.error(f"These {len(uploads)} files come to {_size(total)} together, more than the {_size(limit)} CS Pulse "
+                 "reads at once. Remove some of them and import them in turns.")
+        return []
+    return list(uploads)
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count:,} bytes"
+
+
 def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]:
     """What the uploaded files are, read once per set of files and choices (nothing written yet)."""
+    if not uploads:
+        st.session_state.pop("_plans", None)
+        return []
     files = tuple((upload.name, upload.getvalue()) for upload in uploads)  # type: ignore[attr-defined]
     zones = load_source_zones(warehouse())
     key = (tuple((name, sha256_bytes(content)) for name, content in files), source, date_order,
@@ -113,6 +140,43 @@ def _import(plan: Plan) -> None:
         data_replaced()
     st.session_state[f"_result_{plan.sha256}"] = result
     log.info("import of %d file(s) as %s: %s", len(plan.files), plan.source, result.status)
+    if result.status != "rejected" and not _still_waiting():
+        _release_uploads()
+
+
+def _still_waiting() -> bool:
+    """Whether a dropped file still waits for its import, or for its columns to be mapped."""
+    dropped = st.session_state.get("_plans", (None, []))[1]
+    return any((plan.ok or not plan.recognised) and f"_result_{plan.sha256}" not in st.session_state
+               for plan in dropped)
+
+
+def _release_uploads() -> None:
+    """Once every dropped file is imported, let go of them: the plans' frames, and the bytes Streamlit keeps until the
+    session ends (a new uploader key clears the widget, but not Streamlit's store of its files). The results move
+    to ``just_imported``; then the page is drawn again with an empty uploader."""
+    dropped = st.session_state.pop("_plans", (None, []))[1]
+    # the words of each card, never the plan: it holds the frames
+    st.session_state["_imported"] = [(f"**{', '.join(plan.files)}** — {plan.label} ({plan.kind})",
+                                      st.session_state.pop(f"_result_{plan.sha256}")) for plan in dropped
+                                     if f"_result_{plan.sha256}" in st.session_state]
+    round_ = st.session_state.get("_upload_round", 0)
+    uploads = st.session_state.get(f"uploads_{round_}" if round_ else "uploads") or []
+    ctx = get_script_run_ctx()
+    # remove_file is not part of Streamlit's file store protocol: st.chat_input checks for the in-memory store too
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        for upload in uploads:
+            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=upload.file_id)
+    st.session_state["_upload_round"] = round_ + 1
+    st.rerun()
+
+
+def just_imported() -> None:
+    """What the last import did, after its files were let go; until other files are dropped."""
+    for title, result in st.session_state.get("_imported", []):
+        with st.container(border=True):
+            st.markdown(title)
+            _report(result)
 
 
 def _report(result: ingest.ImportResult) -> None:
@@ -122,9 +186,24 @@ def _report(result: ingest.ImportResult) -> None:
     if result.status == "already_imported":
         st.info("This file was imported before; nothing changed.")
     counts = [("Records read", result.rows_read), ("Inserted", result.inserted), ("Updated", result.updated),
-              ("Unchanged", result.unchanged), ("Rejected", result.rejected_rows)]
+              ("Unchanged", result.unchanged), ("Duplicates merged", result.duplicates),
+              ("Rejected", result.rejected_rows)]
     for cell, (label, value) in zip(st.columns(len(counts)), counts, strict=True):
         cell.metric(label, f"{value:,}")
+    if result.duplicates:
+        _repeats(result)
+
+
+def _repeats(result: ingest.ImportResult) -> None:
+    """Rows that repeat another row's id: how many, which one was kept (data.ingest.newest_per_key), the list."""
+    repeated = result.repeated if result.repeated is not None else pl.DataFrame()
+    column = repeated["column"][0] if repeated.height else "id"
+    rows = "1 row repeats" if result.duplicates == 1 else f"{result.duplicates:,} rows repeat"
+    st.info(f"{rows} the {column} of another row; the newest kept: the row with the latest update time, or the first "
+            "in the file where the times are equal. The repeats are left out.")
+    if repeated.height:
+        st.download_button("Download the repeated rows (CSV)", safe_csv(repeated), file_name="repeated-rows.csv",
+                           mime="text/csv", key=f"repeats_{result.import_id}")
 
 
 def _rejects(plan: Plan, when: str) -> None:

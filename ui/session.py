@@ -1,15 +1,20 @@
 """What every page shares: the cached warehouse handle, versioned cached queries, the sidebar filters, state kept in
-the URL, and messages that outlive a rerun. The only UI module that reads settings or opens the warehouse.
+the URL and the link that shares it, and messages that outlive a rerun. The only UI module that reads settings or
+opens the warehouse.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import polars as pl
 import streamlit as st
@@ -276,23 +281,29 @@ def url_choice(label: str, options: Sequence[str], key: str, default: str, *,
         value = st.selectbox(label, list(options), key=key, format_func=format_func)
     if st.query_params.get(key) != value:
         st.query_params[key] = value
+    note_in_link(key, value)
     return value
 
 
 def url_choices(label: str, options: Sequence[str], key: str, *, format_func: Callable[[str], str] = str,
                 default: Sequence[str] = (), placeholder: str = "") -> list[str]:
-    """Several labelled choices kept in the URL as ``?key=a&key=b`` (slugs, as ``url_choice``)."""
+    """Several labelled choices kept in the URL as ``?key=a&key=b`` (slugs, as ``url_choice``). Where the default is
+    not empty, none chosen is ``?key=`` (as Streamlit writes a cleared widget), so that it does not read as the
+    default."""
     if key not in st.session_state:
-        wanted = st.query_params.get_all(key) if key in st.query_params else list(default)
+        wanted = ([value for value in st.query_params.get_all(key) if value] if key in st.query_params
+                  else list(default))
         if any(value not in options for value in wanted):
             st.toast(f"Ignored {key} values in the link that this data does not have.")
         st.session_state[key] = [value for value in wanted if value in options]
     st.session_state[key] = [value for value in st.session_state[key] if value in options]
     values = st.multiselect(label, list(options), key=key, format_func=format_func, placeholder=placeholder)
-    if values and st.query_params.get_all(key) != values:
-        st.query_params[key] = values
-    elif not values and key in st.query_params:
+    in_url = values or ([""] if default else [])
+    if in_url and st.query_params.get_all(key) != in_url:
+        st.query_params[key] = in_url
+    elif not in_url and key in st.query_params:
         del st.query_params[key]
+    note_in_link(key, values)
     return values
 
 
@@ -302,6 +313,86 @@ def check_link(key: str, valid: Callable[[str], bool], expected: str) -> None:
     text = st.query_params.get(key)
     if key not in st.session_state and text is not None and not valid(text):
         st.toast(f"Ignored the link's {key} {text!r}: expected {expected}.")
+
+
+def url_bound(key: str) -> dict[str, str]:
+    """``key=`` and ``bind="query-params"`` for a widget Streamlit itself keeps in the URL (a page's widget; the
+    sidebar's filters go into the link from ``Filters``). Streamlit leaves a widget at its default out of the URL, and
+    a default may come from the data or the settings: noted here, the shared link carries its value all the same."""
+    note_in_link(key, _IN_SESSION_STATE)
+    return {"key": key, "bind": "query-params"}
+
+
+# --- the link to this exact view ------------------------------------------------------------------------------------
+# The choices the running page drew, by URL key: a value, or _IN_SESSION_STATE for a widget Streamlit binds (its
+# value is read when the link is drawn). None outside share_link(), where nothing is noted.
+_NOTED: ContextVar[dict[str, object] | None] = ContextVar("cspulse_noted_in_link", default=None)
+_IN_SESSION_STATE = object()
+
+
+def note_in_link(key: str, value: object) -> None:
+    """Put ``?key=value`` in the running page's shared link: for state kept in the URL without a widget."""
+    noted = _NOTED.get()
+    if noted is not None:
+        noted[key] = value
+
+
+@contextmanager
+def share_link() -> Iterator[None]:
+    """Around ``page.run()``: "Share this view" in the sidebar, the link to this page with its whole state. Drawn
+    first from the filters and the URL, which is all a page that stops early has drawn, then again once the page has
+    run, from every choice it drew, defaults included."""
+    slot = st.sidebar.empty()
+    noted: dict[str, object] = {}
+    token = _NOTED.set(noted)
+    try:
+        _draw_share_link(slot, None)
+        yield
+        _draw_share_link(slot, noted)
+    finally:
+        _NOTED.reset(token)
+
+
+def _draw_share_link(slot: Any, noted: dict[str, object] | None) -> None:
+    with slot.container(), st.popover("Share this view", icon=":material/link:", width="stretch"):
+        st.caption("This page with its dates, filters and choices, for anyone who can open CS Pulse: copy it with "
+                   "the button beside it. Tickets picked in a chart are not part of it.")
+        st.code(view_link(noted), language=None, wrap_lines=True)
+
+
+def view_link(noted: dict[str, object] | None) -> str:
+    """This page's URL with its state: the filters in force with their dates spelled out (the default dates move as
+    data arrives), then each choice the page drew at its value, defaults included, which Streamlit leaves out of the
+    URL. Before the page has drawn its choices (``noted`` None), the URL's own parameters stand in for them."""
+    if noted is None:
+        page: dict[str, object] = {key: st.query_params.get_all(key) for key in st.query_params}
+    else:
+        page = {key: st.session_state.get(key) if value is _IN_SESSION_STATE else value
+                for key, value in noted.items()}
+    filters = _filter_values(current_filters())
+    values = {**filters, **{key: value for key, value in page.items() if key not in filters}}
+    # None: a dimension left at all, or a bound choice cleared, whose fallback the page shows is the opener's default
+    query = urlencode({key: _url_values(value) for key, value in values.items() if value is not None}, doseq=True)
+    return f"{st.context.url or ''}?{query}"  # st.context.url: this page's address, without its query
+
+
+def _filter_values(filters: mq.Filters) -> dict[str, object]:
+    """The filters by field name, which is their widget's key and URL parameter; a dimension left empty (all)
+    stays out of the link, the dates never do."""
+    values = {field.name: getattr(filters, field.name) for field in dataclasses.fields(filters)}
+    return {key: (list(value) or None) if isinstance(value, tuple) else value for key, value in values.items()}
+
+
+def _url_values(value: object) -> list[str]:
+    """A widget's value as Streamlit reads it from the URL: ``true``/``false``, ISO dates, one parameter per
+    element, and an empty list as one empty value (cleared)."""
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value] or [""]
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, date):
+        return [value.isoformat()]
+    return [str(value)]
 
 
 # --- messages -------------------------------------------------------------------------------------------------------

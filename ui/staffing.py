@@ -14,7 +14,7 @@ from metrics import peaks, staffing
 from metrics import query as mq
 from metrics.distributions import WEEKDAY_NAMES
 from metrics.units import format_value
-from ui.session import cached, check_link, link_dates, settings, url_choice
+from ui.session import cached, check_link, link_dates, note_in_link, settings, url_bound, url_choice
 from ui.widgets import chart
 
 EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events added on the page, kept in the link
@@ -38,7 +38,10 @@ def peak_picker(view: mq.Filters) -> peaks.Peak | None:
     pick, add = st.columns([4, 1], vertical_alignment="bottom")
     with add:
         _add_event_form()  # first: an event added now must be among the options below
-    choices = peaks.peaks_to_study(options, _session_events())
+    events = _session_events()
+    if events:
+        note_in_link(EVENT_PARAM, _event_params(events))
+    choices = peaks.peaks_to_study(options, events)
     if not choices:
         pick.info("No peak to study: no Black Friday, December holidays, national holiday or busy week holds tickets, "
                   f"and the busiest weeks need {peaks.MIN_HISTORY_WEEKS} complete weeks of tickets to compare with "
@@ -94,6 +97,10 @@ def _event_problem(event: peaks.Peak) -> str | None:
     return None
 
 
+def _event_params(events: list[peaks.Peak]) -> list[str]:
+    return [f"{event.name}|{event.start}|{event.end}" for event in events]
+
+
 def _add_event_form() -> None:
     with st.popover("Add an event", icon=":material/event:"), st.form("staffing_event", border=False):
         name = st.text_input("Event name", key="event_name", placeholder="e.g. Summer sale", max_chars=60)
@@ -108,7 +115,7 @@ def _add_event_form() -> None:
             st.error(f"Pick shorter dates: {problem}.")
             return
         st.session_state["_staffing_events"] = [*_session_events(), event]
-        st.query_params[EVENT_PARAM] = [f"{e.name}|{e.start}|{e.end}" for e in st.session_state["_staffing_events"]]
+        st.query_params[EVENT_PARAM] = _event_params(st.session_state["_staffing_events"])
         st.session_state["peak"] = event.key  # the selectbox below is not drawn yet in this run
 
 
@@ -169,7 +176,7 @@ def scenario() -> staffing.Scenario:
                    f"a whole number from {low} to {high}")
         with cell:
             values[key] = st.slider(label, low, high, min(max(round(default(settings())), low), high), step=step,
-                                    key=key, format="%d" + suffix.replace("%", "%%"), help=help, bind="query-params")
+                                    format="%d" + suffix.replace("%", "%%"), help=help, **url_bound(key))
     handle, _ = cached(staffing.handle_minutes)
     return staffing.Scenario.from_settings(
         settings(), service_level=values["sl"] / 100, answer_seconds=float(values["answer"]),

@@ -10,7 +10,7 @@ import charts
 from metrics import distributions
 from metrics import query as mq
 from metrics.registry import METRICS
-from ui.session import cached, settings, url_choice
+from ui.session import cached, settings, url_bound, url_choice
 from ui.widgets import BREAKDOWN_LABELS, chart, default_kpi, explain_chart, grain_control, metric_label
 
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
@@ -80,7 +80,7 @@ def waits(filters: mq.Filters) -> None:
     """First reply and resolution times over buckets, on the calendar or the business clock: it starts on business
     hours where the data has first replies only in those."""
     business_only = default_kpi(DEFAULT_KPIS[:2]) == DEFAULT_KPIS[1]
-    business = st.toggle("Business hours", value=business_only, key="buckets_business", bind="query-params")
+    business = st.toggle("Business hours", value=business_only, **url_bound("buckets_business"))
     for cell, (stem, title, caption) in zip(st.columns(2), BUCKET_CHARTS, strict=True):
         with cell:
             _bucket_chart(filters, stem, business, title, caption)

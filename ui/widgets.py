@@ -36,6 +36,7 @@ from ui.session import (
     imports,
     kpis,
     settings,
+    url_bound,
     warehouse,
     why_not,
 )
@@ -256,7 +257,7 @@ def grain_control(label: str = "Grain") -> str:
     """Day, week or month, kept in the URL (``?grain=``, shared by the pages that draw a trend)."""
     grains = ["day", "week", "month"]
     check_link("grain", grains.__contains__, "day, week or month")
-    return st.segmented_control(label, grains, default="week", key="grain", bind="query-params") or "week"
+    return st.segmented_control(label, grains, default="week", **url_bound("grain")) or "week"
 
 
 # --- the page as an HTML report -------------------------------------------------------------------------------------
