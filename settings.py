@@ -106,6 +106,14 @@ class Settings(BaseSettings):
         "days before it."
     )
     load_demo_when_empty: bool = Field(True, description="Load the demo store when the warehouse has no data.")
+    # --- the server's cache of query results, shared by every user (ui.session) ---
+    cache_max_entries: int = Field(
+        1024, ge=1, description="Most query results kept cached for all users; the least recently used goes first."
+    )
+    cache_max_mb: int = Field(
+        512, ge=1, description="Most memory the cached query results may take, in MB (pickled); the least recently "
+        "used go first."
+    )
     # --- staffing (the Staffing page) ---
     country: str = Field("US", description="Country whose national holidays mark peaks (ISO code; empty: none).")
     peak_volume_factor: float = Field(

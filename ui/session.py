@@ -84,11 +84,19 @@ def why_not(action: str) -> str | None:
 def cached(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(cursor, *args, **kwargs)``, computed once per version of the data; a ``settings`` parameter of ``fn`` is
     filled in. Every import, undo or correction changes the version, which expires every cached result."""
-    return _cached(warehouse().data_version(), f"{fn.__module__}.{fn.__qualname__}", fn, args, kwargs)
+    return _results()(warehouse().data_version(), f"{fn.__module__}.{fn.__qualname__}", fn, args, kwargs)
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
-def _cached(version: int, name: str, _fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+@st.cache_resource(show_spinner=False)
+def _results() -> Callable[..., Any]:
+    """The results cache, bounded by the settings' entries and megabytes. Built on first use rather than by a
+    decorator at import: reading settings at import would raise before dashboard.py can show a bad value's message."""
+    limits = settings()
+    return st.cache_data(show_spinner=False, max_entries=limits.cache_max_entries,
+                         max_size=limits.cache_max_mb * 2**20)(_compute)
+
+
+def _compute(version: int, name: str, _fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
     # name stands in for _fn in the key: Streamlit cannot hash a function
     if "settings" in inspect.signature(_fn).parameters:
         kwargs = {**kwargs, "settings": settings()}

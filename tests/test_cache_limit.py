@@ -1,0 +1,64 @@
+"""The server's cache of query results is bounded by settings: entries and megabytes, least recently used out first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from settings import get_settings
+from tests.conftest import PROJECT
+from ui import session
+
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
+
+
+def _limit(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    monkeypatch.setenv("CSPULSE_LOAD_DEMO_WHEN_EMPTY", "false")  # an empty warehouse is enough to cache against
+    for name, value in values.items():
+        monkeypatch.setenv(f"CSPULSE_{name.upper()}", value)
+    get_settings.cache_clear()
+
+
+def test_cache_keeps_at_most_the_configured_entries_dropping_the_least_recently_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _limit(monkeypatch, cache_max_entries="3")
+    computed: list[int] = []
+
+    def square(cursor: object, n: int) -> int:
+        computed.append(n)
+        return n * n
+
+    for n in (1, 2, 3, 1):  # the second 1 is a hit and makes 1 the most recently used
+        session.cached(square, n)
+    assert session.cached(square, 4) == 16  # a 4th entry: 2, least recently used, goes
+    assert session.cached(square, 1) == 1
+    assert session.cached(square, 2) == 4
+    assert computed == [1, 2, 3, 4, 2]
+
+
+def test_cache_drops_results_beyond_the_configured_megabytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    _limit(monkeypatch, cache_max_mb="1")
+    computed: list[int] = []
+
+    def blob(cursor: object, n: int) -> bytes:
+        computed.append(n)
+        return bytes(600_000)  # two of these pickled exceed 1 MB (1,048,576 bytes)
+
+    session.cached(blob, 1)
+    session.cached(blob, 1)
+    session.cached(blob, 2)  # does not fit beside 1: 1 goes
+    session.cached(blob, 2)
+    session.cached(blob, 1)
+    assert computed == [1, 2, 1]
+
+
+def test_cache_bad_limit_stops_start_up_with_a_message_naming_it(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("CSPULSE_CACHE_MAX_ENTRIES", "0")
+    get_settings.cache_clear()
+    app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60).run()
+    assert not app.exception
+    [error] = app.error
+    assert "CSPULSE_CACHE_MAX_ENTRIES" in error.value and "greater than or equal to 1" in error.value
