@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from tests.test_browser import CHROMIUM_ARGS, _wait_healthy, free_port  # noqa: E402
+from tests.test_browser import CHROMIUM_ARGS, free_port, wait_until_answers  # noqa: E402
 
 LOAD_TIMEOUT_MS = 180_000
 
@@ -144,7 +144,7 @@ def main() -> None:
          "--server.port", str(port), "--server.headless", "true"],
         cwd=PROJECT, env={**os.environ, "CSPULSE_WAREHOUSE_PATH": str(path)}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(url, server)
+        wait_until_answers(f"{url}/_stcore/health", server)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             victim_load(browser, url)  # warm the caches, as a running dashboard has them

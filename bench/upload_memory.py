@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.test_browser import CHROMIUM_ARGS, wait_until_answers  # noqa: E402 - the tests' own way to serve and wait
+
 SAMPLE_SECONDS = 0.2
 MB = 1_000_000
 
@@ -129,26 +128,12 @@ def serve(folder: Path, upload_max_bytes: int) -> Iterator[tuple[str, int]]:
         cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        wait_until_answers(f"{url}/_stcore/health", server)
         yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"{url} did not become healthy in {seconds} s")
 
 
 def _settled(tab: object, seconds: float = 300) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from data import inbox
 from data.plans import Plan
 from data.warehouse import MIGRATIONS, Warehouse
 from tests.conftest import PROJECT, REAL_DATA, load_fixture, warehouse_file
+from tests.test_cli import ingest as cli
+from tests.test_cli import one_json
 from tests.test_inbox import HOLDER
 from ui import imports
 
@@ -53,18 +54,6 @@ def expected_repeats() -> list[tuple[int, str, int]]:
     """(record, id, kept record), by record."""
     rows = [(i, str(i), IDS + i) if i % 2 == 0 else (IDS + i, str(i), i) for i in range(1, IDS + 1)]
     return sorted(rows)
-
-
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    return subprocess.run([sys.executable, "-m", "data.cli", *map(str, args)], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def one_json(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
-    lines = done.stdout.strip().splitlines()
-    assert len(lines) == 1, done.stdout + done.stderr
-    return json.loads(lines[0])
 
 
 def accounted(counts: dict[str, object]) -> int:

@@ -24,7 +24,7 @@ from data.warehouse import Warehouse
 from tests.conftest import PROJECT, load_fixture
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
@@ -39,18 +39,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], seconds: float = 90) -> None:
+def wait_until_answers(url: str, server: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    """Until ``url`` answers 200, which ``server`` (a process this test started) is to serve."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
+            raise RuntimeError(f"{server.args[:3]} exited with {server.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.25)
-    raise TimeoutError(f"{url} did not become healthy in {seconds} s")
+    raise TimeoutError(f"{url} did not answer in {seconds} s")
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def serve(path: Path, logs: Path, *, port: int | None = None, env: dict[str, str
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        wait_until_answers(f"{url}/_stcore/health", server)
         yield url
     finally:
         server.terminate()
@@ -86,17 +87,27 @@ def serve(path: Path, logs: Path, *, port: int | None = None, env: dict[str, str
         log.close()
 
 
-@pytest.fixture
-def page(server_url: str) -> Iterator[Page]:
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright, closed at the end of the block; skips, saying which, where either is
+    absent. Every browser test launches it here."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(server_url: str) -> Iterator[Page]:
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
         tab.set_default_timeout(30_000)
         yield tab
-        browser.close()
 
 
 def _tile(page: Page, label: str) -> Locator:

@@ -12,8 +12,6 @@ import importlib.util
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +20,7 @@ import pytest
 
 from data.warehouse import Warehouse
 from tests.conftest import TICKETS, load_fixture
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, serve
+from tests.test_browser import ARTIFACTS, chromium, free_port, serve, wait_until_answers
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -48,7 +46,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_for(f"{url}/.well-known/openid-configuration", server)
+        wait_until_answers(f"{url}/.well-known/openid-configuration", server, 60)
         yield url
     finally:
         server.terminate()
@@ -56,17 +54,6 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-def _wait_for(url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the OpenID provider exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer in {seconds} s")
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +78,8 @@ def app_url(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with playwright_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from data.warehouse import Warehouse
 from tests.conftest import TICKETS, load_fixture
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
+from tests.test_browser import ARTIFACTS, chromium, serve
 from tests.test_cli import ZENDESK_HEADER, ingest, zendesk_rows
 
 if TYPE_CHECKING:
@@ -27,15 +27,10 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
         tab.set_default_timeout(30_000)
         yield tab
-        browser.close()
 
 
 def _tickets(page: Page) -> int:

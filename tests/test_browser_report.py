@@ -14,7 +14,7 @@ import pytest
 
 from data.warehouse import Warehouse
 from tests.conftest import load_fixture
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
+from tests.test_browser import ARTIFACTS, chromium, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -24,13 +24,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with playwright_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_browser_overview_report_opens_offline_with_the_pages_tiles_and_a_live_chart(

@@ -19,7 +19,7 @@ import pytest
 from data.demo import demo_batch
 from data.ingest import import_batch
 from data.warehouse import Warehouse
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve
+from tests.test_browser import ARTIFACTS, chromium, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -49,13 +49,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with playwright_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _tab(browser: Browser, server_url: str) -> Page:
