@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -77,6 +78,7 @@ class Run:
     browsers_cpu: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds, chromium and Playwright's driver
     load: list[float] = field(default_factory=list)  # the machine's 1-minute load average
     import_report: dict[str, object] = field(default_factory=dict)
+    think: float = 0.0  # seconds a user reads a page before the next click (jittered 0.5-1.5x)
 
     def now(self) -> float:
         return time.monotonic() - self.began
@@ -273,6 +275,8 @@ async def browse(browser: object, url: str, user: int, run: Run, until: float, l
                 await _close(page)
                 page = await _open(browser, url, user, run, until)
                 break
+            if run.think:  # a person reads the page before the next click
+                await asyncio.sleep(run.think * random.uniform(0.5, 1.5))
         done += 1
     await _close(page)
 
@@ -384,7 +388,7 @@ async def drive(url: str, pid: int, csv: Path, args: argparse.Namespace) -> tupl
         baseline.loads.clear()
         await browse(browsers[0], url, 0, baseline, until=float("inf"), loops=args.baseline_loops)
 
-        soak = Run(time.monotonic())
+        soak = Run(time.monotonic(), think=args.think)
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(pid, soak, stop))
         until = args.minutes * 60
@@ -428,7 +432,8 @@ def print_report(args: argparse.Namespace, baseline: Run, soak: Run, check: dict
                  log_tracebacks: int) -> None:
     warm = args.warmup_minutes * 60
     after = [load for load in soak.loads if load.started >= warm]
-    print(f"\nCS Pulse soak: {args.users} users for {args.minutes:g} min ({args.warmup_minutes:g} min warm-up) "
+    print(f"\nCS Pulse soak: {args.users} users (think time {args.think:g} s) for {args.minutes:g} min "
+          f"({args.warmup_minutes:g} min warm-up) "
           f"in {args.browsers} chromium process(es), an import of {args.tickets:,} tickets at the warm-up's end; "
           f"{os.cpu_count()} CPUs shared by server and browsers")
     print(f"\nPage loads after the warm-up, seconds (click -> h1 shown and idle); baseline: 1 user alone, "
@@ -499,6 +504,8 @@ def main() -> None:
     parser.add_argument("--warmup-minutes", type=float, help="default: a fifth of --minutes")
     parser.add_argument("--baseline-loops", type=int, default=3)
     parser.add_argument("--browsers", type=int, default=1, help="chromium processes the users are spread over")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each user reads a page before the next click (0: click on at once)")
     parser.add_argument("--json", type=Path, help="also write every load and memory sample here")
     args = parser.parse_args()
     args.warmup_minutes = args.minutes / 5 if args.warmup_minutes is None else args.warmup_minutes
