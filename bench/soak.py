@@ -26,12 +26,10 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,14 +38,12 @@ import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-
 from bench.imports import write_zendesk_csv  # noqa: E402 - after the project is on the path
+from tests.test_browser import CHROMIUM_ARGS, free_port, wait_until_answers  # noqa: E402 - as the tests serve and wait
 
 # (URL path, sidebar link and h1) of every page, in the sidebar's order
 PAGES = (("", "Overview"), ("trends", "Trends"), ("team", "Team"), ("staffing", "Staffing"),
          ("complaints", "Complaints"), ("orders", "Orders & loyalty"), ("imports", "Import"), ("data", "Data"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 CHANNELS = ("email", "chat", "phone", "social", "web", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
 LOAD_TIMEOUT_MS = 120_000
@@ -123,32 +119,20 @@ def build_warehouse(path: Path) -> None:
     warehouse.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(warehouse: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(warehouse)}
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true"],
         cwd=PROJECT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.25)
-    server.terminate()
-    raise TimeoutError(f"{url} did not become healthy in 120 s")
+    try:
+        wait_until_answers(f"{url}/_stcore/health", server, 120)
+    except (RuntimeError, TimeoutError):
+        server.terminate()
+        raise
+    return server, url
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:

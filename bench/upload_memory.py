@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-from tests.test_browser import CHROMIUM_ARGS, wait_until_answers  # noqa: E402 - the tests' own way to serve and wait
+from tests.test_browser import CHROMIUM_ARGS, free_port, wait_until_answers  # noqa: E402 - the tests' own way to serve and wait
 
 SAMPLE_SECONDS = 0.2
 MB = 1_000_000
@@ -108,16 +107,10 @@ class Sampler:
 
 
 # --- the server and the browser ------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serve(folder: Path, upload_max_bytes: int) -> Iterator[tuple[str, int]]:
     """`streamlit run dashboard.py` over an empty warehouse in ``folder``; yields its URL and PID."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(folder / "warehouse.duckdb"),
            "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false", "CSPULSE_UPLOAD_MAX_BYTES": str(upload_max_bytes)}
     log = (folder / "streamlit.log").open("wb")

@@ -20,13 +20,13 @@ from ui.session import (
     category_label,
     category_labels,
     flash,
+    guard,
     kpis,
     row_count,
     settings,
     taxonomy_labels,
     url_choice,
     url_choices,
-    why_not,
 )
 from ui.widgets import chart, grain_control, min_sample, team_table
 
@@ -180,8 +180,7 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
         chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
         slugs = [slug for slug in category_labels() if slug != "uncategorised"]  # the store's own ones too
         new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
-        if st.form_submit_button("Save correction", disabled=bool(why_not("correct_category")),
-                                 help=why_not("correct_category")):
+        if st.form_submit_button("Save correction", **guard("correct_category")):
             source, ticket_id = chosen.split("|", 1)
             try:
                 act("correct_category", categorising.correct, source, ticket_id, new)
@@ -192,9 +191,9 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
 
 
 def _recategorise_button() -> None:
-    if st.button("Re-categorise guessed tickets", disabled=bool(why_not("correct_category")),
-                 help=why_not("correct_category") or "Runs the rules and the model again on every ticket they "
-                 "placed, e.g. after editing the taxonomy file or correcting tickets."):
+    if st.button("Re-categorise guessed tickets", **guard(
+            "correct_category", "Runs the rules and the model again on every ticket they placed, e.g. after editing "
+                                "the taxonomy file or correcting tickets.")):
         with st.spinner("Categorising…"):
             result = act("correct_category", categorising.categorise, redo_guesses=True)
         flash(f"{result.tickets:,} tickets categorised again.")
@@ -216,8 +215,7 @@ def store_categories() -> None:
                             help="Every value stays as the store named it; CS Pulse's keyword rules and tag "
                                  "aliases stop, and the model learns the store's categories instead.")
         choices = _store_value_choices(values)
-        if st.form_submit_button("Save and re-categorise", disabled=bool(why_not("correct_category")),
-                                 help=why_not("correct_category")):
+        if st.form_submit_button("Save and re-categorise", **guard("correct_category")):
             _apply_store_mapping(values, choices, adopt)
 
 

@@ -14,13 +14,13 @@ from ui.session import (
     act,
     cached,
     data_replaced,
+    guard,
     has_demo_data,
     imports,
     load_demo,
     row_count,
     url_choice,
     warehouse,
-    why_not,
 )
 from ui.widgets import clear_demo_button
 
@@ -42,8 +42,7 @@ def demo_controls() -> None:
     if has_demo_data():
         st.markdown("The demo store is loaded. Clearing it removes every demo ticket, order and import record.")
         clear_demo_button("controls")
-    elif st.button("Load the demo store", key="load_demo", disabled=bool(why_not("load_demo")),
-                   help=why_not("load_demo")):
+    elif st.button("Load the demo store", key="load_demo", **guard("load_demo")):
         act("load_demo", load_demo)
         data_replaced()
         st.rerun()

@@ -31,7 +31,7 @@ from data.plans import (
     time_zones,
 )
 from data.raw_tables import Limits
-from ui.session import act, data_replaced, flash, imports, settings, warehouse, why_not
+from ui.session import act, data_replaced, flash, guard, imports, settings, warehouse
 
 log = logging.getLogger("cspulse")
 DATE_ORDERS = {"auto": "decide per source", "DMY": "day first", "MDY": "month first"}
@@ -103,8 +103,7 @@ def plan_card(plan: Plan) -> None:
         if plan.problems:
             _rejects(plan, "before")
         category_question(plan)
-        if st.button("Import", key=f"import_{plan.sha256}", type="primary", disabled=bool(why_not("import")),
-                     help=why_not("import")):
+        if st.button("Import", key=f"import_{plan.sha256}", type="primary", **guard("import")):
             _import(plan)
         report = st.session_state.get(f"_result_{plan.sha256}")
         if report:
@@ -321,7 +320,7 @@ def _undo(live: pl.DataFrame) -> None:
     labels = {row["import_id"]: f"{row['imported_at']:%Y-%m-%d %H:%M} · {row['file_name']}"
               for row in live.iter_rows(named=True)}
     chosen = st.selectbox("Undo an import", list(labels), format_func=labels.get, key="undo_choice")
-    if st.button("Undo it", key="undo", disabled=bool(why_not("undo_import")), help=why_not("undo_import")):
+    if st.button("Undo it", key="undo", **guard("undo_import")):
         try:
             counts = act("undo_import", ingest.undo_import, chosen)
         except ImportRejected as error:

@@ -70,14 +70,12 @@ def act(action: str, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return write(warehouse(), *args, **kwargs)
 
 
-def may(action: str) -> bool:
-    """Whether the signed-in person may do ``action``: pages disable what they may not (``act`` still checks)."""
-    return access.may(action)
-
-
-def why_not(action: str) -> str | None:
-    """A disabled control's tooltip: why this person may not do ``action``; None when they may."""
-    return None if access.may(action) else access.refusal(access.current().role, action)
+def guard(action: str, help: str | None = None) -> dict[str, Any]:
+    """A write control's ``disabled`` and ``help``: greyed out, with the reason as its tooltip, where the signed-in
+    person may not do ``action`` (``act`` still checks, whatever the browser sends)."""
+    if access.may(action):
+        return {"disabled": False, "help": help}
+    return {"disabled": True, "help": access.refusal(access.current().role, action)}
 
 
 # --- cached reads ---------------------------------------------------------------------------------------------------

@@ -32,13 +32,13 @@ from ui.session import (
     current_filters,
     data_replaced,
     flash,
+    guard,
     has_demo_data,
     imports,
     kpis,
     settings,
     url_bound,
     warehouse,
-    why_not,
 )
 
 BREAKDOWN_LABELS = {"none": "No breakdown", "channel": "Channel", "group_name": "Group", "assignee": "Agent",
@@ -71,7 +71,7 @@ def demo_notice() -> None:
 
 def clear_demo_button(where: str) -> None:
     if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary",
-                 disabled=bool(why_not("clear_data")), help=why_not("clear_data")):
+                 **guard("clear_data")):
         act("clear_data", ingest.clear_source, demo.DEMO_SOURCE)
         data_replaced()
         flash("Demo data cleared.")
