@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 
@@ -23,6 +25,14 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "DOUBLE": pl.Float64(),
     "DECIMAL(18,2)": pl.Decimal(18, 2),
 }
+
+
+def mapped(values: pl.Series, to_text: Callable[[Any], str]) -> pl.Series:
+    """``to_text`` of each value, as text. Computed here, in the calling thread, never as ``map_elements`` inside a
+    Polars expression: Polars runs such a Python function on its thread pool, where it waits for the GIL, while
+    another session's thread may hold the GIL waiting for that same pool (``to_pandas`` in ``st.dataframe``): the
+    whole server then hangs for every visitor (seen with 20 users at once; tests/test_no_python_in_polars.py)."""
+    return pl.Series(values.name, [to_text(value) for value in values.to_list()], dtype=pl.String)
 
 
 class ImportRejected(ValueError):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from data.basics import mapped
 from data.classifier import (
     UNCATEGORISED,
     RulesClassifier,
@@ -152,11 +153,11 @@ def store_values(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None = Non
         return OWN if category == slug and slug not in taxonomy.slugs else category
 
     per_value = StoreMapping(mapping.values)
+    values = frame["value"]
     return frame.with_columns(
-        category=pl.col("value").map_elements(lambda v: store_category(v, taxonomy, mapping)[0],
-                                              return_dtype=pl.String),
-        choice=pl.col("value").map_elements(lambda v: choice(v, per_value), return_dtype=pl.String),
-        default=pl.col("value").map_elements(lambda v: choice(v, StoreMapping()), return_dtype=pl.String),
+        mapped(values, lambda v: store_category(v, taxonomy, mapping)[0]).alias("category"),
+        mapped(values, lambda v: choice(v, per_value)).alias("choice"),
+        mapped(values, lambda v: choice(v, StoreMapping())).alias("default"),
     ).with_columns(
         own=(pl.col("category") == pl.col("value")) & ~pl.col("value").is_in(taxonomy.slugs),
     ).select("value", "label", "tickets", "category", "own", "choice", "default")

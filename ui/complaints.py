@@ -10,6 +10,7 @@ import streamlit as st
 
 import charts
 from data import categorising
+from data.basics import mapped
 from data.privacy import mask_pii
 from metrics import complaints
 from metrics import query as mq
@@ -45,7 +46,7 @@ SOURCE_WORDS = {"export": "the store's own category in the export",
 def shares(filters: mq.Filters) -> pl.DataFrame:
     """Tickets per category this period and the one before, with shares, the change and each category's label."""
     table = cached(complaints.category_shares, filters)
-    return table.with_columns(category=pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+    return table.with_columns(mapped(table["by_value"], category_label).alias("category"))
 
 
 def sources_note(filters: mq.Filters) -> None:
@@ -74,7 +75,7 @@ def how_sure(filters: mq.Filters) -> None:
     st.caption(f"{total:,} tickets of the period got their category from {SOURCE_WORDS.get(chosen, chosen)}; the "
                f"least sure first{shown}: where a correction below pays most. Emails and phone numbers are masked.")
     st.dataframe(tickets.with_columns(mask_pii(tickets["subject"]),
-                                      pl.col("category").map_elements(category_label, return_dtype=pl.String)),
+                                      mapped(tickets["category"], category_label)),
                  hide_index=True, width="stretch", height=280, column_config={
                      "category_confidence": st.column_config.ProgressColumn("confidence", min_value=0.0,
                                                                             max_value=1.0, format="percent")})
@@ -117,8 +118,8 @@ def trend(filters: mq.Filters, table: pl.DataFrame) -> None:
     chosen = _picker("Categories", table["by_value"].to_list(), table["by_value"].head(5).to_list(),
                      "trend_categories")
     frame = kpis(["tickets_created"], filters, grain, by="category", samples=True)
-    frame = frame.filter(pl.col("by_value").is_in(chosen)).with_columns(
-        pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+    frame = frame.filter(pl.col("by_value").is_in(chosen))
+    frame = frame.with_columns(mapped(frame["by_value"], category_label))
     if frame.height:
         chart(charts.trend(frame, BY_NAME["tickets_created"], grain, by="category", min_sample=min_sample()),
               "Trend per category", width="stretch")

@@ -4,11 +4,13 @@ coverage and the next peak's plan. Every number comes from ``metrics.staffing`` 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import polars as pl
 import streamlit as st
 
 import charts
+from data.basics import mapped
 from data.export import safe_csv
 from metrics import peaks, staffing
 from metrics import query as mq
@@ -275,11 +277,11 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
     if table["tickets"].sum() == 0:
         st.caption("No tickets arrived in this window.")
         return
-    as_text = {"return_dtype": pl.String}
+    in_words = partial(format_value, unit="minutes")
     shown = table.with_columns(
         pl.col("share") * 100,
-        pl.col("first_reply_minutes_median").map_elements(lambda v: format_value(v, "minutes"), **as_text),
-        pl.col("first_reply_minutes_p90").map_elements(lambda v: format_value(v, "minutes"), **as_text),
+        mapped(table["first_reply_minutes_median"], in_words),
+        mapped(table["first_reply_minutes_p90"], in_words),
     ).with_columns(pl.col("first_reply_minutes_median", "first_reply_minutes_p90").fill_null("—"))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "coverage": "Arrived in", "tickets": "Tickets",

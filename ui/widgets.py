@@ -17,6 +17,7 @@ import streamlit as st
 
 import html_report
 from data import demo, ingest
+from data.basics import mapped
 from data.export import safe_csv
 from data.privacy import mask_pii
 from metrics import availability, drilldown
@@ -173,7 +174,7 @@ def sample_sizes(frame: pl.DataFrame, name: str) -> str:
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     """Each KPI beside its sample size; small samples greyed, every column sortable."""
     if by == "category":
-        frame = frame.with_columns(pl.col("by_value").map_elements(category_label, return_dtype=pl.String))
+        frame = frame.with_columns(mapped(frame["by_value"], category_label))
     shown = frame.rename({"by_value": BREAKDOWN_LABELS[by]})
     columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
     headers = {BREAKDOWN_LABELS[by]: BREAKDOWN_LABELS[by]}
