@@ -106,6 +106,11 @@ def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportRe
     ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
     mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
     zones = load_source_zones(warehouse)
+    streamed = [(csv, fmt) for csv in in_batches if (fmt := ticket_format(csv, source, mappings)) is not None]
+    if len(streamed) < len(in_batches):  # read whole beside the others: the members of a set go together
+        others = [str(csv.path) for csv in in_batches if all(csv is not done for done, _ in streamed)]
+        more_raws, more_rejected = _read(others, Limits.for_command_line(settings), source)
+        raws, rejected = raws + more_raws, rejected + more_rejected
     plans = plan_tables(raws, ctx, source, mappings, category_columns=category_columns, zones=zones)
     del raws  # typed now: the text cells need not stay in memory through the merge
     if rejects_to is not None:
@@ -118,15 +123,13 @@ def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportRe
         if rejects_to is not None:
             write_rejects(rejects_to, [*planned, plan])
 
-    for csv in in_batches:
-        fmt = ticket_format(csv, source, mappings)
+    for csv, fmt in streamed:
         try:
-            if fmt is not None:
-                plan, result = import_in_batches(warehouse, csv, fmt, ctx, category_columns=category_columns,
-                                                 zones=zones, on_planned=before_merge)
-                planned.append(plan)
-                results.append(result)
-                continue
+            plan, result = import_in_batches(warehouse, csv, fmt, ctx, category_columns=category_columns,
+                                             zones=zones, on_planned=before_merge)
+            planned.append(plan)
+            results.append(result)
+            continue
         except NotInBatches:
             log.info("%s: read whole, its encoding or quoting needs the careful reader", csv.file_name)
         raws, unreadable = _read([str(csv.path)], Limits.for_command_line(settings), source)
