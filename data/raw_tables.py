@@ -607,8 +607,8 @@ class CsvBatches:
                 while ends.size >= self.batch_rows or (done and pending):
                     cut = int(ends[self.batch_rows - 1]) + 1 if ends.size >= self.batch_rows else len(pending)
                     batch = self._batch(pending[:cut])
-                    pending = pending[cut:]
-                    ends = _record_ends(pending) if pending else _NO_POSITIONS
+                    # the rest starts at a record, outside quotes: its line ends are the same ones, shifted
+                    pending, ends = pending[cut:], ends[ends >= cut] - cut
                     if batch is not None:
                         yield batch
         _check_rows(self.records, self.blank, self.file_name, self.limits)
