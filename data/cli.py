@@ -24,7 +24,7 @@ from data.basics import ImportRejected
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
 from data.export import safe_csv
-from data.format_types import Context
+from data.format_types import Context, Format
 from data.ingest import ImportResult, pii_salt
 from data.linking import link_if_stale
 from data.plans import (
@@ -117,7 +117,15 @@ def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportRe
         write_rejects(rejects_to, plans)
     # run_plan reports a rejection as a result, so one bad file never stops the others
     results = rejected + [run_plan(warehouse, plan) for plan in plans]
-    planned = list(plans)
+    return results + _import_in_batches(warehouse, streamed, ctx, settings, source, plans, rejects_to)
+
+
+def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches, Format]], ctx: Context,
+                       settings: Settings, source: str, planned: list[Plan],
+                       rejects_to: Path | None) -> list[ImportResult]:
+    """Each ticket CSV in batches; one that turns out to need the careful reader is read whole after all."""
+    mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
+    zones, results = load_source_zones(warehouse), []
 
     def before_merge(plan: Plan) -> None:
         if rejects_to is not None:
