@@ -105,6 +105,8 @@ class Settings(BaseSettings):
                                      "file; unset: no limit.")
     cli_batch_rows: int = Field(500_000, ge=1, description="Rows the command line reads, checks and stages at a "
                                 "time: what bounds its memory.")
+    cli_batches_above_mb: int = Field(200, ge=0, description="Ticket CSVs larger than this (MB) the command line "
+                                      "reads in batches; smaller ones whole, which is faster.")
     cli_memory_mb: int = Field(600, ge=100, description="Memory DuckDB may use while the command line imports, in "
                                "MB; beyond it, it spills to the warehouse's temp folder.")
     pii_salt: SecretStr | None = Field(

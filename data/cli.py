@@ -83,7 +83,7 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
     the first bound parameter), reading is mostly Polars and numpy, which run outside the GIL.
     """
     limits = Limits.for_command_line(settings)
-    in_batches, whole = _in_batches_or_whole(paths, limits, settings.cli_batch_rows)
+    in_batches, whole = _in_batches_or_whole(paths, limits, settings)
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(_read, whole, limits, source)
         warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
@@ -150,12 +150,16 @@ def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches
 
 
 def _in_batches_or_whole(paths: Sequence[str], limits: Limits,
-                         batch_rows: int) -> tuple[list[CsvBatches], list[str]]:
-    """Plain UTF-8 CSVs go in batches (if their header names a ticket export, see data.streaming); the rest whole."""
+                         settings: Settings) -> tuple[list[CsvBatches], list[str]]:
+    """Plain UTF-8 CSVs beyond ``cli_batches_above_mb`` go in batches (if their header names a ticket export, see
+    data.streaming); the rest whole, which is faster where the file fits in memory: staging writes every row twice."""
     in_batches, whole = [], []
     for name in paths:
+        if not Path(name).is_file() or Path(name).stat().st_size <= settings.cli_batches_above_mb * 2**20:
+            whole.append(name)
+            continue
         try:
-            in_batches.append(CsvBatches(Path(name), limits, batch_rows))
+            in_batches.append(CsvBatches(Path(name), limits, settings.cli_batch_rows))
         except (NotInBatches, ImportRejected):  # the whole-file reader says what is wrong, as it always did
             whole.append(name)
     return in_batches, whole
@@ -176,7 +180,7 @@ def job_importer(settings: Settings, taxonomy: Taxonomy | None) -> inbox.ImportF
         job = paths[0].parent if paths else None
         reasons = _reasons_of_job(job) if job is not None and (job / inbox.JOB_FILE).exists() else None
         limits = Limits.for_command_line(settings)  # queued by the command line: its limits, in batches too
-        in_batches, whole = _in_batches_or_whole([str(p) for p in paths], limits, settings.cli_batch_rows)
+        in_batches, whole = _in_batches_or_whole([str(p) for p in paths], limits, settings)
         results = _import_read(warehouse, _read(whole, limits, source), settings, source, date_order, reasons,
                                in_batches)
         _derive(warehouse, settings, taxonomy)

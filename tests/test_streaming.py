@@ -24,7 +24,7 @@ BATCH = 3
 
 @pytest.fixture
 def small_batches() -> Settings:
-    return load_settings(_env_file=None, cli_batch_rows=BATCH)
+    return load_settings(_env_file=None, cli_batch_rows=BATCH, cli_batches_above_mb=0)
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
@@ -127,11 +127,12 @@ def test_streaming_same_file_again_changes_nothing(tmp_path: Path, small_batches
 def test_streaming_command_line_has_its_own_row_limit(tmp_path: Path) -> None:
     file = tmp_path / "tickets.csv"
     file.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 11)))
-    tight = load_settings(_env_file=None, cli_batch_rows=BATCH, cli_max_rows=7, upload_max_rows=2)
+    tight = load_settings(_env_file=None, cli_batch_rows=BATCH, cli_batches_above_mb=0, cli_max_rows=7,
+                          upload_max_rows=2)
     [result] = import_paths([str(file)], tmp_path / "w.duckdb", tight)
     assert result.status == "rejected"
     assert "more than the limit of 7" in result.reason  # the command's limit, not the upload's 2
-    roomy = load_settings(_env_file=None, cli_batch_rows=BATCH, upload_max_rows=2)
+    roomy = load_settings(_env_file=None, cli_batch_rows=BATCH, cli_batches_above_mb=0, upload_max_rows=2)
     [result] = import_paths([str(file)], tmp_path / "w.duckdb", roomy)
     assert (result.status, result.inserted) == ("imported", 10)
 
