@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     upload_max_unpacked_bytes: int = Field(
         500_000_000, gt=0, description="Most bytes an XLSX upload may unpack to; its reader stops there (zip bombs)."
     )
+    # --- the command line (python -m data.cli): files from disk, read in batches, not held in a browser's upload ---
+    cli_max_bytes: int | None = Field(None, gt=0, description="Largest file the command line imports, in bytes; "
+                                      "unset: no limit.")
+    cli_max_rows: int | None = Field(None, gt=0, description="Most data rows the command line imports from one "
+                                     "file; unset: no limit.")
+    cli_batch_rows: int = Field(500_000, ge=1, description="Rows the command line reads, checks and stages at a "
+                                "time: what bounds its memory.")
+    cli_batches_above_mb: int = Field(200, ge=0, description="Ticket CSVs larger than this (MB) the command line "
+                                      "reads in batches; smaller ones whole, which is faster.")
+    cli_memory_mb: int = Field(600, ge=100, description="Memory DuckDB may use while the command line imports, in "
+                               "MB; beyond it, it spills to the warehouse's temp folder.")
     pii_salt: SecretStr | None = Field(
         None, description="Salt for hashing customer emails; unset, each warehouse makes and keeps its own."
     )

@@ -20,10 +20,11 @@ from pathlib import Path
 import polars as pl
 
 from data import inbox
+from data.basics import ImportRejected
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
 from data.export import safe_csv
-from data.format_types import Context
+from data.format_types import Context, Format
 from data.ingest import ImportResult, pii_salt
 from data.linking import link_if_stale
 from data.plans import (
@@ -36,7 +37,8 @@ from data.plans import (
     read_files,
     run_plan,
 )
-from data.raw_tables import Limits, RawTable
+from data.raw_tables import CsvBatches, Limits, NotInBatches, RawTable
+from data.streaming import import_in_batches, ticket_format
 from data.warehouse import Warehouse, WarehouseError, WarehouseInUse
 from settings import Settings, SettingsError, get_settings
 
@@ -80,12 +82,13 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
     The files are read while the warehouse opens: opening is mostly DuckDB starting up and importing pandas (on
     the first bound parameter), reading is mostly Polars and numpy, which run outside the GIL.
     """
-    limits = Limits.from_settings(settings)
+    limits = Limits.for_command_line(settings)
+    in_batches, whole = _in_batches_or_whole(paths, limits, settings)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(_read, paths, limits, source)
-        warehouse = Warehouse(db)
+        reading = pool.submit(_read, whole, limits, source)
+        warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
     try:
-        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to)
+        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to, in_batches)
         _derive(warehouse, settings, taxonomy)
         # jobs other imports queued while this one held the warehouse
         inbox.run_pending(warehouse, inbox.inbox_of(db), job_importer(settings, taxonomy))
@@ -95,16 +98,71 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
 
 
 def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,
-                 source: str, date_order: str, rejects_to: Path | None = None) -> list[ImportResult]:
+                 source: str, date_order: str, rejects_to: Path | None = None,
+                 in_batches: Sequence[CsvBatches] = ()) -> list[ImportResult]:
+    """The files read whole first (an Olist set goes together), then the ticket CSVs read in batches, each file in
+    its own transaction. The rejects file is written again as each plan is complete, before that plan is merged."""
     raws, rejected = read
     ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
-    plans = plan_tables(raws, ctx, source, load_mappings(warehouse),
-                        category_columns=load_category_columns(warehouse), zones=load_source_zones(warehouse))
+    mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
+    zones = load_source_zones(warehouse)
+    streamed = [(csv, fmt) for csv in in_batches if (fmt := ticket_format(csv, source, mappings)) is not None]
+    if len(streamed) < len(in_batches):  # read whole beside the others: the members of a set go together
+        others = [str(csv.path) for csv in in_batches if all(csv is not done for done, _ in streamed)]
+        more_raws, more_rejected = _read(others, Limits.for_command_line(settings), source)
+        raws, rejected = raws + more_raws, rejected + more_rejected
+    plans = plan_tables(raws, ctx, source, mappings, category_columns=category_columns, zones=zones)
     del raws  # typed now: the text cells need not stay in memory through the merge
     if rejects_to is not None:
         write_rejects(rejects_to, plans)
     # run_plan reports a rejection as a result, so one bad file never stops the others
-    return rejected + [run_plan(warehouse, plan) for plan in plans]
+    results = rejected + [run_plan(warehouse, plan) for plan in plans]
+    return results + _import_in_batches(warehouse, streamed, ctx, settings, source, plans, rejects_to)
+
+
+def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches, Format]], ctx: Context,
+                       settings: Settings, source: str, planned: list[Plan],
+                       rejects_to: Path | None) -> list[ImportResult]:
+    """Each ticket CSV in batches; one that turns out to need the careful reader is read whole after all."""
+    mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
+    zones, results = load_source_zones(warehouse), []
+
+    def before_merge(plan: Plan) -> None:
+        if rejects_to is not None:
+            write_rejects(rejects_to, [*planned, plan])
+
+    for csv, fmt in streamed:
+        try:
+            plan, result = import_in_batches(warehouse, csv, fmt, ctx, category_columns=category_columns,
+                                             zones=zones, on_planned=before_merge)
+            planned.append(plan)
+            results.append(result)
+            continue
+        except NotInBatches:
+            log.info("%s: read whole, its encoding or quoting needs the careful reader", csv.file_name)
+        raws, unreadable = _read([str(csv.path)], Limits.for_command_line(settings), source)
+        whole = plan_tables(raws, ctx, source, mappings, category_columns=category_columns, zones=zones)
+        planned += whole
+        if rejects_to is not None:
+            write_rejects(rejects_to, planned)
+        results += unreadable + [run_plan(warehouse, plan) for plan in whole]
+    return results
+
+
+def _in_batches_or_whole(paths: Sequence[str], limits: Limits,
+                         settings: Settings) -> tuple[list[CsvBatches], list[str]]:
+    """Plain UTF-8 CSVs beyond ``cli_batches_above_mb`` go in batches (if their header names a ticket export, see
+    data.streaming); the rest whole, which is faster where the file fits in memory: staging writes every row twice."""
+    in_batches, whole = [], []
+    for name in paths:
+        if not Path(name).is_file() or Path(name).stat().st_size <= settings.cli_batches_above_mb * 2**20:
+            whole.append(name)
+            continue
+        try:
+            in_batches.append(CsvBatches(Path(name), limits, settings.cli_batch_rows))
+        except (NotInBatches, ImportRejected):  # the whole-file reader says what is wrong, as it always did
+            whole.append(name)
+    return in_batches, whole
 
 
 def _derive(warehouse: Warehouse, settings: Settings, taxonomy: Taxonomy | None) -> None:
@@ -121,8 +179,10 @@ def job_importer(settings: Settings, taxonomy: Taxonomy | None) -> inbox.ImportF
         # the reasons beside the job's report, for a waiting command with --rejects to take
         job = paths[0].parent if paths else None
         reasons = _reasons_of_job(job) if job is not None and (job / inbox.JOB_FILE).exists() else None
-        results = _import_read(warehouse, _read([str(p) for p in paths], Limits.from_settings(settings), source),
-                               settings, source, date_order, reasons)
+        limits = Limits.for_command_line(settings)  # queued by the command line: its limits, in batches too
+        in_batches, whole = _in_batches_or_whole([str(p) for p in paths], limits, settings)
+        results = _import_read(warehouse, _read(whole, limits, source), settings, source, date_order, reasons,
+                               in_batches)
         _derive(warehouse, settings, taxonomy)
         return [_public(result) for result in results]
     return import_job

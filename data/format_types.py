@@ -129,7 +129,8 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
     """Cast every declared column that the file has; rows with an unreadable required-kind cell are rejected."""
     fmt = reading_category_from(fmt, category_column_of(fmt, raw.frame.columns, ctx.category_column))
     headers = find_headers(fmt, raw)
-    typed = Typed(pl.DataFrame({"record": pl.int_range(1, raw.frame.height + 1, eager=True)}))
+    first = raw.first_record
+    typed = Typed(pl.DataFrame({"record": pl.int_range(first, first + raw.frame.height, eager=True)}))
     present = [f for f in fmt.fields if f.target in headers]
     with ThreadPoolExecutor(max_workers=CAST_THREADS) as pool:
         # Columns cast side by side: most casts are one-column Polars work on one core that releases the GIL, and
@@ -147,9 +148,10 @@ def type_columns(fmt: Format, raw: RawTable, ctx: Context) -> Typed:
         for target, series in result.items():
             columns[target] = series.values
             typed.naive_times |= series.naive_times
-            typed.problems.extend(series.problems)
+            typed.problems.extend(series.problems if first == 1 else
+                                  (replace(p, record=p.record + first - 1) for p in series.problems))
             bucket = typed.flagged if f.kind in FLAGGING_KINDS else typed.rejected
-            bucket.update((series.bad_rows() + 1).to_list())
+            bucket.update((series.bad_rows() + first).to_list())
     # The casts come back cut as the file was read, or in one piece: cut alike, the shape steps copy nothing.
     typed.frame = in_shared_chunks(typed.frame.with_columns(**columns)) if columns else typed.frame
     typed.flagged -= typed.rejected
@@ -251,17 +253,25 @@ def customer_key_from_id(frame: pl.DataFrame) -> pl.DataFrame:
 def _timestamp_formats(fmt: Format, raw: RawTable, headers: Mapping[str, str], ctx: Context,
                        notes: list[str]) -> tuple[str, ...]:
     """ISO first; for slash dates the day/month order the source declares, or what the values prove."""
-    stamps = [raw.frame[headers[f.target]] for f in fmt.fields if f.kind == "timestamp" and f.target in headers]
     order = ctx.date_order
     if order == "auto":
-        seen = {cast.date_order(s) for s in stamps} - {"unknown"}
+        seen = date_orders_seen(fmt, raw, headers)
         order = "DMY" if "DMY" in seen and "MDY" not in seen else "MDY" if "MDY" in seen and "DMY" not in seen \
             else fmt.date_order
         if seen == {"ambiguous"}:
-            notes.append(f"No date tells day from month; read them as {order}, this source's usual order. "
-                         "Choose the order explicitly if that is wrong.")
+            notes.append(AMBIGUOUS_DATES.format(order=order))
     extra = DAY_FIRST if order == "DMY" else MONTH_FIRST if order == "MDY" else ()
     return tuple(dict.fromkeys((*fmt.timestamp_formats, *extra)))
+
+
+AMBIGUOUS_DATES = ("No date tells day from month; read them as {order}, this source's usual order. Choose the "
+                   "order explicitly if that is wrong.")
+
+
+def date_orders_seen(fmt: Format, raw: RawTable, headers: Mapping[str, str]) -> set[str]:
+    """What the slash dates of the file's timestamp columns say: DMY, MDY and/or ambiguous (see cast.date_order)."""
+    stamps = [raw.frame[headers[f.target]] for f in fmt.fields if f.kind == "timestamp" and f.target in headers]
+    return {cast.date_order(s) for s in stamps} - {"unknown"}
 
 
 @dataclass

@@ -73,7 +73,9 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
     # Null counts are kept with each column: the check reads no values unless one is missing.
     for column in table.required:
         if frame[column].null_count():
-            row = frame[column].is_null().arg_true()[0] + 1
+            first = frame[column].is_null().arg_true()[0]
+            # the file's own record number where the frame keeps it: a batch's rows start mid-file
+            row = frame["record"][first] if "record" in frame.columns else first + 1
             raise ImportRejected(f"{file_name}: record {row}, column {column!r}: a value is required")
     # Only the columns the frame has: the warehouse fills the others with NULL (see _stage), which costs nothing,
     # where a million nulls per absent column cost memory and page faults here.
@@ -96,28 +98,55 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
                         duplicates=duplicates)
     import_id = uuid.uuid4().hex
     with warehouse.transaction() as cur:
-        seen = cur.execute("SELECT import_id FROM imports WHERE sha256 = $sha AND undone_at IS NULL",
-                           {"sha": batch.sha256}).fetchone()
+        seen = _already_imported(cur, batch.sha256)
         if seen:
-            return _replace(base, unchanged=kept, import_id=seen[0])
+            return _replace(base, unchanged=kept, import_id=seen)
         per_table = {}
         for name in sorted(frames, key=lambda table: table in PARENT_OF):
             _stage(cur, FACT_TABLES[name], frames[name])
             per_table[name] = _merge(cur, FACT_TABLES[name], import_id, batch.source)
             cur.execute("DROP VIEW staged")
             cur.unregister("staged_frame")
-        totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
-        cur.execute(
-            """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
-                                    unchanged, duplicates, rejected, imported_at, notes)
-               VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated, $unchanged, $duplicates,
-                       $rejected, $at, $notes)""",
-            {"id": import_id, "file": batch.file_name, "sha": batch.sha256, "source": batch.source,
-             "kind": batch.kind, "read": rows_read, "at": utc_now(), "rejected": batch.rejected_rows,
-             "duplicates": duplicates, "notes": "\n".join(batch.notes) or None, **totals},
-        )
-        warehouse.bump_version(cur)
-    log.info("imported %s as %s: %s, %d duplicates merged", batch.file_name, import_id, totals, duplicates)
+        return _record_import(cur, warehouse, batch, base, import_id, per_table)
+
+
+def import_staged(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, table: Table,
+                  kept: int) -> ImportResult:
+    """Merge the view ``staged`` (one row per key, ``kept`` of them) into ``table`` and record the import, inside
+    the caller's transaction: a file read in batches stages them in that transaction first (data.streaming)."""
+    base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind,
+                        rows_read=batch.records_read or kept + batch.duplicates, duplicates=batch.duplicates)
+    seen = _already_imported(cur, batch.sha256)
+    if seen:
+        return _replace(base, unchanged=kept, import_id=seen)
+    import_id = uuid.uuid4().hex
+    per_table = {table.name: _merge(cur, table, import_id, batch.source)}
+    return _record_import(cur, warehouse, batch, base, import_id, per_table)
+
+
+def _already_imported(cur: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
+    seen = cur.execute("SELECT import_id FROM imports WHERE sha256 = $sha AND undone_at IS NULL",
+                       {"sha": sha256}).fetchone()
+    return seen[0] if seen else None
+
+
+def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, base: ImportResult,
+                   import_id: str, per_table: dict[str, dict[str, int]]) -> ImportResult:
+    """After the merge, in its transaction, for either path: the ledger row and the new data version."""
+    rows_read, duplicates = base.rows_read, base.duplicates
+    totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
+    cur.execute(
+        """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
+                                unchanged, duplicates, rejected, imported_at, notes)
+           VALUES ($id, $file, $sha, $source, $kind, $read, $inserted, $updated, $unchanged, $duplicates,
+                   $rejected, $at, $notes)""",
+        {"id": import_id, "file": batch.file_name, "sha": batch.sha256, "source": batch.source,
+         "kind": batch.kind, "read": rows_read, "at": utc_now(), "rejected": batch.rejected_rows,
+         "duplicates": duplicates, "notes": "\n".join(batch.notes) or None, **totals},
+    )
+    warehouse.bump_version(cur)
+    log.info("merged %s as %s (commit follows): %s, %d duplicates merged", batch.file_name, import_id, totals,
+             duplicates)
     return _replace(base, status="imported", import_id=import_id, per_table=per_table, **totals)
 
 

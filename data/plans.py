@@ -169,7 +169,7 @@ def _plan_single(raw: RawTable, ctx: Context, source: str, mappings: dict[str, d
         return plan
     if fmt.tz is None and fmt.source in zones:  # a format that declares its own zone (Olist) keeps it
         ctx = replace(ctx, tz=zones[fmt.source])
-    ctx = _with_category_column(plan, fmt, ctx, category_columns.get(header_set_key(raw.frame.columns)))
+    ctx = with_category_column(plan, fmt, ctx, category_columns.get(header_set_key(raw.frame.columns)))
     typed = type_columns(fmt, raw, ctx)
     shaped = fmt.shape(typed, ctx)  # may reject more rows (a bad line item rejects its whole order)
     plan.problems, plan.rejected_rows = typed.problems, len(typed.rejected)
@@ -215,14 +215,20 @@ def _merge_repeats(plan: Plan, headers: dict[str, str]) -> None:
         if "record" not in frame.columns:  # a set's tables are built from several files: no one record number
             repeated = repeated.with_columns(record=pl.lit(None, pl.Int64), kept_record=pl.lit(None, pl.Int64))
         if name not in PARENT_OF and repeated.height:
-            column = ", ".join(headers.get(k, k) for k in table.key if k != "source")
-            listed.append(repeated.with_columns(mask_pii(repeated["value"]).alias("value"),
-                                                file=pl.lit(", ".join(plan.files)), column=pl.lit(column)))
+            listed.append(repeats_listed(repeated, plan, name, headers))
     if listed:
-        plan.repeated = pl.concat(listed).select(list(REPEATED_COLUMNS))
+        plan.repeated = pl.concat(listed)
 
 
-def _with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str | None) -> Context:
+def repeats_listed(repeated: pl.DataFrame, plan: Plan, table: str, headers: dict[str, str]) -> pl.DataFrame:
+    """Rows merged into another (data.ingest.REPEATED_SCHEMA) as the plan lists them: file, the key's header, the
+    value masked."""
+    column = ", ".join(headers.get(k, k) for k in FACT_TABLES[table].key if k != "source")
+    return repeated.with_columns(mask_pii(repeated["value"]).alias("value"), file=pl.lit(", ".join(plan.files)),
+                                 column=pl.lit(column)).select(list(REPEATED_COLUMNS))
+
+
+def with_category_column(plan: Plan, fmt: Format, ctx: Context, remembered: str | None) -> Context:
     """The category column for this file: the one asked for, else the analyst's remembered answer for these headers,
     else the best guess; recorded on the plan with the other candidates, so the Import page can ask."""
     plan.category_candidates = category_candidates_of(fmt, plan.headers)

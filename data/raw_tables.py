@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import re
 import zipfile
@@ -85,6 +86,15 @@ class Limits:
         return cls(settings.upload_max_bytes, settings.upload_max_rows, settings.upload_max_columns,
                    settings.upload_max_unpacked_bytes)
 
+    @classmethod
+    def for_command_line(cls, settings: Settings) -> Limits:
+        """A file from disk is not held in a browser's upload: its own limits, none when unset."""
+        return cls(settings.cli_max_bytes or _NO_LIMIT, settings.cli_max_rows or _NO_LIMIT,
+                   settings.upload_max_columns, settings.upload_max_unpacked_bytes)
+
+
+_NO_LIMIT = 1 << 62
+
 
 @dataclass(frozen=True)
 class RawTable:
@@ -94,6 +104,7 @@ class RawTable:
     encoding: str
     delimiter: str
     notes: tuple[str, ...]
+    first_record: int = 1  # the file's record number of frame row 0: a batch of a file read in parts starts later
 
 
 def read_table(content: bytes, file_name: str, limits: Limits) -> RawTable:
@@ -539,6 +550,127 @@ def _note_shape(short: int, blank: int, notes: list[str]) -> None:
 
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+# --- a CSV from disk in batches ----------------------------------------------------------------------------------
+
+
+class NotInBatches(Exception):
+    """The file needs the whole-file reader (another encoding, a byte-order mark, odd quoting or line endings): not
+    an error, the reader that can say what is wrong with it must read it."""
+
+
+class CsvBatches:
+    """A plain UTF-8 CSV file (what :func:`_read_plain_utf8` reads) as :class:`RawTable` batches of at most
+    ``batch_rows`` lines each, so that memory follows a batch, not the file.
+
+    Each batch goes through the same scan and Polars read as a whole file: field counts, quoting, UTF-8 and the
+    limits are checked batch by batch, and each batch's ``first_record`` keeps record numbers the file's own. A
+    file the fast reader would not take raises :class:`NotInBatches` (from the constructor, or from a batch) and
+    goes to :func:`read_path`, whose careful reader names the record to fix. After the last batch, ``sha256``,
+    ``records`` and :meth:`notes` describe the whole file.
+    """
+
+    def __init__(self, path: Path, limits: Limits, batch_rows: int) -> None:
+        self.path, self.file_name, self.limits, self.batch_rows = path, path.name, limits, batch_rows
+        self.records = self.blank = self.short = 0
+        self.sha256 = ""
+        start = _opening_bytes(path, limits)
+        _check_magic(start, self.file_name)
+        if start.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in start \
+                or _zlib_header(start) or start[:1] in (b"\n", b"\r"):
+            raise NotInBatches(self.file_name)
+        head = _head(start)
+        if not head or head.isspace() or _SEP_LINE.match(head) or _line_endings(head)[1] is not None:
+            raise NotInBatches(self.file_name)
+        try:
+            self.names, self.delimiter = _header(head, self.file_name, None)
+        except FileRejected:
+            raise NotInBatches(self.file_name) from None
+        _check_header(self.names, self.file_name, limits)
+        ends = _record_ends(start)
+        if not self.names[0] or not ends.size:  # R's row names, or a header longer than the head
+            raise NotInBatches(self.file_name)
+        self.header_bytes = int(ends[0]) + 1
+        self.line_bytes = max(1, len(head) // max(1, head.count("\n")))
+
+    def __iter__(self) -> Iterator[RawTable]:
+        digest = hashlib.sha256()
+        with self.path.open("rb") as file:
+            digest.update(file.read(self.header_bytes))
+            pending, done = b"", False
+            while not done:
+                chunk = file.read(max(1 << 20, self.line_bytes * self.batch_rows))
+                digest.update(chunk)
+                done, pending = not chunk, pending + chunk
+                ends = _record_ends(pending)
+                while ends.size >= self.batch_rows or (done and pending):
+                    cut = int(ends[self.batch_rows - 1]) + 1 if ends.size >= self.batch_rows else len(pending)
+                    batch = self._batch(pending[:cut])
+                    # the rest starts at a record, outside quotes: its line ends are the same ones, shifted
+                    pending, ends = pending[cut:], ends[ends >= cut] - cut
+                    if batch is not None:
+                        yield batch
+        _check_rows(self.records, self.blank, self.file_name, self.limits)
+        self.sha256 = digest.hexdigest()
+
+    def notes(self) -> list[str]:
+        notes: list[str] = []
+        _note_shape(self.short, self.blank, notes)
+        return notes
+
+    def _batch(self, block: bytes) -> RawTable | None:
+        width = len(self.names)
+        if b"\x00" in block:
+            raise NotInBatches(self.file_name)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # Polars reads while the scan checks, as _read_fast does
+            guess = pool.submit(_polars_read, block, self.delimiter, width, 0) if block[:1] not in b"\r\n" else None
+            scan = _scan(block, self.delimiter, self.file_name, self.limits)
+        if scan.irregular or scan.fields.max(initial=0) > width:
+            raise NotInBatches(self.file_name)
+        records = np.flatnonzero(scan.fields)
+        blank = scan.fields.size - records.size
+        self.blank += blank
+        if not records.size:
+            return None
+        skip = int(records[0])
+        frame = guess.result() if guess is not None and skip == 0 else _polars_read(block, self.delimiter, width, skip)
+        if frame is None or frame.height != scan.fields.size - skip:
+            raise NotInBatches(self.file_name)
+        if blank:
+            frame = frame.filter(pl.Series(scan.fields[skip:] > 0))
+        self.short += int((scan.fields[records] < width).sum())
+        first = self.records + 1
+        self.records += frame.height
+        if self.records > self.limits.max_rows or self.blank > self.limits.max_rows:
+            _check_rows(self.records, self.blank, self.file_name, self.limits, "at least ")
+        frame = frame.rename(dict(zip(frame.columns, self.names, strict=True)))
+        return RawTable(self.file_name, frame, "", "utf-8", self.delimiter, (), first_record=first)
+
+
+def _opening_bytes(path: Path, limits: Limits, size: int = 1 << 20) -> bytes:
+    """The file's first ``size`` bytes, once its size is within the limit; what cannot be read says why."""
+    try:
+        if path.stat().st_size > limits.max_bytes:
+            raise FileRejected(f"{path.name}: {path.stat().st_size:,} bytes, more than the {limits.max_bytes:,}-byte "
+                               "limit")
+        with path.open("rb") as file:
+            return file.read(size)
+    except FileNotFoundError:
+        raise FileRejected(f"{path.name}: no such file ({path})") from None
+    except IsADirectoryError:
+        raise FileRejected(f"{path.name}: is a folder, not a file") from None
+    except PermissionError:
+        raise FileRejected(f"{path.name}: cannot be read (permission denied)") from None
+
+
+def _record_ends(data: bytes) -> np.ndarray:
+    """Positions of the line ends outside quotes of bytes that start outside quotes."""
+    bytes_ = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(bytes_ == _LF)
+    if b'"' not in data:
+        return ends
+    return _outside(ends, np.flatnonzero(bytes_ == _QUOTE), False)
 
 
 # --- shared header rules ------------------------------------------------------------------------------------------

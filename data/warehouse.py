@@ -106,12 +106,12 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class Warehouse:
     """The one connection to a DuckDB file (or memory) with its schema migrated."""
 
-    def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False, memory_mb: int | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
         self._write_lock = threading.Lock()
         self.closed = False
-        self._con = _connect(self.path, read_only)
+        self._con = _connect(self.path, read_only, memory_mb)
         if not read_only:
             self._migrate()
         elif (found := self.schema_version()) != SCHEMA_VERSION:
@@ -211,14 +211,17 @@ class Warehouse:
             log.info("warehouse %s migrated to schema version %d", self.path, version)
 
 
-def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: str, read_only: bool, memory_mb: int | None = None) -> duckdb.DuckDBPyConnection:
     if path != MEMORY:
         file = Path(path)
         if read_only and not file.exists():
             raise WarehouseError(f"No warehouse at {file}: start the dashboard once or import data first.")
         file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path, read_only=read_only, config={"preserve_insertion_order": False})
+        # a memory limit is set here or never: lock_down freezes the configuration. Beyond it DuckDB spills to the
+        # warehouse's temp folder (the staging of a file imported in batches, data.streaming).
+        limit = {"memory_limit": f"{memory_mb}MB"} if memory_mb else {}
+        return duckdb.connect(path, read_only=read_only, config={"preserve_insertion_order": False, **limit})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseInUse(
