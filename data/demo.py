@@ -263,7 +263,7 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "order_change": (
         ("Add an item to my order{ref}", "Could you add a second {product} to my order{ref} before it ships?"),
-        ("Change the variant in my order{ref}", "I picked the wrong variant of the {product}, please change my order{ref}."),
+        ("Change the variant{ref}", "I picked the wrong variant of the {product}, please change my order{ref}."),
         ("Change my order{ref}", "I would like to swap one item in my order{ref} for the {product}."),
     ),
     "damaged_item": (
