@@ -8,8 +8,10 @@ Each start is a new `streamlit run` on a free port of 127.0.0.1 from the project
 as tests/test_browser.py serves it, over a warehouse file in a fresh temp folder: what `streamlit run dashboard.py`
 finds in a new checkout. Timed: from the process's start until /_stcore/health answers ("health"), then from there
 until Debian's chromium, driven by Playwright and launched beforehand, shows the Overview's KPI tiles with numbers
-("drawn"). Medians of --repeat rounds; each round is first start, later start, baseline, in turn, so a busy moment of
-the machine falls on all three alike. Ratios are against the baseline's figure of the same column.
+("drawn"), and the server's CPU seconds from its start until then (on a machine shared with other work, wall time
+says as much about the neighbours as about the dashboard; CPU time much less). Medians of --repeat rounds; each
+round is first start, later start, baseline, in turn, so a busy moment of the machine falls on all three alike.
+Ratios are against the baseline's figure of the same column.
 
 Then one more first and later start under `python -X importtime`, untimed (the flag slows imports), gives what each
 top-level package cost to import in the server's whole life until the Overview was drawn (self times summed).
@@ -44,13 +46,14 @@ OVERVIEW_TILES = ("Tickets created", "Orders")  # the first tile of each row the
 class Start:
     health: float  # seconds from the process's start until /_stcore/health answers
     drawn: float  # seconds from then until the tiles show numbers
+    cpu: float  # CPU seconds the server used from its start until then: less at the mercy of a busy machine
 
 
 @contextmanager
 def started(script: Path, warehouse: Path, log: Path,
-            python_flags: tuple[str, ...] = ()) -> Iterator[tuple[str, float]]:
-    """A `streamlit run` of ``script`` as tests.test_browser.serve starts one; yields its URL and the seconds until
-    it answered its health check. Stopped by its PID when the block ends."""
+            python_flags: tuple[str, ...] = ()) -> Iterator[tuple[str, float, int]]:
+    """A `streamlit run` of ``script`` as tests.test_browser.serve starts one; yields its URL, the seconds until
+    it answered its health check and its PID. Stopped by its PID when the block ends."""
     port = free_port()
     env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(warehouse)}
     with log.open("wb") as out:
@@ -63,7 +66,7 @@ def started(script: Path, warehouse: Path, log: Path,
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_answers(f"{url}/_stcore/health", server, seconds=180)
-            yield url, time.monotonic() - began
+            yield url, time.monotonic() - began, server.pid
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -86,8 +89,15 @@ def seconds_until_drawn(browser: object, url: str, labels: tuple[str, ...]) -> f
 
 
 def timed_start(browser: object, script: Path, warehouse: Path, log: Path, labels: tuple[str, ...]) -> Start:
-    with started(script, warehouse, log) as (url, health):
-        return Start(health, seconds_until_drawn(browser, url, labels))
+    with started(script, warehouse, log) as (url, health, pid):
+        drawn = seconds_until_drawn(browser, url, labels)
+        return Start(health, drawn, cpu_seconds(pid))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_round(browser: object, folder: Path) -> dict[str, Start]:
@@ -109,7 +119,7 @@ def import_logs(browser: object, folder: Path) -> dict[str, str]:
     logs = {}
     for name in ("first start", "later start"):
         log = folder / f"importtime-{name.split()[0]}.log"
-        with started(PROJECT / "dashboard.py", warehouse, log, ("-X", "importtime")) as (url, _):
+        with started(PROJECT / "dashboard.py", warehouse, log, ("-X", "importtime")) as (url, _, _):
             seconds_until_drawn(browser, url, OVERVIEW_TILES)
         logs[name] = log.read_text(encoding="utf-8", errors="replace")
     return logs
@@ -134,18 +144,18 @@ def by_package(modules: dict[str, float]) -> dict[str, float]:
 
 
 def print_table(rounds: list[dict[str, Start]]) -> None:
-    medians = {name: Start(statistics.median(r[name].health for r in rounds),
-                           statistics.median(r[name].drawn for r in rounds)) for name in rounds[0]}
+    medians = {name: Start(*(statistics.median(getattr(r[name], column) for r in rounds)
+                             for column in ("health", "drawn", "cpu"))) for name in rounds[0]}
     floor = medians["baseline"]
-    print(f"Median of {len(rounds)} rounds; seconds; ratio = this row / baseline, same column. "
-          f"Load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs.")
-    print(f"{'start':<13}{'to health':>10}{'ratio':>7}{'health to drawn':>17}{'ratio':>7}{'total':>8}{'ratio':>7}"
+    print(f"Median of {len(rounds)} rounds; seconds; ratio = this row / baseline, same column; server CPU: its CPU "
+          f"seconds from its start until drawn. Load average at the end: {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs.")
+    print(f"{'start':<13}{'to health':>10}{'ratio':>7}{'health to drawn':>17}{'ratio':>7}{'server CPU':>12}{'ratio':>7}"
           "   each round's health to drawn")
     for name, start in medians.items():
         each = " ".join(f"{r[name].drawn:.2f}" for r in rounds)
-        total, floor_total = start.health + start.drawn, floor.health + floor.drawn
         print(f"{name:<13}{start.health:>10.2f}{start.health / floor.health:>7.2f}{start.drawn:>17.2f}"
-              f"{start.drawn / floor.drawn:>7.2f}{total:>8.2f}{total / floor_total:>7.2f}   {each}")
+              f"{start.drawn / floor.drawn:>7.2f}{start.cpu:>12.2f}{start.cpu / floor.cpu:>7.2f}   {each}")
 
 
 HEAVY = ("sklearn", "scipy", "holidays", "data.demo", "data.classifier", "html_report", "plotly", "pandas")
@@ -180,7 +190,7 @@ def main() -> None:
             folder = Path(temp) / f"round{number}"
             folder.mkdir()
             rounds.append(one_round(browser, folder))
-            print(f"  round {number + 1}: " + ", ".join(f"{name} {s.health:.2f}+{s.drawn:.2f} s"
+            print(f"  round {number + 1}: " + ", ".join(f"{name} {s.health:.2f}+{s.drawn:.2f} s ({s.cpu:.2f} CPU)"
                                                       for name, s in rounds[-1].items()), file=sys.stderr)
         logs = import_logs(browser, Path(temp))
         browser.close()
