@@ -132,7 +132,8 @@ def imported(log: str) -> dict[str, float]:
     for line in log.splitlines():
         if line.startswith("import time:") and "self [us]" not in line:
             self_us, _, name = line.removeprefix("import time:").split("|")
-            found[name.strip()] = int(self_us) / 1e6
+            # Python prints a negative self time when a thread imported inside the module's own import
+            found[name.strip()] = max(int(self_us), 0) / 1e6
     return found
 
 
