@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ENV_PREFIX = "CSPULSE_"
+DEFAULT_COUNTRY = "US"  # has a holiday calendar (tests/test_startup.py checks), so it needs no look-up at start
 
 
 class SettingsError(ValueError):
@@ -126,7 +127,8 @@ class Settings(BaseSettings):
         "used go first."
     )
     # --- staffing (the Staffing page) ---
-    country: str = Field("US", description="Country whose national holidays mark peaks (ISO code; empty: none).")
+    country: str = Field(DEFAULT_COUNTRY,
+                         description="Country whose national holidays mark peaks (ISO code; empty: none).")
     peak_volume_factor: float = Field(
         1.5, gt=1, description="A week is a peak when its tickets exceed the trailing 8-week median by this factor."
     )
@@ -231,7 +233,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_country(cls, value: str) -> str:
         code = value.strip().upper()
-        if code:
+        if code and code != DEFAULT_COUNTRY:  # importing holidays to look it up costs every start a few tenths
             import holidays  # only here and in metrics.peaks: its calendars ship in the package, no network
 
             if code not in holidays.list_supported_countries():

@@ -37,7 +37,7 @@ __all__ = ["DEMO_END", "DEMO_SOURCE", "DEMO_START", "demo_batch", "generate"]
 DEMO_SOURCE = "demo"
 DEMO_START = date(2024, 10, 1)
 DEMO_END = date(2026, 10, 31)  # inclusive, a local date in the requested time zone
-DEMO_VERSION = 4  # bump when the generator changes, so a stored demo is not mistaken for the new one
+DEMO_VERSION = 5  # bump when the generator changes, so a stored demo is not mistaken for the new one
 
 HOUR = 3_600
 DAY = 86_400
@@ -263,7 +263,7 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "order_change": (
         ("Add an item to my order{ref}", "Could you add a second {product} to my order{ref} before it ships?"),
-        ("Wrong variant selected{ref}", "I picked the wrong variant of the {product} in my order{ref}, please fix it."),
+        ("Change the variant{ref}", "I picked the wrong variant of the {product}, please change my order{ref}."),
         ("Change my order{ref}", "I would like to swap one item in my order{ref} for the {product}."),
     ),
     "damaged_item": (
@@ -274,7 +274,7 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "wrong_item": (
         ("Received the wrong item{ref}", "I ordered the {product} but my order{ref} contained something else."),
         ("Item missing from my order{ref}", "My order{ref} arrived without the {product}."),
-        ("Wrong variant sent{ref}", "The {product} I received is not the variant I ordered."),
+        ("Wrong variant sent{ref}", "The {product} I received is not what I ordered, it is another variant."),
     ),
     "refund": (
         ("Refund status{ref}", "I sent back my order{ref} two weeks ago and have not seen the refund yet."),

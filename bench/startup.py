@@ -1,0 +1,203 @@
+"""How long `streamlit run dashboard.py` takes to show the Overview: on an empty warehouse (the first start, which
+builds the demo store) and again on the same warehouse with a new server (a later start), against a one-metric
+Streamlit app started the same way (Streamlit's own floor).
+
+    python bench/startup.py [--repeat 3] [--top 15]
+
+Each start is a new `streamlit run` on a free port of 127.0.0.1 from the project folder (its .streamlit/config.toml),
+as tests/test_browser.py serves it, over a warehouse file in a fresh temp folder: what `streamlit run dashboard.py`
+finds in a new checkout. Timed: from the process's start until /_stcore/health answers ("health"), then from there
+until Debian's chromium, driven by Playwright and launched beforehand, shows the Overview's KPI tiles with numbers
+("drawn"), and the server's CPU seconds from its start until then (on a machine shared with other work, wall time
+says as much about the neighbours as about the dashboard; CPU time much less). Medians of --repeat rounds; each
+round is first start, later start, baseline, in turn, so a busy moment of the machine falls on all three alike.
+Ratios are against the baseline's figure of the same column.
+
+Then one more first and later start under `python -X importtime`, untimed (the flag slows imports), gives what each
+top-level package cost to import in the server's whole life until the Overview was drawn (self times summed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_answers  # noqa: E402 - as the tests serve
+
+DRAWN_TIMEOUT_MS = 180_000
+BASELINE_APP = 'import streamlit as st\n\nst.metric("Tickets created", 1234)\n'
+OVERVIEW_TILES = ("Tickets created", "Orders")  # the first tile of each row the Overview draws
+
+
+@dataclass(frozen=True)
+class Start:
+    health: float  # seconds from the process's start until /_stcore/health answers
+    drawn: float  # seconds from then until the tiles show numbers
+    cpu: float  # CPU seconds the server used from its start until then: less at the mercy of a busy machine
+
+
+@contextmanager
+def started(script: Path, warehouse: Path, log: Path,
+            python_flags: tuple[str, ...] = ()) -> Iterator[tuple[str, float, int]]:
+    """A `streamlit run` of ``script`` as tests.test_browser.serve starts one; yields its URL, the seconds until
+    it answered its health check and its PID. Stopped by its PID when the block ends."""
+    port = free_port()
+    env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(warehouse)}
+    with log.open("wb") as out:
+        began = time.monotonic()
+        server = subprocess.Popen(
+            [sys.executable, *python_flags, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true"],
+            cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answers(f"{url}/_stcore/health", server, seconds=180)
+            yield url, time.monotonic() - began, server.pid
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def seconds_until_drawn(browser: object, url: str, labels: tuple[str, ...]) -> float:
+    """Seconds from now until a new tab of ``url`` shows every tile in ``labels`` with a digit in its value."""
+    from playwright.sync_api import expect
+
+    began = time.monotonic()
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    try:
+        tab.goto(url)
+        for label in labels:
+            value = tab.get_by_test_id("stMetric").filter(has_text=label).first.get_by_test_id("stMetricValue")
+            expect(value).to_have_text(re.compile(r"\d"), timeout=DRAWN_TIMEOUT_MS)
+        return time.monotonic() - began
+    finally:
+        tab.close()
+
+
+def timed_start(browser: object, script: Path, warehouse: Path, log: Path, labels: tuple[str, ...]) -> Start:
+    with started(script, warehouse, log) as (url, health, pid):
+        drawn = seconds_until_drawn(browser, url, labels)
+        return Start(health, drawn, cpu_seconds(pid))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(browser: object, folder: Path) -> dict[str, Start]:
+    warehouse = folder / "warehouse.duckdb"
+    baseline = folder / "baseline.py"
+    baseline.write_text(BASELINE_APP, encoding="utf-8")
+    dashboard = PROJECT / "dashboard.py"
+    return {
+        "first start": timed_start(browser, dashboard, warehouse, folder / "first.log", OVERVIEW_TILES),
+        "later start": timed_start(browser, dashboard, warehouse, folder / "later.log", OVERVIEW_TILES),
+        "baseline": timed_start(browser, baseline, folder / "unused.duckdb", folder / "baseline.log",
+                                ("Tickets created",)),
+    }
+
+
+def import_logs(browser: object, folder: Path) -> dict[str, str]:
+    """The ``-X importtime`` log of a first and a later start's server, until the Overview was drawn."""
+    warehouse = folder / "importtime.duckdb"
+    logs = {}
+    for name in ("first start", "later start"):
+        log = folder / f"importtime-{name.split()[0]}.log"
+        with started(PROJECT / "dashboard.py", warehouse, log, ("-X", "importtime")) as (url, _, _):
+            seconds_until_drawn(browser, url, OVERVIEW_TILES)
+        logs[name] = log.read_text(encoding="utf-8", errors="replace")
+    return logs
+
+
+def imported(log: str) -> dict[str, float]:
+    """Module -> seconds of its own import, from ``-X importtime`` lines ("import time: self | cumulative | name",
+    in microseconds)."""
+    found = {}
+    for line in log.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            self_us, _, name = line.removeprefix("import time:").split("|")
+            # Python prints a negative self time when a thread imported inside the module's own import
+            found[name.strip()] = max(int(self_us), 0) / 1e6
+    return found
+
+
+def by_package(modules: dict[str, float]) -> dict[str, float]:
+    total: dict[str, float] = defaultdict(float)
+    for name, seconds in modules.items():
+        total[name.split(".")[0]] += seconds
+    return dict(total)
+
+
+def print_table(rounds: list[dict[str, Start]]) -> None:
+    medians = {name: Start(*(statistics.median(getattr(r[name], column) for r in rounds)
+                             for column in ("health", "drawn", "cpu"))) for name in rounds[0]}
+    floor = medians["baseline"]
+    print(f"Median of {len(rounds)} rounds; seconds; ratio = this row / baseline, same column; server CPU: its CPU "
+          f"seconds from its start until drawn. Load average at the end: {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs.")
+    print(f"{'start':<13}{'to health':>10}{'ratio':>7}{'health to drawn':>17}{'ratio':>7}{'server CPU':>12}{'ratio':>7}"
+          "   each round's health to drawn")
+    for name, start in medians.items():
+        each = " ".join(f"{r[name].drawn:.2f}" for r in rounds)
+        print(f"{name:<13}{start.health:>10.2f}{start.health / floor.health:>7.2f}{start.drawn:>17.2f}"
+              f"{start.drawn / floor.drawn:>7.2f}{start.cpu:>12.2f}{start.cpu / floor.cpu:>7.2f}   {each}")
+
+
+HEAVY = ("sklearn", "scipy", "holidays", "data.demo", "data.classifier", "html_report", "plotly", "pandas")
+
+
+def print_imports(logs: dict[str, str], top: int) -> None:
+    modules = {name: imported(log) for name, log in logs.items()}
+    first, later = (by_package(modules[name]) for name in ("first start", "later start"))
+    print(f"\nImport time by top-level package, self times summed (python -X importtime, one start each, untimed); "
+          f"total first {sum(first.values()):.2f} s, later {sum(later.values()):.2f} s")
+    print(f"{'package':<24}{'first start':>12}{'later start':>12}")
+    for package in sorted(first.keys() | later.keys(), key=lambda p: -max(first.get(p, 0), later.get(p, 0)))[:top]:
+        print(f"{package:<24}{first.get(package, 0):>12.3f}{later.get(package, 0):>12.3f}")
+    for name, found in modules.items():
+        print(f"{name} imported: " + ", ".join(m for m in HEAVY if m in found) + "; not: "
+              + ", ".join(m for m in HEAVY if m not in found))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of first, later and baseline start")
+    parser.add_argument("--top", type=int, default=15, help="packages in the import table")
+    args = parser.parse_args()
+    if CHROMIUM is None:
+        sys.exit("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="cspulse-startup-") as temp:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        rounds = []
+        for number in range(args.repeat):
+            folder = Path(temp) / f"round{number}"
+            folder.mkdir()
+            rounds.append(one_round(browser, folder))
+            print(f"  round {number + 1}: " + ", ".join(f"{name} {s.health:.2f}+{s.drawn:.2f} s ({s.cpu:.2f} CPU)"
+                                                      for name, s in rounds[-1].items()), file=sys.stderr)
+        logs = import_logs(browser, Path(temp))
+        browser.close()
+    print_table(rounds)
+    print_imports(logs, args.top)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""What a start of the dashboard must not pay for: a model trained for the demo store, heavy modules the Overview
+does not use. (How long a start takes is measured by bench/startup.py, not here.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from data import demo
+from data.categorising import categorise
+from data.classifier import RulesClassifier, TicketModel, load_taxonomy
+from data.ingest import import_batch
+from data.warehouse import Warehouse
+from settings import DEFAULT_COUNTRY, SettingsError, load_settings
+from tests.conftest import PROJECT
+
+
+def _every_demo_text() -> pl.DataFrame:
+    """Each template of each category with each product, naming an order and not."""
+    rows = [(slug, subject.format(ref=ref, product=product), description.format(ref=ref, product=product))
+            for slug, templates in demo.TEMPLATES.items() for subject, description in templates
+            for product in (item[1] for item in demo.CATALOG) for ref in (" #1042", "")]
+    return pl.DataFrame(rows, schema=["written_for", "subject", "description"], orient="row")
+
+
+def test_demo_texts_are_each_placed_by_the_rules_in_the_category_they_were_written_for() -> None:
+    texts = _every_demo_text()
+    placed = RulesClassifier(load_taxonomy()).predict(texts)["category"]
+    assert texts.height == 17 * 3 * 30 * 2
+    assert (placed == texts["written_for"]).all(), texts.filter(placed != texts["written_for"]).head()
+
+
+def test_categorising_the_demo_store_trains_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agents left 30 % of the demo tickets untagged; the rules place them all, so nothing waits for a model
+    (training one took 10 of the 12 seconds of a first start)."""
+    def no_training(*args: object, **kwargs: object) -> TicketModel:
+        raise AssertionError("a model was trained")
+
+    monkeypatch.setattr(TicketModel, "train", no_training)
+    wh = Warehouse()
+    import_batch(wh, demo.demo_batch(salt="startup"))
+    result = categorise(wh, load_taxonomy())
+    untagged = wh.cursor().execute("SELECT count(*) FROM tickets WHERE category_exported IS NULL").fetchone()[0]
+    assert result.by_source.get("rules") == untagged > 0
+    assert set(result.by_source) == {"export", "rules"}
+
+
+def test_default_country_has_a_holiday_calendar() -> None:
+    """Settings take the default without looking it up in holidays; this is the look-up they skip."""
+    import holidays
+
+    assert DEFAULT_COUNTRY in holidays.list_supported_countries()
+    assert load_settings().country == DEFAULT_COUNTRY
+
+
+def test_a_country_without_a_holiday_calendar_is_still_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPULSE_COUNTRY", "XX")
+    with pytest.raises(SettingsError, match="CSPULSE_COUNTRY"):
+        load_settings()
+    monkeypatch.setenv("CSPULSE_COUNTRY", "de")
+    assert load_settings().country == "DE"
+
+
+# Run in a fresh interpreter: this test process has imported them all already.
+_FIRST_START = f"""
+import json, sys, tomllib
+from streamlit import config
+from streamlit.testing.v1 import AppTest
+# the project's config.toml, as conftest gives every AppTest (on every interface, the page would stop at the gate)
+options = tomllib.loads(open({str(PROJECT / ".streamlit" / "config.toml")!r}, encoding="utf-8").read())
+for section, values in options.items():
+    for key, value in values.items():
+        config.set_option(f"{{section}}.{{key}}", value, "project config.toml")
+app = AppTest.from_file({str(PROJECT / "dashboard.py")!r}, default_timeout=300).run()
+tiles = {{metric.label: metric.value for metric in app.metric}}
+heavy = ("sklearn", "scipy", "holidays", "data.cli", "data.plans")
+print(json.dumps({{"exception": bool(app.exception), "errors": [e.value for e in app.error],
+                  "tickets": tiles.get("Tickets created"),
+                  "loaded": [name for name in heavy if name in sys.modules]}}))
+"""
+
+
+def test_a_first_start_draws_the_demo_overview_without_the_heavy_modules(tmp_path: Path) -> None:
+    """On an empty warehouse: the demo store is built, categorised and linked, the Overview drawn, and neither
+    scikit-learn (with scipy), holidays nor the readers of data.cli were imported for it."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}  # the warehouse: conftest's fresh file in tmp_path
+    done = subprocess.run([sys.executable, "-c", _FIRST_START], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600, check=True)
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["exception"] is False and outcome["errors"] == []
+    assert int(outcome["tickets"].replace(",", "")) > 100
+    assert outcome["loaded"] == []
