@@ -3,9 +3,13 @@ alone and while a second Chromium opens the worst links in a loop.
 
     python bench/hostile_links.py [--loads 8]
 
-Prints three tables: each hostile link alone (server CPU seconds it cost, wall seconds, the toasts it got), the
-victim's page time alone and under attack (p50, p95 and their ratio against alone, measured in this run; target
-under 1.10), and how many hostile loads ran meanwhile. Needs Debian's chromium and the playwright package.
+Prints two tables: each hostile link alone (server CPU seconds it cost, wall seconds, the toasts it got), and the
+victim's page time alone, beside an ordinary second visitor and beside a hostile one (p50, p95 and their ratios,
+measured in this run, in turns), with how many loads each second visitor made meanwhile.
+
+The target (a hostile link costs another visitor under 10 %) is read against the ordinary visitor, who opens the
+same pages with plain links in the same loop: on a small machine any second visitor's browser and page runs slow
+the victim down, and that part is not the link's doing. Needs Debian's chromium and the playwright package.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ def hostile_links() -> dict[str, str]:
     }
 
 
+def ordinary_links() -> dict[str, str]:
+    """The same pages as ``hostile_links``, as a visitor opens them from the sidebar."""
+    return {"staffing": "/staffing", "trends by day": "/trends?grain=day", "overview": "/"}
+
+
 def load(page: object, url: str) -> float:
     """Seconds from navigation until the page's title is drawn and its script has stopped running: the status
     widget is absent and stays absent for a second (that second is not counted)."""
@@ -93,11 +102,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def hammer(url: str) -> None:
-    """The hostile visitor (a child process): opens every hostile link in turn, forever, counting loads."""
+def hammer(url: str, kind: str) -> None:
+    """The second visitor (a child process): opens every hostile (or ordinary) link in turn, forever, counting
+    loads."""
     from playwright.sync_api import sync_playwright
 
-    links = list(hostile_links().values())
+    links = list((hostile_links() if kind == "hostile" else ordinary_links()).values())
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         count = 0
@@ -106,7 +116,7 @@ def hammer(url: str) -> None:
             try:
                 load(page, url + links[count % len(links)])
             except Exception as error:  # a link refused by the server or a timeout: go on hammering
-                print(f"hostile load failed: {type(error).__name__}", file=sys.stderr, flush=True)
+                print(f"{kind} load failed: {type(error).__name__}", file=sys.stderr, flush=True)
             page.close()
             count += 1
             print(count, flush=True)
@@ -126,11 +136,12 @@ def build_demo(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--loads", type=int, default=8, help="victim page loads per phase")
-    parser.add_argument("--hostile", help=argparse.SUPPRESS)  # the child's server URL
+    parser.add_argument("--loads", type=int, default=8, help="victim page loads per phase and turn")
+    parser.add_argument("--turns", type=int, default=2, help="rounds of alone, ordinary, hostile")
+    parser.add_argument("--second", nargs=2, help=argparse.SUPPRESS)  # the child's kind and server URL
     args = parser.parse_args()
-    if args.hostile:
-        hammer(args.hostile)
+    if args.second:
+        hammer(args.second[1], args.second[0])
         return
     from playwright.sync_api import sync_playwright
 
@@ -149,22 +160,33 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             victim_load(browser, url)  # warm the caches, as a running dashboard has them
             print_links(browser, url, server.pid)
-            alone = [victim_load(browser, url) for _ in range(args.loads)]
-            hostile = subprocess.Popen([sys.executable, __file__, "--hostile", url], stdout=subprocess.PIPE,
-                                       text=True)
-            try:
-                time.sleep(5)  # the hostile browser is up and its first link running
-                attacked = [victim_load(browser, url) for _ in range(args.loads)]
-            finally:
-                hostile.terminate()
-                out, _ = hostile.communicate(timeout=60)
+            times: dict[str, list[float]] = {"alone": [], "ordinary": [], "hostile": []}
+            loads = {"ordinary": 0, "hostile": 0}
+            for _ in range(args.turns):  # in turns, so a drift of the machine touches every phase alike
+                times["alone"] += [victim_load(browser, url) for _ in range(args.loads)]
+                for kind in ("ordinary", "hostile"):
+                    second_times, second_loads = beside_second(browser, url, kind, args.loads)
+                    times[kind] += second_times
+                    loads[kind] += second_loads
             browser.close()
-        print_victim(alone, attacked, len(out.split()))
+        print_victim(times, loads)
         print(f"\nserver log: {folder / 'streamlit.log'}")
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def beside_second(browser: object, url: str, kind: str, count: int) -> tuple[list[float], int]:
+    """The victim's page times while a second visitor of ``kind`` opens its links in a loop, and its load count."""
+    second = subprocess.Popen([sys.executable, __file__, "--second", kind, url], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(5)  # the second browser is up and its first link running
+        times = [victim_load(browser, url) for _ in range(count)]
+    finally:
+        second.terminate()
+        out, _ = second.communicate(timeout=60)
+    return times, len(out.split())
 
 
 def print_links(browser: object, url: str, pid: int) -> None:
@@ -182,13 +204,16 @@ def print_links(browser: object, url: str, pid: int) -> None:
         context.close()
 
 
-def print_victim(alone: list[float], attacked: list[float], hostile_loads: int) -> None:
-    print(f"\n{'victim: Overview':<28} {'p50 s':>8} {'p95 s':>8} {'p50 ratio':>10} {'p95 ratio':>10}")
-    base50, base95 = statistics.median(alone), percentile(alone, 0.95)
-    for name, times in (("alone", alone), ("under attack", attacked)):
-        p50, p95 = statistics.median(times), percentile(times, 0.95)
-        print(f"{name:<28} {p50:8.2f} {p95:8.2f} {p50 / base50:10.2f} {p95 / base95:10.2f}")
-    print(f"hostile loads while attacked: {hostile_loads}")
+def print_victim(times: dict[str, list[float]], loads: dict[str, int]) -> None:
+    print(f"\n{'victim: Overview':<22} {'p50 s':>7} {'p95 s':>7} {'p50 vs alone':>13} {'p50 vs ordinary':>16} "
+          f"{'p95 vs ordinary':>16}  second visitor's loads")
+    ordinary50, ordinary95 = statistics.median(times["ordinary"]), percentile(times["ordinary"], 0.95)
+    labels = {"alone": "alone", "ordinary": "beside an ordinary one", "hostile": "beside a hostile one"}
+    for name, label in labels.items():
+        p50, p95 = statistics.median(times[name]), percentile(times[name], 0.95)
+        print(f"{label:<22} {p50:7.2f} {p95:7.2f} {p50 / statistics.median(times['alone']):13.2f} "
+              f"{p50 / ordinary50:16.2f} {p95 / ordinary95:16.2f}  {loads.get(name, '-')}")
+    print("target: the hostile visitor's p50 under 1.10 x the ordinary visitor's")
 
 
 if __name__ == "__main__":
