@@ -397,6 +397,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     os.environ.update({"CSPULSE_WAREHOUSE_PATH": str(path), "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false",
                        "CSPULSE_TIMEZONE": tz})
     from bench import _synth
+    from data import clock
     from data.ingest import Batch, import_batch
     from data.warehouse import Warehouse
     from metrics import distributions
@@ -417,6 +418,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     log(f"  synthesised in {result['synth_s']:.1f} s; importing through data.ingest.import_batch")
     started = time.perf_counter()
     wh = Warehouse(path)
+    clock.sync(wh, clock.Clock.of(settings))  # as the dashboard and the command line do on opening, before importing
     import_batch(wh, Batch("bench.parquet", f"bench-{rows}", "bench", "tickets", {"tickets": frame}))
     result["import_s"] = time.perf_counter() - started
     result["import_path"] = "data.ingest.import_batch"

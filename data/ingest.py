@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
+from data import clock
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -106,6 +107,7 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
             per_table[name] = _merge(cur, FACT_TABLES[name], import_id, batch.source)
             cur.execute("DROP VIEW staged")
             cur.unregister("staged_frame")
+        clock.fill(cur, import_id, frames)  # local dates and business minutes, once, on the recorded clock
         totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
         cur.execute(
             """INSERT INTO imports (import_id, file_name, sha256, source, kind, rows_read, inserted, updated,
