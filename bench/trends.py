@@ -397,6 +397,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     os.environ.update({"CSPULSE_WAREHOUSE_PATH": str(path), "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false",
                        "CSPULSE_TIMEZONE": tz})
     from bench import _synth
+    from data import clock
     from data.ingest import Batch, import_batch
     from data.warehouse import Warehouse
     from metrics import distributions
@@ -417,6 +418,7 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     log(f"  synthesised in {result['synth_s']:.1f} s; importing through data.ingest.import_batch")
     started = time.perf_counter()
     wh = Warehouse(path)
+    clock.sync(wh, clock.Clock.of(settings))  # as the dashboard and the command line do on opening, before importing
     import_batch(wh, Batch("bench.parquet", f"bench-{rows}", "bench", "tickets", {"tickets": frame}))
     result["import_s"] = time.perf_counter() - started
     result["import_path"] = "data.ingest.import_batch"
@@ -478,7 +480,10 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
         return {"kpi": name, "duckdb_s": d_seconds, "duckdb_runs": d_runs, "pandas_s": seconds, "pandas_runs": runs,
                 **checks[0], "checks": [{"kpi": c, **check} for c, check in zip(columns, checks, strict=True)]}
 
-    result["kpis"] = [compared(name, lambda name=name: pd_kpis.weekly(name), ["period"], [name]) for name in names]
+    # a KPI newer than its pandas twin is left out of the comparison (and said so), not a crash after minutes of work
+    twinned = [name for name in names if name == "backlog" or name in pd_kpis.specs]
+    result["no_pandas_twin"] = [name for name in names if name not in twinned]
+    result["kpis"] = [compared(name, lambda name=name: pd_kpis.weekly(name), ["period"], [name]) for name in twinned]
     result["team"] = compared("team", lambda: pd_kpis.by(TEAM, "assignee"), ["by_value"], TEAM)
     result["team"]["agents"] = len(duck["team"][2])  # type: ignore[index]
     extras = [compared("arrivals_by_hour", pd_kpis.arrivals, ["weekday", "hour"], ["tickets"])]
@@ -609,6 +614,8 @@ def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
     for item in r["extras"]:  # type: ignore[attr-defined]
         line(item["kpi"], item, item["checks"][0])
     print(f"(* one run only: the first took over {ONE_RUN_S:.0f} s)")
+    if r.get("no_pandas_twin"):
+        print(f"(no pandas twin yet, so neither compared nor counted: {', '.join(r['no_pandas_twin'])})")  # type: ignore[arg-type]
 
     print("\nPages under AppTest, opened straight from a link (?start=..&end=..); cold: every cache cleared "
           "(modules already imported)")

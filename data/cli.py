@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from data import inbox
+from data import clock, inbox
 from data.basics import ImportRejected
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
@@ -86,7 +86,7 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
     in_batches, whole = _in_batches_or_whole(paths, limits, settings)
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(_read, whole, limits, source)
-        warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
+        warehouse = open_on_clock(db, settings)
     try:
         results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to, in_batches)
         _derive(warehouse, settings, taxonomy)
@@ -95,6 +95,20 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
     finally:
         warehouse.close()
     return results
+
+
+def open_on_clock(db: Path, settings: Settings) -> Warehouse:
+    """The warehouse, its local dates and business minutes rebuilt first if the time zone or business hours in the
+    settings changed since they were worked out (as the dashboard does when it opens it)."""
+    warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
+    try:
+        if clock.sync(warehouse, clock.Clock.of(settings)) and not warehouse.is_empty():
+            print(f"data.cli: the clock settings changed; local dates and business minutes were worked out again "
+                  f"for {clock.Clock.of(settings).describe()}", file=sys.stderr)
+    except BaseException:
+        warehouse.close()
+        raise
+    return warehouse
 
 
 def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,
@@ -210,7 +224,7 @@ def queue_and_wait(paths: Sequence[str], db: Path, settings: Settings, source: s
             raise WarehouseError(f"Still queued after {wait_seconds:.0f} s. The files stay in {box}: the dashboard "
                                  "imports them within seconds of its next start, as does the next import.")
         try:
-            warehouse = Warehouse(db)
+            warehouse = open_on_clock(db, settings)
         except WarehouseInUse:
             time.sleep(0.5)
             continue

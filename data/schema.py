@@ -81,11 +81,24 @@ TICKETS = Table(
         ("order_source", "VARCHAR", 4),  # the linked order's source
         ("linked_order_id", "VARCHAR", 4),  # the order this ticket is about (see data/linking.py)
         ("order_link", "VARCHAR", 4),  # how: order_number | text | customer; NULL: no order found
+        # Derived by data/clock.py in each import's transaction, on the account's clock (time zone and business
+        # hours) that warehouse_meta records: what every query groups by, read instead of converting every row
+        ("created_local_at", "TIMESTAMP", 6),  # created_at on the account's wall clock
+        ("created_local_date", "DATE", 6),
+        ("created_local_hour", "SMALLINT", 6),  # 0-23
+        ("created_local_isodow", "SMALLINT", 6),  # 1 = Monday .. 7 = Sunday
+        ("solved_local_date", "DATE", 6),
+        # on the configured schedule, where the export gives no business minutes of its own (NULL where it does)
+        ("first_reply_business_minutes_computed", "DOUBLE", 6),
+        ("first_resolution_business_minutes_computed", "DOUBLE", 6),
+        ("full_resolution_business_minutes_computed", "DOUBLE", 6),
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),
     derived=("category", "category_source", "category_confidence", "order_source", "linked_order_id",
-             "order_link"),
+             "order_link", "created_local_at", "created_local_date", "created_local_hour", "created_local_isodow",
+             "solved_local_date", "first_reply_business_minutes_computed",
+             "first_resolution_business_minutes_computed", "full_resolution_business_minutes_computed"),
 )
 
 ORDERS = Table(
@@ -112,9 +125,12 @@ ORDERS = Table(
         ("import_id", "VARCHAR"),
         ("country", "VARCHAR", 4),  # where the order ships to (Shopify's shipping, else billing country); no address
         ("sales_channel", "VARCHAR", 4),  # as the shop names it (Shopify's Source: web, pos, an app's id)
+        ("created_local_date", "DATE", 6),  # on the account's clock, by data/clock.py like the tickets' own
+        ("fulfilled_local_date", "DATE", 6),
     ),
     key=("source", "order_id"),
     required=("source", "order_id", "created_at", "currency"),
+    derived=("created_local_date", "fulfilled_local_date"),
 )
 
 ORDER_LINES = Table(

@@ -99,6 +99,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Rows merged into another row of the same key in one file. NULL for earlier imports: they merged such rows
     # without counting them, so 0 would claim a file had none.
     (*_fact_tables_at(5), "ALTER TABLE imports ADD COLUMN duplicates BIGINT"),
+    # the account's clock worked out once per row (data/clock.py): a warehouse recording no clock yet has its
+    # columns worked out by the next import or the next start of the dashboard
+    (*_fact_tables_at(6),),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -65,7 +65,7 @@ def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, 
     it; every category and week present, zeros included."""
     start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
     window = replace(filters, start=start)
-    age = f"(($end_excl::DATE - ({local_time('created_at')})::DATE - 1) // 7)"
+    age = "(($end_excl::DATE - created_local_date - 1) // 7)"
     sql = f"""
         WITH counts AS (SELECT coalesce(category, '{UNCATEGORISED}') AS category, {age} AS weeks_ago,
                                count(*) AS tickets

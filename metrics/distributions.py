@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time
+from metrics.query import Filters, execute, in_view
 from metrics.registry import DURATIONS
 from settings import Settings
 
@@ -24,10 +24,9 @@ BUCKETS: tuple[tuple[str, float], ...] = (
 
 def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """Tickets created per local weekday (0 = Monday) and hour, every one of the 168 cells present."""
-    local = local_time("created_at")
     sql = f"""
         WITH cells AS (SELECT d AS weekday, h AS hour FROM range(7) a(d) CROSS JOIN range(24) b(h)),
-        counts AS (SELECT isodow({local}) - 1 AS weekday, hour({local}) AS hour, count(*) AS tickets
+        counts AS (SELECT created_local_isodow - 1 AS weekday, created_local_hour AS hour, count(*) AS tickets
                    FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
         SELECT weekday::INT AS weekday, hour::INT AS hour, coalesce(tickets, 0) AS tickets
         FROM cells LEFT JOIN counts USING (weekday, hour) ORDER BY weekday, hour"""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, tickets_cover
+from metrics.query import Filters, execute, in_view, tickets_cover
 from settings import Settings
 
 WISMO = "shipping_status"  # the taxonomy's "where is my order" category
@@ -36,11 +36,11 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
             SELECT r::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP,
                                               INTERVAL 1 week) t(r)),
         fulfilled AS (
-            SELECT date_trunc('week', {local_time('fulfilled_at')})::DATE AS week, count(*) AS fulfilled_orders,
+            SELECT date_trunc('week', fulfilled_local_date)::DATE AS week, count(*) AS fulfilled_orders,
                    median(epoch(fulfilled_at - created_at) / 3600.0) AS lag_hours_median
             FROM orders WHERE {in_view('fulfilled_at', 'orders')} AND fulfilled_at >= created_at GROUP BY 1),
         asked AS (
-            SELECT date_trunc('week', {local_time('created_at')})::DATE AS week, count(*) AS tickets,
+            SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets,
                    count(*) FILTER (WHERE category = $wismo) AS wismo_tickets
             FROM tickets WHERE {in_view('created_at')} GROUP BY 1),
         counted AS (

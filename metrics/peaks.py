@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, execute, in_view, local_time, totals
+from metrics.query import Filters, data_range, execute, in_view, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -156,11 +156,10 @@ def next_peaks(peaks: Sequence[Peak], after: date, kinds: Sequence[str] = ("bfcm
 # --- peaks in the data ----------------------------------------------------------------------------------------------
 def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> pl.DataFrame:
     """Tickets per local week (Monday start) over the view, every week of the range present (0 when none)."""
-    local = local_time("created_at")
     sql = f"""
         WITH weeks AS (SELECT w::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP,
                                                          $end_excl::TIMESTAMP, INTERVAL 7 DAY) r(w)),
-        counts AS (SELECT date_trunc('week', {local})::DATE AS week, count(*) AS tickets
+        counts AS (SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets
                    FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
         SELECT week, coalesce(tickets, 0)::BIGINT AS tickets FROM weeks LEFT JOIN counts USING (week) ORDER BY week"""
     return execute(cur, sql, view, settings)
@@ -215,7 +214,7 @@ def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dat
 
 def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> set[date]:
     """The local days on which the view holds at least one ticket."""
-    sql = f"SELECT DISTINCT {local_time('created_at')}::DATE AS day FROM tickets WHERE {in_view('created_at')}"
+    sql = f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}"
     return set(execute(cur, sql, view, settings)["day"].to_list())
 
 

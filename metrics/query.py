@@ -16,9 +16,9 @@ from itertools import groupby
 import duckdb
 import polars as pl
 
-from metrics.clock import schedule_params
+from data.clock import Clock, local_time, with_clock
 from metrics.registry import BY_NAME, DERIVED, Metric
-from settings import WEEKDAYS, Settings
+from settings import Settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters
@@ -27,6 +27,15 @@ BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", 
 TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": (), "traffic": ()}
 # Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
 LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
+# The local day of each time column a metric places rows by, worked out at import (data/clock.py): a period reads it
+# instead of converting every row. The UTC column stays the WHERE bound, where DuckDB skips row groups by min/max.
+LOCAL_DATE_OF: dict[tuple[str, str], str] = {
+    ("tickets", "created_at"): "created_local_date",
+    ("tickets", "solved_at"): "solved_local_date",
+    ("orders", "created_at"): "created_local_date",
+    ("orders", "fulfilled_at"): "fulfilled_local_date",
+    **{local: local[1] for local in LOCAL_DATES},
+}
 
 Value = float | int | dict[str, float] | None
 
@@ -83,6 +92,7 @@ def query(
 
 def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings,
             **extra: object) -> pl.DataFrame:
+    sql = with_clock(cur, sql, Clock.of(settings))  # the stored local columns, or the settings' own worked out
     params = {**parameters(filters, settings), **extra}
     used = set(re.findall(r"\$(\w+)", sql))
     return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
@@ -91,13 +101,11 @@ def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings
 def parameters(filters: Filters, settings: Settings) -> dict[str, object]:
     """Every value a statement may bind: the view, then the definitions that live in settings."""
     return {
-        "tz": settings.timezone,
+        **Clock.of(settings).params,  # $tz and the business schedule
         "start": filters.start,
         "end_excl": filters.end + timedelta(days=1),
         **filters.dimension_values(),
         "csat_good_min": settings.csat_good_min_score,
-        **schedule_params(settings.business_hours_start, settings.business_hours_end, settings.business_days,
-                          WEEKDAYS),
         **_targets("sla_first_reply", settings.sla_first_reply_minutes, settings.sla_first_reply_minutes_by_priority),
         **_targets("sla_resolution", settings.sla_resolution_minutes, settings.sla_resolution_minutes_by_priority),
         "escalation_tags": list(settings.escalation_tags),
@@ -173,9 +181,9 @@ def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
     return (metric.table, metric.time, metric.until or "", metric.by_currency)
 
 
-def local_time(column: str) -> str:
-    # naive UTC -> instant -> wall clock in the account time zone
-    return f"timezone($tz, timezone('UTC', {column}))"
+def local_date(table: str, time: str) -> str:
+    """The column holding the local day of ``time``; a KeyError for a time column none was declared for."""
+    return LOCAL_DATE_OF[(table, time)]
 
 
 def utc_bound(local_date_param: str) -> str:
@@ -266,8 +274,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
             + f" WHERE {dimension_filter(first.table)}"
         )
     else:
-        local = first.time if (first.table, first.time) in LOCAL_DATES else local_time(first.time)
-        period = f"date_trunc('{grain}', {local})::DATE" if grain else "$start::DATE"
+        period = f"date_trunc('{grain}', {local_date(first.table, first.time)})::DATE" if grain else "$start::DATE"
         select = f"SELECT {period} AS period{by_column}, {aggregates}"
         source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
     if not first.by_currency:

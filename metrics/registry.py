@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from data.format_types import ISSUE_SPOILS
-from metrics.clock import business_minutes
 
 Unit = Literal["count", "minutes", "hours", "fraction", "money", "per_100", "score"]
 Better = Literal["higher", "lower", "neither"]
@@ -122,11 +121,16 @@ class Duration:
         over the timestamps; either way not for a ticket whose times the import flagged impossible."""
         if not business:
             return self.calendar_column
-        computed = (f"CASE WHEN {self.end_column} >= created_at "
-                    f"THEN {business_minutes('created_at', self.end_column)} END")
+        computed = self.computed_business_column
         if self.business_column:
             computed = f"coalesce({self.business_column}, {computed})"
         return f"(CASE WHEN {self.trusted()} THEN {computed} END)"
+
+    @property
+    def computed_business_column(self) -> str:
+        """Our business minutes on the configured schedule, worked out at import (data/clock.py) where the export
+        gives none and the end is not before the creation."""
+        return f"{self.stem}_business_minutes_computed"
 
     def trusted(self) -> str:
         """The import found none of the impossible times that spoil this duration (``data_issues``)."""

@@ -136,15 +136,16 @@ class Window:
 
 
 # --- SQL: what the warehouse holds ------------------------------------------------------------------------------------
-def _slot(column: str, minutes: int) -> str:
+def _slot(local: str, minutes: int) -> str:
+    """The interval of a wall-clock time (``created_local_at``, worked out at import, or an expression)."""
     if minutes not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS} minutes, not {minutes!r}")
-    return f"time_bucket(INTERVAL '{minutes} minutes', {local_time(column)})"
+    return f"time_bucket(INTERVAL '{minutes} minutes', {local})"
 
 
 def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
     """Tickets created per local interval and channel (a ticket without a channel counts as 'other')."""
-    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
+    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
                      count(*)::BIGINT AS tickets
               FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY slot, channel"""
     return execute(cur, sql, view, settings)
@@ -153,7 +154,7 @@ def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settin
 def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int | None:
     """The finest interval the creation times allow: 1 when some carry minutes, 60 when all sit on the hour,
     1440 when all sit at midnight (a date-only export); None without tickets."""
-    local = local_time("created_at")
+    local = "created_local_at"
     sql = f"""SELECT count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0),
                      count(*) FILTER (WHERE hour({local}) <> 0)
               FROM tickets WHERE {in_view('created_at')}"""
@@ -210,7 +211,7 @@ def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
                 WHERE {agent} AND first_solved_at IS NOT NULL AND {human_solve}
             UNION ALL SELECT assignee, solved_at FROM tickets
                 WHERE {agent} AND solved_at IS NOT NULL AND {human_solve})
-        SELECT {_slot("event_at", minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+        SELECT {_slot(local_time("event_at"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
         FROM events WHERE {in_window} GROUP BY ALL ORDER BY slot"""
     return execute(cur, sql, view, settings)
 
@@ -219,7 +220,7 @@ def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
                  overall: bool = False) -> pl.DataFrame:
     """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
     with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
-    group = f"{_slot('created_at', minutes)}" if not overall else "NULL::TIMESTAMP"
+    group = f"{_slot('created_local_at', minutes)}" if not overall else "NULL::TIMESTAMP"
     sql = f"""SELECT {group} AS slot, count(*)::BIGINT AS tickets,
                      ({SLA.sql})::DOUBLE AS sla_first_reply_attainment,
                      ({FIRST_REPLY.sql})::DOUBLE AS first_reply_minutes_median,
@@ -231,7 +232,7 @@ def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
 def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
     """Each ticket of the window: its arrival interval, its calendar first reply minutes (NULL: no reply yet, or an
     export that gives only business-hours durations) and whether it was answered by any sign the export gives."""
-    sql = f"""SELECT {_slot('created_at', minutes)} AS slot, first_reply_minutes,
+    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, first_reply_minutes,
                      (first_reply_minutes IS NOT NULL OR first_reply_business_minutes IS NOT NULL
                       OR first_reply_at IS NOT NULL) AS answered
               FROM tickets WHERE {in_view('created_at')} ORDER BY slot"""

@@ -20,6 +20,7 @@ BASELINE_DAYS = 28
 SQL_TO_POLARS: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
     "TIMESTAMP": pl.Datetime("us"),
+    "DATE": pl.Date(),
     "INTEGER": pl.Int32(),
     "SMALLINT": pl.Int16(),
     "DOUBLE": pl.Float64(),

@@ -20,7 +20,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.state import get_session_state
 
-from data import categorising, demo, inbox, ingest, linking
+from data import categorising, clock, demo, inbox, ingest, linking
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import query as mq
@@ -39,6 +39,7 @@ def settings() -> Settings:
 def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
     wh = Warehouse(settings().warehouse_file)
+    _follow_clock(wh)
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
@@ -52,6 +53,19 @@ def _import_queued(wh: Warehouse, *job: Any) -> list[dict[str, object]]:
     from data import cli
 
     return cli.job_importer(settings(), categorising.current_taxonomy())(wh, *job)
+
+
+def _follow_clock(wh: Warehouse) -> None:
+    """Local dates and business minutes are worked out once per row: after the time zone or business hours changed,
+    once more, for every row, before any page reads them."""
+    wanted = clock.Clock.of(settings())
+    if clock.recorded(wh.cursor()) == wanted.recorded:
+        return
+    with st.spinner(f"Working out local dates and business hours ({wanted.describe()})…"):
+        rebuilt = clock.sync(wh, wanted)
+    if rebuilt and not wh.is_empty():  # shown by show_flash on this run; a toast here would replay on every run
+        st.session_state["_flash"] = (f"The time zone or business hours changed: local dates and business minutes "
+                                      f"were worked out again for {wanted.describe()}.")
 
 
 def load_demo(wh: Warehouse) -> None:
