@@ -134,18 +134,7 @@ def read_table(content: bytes, file_name: str, limits: Limits) -> RawTable:
 def read_path(path: str | Path, limits: Limits) -> RawTable:
     """Read a file from disk; its size is checked before its bytes are loaded."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise FileRejected(f"{path.name}: {size:,} bytes, more than the {limits.max_bytes:,}-byte limit")
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise FileRejected(f"{path.name}: no such file ({path})") from None
-    except IsADirectoryError:
-        raise FileRejected(f"{path.name}: is a folder, not a file") from None
-    except PermissionError:
-        raise FileRejected(f"{path.name}: cannot be read (permission denied)") from None
-    return read_table(content, path.name, limits)
+    return read_table(_bytes_of(path, limits, None), path.name, limits)
 
 
 def header_lookup(frame: pl.DataFrame) -> dict[str, str]:
@@ -575,7 +564,7 @@ class CsvBatches:
         self.path, self.file_name, self.limits, self.batch_rows = path, path.name, limits, batch_rows
         self.records = self.blank = self.short = 0
         self.sha256 = ""
-        start = _opening_bytes(path, limits)
+        start = _bytes_of(path, limits)
         _check_magic(start, self.file_name)
         if start.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in start \
                 or _zlib_header(start) or start[:1] in (b"\n", b"\r"):
@@ -648,14 +637,14 @@ class CsvBatches:
         return RawTable(self.file_name, frame, "", "utf-8", self.delimiter, (), first_record=first)
 
 
-def _opening_bytes(path: Path, limits: Limits, size: int = 1 << 20) -> bytes:
-    """The file's first ``size`` bytes, once its size is within the limit; what cannot be read says why."""
+def _bytes_of(path: Path, limits: Limits, size: int | None = 1 << 20) -> bytes:
+    """The file's first ``size`` bytes (all with None), once its size is within the limit; what cannot be read
+    says why."""
     try:
-        if path.stat().st_size > limits.max_bytes:
-            raise FileRejected(f"{path.name}: {path.stat().st_size:,} bytes, more than the {limits.max_bytes:,}-byte "
-                               "limit")
+        if (found := path.stat().st_size) > limits.max_bytes:
+            raise FileRejected(f"{path.name}: {found:,} bytes, more than the {limits.max_bytes:,}-byte limit")
         with path.open("rb") as file:
-            return file.read(size)
+            return file.read(-1 if size is None else size)
     except FileNotFoundError:
         raise FileRejected(f"{path.name}: no such file ({path})") from None
     except IsADirectoryError:
