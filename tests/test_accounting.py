@@ -89,6 +89,19 @@ def test_accounting_cli_json_and_ledger_add_up_with_every_id_twice(twice: Path, 
     assert {subjects[str(i)] for i in range(1, IDS + 1, 2)} == {"first"}  # same time: the first in the file kept
 
 
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_accounting_past_imports_on_the_data_and_import_pages_show_the_repeats(
+        twice: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "w.duckdb"
+    assert cli(twice, "--db", db).returncode == 0
+    monkeypatch.setenv("CSPULSE_WAREHOUSE_PATH", str(db))
+    app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60).run()
+    for page in ("app_pages/data.py", "app_pages/imports.py"):
+        ledger = app.switch_page(page).run().dataframe[0].value
+        counts = ledger.iloc[0][["rows_read", "inserted", "updated", "unchanged", "duplicates", "rejected"]].tolist()
+        assert counts == [203, 100, 0, 0, 100, 3], page  # each row of the file in one column, as worked out above
+
+
 def test_accounting_cli_rejects_file_lists_each_row_left_out_with_its_record_and_reason(
         twice: Path, tmp_path: Path) -> None:
     out = tmp_path / "left-out.csv"

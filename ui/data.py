@@ -35,7 +35,7 @@ def table_counts() -> str:
 
 def imports_view() -> pl.DataFrame:
     return imports().select("imported_at", "file_name", "source", "kind", "rows_read", "inserted", "updated",
-                            "unchanged", "rejected")
+                            "unchanged", "duplicates", "rejected")
 
 
 def demo_controls() -> None:

@@ -307,7 +307,7 @@ def import_history() -> None:
         st.caption("No imports yet.")
         return
     view = history.select("imported_at", "file_name", "source", "kind", "rows_read", "inserted", "updated",
-                          "unchanged", "rejected", "undone_at")
+                          "unchanged", "duplicates", "rejected", "undone_at")
     # An Olist set's list of files would push the undo column out of sight.
     st.dataframe(view, hide_index=True, width="stretch",
                  column_config={"file_name": st.column_config.TextColumn("file_name", width="medium")})
