@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime as D
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 
 from data.categorising import categorise
 from data.classifier import load_taxonomy
+from data.demo import demo_batch
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from settings import Settings, get_settings
@@ -162,3 +166,24 @@ def warehouse_file(monkeypatch: pytest.MonkeyPatch, path: Path, load: Callable[[
     wh.close()
     use_warehouse(monkeypatch, path)
     return path
+
+
+def demo_warehouse_file(path: Path, salt: str) -> Path:
+    """A closed warehouse file holding the demo store (two years of tickets and orders, with Black Friday peaks)."""
+    wh = Warehouse(path)
+    import_batch(wh, demo_batch(salt=salt))
+    wh.close()
+    return path
+
+
+@contextmanager
+def held_by_another_process(path: Path) -> Iterator[None]:
+    """While another process has the warehouse file open: DuckDB lets one process open it."""
+    code = f"from data.warehouse import Warehouse; import time; w = Warehouse({str(path)!r}); " \
+           "print('open', flush=True); time.sleep(60)"
+    with subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+            yield
+        finally:
+            holder.kill()

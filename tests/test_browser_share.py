@@ -16,9 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from data.demo import demo_batch
-from data.ingest import import_batch
-from data.warehouse import Warehouse
+from tests.conftest import demo_warehouse_file
 from tests.test_browser import ARTIFACTS, chromium, serve
 
 if TYPE_CHECKING:
@@ -39,11 +37,7 @@ NUMBERS_JS = """() => ({
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on the demo store: two years of tickets and orders, with Black Friday peaks for Staffing."""
     folder = tmp_path_factory.mktemp("browser_share")
-    path = folder / "demo.duckdb"
-    wh = Warehouse(path)
-    import_batch(wh, demo_batch(salt="browser-share"))
-    wh.close()
-    with serve(path, folder) as url:
+    with serve(demo_warehouse_file(folder / "demo.duckdb", "browser-share"), folder) as url:
         yield url
 
 

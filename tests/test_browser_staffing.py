@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from data.demo import demo_batch
-from data.ingest import import_batch
-from data.warehouse import Warehouse
+from tests.conftest import demo_warehouse_file
 from tests.test_browser import ARTIFACTS, page, serve  # noqa: F401 - `page` is a fixture
 
 if TYPE_CHECKING:
@@ -27,11 +25,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
     """`streamlit run` on a warehouse holding the demo store (two years with Black Friday peaks)."""
-    path = tmp_path / "demo.duckdb"
-    wh = Warehouse(path)
-    import_batch(wh, demo_batch(salt="browser"))
-    wh.close()
-    with serve(path, tmp_path) as url:
+    with serve(demo_warehouse_file(tmp_path / "demo.duckdb", "browser"), tmp_path) as url:
         yield url
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +21,7 @@ from data.schema import FACT_TABLES
 from data.warehouse import Warehouse
 from metrics import query as mq
 from settings import Settings, get_settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse, warehouse_file
+from tests.conftest import PROJECT, held_by_another_process, load_fixture, use_warehouse, warehouse_file
 
 DASHBOARD = str(PROJECT / "dashboard.py")
 PAGES = {"overview": "Overview", "trends": "Trends", "team": "Team", "staffing": "Staffing",
@@ -277,13 +275,7 @@ def test_a_broken_taxonomy_file_is_named_without_its_folder(demo_copy: Path, mon
 
 
 def test_a_warehouse_in_use_is_explained_without_its_path(demo_copy: Path) -> None:
-    code = f"from data.warehouse import Warehouse; import time; w = Warehouse({str(demo_copy)!r}); " \
-           "print('open', flush=True); time.sleep(60)"
-    with subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT, stdout=subprocess.PIPE, text=True) as holder:
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-            app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
-        finally:
-            holder.kill()
+    with held_by_another_process(demo_copy):
+        app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
     message = app.error[0].value
     assert "in use by another process" in message and str(demo_copy.parent) not in message

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from settings import get_settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse, warehouse_file
+from tests.conftest import PROJECT, held_by_another_process, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -154,14 +152,8 @@ def test_a_filter_value_the_data_no_longer_has_is_dropped(tmp_path: Path, monkey
 
 
 def test_a_warehouse_held_by_another_process_is_explained_in_the_page(fixture_file: Path) -> None:
-    code = f"from data.warehouse import Warehouse; import time; w = Warehouse({str(fixture_file)!r}); " \
-           "print('open', flush=True); time.sleep(60)"
-    with subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT, stdout=subprocess.PIPE, text=True) as holder:
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-            app = _app()
-        finally:
-            holder.kill()
+    with held_by_another_process(fixture_file):
+        app = _app()
     assert not app.exception
     assert "in use by another process" in app.error[0].value
 

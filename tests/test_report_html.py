@@ -3,9 +3,6 @@ page's download button under AppTest. Its offline opening in Chromium is tests/t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,11 +13,11 @@ from plotly.offline import get_plotlyjs
 from streamlit.testing.v1 import AppTest
 
 import html_report
-from data.warehouse import Warehouse
 from metrics.query import Filters
 from metrics.registry import BY_NAME
 from metrics.tiles import Tile, tiles
 from tests.conftest import PROJECT, load_fixture, warehouse_file
+from tests.test_report import _run
 
 HOSTILE = '</script><img src=x onerror="alert(1)">'
 BUNDLE = get_plotlyjs()
@@ -159,19 +156,9 @@ def test_tiles_mark_a_small_sample_and_give_one_tile_per_currency() -> None:
 
 
 # --- python -m metrics.report --html ------------------------------------------------------------------------------
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")}
-    return subprocess.run([sys.executable, "-m", "metrics.report", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.fixture
-def fixture_db(tmp_path: Path) -> Path:
-    path = tmp_path / "report.duckdb"
-    wh = Warehouse(path)
-    load_fixture(wh)
-    wh.close()
-    return path
+def fixture_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return warehouse_file(monkeypatch, tmp_path / "report.duckdb", load_fixture)
 
 
 def test_report_html_holds_the_overviews_tiles_for_the_given_week(fixture_db: Path, tmp_path: Path) -> None:

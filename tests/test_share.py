@@ -19,12 +19,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Button, DownloadButton, Node, Widget
 
-from data.demo import demo_batch
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics.query import Filters
 from settings import get_settings
-from tests.conftest import PROJECT, TICKETS, load_fixture, use_warehouse, warehouse_file
+from tests.conftest import PROJECT, TICKETS, demo_warehouse_file, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -74,11 +73,7 @@ def fixture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("share") / "demo.duckdb"
-    wh = Warehouse(path)
-    import_batch(wh, demo_batch(salt="share"))
-    wh.close()
-    return path
+    return demo_warehouse_file(tmp_path_factory.mktemp("share") / "demo.duckdb", "share")
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------

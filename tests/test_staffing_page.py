@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.demo import DEMO_END, DEMO_START, demo_batch
-from data.ingest import import_batch
+from data.demo import DEMO_END, DEMO_START
 from data.warehouse import Warehouse
 from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import load_settings
-from tests.conftest import PROJECT, load_fixture, use_warehouse, warehouse_file
+from tests.conftest import PROJECT, demo_warehouse_file, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -25,11 +24,7 @@ TIMEOUT = 60
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("staffing") / "demo.duckdb"
-    wh = Warehouse(path)
-    import_batch(wh, demo_batch(salt="staffing-page"))
-    wh.close()
-    return path
+    return demo_warehouse_file(tmp_path_factory.mktemp("staffing") / "demo.duckdb", "staffing-page")
 
 
 @pytest.fixture
