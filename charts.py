@@ -163,12 +163,14 @@ def by_agent(frame: pl.DataFrame, metric: Metric, label_column: str, min_sample:
 def category_bars(table: pl.DataFrame) -> go.Figure:
     """Categories by tickets, largest on top; the label says the share and the change on the period before."""
     ordered = table.sort("tickets")
-    text = [f"{share:.0%} ({change:+,})" for share, change in zip(ordered["share"], ordered["change"], strict=True)]
+    text = [f"{share:.0%}" + ("" if change is None else f" ({change:+,})")
+            for share, change in zip(ordered["share"], ordered["change"], strict=True)]
     figure = go.Figure(go.Bar(
         x=ordered["tickets"].to_list(), y=ordered["category"].to_list(), orientation="h", marker_color=COLOURS[0],
         text=text, textposition="outside", customdata=[["", slug, n, ""] for slug, n in
                                                         zip(ordered["by_value"], ordered["tickets"], strict=True)],
-        hovertemplate="%{y}: %{x:,} tickets, %{text} on the period before<extra></extra>",
+        hovertemplate="%{y}: %{x:,} tickets; share of the period (change on the period before): %{text}"
+                      "<extra></extra>",
     ))
     figure.update_xaxes(title_text="Tickets created", tickformat=",")
     return _tidy(figure).update_layout(hovermode="closest", showlegend=False,

@@ -13,7 +13,17 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, local_time, query, ticket_reaches_order, utc_bound
+from metrics.query import (
+    Filters,
+    data_range,
+    execute,
+    in_view,
+    local_time,
+    query,
+    ticket_reaches_order,
+    tickets_reach,
+    utc_bound,
+)
 from settings import Settings
 
 UNCATEGORISED = "uncategorised"
@@ -48,21 +58,29 @@ class RisingTest:
 def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     """Tickets per category (``by_value``) in the view and in the period of the same length just before it
     (``before``), each category's ``share`` of the view's tickets and the ``change`` in tickets. Categories without
-    tickets in the view are left out; the largest first (ties by category)."""
+    tickets in the view are left out; the largest first (ties by category). Where the helpdesk export does not reach
+    into the period before, ``before`` and ``change`` are unknown (NULL), not a rise from 0."""
     def count(period: Filters, name: str) -> pl.DataFrame:
         frame = query(cur, ["tickets_created"], period, by="category", settings=settings)
         return frame.select("by_value", pl.col("tickets_created").alias(name))
 
     table = count(filters, "tickets").join(count(filters.previous(), "before"), on="by_value", how="left")
+    change = pl.col("tickets") - pl.col("before").fill_null(0)
+    if not tickets_reach(cur, filters.previous(), settings):
+        table, change = table.with_columns(before=pl.lit(None, dtype=table["before"].dtype)), pl.lit(None, pl.Int64)
     return table.filter(pl.col("tickets") > 0).with_columns(
         share=pl.col("tickets") / pl.col("tickets").sum(),
-        change=pl.col("tickets") - pl.col("before").fill_null(0),
+        change=change,
     ).sort(["tickets", "by_value"], descending=[True, False])
 
 
 def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings) -> pl.DataFrame:
     """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
-    it; every category and week present, zeros included."""
+    it; every category and week present, zeros included, but for weeks that end before the helpdesk export's first
+    ticket: their count is unknown, not 0, so they are left out of the baseline."""
+    span = data_range(cur, settings, ("tickets",))
+    if span is not None:  # whole weeks between the export's first day and the view's last
+        weeks = max(0, min(weeks, (filters.end - span[0]).days // 7))
     start = filters.end - timedelta(days=7 * (weeks + 1) - 1)
     window = replace(filters, start=start)
     age = "(($end_excl::DATE - created_local_date - 1) // 7)"

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, execute, in_view, totals
+from metrics.query import Filters, data_range, execute, in_view, tickets_reach, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -285,14 +285,16 @@ def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, 
     start, end = baseline(peak)
     names = on_a_clock_with_data(cur, PEAK_KPIS)  # an export with business-hours first replies only shows those
     now = totals(cur, names, peak.filters(view), settings)
-    before = totals(cur, names, replace(view, start=start, end=end), settings)
+    window = replace(view, start=start, end=end)
+    # a baseline before the helpdesk export begins is unknown, not a quiet month
+    before = totals(cur, names, window, settings) if tickets_reach(cur, window, settings) else dict.fromkeys(names)
     days_before = (end - start).days + 1
     rows = []
     for name in names:
         metric = BY_NAME[name]
         value, base = now[name], before[name]
         if name == "tickets_created":  # windows differ in length: compare tickets per day
-            value, base = (value or 0) / peak.days, (base or 0) / days_before
+            value, base = (value or 0) / peak.days, None if base is None else base / days_before
         ratio = value / base if isinstance(value, int | float) and isinstance(base, int | float) and base else None
         rows.append({"metric": name, "label": "Tickets per day" if name == "tickets_created" else metric.label,
                      "unit": metric.unit, "peak": value, "baseline": base, "ratio": ratio})

@@ -68,12 +68,13 @@ def test_weekly_counts_place_tickets_in_seven_day_windows_ending_on_the_last_day
 
 
 def test_weekly_counts_apply_the_views_channel_category_and_priority_filters(settings: Settings) -> None:
-    # week 0: refund by email (normal, high), refund by chat (high), damaged_item by email (high)
+    # week 0: refund by email (normal, high), refund by chat (high), damaged_item by email (high); week 1: a chat
+    # ticket the filters leave out, so the export reaches into week 1 and its count is a real 0
     rows = [("refund", "email", "normal"), ("refund", "email", "high"), ("refund", "chat", "high"),
-            ("damaged_item", "email", "high")]
+            ("damaged_item", "email", "high"), ("refund", "chat", "low")]
     frame = pl.DataFrame({"ticket_id": [f"T{i}" for i in range(len(rows))], "category": [r[0] for r in rows],
                           "channel": [r[1] for r in rows], "priority": [r[2] for r in rows],
-                          "created_at": [week_day(0)] * len(rows)}).with_columns(source=pl.lit("s"))
+                          "created_at": [week_day(0)] * 4 + [week_day(1)]}).with_columns(source=pl.lit("s"))
     wh = Warehouse()
     import_batch(wh, Batch("s.csv", "sha-s", "s", "tickets", {"tickets": frame}))
     view = Filters(VIEW.start, VIEW.end, channel=("email",), category=("refund",), priority=("high",))
@@ -81,6 +82,22 @@ def test_weekly_counts_apply_the_views_channel_category_and_priority_filters(set
     # only the email, refund, high ticket is left
     assert counts.to_dicts() == [{"category": "refund", "weeks_ago": 0, "tickets": 1},
                                  {"category": "refund", "weeks_ago": 1, "tickets": 0}]
+
+
+def test_weekly_counts_leave_out_weeks_before_the_exports_first_ticket(settings: Settings) -> None:
+    # the export begins 2 weeks ago: week 3 and older are unknown, not quiet, and stay out of the baseline
+    wh = series({"refund": [5, 0, 1]})
+    counts = mc.weekly_counts(wh.cursor(), VIEW, weeks=8, settings=settings)
+    assert counts["weeks_ago"].to_list() == [0, 1, 2]
+    assert mc.rising(counts, mc.RisingTest())["mean"].to_list() == [0.5]  # (0 + 1) / 2, not (0 + 1 + 0 x 6) / 8
+
+
+def test_category_change_is_unknown_where_the_export_does_not_reach_the_period_before(
+        warehouse: Warehouse, settings: Settings) -> None:
+    # 20-26 Feb holds T6 (other, 20 Feb), the fixture's first ticket: the 7 days before it hold no export, so the
+    # change is unknown, not "+1"
+    week = Filters(date(2024, 2, 20), date(2024, 2, 26))
+    assert mc.category_shares(warehouse.cursor(), week, settings).rows() == [("other", 1, None, 1.0, None)]
 
 
 def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:

@@ -224,3 +224,12 @@ def test_upcoming_peaks_add_the_pages_events_after_the_data_soonest_first() -> N
         "summer", "bfcm", "december", "winter"]
     assert options.after_data(summer) and not options.after_data(inside)
     assert peaks.upcoming_peaks(peaks.PeakOptions((), (), None), [summer]) == []  # no data: nothing is "after" it
+
+
+def test_a_baseline_before_the_export_begins_is_unknown_not_zero(warehouse: Warehouse, settings: Settings) -> None:
+    # the fixture's first ticket is T6 on 20 Feb 2024; the four weeks before an event of 20-26 Feb hold no export
+    [event] = peaks.custom_events([{"name": "Launch", "start": "2024-02-20", "end": "2024-02-26"}])
+    table = peaks.against_baseline(warehouse.cursor(), event, Filters(date(2024, 1, 1), date(2024, 3, 31)), settings)
+    tickets = table.filter(pl.col("metric") == "tickets_created").row(0, named=True)
+    assert tickets["peak"] == pytest.approx(1 / 7)  # T6 alone in the event's 7 days
+    assert table["baseline"].null_count() == table.height and table["ratio"].null_count() == table.height
