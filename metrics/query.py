@@ -130,9 +130,12 @@ def totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filter
 
 def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
             settings: Settings) -> dict[str, tuple[Value, Value]]:
-    """(this period, previous period of the same length) per metric."""
+    """(this period, previous period of the same length) per metric; a ticket KPI's previous value is unknown (None)
+    where the helpdesk export does not reach into that period."""
     now = totals(cur, names, filters, settings)
     before = totals(cur, names, filters.previous(), settings)
+    if not tickets_reach(cur, filters.previous(), settings):  # "no ticket then" would read as a rise from 0
+        before |= {name: None for name in names if BY_NAME[name].table == "tickets"}
     return {name: (now[name], before[name]) for name in names}
 
 
