@@ -21,7 +21,6 @@ from metrics.query import (
     local_time,
     query,
     ticket_reaches_order,
-    tickets_reach,
     utc_bound,
 )
 from settings import Settings
@@ -65,12 +64,9 @@ def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: 
         return frame.select("by_value", pl.col("tickets_created").alias(name))
 
     table = count(filters, "tickets").join(count(filters.previous(), "before"), on="by_value", how="left")
-    change = pl.col("tickets") - pl.col("before").fill_null(0)
-    if not tickets_reach(cur, filters.previous(), settings):
-        table, change = table.with_columns(before=pl.lit(None, dtype=table["before"].dtype)), pl.lit(None, pl.Int64)
     return table.filter(pl.col("tickets") > 0).with_columns(
         share=pl.col("tickets") / pl.col("tickets").sum(),
-        change=change,
+        change=pl.col("tickets") - pl.col("before"),  # NULL where the export does not reach the period before
     ).sort(["tickets", "by_value"], descending=[True, False])
 
 

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, execute, in_view, tickets_reach, totals
+from metrics.query import Filters, data_range, execute, in_view, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -285,9 +285,7 @@ def against_baseline(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, 
     start, end = baseline(peak)
     names = on_a_clock_with_data(cur, PEAK_KPIS)  # an export with business-hours first replies only shows those
     now = totals(cur, names, peak.filters(view), settings)
-    window = replace(view, start=start, end=end)
-    # a baseline before the helpdesk export begins is unknown, not a quiet month
-    before = totals(cur, names, window, settings) if tickets_reach(cur, window, settings) else dict.fromkeys(names)
+    before = totals(cur, names, replace(view, start=start, end=end), settings)  # unknown before the export begins
     days_before = (end - start).days + 1
     rows = []
     for name in names:

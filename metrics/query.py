@@ -26,6 +26,7 @@ NONE = "(none)"
 BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", "priority")
 TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": (), "traffic": ()}
 # Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
+SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")  # the tables whose exports span dates
 LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
 # The local day of each time column a metric places rows by, worked out at import (data/clock.py): a period reads it
 # instead of converting every row. The UTC column stays the WHERE bound, where DuckDB skips row groups by min/max.
@@ -130,12 +131,10 @@ def totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filter
 
 def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
             settings: Settings) -> dict[str, tuple[Value, Value]]:
-    """(this period, previous period of the same length) per metric; a ticket KPI's previous value is unknown (None)
-    where the helpdesk export does not reach into that period."""
+    """(this period, previous period of the same length) per metric; a count is unknown (None) in a period its
+    export does not reach, so a change against it is too."""
     now = totals(cur, names, filters, settings)
     before = totals(cur, names, filters.previous(), settings)
-    if not tickets_reach(cur, filters.previous(), settings):  # "no ticket then" would read as a rise from 0
-        before |= {name: None for name in names if BY_NAME[name].table == "tickets"}
     return {name: (now[name], before[name]) for name in names}
 
 
@@ -208,14 +207,21 @@ def _periods(grain: str | None) -> str:
     return f"periods AS (SELECT period, timezone('UTC', timezone($tz, period_end)) AS as_of FROM ({period}))"
 
 
-# The helpdesk export reaches into the period, so a ticket count of 0 there means no tickets, not dates the export
-# does not cover; a derived metric that compares tickets with orders names it. Worked out only where one does.
-_TICKETS_SPAN = "(SELECT [min(created_at), max(created_at)] FROM tickets)"
+# An export reaches into the period, so a count of 0 there means none, not dates the export does not cover: every
+# count of tickets or orders is NULL in a period its export does not reach, and a derived metric that compares
+# tickets with orders names the tickets' cover.
+def export_cover(table: str, start_utc: str, end_utc: str) -> str:
+    """SQL: whether the loaded rows of ``table`` (tickets or orders) reach into [start_utc, end_utc) (UTC timestamp
+    expressions)."""
+    if table not in SPAN_TABLES:
+        raise ValueError(f"table must be one of {SPAN_TABLES}, not {table!r}")
+    span = f"(SELECT [min(created_at), max(created_at)] FROM {table})"
+    return f"coalesce({start_utc} <= {span}[2] AND {end_utc} > {span}[1], FALSE)"
 
 
 def tickets_cover(start_utc: str, end_utc: str) -> str:
-    """SQL: whether the loaded tickets reach into [start_utc, end_utc) (UTC timestamp expressions)."""
-    return f"coalesce({start_utc} <= {_TICKETS_SPAN}[2] AND {end_utc} > {_TICKETS_SPAN}[1], FALSE)"
+    """SQL: whether the loaded tickets reach into [start_utc, end_utc)."""
+    return export_cover("tickets", start_utc, end_utc)
 
 
 def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
@@ -224,8 +230,8 @@ def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Se
     return bool(execute(cur, sql, filters, settings)["reach"][0])
 
 
-_TICKETS_COVER = tickets_cover("timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP))",
-                               "s.as_of") + " AS tickets_cover"
+_PERIOD_START = "timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP))"
+_TICKETS_COVER = tickets_cover(_PERIOD_START, "s.as_of") + " AS tickets_cover"
 
 
 def _spine(by: str | None) -> str:
@@ -290,6 +296,8 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
 
 def _base_column(metric: Metric, samples: bool = False) -> str:
     value = f"coalesce({metric.name}, 0)" if metric.unit == "count" else metric.name
+    if metric.unit == "count" and metric.table in SPAN_TABLES:  # no rows where the export does not reach: unknown
+        value = f"CASE WHEN {export_cover(metric.table, _PERIOD_START, 's.as_of')} THEN {value} END"
     if metric.known:  # data that cannot give the KPI at all gives NULL, not a count of 0
         value = f"CASE WHEN {metric.known} THEN {value} END"
     value = f"{value} AS {metric.name}"
@@ -306,7 +314,6 @@ def _plain(value: object) -> Value:
     return value  # type: ignore[return-value]
 
 
-SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")
 
 
 def data_range(cur: duckdb.DuckDBPyConnection, settings: Settings,

@@ -255,6 +255,13 @@ def _load_late(wh: Warehouse) -> None:
     import_batch(wh, Batch("tz.csv", "sha-tz", "tz", "tickets", {"tickets": LATE}))
 
 
+def _load_late_and_earlier(wh: Warehouse) -> None:
+    """LATE and a ticket on the 8th, so the export reaches the 10th on either clock: a 0 there is a real 0."""
+    _load_late(wh)
+    earlier = LATE.with_columns(ticket_id=pl.lit("0"), created_at=pl.lit(D(2024, 3, 8, 12)))
+    import_batch(wh, Batch("earlier.csv", "sha-earlier", "tz", "tickets", {"tickets": earlier}))
+
+
 def _stored_day(wh: Warehouse) -> date:
     return wh.cursor().execute("SELECT created_local_date FROM tickets").fetchone()[0]  # type: ignore[index]
 
@@ -294,13 +301,13 @@ def test_a_rebuild_is_one_transaction_that_expires_cached_results() -> None:
 def test_a_warehouse_migrated_from_schema_5_gets_its_columns_with_the_next_import(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     wh = Warehouse(path)
-    _load_late(wh)
+    _load_late_and_earlier(wh)
     wh.cursor().execute("UPDATE tickets SET created_local_date = NULL")  # as the migration leaves old rows
     wh.cursor().execute("DELETE FROM warehouse_meta WHERE key = 'clock'")
     assert mq.totals(wh.cursor(), ["tickets_created"], TENTH, _settings("UTC")) == {"tickets_created": 0}
     later = LATE.with_columns(ticket_id=pl.lit("2"), created_at=pl.lit(D(2024, 3, 10, 12)))
     import_batch(wh, Batch("tz2.csv", "sha-tz2", "tz", "tickets", {"tickets": later}))
-    assert wh.cursor().execute("SELECT count(created_local_date) FROM tickets").fetchone() == (2,)
+    assert wh.cursor().execute("SELECT count(created_local_date) FROM tickets").fetchone() == (3,)  # every row
 
 
 def test_command_line_rebuilds_the_columns_when_the_time_zone_setting_changed(
@@ -323,7 +330,7 @@ def test_dashboard_rebuilds_the_columns_when_the_time_zone_setting_changed_and_t
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import streamlit as st
 
-    warehouse_file(monkeypatch, tmp_path / "app.duckdb", _load_late)
+    warehouse_file(monkeypatch, tmp_path / "app.duckdb", _load_late_and_earlier)
 
     def tickets_on_the_tenth() -> tuple[str, list[str]]:
         app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60)

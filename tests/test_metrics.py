@@ -174,7 +174,9 @@ def test_unknown_grain_or_breakdown_is_refused() -> None:
 def test_periods_are_local_days_in_the_account_time_zone() -> None:
     # 2024-03-11 03:30 UTC is 2024-03-10 23:30 in New York (EDT began that morning): it belongs to the 10th.
     wh = Warehouse()
-    late = pl.DataFrame({"source": ["tz"], "ticket_id": ["1"], "created_at": [D(2024, 3, 11, 3, 30)]})
+    # and a ticket on the 8th, so the export reaches the 10th on either clock: a 0 there is a real 0
+    late = pl.DataFrame({"source": ["tz", "tz"], "ticket_id": ["1", "0"],
+                         "created_at": [D(2024, 3, 11, 3, 30), D(2024, 3, 8, 12)]})
     import_batch(wh, Batch("tz.csv", "sha-tz", "tz", "tickets", {"tickets": late}))
     new_york = Settings(_env_file=None, timezone="America/New_York")  # type: ignore[call-arg]
     utc = Settings(_env_file=None)  # type: ignore[call-arg]
