@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from metrics import facts
 from metrics.registry import BY_NAME, other_clock
 
 
@@ -15,13 +16,9 @@ def unavailable(cur: duckdb.DuckDBPyConnection, names: Sequence[str]) -> dict[st
     metrics = [BY_NAME[name] for name in dict.fromkeys(names)]
     columns = sorted({column for metric in metrics for column in metric.needs})
     conditions = sorted({metric.known for metric in metrics if metric.known})
-    present: set[str] = set()
-    if columns:
-        counts = cur.execute(f"SELECT {', '.join(f'count({c})' for c in columns)} FROM tickets").fetchone() or ()
-        present = {column for column, count in zip(columns, counts, strict=True) if count}
-    holds: dict[str, bool] = {}
-    if conditions:
-        holds = dict(zip(conditions, cur.execute(f"SELECT {', '.join(conditions)}").fetchone() or (), strict=True))
+    presence = {column: facts.column_present(column) for column in columns}
+    holds = facts.values(cur, [*presence.values(), *conditions]) if columns or conditions else {}
+    present = {column for column, sql in presence.items() if holds[sql]}
     return {m.name: m.provided_by for m in metrics
             if (m.needs and not present & set(m.needs)) or (m.known and not holds[m.known])}
 

@@ -17,11 +17,11 @@ import duckdb
 import polars as pl
 
 from data.clock import Clock, local_time, with_clock
-from metrics.registry import BY_NAME, DERIVED, Metric
+from metrics import facts
+from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, Metric
 from settings import Settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
-DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters
 NONE = "(none)"
 BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", "priority")
 TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": (), "traffic": ()}
@@ -94,7 +94,8 @@ def query(
 def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings,
             **extra: object) -> pl.DataFrame:
     sql = with_clock(cur, sql, Clock.of(settings))  # the stored local columns, or the settings' own worked out
-    params = {**parameters(filters, settings), **extra}
+    sql, known = facts.bind(cur, sql)  # whole-warehouse subqueries as their stored values
+    params = {**parameters(filters, settings), **known, **extra}
     used = set(re.findall(r"\$(\w+)", sql))
     return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
 
@@ -336,7 +337,5 @@ def default_filters(cur: duckdb.DuckDBPyConnection, days: int = 30, *, settings:
 
 def dimension_values(cur: duckdb.DuckDBPyConnection, dimension: str) -> list[str]:
     """Distinct non-empty values of a ticket dimension, for filter choices."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}")
-    rows = cur.execute(f"SELECT DISTINCT {dimension} FROM tickets WHERE {dimension} IS NOT NULL ORDER BY 1")
-    return [value for (value,) in rows.fetchall()]
+    choices = facts.dimension_choices(dimension)  # raises for an unknown dimension
+    return list(facts.values(cur, [choices])[choices])  # type: ignore[call-overload]

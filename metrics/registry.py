@@ -27,6 +27,7 @@ Better = Literal["higher", "lower", "neither"]
 UNITS: tuple[str, ...] = ("count", "minutes", "hours", "fraction", "money", "per_100", "score")
 BETTER: tuple[str, ...] = ("higher", "lower", "neither")
 DERIVED = "derived"
+DIMENSIONS: tuple[str, ...] = ("channel", "category", "priority")  # the shared filters, of tickets
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from streamlit.runtime.state import get_session_state
 from data import categorising, clock, demo, inbox, ingest, linking
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
+from metrics import facts
 from metrics import query as mq
 from settings import Settings, get_settings
 from ui import access
@@ -80,6 +81,7 @@ def _derive(wh: Warehouse) -> None:
         categorising.categorise(wh)
     with st.spinner("Linking tickets to orders…"):
         linking.link_if_stale(wh, settings().link_window_days)
+    facts.refresh(wh)
 
 
 # --- writes ---------------------------------------------------------------------------------------------------------
@@ -118,6 +120,7 @@ def _compute(version: int, name: str, _fn: Callable[..., T], args: tuple, kwargs
     # name stands in for _fn in the key: Streamlit cannot hash a function
     if "settings" in inspect.signature(_fn).parameters:
         kwargs = {**kwargs, "settings": settings()}
+    facts.refresh(warehouse())  # after a queued import, before the first statement of the new version
     return _fn(warehouse().cursor(), *args, **kwargs)
 
 

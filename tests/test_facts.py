@@ -1,0 +1,91 @@
+"""Whole-warehouse facts (metrics/facts.py): worked out once per data version and bound into statements, they give
+exactly what the subqueries they stand for give, and a stale one is never used."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from data.ingest import Batch, import_batch
+from data.warehouse import Warehouse
+from metrics import availability, facts
+from metrics import query as mq
+from metrics.registry import METRICS
+from settings import Settings
+from tests.conftest import load_fixture
+
+WHOLE = mq.Filters(start=date(2020, 1, 1), end=date(2030, 12, 31))
+
+
+def _every_kpi(wh: Warehouse, settings: Settings, **how: object) -> pl.DataFrame:
+    names = [m.name for m in METRICS if m.table == "tickets" or not how.get("by")]  # a breakdown is of tickets
+    return mq.query(wh.cursor(), names, WHOLE, samples=True, settings=settings, **how)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("how", [{}, {"grain": "week"}, {"grain": "day"}, {"by": "channel"}, {"by": "assignee"}])
+def test_every_kpi_is_the_same_with_facts_bound_as_with_the_subqueries(
+        warehouse: Warehouse, settings: Settings, how: dict[str, object]) -> None:
+    raw = _every_kpi(warehouse, settings, **how)
+    assert facts.refresh(warehouse)
+    sql, params = facts.bind(warehouse.cursor(), mq.build_sql([m.name for m in METRICS], "week"))
+    assert params and "SELECT DISTINCT source FROM tickets" not in sql  # the facts did stand in
+    assert_frame_equal(_every_kpi(warehouse, settings, **how), raw)
+
+
+def test_a_fact_is_used_only_for_the_data_version_it_was_worked_out_for(warehouse: Warehouse) -> None:
+    statement = mq.build_sql(["escalation_rate", "backlog"], "week")
+    assert facts.refresh(warehouse)
+    assert not facts.refresh(warehouse)  # current: nothing to do
+    assert facts.bind(warehouse.cursor(), statement)[1]
+    with warehouse.transaction() as cur:
+        cur.execute("UPDATE tickets SET tags = NULL")
+        Warehouse.bump_version(cur)
+    assert facts.bind(warehouse.cursor(), statement) == (statement, {})  # stale: the subqueries as written
+    assert facts.refresh(warehouse)
+
+
+def test_which_sources_measure_a_column_is_worked_out_per_source(settings: Settings) -> None:
+    """Two helpdesks: one exports tags, one does not. A ticket from the second without an escalation tag is not
+    measured (out of the rate), one from the first is a non-escalation: 1 escalated of 2 measured, 0.5."""
+    wh = Warehouse()
+    rows = {"ticket_id": ["1", "2"], "created_at": ["2025-03-03 10:00", "2025-03-03 11:00"],
+            "tags": ["vip escalated", None], "channel": ["email", "email"]}
+    tagged = pl.DataFrame(rows).with_columns(pl.col("created_at").str.to_datetime())
+    untagged = tagged.with_columns(tags=pl.lit(None, pl.String), ticket_id=pl.Series(["3", "4"]), source=pl.lit("untagged"))
+    tagged = tagged.with_columns(source=pl.lit("tagged"))
+    import_batch(wh, Batch("a.csv", "sha-a", "tagged", "tickets", {"tickets": tagged}))
+    import_batch(wh, Batch("b.csv", "sha-b", "untagged", "tickets", {"tickets": untagged}))
+    settings = settings.model_copy(update={"escalation_tags": ("escalated",), "escalation_groups": ()})
+    view = mq.Filters(start=date(2025, 3, 1), end=date(2025, 3, 31))
+    before = mq.totals(wh.cursor(), ["escalation_rate"], view, settings)
+    assert facts.refresh(wh)
+    stored = facts.values(wh.cursor(), ["(SELECT DISTINCT source FROM tickets WHERE tags IS NOT NULL)"])
+    assert stored == {"(SELECT DISTINCT source FROM tickets WHERE tags IS NOT NULL)": ["tagged"]}
+    assert mq.totals(wh.cursor(), ["escalation_rate"], view, settings) == before == {"escalation_rate": 0.5}
+
+
+def test_filter_choices_and_missing_kpis_read_the_facts(warehouse: Warehouse) -> None:
+    names = [m.name for m in METRICS]
+    before = ({d: mq.dimension_values(warehouse.cursor(), d) for d in mq.DIMENSIONS},
+              availability.unavailable(warehouse.cursor(), names))
+    assert facts.refresh(warehouse)
+    after = ({d: mq.dimension_values(warehouse.cursor(), d) for d in mq.DIMENSIONS},
+             availability.unavailable(warehouse.cursor(), names))
+    assert after == before
+    assert before[0]["channel"] == sorted(set(before[0]["channel"]))  # sorted, distinct
+    with pytest.raises(ValueError, match="unknown dimension"):
+        mq.dimension_values(warehouse.cursor(), "assignee")
+
+
+def test_an_empty_warehouse_has_facts_too(settings: Settings) -> None:
+    wh = Warehouse()
+    assert facts.refresh(wh)
+    assert mq.dimension_values(wh.cursor(), "channel") == []
+    assert availability.unavailable(wh.cursor(), ["backlog"]) == {"backlog": "an export with solve times for its "
+                                                                  "solved tickets (Zendesk 'Solved at', Freshdesk "
+                                                                  "'Resolved time')"}
+    load_fixture(wh)
+    assert mq.dimension_values(wh.cursor(), "channel")  # stale facts are not read: the fixture's channels show
