@@ -37,7 +37,7 @@ from metrics.query import Filters, dimension_filter, execute, in_view, local_tim
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
 
-INTERVALS: tuple[int, ...] = (60, 30)  # minutes; only these reach the SQL text
+INTERVALS: tuple[int, ...] = (60, 30)  # minutes, whole quarter hours (see seen_working); only these reach SQL text
 RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
 METHODS: tuple[str, ...] = ("tickets", "orders")  # a forecast from last year's tickets, or its orders x contact rate
 QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
@@ -201,18 +201,24 @@ def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, 
 def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
     the interval. Events are placed by their own time, so a ticket created before the window still counts."""
-    in_window = f"event_at >= {utc_bound('$start')} AND event_at < {utc_bound('$end_excl')}"
+    def in_window(column: str) -> str:  # in each branch: over the union, every ticket's flags were worked out first
+        return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
+
     agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
     human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
     sql = f"""
         WITH events AS (
-            SELECT assignee, first_reply_at AS event_at FROM tickets WHERE {agent} AND first_reply_at IS NOT NULL
+            SELECT assignee, first_reply_at AS event_at FROM tickets WHERE {in_window('first_reply_at')} AND {agent}
             UNION ALL SELECT assignee, first_solved_at FROM tickets
-                WHERE {agent} AND first_solved_at IS NOT NULL AND {human_solve}
+                WHERE {in_window('first_solved_at')} AND {agent} AND {human_solve}
             UNION ALL SELECT assignee, solved_at FROM tickets
-                WHERE {agent} AND solved_at IS NOT NULL AND {human_solve})
-        SELECT {_slot(local_time("event_at"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
-        FROM events WHERE {in_window} GROUP BY ALL ORDER BY slot"""
+                WHERE {in_window('solved_at')} AND {agent} AND {human_solve})
+        -- Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
+        -- offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
+        -- quarter's local start places all its events in the same interval.
+        , quarters AS (SELECT DISTINCT time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee FROM events)
+        SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+        FROM quarters GROUP BY ALL ORDER BY slot"""
     return execute(cur, sql, view, settings)
 
 

@@ -422,3 +422,27 @@ def test_forecast_by_orders_without_orders_in_last_years_window_falls_back_to_ti
     assert (forecast.method, forecast.factor, forecast.tickets) == ("tickets", 1.0, 281.0)
     with pytest.raises(ValueError, match="forecast method"):
         staffing.forecast_peak(day.cursor(), SALE, VIEW, _scenario(settings), 60, "guess", settings)
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"])
+def test_staffing_estimate_places_each_reply_in_its_local_interval(settings: Settings, tz: str) -> None:
+    """Replies every 7 minutes around New York's autumn change (and in zones 30 and 45 minutes off the hour, and
+    Lord Howe's half-hour change): each counts in the interval its own local time falls in, as zoneinfo says."""
+    from zoneinfo import ZoneInfo
+
+    replies = [D(2024, 11, 3, 4) + timedelta(minutes=7 * i) for i in range(60)]  # UTC, 04:00-10:53
+    agents = [f"agent{i % 4}" for i in range(60)]
+    wh = Warehouse()
+    frame = pl.DataFrame({"source": "hand", "ticket_id": [str(i) for i in range(60)], "created_at": replies,
+                          "first_reply_at": replies, "assignee": agents})
+    import_batch(wh, Batch("replies.csv", "sha-replies", "hand", "tickets", {"tickets": frame}))
+    zone = ZoneInfo(tz)
+    for minutes in staffing.INTERVALS:
+        expected: dict[D, set[str]] = {}
+        for at, agent in zip(replies, agents, strict=True):
+            local = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
+            slot = local.replace(minute=local.minute - local.minute % minutes, second=0)
+            expected.setdefault(slot, set()).add(agent)
+        view = Filters(date(2024, 11, 2), date(2024, 11, 4))
+        got = staffing.seen_working(wh.cursor(), view, minutes, settings.model_copy(update={"timezone": tz}))
+        assert dict(got.rows()) == {slot: float(len(names)) for slot, names in expected.items()}
