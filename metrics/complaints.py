@@ -18,8 +18,8 @@ from metrics.query import (
     data_range,
     execute,
     in_view,
-    local_time,
     query,
+    shown_local,
     ticket_reaches_order,
     utc_bound,
 )
@@ -137,11 +137,11 @@ def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, li
              settings: Settings) -> pl.DataFrame:
     """The newest tickets of a category in the view, with where their category came from. Text as stored:
     the caller masks it."""
-    sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject, description,
-                     category_source, category_confidence
-              FROM tickets WHERE {in_view('created_at')}
-                AND coalesce(category, '{UNCATEGORISED}') = $example_category
-              ORDER BY created_at DESC, ticket_id LIMIT {int(limit)}"""
+    sql = shown_local(f"""SELECT ticket_id, source, created_at, subject, description, category_source,
+                                 category_confidence
+                          FROM tickets WHERE {in_view('created_at')}
+                            AND coalesce(category, '{UNCATEGORISED}') = $example_category
+                          ORDER BY created_at DESC, ticket_id LIMIT {int(limit)}""")
     return execute(cur, sql, filters, settings, example_category=category)
 
 
@@ -204,9 +204,10 @@ def placed_by(cur: duckdb.DuckDBPyConnection, filters: Filters, category_source:
               settings: Settings) -> pl.DataFrame:
     """The view's tickets whose category came from ``category_source`` (as ``category_sources`` names it), the least
     sure first: where an analyst's correction pays most. Text as stored: the caller masks it."""
-    sql = f"""SELECT ticket_id, source, {local_time('created_at')} AS created_at, subject,
-                     coalesce(category, '{UNCATEGORISED}') AS category, category_confidence
-              FROM tickets WHERE {in_view('created_at')}
-                AND coalesce(category_source, 'pending') = $category_source
-              ORDER BY category_confidence ASC NULLS FIRST, created_at DESC, ticket_id LIMIT {int(limit)}"""
+    sql = shown_local(f"""SELECT ticket_id, source, created_at, subject,
+                                 coalesce(category, '{UNCATEGORISED}') AS category, category_confidence
+                          FROM tickets WHERE {in_view('created_at')}
+                            AND coalesce(category_source, 'pending') = $category_source
+                          ORDER BY category_confidence ASC NULLS FIRST, created_at DESC, ticket_id
+                          LIMIT {int(limit)}""")
     return execute(cur, sql, filters, settings, category_source=category_source)

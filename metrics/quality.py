@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from metrics.query import local_time
+from metrics.query import shown_local
 from settings import Settings
 
 
@@ -79,11 +79,7 @@ def quality_counts(cur: duckdb.DuckDBPyConnection, settings: Settings) -> pl.Dat
 def quality_rows(cur: duckdb.DuckDBPyConnection, check: str, limit: int = 200, *, settings: Settings) -> pl.DataFrame:
     """The rows behind one check, newest first, at most ``limit``."""
     chosen = BY_NAME[check]
-    # Local times for the rows shown only: worked out for every row before the limit, they took seconds at 10M
-    # tickets. A projection keeps the order of the limited rows (DuckDB preserves insertion order).
-    sql = f"{chosen.rows} LIMIT {int(limit)}"
-    if chosen.local:
-        sql = f"SELECT * REPLACE ({', '.join(f'{local_time(c)} AS {c}' for c in chosen.local)}) FROM ({sql})"
+    sql = shown_local(f"{chosen.rows} LIMIT {int(limit)}", chosen.local)
     return cur.execute(sql, _params(sql, settings)).pl()
 
 
