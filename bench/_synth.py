@@ -131,3 +131,51 @@ def _surveys(rng: np.random.Generator, rows: int, open_: np.ndarray) -> dict[str
     has_score = answered & (kind >= 0.5)
     return {"satisfaction_rating": _pick(RATINGS, rating),
             "satisfaction_score": pl.Series(score.astype(np.int16)).set(pl.Series(~has_score), None)}
+
+
+SKUS = tuple(f"SKU-{k:03d}" for k in range(60))
+SHIPPING = ("Standard", "Express", "Pickup", "Economy")
+
+
+def orders(rows: int, seed: int = 11) -> dict[str, pl.DataFrame]:
+    """``rows`` orders of a shop over the same two years, and their 1-4 line items: customers come back (about
+    one order in three is a repeat), a few pay in euros, 6% are refunded in part or whole, most are fulfilled
+    within days, 1% cancelled."""
+    rng = np.random.default_rng(seed)
+    created = np.sort(_created(rng, rows))
+    customers = max(rows * 2 // 3, 1)
+    currency = np.where(rng.random(rows) < 0.1, "EUR", "USD")
+    total_cents = np.round(rng.lognormal(4.2, 0.7, rows) * 100).astype(np.int64)
+    refunded = rng.random(rows) < 0.06
+    refund_cents = np.where(refunded, (total_cents * rng.choice([0.3, 0.5, 1.0], rows)).astype(np.int64), 0)
+    fulfilled = rng.random(rows) < 0.95
+    fulfilled_at = created + _minutes_us(rng.lognormal(7.0, 0.8, rows)).astype("timedelta64[us]")
+    cancelled = ~fulfilled & (rng.random(rows) < 0.2)
+    ids = pl.int_range(1, rows + 1, eager=True).cast(pl.String)
+    frame = pl.DataFrame({
+        "order_id": ids,
+        "created_at": created,
+        "customer_key": pl.Series(rng.integers(1, customers + 1, rows).astype(np.uint64)),
+        "currency": currency,
+        "total": pl.Series(total_cents / 100).cast(pl.Decimal(18, 2)),
+        "gross_sales": pl.Series(total_cents / 100).cast(pl.Decimal(18, 2)),
+        "refunded_amount": pl.Series(refund_cents / 100).cast(pl.Decimal(18, 2)),
+        "financial_status": np.where(refunded, np.where(refund_cents == total_cents, "refunded",
+                                                        "partially_refunded"), "paid"),
+        "fulfillment_status": np.where(fulfilled, "fulfilled", "unfulfilled"),
+        "fulfilled_at": _masked(fulfilled_at, ~fulfilled | (fulfilled_at >= END)),
+        "cancelled_at": _masked(created + np.timedelta64(3, "h"), ~cancelled),
+        "shipping_method": _pick(SHIPPING, rng.choice(len(SHIPPING), rows, p=[0.6, 0.2, 0.1, 0.1])),
+    }).with_columns(source=pl.lit("bench-shop"))
+    per_order = rng.choice([1, 2, 3, 4], rows, p=[0.55, 0.25, 0.13, 0.07])
+    order = np.repeat(np.arange(rows), per_order)
+    line_number = np.arange(len(order)) - np.repeat(np.cumsum(per_order) - per_order, per_order) + 1
+    lines = pl.DataFrame({
+        "order_id": ids.gather(pl.Series(order)),
+        "line_number": line_number.astype(np.int32),
+        "sku": _pick(SKUS, rng.integers(0, len(SKUS), len(order))),
+        "quantity": rng.choice([1, 2, 3], len(order), p=[0.8, 0.15, 0.05]).astype(np.int32),
+        "price": pl.Series(np.round(rng.lognormal(3.3, 0.6, len(order)), 2)).cast(pl.Decimal(18, 2)),
+        "currency": currency[order],
+    }).with_columns(source=pl.lit("bench-shop"), product_name=pl.col("sku"))
+    return {"orders": frame, "order_lines": lines}

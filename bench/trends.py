@@ -1,11 +1,12 @@
-"""The Trends and Team pages at 1M and 10M tickets: every ticket KPI query and each page run timed, beside the
-same numbers computed with pandas on the same data in the same run, and checked against them.
+"""Every ticket KPI and every page at 1M and 10M tickets (with half as many orders): each query and each page run
+timed, the queries beside the same numbers computed with pandas on the same data in the same run, and checked
+against them.
 
     python bench/trends.py [--sizes 1e6,1e7] [--quick] [--repeat 3] [--timezone America/New_York]
 
 Each size runs in a child process of its own, so its peak memory (max RSS) is its own. The tickets are
-synthesised with numpy (bench/_synth.py, seeded) and imported through ``data.ingest.import_batch`` into a
-warehouse file in a temp folder. Per size:
+synthesised with numpy (bench/_synth.py, seeded), with half as many orders and their line items, and imported
+through ``data.ingest.import_batch`` into a warehouse file in a temp folder. Per size:
 
 1. each ticket KPI as the Trends page asks for it: weekly over the whole two years, with samples; median of
    ``--repeat`` runs. Beside it pandas computes the same weekly series (value and sample) from the raw columns
@@ -15,9 +16,10 @@ warehouse file in a temp folder. Per size:
    ``agree`` compares every period's value (relative 1e-9) and sample size (exactly): ``ok`` or ``DIFFERS``.
 2. the Team page's one statement (6 KPIs by assignee) against a pandas groupby on the assignee;
 3. the Trends page's extras: arrivals by weekday and hour, and the duration buckets;
-4. the Trends and Team pages under Streamlit's AppTest, in a process of their own, opened straight on the page
-   with the URL's start/end set to the last 30 days and to the whole data, cold (every cache cleared) and warm
-   (a second run);
+4. every page under Streamlit's AppTest, in a process of their own, opened straight on the page with the URL's
+   start/end set to the last 30 days and to the whole data: cold (every cache cleared), warm (a second run), and
+   the floor: the same page drawn from constant data (every cached result from a plain dict, a constant data
+   version), the best of three;
 5. peak RSS and the warehouse file size.
 
 The ratio is pandas ÷ DuckDB: how many times longer the in-process pandas baseline takes. Progress goes to
@@ -420,9 +422,12 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     wh = Warehouse(path)
     clock.sync(wh, clock.Clock.of(settings))  # as the dashboard and the command line do on opening, before importing
     import_batch(wh, Batch("bench.parquet", f"bench-{rows}", "bench", "tickets", {"tickets": frame}))
+    del frame
+    shop = _synth.orders(rows // 2)  # the issue's scale: ten million tickets beside five million orders
+    import_batch(wh, Batch("shop.parquet", f"shop-{rows // 2}", "bench-shop", "orders", shop))
+    del shop
     result["import_s"] = time.perf_counter() - started
     result["import_path"] = "data.ingest.import_batch"
-    del frame
     wh.cursor().execute("CHECKPOINT")
     result["file_mb"] = path.stat().st_size / 1e6
     rss["after import"] = rss_mb()
@@ -516,38 +521,76 @@ def load_pandas(cur: object) -> pd.DataFrame:
     return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
+PAGE_TITLES = {"overview": "Overview", "trends": "Trends", "team": "Team", "staffing": "Staffing",
+               "complaints": "Complaints", "orders": "Orders & loyalty", "imports": "Import", "data": "Data"}
+
+
 def page_runs(start: date, end: date) -> dict[str, object]:
-    """Each page opened straight from a link, cold then warm, over the last 30 days and over all the data;
-    runs in its own process, the warehouse and time zone given by the CSPULSE_ variables."""
+    """Each page opened straight from a link, cold then warm, over the last 30 days and over all the data, and
+    beside it the same page drawn from constant data (Streamlit's floor); runs in its own process, the warehouse
+    and time zone given by the CSPULSE_ variables."""
     import streamlit as st
     from streamlit import config
-    from streamlit.testing.v1 import AppTest
 
     config.set_option("client.showErrorDetails", "full")  # a page's exception in words, not redacted
     windows = {"last 30 days": (end - timedelta(days=29), end), "whole data": (start, end)}
-    # Untimed: the Data page once, so that the first timed run does not pay for importing the app's modules.
-    warmup = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=1800).switch_page("app_pages/data.py")
-    warmup.run()
+    _open("data", start, end)  # untimed: imports the app's modules and works out what each start does once
     runs = []
-    for page in ("trends", "team"):
+    for page in PAGE_TITLES:
         for window, (first, last) in windows.items():
             st.cache_data.clear()
             st.cache_resource.clear()
-            app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=1800)
-            app.query_params["start"] = first.isoformat()
-            app.query_params["end"] = last.isoformat()
-            app.switch_page(f"app_pages/{page}.py")
-            started = time.perf_counter()
-            app.run()
-            cold = time.perf_counter() - started
+            app = _open(page, first, last)
+            cold = _timed_run(app)
             problem = _page_problem(app, page)
-            started = time.perf_counter()
-            app.run()
-            warm = time.perf_counter() - started
+            warm = _timed_run(app)
+            floor = _floor(page, first, last)
             problem = problem or _page_problem(app, page)
-            runs.append({"page": page, "window": window, "cold_s": cold, "warm_s": warm, "problem": problem})
-            log(f"  page {page}, {window}: cold {cold:.2f} s, warm {warm:.2f} s {problem}")
+            runs.append({"page": page, "window": window, "cold_s": cold, "warm_s": warm, "floor_s": floor,
+                         "problem": problem})
+            log(f"  page {page}, {window}: cold {cold:.2f} s, warm {warm:.3f} s, floor {floor:.3f} s {problem}")
     return {"runs": runs, "peak_rss_mb": own_peak_rss_mb()}
+
+
+def _open(page: str, first: date, last: date) -> object:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=1800)
+    app.query_params["start"] = first.isoformat()
+    app.query_params["end"] = last.isoformat()
+    return app.switch_page(f"app_pages/{page}.py")
+
+
+def _timed_run(app: object) -> float:
+    started = time.perf_counter()
+    app.run()  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+def _floor(page: str, first: date, last: date) -> float:
+    """The page drawn from constant data: every result the page asks ``ui.session.cached`` for comes from a plain
+    dict filled by an untimed run, and the data version is a constant, so what is left is Streamlit running the
+    script and drawing its elements (and the few statements pages make outside the results cache)."""
+    from data.warehouse import Warehouse
+    from ui import session
+
+    memo: dict[str, object] = {}
+
+    def constant(version: int, name: str, fn: Callable[..., object], args: tuple, kwargs: dict) -> object:
+        key = f"{name}{args!r}{sorted(kwargs.items())!r}"
+        if key not in memo:
+            memo[key] = session._compute(version, name, fn, args, kwargs)
+        return memo[key]
+
+    real_results, real_version = session._results, Warehouse.data_version
+    session._results = lambda: constant  # type: ignore[assignment]
+    Warehouse.data_version = lambda self: 0  # type: ignore[assignment, method-assign]
+    try:
+        app = _open(page, first, last)
+        _timed_run(app)
+        return min(_timed_run(app) for _ in range(3))
+    finally:
+        session._results, Warehouse.data_version = real_results, real_version  # type: ignore[method-assign]
 
 
 def _page_problem(app: object, page: str) -> str:
@@ -556,10 +599,9 @@ def _page_problem(app: object, page: str) -> str:
     if app.error:  # type: ignore[attr-defined]
         return f"ERROR: {app.error[0].value}"  # type: ignore[attr-defined]
     titles = [t.value for t in app.title]  # type: ignore[attr-defined]
-    return "" if titles == [page.capitalize()] else f"WRONG PAGE: titles {titles}"
+    return "" if titles == [PAGE_TITLES[page]] else f"WRONG PAGE: titles {titles}"
 
 
-# --- report ---------------------------------------------------------------------------------------------------------
 def _agree_text(check: dict[str, object]) -> str:
     if not check["bad"]:
         return f"ok ({check['rows']} rows)"
@@ -573,7 +615,7 @@ def _ms(seconds: float, runs: int, repeat: int) -> str:
 def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
     """Prints one size's tables; returns its disagreements and page problems."""
     rows = r["rows"]
-    print(f"\n=== {rows:,} tickets, weekly over {r['period']} ({r['timezone']}) ===")
+    print(f"\n=== {rows:,} tickets and {rows // 2:,} orders, weekly over {r['period']} ({r['timezone']}) ===")
     print(f"build: synthesised in {r['synth_s']:.1f} s, imported in {r['import_s']:.1f} s through "
           f"{r['import_path']}; warehouse file {r['file_mb']:.0f} MB; pandas frame ({len(PANDAS_COLUMNS)} columns, "
           f"text as categoricals) {r['pandas_frame_mb']:.0f} MB, loaded from the warehouse in "
@@ -619,9 +661,10 @@ def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
 
     print("\nPages under AppTest, opened straight from a link (?start=..&end=..); cold: every cache cleared "
           "(modules already imported)")
-    print(f"{'page':<10}{'window':<16}{'cold s':>9}{'warm s':>9}  problem")
+    print(f"{'page':<12}{'window':<16}{'cold s':>9}{'warm s':>9}{'floor s':>9}{'warm/floor':>12}  problem")
     for run in r["pages"]:  # type: ignore[attr-defined]
-        print(f"{run['page']:<10}{run['window']:<16}{run['cold_s']:>9.2f}{run['warm_s']:>9.3f}  {run['problem']}")
+        print(f"{run['page']:<12}{run['window']:<16}{run['cold_s']:>9.2f}{run['warm_s']:>9.3f}"
+              f"{run['floor_s']:>9.3f}{run['warm_s'] / run['floor_s']:>12.2f}  {run['problem']}")
         if run["problem"]:
             problems.append(f"{rows:,} tickets, page {run['page']} {run['window']}: {run['problem']}")
     print(f"(the page runs' own process: peak RSS {r['pages_rss_mb']:,.0f} MB)")
