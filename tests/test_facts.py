@@ -42,7 +42,7 @@ def test_a_fact_is_used_only_for_the_data_version_it_was_worked_out_for(warehous
     assert facts.bind(warehouse.cursor(), statement)[1]
     with warehouse.transaction() as cur:
         cur.execute("UPDATE tickets SET tags = NULL")
-        Warehouse.bump_version(cur)
+        warehouse.bump_version(cur)
     assert facts.bind(warehouse.cursor(), statement) == (statement, {})  # stale: the subqueries as written
     assert facts.refresh(warehouse)
 
@@ -54,7 +54,8 @@ def test_which_sources_measure_a_column_is_worked_out_per_source(settings: Setti
     rows = {"ticket_id": ["1", "2"], "created_at": ["2025-03-03 10:00", "2025-03-03 11:00"],
             "tags": ["vip escalated", None], "channel": ["email", "email"]}
     tagged = pl.DataFrame(rows).with_columns(pl.col("created_at").str.to_datetime())
-    untagged = tagged.with_columns(tags=pl.lit(None, pl.String), ticket_id=pl.Series(["3", "4"]), source=pl.lit("untagged"))
+    untagged = tagged.with_columns(tags=pl.lit(None, pl.String), ticket_id=pl.Series(["3", "4"]),
+                                   source=pl.lit("untagged"))
     tagged = tagged.with_columns(source=pl.lit("tagged"))
     import_batch(wh, Batch("a.csv", "sha-a", "tagged", "tickets", {"tickets": tagged}))
     import_batch(wh, Batch("b.csv", "sha-b", "untagged", "tickets", {"tickets": untagged}))

@@ -301,3 +301,39 @@ def test_a_read_only_open_of_an_older_warehouse_says_how_to_migrate_it(tmp_path:
     with pytest.raises(WarehouseError, match=f"schema version {SCHEMA_VERSION - 1}, this CS Pulse expects "
                                              f"{SCHEMA_VERSION}; open it once with the dashboard"):
         Warehouse(path, read_only=True)
+
+
+def test_a_file_warehouse_reads_its_data_version_once_per_write(tmp_path: Path) -> None:
+    """The version of a file is kept between writes, and every write through any handle on the file in this
+    process makes the next read see the new version."""
+    first = Warehouse(tmp_path / "w.duckdb")
+    second = Warehouse(tmp_path / "w.duckdb")  # DuckDB shares one database between handles of a process
+    start = first.data_version()
+    reads = []
+    real_meta = Warehouse.meta
+    try:
+        Warehouse.meta = lambda self, key: reads.append(key) or real_meta(self, key)  # type: ignore[method-assign]
+        assert [first.data_version() for _ in range(5)] == [start] * 5 and reads == []  # kept, not read again
+        with second.transaction() as cur:
+            second.bump_version(cur)
+        assert first.data_version() == start + 1 and reads == ["data_version"]
+        second.bump_version(second.cursor())  # outside a transaction: committed at once
+        assert first.data_version() == start + 2
+    finally:
+        Warehouse.meta = real_meta  # type: ignore[method-assign]
+        first.close()
+        second.close()
+
+
+def test_a_version_read_that_a_write_overtook_is_not_kept() -> None:
+    from data.warehouse import _Versions
+
+    versions = _Versions()
+
+    def read_then_overtaken() -> int:
+        versions.forget("f.duckdb")  # a write commits while this read is under way
+        return 1
+
+    assert versions.get("f.duckdb", read_then_overtaken) == 1
+    assert versions.get("f.duckdb", lambda: 2) == 2  # the overtaken read was not kept
+    assert versions.get("f.duckdb", lambda: 3) == 2  # this one was
