@@ -20,6 +20,7 @@ from ui.session import (
     cached,
     category_label,
     category_labels,
+    category_namer,
     flash,
     guard,
     kpis,
@@ -46,7 +47,7 @@ SOURCE_WORDS = {"export": "the store's own category in the export",
 def shares(filters: mq.Filters) -> pl.DataFrame:
     """Tickets per category this period and the one before, with shares, the change and each category's label."""
     table = cached(complaints.category_shares, filters)
-    return table.with_columns(mapped(table["by_value"], category_label).alias("category"))
+    return table.with_columns(mapped(table["by_value"], category_namer()).alias("category"))
 
 
 def sources_note(filters: mq.Filters) -> None:
@@ -75,7 +76,7 @@ def how_sure(filters: mq.Filters) -> None:
     st.caption(f"{total:,} tickets of the period got their category from {SOURCE_WORDS.get(chosen, chosen)}; the "
                f"least sure first{shown}: where a correction below pays most. Emails and phone numbers are masked.")
     st.dataframe(tickets.with_columns(mask_pii(tickets["subject"]),
-                                      mapped(tickets["category"], category_label)),
+                                      mapped(tickets["category"], category_namer())),
                  hide_index=True, width="stretch", height=280, column_config={
                      "category_confidence": st.column_config.ProgressColumn("confidence", min_value=0.0,
                                                                             max_value=1.0, format="percent")})
@@ -108,7 +109,7 @@ def _rising(filters: mq.Filters) -> None:
 
 def _picker(label: str, options: Sequence[str], default: Sequence[str], key: str) -> list[str]:
     """Categories to draw, kept in the URL: the default follows the data, so a shared link must name them."""
-    return url_choices(label, options, key, format_func=category_label,
+    return url_choices(label, options, key, format_func=category_namer(),
                        default=[c for c in default if c in options], placeholder="Choose categories")
 
 
@@ -119,7 +120,7 @@ def trend(filters: mq.Filters, table: pl.DataFrame) -> None:
                      "trend_categories")
     frame = kpis(["tickets_created"], filters, grain, by="category", samples=True)
     frame = frame.filter(pl.col("by_value").is_in(chosen))
-    frame = frame.with_columns(mapped(frame["by_value"], category_label))
+    frame = frame.with_columns(mapped(frame["by_value"], category_namer()))
     if frame.height:
         chart(charts.trend(frame, BY_NAME["tickets_created"], grain, by="category", min_sample=min_sample()),
               "Trend per category", width="stretch")
@@ -156,7 +157,7 @@ def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
 def examples(filters: mq.Filters, table: pl.DataFrame) -> None:
     """The newest tickets of a category, masked, with where each category came from; then corrections."""
     options = table["by_value"].to_list() or ["uncategorised"]
-    category = url_choice("Category", options, "example", options[0], format_func=category_label)
+    category = url_choice("Category", options, "example", options[0], format_func=category_namer())
     found = cached(complaints.examples, filters, category)
     if found.is_empty():
         st.caption("No tickets of this category in the period.")
@@ -180,7 +181,7 @@ def _correction_form(filters: mq.Filters, category: str) -> None:
         keys = [f"{row['source']}|{row['ticket_id']}" for row in table.iter_rows(named=True)]
         chosen = left.selectbox("Ticket", keys, format_func=lambda key: key.split("|", 1)[1], key="correction_ticket")
         slugs = [slug for slug in category_labels() if slug != "uncategorised"]  # the store's own ones too
-        new = right.selectbox("Right category", slugs, format_func=category_label, key="correction_category")
+        new = right.selectbox("Right category", slugs, format_func=category_namer(), key="correction_category")
         if st.form_submit_button("Save correction", **guard("correct_category")):
             source, ticket_id = chosen.split("|", 1)
             try:

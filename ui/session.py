@@ -170,7 +170,14 @@ def category_labels() -> dict[str, str]:
 
 
 def category_label(slug: str) -> str:
-    return category_labels().get(slug, slug.replace("_", " ").capitalize())
+    return category_namer()(slug)
+
+
+def category_namer() -> Callable[[str], str]:
+    """A category's name by its slug, the labels read once: for a whole column or a widget's options (reading them
+    per value was a cache lookup per row)."""
+    labels = category_labels()
+    return lambda slug: labels.get(slug, slug.replace("_", " ").capitalize())
 
 
 def taxonomy_problem() -> str | None:

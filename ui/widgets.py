@@ -29,6 +29,7 @@ from ui.session import (
     act,
     cached,
     category_label,
+    category_namer,
     check_link,
     current_filters,
     data_replaced,
@@ -174,7 +175,7 @@ def sample_sizes(frame: pl.DataFrame, name: str) -> str:
 def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     """Each KPI beside its sample size; small samples greyed, every column sortable."""
     if by == "category":
-        frame = frame.with_columns(mapped(frame["by_value"], category_label))
+        frame = frame.with_columns(mapped(frame["by_value"], category_namer()))
     shown = frame.rename({"by_value": BREAKDOWN_LABELS[by]})
     columns: dict[str, object] = {BREAKDOWN_LABELS[by]: st.column_config.TextColumn(pinned=True)}
     headers = {BREAKDOWN_LABELS[by]: BREAKDOWN_LABELS[by]}
