@@ -33,7 +33,7 @@ from data.schema import TICKETS
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak
-from metrics.query import Filters, dimension_filter, execute, in_view, local_time, utc_bound
+from metrics.query import Filters, dimension_filter, dimension_values, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
 
@@ -174,9 +174,8 @@ def view_channels(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Setti
     """The channels of the data (any date) that the view's channel filter keeps, so a channel quiet in a window
     still gets its row. Only the channel filter applies: a channel belongs to the staffing plan whatever the
     categories and priorities of its tickets."""
-    sql = """SELECT DISTINCT channel FROM tickets WHERE channel IS NOT NULL
-                AND (len($channel::VARCHAR[]) = 0 OR list_contains($channel::VARCHAR[], channel)) ORDER BY channel"""
-    return tuple(execute(cur, sql, view, settings)["channel"].to_list())
+    kept = set(view.channel)
+    return tuple(channel for channel in dimension_values(cur, "channel") if not kept or channel in kept)
 
 
 def _roster_rows() -> str:
