@@ -21,10 +21,10 @@ from typing import Literal
 import duckdb
 
 from data.warehouse import Warehouse
-from metrics import registry
+from metrics import checks, registry
 from metrics.registry import DIMENSIONS
 
-Kind = Literal["boolean", "sources", "values", "timestamp"]
+Kind = Literal["boolean", "sources", "values", "timestamp", "count"]
 META_KEY = "facts"
 # the shape registry.source_measures writes: a subquery of the sources whose export gives a column
 _SOURCES_SUBQUERY = re.compile(r"\(SELECT DISTINCT source FROM tickets WHERE [^()]*\)")
@@ -38,7 +38,8 @@ class Fact:
     def bound(self, param: str) -> str:
         """What stands in the statement in place of ``sql``: the stored value as a bound parameter."""
         return {"boolean": f"(${param}::BOOLEAN)", "sources": f"(SELECT unnest(${param}::VARCHAR[]))",
-                "values": f"(${param}::VARCHAR[])", "timestamp": f"(${param}::TIMESTAMP)"}[self.kind]
+                "values": f"(${param}::VARCHAR[])", "timestamp": f"(${param}::TIMESTAMP)",
+                "count": f"(${param}::BIGINT)"}[self.kind]
 
     @property
     def evaluated(self) -> str:
@@ -73,6 +74,7 @@ def facts() -> tuple[Fact, ...]:
             found[metric.known] = "boolean"
         found.update({column_present(column): "boolean" for column in metric.needs})
     found.update({dimension_choices(dimension): "values" for dimension in DIMENSIONS})
+    found.update({checks.count_of(check): "count" for check in checks.CHECKS})
     # a statement asking for a setting ($...) is not a fact of the data alone
     return tuple(Fact(sql, kind) for sql, kind in found.items() if "$" not in sql)
 
@@ -125,7 +127,7 @@ def _stored(cur: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
 
 
 def values(cur: duckdb.DuckDBPyConnection, expressions: list[str]) -> dict[str, object]:
-    """Each boolean or list expression's value: stored where it is a current fact, else worked out now."""
+    """Each scalar expression's value: stored where it is a current fact, else worked out now."""
     stored, known = _stored(cur) or {}, _by_sql()
     missing = [known.get(sql, Fact(sql, "boolean")) for sql in dict.fromkeys(expressions) if sql not in stored]
     found = {sql: stored[sql] for sql in expressions if sql in stored}

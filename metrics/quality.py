@@ -7,73 +7,21 @@ by their key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 import polars as pl
 
+from metrics import facts
+from metrics.checks import BY_NAME, CHECKS, count_of
 from metrics.query import shown_local
 from settings import Settings
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    label: str
-    why: str  # what it means and what to do, in a sentence
-    select: str  # SELECT of the rows behind it, times as stored (UTC)
-    order: str  # newest first
-    local: tuple[str, ...] = ("created_at",)  # times shown on the account's clock
-
-    @property
-    def rows(self) -> str:
-        return f"{self.select} ORDER BY {self.order}"
-
-
-CHECKS = (
-    Check("unlinked_tickets", "Tickets linked to no order",
-          "No order-number column, no order number in the text and no order of the customer's in the window "
-          "before: questions before a purchase, or orders not loaded yet.",
-          """SELECT source, ticket_id, created_at, subject, order_id AS order_named
-              FROM tickets t WHERE order_link IS NULL""", "t.created_at DESC, t.ticket_id"),
-    Check("orders_without_customer", "Orders without a customer",
-          "No email or customer id in the export: these orders cannot link to tickets by customer nor count "
-          "towards repeat purchases.",
-          """SELECT source, order_id, created_at, currency, total
-              FROM orders o WHERE customer_key IS NULL""", "o.created_at DESC, o.order_id"),
-    Check("duplicated_lines", "Duplicated line rows",
-          "The same product, quantity and price twice in one order: a row exported twice, or a real second line; "
-          "check the order in the shop before trusting sales by product.",
-          """SELECT source, order_id, sku, product_name, quantity, price, count(*) AS copies
-              FROM order_lines GROUP BY source, order_id, sku, product_name, quantity, price, currency
-              HAVING count(*) > 1""", "copies DESC, source, order_id", ()),
-    Check("tickets_before_first_order", "Tickets before the customer's first order",
-          "The customer wrote before any order of theirs that is loaded: a pre-sale question, or an orders export "
-          "that starts later than the tickets.",
-          """SELECT t.source, t.ticket_id, t.created_at, t.subject,
-                     f.first_order_at
-              FROM tickets t JOIN (SELECT customer_key, min(created_at) AS first_order_at FROM orders
-                                   WHERE customer_key IS NOT NULL GROUP BY ALL) f USING (customer_key)
-              WHERE t.created_at < f.first_order_at""", "t.created_at DESC, t.ticket_id",
-          ("created_at", "first_order_at")),
-    Check("impossible_orders", "Impossible order values",
-          "A refund above the order's total, or fulfilled before it was placed: kept, but worth checking in the "
-          "shop (a refund of shipping or a fulfilment clock in another time zone).",
-          """SELECT source, order_id, created_at, fulfilled_at, currency, total, refunded_amount,
-                     concat_ws('; ', CASE WHEN refunded_amount > total THEN 'refund above total' END,
-                               CASE WHEN o.fulfilled_at < o.created_at THEN 'fulfilled before created' END) AS problem
-              FROM orders o WHERE refunded_amount > total OR o.fulfilled_at < o.created_at""",
-          "o.created_at DESC, o.order_id", ("created_at", "fulfilled_at")),
-)
-BY_NAME = {check.name: check for check in CHECKS}
-
-
 def quality_counts(cur: duckdb.DuckDBPyConnection, settings: Settings) -> pl.DataFrame:
     """Every check with the number of rows it finds (``check``, ``label``, ``why``, ``rows``), in the order above."""
-    sql = " UNION ALL ".join(f"SELECT {i} AS i, count(*) AS n FROM ({check.select})" for i, check in enumerate(CHECKS))
-    found = dict(cur.execute(sql, _params(sql, settings)).fetchall())
+    counts = [count_of(check) for check in CHECKS]
+    found = facts.values(cur, counts)
     return pl.DataFrame({"check": [c.name for c in CHECKS], "label": [c.label for c in CHECKS],
-                         "why": [c.why for c in CHECKS], "rows": [found[i] for i in range(len(CHECKS))]})
+                         "why": [c.why for c in CHECKS], "rows": [found[count] for count in counts]})
 
 
 def quality_rows(cur: duckdb.DuckDBPyConnection, check: str, limit: int = 200, *, settings: Settings) -> pl.DataFrame:

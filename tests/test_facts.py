@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
-from metrics import availability, facts
+from metrics import availability, checks, facts, quality
 from metrics import query as mq
 from metrics.registry import METRICS
 from settings import Settings
@@ -68,13 +68,20 @@ def test_which_sources_measure_a_column_is_worked_out_per_source(settings: Setti
     assert mq.totals(wh.cursor(), ["escalation_rate"], view, settings) == before == {"escalation_rate": 0.5}
 
 
-def test_filter_choices_and_missing_kpis_read_the_facts(warehouse: Warehouse) -> None:
+def test_filter_choices_missing_kpis_and_quality_counts_read_the_facts(warehouse: Warehouse,
+                                                                      settings: Settings) -> None:
     names = [m.name for m in METRICS]
-    before = ({d: mq.dimension_values(warehouse.cursor(), d) for d in mq.DIMENSIONS},
-              availability.unavailable(warehouse.cursor(), names))
+
+    def read() -> tuple[object, ...]:
+        cur = warehouse.cursor()
+        return ({d: mq.dimension_values(cur, d) for d in mq.DIMENSIONS}, availability.unavailable(cur, names),
+                quality.quality_counts(cur, settings)["rows"].to_list())
+
+    before = read()
     assert facts.refresh(warehouse)
-    after = ({d: mq.dimension_values(warehouse.cursor(), d) for d in mq.DIMENSIONS},
-             availability.unavailable(warehouse.cursor(), names))
+    stored = facts.values(warehouse.cursor(), [checks.count_of(check) for check in checks.CHECKS])
+    assert list(stored.values()) == before[2] and sum(before[2]) > 0  # the fixture has unlinked tickets
+    after = read()
     assert after == before
     assert before[0]["channel"] == sorted(set(before[0]["channel"]))  # sorted, distinct
     with pytest.raises(ValueError, match="unknown dimension"):
