@@ -1,0 +1,149 @@
+"""The ticket rollup: the additive parts of the decomposable ticket KPIs, per local day and shared dimension.
+
+A page asking for a weekly count or a mean reads a few thousand rollup rows instead of every ticket. The table
+``ticket_rollup`` holds, for each time column a KPI places tickets by (created or solved, whose local days differ),
+each local day and each (channel, category, priority, group_name), the sums and counts the KPIs add up:
+``count(*)``, ``count(x)``, ``sum(x)``, and those ``FILTER``ed. metrics.query matches a KPI's aggregates against
+:data:`PARTS` by their text and reads the rollup where every one of them is here (see ``metrics.query.rollup_sql``).
+
+Medians, percentiles and distinct counts are not here: an exact quantile of a period is not a function of its
+days' quantiles, so they stay raw. Nor is any KPI whose SQL reads a setting (targets, tags, the CSAT rule) or the
+whole table (which sources measure a column): a part would go stale when a setting or another day changes.
+
+The rollup is kept in the transaction of every write that changes a column its parts read (imports, undo, clear,
+categorising, corrections, linking, a clock rebuild): such a writer notes the local days its rows had and have
+(:func:`note_days`), and :func:`bump_version` works those days out again before it bumps the data version. The
+warehouse records the data version the rollup is current for (``warehouse_meta`` key ``rollup``), with a signature
+of its parts; a reader uses the rollup only where that is the current version, so a writer that forgets it leaves
+the rollup unused (slower, never wrong) until the next write rebuilds it whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+
+import duckdb
+
+from data.format_types import ISSUE_SPOILS
+from data.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+TABLE = "ticket_rollup"
+META_KEY = "rollup"
+# The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
+TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at": "solved_local_date"}
+KEYS: tuple[str, ...] = ("channel", "category", "priority", "group_name")
+_DAYS = "rollup_days"  # temp table of the local days a transaction touched
+
+
+def _mean(name: str, expression: str) -> dict[str, str]:
+    return {f"{name}_sum": f"sum({expression})", f"{name}_n": f"count({expression})"}
+
+
+def _rate(name: str, flag: str) -> dict[str, str]:
+    """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL)."""
+    return {**_mean(name, f"({flag})::INT"), f"{name}_flags": f"count({flag})"}
+
+
+def _business(stem: str, exported: bool) -> str:
+    """The business minutes metrics.registry.Duration.expression reads: ours where the export gives none, never
+    for a ticket whose times the import flagged impossible. A change there only sends the KPI to the raw path
+    (its text no longer matches; tests/test_rollups.py lists the KPIs served)."""
+    computed = f"{stem}_business_minutes_computed"
+    if exported:
+        computed = f"coalesce({stem}_business_minutes, {computed})"
+    reasons = [why for why, spoiled in ISSUE_SPOILS.items() if f"{stem}_minutes" in spoiled]
+    found = " OR ".join(f"contains(data_issues, '{why}')" for why in reasons)
+    trusted = f"(data_issues IS NULL OR NOT ({found}))" if reasons else "TRUE"
+    return f"(CASE WHEN {trusted} THEN {computed} END)"
+
+
+NPS = "CASE WHEN nps_score BETWEEN 0 AND 10 THEN (nps_score >= 9)::INT - (nps_score <= 6)::INT END"
+
+# part -> an additive aggregate over ticket rows; only trusted constants.
+PARTS: dict[str, str] = {
+    "n": "count(*)",
+    "wismo": "count(*) FILTER (WHERE category = 'shipping_status')",
+    "nps_answers": "count(*) FILTER (WHERE nps_score BETWEEN 0 AND 10)",
+    **_mean("nps", NPS),
+    **{part: sql for column in ("first_reply_minutes", "first_resolution_minutes", "full_resolution_minutes",
+                                "requester_wait_minutes") for part, sql in _mean(column, column).items()},
+    **_mean("first_reply_business", _business("first_reply", True)),
+    **_mean("first_resolution_business", _business("first_resolution", False)),
+    **_mean("full_resolution_business", _business("full_resolution", True)),
+    **_rate("one_touch", "agent_replies < 2"),
+    **_rate("reopened", "reopens > 0"),
+    **_rate("linked", "coalesce(linked_order_id, order_id) IS NOT NULL"),
+}
+SIGNATURE = hashlib.sha256(json.dumps([PARTS, KEYS, TIME_COLUMNS]).encode()).hexdigest()[:16]
+
+
+def normalised(aggregate: str) -> str:
+    """An aggregate's text with its spacing made canonical, to match a KPI's against :data:`PARTS`."""
+    return re.sub(r"\s+", " ", aggregate).replace("( ", "(").replace(" )", ")").strip()
+
+
+PART_OF: dict[str, str] = {normalised(sql): name for name, sql in PARTS.items()}
+
+
+def is_current(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the rollup holds the warehouse's data as it is now, with these parts."""
+    row = cur.execute("SELECT max(value) FILTER (WHERE key = $key), max(value) FILTER (WHERE key = 'data_version') "
+                      "FROM warehouse_meta", {"key": META_KEY}).fetchone()
+    return row is not None and row[0] is not None and row[0] == f"{row[1]}:{SIGNATURE}"
+
+
+def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
+    """Remember the local days of the rows ``rows_sql`` selects (it gives ``created_local_date`` and
+    ``solved_local_date``), for :func:`bump_version` to work out again. Note them before a change for the days
+    rows leave, after it for the days they arrive at."""
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
+    cur.execute(f"INSERT INTO {_DAYS} SELECT DISTINCT day FROM (SELECT unnest([created_local_date, "
+                f"solved_local_date]) AS day FROM ({rows_sql})) WHERE day IS NOT NULL", params or {})
+
+
+def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) -> None:
+    """Bump the data version with the rollup kept current, in the caller's transaction: the noted days worked out
+    again, or the whole rollup where ``everything`` changed or it was not current before this write."""
+    if everything or not is_current(cur):
+        rebuild(cur)
+    else:
+        _refresh_noted(cur)
+    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
+    Warehouse.bump_version(cur)
+    cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": META_KEY})
+    cur.execute("INSERT INTO warehouse_meta SELECT $key, value || ':' || $signature FROM warehouse_meta "
+                "WHERE key = 'data_version'", {"key": META_KEY, "signature": SIGNATURE})
+
+
+def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
+    """The whole rollup from every ticket (its parts may have changed since the table was made)."""
+    cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    cur.execute(f"CREATE TABLE {TABLE} AS {_aggregate('TRUE')} ORDER BY time_column, day")
+    log.info("ticket rollup rebuilt")
+
+
+def _refresh_noted(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
+    noted = cur.execute(f"SELECT count(*) FROM {_DAYS}").fetchone()
+    if not noted or not noted[0]:
+        return  # no ticket changed: nothing to scan
+    cur.execute(f"DELETE FROM {TABLE} WHERE day IN (SELECT day FROM {_DAYS})")
+    cur.execute(f"INSERT INTO {TABLE} {_aggregate(f'{{day}} IN (SELECT day FROM {_DAYS})')}")
+
+
+def _aggregate(where: str) -> str:
+    """Every part per time column, local day and key, of the tickets whose day meets ``where`` (``{day}`` stands
+    for the day column)."""
+    parts = ", ".join(f"{sql} AS {name}" for name, sql in PARTS.items())
+    keys = ", ".join(KEYS)
+    positions = ", ".join(str(i) for i in range(2, len(KEYS) + 3))
+    return " UNION ALL ".join(
+        f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {parts} FROM tickets "
+        f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, {positions}"
+        for time, day in TIME_COLUMNS.items()
+    )
