@@ -115,6 +115,21 @@ def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) ->
         _refresh_noted(cur)
     cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
     Warehouse.bump_version(cur)
+    _mark(cur)
+
+
+def sync(warehouse: Warehouse) -> bool:
+    """Build the rollup where it is not current (a warehouse from before it, or one a writer left stale), without
+    changing the data version: the data did not change. Whether it did; a read-only warehouse reads raw rows."""
+    if warehouse.read_only or is_current(warehouse.cursor()):
+        return False
+    with warehouse.transaction() as cur:
+        rebuild(cur)
+        _mark(cur)
+    return True
+
+
+def _mark(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": META_KEY})
     cur.execute("INSERT INTO warehouse_meta SELECT $key, value || ':' || $signature FROM warehouse_meta "
                 "WHERE key = 'data_version'", {"key": META_KEY, "signature": SIGNATURE})

@@ -184,3 +184,16 @@ def test_a_write_that_does_not_keep_the_rollup_leaves_it_unused_until_the_next_i
     _import(wh, "later", {"tickets": _tickets(10, seed=4, prefix="L")})  # not current before: rebuilt whole
     assert rollups.is_current(wh.cursor())
     _assert_rollup_equals_raw(wh, new_york)
+
+
+def test_a_warehouse_without_a_rollup_gets_one_at_opening_without_a_new_data_version(
+        wh: Warehouse, new_york: Settings) -> None:
+    with wh.transaction() as cur:  # as a warehouse from before the rollup
+        cur.execute("DROP TABLE ticket_rollup")
+        cur.execute("DELETE FROM warehouse_meta WHERE key = 'rollup'")
+    version = wh.data_version()
+    assert not rollup_current(wh.cursor(), new_york)
+    assert rollups.sync(wh)
+    assert wh.data_version() == version  # cached results stay valid: the data did not change
+    _assert_rollup_equals_raw(wh, new_york)
+    assert not rollups.sync(wh)
