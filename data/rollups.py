@@ -32,12 +32,23 @@ from data.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-TABLE = "ticket_rollup"
+TABLE = "ticket_rollup"  # per day and every key
+DAYS_TABLE = "ticket_rollup_days"  # per day only: what a view without filters reads, a few rows a day
 META_KEY = "rollup"
 # The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
 TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at": "solved_local_date"}
-KEYS: tuple[str, ...] = ("channel", "category", "priority", "group_name")
+# The shared filters. Not the group: at a million tickets over two years, (day, channel, category, priority) and the
+# group made 168k rows per 100k tickets, too close to the tickets themselves to save anything, where the three
+# filters alone give a few hundred per day however many tickets there are (bench/rollups.py). A breakdown by group
+# reads raw rows, as the Team page does for its medians anyway.
+KEYS: tuple[str, ...] = ("channel", "category", "priority")
 _DAYS = "rollup_days"  # temp table of the local days a transaction touched
+KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS}  # the coarsest first
+
+
+def table_for(keys: tuple[str, ...]) -> str | None:
+    """The smallest rollup table that has ``keys`` (the filters and breakdown a query needs); None: none has."""
+    return next((table for table, held in KEYS_OF.items() if set(keys) <= set(held)), None)
 
 
 def _mean(name: str, expression: str) -> dict[str, str]:
@@ -47,6 +58,7 @@ def _mean(name: str, expression: str) -> dict[str, str]:
 def _rate(name: str, flag: str) -> dict[str, str]:
     """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL)."""
     return {**_mean(name, f"({flag})::INT"), f"{name}_flags": f"count({flag})"}
+
 
 
 def _business(stem: str, exported: bool) -> str:
@@ -79,7 +91,10 @@ PARTS: dict[str, str] = {
     **_rate("reopened", "reopens > 0"),
     **_rate("linked", "coalesce(linked_order_id, order_id) IS NOT NULL"),
 }
-SIGNATURE = hashlib.sha256(json.dumps([PARTS, KEYS, TIME_COLUMNS]).encode()).hexdigest()[:16]
+# Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
+# which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
+WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
+SIGNATURE = hashlib.sha256(json.dumps([PARTS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS]).encode()).hexdigest()[:16]
 
 
 def normalised(aggregate: str) -> str:
@@ -137,24 +152,39 @@ def _mark(cur: duckdb.DuckDBPyConnection) -> None:
 
 def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
     """The whole rollup from every ticket (its parts may have changed since the table was made)."""
-    cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    cur.execute(f"CREATE TABLE {TABLE} AS {_aggregate('TRUE')} ORDER BY time_column, day")
+    for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE"))):
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} AS {source} ORDER BY time_column, day")
     log.info("ticket rollup rebuilt")
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
-    noted = cur.execute(f"SELECT count(*) FROM {_DAYS}").fetchone()
-    if not noted or not noted[0]:
+    first, last = cur.execute(f"SELECT min(day), max(day) FROM {_DAYS}").fetchone()  # type: ignore[misc]
+    if first is None:
         return  # no ticket changed: nothing to scan
-    cur.execute(f"DELETE FROM {TABLE} WHERE day IN (SELECT day FROM {_DAYS})")
-    cur.execute(f"INSERT INTO {TABLE} {_aggregate(f'{{day}} IN (SELECT day FROM {_DAYS})')}")
+    # The bounds are constants, so DuckDB skips the row groups whose days lie outside them (tickets arrive in
+    # about the order they were created); the list of days then picks the rows.
+    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
+    for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day")))):
+        cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='day')}", {"first": first, "last": last})
+        cur.execute(f"INSERT INTO {table} {source}", {"first": first, "last": last})
+
+
+def _type(part: str) -> str:
+    return "DOUBLE" if PARTS[part].startswith("sum(") and part not in WHOLE_SUMS else "BIGINT"
+
+
+def _per_day(where: str) -> str:
+    """The day table from the keyed one: every part added up over the keys."""
+    parts = ", ".join(f"sum({name})::{_type(name)} AS {name}" for name in PARTS)
+    return f"SELECT time_column, day, {parts} FROM {TABLE} WHERE {where} GROUP BY 1, 2"
 
 
 def _aggregate(where: str) -> str:
     """Every part per time column, local day and key, of the tickets whose day meets ``where`` (``{day}`` stands
     for the day column)."""
-    parts = ", ".join(f"{sql} AS {name}" for name, sql in PARTS.items())
+    parts = ", ".join(f"({sql})::{_type(name)} AS {name}" for name, sql in PARTS.items())
     keys = ", ".join(KEYS)
     positions = ", ".join(str(i) for i in range(2, len(KEYS) + 3))
     return " UNION ALL ".join(

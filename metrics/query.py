@@ -90,8 +90,9 @@ def query(
     """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name;
     with ``samples``, also ``<name>_n``: the rows each value rests on (NULL for money and derived metrics).
     The KPIs the ticket rollup serves read it where it is current (``rollup=False``: every KPI from raw rows)."""
-    sql = build_sql(names, grain, by, samples=samples, rollup=rollup and rollup_current(cur, settings))
-    return execute(cur, sql, filters, settings)
+    keys = tuple(d for d, values in filters.dimension_values().items() if values) + ((by,) if by else ())
+    table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
+    return execute(cur, build_sql(names, grain, by, samples=samples, rollup=table), filters, settings)
 
 
 def rollup_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
@@ -147,7 +148,9 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
 
 
 def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,
-              rollup: bool = False) -> str:
+              rollup: str | None = None) -> str:
+    """One statement; ``rollup`` names the rollup table (data.rollups) to read the KPIs it serves from, one that
+    holds the filters the statement will be given (the coarser tables hold none) and the breakdown."""
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     if by is not None and by not in BREAKDOWNS:
@@ -157,13 +160,13 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     if by and any(m.table not in ("tickets", DERIVED) for m in needed):
         raise ValueError(f"a breakdown by {by} applies to ticket metrics only")
     def group_key(metric: Metric) -> tuple[str, str, str, bool, bool]:
-        return (*_group_key(metric), rollup and served(metric, by))
+        return (*_group_key(metric), bool(rollup) and served(metric, by))
 
     stored = sorted((m for m in needed if m.table != DERIVED), key=group_key)
     groups = [list(g) for _, g in groupby(stored, key=group_key)]
     keys = ["period", "by_value"] if by else ["period"]
     ctes = [_periods(grain), _spine(by)]
-    ctes += [_rollup_cte(f"g{i}", group, grain, by, samples) if rollup and served(group[0], by)
+    ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples) if rollup and served(group[0], by)
              else _group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
     joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
     base = ", ".join(_base_column(m, samples) for m in needed if m.table != DERIVED)
@@ -313,14 +316,16 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     return f"{name} AS (SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL)"
 
 
-def _rollup_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool) -> str:
-    """As :func:`_group_cte`, from the ticket rollup's parts: its days are the local days of the group's time
-    column, its keys the shared filters and the breakdowns it serves."""
+def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None, by: str | None,
+                samples: bool) -> str:
+    """As :func:`_group_cte`, from a rollup table's parts: its days are the local days of the group's time
+    column, its keys the shared filters and the breakdowns it serves (a table without them: no filter given)."""
     period = f"date_trunc('{grain}', day)::DATE" if grain else "$start::DATE"
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
+    filtered = dimension_filter("tickets") if set(DIMENSIONS) <= set(rollups.KEYS_OF[table]) else "TRUE"
     return (f"{name} AS (SELECT {period} AS period{by_column}, {_aggregates(metrics, samples, over_rollup=True)} "
-            f"FROM {rollups.TABLE} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
-            f"AND day < $end_excl::DATE AND {dimension_filter('tickets')} GROUP BY ALL)")
+            f"FROM {table} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
+            f"AND day < $end_excl::DATE AND {filtered} GROUP BY ALL)")
 
 
 # --- which KPIs the rollup serves, from the shape of their SQL ------------------------------------------------------
