@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TABLE = "ticket_rollup"  # per day and every key
 DAYS_TABLE = "ticket_rollup_days"  # per day only: what a view without filters reads, a few rows a day
+HOURS_TABLE = "ticket_rollup_hours"  # tickets created per local day and hour: the arrivals heatmap without filters
 META_KEY = "rollup"
 # The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
 TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at": "solved_local_date"}
@@ -94,7 +95,8 @@ PARTS: dict[str, str] = {
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-SIGNATURE = hashlib.sha256(json.dumps([PARTS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS]).encode()).hexdigest()[:16]
+_DECLARED = [PARTS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
+SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
 def normalised(aggregate: str) -> str:
@@ -152,9 +154,10 @@ def _mark(cur: duckdb.DuckDBPyConnection) -> None:
 
 def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
     """The whole rollup from every ticket (its parts may have changed since the table was made)."""
-    for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE"))):
+    for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
+                          (HOURS_TABLE, _hours("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(f"CREATE TABLE {table} AS {source} ORDER BY time_column, day")
+        cur.execute(f"CREATE TABLE {table} AS {source} ORDER BY 1, 2")
     log.info("ticket rollup rebuilt")
 
 
@@ -166,7 +169,8 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection) -> None:
     # The bounds are constants, so DuckDB skips the row groups whose days lie outside them (tickets arrive in
     # about the order they were created); the list of days then picks the rows.
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
-    for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day")))):
+    for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
+                          (HOURS_TABLE, _hours(noted))):
         cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='day')}", {"first": first, "last": last})
         cur.execute(f"INSERT INTO {table} {source}", {"first": first, "last": last})
 
@@ -179,6 +183,12 @@ def _per_day(where: str) -> str:
     """The day table from the keyed one: every part added up over the keys."""
     parts = ", ".join(f"sum({name})::{_type(name)} AS {name}" for name in PARTS)
     return f"SELECT time_column, day, {parts} FROM {TABLE} WHERE {where} GROUP BY 1, 2"
+
+
+def _hours(where: str) -> str:
+    day = TIME_COLUMNS["created_at"]
+    return (f"SELECT {day} AS day, created_local_hour AS hour, count(*) AS n FROM tickets "
+            f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, 2")
 
 
 def _aggregate(where: str) -> str:

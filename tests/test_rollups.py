@@ -21,6 +21,7 @@ from data.classifier import load_taxonomy
 from data.ingest import Batch, import_batch, undo_import
 from data.linking import link
 from data.warehouse import Warehouse
+from metrics.distributions import arrivals_by_hour
 from metrics.query import GRAINS, Filters, query, rollup_current, served
 from metrics.registry import METRICS
 from settings import Settings
@@ -102,6 +103,8 @@ def _assert_rollup_equals_raw(wh: Warehouse, settings: Settings, names: list[str
     cur = wh.cursor()
     assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
     for view in views:
+        assert_frame_equal(arrivals_by_hour(cur, view, settings), arrivals_by_hour(cur, view, settings, rollup=False))
+    for view in views:
         for grain in (None, *GRAINS):
             for by in breakdowns:
                 fast = query(cur, names, view, grain, by=by, settings=settings, samples=True)
@@ -139,6 +142,11 @@ def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, 
     with wh.transaction() as cur:  # a wrong rollup, to see which one is read
         cur.execute(f"UPDATE {table} SET n = n + 1000000")
     assert query(wh.cursor(), ["tickets_created"], view, settings=new_york)["tickets_created"][0] > raw
+    if table == "ticket_rollup_days":  # the heatmap without filters reads the hourly one
+        heatmap = arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum()
+        with wh.transaction() as cur:
+            cur.execute("UPDATE ticket_rollup_hours SET n = n + 1")
+        assert arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum() > heatmap == raw
     # a breakdown by group (no rollup holds it) reads raw rows
     by_group = query(wh.cursor(), ["tickets_created"], view, by="group_name", settings=new_york)
     assert by_group["tickets_created"].sum() == raw
