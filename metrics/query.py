@@ -254,11 +254,11 @@ def _spine(by: str | None, rollup: str | None = None) -> str:
     if by is None:
         return "spine AS (SELECT period, as_of FROM periods)"
     # every ticket is in the rollup by its creation day: the same values, from far fewer rows
-    values = f"{rollup} WHERE time_column = 'created_at' AND" if rollup else "tickets WHERE"
-    return (
-        f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
-        f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM {values} {dimension_filter('tickets')}))"
-    )
+    values = f"tickets WHERE {dimension_filter('tickets')}"
+    if rollup:
+        values = f"{rollup} WHERE time_column = 'created_at' AND {_rollup_filter(rollup)}"
+    return (f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
+            f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM {values}))")
 
 
 def in_view(column: str, table: str = "tickets") -> str:
@@ -282,7 +282,11 @@ def breakdown_column(by: str, prefix: str = "") -> str:
 
 
 def dimension_filter(table: str) -> str:
-    clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in TABLE_DIMENSIONS[table]]
+    return _filter_on(TABLE_DIMENSIONS[table])
+
+
+def _filter_on(dimensions: Sequence[str]) -> str:
+    clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in dimensions]
     return " AND ".join(clauses) or "TRUE"
 
 
@@ -321,13 +325,18 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
 def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None, by: str | None,
                 samples: bool) -> str:
     """As :func:`_group_cte`, from a rollup table's parts: its days are the local days of the group's time
-    column, its keys the shared filters and the breakdowns it serves (a table without them: no filter given)."""
+    column, its keys the shared filters and the breakdowns it serves."""
     period = f"date_trunc('{grain}', day)::DATE" if grain else "$start::DATE"
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
-    filtered = dimension_filter("tickets") if set(DIMENSIONS) <= set(rollups.KEYS_OF[table]) else "TRUE"
     return (f"{name} AS (SELECT {period} AS period{by_column}, {_aggregates(metrics, samples, over_rollup=True)} "
             f"FROM {table} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
-            f"AND day < $end_excl::DATE AND {filtered} GROUP BY ALL)")
+            f"AND day < $end_excl::DATE AND {_rollup_filter(table)} GROUP BY ALL)")
+
+
+def _rollup_filter(table: str) -> str:
+    """The shared filters a rollup table holds (query chose one that holds every filter given: the rest are
+    empty)."""
+    return _filter_on([d for d in DIMENSIONS if d in rollups.KEYS_OF[table]])
 
 
 # --- which KPIs the rollup serves, from the shape of their SQL ------------------------------------------------------
