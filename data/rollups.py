@@ -16,6 +16,9 @@ categorising, corrections, linking, a clock rebuild): such a writer notes the lo
 warehouse records the data version the rollup is current for (``warehouse_meta`` key ``rollup``), with a signature
 of its parts; a reader uses the rollup only where that is the current version, so a writer that forgets it leaves
 the rollup unused (slower, never wrong) until the next write rebuilds it whole.
+
+Beside it, ``ticket_rollup_days`` adds its parts up over the keys (what a view without filters reads: two rows a
+day) and ``ticket_rollup_hours`` counts the tickets created per local day and hour (the arrivals heatmap).
 """
 
 from __future__ import annotations
