@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 from data import clock, rollups
 from data.categorising import categorise, correct
 from data.classifier import load_taxonomy
-from data.ingest import Batch, import_batch, undo_import
+from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.linking import link
 from data.warehouse import Warehouse
 from metrics.distributions import arrivals_by_hour
@@ -216,3 +216,13 @@ def test_a_warehouse_without_a_rollup_gets_one_at_opening_without_a_new_data_ver
     assert wh.data_version() == version  # cached results stay valid: the data did not change
     _assert_rollup_equals_raw(wh, new_york)
     assert not rollups.sync(wh)
+
+
+def test_clearing_a_source_keeps_the_rollup_equal_to_raw(wh: Warehouse, new_york: Settings) -> None:
+    other = _tickets(400, seed=5, prefix="O").with_columns(source=pl.lit("other desk"))
+    assert import_batch(wh, Batch("other", "sha-other", "other desk", "tickets", {"tickets": other})).status \
+        == "imported"
+    counted = query(wh.cursor(), ["tickets_created"], VIEWS[0], settings=new_york)["tickets_created"][0]
+    assert clear_source(wh, "other desk") == 400
+    assert query(wh.cursor(), ["tickets_created"], VIEWS[0], settings=new_york)["tickets_created"][0] < counted
+    _assert_rollup_equals_raw(wh, new_york)
