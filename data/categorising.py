@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from data import rollups
 from data.basics import mapped
 from data.classifier import (
     UNCATEGORISED,
@@ -87,7 +88,7 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
         _write(cur, known.filter(pl.col("category_source").is_not_null()))
         guessed = _guess(cur, known.filter(pl.col("category_source").is_null()), taxonomy, mapping.adopt)
         _write(cur, guessed)
-        warehouse.bump_version(cur)
+        _keep_rollup(cur, pending, everything)
     counts = pl.concat([known.select("category_source").drop_nulls(), guessed.select("category_source")])
     by_source = dict(counts["category_source"].value_counts().iter_rows())
     log.info("categorised %d tickets: %s", pending.height, by_source)
@@ -111,7 +112,18 @@ def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, ta
         cur.execute("UPDATE tickets SET category = $category, category_source = 'analyst', category_confidence = 1.0 "
                     "WHERE source = $source AND ticket_id = $id", {"source": source, "id": ticket_id,
                                                                     "category": category})
-        warehouse.bump_version(cur)
+        _keep_rollup(cur, pl.DataFrame({"source": [source], "ticket_id": [ticket_id]}), False)
+
+
+def _keep_rollup(cur: duckdb.DuckDBPyConnection, changed: pl.DataFrame, everything: bool) -> None:
+    """Bump the data version with the ticket rollup's days of the ``changed`` tickets (source, ticket_id) worked
+    out again: their category is one of its keys."""
+    if not everything:
+        cur.register("recategorised", changed.select("source", "ticket_id"))
+        rollups.note_days(cur, "SELECT t.created_local_date, t.solved_local_date FROM tickets t JOIN recategorised c "
+                               "ON t.source = c.source AND t.ticket_id = c.ticket_id")
+        cur.unregister("recategorised")
+    rollups.bump_version(cur, everything=everything)
 
 
 def current_taxonomy() -> Taxonomy:

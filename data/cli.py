@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from data import clock, inbox
+from data import clock, inbox, rollups
 from data.basics import ImportRejected
 from data.categorising import categorise, current_taxonomy
 from data.classifier import Taxonomy, TaxonomyError
@@ -105,6 +105,7 @@ def open_on_clock(db: Path, settings: Settings) -> Warehouse:
         if clock.sync(warehouse, clock.Clock.of(settings)) and not warehouse.is_empty():
             print(f"data.cli: the clock settings changed; local dates and business minutes were worked out again "
                   f"for {clock.Clock.of(settings).describe()}", file=sys.stderr)
+        rollups.sync(warehouse)
     except BaseException:
         warehouse.close()
         raise

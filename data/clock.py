@@ -26,6 +26,7 @@ from datetime import time
 
 import duckdb
 
+from data import rollups
 from data.warehouse import Warehouse
 from settings import WEEKDAYS, Settings
 
@@ -218,7 +219,7 @@ def sync(warehouse: Warehouse, clock: Clock) -> bool:
         return False
     with warehouse.transaction() as cur:
         rebuild(cur, clock)
-        warehouse.bump_version(cur)
+        rollups.bump_version(cur, everything=True)  # every local day may have moved
     log.info("clock columns rebuilt for %s (they held %s)", clock.describe(),
              _parse(held).describe() if held else "none")
     return True

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock
+from data import clock, rollups
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -135,7 +135,10 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
                    import_id: str, per_table: dict[str, dict[str, int]]) -> ImportResult:
     """After the merge, in its transaction, for either path: the clock columns, the ledger row and the new data
     version."""
+    first_clock = clock.recorded(cur) is None  # fill then works out every row's local days
     clock.fill(cur, import_id, per_table)  # local dates and business minutes, once, on the recorded clock
+    if "tickets" in per_table:
+        rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -147,13 +150,16 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
          "kind": batch.kind, "read": rows_read, "at": utc_now(), "rejected": batch.rejected_rows,
          "duplicates": duplicates, "notes": "\n".join(batch.notes) or None, **totals},
     )
-    warehouse.bump_version(cur)
+    rollups.bump_version(cur, everything=first_clock)
     log.info("merged %s as %s (commit follows): %s, %d duplicates merged", batch.file_name, import_id, totals,
              duplicates)
     return _replace(base, status="imported", import_id=import_id, per_table=per_table, **totals)
 
 
 _COUNTS = ("inserted", "updated", "unchanged")
+# The tickets an import wrote and those it replaced: the local days whose rollup rows it changes, on import and undo.
+_ROWS_OF_IMPORT = ("SELECT created_local_date, solved_local_date FROM tickets WHERE import_id = $id UNION ALL "
+                   "SELECT created_local_date, solved_local_date FROM tickets_replaced WHERE replaced_by = $id")
 
 
 def _replace(result: ImportResult, **changes: object) -> ImportResult:
@@ -288,7 +294,7 @@ def clear_source(warehouse: Warehouse, source: str) -> int:
             removed += count if name not in PARENT_OF else 0
         cur.execute("DELETE FROM imports WHERE source = $source", {"source": source})
         warehouse.set_meta(cur, f"cleared:{source}", "true")
-        warehouse.bump_version(cur)
+        rollups.bump_version(cur, everything=True)  # rare: the whole rollup, not the source's days
     return removed
 
 
@@ -304,9 +310,10 @@ def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
             raise ImportRejected(f"there is no import {import_id}")
         if row[0] is not None:
             raise ImportRejected(f"import {import_id} was already undone at {row[0]:%Y-%m-%d %H:%M} UTC")
+        rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})  # the rows it removes and those it restores
         counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
         cur.execute("UPDATE imports SET undone_at = $at WHERE import_id = $id", {"at": utc_now(), "id": import_id})
-        warehouse.bump_version(cur)
+        rollups.bump_version(cur)
     log.info("undid import %s: %s", import_id, counts)
     return {"removed": sum(c[0] for c in counts.values()), "restored": sum(c[1] for c in counts.values())}
 

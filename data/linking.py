@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from data import rollups
 from data.warehouse import Warehouse
 
 log = logging.getLogger("cspulse")
@@ -94,13 +95,17 @@ def link(warehouse: Warehouse, window_days: int | None = None) -> Linked:
     window = _window(window_days)
     with warehouse.transaction() as cur:
         cur.execute("CREATE OR REPLACE TEMP TABLE ticket_links AS " + _LINKS, {"window_days": window})
+        # the tickets whose link comes or goes: the days of the rollup's share of linked tickets that change
+        rollups.note_days(cur, "SELECT t.created_local_date, t.solved_local_date FROM tickets t LEFT JOIN "
+                               "ticket_links l ON t.source = l.source AND t.ticket_id = l.ticket_id "
+                               "WHERE t.linked_order_id IS DISTINCT FROM l.linked_order_id")
         cur.execute("UPDATE tickets SET order_source = NULL, linked_order_id = NULL, order_link = NULL "
                     "WHERE order_link IS NOT NULL")
         cur.execute("UPDATE tickets t SET order_source = l.order_source, linked_order_id = l.linked_order_id, "
                     "order_link = l.order_link FROM ticket_links l "
                     "WHERE t.source = l.source AND t.ticket_id = l.ticket_id")
         cur.execute("DROP TABLE ticket_links")
-        warehouse.bump_version(cur)
+        rollups.bump_version(cur)
         counts = dict(cur.execute("SELECT coalesce(order_link, 'none'), count(*) FROM tickets GROUP BY ALL").fetchall())
         warehouse.set_meta(cur, LINKED_AT_META, _version(cur))
     log.info("linked tickets to orders: %s", counts)

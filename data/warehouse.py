@@ -109,8 +109,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class _Versions:
     """The data version of each warehouse file open in this process, read once after each write instead of by a
     statement on every cached call (pages ask it dozens of times per run; a third of a warm page's time). Only this
-    process writes a file it holds open (DuckDB locks it), and every write commits through ``Warehouse.transaction``
-    or ``bump_version``, which forget the file's version; a read that a write overtook is not kept."""
+    process writes a file it holds open (DuckDB locks it), and every write commits through ``Warehouse.transaction``,
+    which forgets the file's version; a read that a write overtook is not kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -180,10 +180,11 @@ class Warehouse:
                 _VERSIONS.forget(self.path)
                 cur.close()
 
-    def bump_version(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Writers that changed data call this inside their transaction, so cached results expire."""
+    @staticmethod
+    def bump_version(cur: duckdb.DuckDBPyConnection) -> None:
+        """Writers that changed data call this inside their transaction, so cached results expire (the version kept
+        for the file is forgotten when the transaction ends)."""
         cur.execute("UPDATE warehouse_meta SET value = (value::BIGINT + 1)::VARCHAR WHERE key = 'data_version'")
-        _VERSIONS.forget(self.path)  # outside a transaction it is committed now; inside, again at the commit
 
     def data_version(self) -> int:
         """Changes with every committed write: the key that invalidates cached query results."""

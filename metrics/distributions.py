@@ -9,7 +9,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view
+from data import rollups
+from metrics.query import Filters, execute, in_view, rollup_current
 from metrics.registry import DURATIONS
 from settings import Settings
 
@@ -22,12 +23,18 @@ BUCKETS: tuple[tuple[str, float], ...] = (
 )
 
 
-def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
-    """Tickets created per local weekday (0 = Monday) and hour, every one of the 168 cells present."""
+def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+                     rollup: bool = True) -> pl.DataFrame:
+    """Tickets created per local weekday (0 = Monday) and hour, every one of the 168 cells present; from the
+    hourly rollup where no filter asks for more (``rollup=False``: from ticket rows)."""
+    counts = (f"SELECT created_local_isodow - 1 AS weekday, created_local_hour AS hour, count(*) AS tickets "
+              f"FROM tickets WHERE {in_view('created_at')} GROUP BY ALL")
+    if rollup and not any(filters.dimension_values().values()) and rollup_current(cur, settings):
+        counts = (f"SELECT isodow(day) - 1 AS weekday, hour, sum(n)::BIGINT AS tickets FROM {rollups.HOURS_TABLE} "
+                  "WHERE day >= $start::DATE AND day < $end_excl::DATE GROUP BY ALL")
     sql = f"""
         WITH cells AS (SELECT d AS weekday, h AS hour FROM range(7) a(d) CROSS JOIN range(24) b(h)),
-        counts AS (SELECT created_local_isodow - 1 AS weekday, created_local_hour AS hour, count(*) AS tickets
-                   FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
+        counts AS ({counts})
         SELECT weekday::INT AS weekday, hour::INT AS hour, coalesce(tickets, 0) AS tickets
         FROM cells LEFT JOIN counts USING (weekday, hour) ORDER BY weekday, hour"""
     return execute(cur, sql, filters, settings)

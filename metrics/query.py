@@ -16,7 +16,8 @@ from itertools import groupby
 import duckdb
 import polars as pl
 
-from data.clock import Clock, local_time, with_clock
+from data import rollups
+from data.clock import Clock, local_time, recorded, with_clock
 from metrics import facts
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, Metric
 from settings import Settings
@@ -84,11 +85,19 @@ def query(
     by: str | None = None,
     settings: Settings,
     samples: bool = False,
+    rollup: bool = True,
 ) -> pl.DataFrame:
     """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name;
-    with ``samples``, also ``<name>_n``: the rows each value rests on (NULL for money and derived metrics)."""
-    sql = build_sql(names, grain, by, samples=samples)
-    return execute(cur, sql, filters, settings)
+    with ``samples``, also ``<name>_n``: the rows each value rests on (NULL for money and derived metrics).
+    The KPIs the ticket rollup serves read it where it is current (``rollup=False``: every KPI from raw rows)."""
+    keys = tuple(d for d, values in filters.dimension_values().items() if values) + ((by,) if by else ())
+    table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
+    return execute(cur, build_sql(names, grain, by, samples=samples, rollup=table), filters, settings)
+
+
+def rollup_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """The rollup holds the data as it is now, on the settings' clock (its days are local days)."""
+    return rollups.is_current(cur) and recorded(cur) == Clock.of(settings).recorded
 
 
 def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings,
@@ -139,7 +148,10 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
     return {name: (now[name], before[name]) for name in names}
 
 
-def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False) -> str:
+def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,
+              rollup: str | None = None) -> str:
+    """One statement; ``rollup`` names the rollup table (data.rollups) to read the KPIs it serves from, one that
+    holds the filters the statement will be given (the coarser tables hold none) and the breakdown."""
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     if by is not None and by not in BREAKDOWNS:
@@ -148,11 +160,15 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     needed = _with_inputs(wanted)
     if by and any(m.table not in ("tickets", DERIVED) for m in needed):
         raise ValueError(f"a breakdown by {by} applies to ticket metrics only")
-    stored = sorted((m for m in needed if m.table != DERIVED), key=_group_key)
-    groups = [list(g) for _, g in groupby(stored, key=_group_key)]
+    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool]:
+        return (*_group_key(metric), bool(rollup) and served(metric, by))
+
+    stored = sorted((m for m in needed if m.table != DERIVED), key=group_key)
+    groups = [list(g) for _, g in groupby(stored, key=group_key)]
     keys = ["period", "by_value"] if by else ["period"]
-    ctes = [_periods(grain), _spine(by)]
-    ctes += [_group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
+    ctes = [_periods(grain), _spine(by, rollup)]
+    ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples) if rollup and served(group[0], by)
+             else _group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
     joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
     base = ", ".join(_base_column(m, samples) for m in needed if m.table != DERIVED)
     derived = "".join(f", {m.sql} AS {m.name}" + (f", NULL::BIGINT AS {m.name}_n" if samples else "")
@@ -235,13 +251,15 @@ _PERIOD_START = "timezone('UTC', timezone($tz, greatest(s.period, $start::DATE):
 _TICKETS_COVER = tickets_cover(_PERIOD_START, "s.as_of") + " AS tickets_cover"
 
 
-def _spine(by: str | None) -> str:
+def _spine(by: str | None, rollup: str | None = None) -> str:
     if by is None:
         return "spine AS (SELECT period, as_of FROM periods)"
-    return (
-        f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
-        f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM tickets WHERE {dimension_filter('tickets')}))"
-    )
+    # every ticket is in the rollup by its creation day: the same values, from far fewer rows
+    values = f"tickets WHERE {dimension_filter('tickets')}"
+    if rollup:
+        values = f"{rollup} WHERE time_column = 'created_at' AND {_rollup_filter(rollup)}"
+    return (f"spine AS (SELECT period, as_of, by_value FROM periods CROSS JOIN "
+            f"(SELECT DISTINCT {breakdown_column(by)} AS by_value FROM {values}))")
 
 
 def in_view(column: str, table: str = "tickets") -> str:
@@ -265,15 +283,25 @@ def breakdown_column(by: str, prefix: str = "") -> str:
 
 
 def dimension_filter(table: str) -> str:
-    clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in TABLE_DIMENSIONS[table]]
+    return _filter_on(TABLE_DIMENSIONS[table])
+
+
+def _filter_on(dimensions: Sequence[str]) -> str:
+    clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in dimensions]
     return " AND ".join(clauses) or "TRUE"
+
+
+def _aggregates(metrics: list[Metric], samples: bool, over_rollup: bool = False) -> str:
+    sql = {m.name: rollup_sql(m) if over_rollup else (m.sql, m.sample) for m in metrics}
+    aggregates = ", ".join(f"({sql[m.name][0]}){'' if m.unit == 'count' else '::DOUBLE'} AS {m.name}" for m in metrics)
+    if samples and not metrics[0].by_currency:
+        aggregates += "".join(f", ({sql[m.name][1]})::BIGINT AS {m.name}_n" for m in metrics)
+    return aggregates
 
 
 def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool = False) -> str:
     first = metrics[0]
-    aggregates = ", ".join(f"({m.sql}){'' if m.unit == 'count' else '::DOUBLE'} AS {m.name}" for m in metrics)
-    if samples and not first.by_currency:
-        aggregates += "".join(f", ({m.sample})::BIGINT AS {m.name}_n" for m in metrics)
+    aggregates = _aggregates(metrics, samples)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     if first.until:
         select = f"SELECT s.period{by_column}, {aggregates}"
@@ -293,6 +321,96 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     maps = ", ".join(f"map_from_entries(list((currency, {m.name}) ORDER BY currency)) AS {m.name}" for m in metrics)
     keys = "period, by_value" if by else "period"
     return f"{name} AS (SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL)"
+
+
+def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None, by: str | None,
+                samples: bool) -> str:
+    """As :func:`_group_cte`, from a rollup table's parts: its days are the local days of the group's time
+    column, its keys the shared filters and the breakdowns it serves."""
+    period = f"date_trunc('{grain}', day)::DATE" if grain else "$start::DATE"
+    by_column = f", {breakdown_column(by)} AS by_value" if by else ""
+    return (f"{name} AS (SELECT {period} AS period{by_column}, {_aggregates(metrics, samples, over_rollup=True)} "
+            f"FROM {table} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
+            f"AND day < $end_excl::DATE AND {_rollup_filter(table)} GROUP BY ALL)")
+
+
+def _rollup_filter(table: str) -> str:
+    """The shared filters a rollup table holds (query chose one that holds every filter given: the rest are
+    empty)."""
+    return _filter_on([d for d in DIMENSIONS if d in rollups.KEYS_OF[table]])
+
+
+# --- which KPIs the rollup serves, from the shape of their SQL ------------------------------------------------------
+# A KPI is served where its value and sample are arithmetic over count/sum/avg aggregates whose additive parts the
+# rollup holds: a count or a sum adds up over days and keys, a mean is the sum of its sums over the sum of its
+# counts. A median or a percentile is not (an exact quantile does not combine from parts), nor a distinct count,
+# nor SQL that reads a setting ($...) or the whole table (a subquery): the parts would go stale when it changes.
+_AGGREGATE = re.compile(r"\b(count|sum|avg)\s*\(", re.IGNORECASE)
+_FILTER = re.compile(r"\s*FILTER\s*\(", re.IGNORECASE)
+_ARITHMETIC = re.compile(r"[\s\d.+\-*/()]*")  # all that may stand between aggregates
+
+
+def served(metric: Metric, by: str | None = None) -> bool:
+    """Whether the ticket rollup gives this KPI (broken down by ``by``)."""
+    return (by is None or by in rollups.KEYS) and rollup_sql(metric) is not None
+
+
+def rollup_sql(metric: Metric) -> tuple[str, str] | None:
+    """The KPI's value and sample as SQL over the rollup's parts; None where it must read ticket rows."""
+    if metric.table != "tickets" or metric.until or metric.time not in rollups.TIME_COLUMNS:
+        return None
+    value, sample = _over_parts(metric.sql), _over_parts(metric.sample)
+    return (value, sample) if value and sample else None
+
+
+def _over_parts(sql: str) -> str | None:
+    if "$" in sql or re.search(r"\bselect\b", sql, re.IGNORECASE):
+        return None
+    pieces, between, position = [], [], 0
+    while match := _AGGREGATE.search(sql, position):
+        end = _closing(sql, match.end() - 1)
+        argument, condition = sql[match.end():end], ""
+        if extra := _FILTER.match(sql, end + 1):
+            filter_end = _closing(sql, extra.end() - 1)
+            condition, end = f" FILTER {sql[extra.end() - 1:filter_end + 1]}", filter_end
+        combined = _combined(match.group(1).lower(), argument, condition)
+        if combined is None:
+            return None
+        between.append(sql[position:match.start()])
+        pieces += [sql[position:match.start()], combined]
+        position = end + 1
+    between.append(sql[position:])
+    if not pieces or not all(_ARITHMETIC.fullmatch(text) for text in between):
+        return None
+    return "".join(pieces) + sql[position:]
+
+
+def _closing(sql: str, opening: int) -> int:
+    """The position of the parenthesis that closes the one at ``opening`` (quoted text skipped)."""
+    depth, quoted = 0, False
+    for position in range(opening, len(sql)):
+        char = sql[position]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                return position
+    raise ValueError(f"unbalanced parentheses in {sql!r}")
+
+
+def _combined(function: str, argument: str, condition: str) -> str | None:
+    """One aggregate of ticket rows as the same aggregate of rollup parts."""
+    def part(aggregate: str) -> str | None:
+        return rollups.PART_OF.get(rollups.normalised(f"{aggregate}({argument}){condition}"))
+
+    if function == "avg":
+        total, count = part("sum"), part("count")
+        return f"(sum({total})::DOUBLE / nullif(sum({count}), 0))" if total and count else None
+    found = part(function)
+    if found is None:
+        return None
+    return f"sum({found})::BIGINT" if function == "count" else f"sum({found})"
 
 
 def _base_column(metric: Metric, samples: bool = False) -> str:

@@ -20,7 +20,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.state import get_session_state
 
-from data import categorising, clock, demo, inbox, ingest, linking
+from data import categorising, clock, demo, inbox, ingest, linking, rollups
 from data.classifier import TaxonomyError
 from data.warehouse import Warehouse
 from metrics import facts
@@ -41,6 +41,7 @@ def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
     wh = Warehouse(settings().warehouse_file)
     _follow_clock(wh)
+    rollups.sync(wh)  # a warehouse from before the ticket rollup gets it once, before any page reads
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked

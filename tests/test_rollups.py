@@ -1,0 +1,228 @@
+"""The ticket rollup gives every KPI it serves exactly as the ticket rows do: at every grain, with and without each
+filter and breakdown, after imports, a re-import, an undo, a re-categorisation, linking and a clock change.
+
+The independent path is the raw one: the same query with ``rollup=False`` reads the ticket rows. Each comparison
+first checks that the rollup was current and read, so a rollup left unused cannot pass for a correct one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from data import clock, rollups
+from data.categorising import categorise, correct
+from data.classifier import load_taxonomy
+from data.ingest import Batch, clear_source, import_batch, undo_import
+from data.linking import link
+from data.warehouse import Warehouse
+from metrics.distributions import arrivals_by_hour
+from metrics.query import GRAINS, Filters, query, rollup_current, served
+from metrics.registry import METRICS
+from settings import Settings
+
+NEW_YORK = "America/New_York"
+TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
+SERVED = ["tickets_created", "tickets_solved", "first_reply_minutes_mean", "first_reply_business_minutes_mean",
+          "first_resolution_minutes_mean", "first_resolution_business_minutes_mean", "full_resolution_minutes_mean",
+          "full_resolution_business_minutes_mean", "requester_wait_minutes_mean", "one_touch_rate", "reopen_rate",
+          "nps", "tickets_linked_share", "wismo_tickets"]
+VIEWS = [Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date()),
+         Filters(datetime(2024, 3, 10).date(), datetime(2024, 3, 10).date()),  # spring forward in New York
+         Filters(datetime(2024, 10, 28).date(), datetime(2024, 11, 5).date(), channel=("email",)),  # fall back
+         Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date(), channel=("email", "chat")),
+         Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date(), category=("shipping_status",)),
+         Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date(), priority=("high", "urgent")),
+         Filters(datetime(2024, 4, 1).date(), datetime(2024, 6, 30).date(), channel=("chat",), category=(
+             "shipping_status", "refund_request"), priority=("normal",))]
+BREAKDOWNS = [None, "channel", "category", "priority"]
+
+
+def _maybe(rng: random.Random, values: list[object], none_share: float = 0.15) -> object:
+    return None if rng.random() < none_share else rng.choice(values)
+
+
+def _tickets(count: int, seed: int, prefix: str = "T") -> pl.DataFrame:
+    """Tickets around New York's DST changes, many near local midnight (so UTC and local days differ), solved on
+    other days than created, with NULL dimensions, impossible times and out-of-range answers."""
+    rng = random.Random(seed)
+    start = datetime(2024, 2, 25)
+    rows = []
+    for i in range(count):
+        created = start + timedelta(days=rng.randrange(280), hours=rng.choice([3, 4, 5, 6, 12, 15, 23]),
+                                    minutes=rng.randrange(60))
+        if rng.random() < 0.3:  # right around the spring and autumn changes
+            created = rng.choice([datetime(2024, 3, 10, 6), datetime(2024, 11, 3, 5)]) + timedelta(
+                minutes=rng.randrange(-600, 600))
+        solved = created + timedelta(minutes=rng.randrange(5, 6000)) if rng.random() < 0.7 else None
+        reply = created + timedelta(minutes=rng.randrange(-30, 900)) if rng.random() < 0.8 else None
+        reply_minutes = (reply - created).total_seconds() / 60 if reply else None
+        resolution = (solved - created).total_seconds() / 60 if solved else None
+        issue = "first reply before creation" if reply_minutes is not None and reply_minutes < 0 else None
+        rows.append({
+            "source": "desk", "ticket_id": f"{prefix}{i}", "created_at": created, "updated_at": created,
+            "first_reply_at": reply, "first_solved_at": solved, "solved_at": solved,
+            "status": "solved" if solved else _maybe(rng, ["open", "pending"]),
+            "channel": _maybe(rng, ["email", "chat", "phone"]), "priority": _maybe(rng, ["low", "normal", "high",
+                                                                                       "urgent"]),
+            "category_exported": _maybe(rng, ["shipping_status", "refund_request", "damaged_item"], 0.3),
+            "group_name": _maybe(rng, ["Tier 1", "Tier 2"], 0.3),
+            "customer_key": rng.randrange(40), "order_id": _maybe(rng, ["1001", "1002"], 0.7),
+            "agent_replies": _maybe(rng, [0, 1, 2, 5], 0.2), "reopens": _maybe(rng, [0, 0, 1], 0.2),
+            "first_reply_minutes": reply_minutes,
+            "first_reply_business_minutes": rng.choice([None, None, 33.0]) if reply else None,
+            "first_resolution_minutes": resolution, "full_resolution_minutes": resolution,
+            "full_resolution_business_minutes": rng.choice([None, 120.5]) if solved else None,
+            "requester_wait_minutes": resolution / 2 if solved and rng.random() < 0.5 else None,
+            "nps_score": _maybe(rng, [0, 3, 6, 7, 8, 9, 10, 11], 0.5), "data_issues": issue,
+        })
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _orders() -> pl.DataFrame:
+    placed = [datetime(2024, 2, 20) + timedelta(days=7 * k) for k in range(40)]
+    return pl.DataFrame({"source": "shop", "order_id": [str(1001 + k) for k in range(40)], "created_at": placed,
+                         "customer_key": list(range(40)), "currency": "USD"},
+                        schema_overrides={"customer_key": pl.UInt64})
+
+
+def _import(wh: Warehouse, name: str, frames: dict[str, pl.DataFrame]) -> str:
+    result = import_batch(wh, Batch(name, f"sha-{name}", "desk" if "tickets" in frames else "shop",
+                                    "tickets" if "tickets" in frames else "orders", frames))
+    assert result.status == "imported"
+    return result.import_id  # type: ignore[return-value]
+
+
+def _assert_rollup_equals_raw(wh: Warehouse, settings: Settings, names: list[str] = SERVED, *,
+                              views: list[Filters] = VIEWS[:3], breakdowns: list[str | None] = BREAKDOWNS[:2]) -> None:
+    cur = wh.cursor()
+    assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
+    for view in views:
+        assert_frame_equal(arrivals_by_hour(cur, view, settings), arrivals_by_hour(cur, view, settings, rollup=False))
+    for view in views:
+        for grain in (None, *GRAINS):
+            for by in breakdowns:
+                fast = query(cur, names, view, grain, by=by, settings=settings, samples=True)
+                raw = query(cur, names, view, grain, by=by, settings=settings, samples=True, rollup=False)
+                # counts exactly; means to the last few bits (sums of sums add in another order)
+                assert_frame_equal(fast, raw, rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.fixture
+def new_york() -> Settings:
+    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def wh(new_york: Settings) -> Iterator[Warehouse]:
+    warehouse = Warehouse()
+    clock.sync(warehouse, clock.Clock.of(new_york))  # as the dashboard does on opening
+    _import(warehouse, "first", {"tickets": _tickets(2500, seed=1)})
+    yield warehouse
+    warehouse.close()
+
+
+def test_the_rollup_serves_the_additive_kpis_and_keeps_quantiles_and_settings_raw() -> None:
+    assert [name for name in TICKET_KPIS if served(METRICS_BY[name])] == SERVED
+    assert not served(METRICS_BY["tickets_created"], "group_name")  # not a rollup key: raw
+
+
+METRICS_BY = {m.name: m for m in METRICS}
+
+
+@pytest.mark.parametrize(("table", "view"), [("ticket_rollup_days", VIEWS[0]), ("ticket_rollup", VIEWS[2])])
+def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, new_york: Settings, table: str,
+                                                                 view: Filters) -> None:
+    raw = query(wh.cursor(), ["tickets_created"], view, settings=new_york, rollup=False)["tickets_created"][0]
+    with wh.transaction() as cur:  # a wrong rollup, to see which one is read
+        cur.execute(f"UPDATE {table} SET n = n + 1000000")
+    assert query(wh.cursor(), ["tickets_created"], view, settings=new_york)["tickets_created"][0] > raw
+    if table == "ticket_rollup_days":  # the heatmap without filters reads the hourly one
+        heatmap = arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum()
+        with wh.transaction() as cur:
+            cur.execute("UPDATE ticket_rollup_hours SET n = n + 1")
+        assert arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum() > heatmap == raw
+    # a breakdown by group (no rollup holds it) reads raw rows
+    by_group = query(wh.cursor(), ["tickets_created"], view, by="group_name", settings=new_york)
+    assert by_group["tickets_created"].sum() == raw
+
+
+def test_rollup_equals_raw_for_every_kpi_grain_filter_and_breakdown(wh: Warehouse, new_york: Settings) -> None:
+    assert wh.cursor().execute("SELECT sum(n) FROM ticket_rollup WHERE time_column = 'created_at'").fetchone()[0] \
+        == 2500
+    _assert_rollup_equals_raw(wh, new_york, views=VIEWS, breakdowns=BREAKDOWNS)
+    # with every other ticket KPI beside them, so that the groups split between rollup and raw join up again
+    _assert_rollup_equals_raw(wh, new_york, TICKET_KPIS, views=VIEWS[:1])
+
+
+def test_a_reimport_and_its_undo_keep_the_rollup_equal_to_raw(wh: Warehouse, new_york: Settings) -> None:
+    # the same tickets again with other days, channels and solves (newer updates), and new ones
+    again = _tickets(2500, seed=2).head(1200).with_columns(pl.col("updated_at") + timedelta(days=400))
+    newer = _import(wh, "again", {"tickets": pl.concat([again, _tickets(300, seed=3, prefix="N")],
+                                                     how="diagonal_relaxed")})
+    _assert_rollup_equals_raw(wh, new_york)
+    undo_import(wh, newer)
+    _assert_rollup_equals_raw(wh, new_york)
+
+
+def test_categorising_a_correction_and_linking_keep_the_rollup_equal_to_raw(wh: Warehouse,
+                                                                           new_york: Settings) -> None:
+    categorise(wh, load_taxonomy())
+    _assert_rollup_equals_raw(wh, new_york, ["wismo_tickets", "tickets_created"])
+    before = query(wh.cursor(), ["wismo_tickets"], VIEWS[0], settings=new_york)["wismo_tickets"][0]
+    ticket = wh.cursor().execute("SELECT ticket_id FROM tickets WHERE category IS DISTINCT FROM 'shipping_status' "
+                                 "AND created_local_date BETWEEN '2024-03-01' AND '2024-11-30' LIMIT 1").fetchone()[0]
+    correct(wh, "desk", ticket, "shipping_status")
+    assert query(wh.cursor(), ["wismo_tickets"], VIEWS[0], settings=new_york)["wismo_tickets"][0] == before + 1
+    _import(wh, "orders", {"orders": _orders()})
+    link(wh, window_days=30)
+    assert wh.cursor().execute("SELECT count(*) FROM tickets WHERE order_link = 'customer'").fetchone()[0] > 0
+    _assert_rollup_equals_raw(wh, new_york)
+
+
+def test_a_clock_change_rebuilds_the_rollup_on_the_new_local_days(wh: Warehouse) -> None:
+    berlin = Settings(_env_file=None, timezone="Europe/Berlin")  # type: ignore[call-arg]
+    assert not rollup_current(wh.cursor(), berlin)  # the stored days are New York's: raw until rebuilt
+    assert clock.sync(wh, clock.Clock.of(berlin))
+    _assert_rollup_equals_raw(wh, berlin)
+
+
+def test_a_write_that_does_not_keep_the_rollup_leaves_it_unused_until_the_next_import(
+        wh: Warehouse, new_york: Settings) -> None:
+    with wh.transaction() as cur:
+        cur.execute("UPDATE tickets SET channel = 'phone' WHERE channel = 'email'")
+        wh.bump_version(cur)
+    assert not rollup_current(wh.cursor(), new_york)
+    view = VIEWS[2]  # email only: none left
+    assert query(wh.cursor(), ["tickets_created"], view, settings=new_york)["tickets_created"].to_list() == [0]
+    _import(wh, "later", {"tickets": _tickets(10, seed=4, prefix="L")})  # not current before: rebuilt whole
+    assert rollups.is_current(wh.cursor())
+    _assert_rollup_equals_raw(wh, new_york)
+
+
+def test_a_warehouse_without_a_rollup_gets_one_at_opening_without_a_new_data_version(
+        wh: Warehouse, new_york: Settings) -> None:
+    with wh.transaction() as cur:  # as a warehouse from before the rollup
+        cur.execute("DROP TABLE ticket_rollup")
+        cur.execute("DELETE FROM warehouse_meta WHERE key = 'rollup'")
+    version = wh.data_version()
+    assert not rollup_current(wh.cursor(), new_york)
+    assert rollups.sync(wh)
+    assert wh.data_version() == version  # cached results stay valid: the data did not change
+    _assert_rollup_equals_raw(wh, new_york)
+    assert not rollups.sync(wh)
+
+
+def test_clearing_a_source_keeps_the_rollup_equal_to_raw(wh: Warehouse, new_york: Settings) -> None:
+    other = _tickets(400, seed=5, prefix="O").with_columns(source=pl.lit("other desk"))
+    assert import_batch(wh, Batch("other", "sha-other", "other desk", "tickets", {"tickets": other})).status \
+        == "imported"
+    counted = query(wh.cursor(), ["tickets_created"], VIEWS[0], settings=new_york)["tickets_created"][0]
+    assert clear_source(wh, "other desk") == 400
+    assert query(wh.cursor(), ["tickets_created"], VIEWS[0], settings=new_york)["tickets_created"][0] < counted
+    _assert_rollup_equals_raw(wh, new_york)
