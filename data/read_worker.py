@@ -14,6 +14,7 @@ sheet's rows are parsed, then ``table <json>`` (what the :class:`RawTable` holds
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import queue
@@ -51,19 +52,29 @@ class Reading:
         self.table_path = table_path
         command = [sys.executable, "-m", "data.read_worker", str(path), file_name, str(table_path),
                    json.dumps(asdict(limits))]
-        # its own session: a signal to the server's process group does not reach it twice
+        # its own session: cancel ends it and anything it started with one signal to the group
         self._child = subprocess.Popen(command, cwd=PROJECT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, start_new_session=True)
         self._lines: queue.Queue[str | None] = queue.Queue()
-        self._last, self._ended = "", False
-        # a pipe's read blocks; on a thread of its own, the caller's loop stays free to poll and give way
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._last, self._ended, self._errors = "", False, collections.deque(maxlen=1)
+        # a pipe's read blocks; on threads of their own, the caller's loop stays free to poll and give way, and a
+        # chatty stderr cannot fill its pipe and stall the child
+        self._threads = [threading.Thread(target=self._pump, daemon=True),
+                         threading.Thread(target=self._drain_errors, daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def _pump(self) -> None:
         assert self._child.stdout is not None
         for line in self._child.stdout:
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
+
+    def _drain_errors(self) -> None:
+        assert self._child.stderr is not None
+        for line in self._child.stderr:
+            if line.strip():
+                self._errors.append(line.strip())
 
     def events(self, poll: float = 0.25) -> Iterator[Progress | None]:
         while not self._ended:
@@ -86,23 +97,31 @@ class Reading:
         """The table the child wrote; FileRejected with its reason, or ReadFailed."""
         for _ in self.events():
             pass
-        returncode = self._child.wait()
-        stderr = self._child.stderr.read() if self._child.stderr else ""
+        returncode = self._wait()
+        self.cancel()  # ended already: closes its pipes
         kind, _, rest = self._last.partition(" ")
         if kind == "rejected":
             raise FileRejected(json.loads(rest))
         if kind != "table" or returncode != 0:
-            raise ReadFailed(f"the reader exited with {returncode}: {stderr.strip()[-2000:]}")
+            # the exception's name only: its message may quote a cell, and customers' data stays out of the log
+            last = self._errors[-1] if self._errors else ""
+            raise ReadFailed(f"the reader exited with {returncode} ({last.partition(':')[0][:100] or 'no error'})")
         meta = json.loads(rest)
         frame = pl.read_ipc(self.table_path)
         return RawTable(meta["file_name"], frame, meta["sha256"], meta["encoding"], meta["delimiter"],
                         tuple(meta["notes"]), meta["first_record"])
 
+    def _wait(self) -> int:
+        returncode = self._child.wait()
+        for thread in self._threads:  # the pipes end with the child: what it wrote last is in
+            thread.join(timeout=5)
+        return returncode
+
     def cancel(self) -> None:
         """End the child if it still runs (its whole session: nothing of it outlives the read)."""
         if self._child.poll() is None:
             os.killpg(self._child.pid, signal.SIGKILL)
-        self._child.wait()
+        self._wait()
         for stream in (self._child.stdout, self._child.stderr):
             if stream is not None:
                 stream.close()

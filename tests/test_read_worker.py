@@ -17,7 +17,7 @@ import pytest
 
 from data import uploads
 from data.raw_tables import FileRejected, Limits, read_table
-from data.read_worker import Progress, Reading
+from data.read_worker import Progress, ReadFailed, Reading
 from tests.conftest import PROJECT
 from tests.test_bounded import HEADER, ROW, streamed_xlsx
 from tests.test_raw_tables import STYLES, TICKET_STRINGS, TICKETS, sheet_xml, xlsx
@@ -93,6 +93,17 @@ def test_read_worker_cancel_ends_the_child_at_once(tmp_path: Path) -> None:
     reading.cancel()
     assert reading._child.returncode == -9  # killed, not finished
     assert not (tmp_path / "table.arrow").exists()
+
+
+def test_read_worker_that_fails_says_so_without_the_files_contents(tmp_path: Path) -> None:
+    path = tmp_path / "upload.csv"
+    path.write_bytes(b"Email\nada@example.com\n")
+    (tmp_path / "table.arrow").mkdir()  # the table cannot be written there
+    reading = Reading(path, "upload.csv", LIMITS, tmp_path / "table.arrow")
+    with pytest.raises(ReadFailed) as failed:
+        reading.table()
+    assert str(failed.value).startswith("the reader exited with 1 (")
+    assert "ada@example.com" not in str(failed.value) and "upload.csv" not in str(failed.value)
 
 
 def test_uploads_are_kept_private_in_the_system_temp_folder_and_go_with_the_session(tmp_path: Path) -> None:
