@@ -164,8 +164,8 @@ def test_import_page_refuses_files_that_together_pass_the_upload_limit(empty_war
     app = _drop(_import_page(), TICKETS, ORDERS)
     assert not app.exception
     assert [e.value for e in app.error] == [
-        "These 2 files come to 3,302 bytes together, more than the 3,301 bytes CS Pulse reads at once, so "
-        "zendesk_trimmed.csv, shopify_three_orders.csv was not kept. Import the files in turns."]
+        "These 2 files come to 3,302 bytes together, more than the 3,301 bytes CS Pulse reads at once; not kept: "
+        "zendesk_trimmed.csv, shopify_three_orders.csv. Import the files in turns."]
     assert not _import_buttons(app) and not _received(app)  # neither was kept
 
     app = _drop(app, TICKETS)

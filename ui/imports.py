@@ -82,7 +82,7 @@ def _receive(uploads: Sequence[UploadedFile]) -> NoReturn:
     if count > 1 and total > limit:
         st.session_state["_upload_refused"] = (
             f"These {count} files come to {_size(total)} together, more than the {_size(limit)} CS Pulse reads at "
-            f"once, so {', '.join(upload.name for upload in uploads)} was not kept. Import the files in turns.")
+            f"once; not kept: {', '.join(upload.name for upload in uploads)}. Import the files in turns.")
     else:
         for upload in uploads:
             received.add(upload.name, upload.getvalue())
@@ -130,7 +130,7 @@ def plans(received: Sequence[ReceivedFile], source: str, date_order: str) -> lis
         wh = warehouse()
         ctx = Context(tz=settings().timezone, salt=ingest.pii_salt(wh, settings()), date_order=date_order)  # type: ignore[arg-type]
         raws, unreadable = _read(received, source)
-        with st.spinner("Reading the files…"):
+        with st.spinner("Checking the records…"):
             found = unreadable + plan_tables(raws, ctx, source, load_mappings(wh),
                                              category_columns=load_category_columns(wh), zones=zones)
         cached = (key, found)
