@@ -5,11 +5,13 @@ bench/upload_memory.py, not here.)"""
 
 from __future__ import annotations
 
+import gc
 import tempfile
 from pathlib import Path
 
 import pytest
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit.testing.v1 import AppTest
 
 from data.uploads import ReceivedFile
@@ -17,6 +19,7 @@ from data.warehouse import Warehouse
 from tests.conftest import PROJECT, use_warehouse
 from tests.test_bounded import HEADER, ROW, streamed_xlsx
 from tests.test_read_worker import xlsx_of_csv
+from ui import imports
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
@@ -83,6 +86,22 @@ def test_import_page_moves_a_dropped_file_to_a_private_temp_file_and_lets_go_of_
     assert file.path.stat().st_mode & 0o777 == 0o600 and file.path.is_relative_to(tempfile.gettempdir())
     assert any(text.value == "📄 zendesk_trimmed.csv" for text in app.markdown)  # listed on the page
     assert len(_import_buttons(app)) == 1  # read from the temp file
+
+
+def test_import_page_holds_no_uploaded_file_object_while_it_reads(empty_warehouse: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    held: list[int] = []
+    real = imports._raw_table
+
+    def counting(*args: object) -> object:
+        gc.collect()
+        # Streamlit's file objects (BytesIO over the upload's bytes), which the widget's stored value keeps
+        held.append(sum(isinstance(found, UploadedFile) for found in gc.get_objects()))
+        return real(*args)
+
+    monkeypatch.setattr(imports, "_raw_table", counting)
+    app = _drop(_import_page(), TICKETS)
+    assert held == [0] and len(_import_buttons(app)) == 1
 
 
 def test_import_page_reads_the_temp_file_again_when_the_source_changes(empty_warehouse: Path) -> None:

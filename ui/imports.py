@@ -97,7 +97,12 @@ def _let_go_of(uploads: Sequence[UploadedFile]) -> NoReturn:
     if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
         for upload in uploads:
             ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=upload.file_id)
-    st.session_state["_upload_round"] = st.session_state.get("_upload_round", 0) + 1
+    round_ = st.session_state.get("_upload_round", 0)
+    key = f"uploads_{round_}" if round_ else "uploads"
+    # The widget's stored value holds the files too, until the end of the next complete run: that run reads them.
+    if key in st.session_state:
+        del st.session_state[key]
+    st.session_state["_upload_round"] = round_ + 1
     st.rerun()
 
 
