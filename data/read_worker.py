@@ -41,7 +41,8 @@ class Progress:
 
 
 class ReadFailed(Exception):
-    """The child ended without a table or a reason: a bug or the system, not the file; its stderr is in the log."""
+    """The child ended without a table or a reason: a bug or the system, not the file. Says its exit code and the
+    name of its exception, never the message (it may quote a cell)."""
 
 
 class Reading:
