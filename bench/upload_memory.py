@@ -12,6 +12,9 @@ sampled every 0.2 s: the baseline is taken on the idle Import page before the up
 Import button shows (the file uploaded and read), "peak" the peak until the end, "after" the memory once the import
 has settled for --settle seconds, "closed" --settle seconds after the tab closed. Ratios are against each size's own
 baseline. Before the Import page let go of imported files (issue #17 point 4), "after" stayed at 3.6x for 200 MB.
+Once a dropped file went to disk at once and files over 20 MB were read in a child (data.read_worker), the peak at
+200 MB was 1,489 MB against 1,978 for the branch before it in the same run (1.33x), at 100 MB 886 against 1,212
+(1.37x); "after" about the same (401 against 446). The rest of the peak is the import itself (data.ingest).
 
 ``--project`` (repeatable) serves another checkout's dashboard.py (e.g. the main branch, for a before/after); with
 several, each size is measured for each project in turns (A B, A B ...), so a slow spell of a shared machine hits
