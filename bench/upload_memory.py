@@ -1,7 +1,7 @@
 """The dashboard server's memory around an upload on the Import page: before, at its peak, after, and after the tab
 closes, for Zendesk CSVs of about 10, 100 and 200 MB.
 
-    python -m bench.upload_memory [--sizes 10,100,200] [--settle 10]
+    python -m bench.upload_memory [--sizes 10,100,200] [--settle 10] [--project PATH ...]
 
 For each size: a generated Zendesk CSV of about that many MB (unique ticket ids, bench.imports' generator), a fresh
 `streamlit run dashboard.py` on 127.0.0.1 over an empty warehouse in a temp folder (no demo store), and Debian's
@@ -12,6 +12,13 @@ sampled every 0.2 s: the baseline is taken on the idle Import page before the up
 Import button shows (the file uploaded and read), "peak" the peak until the end, "after" the memory once the import
 has settled for --settle seconds, "closed" --settle seconds after the tab closed. Ratios are against each size's own
 baseline. Before the Import page let go of imported files (issue #17 point 4), "after" stayed at 3.6x for 200 MB.
+Once a dropped file went to disk at once and files over 20 MB were read in a child (data.read_worker), the peak at
+200 MB was 1,489 MB against 1,978 for the branch before it in the same run (1.33x), at 100 MB 886 against 1,212
+(1.37x); "after" about the same (401 against 446). The rest of the peak is the import itself (data.ingest).
+
+``--project`` (repeatable) serves another checkout's dashboard.py (e.g. the main branch, for a before/after); with
+several, each size is measured for each project in turns (A B, A B ...), so a slow spell of a shared machine hits
+both alike, and each row gives its peak and after as ratios against the first project's row of that size too.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -108,17 +115,17 @@ class Sampler:
 
 # --- the server and the browser ------------------------------------------------------------------------------------
 @contextmanager
-def serve(folder: Path, upload_max_bytes: int) -> Iterator[tuple[str, int]]:
+def serve(folder: Path, upload_max_bytes: int, project: Path = PROJECT) -> Iterator[tuple[str, int]]:
     """`streamlit run dashboard.py` over an empty warehouse in ``folder``; yields its URL and PID."""
     port = free_port()
     env = {**os.environ, "CSPULSE_WAREHOUSE_PATH": str(folder / "warehouse.duckdb"),
            "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false", "CSPULSE_UPLOAD_MAX_BYTES": str(upload_max_bytes)}
     log = (folder / "streamlit.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(PROJECT / "dashboard.py"), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", str(project / "dashboard.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true",
          "--server.maxUploadSize", str(upload_max_bytes // (1024 * 1024) + 1)],
-        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(f"{url}/_stcore/health", server)
@@ -137,6 +144,7 @@ def _settled(tab: object, seconds: float = 300) -> None:
 
 @dataclass
 class Row:
+    project: str
     size: int
     file_mb: float
     rows: int
@@ -147,15 +155,17 @@ class Row:
     tab_closed: float
     import_seconds: float
     outcome: str
+    turn: int = 0
 
 
-def measure(size: int, csv: Path, rows: int, folder: Path, settle: float, upload_max_bytes: int) -> Row:
+def measure(size: int, csv: Path, rows: int, folder: Path, settle: float, upload_max_bytes: int,
+            project: Path = PROJECT) -> Row:
     from playwright.sync_api import expect, sync_playwright
 
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("Debian's chromium is needed (apt-get install chromium)")
-    with serve(folder, upload_max_bytes) as (url, pid), sync_playwright() as pw:
+    with serve(folder, upload_max_bytes, project) as (url, pid), sync_playwright() as pw:
         sampler = Sampler(pid)
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -187,28 +197,37 @@ def measure(size: int, csv: Path, rows: int, folder: Path, settle: float, upload
         finally:
             browser.close()
             sampler.stop()
-    return Row(size, csv.stat().st_size / MB, rows, baseline, peak_reading, peak, after_import, tab_closed,
-               import_seconds, outcome)
+    return Row(str(project), size, csv.stat().st_size / MB, rows, baseline, peak_reading, peak, after_import,
+               tab_closed, import_seconds, outcome)
 
 
 def print_table(results: list[Row], settle: float) -> None:
     print(f"Server RSS in MB (process and children); one fresh server per size; settled {settle:g} s after the "
           "import and after the tab closed")
     print("read: peak from the drop until the Import button shows (uploaded and read); peak: until the end")
-    print(f"{'size':>6}{'file MB':>9}{'rows':>11}{'baseline':>10}{'read':>7}{'peak':>8}{'after':>8}{'closed':>8}"
-          f"{'peak/base':>11}{'after/base':>12}{'closed/base':>13}{'import s':>10}  outcome")
+    print("peak vs / after vs: the row's peak and after against the first project's row of the same size and turn")
+    print(f"{'project':<18}{'size':>5}{'file MB':>9}{'rows':>11}{'baseline':>9}{'read':>7}{'peak':>7}{'after':>7}"
+          f"{'closed':>7}{'peak/base':>10}{'after/base':>11}{'closed/base':>12}{'peak vs':>8}{'after vs':>9}"
+          f"{'import s':>9}  outcome")
+    first: dict[tuple[int, int], Row] = {}
     for r in results:
-        print(f"{r.size:>6}{r.file_mb:>9.1f}{r.rows:>11,}{r.baseline:>10.0f}{r.peak_reading:>7.0f}{r.peak:>8.0f}"
-              f"{r.after_import:>8.0f}"
-              f"{r.tab_closed:>8.0f}{r.peak / r.baseline:>11.2f}{r.after_import / r.baseline:>12.2f}"
-              f"{r.tab_closed / r.baseline:>13.2f}{r.import_seconds:>10.1f}  {r.outcome}")
+        reference = first.setdefault((r.size, r.turn), r)
+        print(f"{r.project[-18:]:<18}{r.size:>5}{r.file_mb:>9.1f}{r.rows:>11,}{r.baseline:>9.0f}{r.peak_reading:>7.0f}"
+              f"{r.peak:>7.0f}{r.after_import:>7.0f}{r.tab_closed:>7.0f}{r.peak / r.baseline:>10.2f}"
+              f"{r.after_import / r.baseline:>11.2f}{r.tab_closed / r.baseline:>12.2f}"
+              f"{r.peak / reference.peak:>8.2f}{r.after_import / reference.after_import:>9.2f}"
+              f"{r.import_seconds:>9.1f}  {r.outcome}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,200", help="sizes of the generated CSVs, MB, comma-separated")
     parser.add_argument("--settle", type=float, default=10, help="seconds to wait before each reading")
+    parser.add_argument("--project", type=Path, action="append",
+                        help="a checkout whose dashboard.py to serve (repeatable; default: this one)")
+    parser.add_argument("--turns", type=int, default=1, help="how many times to measure each size and project")
     args = parser.parse_args()
+    projects = [path.resolve() for path in args.project or [PROJECT]]
     sizes = [int(size) for size in args.sizes.split(",")]
     # The default limit is 200,000,000 bytes; a file "of 200 MB" may land just over it.
     upload_max_bytes = max(200_000_000, int(max(sizes) * MB * 1.1))
@@ -217,8 +236,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cspulse-upload-") as folder:
             csv = Path(folder) / f"zendesk_{size}mb.csv"
             rows = write_csv_of_about(csv, size)
-            results.append(measure(size, csv, rows, Path(folder), args.settle, upload_max_bytes))
-            print(f"  {size} MB done", file=sys.stderr)
+            for turn in range(args.turns):
+                for project in projects:
+                    with tempfile.TemporaryDirectory(prefix="cspulse-server-") as server_folder:
+                        row = measure(size, csv, rows, Path(server_folder), args.settle, upload_max_bytes, project)
+                    results.append(replace(row, turn=turn))
+                    print(f"  {size} MB, {project}, turn {turn + 1} done", file=sys.stderr)
     print_table(results, args.settle)
 
 

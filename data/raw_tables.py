@@ -43,6 +43,7 @@ _EXCEL_EPOCH = datetime(1899, 12, 30)  # the 1900 date system, as Excel and Libr
 EXCEL_MAX_ROWS, EXCEL_MAX_COLUMNS = 1_048_576, 16_384
 _SMALL_PART_MAX_BYTES = 20_000_000  # workbook, relationships and styles are parsed whole, so each is capped alone
 _INFLATE_CHUNK = 1 << 16
+_PROGRESS_ROWS = 2_000  # about 0.3 s of parsing: often enough for a progress bar, rare enough to cost nothing
 _FLUSH_CELLS = 1 << 20  # rows move from Python lists into Polars every this many cells: memory follows the text
 
 # Polars would silently decompress gzip, zlib and zstd; the others would be read as garbage text.
@@ -107,8 +108,12 @@ class RawTable:
     first_record: int = 1  # the file's record number of frame row 0: a batch of a file read in parts starts later
 
 
-def read_table(content: bytes, file_name: str, limits: Limits) -> RawTable:
-    """The export as text cells, or FileRejected naming what is wrong."""
+Progress = Callable[[int, int], None]  # (records read so far, at most how many): called as a workbook's rows are read
+
+
+def read_table(content: bytes, file_name: str, limits: Limits, progress: Progress | None = None) -> RawTable:
+    """The export as text cells, or FileRejected naming what is wrong. ``progress`` hears of an XLSX sheet's rows
+    as they are parsed (data.read_worker shows them); a CSV is read in one go."""
     if len(content) > limits.max_bytes:
         raise FileRejected(f"{file_name}: {len(content):,} bytes, more than the {limits.max_bytes:,}-byte limit")
     notes: list[str] = []
@@ -117,7 +122,7 @@ def read_table(content: bytes, file_name: str, limits: Limits) -> RawTable:
         # the GIL and one core) and read.
         digest = pool.submit(sha256_bytes, content)
         if _is_xlsx(content, file_name):
-            names, frame = _read_xlsx(content, file_name, limits, notes)
+            names, frame = _read_xlsx(content, file_name, limits, notes, progress)
             encoding, delimiter = "utf-8", "xlsx"
         else:
             _check_magic(content, file_name)
@@ -774,12 +779,13 @@ class _Parts:
                             "contents (zip bomb?)")
 
 
-def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str]) -> tuple[list[str], pl.DataFrame]:
+def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str], progress: Progress | None = None
+               ) -> tuple[list[str], pl.DataFrame]:
     parts = _Parts(content, file_name, limits.max_unpacked_bytes)
     sheet = _first_sheet(parts)
     if sheet not in parts.zip.NameToInfo:
         raise FileRejected(f"{file_name}: an XLSX workbook without a worksheet")
-    _count_row_tags(parts, sheet, file_name, limits)
+    most = max(0, _count_row_tags(parts, sheet, file_name, limits) - 1)  # the header's row is no record
     shared, dates = _shared_strings(parts), _date_styles(parts)
     rows = _sheet_rows(parts.elements(sheet, _SHEET_TAGS, "sheetData"), shared, dates, file_name, limits)
     header = next((cells for _, cells in rows if cells), {})
@@ -788,15 +794,16 @@ def _read_xlsx(content: bytes, file_name: str, limits: Limits, notes: list[str])
     width = max(header) + 1
     names = [_clean_header(header.get(i) or "") for i in range(width)]
     _check_header(names, file_name, limits)
-    frame = _sheet_frame(rows, width, file_name, limits)
+    frame = _sheet_frame(rows, width, file_name, limits, (lambda done: progress(done, most)) if progress else None)
     _note_dates(dates.columns, names, notes)
     return names, frame
 
 
-def _count_row_tags(parts: _Parts, sheet: str, file_name: str, limits: Limits) -> None:
+def _count_row_tags(parts: _Parts, sheet: str, file_name: str, limits: Limits) -> int:
     """Refuse, in one pass of byte counts and no XML parsing, a sheet with more rows than a spreadsheet holds or the
     limit lets through (records and as many blank rows): parsing a million rows in Python costs minutes of CPU.
-    The count is an upper bound (``<row`` also starts ``<rowBreaks>``), so it only ever stops what is over."""
+    The count is an upper bound (``<row`` also starts ``<rowBreaks>``), so it only ever stops what is over; it is
+    returned, the most rows the sheet may hold."""
     most, budget, rows, tail = min(EXCEL_MAX_ROWS, 2 * limits.max_rows + 1), parts.budget, 0, b""
     for chunk in parts.chunks(sheet):
         window = tail + chunk  # a tag split across two chunks is counted once
@@ -807,11 +814,13 @@ def _count_row_tags(parts: _Parts, sheet: str, file_name: str, limits: Limits) -
                     f"the limit of {limits.max_rows:,} records and as many blank rows")
             raise FileRejected(f"{file_name}: its sheet has more than {most:,} rows, more than {over}")
     parts.budget = budget  # the rows are counted against the budget again as they are parsed
+    return rows
 
 
-def _sheet_frame(rows: Iterator[tuple[int, dict[int, str]]], width: int, file_name: str, limits: Limits
-                 ) -> pl.DataFrame:
-    """The records after the header, counted as they are read: the read stops at the first record over the limit."""
+def _sheet_frame(rows: Iterator[tuple[int, dict[int, str]]], width: int, file_name: str, limits: Limits,
+                 progress: Callable[[int], None] | None = None) -> pl.DataFrame:
+    """The records after the header, counted as they are read: the read stops at the first record over the limit.
+    ``progress`` hears the count every ``_PROGRESS_ROWS`` records."""
     columns: list[list[str | None]] = [[] for _ in range(width)]
     chunks, records, blank, flush = [], 0, 0, max(1, _FLUSH_CELLS // width)
     for sheet_row, cells in rows:
@@ -820,6 +829,8 @@ def _sheet_frame(rows: Iterator[tuple[int, dict[int, str]]], width: int, file_na
             _check_rows(max(records, 1), blank, file_name, limits, "at least ")
             continue
         records += 1
+        if progress is not None and records % _PROGRESS_ROWS == 0:
+            progress(records)
         if records > limits.max_rows:
             _check_rows(records, blank, file_name, limits, "at least ")
         if max(cells) >= width:

@@ -9,7 +9,6 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -18,7 +17,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data import inbox
-from data.plans import Plan
 from data.warehouse import MIGRATIONS, Warehouse
 from tests.conftest import PROJECT, REAL_DATA, load_fixture, warehouse_file
 from tests.test_cli import ingest as cli
@@ -193,21 +191,9 @@ def test_accounting_ledger_migration_keeps_earlier_imports_with_duplicates_unkno
 
 
 # --- the Import page ---------------------------------------------------------------------------------------------
-class Upload:
-    """What st.file_uploader hands the page: a name and the bytes."""
-
-    def __init__(self, path: Path) -> None:
-        self.name, self._content = path.name, path.read_bytes()
-
-    def getvalue(self) -> bytes:
-        return self._content
-
-
 def _import_on_the_page(monkeypatch: pytest.MonkeyPatch, path: Path, app_db: Path) -> tuple[AppTest, list[bytes]]:
     """The page's own path from an upload of ``path`` to its report; returns the app and every CSV it offered."""
     warehouse_file(monkeypatch, app_db, load_fixture)
-    real: Callable[[Sequence[object], str, str], list[Plan]] = imports.plans
-    monkeypatch.setattr(imports, "plans", lambda uploads, source, date_order: real([Upload(path)], source, date_order))
     offered: list[bytes] = []
     real_csv = imports.safe_csv
 
@@ -218,6 +204,7 @@ def _import_on_the_page(monkeypatch: pytest.MonkeyPatch, path: Path, app_db: Pat
     monkeypatch.setattr(imports, "safe_csv", recording)
     app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=120).run()
     app = app.switch_page("app_pages/imports.py").run()
+    app.file_uploader(key="uploads").set_value((path.name, path.read_bytes(), "text/csv")).run()
     offered.clear()
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("import_"))).click().run()
     assert not app.exception

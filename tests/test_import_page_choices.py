@@ -1,39 +1,27 @@
 """The Import page under AppTest: the mapping fields follow the kind at once and start on guessed headers, and a
 file whose times carry no offset says which clock it is read on and lets the analyst choose another.
 
-AppTest cannot upload files, so the page's ``imports.plans`` is handed the bytes of a fixture as an upload would
-be; everything after that (reading, guessing, saving, importing) is the page's own path.
+A fixture is dropped on the page's uploader; everything after that (reading, guessing, saving, importing) is the
+page's own path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime as D
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.plans import Plan, load_mappings, load_source_zones
+from data.plans import load_mappings, load_source_zones
 from data.warehouse import Warehouse
 from tests.conftest import PROJECT, load_fixture, warehouse_file
-from ui import imports
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 DASHBOARD = str(PROJECT / "dashboard.py")
 RETAIL = PROJECT / "tests" / "fixtures" / "orders" / "online_retail_lines.csv"
 NAIVE = PROJECT / "tests" / "fixtures" / "tickets" / "zendesk_no_offset_dst.csv"
 MAP = "map_online_retail_lines.csv"
-
-
-class Upload:
-    """What st.file_uploader hands the page: a name and the bytes."""
-
-    def __init__(self, path: Path) -> None:
-        self.name, self._content = path.name, path.read_bytes()
-
-    def getvalue(self) -> bytes:
-        return self._content
 
 
 @pytest.fixture
@@ -43,20 +31,15 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _uploading(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
-    real: Callable[[Sequence[object], str, str], list[Plan]] = imports.plans
-    monkeypatch.setattr(imports, "plans", lambda uploads, source, date_order: real([Upload(path)], source, date_order))
-
-
-def _import_page() -> AppTest:
+def _import_page(dropped: Path) -> AppTest:
     app = AppTest.from_file(DASHBOARD, default_timeout=60).run()
-    return app.switch_page("app_pages/imports.py").run()
+    app.switch_page("app_pages/imports.py").run()
+    return app.file_uploader(key="uploads").set_value((dropped.name, dropped.read_bytes(), "text/csv")).run()
 
 
 def test_import_page_mapping_fields_follow_the_kind_and_start_on_guessed_headers(
         app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _uploading(monkeypatch, RETAIL)
-    app = _import_page()
+    app = _import_page(RETAIL)
     assert not app.exception
     assert app.radio(key=f"{MAP}_kind").value == "orders"  # guessed: only orders find their needed fields
     assert app.selectbox(key=f"{MAP}_orders_order_id").value == "InvoiceNo"
@@ -88,8 +71,7 @@ def test_import_page_mapping_fields_follow_the_kind_and_start_on_guessed_headers
 
 
 def test_import_page_mapping_needs_a_currency_and_says_so(app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _uploading(monkeypatch, RETAIL)
-    app = _import_page()
+    app = _import_page(RETAIL)
     app.button(key=f"{MAP}_save").click().run()
     assert "Currency" in app.error[0].value
     assert load_mappings(Warehouse(app_db)) == {}
@@ -97,8 +79,7 @@ def test_import_page_mapping_needs_a_currency_and_says_so(app_db: Path, monkeypa
 
 def test_import_page_names_the_clock_and_reads_again_on_the_zone_chosen(
         app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _uploading(monkeypatch, NAIVE)
-    app = _import_page()
+    app = _import_page(NAIVE)
     assert any("carry no offset: read as UTC" in caption.value for caption in app.caption)
     zone = next(box for box in app.selectbox if box.key and box.key.startswith("zone_"))
     assert zone.value == "UTC"  # the account's clock (the settings' default)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import NoReturn
 
 import polars as pl
 import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from data import ingest
-from data.basics import ImportRejected, sha256_bytes
+from data.basics import ImportRejected
 from data.export import safe_csv
 from data.format_types import Context
 from data.formats import MAPPABLE, SOURCES, guess_kind, guess_mapping
@@ -23,14 +26,16 @@ from data.plans import (
     load_category_columns,
     load_mappings,
     load_source_zones,
-    plan_files,
+    plan_tables,
     run_plan,
     save_category_column,
     save_mapping,
     save_source_zone,
     time_zones,
 )
-from data.raw_tables import Limits
+from data.raw_tables import FileRejected, Limits, RawTable, read_table
+from data.read_worker import Progress, ReadFailed, Reading
+from data.uploads import Received, ReceivedFile
 from ui.session import act, data_replaced, flash, guard, imports, settings, warehouse
 
 log = logging.getLogger("cspulse")
@@ -41,47 +46,161 @@ def source_choices() -> list[str]:
     return ["auto", *SOURCES, *(f"mapped:{name}" for name in load_mappings(warehouse()))]
 
 
-def uploader() -> list[object]:
-    """The drop zone for exports. Several files whose sizes together pass the upload limit are not read: reading
-    holds several times a file's size in memory until its import, and a few files of 200 MB each would exhaust the
-    server. (One file over the limit is refused by data.raw_tables, without reading it.)"""
+def uploader() -> list[ReceivedFile]:
+    """The drop zone for exports, and the files received and not yet imported, each with a way to remove it.
+
+    A dropped file's bytes go to a private temp file at once (data.uploads) and Streamlit's copy is let go: the
+    server's memory does not hold a file while it waits for its import. Several files whose sizes together pass the
+    upload limit are not kept: the plans hold each file's table in memory until its import. (One file over the limit
+    is refused by data.raw_tables.)"""
     round_ = st.session_state.get("_upload_round", 0)
-    # a new key after each import: a fresh, empty uploader (see _release_uploads)
+    # a new key once the files are received: a fresh, empty uploader (see _let_go_of)
     uploads = st.file_uploader("Exports", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
                                key=f"uploads_{round_}" if round_ else "uploads") or []
     if uploads:
-        st.session_state.pop("_imported", None)
-    total, limit = sum(upload.size for upload in uploads), settings().upload_max_bytes
-    if len(uploads) > 1 and total > limit:
-        st.error(f"These {len(uploads)} files come to {_size(total)} together, more than the {_size(limit)} CS Pulse "
-                 "reads at once. Remove some of them and import them in turns.")
-        return []
-    return list(uploads)
+        _receive(uploads)
+    if refused := st.session_state.get("_upload_refused"):
+        st.error(refused)
+    received = _received()
+    _received_list(received)
+    return list(received.files)
+
+
+def _received() -> Received:
+    """This session's received files; when the session ends, its state goes and the files with it."""
+    if "_received" not in st.session_state:
+        st.session_state["_received"] = Received()
+    return st.session_state["_received"]
+
+
+def _receive(uploads: Sequence[UploadedFile]) -> NoReturn:
+    st.session_state.pop("_imported", None)
+    st.session_state.pop("_upload_refused", None)
+    received = _received()
+    total, limit = received.total_size + sum(upload.size for upload in uploads), settings().upload_max_bytes
+    count = len(received.files) + len(uploads)
+    if count > 1 and total > limit:
+        st.session_state["_upload_refused"] = (
+            f"These {count} files come to {_size(total)} together, more than the {_size(limit)} CS Pulse reads at "
+            f"once; not kept: {', '.join(upload.name for upload in uploads)}. Import the files in turns.")
+    else:
+        for upload in uploads:
+            received.add(upload.name, upload.getvalue())
+    _let_go_of(uploads)
+
+
+def _let_go_of(uploads: Sequence[UploadedFile]) -> NoReturn:
+    """Drop Streamlit's copy of the bytes: a new uploader key clears the widget, but not Streamlit's store of its
+    files, which keeps them until the session ends. Then the page is drawn again with an empty uploader."""
+    ctx = get_script_run_ctx()
+    # remove_file is not part of Streamlit's file store protocol: st.chat_input checks for the in-memory store too
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        for upload in uploads:
+            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=upload.file_id)
+    round_ = st.session_state.get("_upload_round", 0)
+    key = f"uploads_{round_}" if round_ else "uploads"
+    # The widget's stored value holds the files too, until the end of the next complete run: that run reads them.
+    if key in st.session_state:
+        del st.session_state[key]
+    st.session_state["_upload_round"] = round_ + 1
+    st.rerun()
+
+
+def _received_list(received: Received) -> None:
+    for file in received.files:
+        name, size, remove = st.columns([6, 2, 1], vertical_alignment="center")
+        name.markdown(f"📄 {file.name}")
+        size.caption(_size(file.size))
+        if remove.button("Remove", key=f"remove_{file.file_id}", help="Let go of this file; a read under way stops"):
+            received.remove(file.file_id)
+            st.session_state.pop("_plans", None)
+            st.rerun()
 
 
 def _size(count: int) -> str:
     return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count:,} bytes"
 
 
-def plans(uploads: Sequence[object], source: str, date_order: str) -> list[Plan]:
-    """What the uploaded files are, read once per set of files and choices (nothing written yet)."""
-    if not uploads:
+def plans(received: Sequence[ReceivedFile], source: str, date_order: str) -> list[Plan]:
+    """What the received files are, read once per set of files and choices (nothing written yet)."""
+    if not received:
         st.session_state.pop("_plans", None)
         return []
-    files = tuple((upload.name, upload.getvalue()) for upload in uploads)  # type: ignore[attr-defined]
     zones = load_source_zones(warehouse())
-    key = (tuple((name, sha256_bytes(content)) for name, content in files), source, date_order,
+    key = (tuple((file.file_id, file.sha256) for file in received), source, date_order,
            warehouse().data_version(), tuple(sorted(zones.items())))
     cached = st.session_state.get("_plans")
     if cached is None or cached[0] != key:
+        st.session_state.pop("_plans", None)  # the old plans' frames go before the new ones are read
         wh = warehouse()
         ctx = Context(tz=settings().timezone, salt=ingest.pii_salt(wh, settings()), date_order=date_order)  # type: ignore[arg-type]
-        with st.spinner("Reading the files…"):
-            found = plan_files(files, ctx, Limits.from_settings(settings()), source, load_mappings(wh),
-                               category_columns=load_category_columns(wh), zones=zones)
+        raws, unreadable = _read(received, source)
+        with st.spinner("Checking the records…"):
+            found = unreadable + plan_tables(raws, ctx, source, load_mappings(wh),
+                                             category_columns=load_category_columns(wh), zones=zones)
         cached = (key, found)
         st.session_state["_plans"] = cached
     return cached[1]
+
+
+# A child process costs about a second to start; a CSV up to this size is read sooner in the server itself.
+IN_SERVER_MAX_BYTES = 20_000_000
+
+
+def _read(received: Sequence[ReceivedFile], source: str) -> tuple[list[RawTable], list[Plan]]:
+    """Each file as a table of text cells, or a rejected plan saying why it cannot be read."""
+    raws, unreadable = [], []
+    limits = Limits.from_settings(settings())
+    for file in received:
+        try:
+            raws.append(_raw_table(file, limits))
+        except ImportRejected as error:
+            file.rejected = str(error)
+            unreadable.append(Plan([file.name], source, "unknown", "unreadable", reason=str(error)))
+    return raws, unreadable
+
+
+def _raw_table(file: ReceivedFile, limits: Limits) -> RawTable:
+    kept = file.kept_table()
+    if kept is not None:
+        return kept
+    if file.size <= IN_SERVER_MAX_BYTES and not file.name.lower().endswith(".xlsx"):
+        with st.spinner(f"Reading {file.name}…"):
+            return read_table(file.path.read_bytes(), file.name, limits)
+    table = _read_in_child(file, limits)
+    file.remember(table)
+    return table
+
+
+def _read_in_child(file: ReceivedFile, limits: Limits) -> RawTable:
+    """Read by data.read_worker, the page showing how far it got. Any rerun (the file's Remove button, another
+    choice, leaving the page) stops this run at its next progress update, and the child with it."""
+    reading = Reading(file.path, file.name, limits, file.table_path)
+    started = time.monotonic()
+    try:
+        with st.status(f"Reading {file.name}…", expanded=True) as status:
+            bar = st.progress(0.0, text="Starting…")
+            for event in reading.events():
+                bar.progress(*_progress_of(event, time.monotonic() - started))
+            try:
+                table = reading.table()
+            except ReadFailed as error:
+                log.error("reading an upload failed: %s", error)
+                status.update(label=f"{file.name} could not be read", state="error")
+                raise FileRejected(f"{file.name}: CS Pulse could not read this file (its reader stopped); the "
+                                   "server's log says more") from None
+            status.update(label=f"{file.name}: {table.frame.height:,} records read", state="complete",
+                          expanded=False)
+        return table
+    finally:
+        reading.cancel()
+
+
+def _progress_of(event: Progress | None, seconds: float) -> tuple[float, str]:
+    if event is None or not event.most:
+        return 0.0, f"Reading… {seconds:,.0f} s (remove the file above to stop)"
+    return (min(1.0, event.done / event.most),
+            f"{event.done:,} of at most {event.most:,} rows read, {seconds:,.0f} s (remove the file above to stop)")
 
 
 def plan_card(plan: Plan) -> None:
@@ -150,23 +269,15 @@ def _still_waiting() -> bool:
                for plan in dropped)
 
 
-def _release_uploads() -> None:
-    """Once every dropped file is imported, let go of them: the plans' frames, and the bytes Streamlit keeps until the
-    session ends (a new uploader key clears the widget, but not Streamlit's store of its files). The results move
-    to ``just_imported``; then the page is drawn again with an empty uploader."""
+def _release_uploads() -> NoReturn:
+    """Once every dropped file is imported, let go of them: the plans' frames and the received files on disk. The
+    results move to ``just_imported``; then the page is drawn again."""
     dropped = st.session_state.pop("_plans", (None, []))[1]
     # the words of each card, never the plan: it holds the frames
     st.session_state["_imported"] = [(f"**{', '.join(plan.files)}** — {plan.label} ({plan.kind})",
                                       st.session_state.pop(f"_result_{plan.sha256}")) for plan in dropped
                                      if f"_result_{plan.sha256}" in st.session_state]
-    round_ = st.session_state.get("_upload_round", 0)
-    uploads = st.session_state.get(f"uploads_{round_}" if round_ else "uploads") or []
-    ctx = get_script_run_ctx()
-    # remove_file is not part of Streamlit's file store protocol: st.chat_input checks for the in-memory store too
-    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
-        for upload in uploads:
-            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=upload.file_id)
-    st.session_state["_upload_round"] = round_ + 1
+    _received().clear()
     st.rerun()
 
 
