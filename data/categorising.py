@@ -52,6 +52,7 @@ OWN = "own"  # in a store mapping: the store's value stays a category of its own
 # Zendesk's built-in ticket types: they say what kind of request a ticket is, not what it is about.
 GENERIC_TYPES = frozenset({"question", "incident", "problem", "task", UNCATEGORISED})
 STORE_MAPPING_META = "category_mapping"
+CHUNK_ROWS = 1_000_000  # tickets categorised by the export, a tag or a correction at a time
 
 
 @dataclass(frozen=True)
@@ -78,21 +79,28 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
     taxonomy = taxonomy or current_taxonomy()
     where = "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
     with warehouse.transaction() as cur:
-        # rowid: the transaction's own handle on each row, one integer to join the categories back on
-        pending = cur.execute(f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, "
-                              f"description FROM tickets WHERE {'TRUE' if everything else where}").pl()
-        if pending.is_empty():
+        mapping, corrections = load_store_mapping(cur), _corrections(cur)
+        last = cur.execute("SELECT max(rowid) FROM tickets").fetchone()[0]
+        counts, rest = [], []
+        # A slice of the rows at a time, so that memory follows the slice, not the table (ten million tickets
+        # selected whole took 2 GB); rowid: the transaction's own handle on each row, one integer to join back on
+        for first in range(0, -1 if last is None else last + 1, CHUNK_ROWS):
+            pending = cur.execute(
+                f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, description "
+                f"FROM tickets WHERE ({'TRUE' if everything else where}) AND rowid BETWEEN $first AND $last",
+                {"first": first, "last": first + CHUNK_ROWS - 1}).pl()
+            known = _known(pending, taxonomy, corrections, mapping)
+            _write(cur, known.filter(pl.col("category_source").is_not_null()))
+            counts.append(known.select("category_source").drop_nulls())
+            rest.append(known.filter(pl.col("category_source").is_null()).select("ticket_row"))
+        tickets = sum(frame.height for frame in counts) + sum(frame.height for frame in rest)
+        if not tickets:
             return Categorised(0, {})
-        mapping = load_store_mapping(cur)
-        known = _known(pending, taxonomy, _corrections(cur), mapping)
-        _write(cur, known.filter(pl.col("category_source").is_not_null()))
-        guessed = _guess(cur, known.filter(pl.col("category_source").is_null()), taxonomy, mapping.adopt)
-        _write(cur, guessed)
+        counts.append(_guess(cur, pl.concat(rest), taxonomy, mapping.adopt))
         warehouse.bump_version(cur)
-    counts = pl.concat([known.select("category_source").drop_nulls(), guessed.select("category_source")])
-    by_source = dict(counts["category_source"].value_counts().iter_rows())
-    log.info("categorised %d tickets: %s", pending.height, by_source)
-    return Categorised(pending.height, by_source)
+    by_source = dict(pl.concat(counts)["category_source"].value_counts().iter_rows())
+    log.info("categorised %d tickets: %s", tickets, by_source)
+    return Categorised(tickets, by_source)
 
 
 def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, taxonomy: Taxonomy | None = None) -> None:
@@ -252,23 +260,39 @@ def _first_tag_alias(tags: pl.Series, aliases: dict[str, str]) -> pl.Series:
 
 # --- what the text says --------------------------------------------------------------------------------------------
 def _guess(cur: duckdb.DuckDBPyConnection, rest: pl.DataFrame, taxonomy: Taxonomy, adopted: bool) -> pl.DataFrame:
-    """Rules, then (only if some remain) a model learned from the tagged tickets; once per distinct text. With the
-    store's categories adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
+    """Categorise the tickets at ``rest["ticket_row"]`` by their text, once per distinct text, and write them;
+    returns their category_source, one row per ticket."""
     if rest.is_empty():
-        return rest.select("ticket_row", *OUTPUT)
-    texts = rest.select(*TEXT).unique()
+        return pl.DataFrame(schema={"category_source": pl.String})
+    cur.register("rest_rows", rest)
+    texts = cur.execute("SELECT DISTINCT subject, description FROM tickets SEMI JOIN rest_rows "
+                        "ON tickets.rowid = rest_rows.ticket_row").pl()
+    cur.register("placed", _place(cur, texts, taxonomy, adopted).select(*TEXT, *OUTPUT))
+    cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
+                                        category_confidence = p.category_confidence
+                   FROM rest_rows r, placed p
+                   WHERE t.rowid = r.ticket_row AND t.subject IS NOT DISTINCT FROM p.subject
+                     AND t.description IS NOT DISTINCT FROM p.description""")
+    sources = cur.execute("SELECT category_source FROM tickets SEMI JOIN rest_rows "
+                          "ON tickets.rowid = rest_rows.ticket_row").pl()
+    cur.unregister("placed")
+    cur.unregister("rest_rows")
+    return sources
+
+
+def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxonomy, adopted: bool) -> pl.DataFrame:
+    """Rules, then (only if some remain) a model learned from the tagged tickets. With the store's categories
+    adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
     if adopted:
-        placed = _by_model_alone(texts, _model(cur, None))
-    else:
-        rules = RulesClassifier(taxonomy)
-        placed = classify_tickets(texts, rules)
-        open_texts = placed.filter(pl.col("category_source") == "none")
-        model = _model(cur, taxonomy.slugs) if open_texts.height else None
-        if model is not None:
-            placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
-                                classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
-    return rest.select("ticket_row", *TEXT).join(placed, on=list(TEXT), how="left", nulls_equal=True
-                                                 ).select("ticket_row", *OUTPUT)
+        return _by_model_alone(texts, _model(cur, None))
+    rules = RulesClassifier(taxonomy)
+    placed = classify_tickets(texts, rules)
+    open_texts = placed.filter(pl.col("category_source") == "none")
+    model = _model(cur, taxonomy.slugs) if open_texts.height else None
+    if model is not None:
+        placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
+                            classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
+    return placed
 
 
 def _by_model_alone(texts: pl.DataFrame, model: TicketModel | None) -> pl.DataFrame:
