@@ -75,32 +75,53 @@ class StoreMapping:
 def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_guesses: bool = False,
                everything: bool = False) -> Categorised:
     """Categorise the pending tickets (all that rules or a model placed too, with ``redo_guesses``; every ticket,
-    with ``everything``, after the store mapping changed)."""
+    with ``everything``, after the store mapping changed).
+
+    A slice of rows at a time, each in its own transaction: memory follows the slice, not the table (ten million
+    tickets in one transaction took 2.3 GB, selected whole 4.4 GB). First what the export, a tag or a correction
+    decides, the other tickets of the run left pending; then those by their text, the model learned once from
+    every decided ticket. Stopped half-way, what is left is pending, for the next run (after each import and
+    when the dashboard opens)."""
     taxonomy = taxonomy or current_taxonomy()
-    where = "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
-    with warehouse.transaction() as cur:
-        mapping, corrections = load_store_mapping(cur), _corrections(cur)
-        last = cur.execute("SELECT max(rowid) FROM tickets").fetchone()[0]
-        counts, rest = [], []
-        # A slice of the rows at a time, so that memory follows the slice, not the table (ten million tickets
-        # selected whole took 2 GB); rowid: the transaction's own handle on each row, one integer to join back on
-        for first in range(0, -1 if last is None else last + 1, CHUNK_ROWS):
-            pending = cur.execute(
-                f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, description "
-                f"FROM tickets WHERE ({'TRUE' if everything else where}) AND rowid BETWEEN $first AND $last",
-                {"first": first, "last": first + CHUNK_ROWS - 1}).pl()
-            known = _known(pending, taxonomy, corrections, mapping)
-            _write(cur, known.filter(pl.col("category_source").is_not_null()))
-            counts.append(known.select("category_source").drop_nulls())
-            rest.append(known.filter(pl.col("category_source").is_null()).select("ticket_row"))
-        tickets = sum(frame.height for frame in counts) + sum(frame.height for frame in rest)
-        if not tickets:
-            return Categorised(0, {})
-        counts.append(_guess(cur, pl.concat(rest), taxonomy, mapping.adopt))
-        warehouse.bump_version(cur)
+    where = "TRUE" if everything else \
+        "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
+    cur = warehouse.cursor()
+    mapping, corrections = load_store_mapping(cur), _corrections(cur)
+    last = cur.execute("SELECT max(rowid) FROM tickets").fetchone()[0]
+    slices = range(0, -1 if last is None else last + 1, CHUNK_ROWS)
+    counts, tickets = [], 0
+    for first in slices:
+        with warehouse.transaction() as cur:
+            known = _known_slice(cur, where, first, taxonomy, corrections, mapping)
+            if known.height:
+                warehouse.bump_version(cur)
+        tickets += known.height
+        counts.append(known.select("category_source").drop_nulls())
+    if not tickets:
+        return Categorised(0, {})
+    models: dict[bool, TicketModel | None] = {}
+    for first in slices:
+        with warehouse.transaction() as cur:
+            counts.append(guessed := _guess(cur, first, taxonomy, mapping.adopt, models))
+            if guessed.height:
+                warehouse.bump_version(cur)
     by_source = dict(pl.concat(counts)["category_source"].value_counts().iter_rows())
     log.info("categorised %d tickets: %s", tickets, by_source)
     return Categorised(tickets, by_source)
+
+
+def _known_slice(cur: duckdb.DuckDBPyConnection, where: str, first: int, taxonomy: Taxonomy,
+                 corrections: pl.DataFrame, mapping: StoreMapping) -> pl.DataFrame:
+    """The run's tickets among rows ``first`` to ``first + CHUNK_ROWS - 1``, their category written where the export,
+    a tag or a correction decides it, the others made pending. rowid: one integer to write back on."""
+    pending = cur.execute(
+        f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, description, "
+        f"category_source IS NOT NULL AS placed_before FROM tickets WHERE ({where}) AND rowid BETWEEN $first AND $last",
+        {"first": first, "last": first + CHUNK_ROWS - 1}).pl()
+    known = _known(pending, taxonomy, corrections, mapping).join(pending.select("ticket_row", "placed_before"),
+                                                                 on="ticket_row")
+    _write(cur, known.filter(pl.col("category_source").is_not_null() | pl.col("placed_before")))
+    return known
 
 
 def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, taxonomy: Taxonomy | None = None) -> None:
@@ -259,36 +280,38 @@ def _first_tag_alias(tags: pl.Series, aliases: dict[str, str]) -> pl.Series:
 
 
 # --- what the text says --------------------------------------------------------------------------------------------
-def _guess(cur: duckdb.DuckDBPyConnection, rest: pl.DataFrame, taxonomy: Taxonomy, adopted: bool) -> pl.DataFrame:
-    """Categorise the tickets at ``rest["ticket_row"]`` by their text, once per distinct text, and write them;
-    returns their category_source, one row per ticket."""
-    if rest.is_empty():
+def _guess(cur: duckdb.DuckDBPyConnection, first: int, taxonomy: Taxonomy, adopted: bool,
+           models: dict[bool, TicketModel | None]) -> pl.DataFrame:
+    """Categorise the pending tickets among rows ``first`` to ``first + CHUNK_ROWS - 1`` by their text, once per
+    distinct text, and write them; returns their category_source, one row per ticket. ``models``: the model, once
+    learned, for the next slices."""
+    rows = {"first": first, "last": first + CHUNK_ROWS - 1}
+    pending = "category_source IS NULL AND rowid BETWEEN $first AND $last"
+    texts = cur.execute(f"SELECT DISTINCT subject, description FROM tickets WHERE {pending}", rows).pl()
+    if texts.is_empty():
         return pl.DataFrame(schema={"category_source": pl.String})
-    cur.register("rest_rows", rest)
-    texts = cur.execute("SELECT DISTINCT subject, description FROM tickets SEMI JOIN rest_rows "
-                        "ON tickets.rowid = rest_rows.ticket_row").pl()
-    cur.register("placed", _place(cur, texts, taxonomy, adopted).select(*TEXT, *OUTPUT))
-    cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
-                                        category_confidence = p.category_confidence
-                   FROM rest_rows r, placed p
-                   WHERE t.rowid = r.ticket_row AND t.subject IS NOT DISTINCT FROM p.subject
-                     AND t.description IS NOT DISTINCT FROM p.description""")
-    sources = cur.execute("SELECT category_source FROM tickets SEMI JOIN rest_rows "
-                          "ON tickets.rowid = rest_rows.ticket_row").pl()
+    cur.register("placed", _place(cur, texts, taxonomy, adopted, models).select(*TEXT, *OUTPUT))
+    sources = cur.execute(f"""UPDATE tickets t SET category = p.category, category_source = p.category_source,
+                                                category_confidence = p.category_confidence
+                              FROM placed p
+                              WHERE {pending.replace("category_source", "t.category_source")}
+                                AND t.subject IS NOT DISTINCT FROM p.subject
+                                AND t.description IS NOT DISTINCT FROM p.description
+                              RETURNING category_source""", rows).pl()
     cur.unregister("placed")
-    cur.unregister("rest_rows")
     return sources
 
 
-def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxonomy, adopted: bool) -> pl.DataFrame:
+def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxonomy, adopted: bool,
+           models: dict[bool, TicketModel | None]) -> pl.DataFrame:
     """Rules, then (only if some remain) a model learned from the tagged tickets. With the store's categories
     adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
     if adopted:
-        return _by_model_alone(texts, _model(cur, None))
+        return _by_model_alone(texts, _learned(cur, None, models))
     rules = RulesClassifier(taxonomy)
     placed = classify_tickets(texts, rules)
     open_texts = placed.filter(pl.col("category_source") == "none")
-    model = _model(cur, taxonomy.slugs) if open_texts.height else None
+    model = _learned(cur, taxonomy.slugs, models) if open_texts.height else None
     if model is not None:
         placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
                             classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
@@ -303,6 +326,14 @@ def _by_model_alone(texts: pl.DataFrame, model: TicketModel | None) -> pl.DataFr
     return texts.with_columns(
         category=predicted["category"], category_confidence=predicted["confidence"],
         category_source=pl.when(predicted["category"] != UNCATEGORISED).then(pl.lit("model")).otherwise(pl.lit("none")))
+
+
+def _learned(cur: duckdb.DuckDBPyConnection, categories: tuple[str, ...] | None,
+             models: dict[bool, TicketModel | None]) -> TicketModel | None:
+    """The model of :func:`_model`, learned once a run (``models``, by whether it is over any category)."""
+    if (anything := categories is None) not in models:
+        models[anything] = _model(cur, categories)
+    return models[anything]
 
 
 def _model(cur: duckdb.DuckDBPyConnection, categories: tuple[str, ...] | None) -> TicketModel | None:
