@@ -52,7 +52,7 @@ OWN = "own"  # in a store mapping: the store's value stays a category of its own
 # Zendesk's built-in ticket types: they say what kind of request a ticket is, not what it is about.
 GENERIC_TYPES = frozenset({"question", "incident", "problem", "task", UNCATEGORISED})
 STORE_MAPPING_META = "category_mapping"
-CHUNK_ROWS = 1_000_000  # tickets categorised by the export, a tag or a correction at a time
+CHUNK_ROWS = 250_000  # tickets categorised by the export, a tag or a correction at a time
 
 
 @dataclass(frozen=True)
