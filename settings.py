@@ -104,7 +104,7 @@ class Settings(BaseSettings):
                                       "unset: no limit.")
     cli_max_rows: int | None = Field(None, gt=0, description="Most data rows the command line imports from one "
                                      "file; unset: no limit.")
-    cli_batch_rows: int = Field(500_000, ge=1, description="Rows the command line reads, checks and stages at a "
+    cli_batch_rows: int = Field(200_000, ge=1, description="Rows the command line reads, checks and stages at a "
                                 "time: what bounds its memory.")
     cli_batches_above_mb: int = Field(200, ge=0, description="Ticket CSVs larger than this (MB) the command line "
                                       "reads in batches; smaller ones whole, which is faster.")

@@ -1,13 +1,14 @@
 """A Zendesk CSV through ``python -m data.cli`` against a process running DuckDB's own read_csv of the same file.
 
-    python bench/imports.py [--rows 1e6] [--rows 1e7] [--pairs 3] [--project PATH]
+    python bench/imports.py [--rows 1e6] [--rows 1e7] [--pairs 3] [--project PATH]...
 
 Whole processes, each measured from spawn to exit: its wall time and its peak memory (the child's max RSS, from
 ``wait4``). The baseline process opens a fresh database file and runs ``CREATE TABLE t AS SELECT * FROM
 read_csv(path)``; CS Pulse's process is the command an analyst runs, ``python -m data.cli FILE --db NEW``: start-up,
 reading, checking, typing, hashing emails, merging in one transaction, categorising and linking. The two run in
 turns (A B A B ...), so a slow spell of a shared machine hits both alike, and each pair gives its own ratio.
-``--project`` runs another checkout's ``data.cli`` on the same file (e.g. the main branch, for a before/after).
+``--project`` runs another checkout's ``data.cli`` on the same file; given twice or more (e.g. the main branch and
+this one, for a before/after), every checkout runs in each turn after the baseline (A B C A B C ...).
 Target: CS Pulse at most 1.5x the baseline's time at a million rows.
 """
 
@@ -80,18 +81,27 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, floa
     return seconds, usage.ru_maxrss / 1024
 
 
-def compare(csv: Path, folder: Path, pairs: int, project: Path) -> list[dict[str, float]]:
+def compare(csv: Path, folder: Path, pairs: int, projects: list[Path]) -> dict[Path, list[dict[str, float]]]:
+    """Per checkout, each turn's baseline and CS Pulse figures; the baseline runs once a turn, before them all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPULSE_")} | UNLIMITED
-    turns = []
+    turns: dict[Path, list[dict[str, float]]] = {project: [] for project in projects}
     for turn in range(pairs):
-        baseline_db, cspulse_db = folder / f"baseline{turn}.duckdb", folder / f"cspulse{turn}.duckdb"
+        baseline_db = folder / f"baseline{turn}.duckdb"
         duck = run([sys.executable, "-c", BASELINE, str(baseline_db), str(csv)], folder, env)
-        ours = run([sys.executable, "-m", "data.cli", str(csv), "--db", str(cspulse_db), "--json"], project, env)
-        turns.append({"duckdb_s": duck[0], "duckdb_mb": duck[1], "cspulse_s": ours[0], "cspulse_mb": ours[1]})
-        for db in (baseline_db, cspulse_db):  # a turn's files go before the next, so the disk holds one pair
-            for path in folder.glob(db.name + "*"):
-                path.unlink() if path.is_file() else None
+        _remove(folder, baseline_db)
+        for number, project in enumerate(projects):
+            cspulse_db = folder / f"cspulse{turn}-{number}.duckdb"
+            ours = run([sys.executable, "-m", "data.cli", str(csv), "--db", str(cspulse_db), "--json"], project, env)
+            turns[project].append({"duckdb_s": duck[0], "duckdb_mb": duck[1], "cspulse_s": ours[0],
+                                   "cspulse_mb": ours[1]})
+            _remove(folder, cspulse_db)
     return turns
+
+
+def _remove(folder: Path, db: Path) -> None:
+    """A run's database goes before the next run, so the disk holds one at a time."""
+    for path in folder.glob(db.name + "*"):
+        path.unlink() if path.is_file() else None
 
 
 def print_table(rows: int, size_mb: float, turns: list[dict[str, float]], project: Path) -> None:
@@ -112,15 +122,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=float, action="append", help="rows of each file (1e6, 1e7); repeatable")
     parser.add_argument("--pairs", type=int, default=3, help="DuckDB / CS Pulse pairs run in turns per file")
-    parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose data.cli runs")
+    parser.add_argument("--project", type=Path, action="append",
+                        help="a checkout whose data.cli runs (this one by default); repeatable, for a before/after")
     args = parser.parse_args()
     for rows in [int(r) for r in args.rows or [1e6]]:
         with tempfile.TemporaryDirectory(prefix="cspulse-bench-") as name:
             folder = Path(name)
             csv = folder / "zendesk_tickets.csv"
             write_zendesk_csv(csv, rows)
-            turns = compare(csv, folder, args.pairs, args.project.resolve())
-            print_table(rows, csv.stat().st_size / 1e6, turns, args.project.resolve())
+            projects = [project.resolve() for project in args.project or [PROJECT]]
+            for project, figures in compare(csv, folder, args.pairs, projects).items():
+                print_table(rows, csv.stat().st_size / 1e6, figures, project)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
 
@@ -153,16 +152,28 @@ def recorded(cur: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else row[0]
 
 
-def fill(cur: duckdb.DuckDBPyConnection, import_id: str, tables: Iterable[str]) -> None:
-    """Work out the clock columns of one import's rows, inside its transaction, on the clock the warehouse records
-    (the settings' defaults on a warehouse that records none yet, whose every row is then worked out)."""
+def arriving(cur: duckdb.DuckDBPyConnection, table: str, relation: str) -> tuple[str, dict[str, object]]:
+    """``relation`` (rows about to be written to ``table``) with the clock columns worked out on the clock the
+    warehouse records, as SQL and its bound parameters: the import's INSERT or MERGE writes them in the same pass.
+    An UPDATE after the insert would rewrite every row it touched (3 s of a million-ticket import against 0.5 s).
+    Unchanged where the table has no clock columns or the warehouse records no clock yet (:func:`fill` then
+    works out every row after the merge)."""
     held = recorded(cur)
-    if held is None:
+    if held is None or table not in COLUMNS:
+        return relation, {}
+    expressions = ", ".join(f"{sql} AS {name}" for name, sql in COLUMNS[table].items())
+    sql = (f"(SELECT * EXCLUDE ({', '.join(WALL_CLOCK[table])}) REPLACE ({expressions}) "
+           f"FROM (SELECT *, {_walls(table)} FROM {relation}))")
+    params = _parse(held).params
+    return sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))}
+
+
+def fill(cur: duckdb.DuckDBPyConnection) -> None:
+    """After an import's merge, in its transaction: on a warehouse that records no clock yet, every row's clock
+    columns on the settings' defaults, recorded. Where it records one, the rows arrived with their columns worked
+    out (:func:`arriving`)."""
+    if recorded(cur) is None:
         _update(cur, DEFAULT_CLOCK, COLUMNS, twins=True)
-        return
-    clock, imported = _parse(held), set(tables)
-    _update(cur, clock, {name: columns for name, columns in COLUMNS.items() if name in imported},
-            twins=False, where="import_id = $import_id", import_id=import_id)
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, clock: Clock) -> None:

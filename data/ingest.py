@@ -136,7 +136,7 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
     """After the merge, in its transaction, for either path: the clock columns, the ledger row and the new data
     version."""
     first_clock = clock.recorded(cur) is None  # fill then works out every row's local days
-    clock.fill(cur, import_id, per_table)  # local dates and business minutes, once, on the recorded clock
+    clock.fill(cur)  # a warehouse recording no clock yet gets every row's local dates and business minutes
     if "tickets" in per_table:
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})
     rows_read, duplicates = base.rows_read, base.duplicates
@@ -221,10 +221,11 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
     columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
+    arriving, clock_params = clock.arriving(cur, table.name, "staged")
     if not _has_rows_of(cur, table, source):
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
-        inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM staged",
-                               {"import_id": import_id}).fetchone()[0]
+        inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM {arriving}",
+                               {"import_id": import_id, **clock_params}).fetchone()[0]
         if table.name in PARENT_OF.values():  # its children follow and need to know which parents changed
             cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
                         "FROM staged")
@@ -239,7 +240,8 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
                              WHEN s.updated_at > t.updated_at THEN 'update'
                              WHEN s.updated_at = t.updated_at AND {differs} THEN 'update'
                              ELSE 'same' END AS action
-            FROM staged s LEFT JOIN {table.name} t ON {keys}"""
+            FROM {arriving} s LEFT JOIN {table.name} t ON {keys}""",
+        clock_params,
     )
     counts = dict(cur.execute("SELECT action, count(*) FROM changes GROUP BY action").fetchall())
     cur.execute(  # keep what this import overwrites, so that it can be undone

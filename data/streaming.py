@@ -1,10 +1,12 @@
 """Ticket CSVs from disk imported in batches: the command line's path, whose memory follows a batch, not the file.
 
 Each batch is read, checked and typed as a whole file is (:class:`data.raw_tables.CsvBatches`, the format's
-declaration, :func:`data.ingest.conform`) and appended to a staging table inside the import's one transaction.
+declaration, :func:`data.ingest.conform`) and appended to a temporary staging table of the import's cursor, which
+the warehouse never sees.
 Rows repeating a ticket id, in one batch or across batches, are merged in SQL (the newest kept, the first in the file
 on a tie) and listed as the whole-file path lists them; then :func:`data.ingest.import_staged` merges the staged rows
-and records the import, and the transaction commits. A rejection in any batch, or a crash, rolls all of it back.
+and records the import in one transaction, which commits. A rejection in any batch, or a crash, leaves the warehouse
+as it was.
 
 Orders are not read this way: a Shopify order's line items are rows that a batch boundary could split.
 """
@@ -34,7 +36,7 @@ from data.ingest import REPEATED_SCHEMA, Batch, ImportResult, conform, import_st
 from data.plans import MAX_REJECTED_SHARE, Plan, choose_format, header_set_key, repeats_listed, with_category_column
 from data.raw_tables import CsvBatches, RawTable
 from data.schema import TICKETS, Table
-from data.warehouse import Warehouse
+from data.warehouse import Warehouse, in_transaction
 
 
 def header_table(csv: CsvBatches) -> RawTable:
@@ -69,7 +71,10 @@ def import_in_batches(warehouse: Warehouse, csv: CsvBatches, fmt: Format, ctx: C
     ctx = with_category_column(plan, fmt, ctx, category_columns.get(header_set_key(csv.names)))
     typing = _BatchTyping(plan, fmt, ctx)
     try:
-        with warehouse.transaction() as cur:
+        # Staged batch by batch, each append its own statement into a TEMP table of this cursor: nothing of the
+        # warehouse changes, and DuckDB spills the staged rows to disk past its memory limit. Appended inside one
+        # transaction, each batch left about 200 bytes a row in memory that no limit bounds (5 GB at 10M tickets).
+        with warehouse.writer() as cur:
             _create_staging(cur, TICKETS)
             for raw in csv:
                 _append(cur, typing.canonical(raw))
@@ -81,7 +86,8 @@ def import_in_batches(warehouse: Warehouse, csv: CsvBatches, fmt: Format, ctx: C
             kept = cur.execute("SELECT count(*) FROM staged").fetchone()[0]
             batch = Batch(csv.file_name, plan.sha256, plan.source, plan.kind, {}, rejected_rows=plan.rejected_rows,
                           records_read=plan.rows_read, notes=tuple(plan.notes), duplicates=plan.duplicates)
-            result = import_staged(cur, warehouse, batch, TICKETS, kept)
+            with in_transaction(cur):  # the merge and the ledger row: all of it or nothing
+                result = import_staged(cur, warehouse, batch, TICKETS, kept)
     except ImportRejected as error:
         plan.reason = str(error)
         return plan, plan.result("rejected")

@@ -165,17 +165,20 @@ class Warehouse:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor in one transaction, one writer at a time; committed whole or rolled back whole."""
+        with self.writer() as cur, in_transaction(cur):
+            yield cur
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor of the one writer at a time, each statement its own transaction until it begins one
+        (:func:`in_transaction`). Its TEMP tables are its own and go with it: a file read in batches is staged in
+        one, batch by batch, before the transaction that merges it (data.streaming)."""
         if self.read_only:
             raise WarehouseError(f"{self.path} is open read-only")
         with self._write_lock:
             cur = self._con.cursor()
             try:
-                cur.begin()
                 yield cur
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
             finally:
                 _VERSIONS.forget(self.path)
                 cur.close()
@@ -249,6 +252,18 @@ class Warehouse:
                 cur.rollback()
                 raise
             log.info("warehouse %s migrated to schema version %d", self.path, version)
+
+
+@contextmanager
+def in_transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The cursor in one transaction, committed whole or rolled back whole."""
+    cur.begin()
+    try:
+        yield cur
+        cur.commit()
+    except BaseException:
+        cur.rollback()
+        raise
 
 
 def _connect(path: str, read_only: bool, memory_mb: int | None = None) -> duckdb.DuckDBPyConnection:

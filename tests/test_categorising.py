@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data import categorising
 from data.categorising import categorise, correct
 from data.classifier import load_taxonomy
 from data.format_types import Context
@@ -160,3 +161,20 @@ def test_the_model_learns_from_analysts_corrections() -> None:
     load(wh, [ticket("new", subject="another kiln crack")], sha="sha-new")
     categorise(wh)
     assert categories(wh)["new"][:2] == ("damaged_item", "model")
+
+
+def test_categorising_a_slice_of_rows_at_a_time_gives_what_all_at_once_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model learns from every slice's tagged tickets, whichever slice the ticket it places is in."""
+    rows = [ticket("new", subject="another kiln crack"), ticket("r", subject="I want my money back for this order"),
+            ticket("t", exported="question", tags="vip, reembolso"), ticket("x", subject="Hello there")]
+    rows += [ticket(f"d{i}", exported="damaged_item", subject=f"kiln crack on piece {i}") for i in range(20)]
+    rows += [ticket(f"p{i}", exported="product_question", subject=f"glaze colours for set {i}") for i in range(20)]
+    whole, sliced = Warehouse(), Warehouse()
+    load(whole, rows)
+    load(sliced, rows)
+    at_once = categorise(whole)
+    monkeypatch.setattr(categorising, "CHUNK_ROWS", 3)
+    assert categorise(sliced) == at_once
+    assert categories(sliced) == categories(whole)
+    assert categories(sliced)["new"][:2] == ("damaged_item", "model")
+    assert at_once.by_source == {"export": 40, "mapping": 1, "rules": 1, "model": 2}

@@ -115,6 +115,15 @@ def test_undoing_an_orders_import_unlinks_its_tickets(linked: Warehouse) -> None
     assert _links(linked)["C"] == ("shop", "#1001", "text")  # the other store's 1001 is what the text names now
 
 
+def test_undoing_every_orders_import_unlinks_every_ticket(linked: Warehouse) -> None:
+    assert any(how for _, _, how in _links(linked).values())
+    for order_import in linked.imports().filter(pl.col("kind") == "orders")["import_id"]:
+        undo_import(linked, order_import)
+    result = link_if_stale(linked, WINDOW)
+    assert result is not None and result.by_method == {"none": len(_links(linked))}
+    assert set(_links(linked).values()) == {(None, None, None)}
+
+
 def test_a_ticket_imported_again_is_linked_again(linked: Warehouse) -> None:
     again = TICKETS.filter(pl.col("ticket_id") == "G").with_columns(
         subject=pl.lit("Where is #1005?"), updated_at=pl.lit(D(2024, 3, 11)))

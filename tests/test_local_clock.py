@@ -349,3 +349,30 @@ def test_dashboard_rebuilds_the_columns_when_the_time_zone_setting_changed_and_t
     assert any("worked out again for America/New_York" in toast for toast in toasts)
     wh = Warehouse(tmp_path / "app.duckdb")  # a second handle on the dashboard's database, in this process
     assert clock.recorded(wh.cursor()) == clock.Clock.of(get_settings()).recorded
+
+
+def _clock_columns(wh: Warehouse, table: str) -> pl.DataFrame:
+    key = FACT_TABLES[table].key[-1]
+    return wh.cursor().execute(f"SELECT {key}, {', '.join(clock.COLUMNS[table])} FROM {table} ORDER BY {key}").pl()
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_rows_arrive_with_the_clock_columns_the_update_after_the_merge_gave(zone: str) -> None:
+    """The import writes the clock columns in its INSERT (a first import) and its MERGE (a newer export of the same
+    tickets); rebuilding them with the UPDATE every import used to run gives the same values, at every DST edge."""
+    wh, tickets, orders = Warehouse(), _tickets(), _orders()
+    account = clock.Clock.of(_settings(zone, business_hours_start="08:30", business_hours_end="17:00",
+                                       business_days=["Mon", "Tue", "Wed", "Thu", "Sat"]))
+    clock.sync(wh, account)
+    first = tickets.filter(pl.col("agent_replies") < 3)
+    import_batch(wh, Batch("t.csv", "sha-t", "dst", "tickets", {"tickets": first}))
+    newer = tickets.with_columns(updated_at=pl.col("updated_at") + timedelta(days=1))
+    merged = import_batch(wh, Batch("t2.csv", "sha-t2", "dst", "tickets", {"tickets": newer}))
+    import_batch(wh, Batch("o.csv", "sha-o", "dst", "orders", {"orders": orders}))
+    assert (merged.inserted, merged.updated) == (tickets.height // 4, tickets.height - tickets.height // 4)
+    arrived = {table: _clock_columns(wh, table) for table in clock.COLUMNS}
+    with wh.transaction() as cur:
+        clock.rebuild(cur, account)
+    for table, before in arrived.items():
+        assert before.drop(before.columns[0]).null_count().row(0) != (before.height,) * (before.width - 1)
+        assert before.equals(_clock_columns(wh, table)), table

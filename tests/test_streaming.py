@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from data import ingest
 from data.cli import import_paths
 from data.format_types import Context
 from data.plans import plan_files, run_plan
@@ -141,3 +142,33 @@ def test_streaming_notes_of_batches_sum_their_counts_and_keep_quoted_words() -> 
     notes = merged_notes([["Channels not known to CS Pulse, read as 'other': 'tier 2' (3)", "skipped 2 blank lines"],
                           ["Channels not known to CS Pulse, read as 'other': 'tier 2' (1,200)"]])
     assert notes == ["Channels not known to CS Pulse, read as 'other': 'tier 2' (1,203)", "skipped 2 blank lines"]
+
+
+def test_streaming_a_crash_after_the_merge_leaves_the_warehouse_as_it_was_and_nothing_staged(
+        tmp_path: Path, small_batches: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batches are staged outside the import's transaction; the merge and the ledger row are one transaction."""
+    db = tmp_path / "w.duckdb"
+    first = tmp_path / "march.csv"
+    first.write_text(ZENDESK_HEADER + zendesk_rows(range(1, 4)))
+    import_paths([str(first)], db, small_batches)
+    before = tickets(db)
+    later = tmp_path / "march-later.csv"
+    later.write_text(ZENDESK_HEADER + zendesk_rows(range(3, 11), updated="2024-03-09 10:00:00", subject="Refund"))
+
+    def crash(*args: object) -> None:
+        raise MemoryError("the machine ran out of memory while recording the import")
+
+    monkeypatch.setattr(ingest.Warehouse, "bump_version", staticmethod(crash))  # after the merge wrote its rows
+    with pytest.raises(MemoryError):
+        import_paths([str(later)], db, small_batches)
+    monkeypatch.undo()
+    assert tickets(db) == before
+    wh = Warehouse(db)
+    try:
+        assert wh.cursor().execute("SELECT count(*) FROM imports").fetchone()[0] == 1
+        assert wh.cursor().execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staging'").fetchone()[0] \
+            == 0
+    finally:
+        wh.close()
+    [again] = import_paths([str(later)], db, small_batches)
+    assert (again.status, again.inserted, again.updated) == ("imported", 7, 1)
