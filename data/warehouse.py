@@ -113,6 +113,10 @@ class Warehouse:
         self.path = str(path)
         self.read_only = read_only
         self._write_lock = threading.Lock()
+        # data_version as last read, None once a write may have changed it: every cached read of every page asks for
+        # it, and only this connection's transactions change it (one process owns the file)
+        self._version: int | None = None
+        self._version_lock = threading.Lock()
         self.closed = False
         self._con = _connect(self.path, read_only, memory_mb)
         if not read_only:
@@ -144,6 +148,13 @@ class Warehouse:
                 raise
             finally:
                 cur.close()
+                self._forget_version()
+
+    def _forget_version(self) -> None:
+        # Under the lock a reader holds while it reads and keeps the version: one that read before the commit keeps
+        # the old version only until this, one that reads after it sees the new one.
+        with self._version_lock:
+            self._version = None
 
     @staticmethod
     def bump_version(cur: duckdb.DuckDBPyConnection) -> None:
@@ -151,8 +162,12 @@ class Warehouse:
         cur.execute("UPDATE warehouse_meta SET value = (value::BIGINT + 1)::VARCHAR WHERE key = 'data_version'")
 
     def data_version(self) -> int:
-        """Changes with every committed write: the key that invalidates cached query results."""
-        return int(self.meta("data_version") or 0)
+        """Changes with every committed write: the key that invalidates cached query results. Read from the file once
+        per write, not once per cached read."""
+        with self._version_lock:
+            if self._version is None:
+                self._version = int(self.meta("data_version") or 0)
+            return self._version
 
     def meta(self, key: str) -> str | None:
         row = self.cursor().execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()

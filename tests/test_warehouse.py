@@ -301,3 +301,19 @@ def test_a_read_only_open_of_an_older_warehouse_says_how_to_migrate_it(tmp_path:
     with pytest.raises(WarehouseError, match=f"schema version {SCHEMA_VERSION - 1}, this CS Pulse expects "
                                              f"{SCHEMA_VERSION}; open it once with the dashboard"):
         Warehouse(path, read_only=True)
+
+
+def test_data_version_is_read_from_the_file_once_per_transaction() -> None:
+    """Every cached read asks for the version: it is kept until the next transaction ends, committed or not, and
+    only a transaction may change it (a write outside one, as here, goes unseen until then)."""
+    wh = Warehouse()
+    assert wh.data_version() == 0
+    wh.cursor().execute("UPDATE warehouse_meta SET value = '41' WHERE key = 'data_version'")
+    assert wh.data_version() == 0
+    with wh.transaction() as cur:
+        wh.bump_version(cur)
+    assert wh.data_version() == 42
+    with pytest.raises(RuntimeError), wh.transaction() as cur:
+        wh.bump_version(cur)
+        raise RuntimeError("rolled back")
+    assert wh.data_version() == 42
