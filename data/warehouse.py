@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +106,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class _Version:
+    """A database's data_version as last read, shared by every handle on it in this process, None once a write may
+    have changed it. Every cached read of every page asks for it; only transactions change it, and only this
+    process writes the file (DuckDB lets one process open it for writing)."""
+
+    def __init__(self) -> None:
+        self._value: int | None = None
+        self._lock = threading.Lock()
+
+    def read(self, from_file: Callable[[], int]) -> int:
+        with self._lock:
+            if self._value is None:
+                self._value = from_file()
+            return self._value
+
+    def forget(self) -> None:
+        # Under the lock a reader holds while it reads and keeps the version: one that read before a commit keeps
+        # the old version only until this, one that reads after it sees the new one.
+        with self._lock:
+            self._value = None
+
+
+_VERSIONS: dict[str, _Version] = {}
+_VERSIONS_LOCK = threading.Lock()
+
+
+def _version_of(path: str) -> _Version:
+    if path == MEMORY:
+        return _Version()  # every handle on memory is a database of its own
+    with _VERSIONS_LOCK:
+        return _VERSIONS.setdefault(str(Path(path).resolve()), _Version())
+
+
 class Warehouse:
     """The one connection to a DuckDB file (or memory) with its schema migrated."""
 
@@ -113,10 +146,7 @@ class Warehouse:
         self.path = str(path)
         self.read_only = read_only
         self._write_lock = threading.Lock()
-        # data_version as last read, None once a write may have changed it: every cached read of every page asks for
-        # it, and only this connection's transactions change it (one process owns the file)
-        self._version: int | None = None
-        self._version_lock = threading.Lock()
+        self._version = _version_of(self.path)
         self.closed = False
         self._con = _connect(self.path, read_only, memory_mb)
         if not read_only:
@@ -128,6 +158,7 @@ class Warehouse:
                 "open it once with the dashboard (or import into it) to migrate it."
             )
         _lock_down(self._con)
+        self._version.forget()  # a file made anew where an earlier handle of this process had one
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
@@ -148,13 +179,7 @@ class Warehouse:
                 raise
             finally:
                 cur.close()
-                self._forget_version()
-
-    def _forget_version(self) -> None:
-        # Under the lock a reader holds while it reads and keeps the version: one that read before the commit keeps
-        # the old version only until this, one that reads after it sees the new one.
-        with self._version_lock:
-            self._version = None
+                self._version.forget()
 
     @staticmethod
     def bump_version(cur: duckdb.DuckDBPyConnection) -> None:
@@ -164,10 +189,7 @@ class Warehouse:
     def data_version(self) -> int:
         """Changes with every committed write: the key that invalidates cached query results. Read from the file once
         per write, not once per cached read."""
-        with self._version_lock:
-            if self._version is None:
-                self._version = int(self.meta("data_version") or 0)
-            return self._version
+        return self._version.read(lambda: int(self.meta("data_version") or 0))
 
     def meta(self, key: str) -> str | None:
         row = self.cursor().execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()

@@ -317,3 +317,10 @@ def test_data_version_is_read_from_the_file_once_per_transaction() -> None:
         wh.bump_version(cur)
         raise RuntimeError("rolled back")
     assert wh.data_version() == 42
+
+
+def test_a_write_through_another_handle_on_the_same_file_changes_the_version(tmp_path: Path) -> None:
+    reader, writer = Warehouse(tmp_path / "w.duckdb"), Warehouse(tmp_path / "w.duckdb")
+    before = reader.data_version()
+    import_batch(writer, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))}))
+    assert reader.data_version() == before + 1
