@@ -2,7 +2,7 @@
 builds the demo store) and again on the same warehouse with a new server (a later start), against a one-metric
 Streamlit app started the same way (Streamlit's own floor).
 
-    python bench/startup.py [--repeat 3] [--top 15]
+    python bench/startup.py [--repeat 3] [--top 15] [--against ../other-checkout]
 
 Each start is a new `streamlit run` on a free port of 127.0.0.1 from the project folder (its .streamlit/config.toml),
 as tests/test_browser.py serves it, over a warehouse file in a fresh temp folder: what `streamlit run dashboard.py`
@@ -11,7 +11,9 @@ until Debian's chromium, driven by Playwright and launched beforehand, shows the
 ("drawn"), and the server's CPU seconds from its start until then (on a machine shared with other work, wall time
 says as much about the neighbours as about the dashboard; CPU time much less). Medians of --repeat rounds; each
 round is first start, later start, baseline, in turn, so a busy moment of the machine falls on all three alike.
-Ratios are against the baseline's figure of the same column.
+Ratios are against the baseline's figure of the same column. With --against, each round also starts the
+dashboard of another checkout (first and later start, in turn with this one's), and a last table gives this
+checkout's medians over that one's: a before and after measured on the same machine state.
 
 Then one more first and later start under `python -X importtime`, untimed (the flag slows imports), gives what each
 top-level package cost to import in the server's whole life until the Overview was drawn (self times summed).
@@ -50,8 +52,8 @@ class Start:
 
 
 @contextmanager
-def started(script: Path, warehouse: Path, log: Path,
-            python_flags: tuple[str, ...] = ()) -> Iterator[tuple[str, float, int]]:
+def started(script: Path, warehouse: Path, log: Path, python_flags: tuple[str, ...] = (),
+            project: Path = PROJECT) -> Iterator[tuple[str, float, int]]:
     """A `streamlit run` of ``script`` as tests.test_browser.serve starts one; yields its URL, the seconds until
     it answered its health check and its PID. Stopped by its PID when the block ends."""
     port = free_port()
@@ -61,7 +63,7 @@ def started(script: Path, warehouse: Path, log: Path,
         server = subprocess.Popen(
             [sys.executable, *python_flags, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true"],
-            cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -88,8 +90,9 @@ def seconds_until_drawn(browser: object, url: str, labels: tuple[str, ...]) -> f
         tab.close()
 
 
-def timed_start(browser: object, script: Path, warehouse: Path, log: Path, labels: tuple[str, ...]) -> Start:
-    with started(script, warehouse, log) as (url, health, pid):
+def timed_start(browser: object, script: Path, warehouse: Path, log: Path, labels: tuple[str, ...],
+                project: Path = PROJECT) -> Start:
+    with started(script, warehouse, log, project=project) as (url, health, pid):
         drawn = seconds_until_drawn(browser, url, labels)
         return Start(health, drawn, cpu_seconds(pid))
 
@@ -100,17 +103,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_round(browser: object, folder: Path) -> dict[str, Start]:
-    warehouse = folder / "warehouse.duckdb"
+def one_round(browser: object, folder: Path, against: Path | None = None, number: int = 0) -> dict[str, Start]:
+    """This checkout's first and later start (with --against, the other's too: first in every second round, so
+    neither always follows the other), then the baseline."""
     baseline = folder / "baseline.py"
     baseline.write_text(BASELINE_APP, encoding="utf-8")
-    dashboard = PROJECT / "dashboard.py"
-    return {
-        "first start": timed_start(browser, dashboard, warehouse, folder / "first.log", OVERVIEW_TILES),
-        "later start": timed_start(browser, dashboard, warehouse, folder / "later.log", OVERVIEW_TILES),
-        "baseline": timed_start(browser, baseline, folder / "unused.duckdb", folder / "baseline.log",
-                                ("Tickets created",)),
-    }
+    checkouts = [(PROJECT, "")] + ([(against, AGAINST)] if against is not None else [])
+    starts: dict[str, Start] = {}
+    for project, suffix in checkouts[::-1] if number % 2 else checkouts:
+        starts |= dashboard_starts(browser, folder, project, suffix)
+    return starts | {"baseline": timed_start(browser, baseline, folder / "unused.duckdb", folder / "baseline.log",
+                                             ("Tickets created",))}
+
+
+AGAINST = " (against)"  # the row names of the other checkout's starts
+
+
+def dashboard_starts(browser: object, folder: Path, project: Path, suffix: str) -> dict[str, Start]:
+    """A first and a later start of ``project``'s dashboard, over a warehouse of their own."""
+    tag = suffix.strip(" ()")
+    warehouse, dashboard = folder / f"warehouse{tag}.duckdb", project / "dashboard.py"
+    return {f"{name} start{suffix}": timed_start(browser, dashboard, warehouse, folder / f"{name}{tag}.log",
+                                                 OVERVIEW_TILES, project)
+            for name in ("first", "later")}
 
 
 def import_logs(browser: object, folder: Path) -> dict[str, str]:
@@ -151,12 +166,23 @@ def print_table(rounds: list[dict[str, Start]]) -> None:
     print(f"Median of {len(rounds)} rounds; seconds; ratio = this row / baseline, same column; server CPU: its CPU "
           f"seconds from its start until drawn. Load average at the end: {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} CPUs.")
-    print(f"{'start':<13}{'to health':>10}{'ratio':>7}{'health to drawn':>17}{'ratio':>7}{'server CPU':>12}{'ratio':>7}"
+    print(f"{'start':<23}{'to health':>10}{'ratio':>7}{'health to drawn':>17}{'ratio':>7}{'server CPU':>12}{'ratio':>7}"
           "   each round's health to drawn")
     for name, start in medians.items():
         each = " ".join(f"{r[name].drawn:.2f}" for r in rounds)
-        print(f"{name:<13}{start.health:>10.2f}{start.health / floor.health:>7.2f}{start.drawn:>17.2f}"
+        print(f"{name:<23}{start.health:>10.2f}{start.health / floor.health:>7.2f}{start.drawn:>17.2f}"
               f"{start.drawn / floor.drawn:>7.2f}{start.cpu:>12.2f}{start.cpu / floor.cpu:>7.2f}   {each}")
+    if any(name.endswith(AGAINST) for name in medians):
+        print_against(medians)
+
+
+def print_against(medians: dict[str, Start]) -> None:
+    print("\nThis checkout over the other (against), medians of the same rounds; below 1 is faster here")
+    print(f"{'start':<13}{'to health':>10}{'health to drawn':>17}{'server CPU':>12}")
+    for name in ("first start", "later start"):
+        this, other = medians[name], medians[name + AGAINST]
+        print(f"{name:<13}{this.health / other.health:>10.2f}{this.drawn / other.drawn:>17.2f}"
+              f"{this.cpu / other.cpu:>12.2f}")
 
 
 HEAVY = ("sklearn", "scipy", "holidays", "data.demo", "data.classifier", "html_report", "plotly", "pandas")
@@ -179,6 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of first, later and baseline start")
     parser.add_argument("--top", type=int, default=15, help="packages in the import table")
+    parser.add_argument("--against", type=Path, help="another checkout whose dashboard starts in turn with this one's")
     args = parser.parse_args()
     if CHROMIUM is None:
         sys.exit("Debian's chromium is not installed (apt-get install chromium)")
@@ -190,7 +217,7 @@ def main() -> None:
         for number in range(args.repeat):
             folder = Path(temp) / f"round{number}"
             folder.mkdir()
-            rounds.append(one_round(browser, folder))
+            rounds.append(one_round(browser, folder, args.against and args.against.resolve(), number))
             print(f"  round {number + 1}: " + ", ".join(f"{name} {s.health:.2f}+{s.drawn:.2f} s ({s.cpu:.2f} CPU)"
                                                       for name, s in rounds[-1].items()), file=sys.stderr)
         logs = import_logs(browser, Path(temp))

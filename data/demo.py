@@ -29,12 +29,11 @@ import polars as pl
 from data.basics import POLARS_TYPES, sha256_bytes
 from data.ingest import Batch
 from data.privacy import key_from_digest
-from data.schema import ORDER_LINES, ORDERS, TICKETS, Table
+from data.schema import DEMO_SOURCE, ORDER_LINES, ORDERS, TICKETS, Table
 from data.taxonomy import CATEGORIES
 
 __all__ = ["DEMO_END", "DEMO_SOURCE", "DEMO_START", "demo_batch", "generate"]
 
-DEMO_SOURCE = "demo"
 DEMO_START = date(2024, 10, 1)
 DEMO_END = date(2026, 10, 31)  # inclusive, a local date in the requested time zone
 DEMO_VERSION = 5  # bump when the generator changes, so a stored demo is not mistaken for the new one

@@ -24,6 +24,12 @@ from data.basics import in_shared_chunks
 from data.cast import Problem
 from data.privacy import customer_keys
 from data.raw_tables import RawTable, header_lookup
+from data.schema import (  # the reasons' own home: the KPIs read them without these readers
+    FIRST_REPLY_BEFORE_CREATION,
+    ISSUE_SPOILS,
+    RESOLVED_BEFORE_CREATED,
+    RESOLVED_BEFORE_FIRST_REPLY,
+)
 
 Kind = Literal["text", "int", "number", "money", "bool", "timestamp", "minutes", "hours", "seconds", "rating",
                "email", "customer_id"]
@@ -371,19 +377,6 @@ def finish_tickets(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
                          "those durations are kept out of the KPIs.")
     stamps = [c for c in ("created_at", "first_reply_at", "solved_at", "updated_at") if c in frame.columns]
     return frame.with_columns(pl.max_horizontal(stamps).alias("updated_at"))
-
-
-# Why a ticket's durations are kept out of the KPIs (its `data_issues`), and the durations each reason spoils, on
-# both clocks: metrics/registry.py keeps a business-hours KPI out by these reasons, whichever column it came from.
-FIRST_REPLY_BEFORE_CREATION = "first reply before creation"
-RESOLVED_BEFORE_CREATED = "resolved before created"
-RESOLVED_BEFORE_FIRST_REPLY = "resolved before first reply"
-RESOLUTION_MINUTES = ("first_resolution_minutes", "full_resolution_minutes", "full_resolution_business_minutes")
-ISSUE_SPOILS: dict[str, tuple[str, ...]] = {
-    FIRST_REPLY_BEFORE_CREATION: ("first_reply_minutes", "first_reply_business_minutes"),
-    RESOLVED_BEFORE_CREATED: RESOLUTION_MINUTES,
-    RESOLVED_BEFORE_FIRST_REPLY: RESOLUTION_MINUTES,
-}
 
 
 def _impossible_checks(columns: set[str]) -> list[tuple[pl.Expr, str, tuple[str, ...]]]:

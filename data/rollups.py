@@ -30,7 +30,7 @@ import re
 
 import duckdb
 
-from data.format_types import ISSUE_SPOILS
+from data.schema import ISSUE_SPOILS
 from data.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEMO_SOURCE = "demo"  # the source of the demo store's rows: here, so that a page can ask for it without the generator
+
+# Why a ticket's durations are kept out of the KPIs (its `data_issues`), and the durations each reason spoils, on
+# both clocks: metrics/registry.py keeps a business-hours KPI out by these reasons, whichever column it came from.
+# Here, not with the checks in data/format_types.py, so that the KPIs do not import the file readers.
+FIRST_REPLY_BEFORE_CREATION = "first reply before creation"
+RESOLVED_BEFORE_CREATED = "resolved before created"
+RESOLVED_BEFORE_FIRST_REPLY = "resolved before first reply"
+RESOLUTION_MINUTES = ("first_resolution_minutes", "full_resolution_minutes", "full_resolution_business_minutes")
+ISSUE_SPOILS: dict[str, tuple[str, ...]] = {
+    FIRST_REPLY_BEFORE_CREATION: ("first_reply_minutes", "first_reply_business_minutes"),
+    RESOLVED_BEFORE_CREATED: RESOLUTION_MINUTES,
+    RESOLVED_BEFORE_FIRST_REPLY: RESOLUTION_MINUTES,
+}
+
 
 @dataclass(frozen=True)
 class Table:

@@ -118,8 +118,6 @@ class _Versions:
         self._writes: dict[str, int] = {}
 
     def get(self, path: str, read: Callable[[], int]) -> int:
-        if path == MEMORY:  # every in-memory warehouse is a database of its own
-            return read()
         with self._lock:
             if path in self._known:
                 return self._known[path]
@@ -144,10 +142,12 @@ class Warehouse:
 
     def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False, memory_mb: int | None = None) -> None:
         self.path = str(path)
+        # what the kept data version is kept under: every handle on one file shares a database, every in-memory
+        # handle is a database of its own
+        self._versions_key = f"{MEMORY}{id(self)}" if self.path == MEMORY else str(Path(self.path).resolve())
         self.read_only = read_only
         self._write_lock = threading.Lock()
         self.closed = False
-        _VERSIONS.forget(self.path)  # another process may have written it since this one last held it
         self._con = _connect(self.path, read_only, memory_mb)
         if not read_only:
             self._migrate()
@@ -158,6 +158,8 @@ class Warehouse:
                 "open it once with the dashboard (or import into it) to migrate it."
             )
         _lock_down(self._con)
+        # migrated, or written by another process (or made anew) since this one last held it
+        _VERSIONS.forget(self._versions_key)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
@@ -180,7 +182,7 @@ class Warehouse:
             try:
                 yield cur
             finally:
-                _VERSIONS.forget(self.path)
+                _VERSIONS.forget(self._versions_key)
                 cur.close()
 
     @staticmethod
@@ -191,7 +193,7 @@ class Warehouse:
 
     def data_version(self) -> int:
         """Changes with every committed write: the key that invalidates cached query results."""
-        return _VERSIONS.get(self.path, lambda: int(self.meta("data_version") or 0))
+        return _VERSIONS.get(self._versions_key, lambda: int(self.meta("data_version") or 0))
 
     def meta(self, key: str) -> str | None:
         row = self.cursor().execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
@@ -233,7 +235,7 @@ class Warehouse:
     def close(self) -> None:
         self.closed = True
         self._con.close()
-        _VERSIONS.forget(self.path)
+        _VERSIONS.forget(self._versions_key)
 
     def _migrate(self) -> None:
         self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")

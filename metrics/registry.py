@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from data.format_types import ISSUE_SPOILS
+from data.schema import ISSUE_SPOILS
 
 Unit = Literal["count", "minutes", "hours", "fraction", "money", "per_100", "score"]
 Better = Literal["higher", "lower", "neither"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
+from metrics import availability
+from metrics import query as mq
+from metrics.tiles import OVERVIEW_COMMERCE, OVERVIEW_SUPPORT, TILES_PER_ROW, kpi_tiles
 from settings import get_settings
 from tests.conftest import PROJECT, held_by_another_process, load_fixture, use_warehouse, warehouse_file
 
@@ -82,6 +86,32 @@ def test_overview_tile_delta_compares_with_the_previous_period(fixture_file: Pat
     app = _app(start="2024-03-04", end="2024-03-10")
     created = next(m for m in app.metric if m.label == "Tickets created")
     assert created.value == "4" and created.delta == "+3 (+300%)"  # 1 ticket the week before
+
+
+def test_overview_reads_its_tiles_in_one_query_with_the_values_each_row_gives_alone(
+        fixture_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The three rows of tiles come from one compare of all thirteen KPIs (cached, each row finds it), and show
+    what each row read on its own shows: metrics.tiles.kpi_tiles per row, straight from the warehouse."""
+    wh = Warehouse(fixture_file)
+    cur, settings = wh.cursor(), get_settings()
+    filters = mq.default_filters(cur, settings=settings)
+    support = availability.on_a_clock_with_data(cur, OVERVIEW_SUPPORT)
+    rows = (support[:TILES_PER_ROW], support[TILES_PER_ROW:], OVERVIEW_COMMERCE)
+    alone = [(t.label, t.value, t.delta or "") for row in rows for t in kpi_tiles(cur, row, filters, settings)]
+    wh.close()
+    compared: list[tuple[str, ...]] = []
+    real = mq.compare
+
+    @functools.wraps(real)
+    def counted(cur: object, names: tuple[str, ...], *args: object, **kwargs: object) -> object:
+        compared.append(tuple(names))
+        return real(cur, names, *args, **kwargs)
+
+    monkeypatch.setattr(mq, "compare", counted)
+    app = _app()
+    assert [(m.label, m.value, m.delta) for m in app.metric] == alone
+    assert len(alone) == 14  # two average order values, one per currency
+    assert compared == [(*support, *OVERVIEW_COMMERCE)]
 
 
 def test_overview_ignores_bad_url_values_with_a_message(fixture_file: Path) -> None:

@@ -335,3 +335,26 @@ def test_a_version_read_that_a_write_overtook_is_not_kept() -> None:
     assert versions.get("f.duckdb", read_then_overtaken) == 1
     assert versions.get("f.duckdb", lambda: 2) == 2  # the overtaken read was not kept
     assert versions.get("f.duckdb", lambda: 3) == 2  # this one was
+
+
+def test_data_version_is_read_from_the_file_once_per_transaction() -> None:
+    """Every cached read asks for the version: it is kept until the next transaction ends, committed or not, and
+    only a transaction may change it (a write outside one, as here, goes unseen until then)."""
+    wh = Warehouse()
+    assert wh.data_version() == 0
+    wh.cursor().execute("UPDATE warehouse_meta SET value = '41' WHERE key = 'data_version'")
+    assert wh.data_version() == 0
+    with wh.transaction() as cur:
+        wh.bump_version(cur)
+    assert wh.data_version() == 42
+    with pytest.raises(RuntimeError), wh.transaction() as cur:
+        wh.bump_version(cur)
+        raise RuntimeError("rolled back")
+    assert wh.data_version() == 42
+
+
+def test_a_write_through_another_handle_on_the_same_file_changes_the_version(tmp_path: Path) -> None:
+    reader, writer = Warehouse(tmp_path / "w.duckdb"), Warehouse(tmp_path / "w.duckdb")
+    before = reader.data_version()
+    import_batch(writer, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))}))
+    assert reader.data_version() == before + 1

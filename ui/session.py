@@ -20,8 +20,9 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.state import get_session_state
 
-from data import categorising, clock, demo, inbox, ingest, linking, rollups
+from data import categorising, clock, inbox, ingest, linking, rollups
 from data.classifier import TaxonomyError
+from data.schema import DEMO_SOURCE
 from data.warehouse import Warehouse
 from metrics import facts
 from metrics import query as mq
@@ -42,7 +43,7 @@ def warehouse() -> Warehouse:
     wh = Warehouse(settings().warehouse_file)
     _follow_clock(wh)
     rollups.sync(wh)  # a warehouse from before the ticket rollup gets it once, before any page reads
-    if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{demo.DEMO_SOURCE}"):
+    if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
     # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
@@ -71,6 +72,8 @@ def _follow_clock(wh: Warehouse) -> None:
 
 
 def load_demo(wh: Warehouse) -> None:
+    from data import demo  # the generator and numpy's random streams, for an empty warehouse only
+
     with st.spinner("Building the demo store (two years of orders and tickets)…"):
         result = ingest.import_batch(wh, demo.demo_batch(salt=ingest.pii_salt(wh, settings())))
     log.info("demo store loaded: %s tickets and orders", result.inserted)
@@ -149,7 +152,7 @@ def _row_count(cur: object, table: str) -> int:
 
 
 def has_demo_data() -> bool:
-    return demo.DEMO_SOURCE in imports().filter(pl.col("undone_at").is_null())["source"].to_list()
+    return DEMO_SOURCE in imports().filter(pl.col("undone_at").is_null())["source"].to_list()
 
 
 def data_replaced() -> None:

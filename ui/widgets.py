@@ -16,10 +16,11 @@ import polars as pl
 import streamlit as st
 
 import html_report
-from data import demo, ingest
+from data import ingest
 from data.basics import mapped
 from data.export import safe_csv
 from data.privacy import mask_pii
+from data.schema import DEMO_SOURCE
 from metrics import availability, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
@@ -63,7 +64,7 @@ def demo_notice() -> None:
             st.info("The warehouse is empty. Load the demo store on the **Data** page, or import your exports.")
         return
     text, action = st.columns([5, 1], vertical_alignment="center")
-    mixed = imports().filter(pl.col("undone_at").is_null() & (pl.col("source") != demo.DEMO_SOURCE)).height
+    mixed = imports().filter(pl.col("undone_at").is_null() & (pl.col("source") != DEMO_SOURCE)).height
     message = ("**Demo data.** These numbers come from a generated demo store, not from your business." if not mixed
                else "**Demo data is mixed with your imports.** Clear it to see only your own numbers.")
     text.info(message, icon=":material/science:")
@@ -74,16 +75,19 @@ def demo_notice() -> None:
 def clear_demo_button(where: str) -> None:
     if st.button("Yes, remove the demo data", key=f"clear_demo_{where}", type="primary",
                  **guard("clear_data")):
-        act("clear_data", ingest.clear_source, demo.DEMO_SOURCE)
+        act("clear_data", ingest.clear_source, DEMO_SOURCE)
         data_replaced()
         flash("Demo data cleared.")
 
 
 # --- KPI tiles ---------------------------------------------------------------------------------------------------
-def kpi_row(names: Sequence[str], filters: mq.Filters) -> None:
-    """One tile per KPI (per currency for money and ratios of money) with the change against the previous period."""
-    compared = cached(mq.compare, tuple(names), filters)
-    sizes = kpis(names, filters, samples=True).row(0, named=True)
+def kpi_row(names: Sequence[str], filters: mq.Filters, among: Sequence[str] = ()) -> None:
+    """One tile per KPI (per currency for money and ratios of money) with the change against the previous period.
+    ``among``: every tile of the page, read with the first row's in one cached query that the other rows then find
+    (three statements for the Overview's three rows where each row's own took nine)."""
+    fetched = tuple(among) or tuple(names)
+    compared = cached(mq.compare, fetched, filters)
+    sizes = kpis(fetched, filters, samples=True).row(0, named=True)
     row = tiles(names, compared, sizes, min_sample())
     _record(row)
     for cell, tile in zip(st.columns(len(row)), row, strict=True):
