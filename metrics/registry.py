@@ -77,8 +77,11 @@ STILL_OPEN = f"solved_at IS NULL AND coalesce(NOT ({SOLVED_STATUS}), TRUE)"
 # never when, or gives neither statuses nor solve times, cannot place a solve in a period nor say what was open at a
 # period's end. (A source with statuses and nothing solved yet is fine: all its tickets are open.)
 TICKETS_LOADED = "EXISTS (SELECT 1 FROM tickets)"
-SOLVE_TIMES_KNOWN = (f"{TICKETS_LOADED} AND NOT EXISTS (SELECT source FROM tickets GROUP BY source "
-                     f"HAVING count(solved_at) = 0 AND (count(status) = 0 OR bool_or({SOLVED_STATUS})))")
+# Only the sources without any solve time have their statuses read: testing every row's status took most of the time.
+SOLVE_TIMES_KNOWN = (f"{TICKETS_LOADED} AND NOT EXISTS (SELECT 1 FROM (SELECT source FROM tickets GROUP BY source "
+                     "HAVING count(solved_at) = 0) unsolved WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE "
+                     "t.source = unsolved.source AND t.status IS NOT NULL) OR EXISTS (SELECT 1 FROM tickets t "
+                     f"WHERE t.source = unsolved.source AND t.{SOLVED_STATUS}))")
 ORDERS_LOADED = "EXISTS (SELECT 1 FROM orders)"
 TICKETS_HINT = "a helpdesk export (Zendesk, Freshdesk, Gorgias, Help Scout, or a mapped file)"
 ORDERS_HINT = "an orders export (Shopify, WooCommerce, Olist)"
