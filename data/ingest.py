@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock
+from data import clock, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -133,9 +133,10 @@ def _already_imported(cur: duckdb.DuckDBPyConnection, sha256: str) -> str | None
 
 def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, base: ImportResult,
                    import_id: str, per_table: dict[str, dict[str, int]]) -> ImportResult:
-    """After the merge, in its transaction, for either path: the clock columns, the ledger row and the new data
-    version."""
+    """After the merge, in its transaction, for either path: the clock columns, the tag lists, the ledger row and
+    the new data version."""
     clock.fill(cur, import_id, per_table)  # local dates and business minutes, once, on the recorded clock
+    tags.fill(cur, import_id, per_table)  # the tags as a list, once
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
