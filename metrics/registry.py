@@ -234,12 +234,12 @@ def _sla_flag(duration: Duration, kind: str, unanswered: str) -> str:
 
 
 # tag_list: the tags as lower-case words, split once at import (data/tags.py); NULL where the export gives none
-ESCALATED = (f"CASE WHEN list_has_any(tag_list, $escalation_tags) "
+ESCALATED = ("CASE WHEN list_has_any(tag_list, $escalation_tags) "
              "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
              f"WHEN {source_measures('tags', 'group_name')} THEN FALSE END")
 # From an export without a replies count, the automation tags alone say which tickets were automated; from one with
 # it, a ticket whose count is missing stays out.
-AUTOMATED = (f"CASE WHEN list_has_any(tag_list, $automation_tags) THEN TRUE "
+AUTOMATED = ("CASE WHEN list_has_any(tag_list, $automation_tags) THEN TRUE "
              "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
              f"WHEN NOT {source_measures('agent_replies')} AND {source_measures('tags')} THEN FALSE END")
 # Solved now: by its solve time or, where the export gives none, by its status.
