@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
+from data import clock
 from data.ingest import Batch, import_batch
+from data.schema import FACT_TABLES
 from data.warehouse import Warehouse
 from metrics import query as mq
-from metrics.registry import BY_NAME, Metric
+from metrics.registry import BY_NAME, METRICS, Metric
 from settings import Settings
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
@@ -95,6 +97,12 @@ def test_backlog_weekly_and_over_the_whole_view_is_the_count_at_its_last_day(han
     assert _series(mq.query(hand.cursor(), ["backlog"], midweek, "week", settings=UTC_SETTINGS)) == [DAILY[4]]
 
 
+def test_every_snapshot_reads_stored_local_days_of_both_its_times() -> None:
+    for metric in (m for m in METRICS if m.until):
+        assert {mq.local_date(metric.table, metric.time), mq.local_date(metric.table, metric.until)} \
+            <= set(FACT_TABLES[metric.table].derived)
+
+
 def test_a_snapshot_that_is_not_a_count_of_rows_is_refused() -> None:
     summed = Metric(name="open_replies", label="x", sql="sum(agent_replies)", unit="count", better="lower",
                     description="x.", until="solved_at")
@@ -128,11 +136,14 @@ def _as_of(period: date, grain: str, view: mq.Filters, zone: ZoneInfo) -> D:
     return D.combine(local_end, D.min.time(), zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["clock worked out live", "clock stored"])
 @pytest.mark.parametrize("grain", ["week", "month"])
-def test_backlog_equals_the_definition_ticket_by_ticket(grain: str) -> None:
+def test_backlog_equals_the_definition_ticket_by_ticket(grain: str, stored: bool) -> None:
     rows = _random_tickets(400)
-    wh = tickets(rows)
+    wh = tickets(rows)  # its local dates are on UTC, the default clock: Kolkata's are worked out in the query
     kolkata = Settings(_env_file=None, timezone="Asia/Kolkata")  # type: ignore[call-arg]
+    if stored:
+        assert clock.sync(wh, clock.Clock.of(kolkata))
     zone = ZoneInfo("Asia/Kolkata")
     view = mq.Filters(date(2024, 2, 7), date(2024, 3, 30), channel=("email", "chat"))
     frame = mq.query(wh.cursor(), ["backlog"], view, grain, by="priority", settings=kolkata, samples=True)
