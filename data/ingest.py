@@ -133,10 +133,9 @@ def _already_imported(cur: duckdb.DuckDBPyConnection, sha256: str) -> str | None
 
 def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, base: ImportResult,
                    import_id: str, per_table: dict[str, dict[str, int]]) -> ImportResult:
-    """After the merge, in its transaction, for either path: the clock columns, the tag lists, the ledger row and
-    the new data version."""
+    """After the merge, in its transaction, for either path: the clock columns, the ledger row and the new data
+    version."""
     clock.fill(cur, import_id, per_table)  # local dates and business minutes, once, on the recorded clock
-    tags.fill(cur, import_id, per_table)  # the tags as a list, once
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -215,7 +214,7 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
     parent = PARENT_OF.get(table.name)
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
-    columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
+    columns = ", ".join(_merged_column(c, table) for c in table.column_names)
     if not _has_rows_of(cur, table, source):
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
         inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM staged",
@@ -254,6 +253,15 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
                     "FROM changes WHERE action <> 'same'")
     return {"inserted": counts.get("insert", 0), "updated": counts.get("update", 0),
             "unchanged": counts.get("same", 0)}
+
+
+def _merged_column(name: str, table: Table) -> str:
+    """What a merged row holds in ``name``: the import's id, a column worked out from the row's own (the tag list,
+    written as the row is, since DuckDB rewrites a whole row to update a list later), or the staged value."""
+    if name == "import_id":
+        return "$import_id AS import_id"
+    computed = tags.COMPUTED.get(table.name, {})
+    return f"{computed[name]} AS {name}" if name in computed else name
 
 
 def _has_rows_of(cur: duckdb.DuckDBPyConnection, table: Table, source: str) -> bool:
