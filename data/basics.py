@@ -16,6 +16,7 @@ import polars as pl
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
+    "VARCHAR[]": pl.List(pl.String()),
     "TIMESTAMP": pl.Datetime("us"),
     "DATE": pl.Date(),
     "INTEGER": pl.Int32(),

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock, rollups
+from data import clock, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -220,7 +220,7 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
     parent = PARENT_OF.get(table.name)
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
-    columns = ", ".join("$import_id AS import_id" if c == "import_id" else c for c in table.column_names)
+    columns = ", ".join(_merged_column(c, table) for c in table.column_names)
     arriving, clock_params = clock.arriving(cur, table.name, "staged")
     if not _has_rows_of(cur, table, source):
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
@@ -261,6 +261,15 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
                     "FROM changes WHERE action <> 'same'")
     return {"inserted": counts.get("insert", 0), "updated": counts.get("update", 0),
             "unchanged": counts.get("same", 0)}
+
+
+def _merged_column(name: str, table: Table) -> str:
+    """What a merged row holds in ``name``: the import's id, a column worked out from the row's own (the tag list,
+    written as the row is, since DuckDB rewrites a whole row to update a list later), or the staged value."""
+    if name == "import_id":
+        return "$import_id AS import_id"
+    computed = tags.COMPUTED.get(table.name, {})
+    return f"{computed[name]} AS {name}" if name in computed else name
 
 
 def _has_rows_of(cur: duckdb.DuckDBPyConnection, table: Table, source: str) -> bool:

@@ -107,13 +107,16 @@ TICKETS = Table(
         ("first_reply_business_minutes_computed", "DOUBLE", 6),
         ("first_resolution_business_minutes_computed", "DOUBLE", 6),
         ("full_resolution_business_minutes_computed", "DOUBLE", 6),
+        # Derived by data/tags.py in each import's transaction: the tags split into lower-case words
+        ("tag_list", "VARCHAR[]", 7),
     ),
     key=("source", "ticket_id"),
     required=("source", "ticket_id", "created_at"),
     derived=("category", "category_source", "category_confidence", "order_source", "linked_order_id",
              "order_link", "created_local_at", "created_local_date", "created_local_hour", "created_local_isodow",
              "solved_local_date", "first_reply_business_minutes_computed",
-             "first_resolution_business_minutes_computed", "full_resolution_business_minutes_computed"),
+             "first_resolution_business_minutes_computed", "full_resolution_business_minutes_computed",
+             "tag_list"),
 )
 
 ORDERS = Table(

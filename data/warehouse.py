@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from data import tags
 from data.schema import FACT_TABLES
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # the account's clock worked out once per row (data/clock.py): a warehouse recording no clock yet has its
     # columns worked out by the next import or the next start of the dashboard
     (*_fact_tables_at(6),),
+    # the tags split once per row (data/tags.py), the rows kept for an undo too
+    (*_fact_tables_at(7), tags.fill_all("tickets"), tags.fill_all("tickets_replaced")),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,10 +24,10 @@ from data.warehouse import Warehouse
 from metrics import checks, registry
 from metrics.registry import DIMENSIONS
 
-Kind = Literal["boolean", "sources", "values", "timestamp", "count"]
+Kind = Literal["boolean", "values", "timestamp", "count"]
 META_KEY = "facts"
-# the shape registry.source_measures writes: a subquery of the sources whose export gives a column
-_SOURCES_SUBQUERY = re.compile(r"\(SELECT DISTINCT source FROM tickets WHERE [^()]*\)")
+# the shape registry.source_measures writes: the list of the sources whose export gives a column
+_SOURCES_SUBQUERY = re.compile(r"\(SELECT list\(DISTINCT source\) FROM tickets WHERE [^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,8 @@ class Fact:
 
     def bound(self, param: str) -> str:
         """What stands in the statement in place of ``sql``: the stored value as a bound parameter."""
-        return {"boolean": f"(${param}::BOOLEAN)", "sources": f"(SELECT unnest(${param}::VARCHAR[]))",
-                "values": f"(${param}::VARCHAR[])", "timestamp": f"(${param}::TIMESTAMP)",
-                "count": f"(${param}::BIGINT)"}[self.kind]
-
-    @property
-    def evaluated(self) -> str:
-        """What works the value out: a set of sources is kept as their list."""
-        if self.kind == "sources":
-            return f"(SELECT coalesce(list(source ORDER BY source), []) FROM {self.sql} AS s(source))"
-        return self.sql
+        return {"boolean": f"(${param}::BOOLEAN)", "values": f"(${param}::VARCHAR[])",
+                "timestamp": f"(${param}::TIMESTAMP)", "count": f"(${param}::BIGINT)"}[self.kind]
 
 
 def column_present(column: str, table: str = "tickets") -> str:
@@ -69,7 +61,7 @@ def facts() -> tuple[Fact, ...]:
     found: dict[str, Kind] = {registry.DATA_AS_OF: "timestamp"}
     for metric in registry.METRICS:
         for text in (metric.sql, metric.sample):
-            found.update({subquery: "sources" for subquery in _SOURCES_SUBQUERY.findall(text)})
+            found.update({subquery: "values" for subquery in _SOURCES_SUBQUERY.findall(text)})
         if metric.known:
             found[metric.known] = "boolean"
         found.update({column_present(column): "boolean" for column in metric.needs})
@@ -98,7 +90,7 @@ def refresh(warehouse: Warehouse) -> bool:
 
 
 def _evaluate(cur: duckdb.DuckDBPyConnection, wanted: tuple[Fact, ...] | list[Fact]) -> dict[str, object]:
-    row = cur.execute("SELECT " + ", ".join(fact.evaluated for fact in wanted)).fetchone() or ()
+    row = cur.execute("SELECT " + ", ".join(fact.sql for fact in wanted)).fetchone() or ()
     return {fact.sql: value for fact, value in zip(wanted, row, strict=True)}
 
 

@@ -300,21 +300,14 @@ def _aggregates(metrics: list[Metric], samples: bool, over_rollup: bool = False)
 
 
 def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool = False) -> str:
+    if metrics[0].until:
+        return _snapshot_cte(name, metrics, grain, by, samples)
     first = metrics[0]
     aggregates = _aggregates(metrics, samples)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
-    if first.until:
-        select = f"SELECT s.period{by_column}, {aggregates}"
-        source = (
-            f"FROM spine s JOIN {first.table} t ON t.{first.time} < s.as_of "
-            f"AND coalesce(t.{first.until}, 'infinity'::TIMESTAMP) >= s.as_of"
-            + (f" AND {breakdown_column(by, 't.')} = s.by_value" if by else "")
-            + f" WHERE {dimension_filter(first.table)}"
-        )
-    else:
-        period = f"date_trunc('{grain}', {local_date(first.table, first.time)})::DATE" if grain else "$start::DATE"
-        select = f"SELECT {period} AS period{by_column}, {aggregates}"
-        source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
+    period = f"date_trunc('{grain}', {local_date(first.table, first.time)})::DATE" if grain else "$start::DATE"
+    select = f"SELECT {period} AS period{by_column}, {aggregates}"
+    source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
     if not first.by_currency:
         return f"{name} AS ({select} {source} GROUP BY ALL)"
     per_currency = select.replace(" AS period", " AS period, currency", 1)
@@ -411,6 +404,46 @@ def _combined(function: str, argument: str, condition: str) -> str | None:
     if found is None:
         return None
     return f"sum({found})::BIGINT" if function == "count" else f"sum({found})"
+
+
+def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool) -> str:
+    """Rows alive at each period's end (``time`` before it, ``until`` empty or not before it): the rows begun before
+    it less the rows also ended before it. Each row is +1 on the local day of ``time`` and -1 on the later of the
+    local days of ``time`` and ``until``; the steps are counted per period (a row before the first period in the
+    first) and a running sum over the periods adds them up. Two grouped passes over the rows, where testing every
+    row at every period's end grew as rows x periods. A period ends at a local midnight, so "before its end" is a
+    local day before the period's next, as every other KPI places its rows."""
+    first = metrics[0]
+    if any(m.sql != "count(*)" or m.sample != "count(*)" or m.by_currency for m in metrics):
+        raise ValueError(f"a snapshot (until=) counts rows, with sql and sample count(*): {[m.name for m in metrics]}")
+    table = first.table
+    begun, ended = local_date(table, first.time), local_date(table, first.until)
+    ended = f"greatest({begun}, {ended})"  # a row that ends before it begins is never open
+    days = " UNION ALL ".join(  # grouped by day first: a period is worked out per day, not per row
+        f"SELECT {day} AS day{_by_column(by)}, {sign}count(*) AS step FROM {table} "
+        f"WHERE {condition}{dimension_filter(table)} GROUP BY ALL"
+        for day, sign, condition in ((begun, "", ""), (ended, "-", f"{first.until} IS NOT NULL AND "))
+    )
+    by_value = ", by_value" if by else ""
+    steps = (f"SELECT {_snapshot_period('day', grain)} AS period{by_value}, sum(step) AS step FROM ({days}) "
+             "WHERE day < $end_excl::DATE GROUP BY ALL")
+    keys = ["period", "by_value"] if by else ["period"]
+    window = "(PARTITION BY s.by_value ORDER BY s.period)" if by else "(ORDER BY s.period)"
+    alive = f"(sum(coalesce(c.step, 0)) OVER {window})::BIGINT"
+    columns = "".join(f", {alive} AS {m.name}" + (f", {alive} AS {m.name}_n" if samples else "") for m in metrics)
+    return (f"{name} AS (SELECT {', '.join('s.' + k for k in keys)}{columns} FROM spine s LEFT JOIN "
+            f"({steps}) c USING ({', '.join(keys)}))")
+
+
+def _snapshot_period(day: str, grain: str | None) -> str:
+    """The period whose end first follows ``day``; the first period for days before it."""
+    if grain is None:
+        return "$start::DATE"
+    return f"greatest(date_trunc('{grain}', {day}), date_trunc('{grain}', $start::DATE))::DATE"
+
+
+def _by_column(by: str | None) -> str:
+    return f", {breakdown_column(by)} AS by_value" if by else ""
 
 
 def _base_column(metric: Metric, samples: bool = False) -> str:

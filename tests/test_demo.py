@@ -19,6 +19,7 @@ BASELINE_DAYS = 28
 
 SQL_TO_POLARS: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
+    "VARCHAR[]": pl.List(pl.String()),
     "TIMESTAMP": pl.Datetime("us"),
     "DATE": pl.Date(),
     "INTEGER": pl.Int32(),
