@@ -88,14 +88,17 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
         "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
     cur = warehouse.cursor()
     mapping, corrections = load_store_mapping(cur), _corrections(cur)
-    last = cur.execute("SELECT max(rowid) FROM tickets").fetchone()[0]
+    last, pending = cur.execute(f"SELECT max(rowid), count(*) FILTER (WHERE {where}) FROM tickets").fetchone()
     slices = range(0, -1 if last is None else last + 1, CHUNK_ROWS)
+    # A few slices keep the rollup's days as they go; more would work the same days out again in each slice (an
+    # export out of date order touches every day in every slice), so they leave it unused and rebuild it once.
+    keep = _keep_rollup if pending <= CHUNK_ROWS else lambda cur, _rows, everything: warehouse.bump_version(cur)
     counts, tickets = [], 0
     for first in slices:
         with warehouse.transaction() as cur:
             known = _known_slice(cur, where, first, taxonomy, corrections, mapping)
             if known.height:
-                _keep_rollup(cur, known, everything=False)  # per slice: an export in date order touches few days
+                keep(cur, known, everything=False)
         tickets += known.height
         counts.append(known.select("category_source").drop_nulls())
     if not tickets:
@@ -106,7 +109,10 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
             guessed = _guess(cur, first, taxonomy, mapping.adopt, models)
             counts.append(guessed.select("category_source"))
             if guessed.height:
-                _keep_rollup(cur, guessed, everything=False)
+                keep(cur, guessed, everything=False)
+    if keep is not _keep_rollup:
+        with warehouse.transaction() as cur:
+            rollups.bump_version(cur, everything=True)
     by_source = dict(pl.concat(counts)["category_source"].value_counts().iter_rows())
     log.info("categorised %d tickets: %s", tickets, by_source)
     return Categorised(tickets, by_source)

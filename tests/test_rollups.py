@@ -185,6 +185,19 @@ def test_categorising_a_correction_and_linking_keep_the_rollup_equal_to_raw(wh: 
     _assert_rollup_equals_raw(wh, new_york)
 
 
+@pytest.mark.parametrize("slice_rows", [100, 10**6])
+def test_categorising_in_many_slices_or_one_keeps_the_rollup_equal_to_raw(
+        wh: Warehouse, new_york: Settings, monkeypatch: pytest.MonkeyPatch, slice_rows: int) -> None:
+    """More pending tickets than a slice: the rollup is left unused while the slices commit and rebuilt once at the
+    end; fewer: each slice keeps its days. Either way it holds what the raw rows say, and it is current."""
+    from data import categorising
+
+    monkeypatch.setattr(categorising, "CHUNK_ROWS", slice_rows)
+    assert categorise(wh, load_taxonomy()).tickets > 100  # many slices of 100, or one
+    assert rollup_current(wh.cursor(), new_york)
+    _assert_rollup_equals_raw(wh, new_york, ["wismo_tickets", "tickets_created"])
+
+
 def test_a_clock_change_rebuilds_the_rollup_on_the_new_local_days(wh: Warehouse) -> None:
     berlin = Settings(_env_file=None, timezone="Europe/Berlin")  # type: ignore[call-arg]
     assert not rollup_current(wh.cursor(), berlin)  # the stored days are New York's: raw until rebuilt
