@@ -88,15 +88,18 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
         "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
     cur = warehouse.cursor()
     mapping, corrections = load_store_mapping(cur), _corrections(cur)
-    last, pending = cur.execute(f"SELECT max(rowid), count(*) FILTER (WHERE {where}) FROM tickets").fetchone()
-    slices = range(0, -1 if last is None else last + 1, CHUNK_ROWS)
+    pending = cur.execute(f"SELECT count(*) FROM tickets WHERE {where}").fetchone()[0]
+    # slices by a hash of each ticket's key: an UPDATE moves rows of a table with a list column (DuckDB rewrites
+    # them), so slices by rowid missed the moved ones (each start of the dashboard guessed half the rest again)
+    parts = max(1, -(-pending // CHUNK_ROWS))
+    slices = [(part, parts) for part in range(parts)]
     # A few slices keep the rollup's days as they go; more would work the same days out again in each slice (an
     # export out of date order touches every day in every slice), so they leave it unused and rebuild it once.
-    keep = _keep_rollup if pending <= CHUNK_ROWS else lambda cur, _rows, everything: warehouse.bump_version(cur)
+    keep = _keep_rollup if parts == 1 else lambda cur, _rows, everything: warehouse.bump_version(cur)
     counts, tickets = [], 0
-    for first in slices:
+    for part in slices:
         with warehouse.transaction() as cur:
-            known = _known_slice(cur, where, first, taxonomy, corrections, mapping)
+            known = _known_slice(cur, where, part, taxonomy, corrections, mapping)
             if known.height:
                 keep(cur, known, everything=False)
         tickets += known.height
@@ -104,9 +107,9 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
     if not tickets:
         return Categorised(0, {})
     models: dict[bool, TicketModel | None] = {}
-    for first in slices:
+    for part in slices:
         with warehouse.transaction() as cur:
-            guessed = _guess(cur, first, taxonomy, mapping.adopt, models)
+            guessed = _guess(cur, part, taxonomy, mapping.adopt, models)
             counts.append(guessed.select("category_source"))
             if guessed.height:
                 keep(cur, guessed, everything=False)
@@ -118,14 +121,18 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
     return Categorised(tickets, by_source)
 
 
-def _known_slice(cur: duckdb.DuckDBPyConnection, where: str, first: int, taxonomy: Taxonomy,
+_IN_SLICE = "hash(source, ticket_id) % $parts = $part"
+
+
+def _known_slice(cur: duckdb.DuckDBPyConnection, where: str, part: tuple[int, int], taxonomy: Taxonomy,
                  corrections: pl.DataFrame, mapping: StoreMapping) -> pl.DataFrame:
-    """The run's tickets among rows ``first`` to ``first + CHUNK_ROWS - 1``, their category written where the export,
-    a tag or a correction decides it, the others made pending. rowid: one integer to write back on."""
+    """The run's tickets of one slice (``part``: which of how many), their category written where the export, a tag
+    or a correction decides it, the others made pending. rowid, read and written in one transaction: one integer to
+    write back on."""
     pending = cur.execute(
         f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, description, "
-        f"category_source IS NOT NULL AS placed_before FROM tickets WHERE ({where}) AND rowid BETWEEN $first AND $last",
-        {"first": first, "last": first + CHUNK_ROWS - 1}).pl()
+        f"category_source IS NOT NULL AS placed_before FROM tickets WHERE ({where}) AND {_IN_SLICE}",
+        {"part": part[0], "parts": part[1]}).pl()
     known = _known(pending, taxonomy, corrections, mapping).join(pending.select("ticket_row", "placed_before"),
                                                                  on="ticket_row")
     _write(cur, known.filter(pl.col("category_source").is_not_null() | pl.col("placed_before")))
@@ -299,21 +306,20 @@ def _first_tag_alias(tags: pl.Series, aliases: dict[str, str]) -> pl.Series:
 
 
 # --- what the text says --------------------------------------------------------------------------------------------
-def _guess(cur: duckdb.DuckDBPyConnection, first: int, taxonomy: Taxonomy, adopted: bool,
+def _guess(cur: duckdb.DuckDBPyConnection, part: tuple[int, int], taxonomy: Taxonomy, adopted: bool,
            models: dict[bool, TicketModel | None]) -> pl.DataFrame:
-    """Categorise the pending tickets among rows ``first`` to ``first + CHUNK_ROWS - 1`` by their text, once per
-    distinct text, and write them; returns their category_source, one row per ticket. ``models``: the model, once
-    learned, for the next slices."""
-    rows = {"first": first, "last": first + CHUNK_ROWS - 1}
-    pending = "category_source IS NULL AND rowid BETWEEN $first AND $last"
+    """Categorise the pending tickets of one slice by their text, once per distinct text, and write them; returns
+    their category_source, one row per ticket. ``models``: the model, once learned, for the next slices."""
+    rows = {"part": part[0], "parts": part[1]}
+    pending = f"category_source IS NULL AND {_IN_SLICE}"
     texts = cur.execute(f"SELECT DISTINCT subject, description FROM tickets WHERE {pending}", rows).pl()
     if texts.is_empty():
         return pl.DataFrame(schema={"category_source": pl.String, "source": pl.String, "ticket_id": pl.String})
     cur.register("placed", _place(cur, texts, taxonomy, adopted, models).select(*TEXT, *OUTPUT))
-    sources = cur.execute(f"""UPDATE tickets t SET category = p.category, category_source = p.category_source,
+    sources = cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
                                                 category_confidence = p.category_confidence
                               FROM placed p
-                              WHERE {pending.replace("category_source", "t.category_source")}
+                              WHERE t.category_source IS NULL AND hash(t.source, t.ticket_id) % $parts = $part
                                 AND t.subject IS NOT DISTINCT FROM p.subject
                                 AND t.description IS NOT DISTINCT FROM p.description
                               RETURNING category_source, source, ticket_id""", rows).pl()
