@@ -159,6 +159,15 @@ def warehouse() -> Iterator[Warehouse]:
     wh.close()
 
 
+def tickets(rows: list[dict[str, object]]) -> Warehouse:
+    """A warehouse holding just these tickets (ids T1, T2, ... in order)."""
+    wh = Warehouse()
+    ids = pl.format("T{}", pl.int_range(1, len(rows) + 1))
+    frame = pl.DataFrame(rows).with_columns(source=pl.lit("t"), ticket_id=ids)
+    import_batch(wh, Batch("t.csv", "sha-t", "t", "tickets", {"tickets": frame}))
+    return wh
+
+
 def warehouse_file(monkeypatch: pytest.MonkeyPatch, path: Path, load: Callable[[Warehouse], None]) -> Path:
     """A warehouse file loaded by ``load`` and closed, with the app pointed at it: what a started dashboard finds."""
     wh = Warehouse(path)

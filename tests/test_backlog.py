@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 
 from data import clock
-from data.ingest import Batch, import_batch
 from data.schema import FACT_TABLES
 from data.warehouse import Warehouse
 from metrics import query as mq
 from metrics.registry import BY_NAME, METRICS, Metric
 from settings import Settings
+from tests.conftest import tickets
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
 UTC_SETTINGS = Settings(_env_file=None, timezone="UTC")  # type: ignore[call-arg]
@@ -41,14 +41,6 @@ HAND = [
 ]
 DAILY = [2, 3, 2, 3, 2, 3, 3]
 DAILY_BY_CHANNEL = {"email": [1, 2, 2, 2, 1, 2, 2], "chat": [1, 1, 0, 1, 1, 1, 1]}
-
-
-def tickets(rows: list[dict[str, object]]) -> Warehouse:
-    wh = Warehouse()
-    ids = pl.format("T{}", pl.int_range(1, len(rows) + 1))
-    frame = pl.DataFrame(rows).with_columns(source=pl.lit("t"), ticket_id=ids)
-    import_batch(wh, Batch("t.csv", "sha-t", "t", "tickets", {"tickets": frame}))
-    return wh
 
 
 @pytest.fixture

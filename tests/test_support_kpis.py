@@ -10,22 +10,13 @@ from datetime import datetime as D
 import polars as pl
 import pytest
 
-from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import availability, distributions, drilldown
 from metrics import query as mq
 from settings import Settings
+from tests.conftest import tickets
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
-
-
-def tickets(rows: list[dict[str, object]]) -> Warehouse:
-    """A warehouse holding just these tickets (ids T1, T2, ... in order)."""
-    wh = Warehouse()
-    ids = pl.format("T{}", pl.int_range(1, len(rows) + 1))
-    frame = pl.DataFrame(rows).with_columns(source=pl.lit("t"), ticket_id=ids)
-    import_batch(wh, Batch("t.csv", "sha-t", "t", "tickets", {"tickets": frame}))
-    return wh
 
 
 def one(wh: Warehouse, name: str, filters: mq.Filters, settings: Settings) -> object:
