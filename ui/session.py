@@ -235,6 +235,18 @@ def sidebar_filters() -> mq.Filters:
                       priority=tuple(st.session_state["priority"]))
 
 
+def warm_up() -> mq.Filters:
+    """What every page of a visit without a link reads first, read before anyone visits (warm_up.py): the warehouse
+    opened (the demo store built on a first start), the sidebar's choices and bounds, the import ledger. Returns the
+    filters such a visit starts with: the default dates, nothing else chosen."""
+    for key in mq.DIMENSIONS:
+        cached(mq.dimension_values, key)
+    link_dates()
+    category_labels()
+    has_demo_data()
+    return cached(mq.default_filters)
+
+
 LINK_MARGIN = timedelta(days=366)  # a link may look a year past the data: a previous period, a peak ahead
 LINK_TEXT_MAX = 200  # longer than any date, slug or event a page writes; a longer value is dropped before any work
 LINK_VALUES_MAX = 50  # values of one repeated parameter (channels, categories, events)
