@@ -34,6 +34,7 @@ def warm_up() -> None:
     for name in QUIET_IN_THREAD:
         logging.getLogger(name).addFilter(_not_in_warm_up)
     try:
+        from data.warehouse import WarehouseError
         from settings import SettingsError
         from ui import overview
 
@@ -41,6 +42,8 @@ def warm_up() -> None:
             overview.warm_up()
         except SettingsError:
             log.info("no warm-up: a setting has a value CS Pulse cannot use (the first visit says which)")
+        except WarehouseError as error:  # in use by another process, say: as the frame logs it
+            log.warning("no warm-up: warehouse unavailable: %s", error)
     except Exception:
         log.exception("the warm-up failed; the first visit works the Overview out itself")
 

@@ -18,7 +18,7 @@ from streamlit.web.server.app_discovery import discover_asgi_app
 
 import warm_up
 from metrics import query as mq
-from tests.conftest import PROJECT, load_fixture, warehouse_file
+from tests.conftest import PROJECT, held_by_another_process, load_fixture, warehouse_file
 from ui import session
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -104,3 +104,12 @@ def test_the_server_starts_serving_while_the_warm_up_still_runs(monkeypatch: pyt
     assert asyncio.run(serve()) is False
     release.set()
     assert finished.wait(60)
+
+
+def test_a_warehouse_in_use_stops_the_warm_up_with_a_line_in_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    path = warehouse_file(monkeypatch, tmp_path / "held.duckdb", load_fixture)
+    with held_by_another_process(path), caplog.at_level(logging.INFO, logger="cspulse"):
+        warm_up.warm_up()
+    assert "no warm-up: warehouse unavailable" in caplog.text
+    assert "Traceback" not in caplog.text
