@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,8 +39,10 @@ def warm_up() -> None:
         from settings import SettingsError
         from ui import overview
 
+        began = time.monotonic()
         try:
-            overview.warm_up()
+            if overview.warm_up():
+                log.info("warm-up: the Overview was worked out in %.1f s", time.monotonic() - began)
         except SettingsError:
             log.info("no warm-up: a setting has a value CS Pulse cannot use (the first visit says which)")
         except WarehouseError as error:  # in use by another process, say: as the frame logs it

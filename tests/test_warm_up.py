@@ -18,6 +18,7 @@ from streamlit.web.server.app_discovery import discover_asgi_app
 
 import warm_up
 from metrics import query as mq
+from settings import get_settings
 from tests.conftest import PROJECT, held_by_another_process, load_fixture, warehouse_file
 from ui import session
 
@@ -113,3 +114,16 @@ def test_a_warehouse_in_use_stops_the_warm_up_with_a_line_in_the_log(
         warm_up.warm_up()
     assert "no warm-up: warehouse unavailable" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_a_broken_taxonomy_file_stops_the_warm_up_before_the_warehouse_as_it_stops_the_frame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "mine.toml"
+    broken.write_text('languages = ["en"]\n[categories.Bad-Slug]\nlabel = "x"\ndescription = "y"\n')
+    monkeypatch.setenv("CSPULSE_TAXONOMY_PATH", str(broken))
+    get_settings.cache_clear()
+    opened = _counted(monkeypatch, session, "Warehouse")
+    with caplog.at_level(logging.INFO, logger="cspulse"):
+        warm_up.warm_up()
+    assert opened == []
+    assert "the complaint taxonomy file is not usable" in caplog.text and "the warm-up failed" not in caplog.text

@@ -13,7 +13,7 @@ from metrics.registry import BY_NAME
 from metrics.tiles import OVERVIEW_COMMERCE, OVERVIEW_FIRST_REPLY, OVERVIEW_SUPPORT
 from ui import session
 from ui.session import kpis
-from ui.widgets import chart, default_kpi, explain_chart, kpi_values, on_a_clock_with_data, sample_sizes
+from ui.widgets import chart, default_kpi, explain_chart, kpi_values, on_a_clock_with_data, sample_sizes, unavailable
 
 
 def tiles_shown() -> tuple[list[str], tuple[str, ...]]:
@@ -22,11 +22,18 @@ def tiles_shown() -> tuple[list[str], tuple[str, ...]]:
     return support, (*support, *OVERVIEW_COMMERCE)
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """What a visit without a link reads before the Overview's tiles show, read into the shared caches before anyone
-    visits: the warehouse and the sidebar (``session.warm_up``), then the tiles of the default dates."""
+    visits: the warehouse and the sidebar (``session.warm_up``), then the tiles of the default dates. Whether it got
+    that far (not with a taxonomy file the frame refuses)."""
     filters = session.warm_up()
-    kpi_values(tiles_shown()[1], filters)
+    if filters is None:
+        return False
+    support, every_tile = tiles_shown()
+    for row in (support, OVERVIEW_COMMERCE):  # what explain_missing says above each row of tiles
+        unavailable(row)
+    kpi_values(every_tile, filters)
+    return True
 
 
 def volume_and_speed(filters: mq.Filters, grain: str) -> None:

@@ -235,10 +235,13 @@ def sidebar_filters() -> mq.Filters:
                       priority=tuple(st.session_state["priority"]))
 
 
-def warm_up() -> mq.Filters:
-    """What every page of a visit without a link reads first, read before anyone visits (warm_up.py): the warehouse
-    opened (the demo store built on a first start), the sidebar's choices and bounds, the import ledger. Returns the
-    filters such a visit starts with: the default dates, nothing else chosen."""
+def warm_up() -> mq.Filters | None:
+    """What every page of a visit without a link reads first, read before anyone visits (warm_up.py): the taxonomy,
+    the warehouse opened (the demo store built on a first start), the sidebar's choices and bounds, the import ledger.
+    Returns the filters such a visit starts with (the default dates, nothing else chosen); None where the frame stops
+    before it opens the warehouse: the taxonomy file is not usable."""
+    if taxonomy_problem():
+        return None
     for key in mq.DIMENSIONS:
         cached(mq.dimension_values, key)
     link_dates()

@@ -108,13 +108,18 @@ def sample_caption(filters: mq.Filters, compared: bool = True) -> str:
 
 def explain_missing(names: Sequence[str]) -> list[str]:
     """Say which KPIs this data cannot give and which export or setting would give them."""
-    missing = cached(availability.unavailable, tuple(names))
+    missing = unavailable(names)
     if missing:
         lines = [f"- **{BY_NAME[name].label}** comes from {provided_by}." for name, provided_by in missing.items()]
         st.info(f"Unavailable with the loaded data ({len(missing)}): it has none of what "
                 f"{'this KPI needs' if len(missing) == 1 else 'these KPIs need'}.\n" + "\n".join(lines),
                 icon=":material/info:")
     return list(missing)
+
+
+def unavailable(names: Sequence[str]) -> dict[str, str]:
+    """The KPIs of ``names`` this data cannot give, each with the export or setting that would give it (cached)."""
+    return cached(availability.unavailable, tuple(names))
 
 
 def on_a_clock_with_data(names: Sequence[str]) -> list[str]:
