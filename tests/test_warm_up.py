@@ -19,7 +19,7 @@ from streamlit.web.server.app_discovery import discover_asgi_app
 import warm_up
 from metrics import query as mq
 from settings import get_settings
-from tests.conftest import PROJECT, held_by_another_process, load_fixture, warehouse_file
+from tests.conftest import PROJECT, held_by_another_process, load_fixture, use_warehouse, warehouse_file
 from ui import session
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -127,3 +127,19 @@ def test_a_broken_taxonomy_file_stops_the_warm_up_before_the_warehouse_as_it_sto
         warm_up.warm_up()
     assert opened == []
     assert "the complaint taxonomy file is not usable" in caplog.text and "the warm-up failed" not in caplog.text
+
+
+def test_a_time_zone_change_the_warm_up_worked_out_is_said_to_the_first_visit_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = warehouse_file(monkeypatch, tmp_path / "warm.duckdb", load_fixture)  # its columns on UTC
+    monkeypatch.setenv("CSPULSE_TIMEZONE", "America/New_York")
+    use_warehouse(monkeypatch, path)
+    warm_up.warm_up()
+
+    def toasts() -> list[str]:
+        app = AppTest.from_file(str(DASHBOARD), default_timeout=60).run()
+        assert not app.exception
+        return [toast.value for toast in app.toast]
+
+    assert [t for t in toasts() if "worked out again for America/New_York" in t] != []
+    assert [t for t in toasts() if "worked out again" in t] == []  # the next visit is not told again
