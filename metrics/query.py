@@ -19,7 +19,7 @@ import polars as pl
 from data import rollups
 from data.clock import Clock, local_time, recorded, with_clock
 from metrics import facts
-from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, Metric
+from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
@@ -303,9 +303,9 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     if metrics[0].until:
         return _snapshot_cte(name, metrics, grain, by, samples)
     first = metrics[0]
-    aggregates = _aggregates(metrics, samples)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     period = f"date_trunc('{grain}', {local_date(first.table, first.time)})::DATE" if grain else "$start::DATE"
+    aggregates = _aggregates(metrics, samples).replace(PERIOD_START, f"greatest({period}, $start::DATE)")
     select = f"SELECT {period} AS period{by_column}, {aggregates}"
     source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
     if not first.by_currency:
