@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock, rollups, tags
+from data import categorising, clock, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -221,7 +221,7 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
     columns = ", ".join(_merged_column(c, table) for c in table.column_names)
-    arriving, clock_params = clock.arriving(cur, table.name, "staged")
+    arriving, clock_params = clock.arriving(cur, table.name, _categorised(cur, table, "staged"))
     if not _has_rows_of(cur, table, source):
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
         inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM {arriving}",
@@ -261,6 +261,12 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
                     "FROM changes WHERE action <> 'same'")
     return {"inserted": counts.get("insert", 0), "updated": counts.get("update", 0),
             "unchanged": counts.get("same", 0)}
+
+
+def _categorised(cur: duckdb.DuckDBPyConnection, table: Table, relation: str) -> str:
+    """Tickets arrive with the category their export, a tag or a correction gives; the rest wait for the
+    classifier (data.categorising, after the import)."""
+    return categorising.arriving(cur, relation) if table.name == "tickets" else relation
 
 
 def _merged_column(name: str, table: Table) -> str:
