@@ -12,9 +12,10 @@ Precedence: an analyst's correction ("analyst"); the store's own category, as ab
 through the taxonomy's aliases ("mapping"); rules on the subject and description ("rules"); a model learned from
 the tickets the store's agents tagged ("model"); else "uncategorised" ("none"), never a guess shown as fact.
 
-It runs in its own transaction after an import, and for anything left pending when the dashboard opens, so a
-new taxonomy, a store mapping or an analyst's correction can re-categorise without a re-import. Texts are
-classified once per distinct subject and description.
+An import writes what a correction, the export or a tag decides with each ticket (:func:`arriving`); the rest
+is placed by its text in a transaction of its own after the import, and anything left pending when the dashboard
+opens, so a new taxonomy, a store mapping or an analyst's correction can re-categorise without a re-import. Texts
+are classified once per distinct subject and description.
 """
 
 from __future__ import annotations
