@@ -165,10 +165,14 @@ def arriving(cur: duckdb.DuckDBPyConnection, table: str, relation: str) -> tuple
     held = recorded(cur)
     if held is None or table not in COLUMNS:
         return relation, {}
+    account = _parse(held)
     expressions = ", ".join(f"{sql} AS {name}" for name, sql in COLUMNS[table].items())
+    # On UTC the wall clock is the stored time itself: no conversion (4 per ticket, 0.3 s per million each).
+    walls = ", ".join(f"{column} AS {name}" for name, column in WALL_CLOCK[table].items()) \
+        if account.timezone == "UTC" else _walls(table)
     sql = (f"(SELECT * EXCLUDE ({', '.join(WALL_CLOCK[table])}) REPLACE ({expressions}) "
-           f"FROM (SELECT *, {_walls(table)} FROM {relation}))")
-    params = _parse(held).params
+           f"FROM (SELECT *, {walls} FROM {relation}))")
+    params = account.params
     return sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))}
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock, order_sequence, rollups, tags
+from data import categorising, clock, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -227,8 +227,8 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
     parent = PARENT_OF.get(table.name)
     if parent:
         return _replace_children(cur, table, FACT_TABLES[parent], import_id)
-    columns = ", ".join(_merged_column(c, table) for c in table.column_names)
-    arriving, clock_params = clock.arriving(cur, table.name, "staged")
+    columns = ", ".join(_merged_column(c) for c in table.column_names)
+    arriving, clock_params = clock.arriving(cur, table.name, _derived(cur, table, "staged"))
     if not _has_rows_of(cur, table, source):
         # The first import of a source: nothing to compare with, so no join, no history, one plain insert.
         inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM {arriving}",
@@ -270,13 +270,18 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
             "unchanged": counts.get("same", 0)}
 
 
-def _merged_column(name: str, table: Table) -> str:
-    """What a merged row holds in ``name``: the import's id, a column worked out from the row's own (the tag list,
-    written as the row is, since DuckDB rewrites a whole row to update a list later), or the staged value."""
-    if name == "import_id":
-        return "$import_id AS import_id"
-    computed = tags.COMPUTED.get(table.name, {})
-    return f"{computed[name]} AS {name}" if name in computed else name
+def _derived(cur: duckdb.DuckDBPyConnection, table: Table, relation: str) -> str:
+    """Tickets arrive with their tag list and the category their export, a tag or a correction gives, written with
+    each row (DuckDB rewrites a whole row of a table with a list column to update it later); the rest wait for the
+    classifier (data.categorising, after the import)."""
+    if table.name != "tickets":
+        return relation
+    return categorising.arriving(cur, tags.arriving(cur, relation))
+
+
+def _merged_column(name: str) -> str:
+    """What a merged row holds in ``name``: the import's id, or the arriving value."""
+    return "$import_id AS import_id" if name == "import_id" else name
 
 
 def _has_rows_of(cur: duckdb.DuckDBPyConnection, table: Table, source: str) -> bool:
