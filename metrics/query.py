@@ -301,15 +301,30 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     first = metrics[0]
     aggregates = _aggregates(metrics, samples)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
-    period = f"date_trunc('{grain}', {local_date(first.table, first.time)})::DATE" if grain else "$start::DATE"
-    select = f"SELECT {period} AS period{by_column}, {aggregates}"
+    key, period = _period_key(grain, local_date(first.table, first.time))
+    select = f"SELECT {key} AS period_key{by_column}, {aggregates}"
     source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
-    if not first.by_currency:
-        return f"{name} AS ({select} {source} GROUP BY ALL)"
-    per_currency = select.replace(" AS period", " AS period, currency", 1)
-    maps = ", ".join(f"map_from_entries(list((currency, {m.name}) ORDER BY currency)) AS {m.name}" for m in metrics)
-    keys = "period, by_value" if by else "period"
-    return f"{name} AS (SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL)"
+    grouped = f"{select} {source} GROUP BY ALL"
+    if first.by_currency:
+        per_currency = select.replace(" AS period_key", " AS period_key, currency", 1)
+        maps = ", ".join(f"map_from_entries(list((currency, {m.name}) ORDER BY currency)) AS {m.name}"
+                         for m in metrics)
+        keys = "period_key, by_value" if by else "period_key"
+        grouped = f"SELECT {keys}, {maps} FROM ({per_currency} {source} GROUP BY ALL) GROUP BY ALL"
+    return f"{name} AS (SELECT {period} AS period, * EXCLUDE (period_key) FROM ({grouped}))"
+
+
+def _period_key(grain: str | None, day: str) -> tuple[str, str]:
+    """(a whole number per period of the local date ``day``, the period's first day from ``period_key``). Rows are
+    grouped by the number and the day worked out per period: at ten million tickets, date_trunc on every row and
+    grouping by its date took a median over weeks 1.5 times as long, over months twice (bench/trends.py)."""
+    if grain == "week":  # 0001-01-01 was a Monday: whole weeks since, ISO weeks as date_trunc gives them
+        return f"({day} - DATE '0001-01-01') // 7", "(DATE '0001-01-01' + 7 * period_key::INT)"
+    if grain == "month":
+        return f"year({day}) * 12 + month({day}) - 1", "make_date(period_key // 12, period_key % 12 + 1, 1)"
+    if grain == "day":
+        return day, "period_key"
+    return "$start::DATE", "period_key"
 
 
 def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None, by: str | None,
