@@ -7,8 +7,16 @@ each local day and each (channel, category, priority, group_name), the sums and 
 :data:`PARTS` by their text and reads the rollup where every one of them is here (see ``metrics.query.rollup_sql``).
 
 Medians, percentiles and distinct counts are not here: an exact quantile of a period is not a function of its
-days' quantiles, so they stay raw. Nor is any KPI whose SQL reads a setting (targets, tags, the CSAT rule) or the
-whole table (which sources measure a column): a part would go stale when a setting or another day changes.
+days' quantiles, so they stay raw.
+
+Some parts read a setting (SLA targets, the CSAT rule, escalation and automation tags) or the whole table (which
+sources measure a column, the newest moment in the data). The settings are bound from those recorded beside the
+rollup (``warehouse_meta`` key ``rollup_settings``): a reader uses those parts only while they are the settings in
+force (:func:`settings_current`), else raw rows, and :func:`sync` rebuilds the rollup on the settings in force when
+the dashboard opens. The whole-table values are worked out in one scan at every build and refresh and recorded
+(``rollup_facts``): where which sources measure a column changed, any day may count otherwise and the whole rollup
+is built again; where the newest moment moved, the days of the open tickets that may have passed their SLA target
+since are worked out again with the noted ones.
 
 The rollup is kept in the transaction of every write that changes a column its parts read (imports, undo, clear,
 categorising, corrections, linking, a clock rebuild): such a writer notes the local days its rows had and have

@@ -317,7 +317,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
 def _period_key(grain: str | None, day: str) -> tuple[str, str]:
     """(a whole number per period of the local date ``day``, the period's first day from ``period_key``). Rows are
     grouped by the number and the day worked out per period: at ten million tickets, date_trunc on every row and
-    grouping by its date took a median over weeks 1.5 times as long, over months twice (bench/trends.py)."""
+    grouping by its date took a median over weeks about 1.5 times as long, over months twice."""
     if grain == "week":  # 0001-01-01 was a Monday: whole weeks since, ISO weeks as date_trunc gives them
         return f"({day} - DATE '0001-01-01') // 7", "(DATE '0001-01-01' + 7 * period_key::INT)"
     if grain == "month":
