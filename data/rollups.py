@@ -69,10 +69,14 @@ def _mean(name: str, expression: str) -> dict[str, str]:
     return {f"{name}_sum": f"sum({expression})", f"{name}_n": f"count({expression})"}
 
 
-def _rate(name: str, flag: str) -> dict[str, str]:
-    """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL)."""
-    return {**_mean(name, f"({flag})::INT"), f"{name}_flags": f"count({flag})"}
+_SAME_AS: dict[str, str] = {}  # another aggregate's text -> the part that holds its value too
 
+
+def _rate(name: str, flag: str) -> dict[str, str]:
+    """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL). The
+    mean's count is its sample (a cast keeps NULL): one part for both, one aggregate less per rate to build."""
+    _SAME_AS[f"count(({flag})::INT)"] = f"{name}_n"
+    return {f"{name}_sum": f"sum(({flag})::INT)", f"{name}_n": f"count({flag})"}
 
 
 def _business(stem: str, exported: bool) -> str:
@@ -167,7 +171,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-_DECLARED = [PARTS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
+_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -177,6 +181,7 @@ def normalised(aggregate: str) -> str:
 
 
 PART_OF: dict[str, str] = {normalised(sql): name for name, sql in PARTS.items()}
+PART_OF.update({normalised(text): part for text, part in _SAME_AS.items()})
 
 
 # --- the settings and whole-table values the parts were worked out with -----------------------------------------
