@@ -92,9 +92,16 @@ def query(
     The KPIs the ticket rollup serves read it where it is current (``rollup=False``: every KPI from raw rows)."""
     keys = tuple(d for d, values in filters.dimension_values().items() if values) + ((by,) if by else ())
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
-    with_settings = table is not None and rollups.settings_current(cur, settings)
+    with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
     return execute(cur, build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings),
                    filters, settings)
+
+
+def _reads_settings(names: Sequence[str], by: str | None) -> bool:
+    """Whether some of the KPIs (or their inputs) come from rollup parts that read a setting: only then is it worth
+    a statement to ask which settings the rollup holds."""
+    metrics = _with_inputs([BY_NAME[name] for name in names if name in BY_NAME])
+    return any(served(metric, by, True) and not served(metric, by) for metric in metrics)
 
 
 def rollup_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
