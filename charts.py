@@ -240,12 +240,14 @@ def staffing_heatmap(cells: pl.DataFrame, weekday_names: tuple[str, ...]) -> go.
 
 
 def staffing_need(slots: pl.DataFrame) -> go.Figure:
-    """Required and staffed agents per interval as steps, the hours to add shaded between them."""
+    """Required and staffed agents per interval as steps, the hours to add shaded between them; required alone
+    where staffed agents are unknown (all NULL)."""
     x = slots["slot"].to_list()
     figure = go.Figure()
-    figure.add_scatter(x=x, y=slots["staffed"].to_list(), name="Staffed", mode="lines",
-                       line={"color": SPARE_COLOUR, "shape": "hv", "width": 2},
-                       hovertemplate="%{x|%a %d %b %H:%M}: %{y:.1f} staffed<extra></extra>")
+    if slots["staffed"].is_not_null().any():
+        figure.add_scatter(x=x, y=slots["staffed"].to_list(), name="Staffed", mode="lines",
+                           line={"color": SPARE_COLOUR, "shape": "hv", "width": 2},
+                           hovertemplate="%{x|%a %d %b %H:%M}: %{y:.1f} staffed<extra></extra>")
     figure.add_scatter(x=x, y=slots["required"].to_list(), name="Required", mode="lines",
                        line={"color": SHORT_COLOUR, "shape": "hv", "width": 2},
                        hovertemplate="%{x|%a %d %b %H:%M}: %{y:.0f} required<extra></extra>")

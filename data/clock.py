@@ -117,7 +117,8 @@ def _business(exported: str | None, end: str, end_wall: str) -> str:
 WALL_CLOCK: dict[str, dict[str, str]] = {
     "tickets": {"created_wall": "created_at", "replied_wall": "first_reply_at",
                 "first_solved_wall": "first_solved_at", "solved_wall": "solved_at"},
-    "orders": {"created_wall": "created_at", "fulfilled_wall": "fulfilled_at"},
+    "orders": {"created_wall": "created_at", "fulfilled_wall": "fulfilled_at",
+               "previous_wall": "customer_previous_at", "second_previous_wall": "customer_second_previous_at"},
 }
 
 # table -> column -> SQL over the row's own columns and its wall-clock times. Declared in data/schema.py (version 6)
@@ -138,6 +139,9 @@ COLUMNS: dict[str, dict[str, str]] = {
     "orders": {
         "created_local_date": "created_wall::DATE",
         "fulfilled_local_date": "fulfilled_wall::DATE",
+        # the same customer's orders before it (data/order_sequence.py), on this clock too
+        "customer_previous_local_date": "previous_wall::DATE",
+        "customer_second_previous_local_date": "second_previous_wall::DATE",
     },
 }
 

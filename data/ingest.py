@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import clock, rollups, tags
+from data import clock, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -139,6 +139,9 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
     clock.fill(cur)  # a warehouse recording no clock yet gets every row's local dates and business minutes
     if "tickets" in per_table:
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})
+    if "orders" in per_table:  # after the clock: the neighbours' local dates are read from their rows
+        order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
+        order_sequence.refresh(cur)
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -160,6 +163,10 @@ _COUNTS = ("inserted", "updated", "unchanged")
 # The tickets an import wrote and those it replaced: the local days whose rollup rows it changes, on import and undo.
 _ROWS_OF_IMPORT = ("SELECT created_local_date, solved_local_date FROM tickets WHERE import_id = $id UNION ALL "
                    "SELECT created_local_date, solved_local_date FROM tickets_replaced WHERE replaced_by = $id")
+
+# The orders an import wrote and those it replaced: the customers whose orders' neighbours it changes.
+_ORDERS_OF_IMPORT = ("SELECT customer_key FROM orders WHERE import_id = $id UNION ALL "
+                     "SELECT customer_key FROM orders_replaced WHERE replaced_by = $id")
 
 
 def _replace(result: ImportResult, **changes: object) -> ImportResult:
@@ -299,11 +306,14 @@ def clear_source(warehouse: Warehouse, source: str) -> int:
     """Delete every row and ledger entry of one source in one transaction; returns the tickets and orders removed."""
     removed = 0
     with warehouse.transaction() as cur:
+        order_sequence.note_customers(cur, "SELECT customer_key FROM orders WHERE source = $source",
+                                      {"source": source})
         for name in FACT_TABLES:
             count = cur.execute(f"DELETE FROM {name} WHERE source = $source", {"source": source}).fetchone()[0]
             cur.execute(f"DELETE FROM {name}_replaced WHERE source = $source", {"source": source})
             removed += count if name not in PARENT_OF else 0
         cur.execute("DELETE FROM imports WHERE source = $source", {"source": source})
+        order_sequence.refresh(cur)  # the other sources' orders of the same customers
         warehouse.set_meta(cur, f"cleared:{source}", "true")
         rollups.bump_version(cur, everything=True)  # rare: the whole rollup, not the source's days
     return removed
@@ -322,7 +332,9 @@ def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
         if row[0] is not None:
             raise ImportRejected(f"import {import_id} was already undone at {row[0]:%Y-%m-%d %H:%M} UTC")
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})  # the rows it removes and those it restores
+        order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
         counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
+        order_sequence.refresh(cur)
         cur.execute("UPDATE imports SET undone_at = $at WHERE import_id = $id", {"at": utc_now(), "id": import_id})
         rollups.bump_version(cur)
     log.info("undid import %s: %s", import_id, counts)

@@ -145,10 +145,20 @@ ORDERS = Table(
         ("sales_channel", "VARCHAR", 4),  # as the shop names it (Shopify's Source: web, pos, an app's id)
         ("created_local_date", "DATE", 6),  # on the account's clock, by data/clock.py like the tickets' own
         ("fulfilled_local_date", "DATE", 6),
+        # Derived by data/order_sequence.py in each write's transaction: the order's neighbours among the same
+        # customer's orders, what the repeat purchase rate and retention count by
+        ("customer_previous_at", "TIMESTAMP", 8),
+        ("customer_second_previous_at", "TIMESTAMP", 8),
+        ("kept_previous_at", "TIMESTAMP", 8),  # of not cancelled orders only
+        ("kept_next_at", "TIMESTAMP", 8),
+        ("customer_previous_local_date", "DATE", 8),  # on the account's clock, by data/clock.py
+        ("customer_second_previous_local_date", "DATE", 8),
     ),
     key=("source", "order_id"),
     required=("source", "order_id", "created_at", "currency"),
-    derived=("created_local_date", "fulfilled_local_date"),
+    derived=("created_local_date", "fulfilled_local_date", "customer_previous_at", "customer_second_previous_at",
+             "kept_previous_at", "kept_next_at", "customer_previous_local_date",
+             "customer_second_previous_local_date"),
 )
 
 ORDER_LINES = Table(

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from data import tags
+from data import order_sequence, tags
 from data.schema import FACT_TABLES
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (*_fact_tables_at(6),),
     # the tags split once per row (data/tags.py), the rows kept for an undo too
     (*_fact_tables_at(7), tags.fill_all("tickets"), tags.fill_all("tickets_replaced")),
+    # each order's neighbours among its customer's orders (data/order_sequence.py); the rows kept for an undo get
+    # theirs when an undo restores them
+    (*_fact_tables_at(8), order_sequence.FILL_ALL),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,7 +19,7 @@ import polars as pl
 from data import rollups
 from data.clock import Clock, local_time, recorded, with_clock
 from metrics import facts
-from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, Metric
+from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
@@ -306,9 +306,12 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     if metrics[0].until:
         return _snapshot_cte(name, metrics, grain, by, samples)
     first = metrics[0]
-    aggregates = _aggregates(metrics, samples)
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
-    key, period = _period_key(grain, local_date(first.table, first.time))
+    day = local_date(first.table, first.time)
+    key, period = _period_key(grain, day)
+    # a KPI comparing each row with its period's first day (registry.PERIOD_START) works that day out per row
+    row_period = f"date_trunc('{grain}', {day})::DATE" if grain else "$start::DATE"
+    aggregates = _aggregates(metrics, samples).replace(PERIOD_START, f"greatest({row_period}, $start::DATE)")
     select = f"SELECT {key} AS period_key{by_column}, {aggregates}"
     source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
     grouped = f"{select} {source} GROUP BY ALL"

@@ -497,6 +497,15 @@ LAG_VALID = "fulfilled_at >= created_at"  # a fulfilment before its order is an 
 FULFILMENT_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE fulfilled_at IS NOT NULL)"
 FULFILMENT_HINT = "an orders export with fulfilment times (Shopify 'Fulfilled at', Olist carrier dates)"
 CUSTOMERS_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE customer_key IS NOT NULL)"
+# The local day the period a row counts in starts: metrics.query puts in the view's first day, or the row's week or
+# month where a trend asks for them. Only an aggregate of the period's rows may read it.
+PERIOD_START = "{period_start}"
+# An order is its customer's first in the period when the one before it is not in it, their second when the one
+# before is and the one before that is not: one of each per customer, however many orders share an instant.
+FIRST_IN_PERIOD = (f"customer_key IS NOT NULL AND NOT coalesce(customer_previous_local_date >= {PERIOD_START}, "
+                   "FALSE)")
+SECOND_IN_PERIOD = (f"customer_previous_local_date >= {PERIOD_START} "
+                    f"AND NOT coalesce(customer_second_previous_local_date >= {PERIOD_START}, FALSE)")
 # A ticket's order: the one the linking step found, else the export's own order-number column.
 TICKET_ORDER = "coalesce(linked_order_id, order_id)"
 WISMO = "category = 'shipping_status'"
@@ -545,16 +554,16 @@ ORDER_METRICS: tuple[Metric, ...] = (
     Metric(
         name="repeat_purchase_rate",
         label="Repeat purchase rate",
-        # one aggregate: the period's orders per customer (histogram leaves out orders without one), then the
-        # share of those customers with two or more
-        sql="list_avg(list_transform(map_values(histogram(customer_key)), n -> (n >= 2)::INT))",
+        # counted by each order's neighbours among its customer's orders (data/order_sequence.py), where grouping
+        # millions of orders by customer took seconds: a customer's second order in the period over their first
+        sql=f"count(*) FILTER (WHERE {SECOND_IN_PERIOD}) / nullif(count(*) FILTER (WHERE {FIRST_IN_PERIOD}), 0)",
         unit="fraction",
         better="higher",
         description="Customers with two or more orders in the period ÷ customers who ordered in it (orders "
                     "without a customer left out). Shopify's returning-customer rate instead counts customers "
                     "who had ordered before, at any time; by order time.",
         table="orders",
-        sample="count(DISTINCT customer_key)",
+        sample=f"count(*) FILTER (WHERE {FIRST_IN_PERIOD})",
         provided_by="an orders export with customer emails or ids (Shopify, Olist); WooCommerce Analytics has none",
         known=CUSTOMERS_KNOWN,
     ),

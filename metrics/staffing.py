@@ -40,6 +40,13 @@ from settings import WEEKDAYS, Settings
 INTERVALS: tuple[int, ...] = (60, 30)  # minutes, whole quarter hours (see seen_working); only these reach SQL text
 RECENT_WEEKS = 8  # the contact rate of the orders forecast: tickets per order over the newest 8 weeks
 METHODS: tuple[str, ...] = ("tickets", "orders")  # a forecast from last year's tickets, or its orders x contact rate
+# The totals that compare required with staffed agents: unknown where staffed agents are.
+STAFFED_TOTALS = ("short_agent_hours", "spare_agent_hours", "staffed_agent_hours", "most_short", "short_intervals",
+                  "flagged_intervals")
+# The estimate counts assignees seen replying or solving: without one such ticket in the warehouse (an export
+# without assignees, or without reply and solve times) it has nothing to count, and its 0 would be a guess.
+WORK_SEEN = ("EXISTS (SELECT 1 FROM tickets WHERE assignee IS NOT NULL AND (first_reply_at IS NOT NULL OR "
+             "solved_at IS NOT NULL OR first_solved_at IS NOT NULL))")
 QUALITY_DROP = 0.10  # an interval is "slow" or "unhappy" this far below the baseline's SLA attainment or CSAT
 HANDLE_COLUMN = "handle_minutes"  # no export gives it today; read it once an import does
 FALLBACK_CHANNEL = "other"
@@ -103,7 +110,7 @@ class GapReport:
     slots: pl.DataFrame
     by_weekday_hour: pl.DataFrame  # weekday (0 = Monday), hour, gap (mean over the window)
     minutes: int
-    totals: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, float | None] = field(default_factory=dict)  # None: unknown (no staffed agents to compare)
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,8 @@ class Forecast:
     report: GapReport
     before: Peak
     factor: float
-    source: str  # "roster" (the peak's own, or last year's carried over) or "estimate" (last year's, carried over)
+    source: str  # "roster" (the peak's own, or last year's carried over), "estimate" (last year's, carried over)
+    # or "unknown" (no roster, and an export that shows nobody at work)
     tickets: float
     method: str  # "tickets" or "orders"; an orders forecast without orders or contact rate falls back to tickets
 
@@ -128,10 +136,10 @@ class Window:
     """What the warehouse says about one window of dates under the view's filters, per interval."""
 
     arrivals: pl.DataFrame  # slot, channel, tickets
-    staffed: pl.DataFrame  # slot, staffed
+    staffed: pl.DataFrame | None  # slot, staffed; None: unknown
     quality: pl.DataFrame  # slot, tickets, sla_first_reply_attainment, first_reply_minutes_median, csat, csat_n
     waits: pl.DataFrame  # slot, first_reply_minutes (one row per ticket)
-    source: str  # where staffed agents come from: "roster" or "estimate"
+    source: str  # where staffed agents come from: "roster", "estimate" or "unknown"
     channels: tuple[str, ...]  # every channel the view keeps, arrivals or not (``view_channels``)
 
 
@@ -200,18 +208,22 @@ def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, 
 def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
     the interval. Events are placed by their own time, so a ticket created before the window still counts."""
-    def in_window(column: str) -> str:  # in each branch: over the union, every ticket's flags were worked out first
+    def in_window(column: str) -> str:
         return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
 
     agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
     human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
+    # one pass over the tickets for the three kinds of event (one per kind scanned every ticket three times);
+    # whether a solve was automated is worked out only for the tickets with an event in the window
     sql = f"""
-        WITH events AS (
-            SELECT assignee, first_reply_at AS event_at FROM tickets WHERE {in_window('first_reply_at')} AND {agent}
-            UNION ALL SELECT assignee, first_solved_at FROM tickets
-                WHERE {in_window('first_solved_at')} AND {agent} AND {human_solve}
-            UNION ALL SELECT assignee, solved_at FROM tickets
-                WHERE {in_window('solved_at')} AND {agent} AND {human_solve})
+        WITH worked AS (
+            SELECT assignee, first_reply_at, CASE WHEN {human_solve} THEN first_solved_at END AS first_solved_at,
+                   CASE WHEN {human_solve} THEN solved_at END AS solved_at FROM tickets
+            WHERE ({in_window('first_reply_at')} OR {in_window('first_solved_at')} OR {in_window('solved_at')})
+              AND {agent}),
+        events AS (SELECT assignee, event_at FROM (
+                       SELECT assignee, unnest([first_reply_at, first_solved_at, solved_at]) AS event_at FROM worked)
+                   WHERE {in_window('event_at')})
         -- Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
         -- offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
         -- quarter's local start places all its events in the same interval.
@@ -340,13 +352,19 @@ def _work_days(days: Sequence[date], open_days: Sequence[int]) -> dict[date, dat
     return mapping
 
 
-def gap(required: pl.DataFrame, staffed: pl.DataFrame, start: date, end: date, minutes: int) -> pl.DataFrame:
-    """Per interval: tickets, required (sum over channels), staffed and gap = required − staffed."""
+def gap(required: pl.DataFrame, staffed: pl.DataFrame | None, start: date, end: date, minutes: int) -> pl.DataFrame:
+    """Per interval: tickets, required (sum over channels), staffed and gap = required − staffed; staffed and gap
+    NULL throughout when staffed agents are unknown (``staffed`` None)."""
     grid = slot_grid(start, end, minutes).to_frame()
     need = required.group_by("slot").agg(tickets=pl.col("contacts").sum(), required=pl.col("agents").sum())
-    return (grid.join(need, on="slot", how="left").join(staffed.select("slot", "staffed"), on="slot", how="left")
-            .with_columns(pl.col("tickets", "required", "staffed").fill_null(0).cast(pl.Float64))
-            .with_columns(gap=pl.col("required") - pl.col("staffed")).sort("slot"))
+    slots = grid.join(need, on="slot", how="left").with_columns(pl.col("tickets", "required").fill_null(0)
+                                                                .cast(pl.Float64))
+    if staffed is None:
+        slots = slots.with_columns(staffed=pl.lit(None, pl.Float64))
+    else:
+        slots = slots.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
+            pl.col("staffed").fill_null(0).cast(pl.Float64))
+    return slots.with_columns(gap=pl.col("required") - pl.col("staffed")).sort("slot")
 
 
 def flag_quality(slots: pl.DataFrame, quality: pl.DataFrame, base: dict[str, float | None]) -> pl.DataFrame:
@@ -370,11 +388,12 @@ def by_weekday_hour(slots: pl.DataFrame) -> pl.DataFrame:
     return cells.join(means, on=["weekday", "hour"], how="left").sort("weekday", "hour")
 
 
-def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame | None,
+def report(arrived: pl.DataFrame, staffed: pl.DataFrame | None, quality: pl.DataFrame | None,
            base: dict[str, float | None], *, start: date, end: date, minutes: int, scenario: Scenario,
            channels: Sequence[str] = ()) -> GapReport:
     """The gap of one window under one scenario, with its totals: agent-hours short and spare. Without
-    ``quality`` (a forecast) no interval is flagged."""
+    ``quality`` (a forecast) no interval is flagged. Without ``staffed`` (unknown) every total that rests on staffed
+    agents is None: 0 would read as nobody at work."""
     required = required_agents(arrived, start, end, minutes, scenario, channels)
     quality = quality if quality is not None else pl.DataFrame(schema=NO_QUALITY)
     slots = flag_quality(gap(required, staffed, start, end, minutes), quality, base)
@@ -388,22 +407,29 @@ def report(arrived: pl.DataFrame, staffed: pl.DataFrame, quality: pl.DataFrame |
         "short_intervals": float((slots["gap"] > 0).sum()),
         "flagged_intervals": float(slots["flagged"].sum()),
     }
+    if staffed is None:
+        totals.update(dict.fromkeys(STAFFED_TOTALS))
     return GapReport(required, slots, by_weekday_hour(slots), minutes, totals)
 
 
-def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
+def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame | None) -> pl.DataFrame:
     """Tickets that arrived in intervals with agents on shift and in those without: how many and how long they
     waited for a first reply (answered ones; the unanswered are counted apart). A ticket is answered when its
     ``answered`` says so (else when it has first reply minutes): a business-hours-only export has replies but no
-    calendar wait, which stays unknown rather than making its tickets unanswered."""
+    calendar wait, which stays unknown rather than making its tickets unanswered. Without ``staffed`` (unknown)
+    one row holds every ticket: which of them arrived after hours is unknown."""
     if "answered" not in waits.columns:
         waits = waits.with_columns(answered=pl.col("first_reply_minutes").is_not_null())
-    joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
-        covered=pl.col("staffed").fill_null(0) > 0)
+    if staffed is None:
+        joined, parts = waits.with_columns(covered=pl.lit(None, pl.Boolean)), ((None, "Staffing unknown"),)
+    else:
+        joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
+            covered=pl.col("staffed").fill_null(0) > 0)
+        parts = ((True, "Staffed hours"), (False, "Outside staffed hours"))
     total = max(joined.height, 1)
     rows = []
-    for covered, label in ((True, "Staffed hours"), (False, "Outside staffed hours")):
-        part = joined.filter(pl.col("covered") == covered)
+    for covered, label in parts:
+        part = joined.filter(pl.col("covered").eq_missing(covered))
         answered, waited = int(part["answered"].sum()), part["first_reply_minutes"].drop_nulls()
         rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
                      "answered": answered, "unanswered": part.height - answered,
@@ -417,12 +443,21 @@ def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame) -> pl.DataFrame:
 
 # --- a peak's window: what the Staffing page shows of it -------------------------------------------------------------
 def staffed_agents(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int,
-                   settings: Settings) -> tuple[pl.DataFrame, str]:
+                   settings: Settings) -> tuple[pl.DataFrame | None, str]:
     """Agents staffed per interval and where they come from: the roster when it has a shift in the window,
-    else the estimate from the export (``seen_working``)."""
+    else the estimate from the export (``seen_working``); None and "unknown" where the export shows nobody at
+    work (``WORK_SEEN``) and there is no roster."""
     if roster_shifts(cur, view, settings):
         return roster_staffed(cur, view, minutes, settings), "roster"
+    if not work_seen(cur):
+        return None, "unknown"
     return seen_working(cur, view, minutes, settings), "estimate"
+
+
+def work_seen(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the export shows agents at work at all (``WORK_SEEN``): what the estimate of staffed agents needs."""
+    row = cur.execute(f"SELECT {WORK_SEEN}").fetchone()
+    return bool(row and row[0])
 
 
 def window(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> Window:
@@ -558,7 +593,7 @@ def forecast_peak(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, sce
         staffed, source = roster_staffed(cur, dates, minutes, settings), "roster"
     else:
         staffed_before, source = staffed_agents(cur, last, minutes, settings)
-        staffed = carry(staffed_before, before, peak)
+        staffed = None if staffed_before is None else carry(staffed_before, before, peak)
     gap_report = report(forecast, staffed, None, {}, start=peak.start, end=peak.end, minutes=minutes,
                         scenario=replace(scenario, growth=0.0), channels=view_channels(cur, view, settings))
     return Forecast(gap_report, before, factor, source, float(forecast["tickets"].sum()), used)

@@ -140,6 +140,8 @@ OLD_EXPRESSIONS = {
     "created_local_date": f"({_old_local('created_at')})::DATE",
     "solved_local_date": f"({_old_local('solved_at')})::DATE",
     "fulfilled_local_date": f"({_old_local('fulfilled_at')})::DATE",
+    "customer_previous_local_date": f"({_old_local('customer_previous_at')})::DATE",
+    "customer_second_previous_local_date": f"({_old_local('customer_second_previous_at')})::DATE",
     "first_reply_business_minutes_computed": _old_business("first_reply_at"),
     "first_resolution_business_minutes_computed": _old_business("first_solved_at"),
     "full_resolution_business_minutes_computed": _old_business("solved_at"),

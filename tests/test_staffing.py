@@ -253,18 +253,19 @@ def test_staffing_peak_gap_against_the_roster_is_the_hand_worked_gap(day: Wareho
 
 
 # Ten chats at 10:00-10:09 on Mon 4 March answered after 30 min (chat target 2 min: all breached), and ten the
-# Monday before answered in 1 min (all met). Nobody is assigned: staffed agents are the estimate, 0.
-def _chats(on: date, reply_minutes: float, prefix: str) -> pl.DataFrame:
+# Monday before answered in 1 min (all met) by ann. Nobody is assigned on the 4th: staffed agents are the estimate, 0.
+def _chats(on: date, reply_minutes: float, prefix: str, assignee: str | None = None) -> pl.DataFrame:
     created = [D(on.year, on.month, on.day, 10, i) for i in range(10)]
     return pl.DataFrame({"ticket_id": [f"{prefix}{i}" for i in range(10)], "created_at": created,
                          "channel": ["chat"] * 10, "first_reply_minutes": [reply_minutes] * 10,
-                         "first_reply_at": [c + timedelta(minutes=reply_minutes) for c in created]})
+                         "first_reply_at": [c + timedelta(minutes=reply_minutes) for c in created],
+                         "assignee": pl.Series([assignee] * 10, dtype=pl.String)})
 
 
 @pytest.fixture
 def slow_day() -> Iterator[Warehouse]:
     wh = Warehouse()
-    _add_tickets(wh, pl.concat([_chats(date(2024, 2, 26), 1.0, "q"), _chats(DAY, 30.0, "s")]), "slow")
+    _add_tickets(wh, pl.concat([_chats(date(2024, 2, 26), 1.0, "q", "ann"), _chats(DAY, 30.0, "s")]), "slow")
     yield wh
     wh.close()
 
@@ -290,15 +291,38 @@ def test_staffing_peak_gap_flags_short_intervals_slower_than_the_baseline_weeks(
 def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(day: Warehouse,
                                                                              settings: Settings) -> None:
     table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
-    # no roster and no assignee: the estimate staffs no interval, all 281 tickets arrive outside staffed hours
+    # no roster and nobody seen at work: which tickets arrived after hours is unknown, all 281 in one row
+    assert source == "unknown"
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffing unknown": 281}
+    _add_tickets(day, ACTIVITY, "activity")
+    table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
+    # ann and bo seen replying at 10:05-10:40 (and ann solving at 14:10): 10:00 and 14:00 staffed; the 3 activity
+    # tickets of the day arrived 09:59 (outside), 10:01 and 10:02 (inside), with the 200 chats of 10:00
     assert source == "estimate"
-    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 0, "Outside staffed hours": 281}
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 202, "Outside staffed hours": 82}
     _add_roster(day)
     table, source = staffing.after_hours_for(day.cursor(), DAY_PEAK, VIEW, 60, settings)
-    # the roster covers 09:00-17:00: the 200 chats at 10:00 are inside, the 81 emails at 07:00 outside
+    # the roster covers 09:00-17:00: the 200 chats at 10:00 and the 3 activity tickets are inside, the 81 emails at
+    # 07:00 outside
     assert source == "roster"
-    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 200, "Outside staffed hours": 81}
-    assert table["answered"].sum() == 0  # no ticket of the day has a reply yet
+    assert dict(table.select("coverage", "tickets").iter_rows()) == {"Staffed hours": 203, "Outside staffed hours": 81}
+    assert table["answered"].sum() == 3  # the activity tickets of the day; no chat or email has a reply yet
+
+
+def test_staffing_gap_is_unknown_where_the_export_shows_nobody_at_work(day: Warehouse, settings: Settings) -> None:
+    # an export without assignees (the real Freshdesk sample): no roster and no agent seen replying or solving, so
+    # staffed agents and every total resting on them are unknown, not 0; the agents needed are still worked out
+    report, source = staffing.peak_gap(day.cursor(), DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+    assert source == "unknown"
+    assert report.slots["staffed"].null_count() == report.slots.height == 24
+    assert report.slots["gap"].null_count() == 24
+    for name in staffing.STAFFED_TOTALS:
+        assert report.totals[name] is None, name
+    # required as in test_staffing_gap_against_a_hand_made_roster: 44.5 agent-hours with the roster's 8 staffed
+    assert report.totals["required_agent_hours"] == _report(day, settings, staffing.roster_staffed(
+        day.cursor(), VIEW, 60, settings)).totals["required_agent_hours"]
+    plan = staffing.hiring_plan(report, 8.0)
+    assert plan["extra_agents"].null_count() == plan.height  # nothing to hire can be said either
 
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -9,11 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.cli import import_paths
 from data.demo import DEMO_END, DEMO_START
 from data.warehouse import Warehouse
 from metrics import peaks, staffing
 from metrics.query import Filters
-from settings import load_settings
+from settings import get_settings, load_settings
 from tests.conftest import PROJECT, demo_warehouse_file, load_fixture, use_warehouse, warehouse_file
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -163,3 +165,29 @@ def test_staffing_a_channel_without_handle_time_is_explained(demo: Path, monkeyp
     app.switch_page(PAGE).run()
     assert not app.exception
     assert "no handle time for channel 'chat'" in app.error[0].value
+
+
+def test_staffing_on_an_export_without_agents_says_staffed_is_unknown(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # like the real Freshdesk sample: tickets of two days, open, with no agent, reply or solve time; nobody is seen at
+    # work, so the gap's tiles are "—" (not "0 staffed, all short") and the agents needed are still drawn
+    export = tmp_path / "tickets.csv"
+    rows = [f"{100 + i},Where is my parcel,Open,2024-03-0{4 + i % 2} {9 + i % 8:02d}:15:00," for i in range(12)]
+    export.write_text("Ticket ID,Subject,Status,Created time,Resolved time\n" + "\n".join(rows) + "\n")
+    db = tmp_path / "agents_unknown.duckdb"
+    [result] = import_paths([str(export)], db, get_settings())
+    assert result.status == "imported", result.reason
+    use_warehouse(monkeypatch, db)
+    app = _staffing()
+    app.text_input(key="event_name").input("Two days")
+    app.date_input(key="event_dates").set_value((date(2024, 3, 4), date(2024, 3, 5)))
+    next(b for b in app.button if b.label == "Add to this link").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    tiles = _tiles(app)
+    assert tiles["Agent-hours short"] == "—" and tiles["Agent-hours spare"] == "—"
+    needed, staffed = tiles["Needed / staffed hours"].split(" / ")
+    assert float(needed.replace(",", "")) > 0 and staffed == "—"
+    assert any("Staffed agents are unknown" in info.value for info in app.info)
+    titles = [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in
+              app.get("plotly_chart")]
+    assert not any("short or spare" in title.lower() for title in titles)

@@ -73,7 +73,7 @@ def test_a_warehouse_of_the_previous_schema_gets_the_lists_of_its_rows_when_it_m
     path = tmp_path / "previous.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
-    for version, statements in enumerate(MIGRATIONS[:-1], start=1):
+    for version, statements in enumerate(MIGRATIONS[:6], start=1):  # version 7 brought the tag lists
         for statement in statements:
             con.execute(statement)
         con.execute("INSERT INTO schema_version VALUES ($v, TIMESTAMP '2026-01-01')", {"v": version})

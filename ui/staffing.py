@@ -24,6 +24,9 @@ EVENT_PARAM = "event"  # ?event=Name|YYYY-MM-DD|YYYY-MM-DD, repeatable: events a
 # (one per interval) and the year-before window small. A 120-year event took 27 CPU-seconds and 400 MB.
 EVENT_DAYS_MAX = 366
 STAFFED_SOURCES = {"roster": "the roster", "estimate": "an estimate from the export"}
+UNKNOWN_STAFFING = ("**Staffed agents are unknown**: the roster has no shift in this window, and the export shows "
+                    "no agent at work (no ticket with an assignee and a reply or solve time) to estimate them from. "
+                    "The page shows the agents needed; import a roster on the Import page to see the gap.")
 ESTIMATOR = ("**Staffed agents are an estimate**: the roster has no shift in this window, so an agent counts as "
              "working in an interval when one of their tickets got its first reply or an agent's solve in it "
              "(distinct assignees; automated solves left out). Exports name the assignee, not the author of each "
@@ -217,7 +220,9 @@ def gap(peak: peaks.Peak, view: mq.Filters, plan: staffing.Scenario, minutes: in
     except ValueError as error:  # e.g. a channel without a handle time in settings
         st.error(f"Cannot work out the staffing of this peak: {error}.")
         st.stop()
-    if source == "estimate":
+    if source == "unknown":
+        st.info(UNKNOWN_STAFFING, icon=":material/person_off:")
+    elif source == "estimate":
         st.info(ESTIMATOR, icon=":material/person_search:")
     else:
         st.caption("Staffed agents come from the roster: each shift counts by the share of the interval it covers; "
@@ -228,20 +233,30 @@ def gap(peak: peaks.Peak, view: mq.Filters, plan: staffing.Scenario, minutes: in
 def gap_tiles(report: staffing.GapReport, source: str) -> None:
     totals, label = report.totals, " (est.)" if source == "estimate" else ""
     cells = st.columns(4)
-    cells[0].metric("Agent-hours short", f"{totals['short_agent_hours']:,.0f}", border=True,
+    cells[0].metric("Agent-hours short", _count(totals["short_agent_hours"]), border=True,
                     help="Sum over intervals of required − staffed where that is above 0, times the interval length.")
-    cells[1].metric("Agent-hours spare", f"{totals['spare_agent_hours']:,.0f}", border=True,
+    cells[1].metric("Agent-hours spare", _count(totals["spare_agent_hours"]), border=True,
                     help="Sum over intervals of staffed − required where that is above 0.")
     cells[2].metric("Needed / staffed hours" + label,
-                    f"{totals['required_agent_hours']:,.0f} / {totals['staffed_agent_hours']:,.0f}", border=True,
+                    f"{_count(totals['required_agent_hours'])} / {_count(totals['staffed_agent_hours'])}", border=True,
                     help="Agent-hours the scenario needs and agent-hours staffed over the whole peak.")
-    cells[3].metric("Short and slow or unhappy", f"{totals['flagged_intervals']:,.0f} intervals", border=True,
+    cells[3].metric("Short and slow or unhappy", _count(totals["flagged_intervals"], " intervals"), border=True,
                     help=f"Intervals with agents short whose tickets met the first reply SLA or were satisfied "
                          f"{staffing.QUALITY_DROP:.0%} (points) less often than in the baseline weeks.")
 
 
+def _count(value: float | None, unit: str = "") -> str:
+    """A whole number with its unit, or "—" where it is unknown."""
+    return "—" if value is None else f"{value:,.0f}{unit}"
+
+
 def gap_charts(report: staffing.GapReport) -> None:
-    """The net-staffing bars and heatmap, then the intervals short with slow replies or low CSAT."""
+    """The net-staffing bars and heatmap, then the intervals short with slow replies or low CSAT; the agents needed
+    alone where staffed agents are unknown."""
+    if report.totals.get("staffed_agent_hours") is None:
+        chart(charts.staffing_need(report.slots), "Agents needed per interval", width="stretch", key="gap_chart")
+        st.caption("Short or spare is unknown without staffed agents: the chart shows the agents each interval needs.")
+        return
     chart(charts.staffing_gap(report.slots, report.minutes), "Agents short or spare per interval", width="stretch",
           key="gap_chart")
     chart(charts.staffing_heatmap(report.by_weekday_hour, WEEKDAY_NAMES), "Agents short or spare by weekday and hour",
@@ -288,6 +303,10 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
         "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
         "unanswered": "Not answered yet", "first_reply_minutes_median": "First reply (median)",
         "first_reply_minutes_p90": "First reply (p90)"})
+    if source == "unknown":
+        st.caption("Which tickets arrived after hours is unknown without staffed agents; waits are calendar time to "
+                   "the first agent reply, of the tickets answered so far.")
+        return
     st.caption(f"An interval is staffed when {STAFFED_SOURCES[source]} shows at least one agent in it; waits are "
                "calendar time to the first agent reply, of the tickets answered so far (— where the export gives "
                "only business-hours reply times).")
@@ -333,12 +352,15 @@ def _forecast_tiles(forecast: staffing.Forecast, peak: peaks.Peak) -> None:
     cells[0].metric("Forecast tickets", f"{forecast.tickets:,.0f}", border=True,
                     help=f"{forecast.before.label} × {forecast.factor:.2f}")
     cells[1].metric("Agents needed, busiest interval", f"{report.slots['required'].max():,.0f}", border=True)
-    cells[2].metric("Extra agent-hours to hire", f"{short:,.0f}", border=True)
-    cells[3].metric(f"= {paid_hours:g}-hour shifts", f"{staffing.shifts(short, paid_hours):,.1f}", border=True)
+    cells[2].metric("Extra agent-hours to hire", _count(short), border=True)
+    cells[3].metric(f"= {paid_hours:g}-hour shifts",
+                    "—" if short is None else f"{staffing.shifts(short, paid_hours):,.1f}", border=True)
     how = ("last year's tickets in that window" if forecast.method == "tickets" else
            f"last year's orders in that window × the contact rate of the newest {staffing.RECENT_WEEKS} weeks (peaks "
            "raise the contact rate, so read this as a floor)")
     staffed = ("the roster" if forecast.source == "roster" else
+               "unknown (no roster, and the export shows nobody at work), so the extra to hire is too"
+               if forecast.source == "unknown" else
                f"as many as worked last year ({STAFFED_SOURCES[forecast.source]})")
     st.caption(f"Forecast from {forecast.before.label}: {how}, times the expected growth, carried day by day onto "
                f"{peak.label} (factor {forecast.factor:.2f} on last year's tickets). Staffed agents: {staffed}.")
