@@ -3,6 +3,12 @@ timed, the queries beside the same numbers computed with pandas on the same data
 against them.
 
     python bench/trends.py [--sizes 1e6,1e7] [--quick] [--repeat 3] [--timezone America/New_York]
+                           [--keep DIR] [--no-pages] [--kpis NAME,NAME]
+
+``--keep DIR`` keeps each size's warehouse as DIR/trends-<rows>.duckdb and, where it is there already, opens it
+instead of synthesising and importing again (its rollup and facts brought up to date as the dashboard does on
+opening, untimed); ``--no-pages`` leaves out the page runs; ``--kpis`` times and compares only those ticket KPIs
+(and leaves out the Team statement and the Trends extras).
 
 Each size runs in a child process of its own, so its peak memory (max RSS) is its own. The tickets are
 synthesised with numpy (bench/_synth.py, seeded), with half as many orders and their line items, and imported
@@ -393,16 +399,15 @@ def agreement(duck: pd.DataFrame, mine: pd.DataFrame, keys: list[str], columns: 
 
 
 # --- one size, in its own process ----------------------------------------------------------------------------------
-def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
-    folder = Path(tempfile.mkdtemp(prefix="cspulse-bench-trends-"))
-    path = folder / "bench.duckdb"
+def measure(rows: int, repeat: int, tz: str, keep: str | None = None, pages: bool = True,
+            kpis: list[str] | None = None) -> dict[str, object]:
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="cspulse-bench-trends-"))
+    path = folder / (f"trends-{rows}.duckdb" if keep else "bench.duckdb")
     os.environ.update({"CSPULSE_WAREHOUSE_PATH": str(path), "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false",
                        "CSPULSE_TIMEZONE": tz})
-    from bench import _synth
-    from data import clock
-    from data.ingest import Batch, import_batch
+    from data import rollups
     from data.warehouse import Warehouse
-    from metrics import distributions
+    from metrics import distributions, facts
     from metrics import query as mq
     from metrics.registry import METRICS
     from settings import get_settings
@@ -413,25 +418,18 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     rss = result["rss_mb"]
     assert isinstance(rss, dict)
 
-    log(f"{rows:,} tickets: synthesising")
-    started = time.perf_counter()
-    frame = _synth.tickets(rows)
-    result["synth_s"] = time.perf_counter() - started
-    log(f"  synthesised in {result['synth_s']:.1f} s; importing through data.ingest.import_batch")
-    started = time.perf_counter()
+    reused = path.exists()
     wh = Warehouse(path)
-    clock.sync(wh, clock.Clock.of(settings))  # as the dashboard and the command line do on opening, before importing
-    import_batch(wh, Batch("bench.parquet", f"bench-{rows}", "bench", "tickets", {"tickets": frame}))
-    del frame
-    shop = _synth.orders(rows // 2)  # the issue's scale: ten million tickets beside five million orders
-    import_batch(wh, Batch("shop.parquet", f"shop-{rows // 2}", "bench-shop", "orders", shop))
-    del shop
-    result["import_s"] = time.perf_counter() - started
-    result["import_path"] = "data.ingest.import_batch"
+    if reused:
+        log(f"{rows:,} tickets: reusing {path}")
+        result.update(synth_s=None, import_s=None, import_path=f"reused {path}")
+    else:
+        _build(wh, rows, settings, result)
+    rollups.sync(wh, settings)  # as the dashboard does on opening (a warehouse kept from another checkout's code)
+    facts.refresh(wh)
     wh.cursor().execute("CHECKPOINT")
     result["file_mb"] = path.stat().st_size / 1e6
     rss["after import"] = rss_mb()
-    log(f"  imported in {result['import_s']:.1f} s, file {result['file_mb']:.0f} MB")
 
     cur = wh.cursor()
     span = mq.data_range(cur, settings)
@@ -440,16 +438,18 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     result["period"] = f"{whole.start} .. {whole.end}"
     # The pages in a process of their own, first: it imports the app's modules at once, so a long run cannot mix
     # versions of files that other work is changing meanwhile; the warehouse is closed for it (one writer per file).
-    log("  page runs")
-    wh.close()
-    done = subprocess.run([sys.executable, __file__, "--pages", str(path), str(whole.start), str(whole.end)],
-                          stdout=subprocess.PIPE, text=True, check=True, cwd=PROJECT)
-    pages = json.loads(done.stdout.strip().splitlines()[-1])
-    result["pages"], result["pages_rss_mb"] = pages["runs"], pages["peak_rss_mb"]
-    wh = Warehouse(path)
-    cur = wh.cursor()
+    result["pages"], result["pages_rss_mb"] = [], None
+    if pages:
+        log("  page runs")
+        wh.close()
+        done = subprocess.run([sys.executable, __file__, "--pages", str(path), str(whole.start), str(whole.end)],
+                              stdout=subprocess.PIPE, text=True, check=True, cwd=PROJECT)
+        runs = json.loads(done.stdout.strip().splitlines()[-1])
+        result["pages"], result["pages_rss_mb"] = runs["runs"], runs["peak_rss_mb"]
+        wh = Warehouse(path)
+        cur = wh.cursor()
 
-    names = [m.name for m in METRICS if m.table == "tickets"]
+    names = [m.name for m in METRICS if m.table == "tickets" and (kpis is None or m.name in kpis)]
     duck: dict[str, tuple[float, int, pd.DataFrame]] = {}  # name -> (seconds, runs, result)
 
     def run_duck(name: str, action: Callable[[], object]) -> None:
@@ -459,12 +459,14 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
 
     for name in names:
         run_duck(name, lambda name=name: mq.query(cur, [name], whole, "week", settings=settings, samples=True))
-    run_duck("team", lambda: mq.query(cur, TEAM, whole, by="assignee", settings=settings, samples=True))
-    run_duck("arrivals_by_hour", lambda: distributions.arrivals_by_hour(cur, whole, settings))
-    for stem in ("first_reply", "full_resolution"):
-        for business in (False, True):
-            run_duck(_bucket_name(stem, business),
-                     lambda s=stem, b=business: distributions.duration_buckets(cur, whole, s, b, settings=settings))
+    everything = kpis is None
+    if everything:
+        run_duck("team", lambda: mq.query(cur, TEAM, whole, by="assignee", settings=settings, samples=True))
+        run_duck("arrivals_by_hour", lambda: distributions.arrivals_by_hour(cur, whole, settings))
+        for stem in ("first_reply", "full_resolution"):
+            for business in (False, True):
+                run_duck(_bucket_name(stem, business), lambda s=stem, b=business: distributions.duration_buckets(
+                    cur, whole, s, b, settings=settings))
     rss["after duckdb queries"] = rss_mb()
 
     log("  loading the pandas frame")
@@ -489,19 +491,45 @@ def measure(rows: int, repeat: int, tz: str) -> dict[str, object]:
     twinned = [name for name in names if name == "backlog" or name in pd_kpis.specs]
     result["no_pandas_twin"] = [name for name in names if name not in twinned]
     result["kpis"] = [compared(name, lambda name=name: pd_kpis.weekly(name), ["period"], [name]) for name in twinned]
-    result["team"] = compared("team", lambda: pd_kpis.by(TEAM, "assignee"), ["by_value"], TEAM)
-    result["team"]["agents"] = len(duck["team"][2])  # type: ignore[index]
-    extras = [compared("arrivals_by_hour", pd_kpis.arrivals, ["weekday", "hour"], ["tickets"])]
-    for stem in ("first_reply", "full_resolution"):
-        for business in (False, True):
-            extras.append(compared(_bucket_name(stem, business), lambda s=stem, b=business: pd_kpis.buckets(s, b),
-                                   ["bucket"], ["tickets"]))
-    result["extras"] = extras
+    result["team"], result["extras"] = None, []
+    if everything:
+        result["team"] = compared("team", lambda: pd_kpis.by(TEAM, "assignee"), ["by_value"], TEAM)
+        result["team"]["agents"] = len(duck["team"][2])  # type: ignore[index]
+        extras = [compared("arrivals_by_hour", pd_kpis.arrivals, ["weekday", "hour"], ["tickets"])]
+        for stem in ("first_reply", "full_resolution"):
+            for business in (False, True):
+                extras.append(compared(_bucket_name(stem, business),
+                                       lambda s=stem, b=business: pd_kpis.buckets(s, b), ["bucket"], ["tickets"]))
+        result["extras"] = extras
     rss["after pandas queries"] = rss_mb()
     result["peak_rss_mb"] = rss_mb()
     wh.close()
-    shutil.rmtree(folder)  # the ten-million warehouse alone is most of a gigabyte
+    if not keep:
+        shutil.rmtree(folder)  # the ten-million warehouse alone is most of a gigabyte
     return result
+
+
+def _build(wh: object, rows: int, settings: object, result: dict[str, object]) -> None:
+    """Synthesise ``rows`` tickets and half as many orders and import them through data.ingest.import_batch."""
+    from bench import _synth
+    from data import clock
+    from data.ingest import Batch, import_batch
+
+    log(f"{rows:,} tickets: synthesising")
+    started = time.perf_counter()
+    frame = _synth.tickets(rows)
+    result["synth_s"] = time.perf_counter() - started
+    log(f"  synthesised in {result['synth_s']:.1f} s; importing through data.ingest.import_batch")
+    started = time.perf_counter()
+    clock.sync(wh, clock.Clock.of(settings))  # type: ignore[arg-type]  # as the dashboard does, before importing
+    import_batch(wh, Batch("bench.parquet", f"bench-{rows}", "bench", "tickets", {"tickets": frame}))  # type: ignore[arg-type]
+    del frame
+    shop = _synth.orders(rows // 2)  # the issue's scale: ten million tickets beside five million orders
+    import_batch(wh, Batch("shop.parquet", f"shop-{rows // 2}", "bench-shop", "orders", shop))  # type: ignore[arg-type]
+    del shop
+    result["import_s"] = time.perf_counter() - started
+    result["import_path"] = "data.ingest.import_batch"
+    log(f"  imported in {result['import_s']:.1f} s")
 
 
 def _bucket_name(stem: str, business: bool) -> str:
@@ -616,8 +644,9 @@ def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
     """Prints one size's tables; returns its disagreements and page problems."""
     rows = r["rows"]
     print(f"\n=== {rows:,} tickets and {rows // 2:,} orders, weekly over {r['period']} ({r['timezone']}) ===")
-    print(f"build: synthesised in {r['synth_s']:.1f} s, imported in {r['import_s']:.1f} s through "
-          f"{r['import_path']}; warehouse file {r['file_mb']:.0f} MB; pandas frame ({len(PANDAS_COLUMNS)} columns, "
+    built = (f"synthesised in {r['synth_s']:.1f} s, imported in {r['import_s']:.1f} s through {r['import_path']}"
+             if r["synth_s"] is not None else r["import_path"])
+    print(f"build: {built}; warehouse file {r['file_mb']:.0f} MB; pandas frame ({len(PANDAS_COLUMNS)} columns, "
           f"text as categoricals) {r['pandas_frame_mb']:.0f} MB, loaded from the warehouse in "
           f"{r['pandas_load_s']:.1f} s (not in the timings below)")
     header = f"{'':<42}{'duckdb ms':>12}{'pandas ms':>12}{'pandas/duckdb':>15}{'max abs':>10}{'max rel':>9}  agree"
@@ -647,11 +676,12 @@ def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
     for item in r["kpis"]:  # type: ignore[attr-defined]
         line(item["kpi"], item, item["checks"][0])
     team = r["team"]
-    title = f"Team: {len(TEAM)} KPIs by assignee ({team['agents']})"  # type: ignore[index]
-    print("\n" + header.replace(" " * 42, f"{title:<42}", 1))
-    line("one statement, all six", team, None)  # type: ignore[arg-type]
-    for check in team["checks"]:  # type: ignore[index]
-        line("  " + check["kpi"], team, check, timed_=False)  # type: ignore[arg-type]
+    if team:
+        title = f"Team: {len(TEAM)} KPIs by assignee ({team['agents']})"  # type: ignore[index]
+        print("\n" + header.replace(" " * 42, f"{title:<42}", 1))
+        line("one statement, all six", team, None)  # type: ignore[arg-type]
+        for check in team["checks"]:  # type: ignore[index]
+            line("  " + check["kpi"], team, check, timed_=False)  # type: ignore[arg-type]
     print("\n" + header.replace(" " * 42, f"{'Trends extras, whole data':<42}", 1))
     for item in r["extras"]:  # type: ignore[attr-defined]
         line(item["kpi"], item, item["checks"][0])
@@ -667,12 +697,14 @@ def report(r: dict[str, object], wall_s: float, repeat: int) -> list[str]:
               f"{run['floor_s']:>9.3f}{run['warm_s'] / run['floor_s']:>12.2f}  {run['problem']}")
         if run["problem"]:
             problems.append(f"{rows:,} tickets, page {run['page']} {run['window']}: {run['problem']}")
-    print(f"(the page runs' own process: peak RSS {r['pages_rss_mb']:,.0f} MB)")
+    if r["pages_rss_mb"] is not None:
+        print(f"(the page runs' own process: peak RSS {r['pages_rss_mb']:,.0f} MB)")
     print("\npeak RSS so far (MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_mb"].items()))  # type: ignore[attr-defined]
     pages = r["pages"]
+    page_summary = (f"pages cold {max(p['cold_s'] for p in pages):.1f} s at most, "  # type: ignore[attr-defined]
+                    f"warm {max(p['warm_s'] for p in pages):.2f} s at most" if pages else "no page runs")  # type: ignore[attr-defined]
     print(f"\nSUMMARY {rows:,} tickets: every query above, DuckDB {totals[0]:.1f} s vs pandas {totals[1]:.1f} s "
-          f"(pandas/duckdb {totals[1] / totals[0]:.2f}); {agree}/{checks} checks agree; pages cold "
-          f"{max(p['cold_s'] for p in pages):.1f} s at most, warm {max(p['warm_s'] for p in pages):.2f} s at most; "  # type: ignore[attr-defined]
+          f"(pandas/duckdb {totals[1] / totals[0]:.2f}); {agree}/{checks} checks agree; {page_summary}; "
           f"peak RSS {r['peak_rss_mb'] / 1024:.1f} GB; warehouse {r['file_mb']:.0f} MB; "
           f"this size took {wall_s / 60:.1f} min")
     return problems
@@ -685,6 +717,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timezone", default="America/New_York",
                         help="the account time zone for both sides (default America/New_York, to cross DST)")
+    parser.add_argument("--keep", metavar="DIR", help="keep each size's warehouse in DIR, and reuse it when there")
+    parser.add_argument("--no-pages", action="store_true", help="leave out the page runs")
+    parser.add_argument("--kpis", help="only these ticket KPIs, comma-separated (no Team statement, no extras)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pages", nargs=3, help=argparse.SUPPRESS)  # warehouse, first and last day
     args = parser.parse_args()
@@ -692,7 +727,8 @@ def main() -> None:
         print(json.dumps(page_runs(date.fromisoformat(args.pages[1]), date.fromisoformat(args.pages[2]))))
         return
     if args.child is not None:
-        print(json.dumps(measure(args.child, args.repeat, args.timezone)))
+        kpis = args.kpis.split(",") if args.kpis else None
+        print(json.dumps(measure(args.child, args.repeat, args.timezone, args.keep, not args.no_pages, kpis)))
         return
     sizes = [100_000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
     print(f"CS Pulse Trends and Team pages: DuckDB (metrics.query) vs pandas on the same data, same process; "
@@ -701,9 +737,11 @@ def main() -> None:
     problems = []
     for rows in sizes:
         started = time.perf_counter()
+        options = [*(["--keep", str(Path(args.keep).resolve())] if args.keep else []),
+                   *(["--no-pages"] if args.no_pages else []), *(["--kpis", args.kpis] if args.kpis else [])]
         done = subprocess.run([sys.executable, __file__, "--child", str(rows), "--repeat", str(args.repeat),
-                               "--timezone", args.timezone], stdout=subprocess.PIPE, text=True, check=True,
-                              cwd=PROJECT)
+                               "--timezone", args.timezone, *options], stdout=subprocess.PIPE, text=True,
+                              check=True, cwd=PROJECT)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         problems += report(result, time.perf_counter() - started, args.repeat)
         sys.stdout.flush()

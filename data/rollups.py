@@ -7,8 +7,16 @@ each local day and each (channel, category, priority, group_name), the sums and 
 :data:`PARTS` by their text and reads the rollup where every one of them is here (see ``metrics.query.rollup_sql``).
 
 Medians, percentiles and distinct counts are not here: an exact quantile of a period is not a function of its
-days' quantiles, so they stay raw. Nor is any KPI whose SQL reads a setting (targets, tags, the CSAT rule) or the
-whole table (which sources measure a column): a part would go stale when a setting or another day changes.
+days' quantiles, so they stay raw.
+
+Some parts read a setting (SLA targets, the CSAT rule, escalation and automation tags) or the whole table (which
+sources measure a column, the newest moment in the data). The settings are bound from those recorded beside the
+rollup (``warehouse_meta`` key ``rollup_settings``): a reader uses those parts only while they are the settings in
+force (:func:`settings_current`), else raw rows, and :func:`sync` rebuilds the rollup on the settings in force when
+the dashboard opens. The whole-table values are worked out in one scan at every build and refresh and recorded
+(``rollup_facts``): where which sources measure a column changed, any day may count otherwise and the whole rollup
+is built again; where the newest moment moved, the days of the open tickets that may have passed their SLA target
+since are worked out again with the noted ones.
 
 The rollup is kept in the transaction of every write that changes a column its parts read (imports, undo, clear,
 categorising, corrections, linking, a clock rebuild): such a writer notes the local days its rows had and have
@@ -27,11 +35,13 @@ import hashlib
 import json
 import logging
 import re
+from datetime import datetime, timedelta
 
 import duckdb
 
 from data.schema import ISSUE_SPOILS
 from data.warehouse import Warehouse
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +69,14 @@ def _mean(name: str, expression: str) -> dict[str, str]:
     return {f"{name}_sum": f"sum({expression})", f"{name}_n": f"count({expression})"}
 
 
-def _rate(name: str, flag: str) -> dict[str, str]:
-    """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL)."""
-    return {**_mean(name, f"({flag})::INT"), f"{name}_flags": f"count({flag})"}
+_SAME_AS: dict[str, str] = {}  # another aggregate's text -> the part that holds its value too
 
+
+def _rate(name: str, flag: str) -> dict[str, str]:
+    """As metrics.registry.rate: the mean of a 0/1 flag, and its sample (the rows whose flag is not NULL). The
+    mean's count is its sample (a cast keeps NULL): one part for both, one aggregate less per rate to build."""
+    _SAME_AS[f"count(({flag})::INT)"] = f"{name}_n"
+    return {f"{name}_sum": f"sum(({flag})::INT)", f"{name}_n": f"count({flag})"}
 
 
 def _business(stem: str, exported: bool) -> str:
@@ -80,6 +94,53 @@ def _business(stem: str, exported: bool) -> str:
 
 NPS = "CASE WHEN nps_score BETWEEN 0 AND 10 THEN (nps_score >= 9)::INT - (nps_score <= 6)::INT END"
 
+# --- the parts that read a setting or the whole table -----------------------------------------------------------
+# As metrics.registry writes them (a change there only sends the KPI to the raw path). The settings come in as
+# parameters ($...), from the settings the rollup was built with (recorded beside it, :func:`settings_current`);
+# the whole-table values (which sources measure a column, the newest moment in the data) are worked out once per
+# build or refresh and bound in their subqueries' place (:data:`FACTS`), so that a refresh can tell when they
+# changed.
+DATA_AS_OF = "(SELECT max(coalesce(updated_at, solved_at, created_at)) FROM tickets)"
+SOLVED_STATUS = "status IN ('solved', 'closed')"
+STILL_OPEN = f"solved_at IS NULL AND coalesce(NOT ({SOLVED_STATUS}), TRUE)"
+
+
+def _source_measures(*columns: str) -> str:
+    present = " OR ".join(f"{column} IS NOT NULL" for column in columns)
+    return f"coalesce(list_contains((SELECT list(DISTINCT source) FROM tickets WHERE {present}), source), FALSE)"
+
+
+def _sla_target(kind: str) -> str:
+    channel = f"coalesce(list_extract(${kind}_minutes, list_position(${kind}_keys, channel)), " \
+              f"list_extract(${kind}_minutes, list_position(${kind}_keys, 'other')))"
+    priority = f"list_extract(${kind}_priority_minutes, list_position(${kind}_priority_keys, priority))"
+    return f"least({channel}, {priority})"
+
+
+def _sla_flag(minutes: str, kind: str, unanswered: str) -> str:
+    target = _sla_target(kind)
+    late = f"created_at + to_microseconds(({target} * 60000000)::BIGINT) < {DATA_AS_OF}"
+    return (f"CASE WHEN {minutes} IS NOT NULL THEN {minutes} <= {target} "
+            f"WHEN {unanswered} AND {STILL_OPEN} AND {late} AND {_source_measures(minutes)} THEN FALSE END")
+
+
+ESCALATED = ("CASE WHEN list_has_any(tag_list, $escalation_tags) "
+             "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
+             f"WHEN {_source_measures('tags', 'group_name')} THEN FALSE END")
+AUTOMATED = ("CASE WHEN list_has_any(tag_list, $automation_tags) THEN TRUE "
+             "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
+             f"WHEN NOT {_source_measures('agent_replies')} AND {_source_measures('tags')} THEN FALSE END")
+RESOLVED = (f"CASE WHEN solved_at IS NOT NULL OR {SOLVED_STATUS} THEN TRUE "
+            f"WHEN status IS NOT NULL OR {_source_measures('solved_at')} THEN FALSE END")
+CSAT_RATED = "satisfaction_score IS NOT NULL OR satisfaction_rating IN ('good', 'bad')"
+CSAT_OFFERED = ("(satisfaction_score IS NOT NULL OR satisfaction_rating IS NOT NULL) "
+                "AND source IN (SELECT DISTINCT source FROM tickets WHERE satisfaction_rating = 'offered')")
+CSAT = ("CASE WHEN satisfaction_score IS NOT NULL THEN (satisfaction_score >= $csat_good_min)::INT "
+        "WHEN satisfaction_rating = 'good' THEN 1 WHEN satisfaction_rating = 'bad' THEN 0 END")
+SLA_FIRST_REPLY = _sla_flag("first_reply_minutes", "sla_first_reply",
+                            "first_reply_at IS NULL AND first_reply_business_minutes IS NULL")
+SLA_RESOLUTION = _sla_flag("full_resolution_minutes", "sla_resolution", "TRUE")
+
 # part -> an additive aggregate over ticket rows; only trusted constants.
 PARTS: dict[str, str] = {
     "n": "count(*)",
@@ -94,11 +155,23 @@ PARTS: dict[str, str] = {
     **_rate("one_touch", "agent_replies < 2"),
     **_rate("reopened", "reopens > 0"),
     **_rate("linked", "coalesce(linked_order_id, order_id) IS NOT NULL"),
+    **_rate("resolved", RESOLVED),
+    **_rate("sla_first_reply", SLA_FIRST_REPLY),
+    **_rate("sla_resolution", SLA_RESOLUTION),
+    **_rate("escalated", ESCALATED),
+    **_rate("automated", AUTOMATED),
+    **_mean("csat", CSAT),
+    "csat_rated": f"count(*) FILTER (WHERE {CSAT_RATED})",
+    "csat_offered_rated_sum": f"sum(({CSAT_RATED})::INT) FILTER (WHERE {CSAT_OFFERED})",
+    "csat_offered_rated_n": f"count(({CSAT_RATED})::INT) FILTER (WHERE {CSAT_OFFERED})",
+    "csat_offered": f"count(*) FILTER (WHERE {CSAT_OFFERED})",
 }
+# The parts that read a setting: served only while the settings are those the rollup was built with.
+SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-_DECLARED = [PARTS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
+_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -108,6 +181,87 @@ def normalised(aggregate: str) -> str:
 
 
 PART_OF: dict[str, str] = {normalised(sql): name for name, sql in PARTS.items()}
+PART_OF.update({normalised(text): part for text, part in _SAME_AS.items()})
+
+
+# --- the settings and whole-table values the parts were worked out with -----------------------------------------
+SETTINGS_KEY = "rollup_settings"  # the setting values bound into the parts, as setting_params gives them
+FACTS_KEY = "rollup_facts"  # the whole-table values bound into them
+_SOURCES = re.compile(r"\(SELECT list\(DISTINCT source\) FROM tickets WHERE ([^()]*)\)")
+_SOURCE_IN = re.compile(r"source IN \(SELECT DISTINCT source FROM tickets WHERE ([^()]*)\)")
+
+
+def _whole_table_values() -> dict[str, tuple[str, str]]:
+    """Each whole-table subquery of the parts -> the aggregate over every ticket that gives its value, and what stands
+    in its place once the value is bound (``{}``: the parameter's name)."""
+    found = {DATA_AS_OF: ("max(coalesce(updated_at, solved_at, created_at))", "(${}::TIMESTAMP)")}
+    for sql in PARTS.values():
+        found.update({match.group(0): (f"list(DISTINCT source) FILTER (WHERE {match.group(1)})", "(${}::VARCHAR[])")
+                      for match in _SOURCES.finditer(sql)})
+        found.update({match.group(0): (f"list(DISTINCT source) FILTER (WHERE {match.group(1)})",
+                                       "coalesce(list_contains(${}::VARCHAR[], source), FALSE)")
+                      for match in _SOURCE_IN.finditer(sql)})
+    return found
+
+
+FACTS = _whole_table_values()
+_FACT_PARAM = {text: f"rollup_fact_{number}" for number, text in enumerate(FACTS)}
+_AS_OF = _FACT_PARAM[DATA_AS_OF]
+
+
+def setting_params(settings: Settings) -> dict[str, object]:
+    """The settings ticket KPIs read, as the parameters their SQL binds ($csat_good_min, the SLA targets, the
+    escalation and automation tags and groups)."""
+    return {
+        "csat_good_min": settings.csat_good_min_score,
+        **_targets("sla_first_reply", settings.sla_first_reply_minutes, settings.sla_first_reply_minutes_by_priority),
+        **_targets("sla_resolution", settings.sla_resolution_minutes, settings.sla_resolution_minutes_by_priority),
+        "escalation_tags": list(settings.escalation_tags),
+        "escalation_groups": list(settings.escalation_groups),
+        "automation_tags": list(settings.automation_tags),
+    }
+
+
+def _targets(kind: str, by_channel: dict[str, float], by_priority: dict[str, float]) -> dict[str, object]:
+    return {f"{kind}_keys": list(by_channel), f"{kind}_minutes": [float(v) for v in by_channel.values()],
+            f"{kind}_priority_keys": list(by_priority),
+            f"{kind}_priority_minutes": [float(v) for v in by_priority.values()]}
+
+
+def _as_text(values: dict[str, object]) -> str:
+    return json.dumps(values, sort_keys=True, default=lambda value: value.isoformat())
+
+
+DEFAULT_SETTINGS = _as_text(setting_params(Settings.model_construct()))  # a rollup built before any was recorded
+
+
+def settings_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the parts that read a setting (:data:`SETTING_PARTS`) were worked out with ``settings``' values."""
+    return _meta(cur, SETTINGS_KEY) == _as_text(setting_params(settings))
+
+
+def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
+    return None if row is None else row[0]
+
+
+def _record(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
+    cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
+
+
+def _fact_values(cur: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Every whole-table value the parts read, in one scan of the tickets (lists sorted, to compare)."""
+    row = cur.execute(f"SELECT {', '.join(aggregate for aggregate, _ in FACTS.values())} FROM tickets").fetchone()
+    values = dict(zip(_FACT_PARAM.values(), row or (None,) * len(FACTS), strict=True))
+    return {name: sorted(value) if isinstance(value, list) else value for name, value in values.items()}
+
+
+def _bound(sql: str) -> str:
+    """A part's SQL with its whole-table subqueries standing for their bound values."""
+    for text in sorted(FACTS, key=len, reverse=True):
+        sql = sql.replace(text, FACTS[text][1].format(_FACT_PARAM[text]))
+    return sql
 
 
 def is_current(cur: duckdb.DuckDBPyConnection) -> bool:
@@ -128,23 +282,27 @@ def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, o
 
 def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) -> None:
     """Bump the data version with the rollup kept current, in the caller's transaction: the noted days worked out
-    again, or the whole rollup where ``everything`` changed or it was not current before this write."""
+    again, or the whole rollup where ``everything`` changed or it was not current before this write. Either way
+    on the settings it was built with (:func:`sync` moves it to others)."""
     if everything or not is_current(cur):
         rebuild(cur)
     else:
-        _refresh_noted(cur)
+        _refresh(cur)
     cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
     Warehouse.bump_version(cur)
     _mark(cur)
 
 
-def sync(warehouse: Warehouse) -> bool:
-    """Build the rollup where it is not current (a warehouse from before it, or one a writer left stale), without
-    changing the data version: the data did not change. Whether it did; a read-only warehouse reads raw rows."""
-    if warehouse.read_only or is_current(warehouse.cursor()):
+def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
+    """Build the rollup where it is not current (a warehouse from before it, or one a writer left stale) or, given
+    ``settings``, was built with other setting values, without changing the data version: the data did not change.
+    Whether it did; a read-only warehouse reads raw rows (and the KPIs that read a setting do, while it differs)."""
+    wanted = None if settings is None else _as_text(setting_params(settings))
+    cur = warehouse.cursor()
+    if warehouse.read_only or (is_current(cur) and wanted in (None, _meta(cur, SETTINGS_KEY))):
         return False
     with warehouse.transaction() as cur:
-        rebuild(cur)
+        rebuild(cur, wanted)
         _mark(cur)
     return True
 
@@ -155,27 +313,68 @@ def _mark(cur: duckdb.DuckDBPyConnection) -> None:
                 "WHERE key = 'data_version'", {"key": META_KEY, "signature": SIGNATURE})
 
 
-def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
-    """The whole rollup from every ticket (its parts may have changed since the table was made)."""
+def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
+            facts: dict[str, object] | None = None) -> None:
+    """The whole rollup from every ticket (its parts may have changed since the table was made), with ``settings``
+    (as :func:`_as_text` gives them; None: those it was built with) and the whole-table values as they are now."""
+    settings = settings or _meta(cur, SETTINGS_KEY) or DEFAULT_SETTINGS
+    facts = _fact_values(cur) if facts is None else facts
+    params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
                           (HOURS_TABLE, _hours("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(f"CREATE TABLE {table} AS {source} ORDER BY 1, 2")
+        _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
+    _record(cur, SETTINGS_KEY, settings)
+    _record(cur, FACTS_KEY, _as_text(facts))
     log.info("ticket rollup rebuilt")
 
 
-def _refresh_noted(cur: duckdb.DuckDBPyConnection) -> None:
+def _execute(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
+    cur.execute(sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))})
+
+
+def _refresh(cur: duckdb.DuckDBPyConnection) -> None:
+    """The noted days worked out again, on the whole-table values as they are now. Where which sources measure a
+    column changed, a ticket of theirs on any day may count otherwise (a rate's sample): all of it. Where the newest
+    moment in the data moved, so did which open tickets are past their SLA target: the days of those created
+    within the longest target of it too."""
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
+    if cur.execute(f"SELECT count(*) FROM {_DAYS}").fetchone() == (0,):
+        return  # no ticket changed: neither a part nor a whole-table value did
+    facts, recorded = _fact_values(cur), json.loads(_meta(cur, FACTS_KEY) or "{}")
+    if {k: v for k, v in facts.items() if k != _AS_OF} != {k: v for k, v in recorded.items() if k != _AS_OF}:
+        rebuild(cur, facts=facts)
+        return
+    settings = json.loads(_meta(cur, SETTINGS_KEY) or DEFAULT_SETTINGS)
+    if _as_text({_AS_OF: facts[_AS_OF]}) != _as_text({_AS_OF: recorded.get(_AS_OF)}):
+        _note_sla_window(cur, settings, facts[_AS_OF], recorded.get(_AS_OF))
+    _refresh_noted(cur, {**settings, **facts})
+    _record(cur, FACTS_KEY, _as_text(facts))
+
+
+def _note_sla_window(cur: duckdb.DuckDBPyConnection, settings: dict[str, object], now: object,
+                     before: object) -> None:
+    """Note the days of the tickets whose "past the SLA target" may differ between the two newest moments: those
+    created after the earlier one less the longest target."""
+    moments = [moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+               for moment in (now, before) if moment is not None]
+    targets = [0.0, *(minutes for name, values in settings.items() if name.endswith("minutes")
+                      for minutes in values)]  # type: ignore[attr-defined]
+    since = min(moments) - timedelta(minutes=max(targets)) if len(moments) == 2 else datetime.min
+    note_days(cur, "SELECT created_local_date, solved_local_date FROM tickets WHERE created_at >= $since",
+              {"since": since})
+
+
+def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
     first, last = cur.execute(f"SELECT min(day), max(day) FROM {_DAYS}").fetchone()  # type: ignore[misc]
-    if first is None:
-        return  # no ticket changed: nothing to scan
     # The bounds are constants, so DuckDB skips the row groups whose days lie outside them (tickets arrive in
     # about the order they were created); the list of days then picks the rows.
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
+    params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted))):
-        cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='day')}", {"first": first, "last": last})
-        cur.execute(f"INSERT INTO {table} {source}", {"first": first, "last": last})
+        _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
+        _execute(cur, f"INSERT INTO {table} {source}", params)
 
 
 def _type(part: str) -> str:
@@ -197,7 +396,7 @@ def _hours(where: str) -> str:
 def _aggregate(where: str) -> str:
     """Every part per time column, local day and key, of the tickets whose day meets ``where`` (``{day}`` stands
     for the day column)."""
-    parts = ", ".join(f"({sql})::{_type(name)} AS {name}" for name, sql in PARTS.items())
+    parts = ", ".join(f"({_bound(sql)})::{_type(name)} AS {name}" for name, sql in PARTS.items())
     keys = ", ".join(KEYS)
     positions = ", ".join(str(i) for i in range(2, len(KEYS) + 3))
     return " UNION ALL ".join(

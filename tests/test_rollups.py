@@ -28,10 +28,15 @@ from settings import Settings
 
 NEW_YORK = "America/New_York"
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
-SERVED = ["tickets_created", "tickets_solved", "first_reply_minutes_mean", "first_reply_business_minutes_mean",
-          "first_resolution_minutes_mean", "first_resolution_business_minutes_mean", "full_resolution_minutes_mean",
-          "full_resolution_business_minutes_mean", "requester_wait_minutes_mean", "one_touch_rate", "reopen_rate",
-          "nps", "tickets_linked_share", "wismo_tickets"]
+# served whatever the settings; those of READING_SETTINGS while the rollup holds the settings in force
+ALWAYS_SERVED = ["tickets_created", "tickets_solved", "first_reply_minutes_mean", "first_reply_business_minutes_mean",
+                 "first_resolution_minutes_mean", "first_resolution_business_minutes_mean",
+                 "full_resolution_minutes_mean", "full_resolution_business_minutes_mean", "requester_wait_minutes_mean",
+                 "resolution_rate", "one_touch_rate", "reopen_rate", "csat_response_rate", "nps",
+                 "tickets_linked_share", "wismo_tickets"]
+READING_SETTINGS = ["sla_first_reply_attainment", "sla_resolution_attainment", "csat", "escalation_rate",
+                    "automation_rate"]
+SERVED = ALWAYS_SERVED + READING_SETTINGS
 VIEWS = [Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date()),
          Filters(datetime(2024, 3, 10).date(), datetime(2024, 3, 10).date()),  # spring forward in New York
          Filters(datetime(2024, 10, 28).date(), datetime(2024, 11, 5).date(), channel=("email",)),  # fall back
@@ -80,6 +85,9 @@ def _tickets(count: int, seed: int, prefix: str = "T") -> pl.DataFrame:
             "full_resolution_business_minutes": rng.choice([None, 120.5]) if solved else None,
             "requester_wait_minutes": resolution / 2 if solved and rng.random() < 0.5 else None,
             "nps_score": _maybe(rng, [0, 3, 6, 7, 8, 9, 10, 11], 0.5), "data_issues": issue,
+            "tags": _maybe(rng, ["vip", "escalated", "bot refund", "tier2 vip", "auto_closed", ""], 0.3),
+            "satisfaction_rating": _maybe(rng, ["good", "bad", "offered"], 0.4),
+            "satisfaction_score": _maybe(rng, [1, 2, 3, 4, 5], 0.6),
         })
     return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -102,6 +110,7 @@ def _assert_rollup_equals_raw(wh: Warehouse, settings: Settings, names: list[str
                               views: list[Filters] = VIEWS[:3], breakdowns: list[str | None] = BREAKDOWNS[:2]) -> None:
     cur = wh.cursor()
     assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
+    assert rollups.settings_current(cur, settings), "so must the settings its parts were worked out with"
     for view in views:
         assert_frame_equal(arrivals_by_hour(cur, view, settings), arrivals_by_hour(cur, view, settings, rollup=False))
     for view in views:
@@ -127,8 +136,11 @@ def wh(new_york: Settings) -> Iterator[Warehouse]:
     warehouse.close()
 
 
-def test_the_rollup_serves_the_additive_kpis_and_keeps_quantiles_and_settings_raw() -> None:
-    assert [name for name in TICKET_KPIS if served(METRICS_BY[name])] == SERVED
+def test_the_rollup_serves_the_additive_kpis_those_reading_settings_only_on_its_own_and_keeps_quantiles_raw(
+        ) -> None:
+    assert [name for name in TICKET_KPIS if served(METRICS_BY[name])] == ALWAYS_SERVED
+    assert [name for name in TICKET_KPIS if served(METRICS_BY[name], with_settings=True)] \
+        == [name for name in TICKET_KPIS if name in SERVED]
     assert not served(METRICS_BY["tickets_created"], "group_name")  # not a rollup key: raw
 
 
@@ -239,3 +251,87 @@ def test_clearing_a_source_keeps_the_rollup_equal_to_raw(wh: Warehouse, new_york
     assert clear_source(wh, "other desk") == 400
     assert query(wh.cursor(), ["tickets_created"], VIEWS[0], settings=new_york)["tickets_created"][0] < counted
     _assert_rollup_equals_raw(wh, new_york)
+
+
+SETTING_CHANGES = {
+    "a first reply target": {"sla_first_reply_minutes": {"email": 60, "chat": 600, "phone": 1, "other": 240}},
+    "a resolution target by priority": {"sla_resolution_minutes_by_priority": {"normal": 30}},
+    "the CSAT threshold": {"csat_good_min_score": 3},
+    "the escalation tags and groups": {"escalation_tags": ("vip",), "escalation_groups": ("tier 1",)},
+    "the automation tags": {"automation_tags": ("refund",)},
+}
+
+
+@pytest.mark.parametrize("change", SETTING_CHANGES.values(), ids=SETTING_CHANGES.keys())
+def test_after_a_settings_change_the_kpis_follow_the_new_setting_never_a_stale_part(
+        wh: Warehouse, new_york: Settings, change: dict[str, object]) -> None:
+    changed = Settings(_env_file=None, timezone=NEW_YORK, **change)  # type: ignore[call-arg]
+    cur, view = wh.cursor(), VIEWS[0]
+    before = query(cur, READING_SETTINGS, view, "month", settings=new_york, samples=True)
+    assert not rollups.settings_current(cur, changed)
+    # until the rollup is rebuilt, the KPIs reading the setting come from raw rows: the new setting's values
+    now = query(cur, READING_SETTINGS, view, "month", settings=changed, samples=True)
+    assert_frame_equal(now, query(cur, READING_SETTINGS, view, "month", settings=changed, samples=True, rollup=False))
+    assert not now.equals(before)  # the change matters to some KPI, so a stale part would have shown
+    assert rollups.sync(wh, changed)  # as the dashboard does on opening with the new settings
+    assert not rollups.sync(wh, changed)
+    _assert_rollup_equals_raw(wh, changed, READING_SETTINGS)
+    assert_frame_equal(query(wh.cursor(), READING_SETTINGS, view, "month", settings=changed, samples=True), now,
+                       rel_tol=1e-12, abs_tol=1e-12)
+    # a later import keeps the parts on the settings they were built with; the old settings now read raw rows
+    _import(wh, "later", {"tickets": _tickets(300, seed=6, prefix="L")})
+    _assert_rollup_equals_raw(wh, changed, READING_SETTINGS, views=VIEWS[:2])
+    assert not rollups.settings_current(wh.cursor(), new_york)
+    assert_frame_equal(query(wh.cursor(), READING_SETTINGS, view, "month", settings=new_york, samples=True),
+                       query(wh.cursor(), READING_SETTINGS, view, "month", settings=new_york, samples=True,
+                             rollup=False))
+
+
+def test_a_source_that_starts_giving_a_column_is_counted_again_on_every_day(wh: Warehouse,
+                                                                           new_york: Settings) -> None:
+    """A helpdesk whose export gave no tags, groups, replies or solve times: its tickets are outside the escalation,
+    automation and resolution samples (not measured). Once an import of it gives them for one ticket, every ticket of
+    it counts (an empty cell now means "none"), on days the import never touched."""
+    bare = _tickets(400, seed=7, prefix="B").select(
+        "ticket_id", "created_at", "updated_at", "channel", "priority").with_columns(source=pl.lit("bare desk"))
+    assert import_batch(wh, Batch("bare", "sha-bare", "bare desk", "tickets", {"tickets": bare})).status == "imported"
+    _assert_rollup_equals_raw(wh, new_york, views=VIEWS[:1], breakdowns=[None])
+    names = ["escalation_rate", "automation_rate", "resolution_rate"]
+    before = query(wh.cursor(), names, VIEWS[0], settings=new_york, samples=True)
+    one = pl.DataFrame({"source": ["bare desk"], "ticket_id": ["B-tagged"], "created_at": [datetime(2024, 12, 1, 12)],
+                        "updated_at": [datetime(2024, 12, 1, 12)], "tags": ["vip"], "group_name": ["Tier 1"],
+                        "agent_replies": [1], "solved_at": [datetime(2024, 12, 1, 13)]})
+    assert import_batch(wh, Batch("bare2", "sha-bare2", "bare desk", "tickets", {"tickets": one})).status \
+        == "imported"
+    after = query(wh.cursor(), names, VIEWS[0], settings=new_york, samples=True)  # the view ends before that day
+    in_view = wh.cursor().execute("SELECT count(*) FROM tickets WHERE source = 'bare desk' AND created_local_date "
+                                  "BETWEEN '2024-03-01' AND '2024-11-30'").fetchone()[0]
+    assert in_view > 100
+    for name in ("escalation_rate", "resolution_rate"):  # by creation: each bare ticket of the view now counts
+        assert after[f"{name}_n"][0] - before[f"{name}_n"][0] == in_view
+    _assert_rollup_equals_raw(wh, new_york, [*names, "sla_first_reply_attainment", "sla_resolution_attainment",
+                                             "csat_response_rate"], views=VIEWS, breakdowns=[None, "channel"])
+
+
+def test_open_tickets_pass_their_sla_target_as_newer_data_arrives(wh: Warehouse, new_york: Settings) -> None:
+    """An open, unanswered email ticket is breached once the newest moment in the data is a day past its creation:
+    an import of a later ticket moves that moment, and the days of the open tickets, which it never touched, count
+    them as breached."""
+    newest = wh.cursor().execute("SELECT max(coalesce(updated_at, solved_at, created_at)) FROM tickets").fetchone()[0]
+    waiting = pl.DataFrame({"source": ["desk"] * 5, "ticket_id": [f"W{i}" for i in range(5)],
+                            "created_at": [newest - timedelta(hours=2)] * 5,
+                            "updated_at": [newest - timedelta(hours=2)] * 5, "channel": ["email"] * 5,
+                            "priority": ["normal"] * 5, "status": ["open"] * 5})
+    _import(wh, "waiting", {"tickets": waiting})
+    view = Filters(datetime(2024, 3, 1).date(), (newest + timedelta(days=30)).date())
+    names = ["sla_first_reply_attainment", "sla_resolution_attainment"]
+    before = query(wh.cursor(), names, view, settings=new_york, samples=True)
+    _assert_rollup_equals_raw(wh, new_york, names, views=[view], breakdowns=[None])
+    later = waiting.head(1).with_columns(ticket_id=pl.lit("later"), created_at=pl.lit(newest + timedelta(days=10)),
+                                         updated_at=pl.lit(newest + timedelta(days=10)))
+    _import(wh, "later", {"tickets": later})
+    after = query(wh.cursor(), names, view, settings=new_york, samples=True)
+    assert (after["sla_first_reply_attainment_n"] - before["sla_first_reply_attainment_n"]).to_list() == [5]
+    # and an open ticket of the last three days is past its resolution target (three days for an email) too
+    assert after["sla_resolution_attainment_n"][0] - before["sla_resolution_attainment_n"][0] >= 5
+    _assert_rollup_equals_raw(wh, new_york, names, views=[view], breakdowns=[None, "channel"])

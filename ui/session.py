@@ -43,7 +43,9 @@ def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
     wh = Warehouse(settings().warehouse_file)
     _follow_clock(wh)
-    rollups.sync(wh)  # a warehouse from before the ticket rollup gets it once, before any page reads
+    # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of the
+    # settings its parts read (SLA targets, the CSAT rule, escalation and automation tags)
+    rollups.sync(wh, settings())
     if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{DEMO_SOURCE}"):
         load_demo(wh)
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
