@@ -40,6 +40,17 @@ from datetime import datetime, timedelta
 import duckdb
 
 from data.schema import ISSUE_SPOILS
+from data.ticket_flags import (
+    AUTOMATED,
+    CSAT,
+    CSAT_OFFERED,
+    CSAT_RATED,
+    DATA_AS_OF,
+    ESCALATED,
+    RESOLVED,
+    SLA_FIRST_REPLY,
+    SLA_RESOLUTION,
+)
 from data.warehouse import Warehouse
 from settings import Settings
 
@@ -95,52 +106,11 @@ def _business(stem: str, exported: bool) -> str:
 NPS = "CASE WHEN nps_score BETWEEN 0 AND 10 THEN (nps_score >= 9)::INT - (nps_score <= 6)::INT END"
 
 # --- the parts that read a setting or the whole table -----------------------------------------------------------
-# As metrics.registry writes them (a change there only sends the KPI to the raw path). The settings come in as
+# From data.ticket_flags, as metrics.registry declares the KPIs with them. The settings come in as
 # parameters ($...), from the settings the rollup was built with (recorded beside it, :func:`settings_current`);
 # the whole-table values (which sources measure a column, the newest moment in the data) are worked out once per
 # build or refresh and bound in their subqueries' place (:data:`FACTS`), so that a refresh can tell when they
 # changed.
-DATA_AS_OF = "(SELECT max(coalesce(updated_at, solved_at, created_at)) FROM tickets)"
-SOLVED_STATUS = "status IN ('solved', 'closed')"
-STILL_OPEN = f"solved_at IS NULL AND coalesce(NOT ({SOLVED_STATUS}), TRUE)"
-
-
-def _source_measures(*columns: str) -> str:
-    present = " OR ".join(f"{column} IS NOT NULL" for column in columns)
-    return f"coalesce(list_contains((SELECT list(DISTINCT source) FROM tickets WHERE {present}), source), FALSE)"
-
-
-def _sla_target(kind: str) -> str:
-    channel = f"coalesce(list_extract(${kind}_minutes, list_position(${kind}_keys, channel)), " \
-              f"list_extract(${kind}_minutes, list_position(${kind}_keys, 'other')))"
-    priority = f"list_extract(${kind}_priority_minutes, list_position(${kind}_priority_keys, priority))"
-    return f"least({channel}, {priority})"
-
-
-def _sla_flag(minutes: str, kind: str, unanswered: str) -> str:
-    target = _sla_target(kind)
-    late = f"created_at + to_microseconds(({target} * 60000000)::BIGINT) < {DATA_AS_OF}"
-    return (f"CASE WHEN {minutes} IS NOT NULL THEN {minutes} <= {target} "
-            f"WHEN {unanswered} AND {STILL_OPEN} AND {late} AND {_source_measures(minutes)} THEN FALSE END")
-
-
-ESCALATED = ("CASE WHEN list_has_any(tag_list, $escalation_tags) "
-             "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
-             f"WHEN {_source_measures('tags', 'group_name')} THEN FALSE END")
-AUTOMATED = ("CASE WHEN list_has_any(tag_list, $automation_tags) THEN TRUE "
-             "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
-             f"WHEN NOT {_source_measures('agent_replies')} AND {_source_measures('tags')} THEN FALSE END")
-RESOLVED = (f"CASE WHEN solved_at IS NOT NULL OR {SOLVED_STATUS} THEN TRUE "
-            f"WHEN status IS NOT NULL OR {_source_measures('solved_at')} THEN FALSE END")
-CSAT_RATED = "satisfaction_score IS NOT NULL OR satisfaction_rating IN ('good', 'bad')"
-CSAT_OFFERED = ("(satisfaction_score IS NOT NULL OR satisfaction_rating IS NOT NULL) "
-                "AND source IN (SELECT DISTINCT source FROM tickets WHERE satisfaction_rating = 'offered')")
-CSAT = ("CASE WHEN satisfaction_score IS NOT NULL THEN (satisfaction_score >= $csat_good_min)::INT "
-        "WHEN satisfaction_rating = 'good' THEN 1 WHEN satisfaction_rating = 'bad' THEN 0 END")
-SLA_FIRST_REPLY = _sla_flag("first_reply_minutes", "sla_first_reply",
-                            "first_reply_at IS NULL AND first_reply_business_minutes IS NULL")
-SLA_RESOLUTION = _sla_flag("full_resolution_minutes", "sla_resolution", "TRUE")
-
 # part -> an additive aggregate over ticket rows; only trusted constants.
 PARTS: dict[str, str] = {
     "n": "count(*)",

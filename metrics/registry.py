@@ -20,6 +20,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from data.schema import ISSUE_SPOILS
+from data.ticket_flags import (  # noqa: F401 - the conditions the KPIs are built from, re-exported for metrics
+    AUTOMATED,
+    CSAT,
+    CSAT_OFFERED,
+    CSAT_RATED,
+    DATA_AS_OF,
+    ESCALATED,
+    OFFERS_RECORDED,
+    RESOLVED,
+    SOLVED_STATUS,
+    STILL_OPEN,
+    sla_flag,
+    source_measures,
+)
 
 Unit = Literal["count", "minutes", "hours", "fraction", "money", "per_100", "score"]
 Better = Literal["higher", "lower", "neither"]
@@ -64,17 +78,6 @@ def rate(flag: str) -> dict[str, str]:
     return {"sql": f"avg(({flag})::INT)", "sample": f"count({flag})"}
 
 
-def source_measures(*columns: str) -> str:
-    """The ticket comes from a source whose export gives one of ``columns`` for some ticket: there an empty cell
-    means "none" (no reply yet, no tag); from a source that never gives it, it means "not measured"."""
-    present = " OR ".join(f"{column} IS NOT NULL" for column in columns)
-    # the few sources listed once, then looked up per row: `source IN (subquery)` joined every row to them instead
-    return f"coalesce(list_contains((SELECT list(DISTINCT source) FROM tickets WHERE {present}), source), FALSE)"
-
-
-SOLVED_STATUS = "status IN ('solved', 'closed')"
-# Open now: no solve time, and a status (where the export has one) that does not say solved.
-STILL_OPEN = f"solved_at IS NULL AND coalesce(NOT ({SOLVED_STATUS}), TRUE)"
 # Solves and the backlog need every source to say when its solved tickets were solved: one that says "solved" but
 # never when, or gives neither statuses nor solve times, cannot place a solve in a period nor say what was open at a
 # period's end. (A source with statuses and nothing solved yet is fine: all its tickets are open.)
@@ -210,48 +213,10 @@ REQUESTER_WAIT = [
 ]
 
 
-# The moment the data describes (the newest change in it), not the wall clock: an export from last spring must not
-# count a ticket as breached for having stayed open since, when the export cannot know.
-DATA_AS_OF = "(SELECT max(coalesce(updated_at, solved_at, created_at)) FROM tickets)"
-
-
-# --- SLA: the target of a ticket is the stricter of its channel's and its priority's (settings) ------------------
-def _sla_target(kind: str) -> str:
-    channel = f"coalesce(list_extract(${kind}_minutes, list_position(${kind}_keys, channel)), " \
-              f"list_extract(${kind}_minutes, list_position(${kind}_keys, 'other')))"
-    priority = f"list_extract(${kind}_priority_minutes, list_position(${kind}_priority_keys, priority))"
-    return f"least({channel}, {priority})"
-
-
 def _sla_flag(duration: Duration, kind: str, unanswered: str) -> str:
-    """Achieved (1) or breached (0); a ticket still inside its target is neither and stays out. An open ticket
-    without the event is breached once past its target, but only where its export measures the calendar duration:
-    from an export that gives it in business hours only, or not at all, nothing says it is missing."""
-    target = _sla_target(kind)
-    minutes = duration.calendar_column
-    late = f"created_at + to_microseconds(({target} * 60000000)::BIGINT) < {DATA_AS_OF}"
-    return (f"CASE WHEN {minutes} IS NOT NULL THEN {minutes} <= {target} "
-            f"WHEN {unanswered} AND {STILL_OPEN} AND {late} AND {source_measures(minutes)} THEN FALSE END")
+    return sla_flag(duration.calendar_column, kind, unanswered)
 
 
-# tag_list: the tags as lower-case words, split once at import (data/tags.py); NULL where the export gives none
-ESCALATED = ("CASE WHEN list_has_any(tag_list, $escalation_tags) "
-             "OR coalesce(list_contains($escalation_groups, lower(group_name)), FALSE) THEN TRUE "
-             f"WHEN {source_measures('tags', 'group_name')} THEN FALSE END")
-# From an export without a replies count, the automation tags alone say which tickets were automated; from one with
-# it, a ticket whose count is missing stays out.
-AUTOMATED = ("CASE WHEN list_has_any(tag_list, $automation_tags) THEN TRUE "
-             "WHEN agent_replies IS NOT NULL THEN agent_replies = 0 "
-             f"WHEN NOT {source_measures('agent_replies')} AND {source_measures('tags')} THEN FALSE END")
-# Solved now: by its solve time or, where the export gives none, by its status.
-RESOLVED = (f"CASE WHEN solved_at IS NOT NULL OR {SOLVED_STATUS} THEN TRUE "
-            f"WHEN status IS NOT NULL OR {source_measures('solved_at')} THEN FALSE END")
-CSAT_RATED = "satisfaction_score IS NOT NULL OR satisfaction_rating IN ('good', 'bad')"
-# Offered: rated, or offered and left unanswered. Only an export that records unanswered surveys ("Offered") can
-# give a response rate; one that lists ratings alone would read as 100 %.
-OFFERS_RECORDED = "satisfaction_rating = 'offered'"
-CSAT_OFFERED = (f"(satisfaction_score IS NOT NULL OR satisfaction_rating IS NOT NULL) "
-                f"AND source IN (SELECT DISTINCT source FROM tickets WHERE {OFFERS_RECORDED})")
 NPS_VALID = "nps_score BETWEEN 0 AND 10"
 CSAT_HINT = ("an export with survey results: Zendesk 'Satisfaction Score', Freshdesk survey results, "
              "Gorgias or Help Scout ratings, Olist reviews")
@@ -355,8 +320,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         name="csat",
         label="CSAT",
-        sql="""avg(CASE WHEN satisfaction_score IS NOT NULL THEN (satisfaction_score >= $csat_good_min)::INT
-                        WHEN satisfaction_rating = 'good' THEN 1 WHEN satisfaction_rating = 'bad' THEN 0 END)""",
+        sql=f"avg({CSAT})",
         unit="fraction",
         better="higher",
         description="Satisfied ÷ rated surveys (Good, or a 1–5 score at the CSAT rule's threshold); by solve time.",
