@@ -1,9 +1,4 @@
-"""CS Pulse: the frame. Page config, the shared sidebar filters, navigation, then the chosen page runs.
-
-`streamlit run dashboard.py` imports this file once to find the app it serves (``app`` below), then runs it as the
-script (``__main__``) on every visit. Served as that app, the server opens the warehouse and computes the Overview
-(a first start builds the demo store) while the first browser loads Streamlit, not after it asked for a page.
-"""
+"""CS Pulse: the frame. Page config, the shared sidebar filters, navigation, then the chosen page runs."""
 
 from __future__ import annotations
 
@@ -13,65 +8,59 @@ from pathlib import Path
 
 import streamlit as st
 
-if __name__ != "__main__":
-    from warm_up import lifespan
+from data.warehouse import WarehouseError
+from settings import ENV_PREFIX, SettingsError
+from ui import access, session, widgets
 
-    app = st.App(__file__, lifespan=lifespan)
-else:
-    from data.warehouse import WarehouseError
-    from settings import ENV_PREFIX, SettingsError
-    from ui import access, session, widgets
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("cspulse")
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log = logging.getLogger("cspulse")
+# a local icon: a Material icon here makes every browser fetch it from Google's font servers
+st.set_page_config(page_title="CS Pulse", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
-    # a local icon: a Material icon here makes every browser fetch it from Google's font servers
-    st.set_page_config(page_title="CS Pulse", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
-                       layout="wide")
+# A bad setting is named on the page; its value (a path, a secret) goes to the server log only.
+try:
+    session.settings()
+except SettingsError as error:
+    log.error("cannot start: %s", error)
+    names = ", ".join(dict.fromkeys(re.findall(rf"{ENV_PREFIX}[A-Z0-9_]+", str(error)))) or "see the server log"
+    st.error(f"CS Pulse cannot start: a setting has a value it cannot use ({names}). The server log says why; fix "
+             "it in the environment or `.env`, then restart.")
+    st.stop()
 
-    # A bad setting is named on the page; its value (a path, a secret) goes to the server log only.
-    try:
-        session.settings()
-    except SettingsError as error:
-        log.error("cannot start: %s", error)
-        names = ", ".join(dict.fromkeys(re.findall(rf"{ENV_PREFIX}[A-Z0-9_]+", str(error)))) or "see the server log"
-        st.error(f"CS Pulse cannot start: a setting has a value it cannot use ({names}). The server log says why; "
-                 "fix it in the environment or `.env`, then restart.")
-        st.stop()
+person = access.gate(session.settings())  # signed out, a stranger, or an unsafe address: stops here
 
-    person = access.gate(session.settings())  # signed out, a stranger, or an unsafe address: stops here
+if problem := session.taxonomy_problem():
+    st.error(f"CS Pulse cannot start: the complaint taxonomy file is not usable. {problem}. "
+             "Fix the file or unset CSPULSE_TAXONOMY_PATH, then restart.")
+    st.stop()
 
-    if problem := session.taxonomy_problem():
-        st.error(f"CS Pulse cannot start: the complaint taxonomy file is not usable. {problem}. "
-                 "Fix the file or unset CSPULSE_TAXONOMY_PATH, then restart.")
-        st.stop()
-
-    PAGES = {  # file stem -> title, icon; a page someone's role cannot use is not listed, so its URL leads nowhere
-        "overview": ("Overview", ":material/dashboard:"),
-        "trends": ("Trends", ":material/show_chart:"),
-        "team": ("Team", ":material/groups:"),
-        "staffing": ("Staffing", ":material/support_agent:"),
-        "complaints": ("Complaints", ":material/report:"),
-        "orders": ("Orders & loyalty", ":material/shopping_cart:"),
-        "imports": ("Import", ":material/upload_file:"),
-        "data": ("Data", ":material/database:"),
-    }
-    page = st.navigation([st.Page(f"app_pages/{stem}.py", title=title, icon=icon, default=stem == "overview")
-                          for stem, (title, icon) in PAGES.items() if access.may_see_page(stem)])
-    access.sidebar(person)  # before the page: a page that stops early discards what is drawn after it
-    try:
-        st.session_state["filters"] = session.sidebar_filters()
-        session.show_flash()
-        widgets.report_download(page.title)
-        with session.share_link():  # "Share this view" in the sidebar: the link to this page as it is
-            page.run()
-    except access.Refused as error:
-        st.error(str(error), icon=":material/block:")
-    except WarehouseError as error:
-        log.warning("warehouse unavailable: %s", error)
-        st.error(f"CS Pulse cannot use its warehouse: {error.reason}. The details are in the server log.")
-    except Exception:
-        # Streamlit's own stop and rerun signals are BaseExceptions and pass through untouched.
-        log.exception("page %s failed", page.title)
-        st.error("Something went wrong while drawing this page. The details are in the server log; "
-                 "try another period or filter, or reload.")
+PAGES = {  # file stem -> title, icon; a page someone's role cannot use is not listed, so its URL leads nowhere
+    "overview": ("Overview", ":material/dashboard:"),
+    "trends": ("Trends", ":material/show_chart:"),
+    "team": ("Team", ":material/groups:"),
+    "staffing": ("Staffing", ":material/support_agent:"),
+    "complaints": ("Complaints", ":material/report:"),
+    "orders": ("Orders & loyalty", ":material/shopping_cart:"),
+    "imports": ("Import", ":material/upload_file:"),
+    "data": ("Data", ":material/database:"),
+}
+page = st.navigation([st.Page(f"app_pages/{stem}.py", title=title, icon=icon, default=stem == "overview")
+                      for stem, (title, icon) in PAGES.items() if access.may_see_page(stem)])
+access.sidebar(person)  # before the page: a page that stops early discards what is drawn after it
+try:
+    st.session_state["filters"] = session.sidebar_filters()
+    session.show_flash()
+    widgets.report_download(page.title)
+    with session.share_link():  # "Share this view" in the sidebar: the link to this page as it is
+        page.run()
+except access.Refused as error:
+    st.error(str(error), icon=":material/block:")
+except WarehouseError as error:
+    log.warning("warehouse unavailable: %s", error)
+    st.error(f"CS Pulse cannot use its warehouse: {error.reason}. The details are in the server log.")
+except Exception:
+    # Streamlit's own stop and rerun signals are BaseExceptions and pass through untouched.
+    log.exception("page %s failed", page.title)
+    st.error("Something went wrong while drawing this page. The details are in the server log; "
+             "try another period or filter, or reload.")

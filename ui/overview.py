@@ -1,6 +1,5 @@
-"""The Overview's own widgets: the tickets with their first reply per period, and the tickets per channel (its KPI
-tiles are ``ui.widgets.kpi_row``, which the Orders & loyalty page draws too); and the Overview worked out before its
-first visit (warm_up.py)."""
+"""The Overview's own widgets: the tickets with their first reply per period, and the tickets per channel. (Its
+KPI tiles are ``ui.widgets.kpi_row``, which the Orders & loyalty page draws too.)"""
 
 from __future__ import annotations
 
@@ -10,30 +9,9 @@ import charts
 from html_report import overview_trend_title
 from metrics import query as mq
 from metrics.registry import BY_NAME
-from metrics.tiles import OVERVIEW_COMMERCE, OVERVIEW_FIRST_REPLY, OVERVIEW_SUPPORT
-from ui import session
+from metrics.tiles import OVERVIEW_FIRST_REPLY
 from ui.session import kpis
-from ui.widgets import chart, default_kpi, explain_chart, kpi_values, on_a_clock_with_data, sample_sizes, unavailable
-
-
-def tiles_shown() -> tuple[list[str], tuple[str, ...]]:
-    """The support tiles, each duration on a clock the data gives, and every tile of the page (read in one query)."""
-    support = on_a_clock_with_data(OVERVIEW_SUPPORT)
-    return support, (*support, *OVERVIEW_COMMERCE)
-
-
-def warm_up() -> bool:
-    """What a visit without a link reads before the Overview's tiles show, read into the shared caches before anyone
-    visits: the warehouse and the sidebar (``session.warm_up``), then the tiles of the default dates. Whether it got
-    that far (not with a taxonomy file the frame refuses)."""
-    filters = session.warm_up()
-    if filters is None:
-        return False
-    support, every_tile = tiles_shown()
-    for row in (support, OVERVIEW_COMMERCE):  # what explain_missing says above each row of tiles
-        unavailable(row)
-    kpi_values(every_tile, filters)
-    return True
+from ui.widgets import chart, default_kpi, explain_chart, sample_sizes
 
 
 def volume_and_speed(filters: mq.Filters, grain: str) -> None:

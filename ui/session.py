@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 import polars as pl
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.state import get_session_state
 
 from data import categorising, clock, inbox, ingest, linking, rollups
@@ -70,19 +69,8 @@ def _follow_clock(wh: Warehouse) -> None:
     with st.spinner(f"Working out local dates and business hours ({wanted.describe()})…"):
         rebuilt = clock.sync(wh, wanted)
     if rebuilt and not wh.is_empty():  # shown by show_flash on this run; a toast here would replay on every run
-        _say_on_this_run(f"The time zone or business hours changed: local dates and business minutes were worked "
-                         f"out again for {wanted.describe()}.")
-
-
-# Said by the first visit's show_flash: what the server's warm-up, which has no visit of its own, had to say.
-_WARM_UP_NOTES: list[str] = []
-
-
-def _say_on_this_run(message: str) -> None:
-    if get_script_run_ctx(suppress_warning=True) is None:  # the warm-up (warm_up.py)
-        _WARM_UP_NOTES.append(message)
-    else:
-        st.session_state["_flash"] = message
+        st.session_state["_flash"] = (f"The time zone or business hours changed: local dates and business minutes "
+                                      f"were worked out again for {wanted.describe()}.")
 
 
 def load_demo(wh: Warehouse) -> None:
@@ -247,21 +235,6 @@ def sidebar_filters() -> mq.Filters:
         end = start
     return mq.Filters(start=start, end=end, channel=tuple(st.session_state["channel"]), category=tuple(category),
                       priority=tuple(st.session_state["priority"]))
-
-
-def warm_up() -> mq.Filters | None:
-    """What every page of a visit without a link reads first, read before anyone visits (warm_up.py): the taxonomy,
-    the warehouse opened (the demo store built on a first start), the sidebar's choices and bounds, the import ledger.
-    Returns the filters such a visit starts with (the default dates, nothing else chosen); None where the frame stops
-    before it opens the warehouse: the taxonomy file is not usable."""
-    if taxonomy_problem():
-        return None
-    for key in mq.DIMENSIONS:
-        cached(mq.dimension_values, key)
-    link_dates()
-    category_labels()
-    has_demo_data()
-    return cached(mq.default_filters)
 
 
 LINK_MARGIN = timedelta(days=366)  # a link may look a year past the data: a previous period, a peak ahead
@@ -474,14 +447,3 @@ def flash(message: str) -> NoReturn:
 def show_flash() -> None:
     if message := st.session_state.pop("_flash", None):
         st.toast(message)
-    for note in _warm_up_notes():
-        st.toast(note)
-
-
-def _warm_up_notes() -> Iterator[str]:
-    """Each note once, whichever of two first visits at once takes it (list.pop is atomic)."""
-    while True:
-        try:
-            yield _WARM_UP_NOTES.pop(0)
-        except IndexError:
-            return

@@ -85,17 +85,14 @@ def kpi_row(names: Sequence[str], filters: mq.Filters, among: Sequence[str] = ()
     """One tile per KPI (per currency for money and ratios of money) with the change against the previous period.
     ``among``: every tile of the page, read with the first row's in one cached query that the other rows then find
     (three statements for the Overview's three rows where each row's own took nine)."""
-    compared, sizes = kpi_values(tuple(among) or tuple(names), filters)
+    fetched = tuple(among) or tuple(names)
+    compared = cached(mq.compare, fetched, filters)
+    sizes = kpis(fetched, filters, samples=True).row(0, named=True)
     row = tiles(names, compared, sizes, min_sample())
     _record(row)
     for cell, tile in zip(st.columns(len(row)), row, strict=True):
         cell.metric(tile.label, tile.value, tile.delta, delta_color=tile.metric.delta_color, help=tile.definition,
                     border=True)
-
-
-def kpi_values(names: tuple[str, ...], filters: mq.Filters) -> tuple[Any, dict[str, Any]]:
-    """The KPIs against the previous period and their sample sizes, cached: what a row of tiles reads."""
-    return cached(mq.compare, names, filters), kpis(names, filters, samples=True).row(0, named=True)
 
 
 # --- what the numbers mean ------------------------------------------------------------------------------------------
@@ -108,18 +105,13 @@ def sample_caption(filters: mq.Filters, compared: bool = True) -> str:
 
 def explain_missing(names: Sequence[str]) -> list[str]:
     """Say which KPIs this data cannot give and which export or setting would give them."""
-    missing = unavailable(names)
+    missing = cached(availability.unavailable, tuple(names))
     if missing:
         lines = [f"- **{BY_NAME[name].label}** comes from {provided_by}." for name, provided_by in missing.items()]
         st.info(f"Unavailable with the loaded data ({len(missing)}): it has none of what "
                 f"{'this KPI needs' if len(missing) == 1 else 'these KPIs need'}.\n" + "\n".join(lines),
                 icon=":material/info:")
     return list(missing)
-
-
-def unavailable(names: Sequence[str]) -> dict[str, str]:
-    """The KPIs of ``names`` this data cannot give, each with the export or setting that would give it (cached)."""
-    return cached(availability.unavailable, tuple(names))
 
 
 def on_a_clock_with_data(names: Sequence[str]) -> list[str]:
