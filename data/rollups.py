@@ -50,6 +50,7 @@ from data.ticket_flags import (
     RESOLVED,
     SLA_FIRST_REPLY,
     SLA_RESOLUTION,
+    SOURCES_SUBQUERY,
 )
 from data.warehouse import Warehouse
 from settings import Settings
@@ -157,7 +158,6 @@ PART_OF.update({normalised(text): part for text, part in _SAME_AS.items()})
 # --- the settings and whole-table values the parts were worked out with -----------------------------------------
 SETTINGS_KEY = "rollup_settings"  # the setting values bound into the parts, as setting_params gives them
 FACTS_KEY = "rollup_facts"  # the whole-table values bound into them
-_SOURCES = re.compile(r"\(SELECT list\(DISTINCT source\) FROM tickets WHERE ([^()]*)\)")
 _SOURCE_IN = re.compile(r"source IN \(SELECT DISTINCT source FROM tickets WHERE ([^()]*)\)")
 
 
@@ -167,7 +167,7 @@ def _whole_table_values() -> dict[str, tuple[str, str]]:
     found = {DATA_AS_OF: ("max(coalesce(updated_at, solved_at, created_at))", "(${}::TIMESTAMP)")}
     for sql in PARTS.values():
         found.update({match.group(0): (f"list(DISTINCT source) FILTER (WHERE {match.group(1)})", "(${}::VARCHAR[])")
-                      for match in _SOURCES.finditer(sql)})
+                      for match in SOURCES_SUBQUERY.finditer(sql)})
         found.update({match.group(0): (f"list(DISTINCT source) FILTER (WHERE {match.group(1)})",
                                        "coalesce(list_contains(${}::VARCHAR[], source), FALSE)")
                       for match in _SOURCE_IN.finditer(sql)})
@@ -207,17 +207,7 @@ DEFAULT_SETTINGS = _as_text(setting_params(Settings.model_construct()))  # a rol
 
 def settings_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """Whether the parts that read a setting (:data:`SETTING_PARTS`) were worked out with ``settings``' values."""
-    return _meta(cur, SETTINGS_KEY) == _as_text(setting_params(settings))
-
-
-def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
-    return None if row is None else row[0]
-
-
-def _record(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
-    cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
+    return Warehouse.meta_in(cur, SETTINGS_KEY) == _as_text(setting_params(settings))
 
 
 def _fact_values(cur: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -269,7 +259,7 @@ def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
     Whether it did; a read-only warehouse reads raw rows (and the KPIs that read a setting do, while it differs)."""
     wanted = None if settings is None else _as_text(setting_params(settings))
     cur = warehouse.cursor()
-    if warehouse.read_only or (is_current(cur) and wanted in (None, _meta(cur, SETTINGS_KEY))):
+    if warehouse.read_only or (is_current(cur) and wanted in (None, Warehouse.meta_in(cur, SETTINGS_KEY))):
         return False
     with warehouse.transaction() as cur:
         rebuild(cur, wanted)
@@ -287,15 +277,15 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
             facts: dict[str, object] | None = None) -> None:
     """The whole rollup from every ticket (its parts may have changed since the table was made), with ``settings``
     (as :func:`_as_text` gives them; None: those it was built with) and the whole-table values as they are now."""
-    settings = settings or _meta(cur, SETTINGS_KEY) or DEFAULT_SETTINGS
+    settings = settings or Warehouse.meta_in(cur, SETTINGS_KEY) or DEFAULT_SETTINGS
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
                           (HOURS_TABLE, _hours("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
-    _record(cur, SETTINGS_KEY, settings)
-    _record(cur, FACTS_KEY, _as_text(facts))
+    Warehouse.set_meta(cur, SETTINGS_KEY, settings)
+    Warehouse.set_meta(cur, FACTS_KEY, _as_text(facts))
     log.info("ticket rollup rebuilt")
 
 
@@ -311,15 +301,15 @@ def _refresh(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
     if cur.execute(f"SELECT count(*) FROM {_DAYS}").fetchone() == (0,):
         return  # no ticket changed: neither a part nor a whole-table value did
-    facts, recorded = _fact_values(cur), json.loads(_meta(cur, FACTS_KEY) or "{}")
+    facts, recorded = _fact_values(cur), json.loads(Warehouse.meta_in(cur, FACTS_KEY) or "{}")
     if {k: v for k, v in facts.items() if k != _AS_OF} != {k: v for k, v in recorded.items() if k != _AS_OF}:
         rebuild(cur, facts=facts)
         return
-    settings = json.loads(_meta(cur, SETTINGS_KEY) or DEFAULT_SETTINGS)
+    settings = json.loads(Warehouse.meta_in(cur, SETTINGS_KEY) or DEFAULT_SETTINGS)
     if _as_text({_AS_OF: facts[_AS_OF]}) != _as_text({_AS_OF: recorded.get(_AS_OF)}):
         _note_sla_window(cur, settings, facts[_AS_OF], recorded.get(_AS_OF))
     _refresh_noted(cur, {**settings, **facts})
-    _record(cur, FACTS_KEY, _as_text(facts))
+    Warehouse.set_meta(cur, FACTS_KEY, _as_text(facts))
 
 
 def _note_sla_window(cur: duckdb.DuckDBPyConnection, settings: dict[str, object], now: object,

@@ -4,6 +4,8 @@ text (a copy that drifted sent the KPI back to raw rows without a word)."""
 
 from __future__ import annotations
 
+import re
+
 
 def source_measures(*columns: str) -> str:
     """The ticket comes from a source whose export gives one of ``columns`` for some ticket: there an empty cell
@@ -11,6 +13,11 @@ def source_measures(*columns: str) -> str:
     present = " OR ".join(f"{column} IS NOT NULL" for column in columns)
     # the few sources listed once, then looked up per row: `source IN (subquery)` joined every row to them instead
     return f"coalesce(list_contains((SELECT list(DISTINCT source) FROM tickets WHERE {present}), source), FALSE)"
+
+
+# the subquery source_measures writes, found again in a KPI's or a part's SQL to bind its value (group 1: the
+# condition)
+SOURCES_SUBQUERY = re.compile(r"\(SELECT list\(DISTINCT source\) FROM tickets WHERE ([^()]*)\)")
 
 
 SOLVED_STATUS = "status IN ('solved', 'closed')"

@@ -202,10 +202,16 @@ class Warehouse:
         return _VERSIONS.get(self._versions_key, lambda: int(self.meta("data_version") or 0))
 
     def meta(self, key: str) -> str | None:
-        row = self.cursor().execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
+        return self.meta_in(self.cursor(), key)
+
+    @staticmethod
+    def meta_in(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+        """``meta`` as the caller's cursor (its transaction) sees it."""
+        row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
         return None if row is None else row[0]
 
-    def set_meta(self, cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    @staticmethod
+    def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
         cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
 

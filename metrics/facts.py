@@ -12,7 +12,6 @@ is used only while its version is the warehouse's current one: a warehouse writt
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -20,14 +19,13 @@ from typing import Literal
 
 import duckdb
 
+from data.ticket_flags import SOURCES_SUBQUERY
 from data.warehouse import Warehouse
 from metrics import checks, registry
 from metrics.registry import DIMENSIONS
 
 Kind = Literal["boolean", "values", "timestamp", "count"]
 META_KEY = "facts"
-# the shape registry.source_measures writes: the list of the sources whose export gives a column
-_SOURCES_SUBQUERY = re.compile(r"\(SELECT list\(DISTINCT source\) FROM tickets WHERE [^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def facts() -> tuple[Fact, ...]:
     found: dict[str, Kind] = {registry.DATA_AS_OF: "timestamp"}
     for metric in registry.METRICS:
         for text in (metric.sql, metric.sample):
-            found.update({subquery: "values" for subquery in _SOURCES_SUBQUERY.findall(text)})
+            found.update({match.group(0): "values" for match in SOURCES_SUBQUERY.finditer(text)})
         if metric.known:
             found[metric.known] = "boolean"
         found.update({column_present(column): "boolean" for column in metric.needs})
