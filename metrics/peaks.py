@@ -20,8 +20,10 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from data import rollups
+from data.slot_rollup import SLOTS_TABLE
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, execute, in_view, totals
+from metrics.query import Filters, data_range, dimension_filter, execute, in_view, rollup_current, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -153,14 +155,31 @@ def next_peaks(peaks: Sequence[Peak], after: date, kinds: Sequence[str] = ("bfcm
     return sorted((p for p in peaks if p.start > after and p.kind in kinds), key=lambda p: p.start)
 
 
+# --- the slot rollup: the Staffing page's statements read a window's rows of it, not every ticket -----------------
+def slots_served(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the slot rollup (data/slot_rollup.py) holds the data as it is now, on the settings' clock (its days
+    and half hours are local) and the SLA, CSAT and automation settings in force; else statements read tickets."""
+    return rollup_current(cur, settings) and rollups.settings_current(cur, settings)
+
+
+def in_slot_days() -> str:
+    """The slot rollup's rows of the view: its local creation days and filters (the rollup keeps all three). The
+    tickets' own statements bound ``created_at`` by the UTC instants of the same local midnights."""
+    return f"day >= $start::DATE AND day < $end_excl::DATE AND {dimension_filter('tickets')}"
+
+
 # --- peaks in the data ----------------------------------------------------------------------------------------------
-def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> pl.DataFrame:
+def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *,
+                   rollup: bool = True) -> pl.DataFrame:
     """Tickets per local week (Monday start) over the view, every week of the range present (0 when none)."""
+    counted = (f"SELECT date_trunc('week', day)::DATE AS week, sum(n) AS tickets FROM {SLOTS_TABLE} "
+               f"WHERE {in_slot_days()}" if rollup and slots_served(cur, settings) else
+               f"SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets FROM tickets "
+               f"WHERE {in_view('created_at')}")
     sql = f"""
         WITH weeks AS (SELECT w::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP,
                                                          $end_excl::TIMESTAMP, INTERVAL 7 DAY) r(w)),
-        counts AS (SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets
-                   FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
+        counts AS ({counted} GROUP BY ALL)
         SELECT week, coalesce(tickets, 0)::BIGINT AS tickets FROM weeks LEFT JOIN counts USING (week) ORDER BY week"""
     return execute(cur, sql, view, settings)
 
@@ -212,9 +231,10 @@ def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dat
     return data_range(cur, settings, tables=("tickets",))
 
 
-def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> set[date]:
+def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *, rollup: bool = True) -> set[date]:
     """The local days on which the view holds at least one ticket."""
-    sql = f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}"
+    sql = (f"SELECT DISTINCT day FROM {SLOTS_TABLE} WHERE {in_slot_days()}" if rollup and slots_served(cur, settings)
+           else f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}")
     return set(execute(cur, sql, view, settings)["day"].to_list())
 
 

@@ -30,9 +30,10 @@ import duckdb
 import polars as pl
 
 from data.schema import TICKETS
+from data.slot_rollup import AGENTS_TABLE, ANSWERED, SLOTS_TABLE
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
-from metrics.peaks import Peak
+from metrics.peaks import Peak, in_slot_days, slots_served
 from metrics.query import Filters, dimension_filter, dimension_values, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
@@ -151,21 +152,36 @@ def _slot(local: str, minutes: int) -> str:
     return f"time_bucket(INTERVAL '{minutes} minutes', {local})"
 
 
-def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def _rows(cur: duckdb.DuckDBPyConnection, settings: Settings, rollup: bool) -> tuple[str, str, str]:
+    """Where a statement over the view's tickets reads: (table, its local wall-clock column, the view's rows), the
+    slot rollup's half hours where it is served, else the tickets themselves."""
+    if rollup and slots_served(cur, settings):
+        return SLOTS_TABLE, "half_hour", in_slot_days()
+    return "tickets", "created_local_at", in_view("created_at")
+
+
+def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+             rollup: bool = True) -> pl.DataFrame:
     """Tickets created per local interval and channel (a ticket without a channel counts as 'other')."""
-    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
-                     count(*)::BIGINT AS tickets
-              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY slot, channel"""
+    table, local, rows = _rows(cur, settings, rollup)
+    count = "sum(n)" if table == SLOTS_TABLE else "count(*)"
+    sql = f"""SELECT {_slot(local, minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
+                     {count}::BIGINT AS tickets
+              FROM {table} WHERE {rows} GROUP BY ALL ORDER BY slot, channel"""
     return execute(cur, sql, view, settings)
 
 
-def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int | None:
+def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *,
+                  rollup: bool = True) -> int | None:
     """The finest interval the creation times allow: 1 when some carry minutes, 60 when all sit on the hour,
     1440 when all sit at midnight (a date-only export); None without tickets."""
-    local = "created_local_at"
-    sql = f"""SELECT count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0),
-                     count(*) FILTER (WHERE hour({local}) <> 0)
-              FROM tickets WHERE {in_view('created_at')}"""
+    table, local, rows = _rows(cur, settings, rollup)
+    if table == SLOTS_TABLE:
+        counts = "coalesce(sum(n), 0), coalesce(sum(off_hour), 0), coalesce(sum(off_midnight), 0)"
+    else:
+        counts = (f"count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0), "
+                  f"count(*) FILTER (WHERE hour({local}) <> 0)")
+    sql = f"SELECT {counts} FROM {table} WHERE {rows}"
     total, off_hour, off_midnight = execute(cur, sql, view, settings).row(0)
     if not total:
         return None
@@ -205,54 +221,91 @@ def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, 
     return execute(cur, sql, view, settings)
 
 
-def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                 rollup: bool = True) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
-    the interval. Events are placed by their own time, so a ticket created before the window still counts."""
-    def in_window(column: str) -> str:
-        return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
+    the interval. Events are placed by their own time, so a ticket created before the window still counts. The
+    slot rollup's quarter hours serve a view without filters (it keeps assignees per quarter, not per channel)."""
+    if rollup and not any(view.dimension_values().values()) and slots_served(cur, settings):
+        quarters = f"SELECT quarter, assignee FROM {AGENTS_TABLE} WHERE {_in_window('quarter')}"
+        return execute(cur, _staffed_per_slot(quarters, minutes), view, settings)
+    return execute(cur, _staffed_per_slot(_quarters_worked(), minutes), view, settings)
 
+
+def _in_window(column: str) -> str:
+    return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
+
+
+def _staffed_per_slot(quarters: str, minutes: int) -> str:
+    # Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
+    # offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
+    # quarter's local start places all its events in the same interval. The window's bounds are local midnights,
+    # on quarter hours too, so an event lies in the window exactly when its quarter does.
+    return f"""SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+               FROM ({quarters}) GROUP BY ALL ORDER BY slot"""
+
+
+def _quarters_worked() -> str:
+    """The distinct (UTC quarter hour, assignee) of the view's tickets' first replies and agent solves in the
+    window, from the ticket rows."""
     agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
     human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
     # one pass over the tickets for the three kinds of event (one per kind scanned every ticket three times);
     # whether a solve was automated is worked out only for the tickets with an event in the window
-    sql = f"""
+    return f"""
         WITH worked AS (
             SELECT assignee, first_reply_at, CASE WHEN {human_solve} THEN first_solved_at END AS first_solved_at,
                    CASE WHEN {human_solve} THEN solved_at END AS solved_at FROM tickets
-            WHERE ({in_window('first_reply_at')} OR {in_window('first_solved_at')} OR {in_window('solved_at')})
+            WHERE ({_in_window('first_reply_at')} OR {_in_window('first_solved_at')} OR {_in_window('solved_at')})
               AND {agent}),
         events AS (SELECT assignee, event_at FROM (
                        SELECT assignee, unnest([first_reply_at, first_solved_at, solved_at]) AS event_at FROM worked)
-                   WHERE {in_window('event_at')})
-        -- Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
-        -- offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
-        -- quarter's local start places all its events in the same interval.
-        , quarters AS (SELECT DISTINCT time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee FROM events)
-        SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
-        FROM quarters GROUP BY ALL ORDER BY slot"""
-    return execute(cur, sql, view, settings)
+                   WHERE {_in_window('event_at')})
+        SELECT DISTINCT time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee FROM events"""
+
+
+# The quality of a set of slot rollup rows: the same KPIs from its parts (data/slot_rollup.py). A median is that of
+# the rows' first reply minutes put together.
+SLOT_QUALITY = {
+    "sla_first_reply_attainment": "sum(sla_met) / nullif(sum(sla_n), 0)",
+    "first_reply_minutes_median": "list_aggregate(flatten(list(waits) FILTER (WHERE waits IS NOT NULL)), 'median')",
+    "csat": "sum(csat_good) / nullif(sum(csat_n), 0)",
+}
 
 
 def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
-                 overall: bool = False) -> pl.DataFrame:
+                 overall: bool = False, rollup: bool = True) -> pl.DataFrame:
     """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
     with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
-    group = f"{_slot('created_local_at', minutes)}" if not overall else "NULL::TIMESTAMP"
-    sql = f"""SELECT {group} AS slot, count(*)::BIGINT AS tickets,
-                     ({SLA.sql})::DOUBLE AS sla_first_reply_attainment,
-                     ({FIRST_REPLY.sql})::DOUBLE AS first_reply_minutes_median,
-                     ({CSAT.sql})::DOUBLE AS csat, ({CSAT.sample})::BIGINT AS csat_n
-              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY 1"""
+    table, local, rows = _rows(cur, settings, rollup)
+    group = f"{_slot(local, minutes)}" if not overall else "NULL::TIMESTAMP"
+    if table == SLOTS_TABLE:
+        parts = ("coalesce(sum(n), 0)", *SLOT_QUALITY.values(), "coalesce(sum(csat_n), 0)")
+    else:
+        parts = ("count(*)", SLA.sql, FIRST_REPLY.sql, CSAT.sql, CSAT.sample)
+    sql = f"""SELECT {group} AS slot, ({parts[0]})::BIGINT AS tickets,
+                     ({parts[1]})::DOUBLE AS sla_first_reply_attainment,
+                     ({parts[2]})::DOUBLE AS first_reply_minutes_median,
+                     ({parts[3]})::DOUBLE AS csat, ({parts[4]})::BIGINT AS csat_n
+              FROM {table} WHERE {rows} GROUP BY ALL ORDER BY 1"""
     return execute(cur, sql, view, settings)
 
 
-def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                  rollup: bool = True) -> pl.DataFrame:
     """Each ticket of the window: its arrival interval, its calendar first reply minutes (NULL: no reply yet, or an
     export that gives only business-hours durations) and whether it was answered by any sign the export gives."""
-    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, first_reply_minutes,
-                     (first_reply_minutes IS NOT NULL OR first_reply_business_minutes IS NOT NULL
-                      OR first_reply_at IS NOT NULL) AS answered
-              FROM tickets WHERE {in_view('created_at')} ORDER BY slot"""
+    table, local, rows = _rows(cur, settings, rollup)
+    if table == SLOTS_TABLE:  # a row per first reply's minutes, then the answered without them, then the rest
+        sql = f"""WITH r AS (SELECT {_slot(local, minutes)} AS slot, n, answered, waits FROM {table} WHERE {rows})
+                  SELECT slot, unnest(waits) AS first_reply_minutes, TRUE AS answered FROM r
+                  UNION ALL SELECT slot, NULL::DOUBLE, TRUE
+                            FROM (SELECT slot, unnest(range(answered - coalesce(len(waits), 0))) FROM r)
+                  UNION ALL SELECT slot, NULL::DOUBLE, FALSE FROM (SELECT slot, unnest(range(n - answered)) FROM r)
+                  ORDER BY slot, first_reply_minutes, answered"""
+    else:
+        sql = f"""SELECT {_slot(local, minutes)} AS slot, first_reply_minutes, {ANSWERED} AS answered
+                  FROM tickets WHERE {rows} ORDER BY slot, first_reply_minutes, answered"""
     return execute(cur, sql, view, settings)
 
 
