@@ -21,7 +21,6 @@ import duckdb
 import polars as pl
 
 from data import rollups
-from data.slot_rollup import SLOTS_TABLE
 from metrics.availability import on_a_clock_with_data
 from metrics.query import Filters, data_range, dimension_filter, execute, in_view, rollup_current, totals
 from metrics.registry import BY_NAME
@@ -168,12 +167,20 @@ def in_slot_days() -> str:
     return f"day >= $start::DATE AND day < $end_excl::DATE AND {dimension_filter('tickets')}"
 
 
+def created_days(view: Filters) -> str:
+    """The ticket rollup's rows (data/rollups.py) of the tickets created in the view's local days, from its
+    smallest table that holds the view's filters: two rows a day without filters."""
+    table = rollups.table_for(tuple(name for name, values in view.dimension_values().items() if values))
+    kept = dimension_filter("tickets") if rollups.KEYS_OF[table] else "TRUE"  # type: ignore[index]
+    return f"{table} WHERE time_column = 'created_at' AND day >= $start::DATE AND day < $end_excl::DATE AND {kept}"
+
+
 # --- peaks in the data ----------------------------------------------------------------------------------------------
 def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *,
                    rollup: bool = True) -> pl.DataFrame:
     """Tickets per local week (Monday start) over the view, every week of the range present (0 when none)."""
-    counted = (f"SELECT date_trunc('week', day)::DATE AS week, sum(n) AS tickets FROM {SLOTS_TABLE} "
-               f"WHERE {in_slot_days()}" if rollup and slots_served(cur, settings) else
+    counted = (f"SELECT date_trunc('week', day)::DATE AS week, sum(n) AS tickets FROM {created_days(view)}"
+               if rollup and rollup_current(cur, settings) else
                f"SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets FROM tickets "
                f"WHERE {in_view('created_at')}")
     sql = f"""
@@ -233,7 +240,7 @@ def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dat
 
 def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *, rollup: bool = True) -> set[date]:
     """The local days on which the view holds at least one ticket."""
-    sql = (f"SELECT DISTINCT day FROM {SLOTS_TABLE} WHERE {in_slot_days()}" if rollup and slots_served(cur, settings)
+    sql = (f"SELECT DISTINCT day FROM {created_days(view)} AND n > 0" if rollup and rollup_current(cur, settings)
            else f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}")
     return set(execute(cur, sql, view, settings)["day"].to_list())
 

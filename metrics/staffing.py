@@ -479,19 +479,59 @@ def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame | None) -> pl.DataFra
         joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
             covered=pl.col("staffed").fill_null(0) > 0)
         parts = ((True, "Staffed hours"), (False, "Outside staffed hours"))
-    total = max(joined.height, 1)
+    found = {}
+    for covered, _ in parts:
+        part = joined.filter(pl.col("covered").eq_missing(covered))
+        waited = part["first_reply_minutes"].drop_nulls()
+        found[covered] = (part.height, int(part["answered"].sum()), waited.median() if waited.len() else None,
+                          waited.quantile(0.9, "linear") if waited.len() else None)
+    return _coverage_table(found, parts)
+
+
+AFTER_HOURS_SCHEMA = {"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64, "answered": pl.Int64,
+                      "unanswered": pl.Int64, "first_reply_minutes_median": pl.Float64,
+                      "first_reply_minutes_p90": pl.Float64}
+
+
+def _coverage_table(found: dict[bool | None, tuple], parts: Sequence[tuple[bool | None, str]]) -> pl.DataFrame:
+    """``after_hours``' table from (tickets, answered, median, p90) per coverage (True, False or None: unknown)."""
+    total = max(sum(tickets for tickets, *_ in found.values()), 1)
     rows = []
     for covered, label in parts:
-        part = joined.filter(pl.col("covered").eq_missing(covered))
-        answered, waited = int(part["answered"].sum()), part["first_reply_minutes"].drop_nulls()
-        rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
-                     "answered": answered, "unanswered": part.height - answered,
-                     "first_reply_minutes_median": waited.median() if waited.len() else None,
-                     "first_reply_minutes_p90": waited.quantile(0.9, "linear") if waited.len() else None})
-    return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
-                                      "answered": pl.Int64, "unanswered": pl.Int64,
-                                      "first_reply_minutes_median": pl.Float64,
-                                      "first_reply_minutes_p90": pl.Float64})
+        tickets, answered, median, p90 = found.get(covered, (0, 0, None, None))
+        rows.append({"coverage": label, "tickets": tickets, "share": tickets / total, "answered": answered,
+                     "unanswered": tickets - answered, "first_reply_minutes_median": median,
+                     "first_reply_minutes_p90": p90})
+    return pl.DataFrame(rows, schema=AFTER_HOURS_SCHEMA)
+
+
+def covered_slots(staffed: pl.DataFrame | None) -> tuple[datetime, ...] | None:
+    """The intervals with an agent staffed (``after_hours``' "staffed hours"); None where staffing is unknown."""
+    return None if staffed is None else tuple(staffed.filter(pl.col("staffed") > 0)["slot"].sort().to_list())
+
+
+def after_hours_of(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int,
+                   covered: Sequence[datetime] | None, settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
+    """``after_hours`` of the view's tickets worked out in the warehouse, without a row per ticket: ``covered`` are
+    the intervals with an agent staffed (``covered_slots``; None: unknown). Medians and percentiles interpolate as
+    Polars' do (linear)."""
+    table, local, rows = _rows(cur, settings, rollup)
+    per_slot = (f"SELECT {_slot(local, minutes)} AS slot, n, answered, waits FROM {table} WHERE {rows}"
+                if table == SLOTS_TABLE else
+                f"SELECT {_slot(local, minutes)} AS slot, 1 AS n, ({ANSWERED})::INT AS answered, "
+                f"CASE WHEN first_reply_minutes IS NOT NULL THEN [first_reply_minutes] END AS waits "
+                f"FROM tickets WHERE {rows}")
+    cover = "NULL::BOOLEAN" if covered is None else "slot IN (SELECT unnest($covered::TIMESTAMP[]))"
+    sql = f"""SELECT covered, tickets, answered, list_aggregate(waited, 'median')::DOUBLE AS median,
+                     list_aggregate(waited, 'quantile_cont', 0.9)::DOUBLE AS p90
+              FROM (SELECT {cover} AS covered, coalesce(sum(n), 0)::BIGINT AS tickets,
+                           coalesce(sum(answered), 0)::BIGINT AS answered,
+                           flatten(list(waits) FILTER (WHERE waits IS NOT NULL)) AS waited
+                    FROM ({per_slot}) GROUP BY ALL)"""
+    found = execute(cur, sql, view, settings, covered=list(covered or ()))
+    parts = (((None, "Staffing unknown"),) if covered is None else
+             ((True, "Staffed hours"), (False, "Outside staffed hours")))
+    return _coverage_table({row[0]: row[1:] for row in found.iter_rows()}, parts)
 
 
 # --- a peak's window: what the Staffing page shows of it -------------------------------------------------------------
@@ -538,12 +578,14 @@ def peak_gap(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario
              settings: Settings) -> tuple[GapReport, str]:
     """The peak's staffing gap under the scenario (the view's channel, category and priority over the peak's dates),
     its intervals flagged against the quality of the baseline weeks before it; and where staffed agents came from."""
-    found = window(cur, peak.filters(view), minutes, settings)
+    dates = peak.filters(view)  # not ``window``: the gap needs no waits (``after_hours_of`` reads them)
+    staffed, source = staffed_agents(cur, dates, minutes, settings)
     start, end = peaks.baseline(peak)
     base = baseline_quality(cur, replace(view, start=start, end=end), settings)
-    gap_report = report(found.arrivals, found.staffed, found.quality, base, start=peak.start, end=peak.end,
-                        minutes=minutes, scenario=scenario, channels=found.channels)
-    return gap_report, found.source
+    gap_report = report(arrivals(cur, dates, minutes, settings), staffed, slot_quality(cur, dates, minutes, settings),
+                        base, start=peak.start, end=peak.end, minutes=minutes, scenario=scenario,
+                        channels=view_channels(cur, view, settings))
+    return gap_report, source
 
 
 def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, minutes: int,
@@ -551,7 +593,14 @@ def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, m
     """``after_hours`` of the peak's tickets under the view, and where staffed agents came from."""
     dates = peak.filters(view)
     staffed, source = staffed_agents(cur, dates, minutes, settings)
-    return after_hours(arrival_waits(cur, dates, minutes, settings), staffed), source
+    return after_hours_of(cur, dates, minutes, covered_slots(staffed), settings), source
+
+
+def staffed_in(gap_report: GapReport) -> pl.DataFrame | None:
+    """The staffed agents per interval a gap was worked out with (slot, staffed); None where they are unknown."""
+    if gap_report.totals.get("staffed_agent_hours") is None:
+        return None
+    return gap_report.slots.select("slot", "staffed")
 
 
 def handle_minutes(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dict[str, float], str]:

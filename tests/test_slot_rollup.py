@@ -182,3 +182,24 @@ def test_a_clock_change_rebuilds_the_slot_rollup_on_the_new_wall_clock(wh: Wareh
     assert not peaks.slots_served(wh.cursor(), berlin)
     assert clock.sync(wh, clock.Clock.of(berlin))
     _assert_rollup_equals_raw(wh, berlin, VIEWS[:3])
+
+
+@pytest.mark.parametrize("staffing_known", [True, False])
+def test_after_hours_in_the_warehouse_is_after_hours_of_each_ticket(wh: Warehouse, new_york: Settings,
+                                                                   staffing_known: bool) -> None:
+    """``after_hours_of`` (from the rollup, and from the tickets) gives the table ``after_hours`` gives from a row
+    per ticket: counts exactly, medians and 90th percentiles to the last bits."""
+    cur = wh.cursor()
+    assert peaks.slots_served(cur, new_york)
+    for view in VIEWS:
+        for minutes in staffing.INTERVALS:
+            staffed = staffing.seen_working(cur, view, minutes, new_york, rollup=False) if staffing_known else None
+            expected = staffing.after_hours(staffing.arrival_waits(cur, view, minutes, new_york, rollup=False),
+                                            staffed)
+            covered = staffing.covered_slots(staffed)
+            for rollup in (True, False):
+                found = staffing.after_hours_of(cur, view, minutes, covered, new_york, rollup=rollup)
+                assert_frame_equal(found, expected, rel_tol=1e-12, abs_tol=1e-12)
+    march = staffing.after_hours_of(cur, VIEWS[0], 60, staffing.covered_slots(
+        staffing.seen_working(cur, VIEWS[0], 60, new_york)) if staffing_known else None, new_york)
+    assert march["tickets"].sum() > 1000 and march["first_reply_minutes_p90"].drop_nulls().len() >= 1
