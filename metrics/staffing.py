@@ -274,15 +274,18 @@ SLOT_QUALITY = {
 
 
 def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
-                 overall: bool = False, rollup: bool = True) -> pl.DataFrame:
+                 overall: bool = False, median: bool = True, rollup: bool = True) -> pl.DataFrame:
     """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
-    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
+    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time. Without
+    ``median`` the median first reply is NULL: a baseline's needs every first reply of its weeks and goes unused."""
     table, local, rows = _rows(cur, settings, rollup)
     group = f"{_slot(local, minutes)}" if not overall else "NULL::TIMESTAMP"
     if table == SLOTS_TABLE:
         parts = ("coalesce(sum(n), 0)", *SLOT_QUALITY.values(), "coalesce(sum(csat_n), 0)")
     else:
         parts = ("count(*)", SLA.sql, FIRST_REPLY.sql, CSAT.sql, CSAT.sample)
+    if not median:
+        parts = (*parts[:2], "NULL", *parts[3:])
     sql = f"""SELECT {group} AS slot, ({parts[0]})::BIGINT AS tickets,
                      ({parts[1]})::DOUBLE AS sla_first_reply_attainment,
                      ({parts[2]})::DOUBLE AS first_reply_minutes_median,
@@ -563,7 +566,7 @@ def window(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings
 def baseline_quality(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> dict[str, float | None]:
     """First reply SLA attainment and CSAT of the tickets that arrived in the view's dates, as one baseline;
     {} without tickets."""
-    row = slot_quality(cur, view, 60, settings, overall=True)
+    row = slot_quality(cur, view, 60, settings, overall=True, median=False)
     return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
 
 
