@@ -48,9 +48,6 @@ SLOT_PARTS: dict[str, str] = {
     "waits": "list(first_reply_minutes) FILTER (WHERE first_reply_minutes IS NOT NULL)",
 }
 HUMAN_SOLVE = f"NOT coalesce({AUTOMATED}, FALSE)"
-SIGNATURE = hashlib.sha256(json.dumps([SLOTS_TABLE, AGENTS_TABLE, SLOT_MINUTES, SLOT_PARTS, HUMAN_SOLVE])
-                           .encode()).hexdigest()[:16]
-
 Bind = Callable[[str], str]  # a part's SQL with its whole-table subqueries standing for their bound values
 
 
@@ -81,10 +78,17 @@ def _slots(where: str, bound: Bind) -> str:
 
 
 def _agents(where: str, bound: Bind) -> str:
-    human = bound(HUMAN_SOLVE)
-    events = (f"SELECT created_local_date AS day, assignee, unnest([first_reply_at, "
-              f"CASE WHEN {human} THEN first_solved_at END, CASE WHEN {human} THEN solved_at END]) AS event_at "
-              f"FROM tickets WHERE assignee IS NOT NULL AND created_local_date IS NOT NULL "
-              f"AND {where.format(day='created_local_date')}")
+    # whether a solve was automated, once per ticket and only for those with a solve (it reads tags and lists)
+    tickets = (f"SELECT created_local_date AS day, assignee, first_reply_at, first_solved_at, solved_at, "
+               f"(first_solved_at IS NOT NULL OR solved_at IS NOT NULL) AND {bound(HUMAN_SOLVE)} AS by_agent "
+               f"FROM tickets WHERE assignee IS NOT NULL AND created_local_date IS NOT NULL "
+               f"AND {where.format(day='created_local_date')}")
+    events = (f"SELECT day, assignee, unnest([first_reply_at, CASE WHEN by_agent THEN first_solved_at END, "
+              f"CASE WHEN by_agent THEN solved_at END]) AS event_at FROM ({tickets})")
     return (f"SELECT DISTINCT day, time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee "
             f"FROM ({events}) WHERE event_at IS NOT NULL")
+
+
+# what the tables hold, as their SQL says it: data/rollups.py folds it into its signature, so a change rebuilds them
+SIGNATURE = hashlib.sha256(json.dumps([SLOTS_TABLE, AGENTS_TABLE, _slots("TRUE", str), _agents("TRUE", str)])
+                           .encode()).hexdigest()[:16]
