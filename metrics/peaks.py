@@ -22,7 +22,7 @@ import polars as pl
 
 from data import rollups
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, dimension_filter, execute, in_view, rollup_current, totals
+from metrics.query import Filters, data_range, dimension_filter, execute, rollup_current, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -162,9 +162,17 @@ def slots_served(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
 
 
 def in_slot_days() -> str:
-    """The slot rollup's rows of the view: its local creation days and filters (the rollup keeps all three). The
-    tickets' own statements bound ``created_at`` by the UTC instants of the same local midnights."""
+    """The slot rollup's rows of the view: its local creation days and filters (the rollup keeps all three)."""
     return f"day >= $start::DATE AND day < $end_excl::DATE AND {dimension_filter('tickets')}"
+
+
+def created_in_view() -> str:
+    """The tickets created on the view's local days that match its filters. By the local day, as the rollups keep
+    them, not by ``created_at`` between the UTC instants of the local midnights: where a midnight comes twice (Cuba
+    falls back from 01:00 to 00:00) those instants hold an hour of the next day's tickets (bench: no row group is
+    skipped either way)."""
+    return (f"created_local_date >= $start::DATE AND created_local_date < $end_excl::DATE "
+            f"AND {dimension_filter('tickets')}")
 
 
 def created_days(view: Filters) -> str:
@@ -182,7 +190,7 @@ def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Sett
     counted = (f"SELECT date_trunc('week', day)::DATE AS week, sum(n) AS tickets FROM {created_days(view)}"
                if rollup and rollup_current(cur, settings) else
                f"SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets FROM tickets "
-               f"WHERE {in_view('created_at')}")
+               f"WHERE {created_in_view()}")
     sql = f"""
         WITH weeks AS (SELECT w::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP,
                                                          $end_excl::TIMESTAMP, INTERVAL 7 DAY) r(w)),
@@ -241,7 +249,7 @@ def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dat
 def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *, rollup: bool = True) -> set[date]:
     """The local days on which the view holds at least one ticket."""
     sql = (f"SELECT DISTINCT day FROM {created_days(view)} AND n > 0" if rollup and rollup_current(cur, settings)
-           else f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}")
+           else f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {created_in_view()}")
     return set(execute(cur, sql, view, settings)["day"].to_list())
 
 

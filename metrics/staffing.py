@@ -33,7 +33,7 @@ from data.schema import TICKETS
 from data.slot_rollup import AGENTS_TABLE, ANSWERED, SLOTS_TABLE
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
-from metrics.peaks import Peak, in_slot_days, slots_served
+from metrics.peaks import Peak, created_in_view, in_slot_days, slots_served
 from metrics.query import Filters, dimension_filter, dimension_values, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
@@ -157,7 +157,7 @@ def _rows(cur: duckdb.DuckDBPyConnection, settings: Settings, rollup: bool) -> t
     slot rollup's half hours where it is served, else the tickets themselves."""
     if rollup and slots_served(cur, settings):
         return SLOTS_TABLE, "half_hour", in_slot_days()
-    return "tickets", "created_local_at", in_view("created_at")
+    return "tickets", "created_local_at", created_in_view()
 
 
 def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,

@@ -203,3 +203,25 @@ def test_after_hours_in_the_warehouse_is_after_hours_of_each_ticket(wh: Warehous
     march = staffing.after_hours_of(cur, VIEWS[0], 60, staffing.covered_slots(
         staffing.seen_working(cur, VIEWS[0], 60, new_york)) if staffing_known else None, new_york)
     assert march["tickets"].sum() > 1000 and march["first_reply_minutes_p90"].drop_nulls().len() >= 1
+
+
+@pytest.mark.parametrize(("zone", "day"), [("America/Havana", date(2024, 11, 3)),  # 01:00 back to 00:00: two midnights
+                                           ("America/Santiago", date(2024, 9, 8)),  # 00:00 forward to 01:00
+                                           ("America/Santiago", date(2024, 4, 7))])  # 00:00 back to 23:00
+def test_a_window_is_its_local_days_where_a_midnight_comes_twice_or_never(zone: str, day: date) -> None:
+    """A ticket every quarter hour around a DST change at midnight: each window holds the tickets of its local days,
+    from the rollup and from the ticket rows alike; a day's windows together hold each ticket once."""
+    settings = Settings(_env_file=None, timezone=zone)  # type: ignore[call-arg]
+    wh = Warehouse()
+    clock.sync(wh, clock.Clock.of(settings))
+    utc = [datetime.combine(day, datetime.min.time()) + timedelta(minutes=15 * k) for k in range(-24, 48)]
+    _import(wh, "zone", pl.DataFrame({"source": "desk", "ticket_id": [f"Z{k}" for k in range(len(utc))],
+                                      "created_at": utc, "first_reply_at": utc, "assignee": "ann", "channel": "chat"}))
+    views = [Filters(day - timedelta(days=1), day - timedelta(days=1)), Filters(day, day),
+             Filters(day + timedelta(days=1), day + timedelta(days=1))]
+    _assert_rollup_equals_raw(wh, settings, views)
+    per_day = [staffing.arrivals(wh.cursor(), view, 60, settings, rollup=False)["tickets"].sum() for view in views]
+    assert sum(per_day) == len(utc)
+    if zone == "America/Havana":  # Nov 3 begins at 00:00 CDT, 04:00 UTC: the tickets of 18:00-03:45 UTC are Nov 2's
+        assert per_day == [40, 32, 0]  # (14:00-23:45 CDT), those of 04:00-11:45 UTC Nov 3's, 00:xx twice among them
+    wh.close()
