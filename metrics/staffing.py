@@ -16,7 +16,10 @@ What the Staffing page asks, each from a cursor, the view's ``Filters`` and sett
 ``GapReport`` the tables it shows, ``required_by_channel`` and ``short_and_slow``.
 
 Intervals (``slot``) are local wall-clock times in the account time zone, as naive timestamps. SQL follows
-``metrics.query``: trusted constants in the text, every user value bound.
+``metrics.query``: trusted constants in the text, every user value bound. The statements over a window's tickets
+read the slot rollup (data/slot_rollup.py) where it is current (``peaks.slots_served``), a few thousand rows for a
+peak, else the ticket rows (``rollup=False`` too; tests/test_slot_rollup.py holds the two equal). A window is its
+local creation days; agents seen working are placed by their replies' and solves' own times.
 """
 
 from __future__ import annotations
