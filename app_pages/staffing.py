@@ -28,7 +28,7 @@ st.subheader("Required agents per channel")
 staffing.required_table(report, scenario)
 
 st.subheader("After hours")
-staffing.after_hours_table(peak, view, minutes)
+staffing.after_hours_table(peak, view, minutes, report, source)
 
 st.subheader("Next peak")
 staffing.next_peak(view, scenario, minutes)

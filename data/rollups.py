@@ -26,7 +26,8 @@ of its parts; a reader uses the rollup only where that is the current version, s
 the rollup unused (slower, never wrong) until the next write rebuilds it whole.
 
 Beside it, ``ticket_rollup_days`` adds its parts up over the keys (what a view without filters reads: two rows a
-day) and ``ticket_rollup_hours`` counts the tickets created per local day and hour (the arrivals heatmap).
+day) and ``ticket_rollup_hours`` counts the tickets created per local day and hour (the arrivals heatmap); the
+Staffing page's tables per interval (data/slot_rollup.py) are kept in the same steps.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from data import slot_rollup
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
     AUTOMATED,
@@ -142,7 +144,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
+_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, slot_rollup.SIGNATURE]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -284,6 +286,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
                           (HOURS_TABLE, _hours("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
+    slot_rollup.rebuild(cur, params, _bound)
     Warehouse.set_meta(cur, SETTINGS_KEY, settings)
     Warehouse.set_meta(cur, FACTS_KEY, _as_text(facts))
     log.info("ticket rollup rebuilt")
@@ -335,6 +338,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
                           (HOURS_TABLE, _hours(noted))):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
+    slot_rollup.refresh(cur, noted, params, _bound)
 
 
 def _type(part: str) -> str:

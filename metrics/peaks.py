@@ -20,8 +20,9 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from data import rollups
 from metrics.availability import on_a_clock_with_data
-from metrics.query import Filters, data_range, execute, in_view, totals
+from metrics.query import Filters, data_range, dimension_filter, execute, rollup_current, totals
 from metrics.registry import BY_NAME
 from settings import Settings
 
@@ -153,14 +154,47 @@ def next_peaks(peaks: Sequence[Peak], after: date, kinds: Sequence[str] = ("bfcm
     return sorted((p for p in peaks if p.start > after and p.kind in kinds), key=lambda p: p.start)
 
 
+# --- the slot rollup: the Staffing page's statements read a window's rows of it, not every ticket -----------------
+def slots_served(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the slot rollup (data/slot_rollup.py) holds the data as it is now, on the settings' clock (its days
+    and half hours are local) and the SLA, CSAT and automation settings in force; else statements read tickets."""
+    return rollup_current(cur, settings) and rollups.settings_current(cur, settings)
+
+
+def in_slot_days() -> str:
+    """The slot rollup's rows of the view: its local creation days and filters (the rollup keeps all three)."""
+    return f"day >= $start::DATE AND day < $end_excl::DATE AND {dimension_filter('tickets')}"
+
+
+def created_in_view() -> str:
+    """The tickets created on the view's local days that match its filters. By the local day, as the rollups keep
+    them, not by ``created_at`` between the UTC instants of the local midnights: where a midnight comes twice (Cuba
+    falls back from 01:00 to 00:00) those instants hold an hour of the next day's tickets (bench: no row group is
+    skipped either way)."""
+    return (f"created_local_date >= $start::DATE AND created_local_date < $end_excl::DATE "
+            f"AND {dimension_filter('tickets')}")
+
+
+def created_days(view: Filters) -> str:
+    """The ticket rollup's rows (data/rollups.py) of the tickets created in the view's local days, from its
+    smallest table that holds the view's filters: two rows a day without filters."""
+    table = rollups.table_for(tuple(name for name, values in view.dimension_values().items() if values))
+    kept = dimension_filter("tickets") if rollups.KEYS_OF[table] else "TRUE"  # type: ignore[index]
+    return f"{table} WHERE time_column = 'created_at' AND day >= $start::DATE AND day < $end_excl::DATE AND {kept}"
+
+
 # --- peaks in the data ----------------------------------------------------------------------------------------------
-def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> pl.DataFrame:
+def weekly_tickets(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *,
+                   rollup: bool = True) -> pl.DataFrame:
     """Tickets per local week (Monday start) over the view, every week of the range present (0 when none)."""
+    counted = (f"SELECT date_trunc('week', day)::DATE AS week, sum(n) AS tickets FROM {created_days(view)}"
+               if rollup and rollup_current(cur, settings) else
+               f"SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets FROM tickets "
+               f"WHERE {created_in_view()}")
     sql = f"""
         WITH weeks AS (SELECT w::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP,
                                                          $end_excl::TIMESTAMP, INTERVAL 7 DAY) r(w)),
-        counts AS (SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets
-                   FROM tickets WHERE {in_view('created_at')} GROUP BY ALL)
+        counts AS ({counted} GROUP BY ALL)
         SELECT week, coalesce(tickets, 0)::BIGINT AS tickets FROM weeks LEFT JOIN counts USING (week) ORDER BY week"""
     return execute(cur, sql, view, settings)
 
@@ -212,9 +246,10 @@ def ticket_span(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dat
     return data_range(cur, settings, tables=("tickets",))
 
 
-def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> set[date]:
+def ticket_days(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *, rollup: bool = True) -> set[date]:
     """The local days on which the view holds at least one ticket."""
-    sql = f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {in_view('created_at')}"
+    sql = (f"SELECT DISTINCT day FROM {created_days(view)} AND n > 0" if rollup and rollup_current(cur, settings)
+           else f"SELECT DISTINCT created_local_date AS day FROM tickets WHERE {created_in_view()}")
     return set(execute(cur, sql, view, settings)["day"].to_list())
 
 

@@ -16,7 +16,10 @@ What the Staffing page asks, each from a cursor, the view's ``Filters`` and sett
 ``GapReport`` the tables it shows, ``required_by_channel`` and ``short_and_slow``.
 
 Intervals (``slot``) are local wall-clock times in the account time zone, as naive timestamps. SQL follows
-``metrics.query``: trusted constants in the text, every user value bound.
+``metrics.query``: trusted constants in the text, every user value bound. The statements over a window's tickets
+read the slot rollup (data/slot_rollup.py) where it is current (``peaks.slots_served``), a few thousand rows for a
+peak, else the ticket rows (``rollup=False`` too; tests/test_slot_rollup.py holds the two equal). A window is its
+local creation days; agents seen working are placed by their replies' and solves' own times.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ import duckdb
 import polars as pl
 
 from data.schema import TICKETS
+from data.slot_rollup import AGENTS_TABLE, ANSWERED, SLOTS_TABLE
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
-from metrics.peaks import Peak
+from metrics.peaks import Peak, created_in_view, in_slot_days, slots_served
 from metrics.query import Filters, dimension_filter, dimension_values, execute, in_view, local_time, utc_bound
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
@@ -151,21 +155,36 @@ def _slot(local: str, minutes: int) -> str:
     return f"time_bucket(INTERVAL '{minutes} minutes', {local})"
 
 
-def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def _rows(cur: duckdb.DuckDBPyConnection, settings: Settings, rollup: bool) -> tuple[str, str, str]:
+    """Where a statement over the view's tickets reads: (table, its local wall-clock column, the view's rows), the
+    slot rollup's half hours where it is served, else the tickets themselves."""
+    if rollup and slots_served(cur, settings):
+        return SLOTS_TABLE, "half_hour", in_slot_days()
+    return "tickets", "created_local_at", created_in_view()
+
+
+def arrivals(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+             rollup: bool = True) -> pl.DataFrame:
     """Tickets created per local interval and channel (a ticket without a channel counts as 'other')."""
-    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
-                     count(*)::BIGINT AS tickets
-              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY slot, channel"""
+    table, local, rows = _rows(cur, settings, rollup)
+    count = "sum(n)" if table == SLOTS_TABLE else "count(*)"
+    sql = f"""SELECT {_slot(local, minutes)} AS slot, coalesce(channel, '{FALLBACK_CHANNEL}') AS channel,
+                     {count}::BIGINT AS tickets
+              FROM {table} WHERE {rows} GROUP BY ALL ORDER BY slot, channel"""
     return execute(cur, sql, view, settings)
 
 
-def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> int | None:
+def clock_minutes(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings, *,
+                  rollup: bool = True) -> int | None:
     """The finest interval the creation times allow: 1 when some carry minutes, 60 when all sit on the hour,
     1440 when all sit at midnight (a date-only export); None without tickets."""
-    local = "created_local_at"
-    sql = f"""SELECT count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0),
-                     count(*) FILTER (WHERE hour({local}) <> 0)
-              FROM tickets WHERE {in_view('created_at')}"""
+    table, local, rows = _rows(cur, settings, rollup)
+    if table == SLOTS_TABLE:
+        counts = "coalesce(sum(n), 0), coalesce(sum(off_hour), 0), coalesce(sum(off_midnight), 0)"
+    else:
+        counts = (f"count(*), count(*) FILTER (WHERE minute({local}) <> 0 OR second({local}) <> 0), "
+                  f"count(*) FILTER (WHERE hour({local}) <> 0)")
+    sql = f"SELECT {counts} FROM {table} WHERE {rows}"
     total, off_hour, off_midnight = execute(cur, sql, view, settings).row(0)
     if not total:
         return None
@@ -205,54 +224,94 @@ def roster_staffed(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, 
     return execute(cur, sql, view, settings)
 
 
-def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                 rollup: bool = True) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
-    the interval. Events are placed by their own time, so a ticket created before the window still counts."""
-    def in_window(column: str) -> str:
-        return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
+    the interval. Events are placed by their own time, so a ticket created before the window still counts. The
+    slot rollup's quarter hours serve a view without filters (it keeps assignees per quarter, not per channel)."""
+    if rollup and not any(view.dimension_values().values()) and slots_served(cur, settings):
+        quarters = f"SELECT quarter, assignee FROM {AGENTS_TABLE} WHERE {_in_window('quarter')}"
+        return execute(cur, _staffed_per_slot(quarters, minutes), view, settings)
+    return execute(cur, _staffed_per_slot(_quarters_worked(), minutes), view, settings)
 
+
+def _in_window(column: str) -> str:
+    return f"{column} >= {utc_bound('$start')} AND {column} < {utc_bound('$end_excl')}"
+
+
+def _staffed_per_slot(quarters: str, minutes: int) -> str:
+    # Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
+    # offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
+    # quarter's local start places all its events in the same interval. The window's bounds are local midnights,
+    # on quarter hours too, so an event lies in the window exactly when its quarter does.
+    return f"""SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
+               FROM ({quarters}) GROUP BY ALL ORDER BY slot"""
+
+
+def _quarters_worked() -> str:
+    """The distinct (UTC quarter hour, assignee) of the view's tickets' first replies and agent solves in the
+    window, from the ticket rows."""
     agent = f"assignee IS NOT NULL AND {dimension_filter('tickets')}"
     human_solve = f"NOT coalesce({AUTOMATED}, FALSE)"
     # one pass over the tickets for the three kinds of event (one per kind scanned every ticket three times);
     # whether a solve was automated is worked out only for the tickets with an event in the window
-    sql = f"""
+    return f"""
         WITH worked AS (
             SELECT assignee, first_reply_at, CASE WHEN {human_solve} THEN first_solved_at END AS first_solved_at,
                    CASE WHEN {human_solve} THEN solved_at END AS solved_at FROM tickets
-            WHERE ({in_window('first_reply_at')} OR {in_window('first_solved_at')} OR {in_window('solved_at')})
+            WHERE ({_in_window('first_reply_at')} OR {_in_window('first_solved_at')} OR {_in_window('solved_at')})
               AND {agent}),
         events AS (SELECT assignee, event_at FROM (
                        SELECT assignee, unnest([first_reply_at, first_solved_at, solved_at]) AS event_at FROM worked)
-                   WHERE {in_window('event_at')})
-        -- Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
-        -- offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
-        -- quarter's local start places all its events in the same interval.
-        , quarters AS (SELECT DISTINCT time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee FROM events)
-        SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
-        FROM quarters GROUP BY ALL ORDER BY slot"""
-    return execute(cur, sql, view, settings)
+                   WHERE {_in_window('event_at')})
+        SELECT DISTINCT time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee FROM events"""
+
+
+# The quality of a set of slot rollup rows: the same KPIs from its parts (data/slot_rollup.py). A median is that of
+# the rows' first reply minutes put together.
+SLOT_QUALITY = {
+    "sla_first_reply_attainment": "sum(sla_met) / nullif(sum(sla_n), 0)",
+    "first_reply_minutes_median": "list_aggregate(flatten(list(waits) FILTER (WHERE waits IS NOT NULL)), 'median')",
+    "csat": "sum(csat_good) / nullif(sum(csat_n), 0)",
+}
 
 
 def slot_quality(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
-                 overall: bool = False) -> pl.DataFrame:
+                 overall: bool = False, median: bool = True, rollup: bool = True) -> pl.DataFrame:
     """First reply SLA attainment, median first reply and CSAT of the tickets that arrived in each interval (or,
-    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time."""
-    group = f"{_slot('created_local_at', minutes)}" if not overall else "NULL::TIMESTAMP"
-    sql = f"""SELECT {group} AS slot, count(*)::BIGINT AS tickets,
-                     ({SLA.sql})::DOUBLE AS sla_first_reply_attainment,
-                     ({FIRST_REPLY.sql})::DOUBLE AS first_reply_minutes_median,
-                     ({CSAT.sql})::DOUBLE AS csat, ({CSAT.sample})::BIGINT AS csat_n
-              FROM tickets WHERE {in_view('created_at')} GROUP BY ALL ORDER BY 1"""
+    with ``overall``, in the whole window as one row). CSAT here is by arrival, not by solve time. Without
+    ``median`` the median first reply is NULL: a baseline's needs every first reply of its weeks and goes unused."""
+    table, local, rows = _rows(cur, settings, rollup)
+    group = f"{_slot(local, minutes)}" if not overall else "NULL::TIMESTAMP"
+    if table == SLOTS_TABLE:
+        parts = ("coalesce(sum(n), 0)", *SLOT_QUALITY.values(), "coalesce(sum(csat_n), 0)")
+    else:
+        parts = ("count(*)", SLA.sql, FIRST_REPLY.sql, CSAT.sql, CSAT.sample)
+    if not median:
+        parts = (*parts[:2], "NULL", *parts[3:])
+    sql = f"""SELECT {group} AS slot, ({parts[0]})::BIGINT AS tickets,
+                     ({parts[1]})::DOUBLE AS sla_first_reply_attainment,
+                     ({parts[2]})::DOUBLE AS first_reply_minutes_median,
+                     ({parts[3]})::DOUBLE AS csat, ({parts[4]})::BIGINT AS csat_n
+              FROM {table} WHERE {rows} GROUP BY ALL ORDER BY 1"""
     return execute(cur, sql, view, settings)
 
 
-def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings) -> pl.DataFrame:
+def arrival_waits(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings: Settings, *,
+                  rollup: bool = True) -> pl.DataFrame:
     """Each ticket of the window: its arrival interval, its calendar first reply minutes (NULL: no reply yet, or an
     export that gives only business-hours durations) and whether it was answered by any sign the export gives."""
-    sql = f"""SELECT {_slot('created_local_at', minutes)} AS slot, first_reply_minutes,
-                     (first_reply_minutes IS NOT NULL OR first_reply_business_minutes IS NOT NULL
-                      OR first_reply_at IS NOT NULL) AS answered
-              FROM tickets WHERE {in_view('created_at')} ORDER BY slot"""
+    table, local, rows = _rows(cur, settings, rollup)
+    if table == SLOTS_TABLE:  # a row per first reply's minutes, then the answered without them, then the rest
+        sql = f"""WITH r AS (SELECT {_slot(local, minutes)} AS slot, n, answered, waits FROM {table} WHERE {rows})
+                  SELECT slot, unnest(waits) AS first_reply_minutes, TRUE AS answered FROM r
+                  UNION ALL SELECT slot, NULL::DOUBLE, TRUE
+                            FROM (SELECT slot, unnest(range(answered - coalesce(len(waits), 0))) FROM r)
+                  UNION ALL SELECT slot, NULL::DOUBLE, FALSE FROM (SELECT slot, unnest(range(n - answered)) FROM r)
+                  ORDER BY slot, first_reply_minutes, answered"""
+    else:
+        sql = f"""SELECT {_slot(local, minutes)} AS slot, first_reply_minutes, {ANSWERED} AS answered
+                  FROM tickets WHERE {rows} ORDER BY slot, first_reply_minutes, answered"""
     return execute(cur, sql, view, settings)
 
 
@@ -426,19 +485,59 @@ def after_hours(waits: pl.DataFrame, staffed: pl.DataFrame | None) -> pl.DataFra
         joined = waits.join(staffed.select("slot", "staffed"), on="slot", how="left").with_columns(
             covered=pl.col("staffed").fill_null(0) > 0)
         parts = ((True, "Staffed hours"), (False, "Outside staffed hours"))
-    total = max(joined.height, 1)
+    found = {}
+    for covered, _ in parts:
+        part = joined.filter(pl.col("covered").eq_missing(covered))
+        waited = part["first_reply_minutes"].drop_nulls()
+        found[covered] = (part.height, int(part["answered"].sum()), waited.median() if waited.len() else None,
+                          waited.quantile(0.9, "linear") if waited.len() else None)
+    return _coverage_table(found, parts)
+
+
+AFTER_HOURS_SCHEMA = {"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64, "answered": pl.Int64,
+                      "unanswered": pl.Int64, "first_reply_minutes_median": pl.Float64,
+                      "first_reply_minutes_p90": pl.Float64}
+
+
+def _coverage_table(found: dict[bool | None, tuple], parts: Sequence[tuple[bool | None, str]]) -> pl.DataFrame:
+    """``after_hours``' table from (tickets, answered, median, p90) per coverage (True, False or None: unknown)."""
+    total = max(sum(tickets for tickets, *_ in found.values()), 1)
     rows = []
     for covered, label in parts:
-        part = joined.filter(pl.col("covered").eq_missing(covered))
-        answered, waited = int(part["answered"].sum()), part["first_reply_minutes"].drop_nulls()
-        rows.append({"coverage": label, "tickets": part.height, "share": part.height / total,
-                     "answered": answered, "unanswered": part.height - answered,
-                     "first_reply_minutes_median": waited.median() if waited.len() else None,
-                     "first_reply_minutes_p90": waited.quantile(0.9, "linear") if waited.len() else None})
-    return pl.DataFrame(rows, schema={"coverage": pl.String, "tickets": pl.Int64, "share": pl.Float64,
-                                      "answered": pl.Int64, "unanswered": pl.Int64,
-                                      "first_reply_minutes_median": pl.Float64,
-                                      "first_reply_minutes_p90": pl.Float64})
+        tickets, answered, median, p90 = found.get(covered, (0, 0, None, None))
+        rows.append({"coverage": label, "tickets": tickets, "share": tickets / total, "answered": answered,
+                     "unanswered": tickets - answered, "first_reply_minutes_median": median,
+                     "first_reply_minutes_p90": p90})
+    return pl.DataFrame(rows, schema=AFTER_HOURS_SCHEMA)
+
+
+def covered_slots(staffed: pl.DataFrame | None) -> tuple[datetime, ...] | None:
+    """The intervals with an agent staffed (``after_hours``' "staffed hours"); None where staffing is unknown."""
+    return None if staffed is None else tuple(staffed.filter(pl.col("staffed") > 0)["slot"].sort().to_list())
+
+
+def after_hours_of(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int,
+                   covered: Sequence[datetime] | None, settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
+    """``after_hours`` of the view's tickets worked out in the warehouse, without a row per ticket: ``covered`` are
+    the intervals with an agent staffed (``covered_slots``; None: unknown). Medians and percentiles interpolate as
+    Polars' do (linear)."""
+    table, local, rows = _rows(cur, settings, rollup)
+    per_slot = (f"SELECT {_slot(local, minutes)} AS slot, n, answered, waits FROM {table} WHERE {rows}"
+                if table == SLOTS_TABLE else
+                f"SELECT {_slot(local, minutes)} AS slot, 1 AS n, ({ANSWERED})::INT AS answered, "
+                f"CASE WHEN first_reply_minutes IS NOT NULL THEN [first_reply_minutes] END AS waits "
+                f"FROM tickets WHERE {rows}")
+    cover = "NULL::BOOLEAN" if covered is None else "slot IN (SELECT unnest($covered::TIMESTAMP[]))"
+    sql = f"""SELECT covered, tickets, answered, list_aggregate(waited, 'median')::DOUBLE AS median,
+                     list_aggregate(waited, 'quantile_cont', 0.9)::DOUBLE AS p90
+              FROM (SELECT {cover} AS covered, coalesce(sum(n), 0)::BIGINT AS tickets,
+                           coalesce(sum(answered), 0)::BIGINT AS answered,
+                           flatten(list(waits) FILTER (WHERE waits IS NOT NULL)) AS waited
+                    FROM ({per_slot}) GROUP BY ALL)"""
+    found = execute(cur, sql, view, settings, covered=list(covered or ()))
+    parts = (((None, "Staffing unknown"),) if covered is None else
+             ((True, "Staffed hours"), (False, "Outside staffed hours")))
+    return _coverage_table({row[0]: row[1:] for row in found.iter_rows()}, parts)
 
 
 # --- a peak's window: what the Staffing page shows of it -------------------------------------------------------------
@@ -470,7 +569,7 @@ def window(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, settings
 def baseline_quality(cur: duckdb.DuckDBPyConnection, view: Filters, settings: Settings) -> dict[str, float | None]:
     """First reply SLA attainment and CSAT of the tickets that arrived in the view's dates, as one baseline;
     {} without tickets."""
-    row = slot_quality(cur, view, 60, settings, overall=True)
+    row = slot_quality(cur, view, 60, settings, overall=True, median=False)
     return {} if row.is_empty() else row.select("sla_first_reply_attainment", "csat").row(0, named=True)
 
 
@@ -485,12 +584,14 @@ def peak_gap(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, scenario
              settings: Settings) -> tuple[GapReport, str]:
     """The peak's staffing gap under the scenario (the view's channel, category and priority over the peak's dates),
     its intervals flagged against the quality of the baseline weeks before it; and where staffed agents came from."""
-    found = window(cur, peak.filters(view), minutes, settings)
+    dates = peak.filters(view)  # not ``window``: the gap needs no waits (``after_hours_of`` reads them)
+    staffed, source = staffed_agents(cur, dates, minutes, settings)
     start, end = peaks.baseline(peak)
     base = baseline_quality(cur, replace(view, start=start, end=end), settings)
-    gap_report = report(found.arrivals, found.staffed, found.quality, base, start=peak.start, end=peak.end,
-                        minutes=minutes, scenario=scenario, channels=found.channels)
-    return gap_report, found.source
+    gap_report = report(arrivals(cur, dates, minutes, settings), staffed, slot_quality(cur, dates, minutes, settings),
+                        base, start=peak.start, end=peak.end, minutes=minutes, scenario=scenario,
+                        channels=view_channels(cur, view, settings))
+    return gap_report, source
 
 
 def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, minutes: int,
@@ -498,7 +599,14 @@ def after_hours_for(cur: duckdb.DuckDBPyConnection, peak: Peak, view: Filters, m
     """``after_hours`` of the peak's tickets under the view, and where staffed agents came from."""
     dates = peak.filters(view)
     staffed, source = staffed_agents(cur, dates, minutes, settings)
-    return after_hours(arrival_waits(cur, dates, minutes, settings), staffed), source
+    return after_hours_of(cur, dates, minutes, covered_slots(staffed), settings), source
+
+
+def staffed_in(gap_report: GapReport) -> pl.DataFrame | None:
+    """The staffed agents per interval a gap was worked out with (slot, staffed); None where they are unknown."""
+    if gap_report.totals.get("staffed_agent_hours") is None:
+        return None
+    return gap_report.slots.select("slot", "staffed")
 
 
 def handle_minutes(cur: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[dict[str, float], str]:

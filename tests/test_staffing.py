@@ -309,6 +309,22 @@ def test_staffing_after_hours_for_a_peak_splits_by_the_roster_or_the_estimate(da
     assert table["answered"].sum() == 3  # the activity tickets of the day; no chat or email has a reply yet
 
 
+def test_staffing_after_hours_from_the_gaps_staffed_agents_is_after_hours_for_the_peak(day: Warehouse,
+                                                                                       settings: Settings) -> None:
+    """The page splits the arrivals by the staffed agents of the gap it has worked out already (``staffed_in``),
+    rather than reading them again: the same table and source as ``after_hours_for``, whether staffing is unknown,
+    estimated or rostered."""
+    for add in (lambda: None, lambda: _add_tickets(day, ACTIVITY, "activity"), lambda: _add_roster(day)):
+        add()
+        cur = day.cursor()
+        report, source = staffing.peak_gap(cur, DAY_PEAK, VIEW, _scenario(settings), 60, settings)
+        covered = staffing.covered_slots(staffing.staffed_in(report))
+        expected, expected_source = staffing.after_hours_for(cur, DAY_PEAK, VIEW, 60, settings)
+        assert source == expected_source
+        assert staffing.after_hours_of(cur, DAY_PEAK.filters(VIEW), 60, covered, settings).equals(expected)
+    assert covered is not None and len(covered) == 8  # the roster's 09:00-17:00
+
+
 def test_staffing_gap_is_unknown_where_the_export_shows_nobody_at_work(day: Warehouse, settings: Settings) -> None:
     # an export without assignees (the real Freshdesk sample): no roster and no agent seen replying or solving, so
     # staffed agents and every total resting on them are unknown, not 0; the agents needed are still worked out

@@ -286,9 +286,12 @@ def required_table(report: staffing.GapReport, plan: staffing.Scenario) -> None:
         column_order=["channel", "model", "contacts", "handle", "busiest", "agent_hours"])
 
 
-def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int) -> None:
-    """Tickets that arrived when no agent was staffed, and how long they waited for a first reply."""
-    table, source = cached(staffing.after_hours_for, peak, view, minutes)
+def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int, report: staffing.GapReport,
+                      source: str) -> None:
+    """Tickets that arrived when no agent was staffed, and how long they waited for a first reply. Staffed agents
+    are the gap's own (``staffed_in``): the same window, so they are not read again."""
+    covered = staffing.covered_slots(staffing.staffed_in(report))
+    table = cached(staffing.after_hours_of, peak.filters(view), minutes, covered)
     if table["tickets"].sum() == 0:
         st.caption("No tickets arrived in this window.")
         return
