@@ -174,9 +174,13 @@ ORDER_LINES = Table(
         ("price", "DECIMAL(18,2)"),
         ("currency", "VARCHAR"),
         ("import_id", "VARCHAR"),
+        # Derived by data/order_times.py in each write's transaction: the order's created_at (UTC), what a
+        # period's lines are filtered by without joining them to their orders
+        ("order_created_at", "TIMESTAMP", 9),
     ),
     key=("source", "order_id", "line_number"),
     required=("source", "order_id", "line_number"),
+    derived=("order_created_at",),
 )
 
 # Marketplace reviews (Olist): a CSAT-like signal tied to an order rather than to a ticket.
