@@ -14,6 +14,8 @@ import polars as pl
 from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
+# the order time each table holds: an order line's is its order's, stored on the line (data/order_times.py)
+ORDER_TIME: dict[str, str] = {"orders": "created_at", "order_lines": "order_created_at"}
 # dimension -> the table that holds it
 CONTACT_DIMENSIONS: dict[str, str] = {
     "sku": "order_lines",
@@ -32,16 +34,16 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     order in the view are left out (no rate without a base); orders without a value are the value NULL's row."""
     if dimension not in CONTACT_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(CONTACT_DIMENSIONS)}, not {dimension!r}")
-    orders_in_view = f"created_at >= {utc_bound('$start')} AND created_at < {utc_bound('$end_excl')}"
+    table = CONTACT_DIMENSIONS[dimension]
+    ordered = ORDER_TIME[table]
+    orders_in_view = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
     asked_about = f"SELECT coalesce(linked_order_id, order_id) FROM tickets WHERE {in_view('created_at')}"
     # values of the view's orders and of the orders its tickets ask about only: the distinct values of every line
     # of millions of orders took seconds
     sql = f"""
         WITH placed AS (SELECT {dimension} AS value, count(DISTINCT (source, order_id)) AS orders
-                        FROM {CONTACT_DIMENSIONS[dimension]}
-                        WHERE (source, order_id) IN (SELECT source, order_id FROM orders WHERE {orders_in_view})
-                        GROUP BY ALL),
-        valued AS (SELECT DISTINCT source, order_id, {dimension} AS value FROM {CONTACT_DIMENSIONS[dimension]}
+                        FROM {table} WHERE {orders_in_view} GROUP BY ALL),
+        valued AS (SELECT DISTINCT source, order_id, {dimension} AS value FROM {table}
                    WHERE order_id IN ({asked_about})),
         asked AS (SELECT v.value, count(DISTINCT (t.source, t.ticket_id)) AS tickets
                   FROM tickets t JOIN valued v ON {ticket_reaches_order('t', 'v')}
