@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import categorising, clock, order_sequence, order_times, rollups, tags
+from data import categorising, clock, line_facts, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 # A child table's rows belong to one parent row and are replaced with it.
 PARENT_OF = {"order_lines": "orders"}
-# The child's column that holds its parent's created_at (data/order_times.py keeps it right after other writes).
-PARENT_TIME = {"order_lines": order_times.COLUMN}
+# What a child's row stores about its parent, as SQL over the child ``c`` and the parent's creation time (see
+# data/line_facts.py, which keeps it right after other writes)
+FROM_PARENT = {"order_lines": line_facts.arriving}
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,8 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
         order_sequence.refresh(cur)
         # lines that did not come again with their order keep its old time otherwise
-        order_times.note_orders(cur, order_times.MOVED_BY_IMPORT, {"id": import_id})
-        order_times.refresh(cur)
+        line_facts.note_orders(cur, line_facts.MOVED_BY_IMPORT, {"id": import_id})
+        line_facts.refresh(cur)
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -312,9 +313,10 @@ def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Tabl
     )
     cur.execute(f"DELETE FROM {table.name} c USING changed_{parent.name} p WHERE {keys}")
     # a changed parent is one row of changed_<parent>: the join keeps each line once, with its parent's time
+    from_parent = FROM_PARENT[table.name]("c", "p.parent_created_at")
+    stored = "".join(f", {sql} AS {name}" for name, sql in from_parent.items())
     inserted = cur.execute(
-        f"""INSERT INTO {table.name}
-            SELECT c.* REPLACE ($import_id AS import_id, p.parent_created_at AS {PARENT_TIME[table.name]})
+        f"""INSERT INTO {table.name} SELECT c.* REPLACE ($import_id AS import_id{stored})
             FROM staged c JOIN changed_{parent.name} p ON {keys}""",
         {"import_id": import_id},
     ).fetchone()[0]
@@ -353,10 +355,10 @@ def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
             raise ImportRejected(f"import {import_id} was already undone at {row[0]:%Y-%m-%d %H:%M} UTC")
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})  # the rows it removes and those it restores
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
-        order_times.note_orders(cur, _ORDER_KEYS_OF_IMPORT, {"id": import_id})
+        line_facts.note_orders(cur, _ORDER_KEYS_OF_IMPORT, {"id": import_id})
         counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
         order_sequence.refresh(cur)
-        order_times.refresh(cur)  # restored lines, and lines of a restored order that did not leave with it
+        line_facts.refresh(cur)  # restored lines, and lines of a restored order that did not leave with it
         cur.execute("UPDATE imports SET undone_at = $at WHERE import_id = $id", {"at": utc_now(), "id": import_id})
         rollups.bump_version(cur)
     log.info("undid import %s: %s", import_id, counts)

@@ -13,6 +13,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
+from data import line_facts
 from metrics.query import (
     Filters,
     data_range,
@@ -137,8 +138,8 @@ def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, valu
     table, _ = ORDER_DIMENSIONS[dimension]
     if not values:
         return pl.DataFrame(schema={"value": pl.String, "sold": pl.Float64})
-    # a line's order time is stored on it (data/order_times.py): no join to the orders
-    ordered = "order_created_at" if table == "order_lines" else "created_at"
+    # a line's order time is stored on it (data/line_facts.py): no join to the orders
+    ordered = line_facts.ORDER_TIME if table == "order_lines" else "created_at"
     in_dates = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
     sold = "sum(quantity)" if table == "order_lines" else "count(*)"
     sql = (f"SELECT {dimension} AS value, {sold} AS sold FROM {table} WHERE {in_dates} "

@@ -11,11 +11,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from data import line_facts
 from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
-# the order time each table holds: an order line's is its order's, stored on the line (data/order_times.py)
-ORDER_TIME: dict[str, str] = {"orders": "created_at", "order_lines": "order_created_at"}
+# the order time each table holds: an order line's is its order's, stored on the line (data/line_facts.py)
+ORDER_TIME: dict[str, str] = {"orders": "created_at", "order_lines": line_facts.ORDER_TIME}
 # dimension -> the table that holds it
 CONTACT_DIMENSIONS: dict[str, str] = {
     "sku": "order_lines",
@@ -37,11 +38,13 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     table = CONTACT_DIMENSIONS[dimension]
     ordered = ORDER_TIME[table]
     orders_in_view = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
+    # an order counts once per value: its one row, or its first line with the value (flagged on the line)
+    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if table == "order_lines" else "count(*)"
     asked_about = f"SELECT coalesce(linked_order_id, order_id) FROM tickets WHERE {in_view('created_at')}"
     # values of the view's orders and of the orders its tickets ask about only: the distinct values of every line
     # of millions of orders took seconds
     sql = f"""
-        WITH placed AS (SELECT {dimension} AS value, count(DISTINCT (source, order_id)) AS orders
+        WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
                         FROM {table} WHERE {orders_in_view} GROUP BY ALL),
         valued AS (SELECT DISTINCT source, order_id, {dimension} AS value FROM {table}
                    WHERE order_id IN ({asked_about})),

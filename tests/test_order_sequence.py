@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data import clock, order_sequence
+from data import clock, line_facts, order_sequence
 from data.clock import Clock
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.warehouse import SCHEMA_VERSION, Warehouse
@@ -184,8 +184,8 @@ def test_a_warehouse_of_the_schema_before_gets_every_orders_neighbours_when_it_m
     with wh.transaction() as cur:  # back to version 7: no neighbours stored
         for table, name in itertools.product(("orders", "orders_replaced"), order_sequence.COLUMNS):
             cur.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
-        for table in ("order_lines", "order_lines_replaced"):  # and version 9's column, which comes after
-            cur.execute(f"ALTER TABLE {table} DROP COLUMN order_created_at")
+        for table, name in itertools.product(("order_lines", "order_lines_replaced"), line_facts.COLUMNS):
+            cur.execute(f"ALTER TABLE {table} DROP COLUMN {name}")  # and version 9's, which comes after
         cur.execute("DELETE FROM schema_version WHERE version >= 8")
     wh.close()
     migrated = Warehouse(tmp_path / "w.duckdb")

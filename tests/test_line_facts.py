@@ -1,6 +1,7 @@
-"""Each order line's stored order time (data/order_times.py, schema 9) equals its order's creation time, as a join
-of the two tables done in Polars says, after every write: a first import, a re-import that moves orders with and
-without their lines, an undo of each, clearing another source, and the migration of a warehouse without it.
+"""What each order line stores of its order (data/line_facts.py, schema 9), its order's creation time and whether it
+is the order's first line with its SKU and with its vendor, equals what Polars works out from the two tables (a
+join, a first-by-line-number), after every write: a first import, a re-import that moves orders with and without
+their lines, an undo of each, clearing another source, and the migration of a warehouse without them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data import order_times
+from data import line_facts
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.warehouse import SCHEMA_VERSION, Warehouse
 
 FIRST = D(2024, 1, 1)
-LINES_SCHEMA = {"order_id": pl.String, "line_number": pl.Int32, "sku": pl.String, "quantity": pl.Int32}
+LINES_SCHEMA = {"order_id": pl.String, "line_number": pl.Int32, "sku": pl.String, "vendor": pl.String,
+                "quantity": pl.Int32}
+STORED = ["source", "order_id", "line_number", "order_created_at", "first_of_sku", "first_of_vendor"]
 
 
 def _orders(rng: random.Random, ids: list[str], source: str) -> pl.DataFrame:
@@ -28,7 +31,9 @@ def _orders(rng: random.Random, ids: list[str], source: str) -> pl.DataFrame:
 
 
 def _lines(rng: random.Random, ids: list[str], source: str) -> pl.DataFrame:
-    rows = [(order_id, number, rng.choice("ABCD"), 1) for order_id in ids for number in range(rng.randrange(1, 4))]
+    # several lines of an order with the same SKU or vendor, or none, numbered out of order
+    rows = [(order_id, number, rng.choice(["A", "B", None]), rng.choice(["Acme", None]), 1) for order_id in ids
+            for number in rng.sample(range(9), rng.randrange(1, 5))]
     return pl.DataFrame(rows, orient="row", schema=LINES_SCHEMA).with_columns(source=pl.lit(source))
 
 
@@ -38,19 +43,22 @@ def _batch(name: str, source: str, orders: pl.DataFrame, lines: pl.DataFrame | N
 
 
 def _stored_and_joined(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each line's stored time, and its order's time by a join in Polars (NULL for a line without an order)."""
+    """Each line's stored facts, and the same worked out in Polars: its order's time by a join (NULL for a line
+    without an order), and whether no line of the order with a lower number has its SKU (vendor)."""
     cur = wh.cursor()
-    lines = cur.execute("SELECT source, order_id, line_number, order_created_at FROM order_lines").pl()
-    orders = cur.execute("SELECT source, order_id, created_at FROM orders").pl()
+    lines = cur.execute(f"SELECT {', '.join(STORED)}, sku, vendor FROM order_lines").pl()
+    orders = cur.execute("SELECT source, order_id, created_at AS order_created_at FROM orders").pl()
     key = ["source", "order_id", "line_number"]
-    joined = lines.drop("order_created_at").join(orders, on=["source", "order_id"], how="left")
-    return lines.sort(key), joined.rename({"created_at": "order_created_at"}).sort(key)
+    worked_out = (lines.select(*key, "sku", "vendor").join(orders, on=["source", "order_id"], how="left").sort(key)
+                  .with_columns(first_of_sku=pl.struct("source", "order_id", "sku").is_first_distinct(),
+                                first_of_vendor=pl.struct("source", "order_id", "vendor").is_first_distinct()))
+    return lines.select(STORED).sort(key), worked_out.select(STORED)
 
 
 def assert_lines_have_their_orders_time(wh: Warehouse) -> None:
-    stored, joined = _stored_and_joined(wh)
-    assert stored.height > 0
-    assert stored.equals(joined)
+    stored, worked_out = _stored_and_joined(wh)
+    assert stored.height > 0 and not stored["first_of_sku"].all()  # some orders have a SKU twice
+    assert stored.equals(worked_out)
 
 
 def _moved(orders: pl.DataFrame, ids: list[str], hours: int) -> pl.DataFrame:
@@ -130,9 +138,10 @@ def test_a_warehouse_of_the_schema_before_gets_every_lines_order_time_when_it_mi
     _, orders, lines = shop
     wh = Warehouse(tmp_path / "w.duckdb")
     import_batch(wh, _batch("first", "shop", orders, lines))
-    with wh.transaction() as cur:  # back to version 8: no order time on the lines
+    with wh.transaction() as cur:  # back to version 8: nothing of their orders on the lines
         for table in ("order_lines", "order_lines_replaced"):
-            cur.execute(f"ALTER TABLE {table} DROP COLUMN {order_times.COLUMN}")
+            for column in line_facts.COLUMNS:
+                cur.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         cur.execute("DELETE FROM schema_version WHERE version = 9")
     wh.close()
     migrated = Warehouse(tmp_path / "w.duckdb")
