@@ -39,18 +39,21 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     ordered = ORDER_TIME[table]
     orders_in_view = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
     # an order counts once per value: its one row, or its first line with the value (flagged on the line)
-    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if table == "order_lines" else "count(*)"
-    asked_about = f"SELECT coalesce(linked_order_id, order_id) FROM tickets WHERE {in_view('created_at')}"
-    # values of the view's orders and of the orders its tickets ask about only: the distinct values of every line
-    # of millions of orders took seconds
+    first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
+    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
+    # Tickets that name the same order (the same link columns) reach the same orders: they are counted per such
+    # group and each group joined once, where joining every ticket to every line of its order, then counting
+    # distinct tickets per value, took many seconds over millions of linked tickets. A group reaches an order once
+    # per value; a group without an order source may reach orders of several shops, hence the DISTINCT.
     sql = f"""
         WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
                         FROM {table} WHERE {orders_in_view} GROUP BY ALL),
-        valued AS (SELECT DISTINCT source, order_id, {dimension} AS value FROM {table}
-                   WHERE order_id IN ({asked_about})),
-        asked AS (SELECT v.value, count(DISTINCT (t.source, t.ticket_id)) AS tickets
-                  FROM tickets t JOIN valued v ON {ticket_reaches_order('t', 'v')}
-                  WHERE {in_view('t.created_at')} GROUP BY ALL)
+        groups AS (SELECT order_source, linked_order_id, order_id, count(*) AS tickets FROM tickets
+                   WHERE {in_view('created_at')} AND coalesce(linked_order_id, order_id) IS NOT NULL GROUP BY ALL),
+        valued AS (SELECT source, order_id, {dimension} AS value FROM {table} {first}),
+        reached AS (SELECT DISTINCT g.order_source, g.linked_order_id, g.order_id, g.tickets, v.value
+                    FROM groups g JOIN valued v ON {ticket_reaches_order('g', 'v')}),
+        asked AS (SELECT value, sum(tickets) AS tickets FROM reached GROUP BY ALL)
         SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
                100.0 * coalesce(a.tickets, 0) / p.orders AS per_100
         FROM placed p LEFT JOIN asked a ON a.value IS NOT DISTINCT FROM p.value
