@@ -24,6 +24,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "UBIGINT": pl.UInt64(),
     "BIGINT": pl.Int64(),
     "DOUBLE": pl.Float64(),
+    "BOOLEAN": pl.Boolean(),
     "DECIMAL(18,2)": pl.Decimal(18, 2),
 }
 

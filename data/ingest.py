@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import categorising, clock, order_sequence, rollups, tags
+from data import categorising, clock, line_facts, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # A child table's rows belong to one parent row and are replaced with it.
 PARENT_OF = {"order_lines": "orders"}
+# What a child's row stores about its parent, as SQL over the child ``c`` and the parent's creation time (see
+# data/line_facts.py, which keeps it right after other writes)
+FROM_PARENT = {"order_lines": line_facts.arriving}
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
     if "orders" in per_table:  # after the clock: the neighbours' local dates are read from their rows
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
         order_sequence.refresh(cur)
+        # lines that did not come again with their order keep its old time otherwise
+        line_facts.note_orders(cur, line_facts.MOVED_BY_IMPORT, {"id": import_id})
+        line_facts.refresh(cur)
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -167,6 +173,9 @@ _ROWS_OF_IMPORT = ("SELECT created_local_date, solved_local_date FROM tickets WH
 # The orders an import wrote and those it replaced: the customers whose orders' neighbours it changes.
 _ORDERS_OF_IMPORT = ("SELECT customer_key FROM orders WHERE import_id = $id UNION ALL "
                      "SELECT customer_key FROM orders_replaced WHERE replaced_by = $id")
+# The same orders by key: those whose lines' order time an undo may change.
+_ORDER_KEYS_OF_IMPORT = ("SELECT source, order_id FROM orders WHERE import_id = $id UNION ALL "
+                         "SELECT source, order_id FROM orders_replaced WHERE replaced_by = $id")
 
 
 def _replace(result: ImportResult, **changes: object) -> ImportResult:
@@ -234,8 +243,7 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
         inserted = cur.execute(f"INSERT INTO {table.name} SELECT {columns} FROM {arriving}",
                                {"import_id": import_id, **clock_params}).fetchone()[0]
         if table.name in PARENT_OF.values():  # its children follow and need to know which parents changed
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
-                        "FROM staged")
+            _note_changed(cur, table, "staged")
         return {"inserted": inserted, "updated": 0, "unchanged": 0}
     keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key)
     content = [c for c in table.column_names if c != "import_id" and c not in table.derived]
@@ -264,10 +272,16 @@ def _merge(cur: duckdb.DuckDBPyConnection, table: Table, import_id: str, source:
         {"import_id": import_id},
     )
     if table.name in PARENT_OF.values():
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)} "
-                    "FROM changes WHERE action <> 'same'")
+        _note_changed(cur, table, "changes WHERE action <> 'same'")
     return {"inserted": counts.get("insert", 0), "updated": counts.get("update", 0),
             "unchanged": counts.get("same", 0)}
+
+
+def _note_changed(cur: duckdb.DuckDBPyConnection, table: Table, rows: str) -> None:
+    """The temp table ``changed_<table>``: the keys and creation times of the parents an import writes, whose
+    children it replaces."""
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table.name} AS SELECT {', '.join(table.key)}, "
+                f"created_at AS parent_created_at FROM {rows}")
 
 
 def _derived(cur: duckdb.DuckDBPyConnection, table: Table, relation: str) -> str:
@@ -298,9 +312,12 @@ def _replace_children(cur: duckdb.DuckDBPyConnection, table: Table, parent: Tabl
         {"import_id": import_id},
     )
     cur.execute(f"DELETE FROM {table.name} c USING changed_{parent.name} p WHERE {keys}")
+    # a changed parent is one row of changed_<parent>: the join keeps each line once, with its parent's time
+    from_parent = FROM_PARENT[table.name]("c", "p.parent_created_at")
+    stored = "".join(f", {sql} AS {name}" for name, sql in from_parent.items())
     inserted = cur.execute(
-        f"""INSERT INTO {table.name} SELECT c.* REPLACE ($import_id AS import_id) FROM staged c
-            WHERE EXISTS (SELECT 1 FROM changed_{parent.name} p WHERE {keys})""",
+        f"""INSERT INTO {table.name} SELECT c.* REPLACE ($import_id AS import_id{stored})
+            FROM staged c JOIN changed_{parent.name} p ON {keys}""",
         {"import_id": import_id},
     ).fetchone()[0]
     total = cur.execute("SELECT count(*) FROM staged").fetchone()[0]
@@ -338,8 +355,10 @@ def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
             raise ImportRejected(f"import {import_id} was already undone at {row[0]:%Y-%m-%d %H:%M} UTC")
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})  # the rows it removes and those it restores
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
+        line_facts.note_orders(cur, _ORDER_KEYS_OF_IMPORT, {"id": import_id})
         counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
         order_sequence.refresh(cur)
+        line_facts.refresh(cur)  # restored lines, and lines of a restored order that did not leave with it
         cur.execute("UPDATE imports SET undone_at = $at WHERE import_id = $id", {"at": utc_now(), "id": import_id})
         rollups.bump_version(cur)
     log.info("undid import %s: %s", import_id, counts)

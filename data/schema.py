@@ -174,9 +174,16 @@ ORDER_LINES = Table(
         ("price", "DECIMAL(18,2)"),
         ("currency", "VARCHAR"),
         ("import_id", "VARCHAR"),
+        # Derived by data/line_facts.py in each write's transaction, what a period's lines are counted by without
+        # joining them to their orders: the order's created_at (UTC), and whether the line is the order's first
+        # (by line number) with its SKU, and with its vendor
+        ("order_created_at", "TIMESTAMP", 9),
+        ("first_of_sku", "BOOLEAN", 9),
+        ("first_of_vendor", "BOOLEAN", 9),
     ),
     key=("source", "order_id", "line_number"),
     required=("source", "order_id", "line_number"),
+    derived=("order_created_at", "first_of_sku", "first_of_vendor"),
 )
 
 # Marketplace reviews (Olist): a CSAT-like signal tied to an order rather than to a ticket.

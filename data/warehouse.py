@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from data import order_sequence, tags
+from data import line_facts, order_sequence, tags
 from data.schema import FACT_TABLES
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # each order's neighbours among its customer's orders (data/order_sequence.py); the rows kept for an undo get
     # theirs when an undo restores them
     (*_fact_tables_at(8), order_sequence.FILL_ALL),
+    # what each order line needs of its order (data/line_facts.py); the lines kept for an undo get theirs when an
+    # undo restores them
+    (*_fact_tables_at(9), line_facts.FILL_ALL),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
+from data import line_facts
 from metrics.query import (
     Filters,
     data_range,
@@ -137,14 +138,12 @@ def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, valu
     table, _ = ORDER_DIMENSIONS[dimension]
     if not values:
         return pl.DataFrame(schema={"value": pl.String, "sold": pl.Float64})
-    orders_in_view = f"o.created_at >= {utc_bound('$start')} AND o.created_at < {utc_bound('$end_excl')}"
-    if table == "order_lines":
-        lines = f"(SELECT * FROM order_lines WHERE list_contains($values, {dimension}))"
-        sql = (f"SELECT l.{dimension} AS value, sum(l.quantity) AS sold FROM {lines} l JOIN orders o "
-               f"USING (source, order_id) WHERE {orders_in_view} GROUP BY ALL")
-    else:
-        sql = (f"SELECT o.{dimension} AS value, count(*) AS sold FROM orders o WHERE {orders_in_view} "
-               f"AND list_contains($values, o.{dimension}) GROUP BY ALL")
+    # a line's order time is stored on it (data/line_facts.py): no join to the orders
+    ordered = line_facts.ORDER_TIME if table == "order_lines" else "created_at"
+    in_dates = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
+    sold = "sum(quantity)" if table == "order_lines" else "count(*)"
+    sql = (f"SELECT {dimension} AS value, {sold} AS sold FROM {table} WHERE {in_dates} "
+           f"AND list_contains($values, {dimension}) GROUP BY ALL")
     return execute(cur, sql, filters, settings, values=values).cast({"value": pl.String, "sold": pl.Float64})
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from data import line_facts
 from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
+# the order time each table holds: an order line's is its order's, stored on the line (data/line_facts.py)
+ORDER_TIME: dict[str, str] = {"orders": "created_at", "order_lines": line_facts.ORDER_TIME}
 # dimension -> the table that holds it
 CONTACT_DIMENSIONS: dict[str, str] = {
     "sku": "order_lines",
@@ -32,20 +35,25 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     order in the view are left out (no rate without a base); orders without a value are the value NULL's row."""
     if dimension not in CONTACT_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(CONTACT_DIMENSIONS)}, not {dimension!r}")
-    orders_in_view = f"created_at >= {utc_bound('$start')} AND created_at < {utc_bound('$end_excl')}"
-    asked_about = f"SELECT coalesce(linked_order_id, order_id) FROM tickets WHERE {in_view('created_at')}"
-    # values of the view's orders and of the orders its tickets ask about only: the distinct values of every line
-    # of millions of orders took seconds
+    table = CONTACT_DIMENSIONS[dimension]
+    ordered = ORDER_TIME[table]
+    orders_in_view = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
+    # an order counts once per value: its one row, or its first line with the value (flagged on the line)
+    first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
+    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
+    # Tickets that name the same order (the same link columns) reach the same orders: they are counted per such
+    # group and each group joined once, where joining every ticket to every line of its order, then counting
+    # distinct tickets per value, took many seconds over millions of linked tickets. A group reaches an order once
+    # per value; a group without an order source may reach orders of several shops, hence the DISTINCT.
     sql = f"""
-        WITH placed AS (SELECT {dimension} AS value, count(DISTINCT (source, order_id)) AS orders
-                        FROM {CONTACT_DIMENSIONS[dimension]}
-                        WHERE (source, order_id) IN (SELECT source, order_id FROM orders WHERE {orders_in_view})
-                        GROUP BY ALL),
-        valued AS (SELECT DISTINCT source, order_id, {dimension} AS value FROM {CONTACT_DIMENSIONS[dimension]}
-                   WHERE order_id IN ({asked_about})),
-        asked AS (SELECT v.value, count(DISTINCT (t.source, t.ticket_id)) AS tickets
-                  FROM tickets t JOIN valued v ON {ticket_reaches_order('t', 'v')}
-                  WHERE {in_view('t.created_at')} GROUP BY ALL)
+        WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
+                        FROM {table} WHERE {orders_in_view} GROUP BY ALL),
+        groups AS (SELECT order_source, linked_order_id, order_id, count(*) AS tickets FROM tickets
+                   WHERE {in_view('created_at')} AND coalesce(linked_order_id, order_id) IS NOT NULL GROUP BY ALL),
+        valued AS (SELECT source, order_id, {dimension} AS value FROM {table} {first}),
+        reached AS (SELECT DISTINCT g.order_source, g.linked_order_id, g.order_id, g.tickets, v.value
+                    FROM groups g JOIN valued v ON {ticket_reaches_order('g', 'v')}),
+        asked AS (SELECT value, sum(tickets) AS tickets FROM reached GROUP BY ALL)
         SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
                100.0 * coalesce(a.tickets, 0) / p.orders AS per_100
         FROM placed p LEFT JOIN asked a ON a.value IS NOT DISTINCT FROM p.value

@@ -52,8 +52,9 @@ def money_at_stake(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: S
 
 def _refunds(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
     # any ticket linked to the order counts, whenever it was created: a ticket after the view is still about it.
-    # One set of the linked orders, where a correlated EXISTS took 3.5 s over five million orders
-    sql = f"""SELECT currency, (source, order_id) IN (SELECT (order_source, linked_order_id) FROM tickets
+    # One set of the linked orders, where a correlated EXISTS took 3.5 s over five million orders; its two columns
+    # compared as a row, which took 0.6-0.8 times as long as comparing one struct of them (no struct per row)
+    sql = f"""SELECT currency, (source, order_id) IN (SELECT order_source, linked_order_id FROM tickets
                                                       WHERE order_source IS NOT NULL
                                                         AND linked_order_id IS NOT NULL) AS with_tickets,
                      count(*) AS orders, count(*) FILTER (WHERE refunded_amount > 0) AS refunded_orders,

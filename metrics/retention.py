@@ -42,9 +42,11 @@ DIMENSION_LABELS = {"contact": "Contacted support", "first_reply": "First reply"
                     "solved": "Ticket solved"}
 NO_TICKETS = ("a helpdesk export with customer emails for these dates, hashed as the orders' are, tells who "
               "contacted support")
-# tickets that could mark a customer of the view as having contacted support: none, and "did not contact" is unknown
-KEYED_TICKETS = (f"SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL AND created_at >= {utc_bound('$start')} "
+# the tickets that can follow an anchor: created at or after the view's start, before N days after its end
+AFTER_ANCHORS = (f"created_at >= {utc_bound('$start')} "
                  f"AND created_at < {utc_bound('$end_excl')} + to_days($days::INTEGER)")
+# tickets that could mark a customer of the view as having contacted support: none, and "did not contact" is unknown
+KEYED_TICKETS = f"SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS}"
 NO_CUSTOMERS = "an orders export with customer emails or ids"
 
 
@@ -63,15 +65,22 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     (``dimension`` "all"), by whether they contacted support, and, of those who did, by how their first ticket
     went. Only the view's dates apply: ticket filters would move customers between the groups compared."""
     clock = _first_reply_clock(cur)
-    rows = execute(cur, _sql(clock), filters, settings, days=settings.retention_days)
-    counted = execute(cur, _cohort_sql() + " SELECT count(*) FILTER (WHERE NOT observed) AS too_recent, "
-                      f"({KEYED_TICKETS}) AS keyed_tickets FROM anchors",
+    counted = execute(cur, _cohort_sql() + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
+                                                 count(*) FILTER (WHERE observed) AS customers,
+                                                 count(*) FILTER (WHERE observed AND {REPEATS}) AS repeat_customers,
+                                                 ({KEYED_TICKETS}) AS keyed_tickets FROM anchors""",
                       filters, settings, days=settings.retention_days).row(0, named=True)
     missing = None
-    if rows.filter(pl.col("dimension") == "all")["customers"].sum() == 0 and not counted["too_recent"]:
+    if counted["customers"] == 0 and not counted["too_recent"]:
         missing = NO_CUSTOMERS
     elif not counted["keyed_tickets"]:
         missing = NO_TICKETS
+    # the split joins the customers to their tickets: only where some customer and some ticket could be in it
+    if missing or not counted["customers"]:
+        rows = pl.DataFrame({"dimension": ["all"], "segment": ["all customers"],
+                             "customers": [counted["customers"]], "repeat_customers": [counted["repeat_customers"]]})
+    else:
+        rows = execute(cur, _sql(clock), filters, settings, days=settings.retention_days)
     wanted = {"all": ("all customers",)} | ({} if missing else SEGMENTS)
     if clock is None:
         wanted.pop("first_reply", None)
@@ -100,12 +109,16 @@ def _cohort_sql() -> str:
                  AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE))"""
 
 
+# an anchor's customer ordered again within N days
+REPEATS = "kept_next_at <= ordered_at + to_days($days)"
+
+
 def _sql(clock: str | None) -> str:
     reply = DURATIONS[0].expression(clock == "business") if clock else "NULL::DOUBLE"
     return _cohort_sql() + f""",
         nexts AS (
             SELECT customer_key, ordered_at,
-                   CASE WHEN kept_next_at <= ordered_at + to_days($days) THEN kept_next_at END AS next_order_at
+                   CASE WHEN {REPEATS} THEN kept_next_at END AS next_order_at
             FROM anchors WHERE observed),
         facts AS (
             SELECT customer_key, created_at, ticket_id, {reply} AS first_reply,
@@ -115,7 +128,7 @@ def _sql(clock: str | None) -> str:
                         WHEN satisfaction_rating = 'bad' THEN 'not satisfied' ELSE 'no rating' END AS csat,
                    CASE WHEN solved_at IS NOT NULL OR coalesce({SOLVED_STATUS}, FALSE) THEN 'solved'
                         ELSE 'not solved' END AS solved
-            FROM tickets WHERE customer_key IS NOT NULL),
+            FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS}),
         contact AS (
             SELECT n.customer_key, f.first_reply, f.csat, f.solved
             FROM nexts n JOIN facts f ON f.customer_key = n.customer_key AND f.created_at >= n.ordered_at

@@ -25,6 +25,7 @@ SQL_TO_POLARS: dict[str, pl.DataType] = {
     "INTEGER": pl.Int32(),
     "SMALLINT": pl.Int16(),
     "DOUBLE": pl.Float64(),
+    "BOOLEAN": pl.Boolean(),
     "DECIMAL(18,2)": pl.Decimal(18, 2),
     "UBIGINT": pl.UInt64(),
 }

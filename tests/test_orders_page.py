@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data import line_facts
 from data.cli import import_paths
 from data.ingest import Batch, import_batch
 from data.linking import link
@@ -42,6 +43,7 @@ def link_tickets(wh: Warehouse) -> None:
     cur.execute("UPDATE orders SET shipping_method = CASE order_id WHEN 'O1' THEN 'Express' ELSE 'Standard' END")
     cur.execute(f"INSERT INTO order_lines (order_id, line_number, sku, vendor) VALUES {LINES}")
     cur.execute("UPDATE order_lines SET source = 'fixture', quantity = 1")
+    cur.execute(line_facts.FILL_ALL)  # what each line stores of its order, as an import writes it
     link(wh)  # as after every import: T1, T4 -> O1 and T5 -> O3 by their order-number column, T3 -> O2 by its subject
 
 

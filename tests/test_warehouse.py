@@ -226,7 +226,7 @@ def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path:
     con.execute("INSERT INTO tickets (source, ticket_id, created_at) VALUES ('s', '1', TIMESTAMP '2024-01-01')")
     con.close()
     wh = Warehouse(path)
-    assert wh.schema_version() == SCHEMA_VERSION == 8
+    assert wh.schema_version() == SCHEMA_VERSION == 9
     assert wh.cursor().execute("SELECT ticket_id, tags, data_issues, nps_score, category_source, order_link "
                                "FROM tickets"
                                ).fetchall() == [("1", None, None, None, None, None)]
