@@ -6,8 +6,13 @@ each local day and each (channel, category, priority, group_name), the sums and 
 ``count(*)``, ``count(x)``, ``sum(x)``, and those ``FILTER``ed. metrics.query matches a KPI's aggregates against
 :data:`PARTS` by their text and reads the rollup where every one of them is here (see ``metrics.query.rollup_sql``).
 
-Medians, percentiles and distinct counts are not here: an exact quantile of a period is not a function of its
-days' quantiles, so they stay raw.
+Distinct counts are not here. Medians and percentiles are not parts either (an exact quantile of a period is not a
+function of its days' quantiles), but ``ticket_rollup_buckets`` keeps, per time column, local day and duration a
+median or percentile KPI reads (:data:`MEASURES`), how many tickets have a value in each bucket of
+:func:`bucket`: a monotone function of the value, so the buckets' counts say which bucket holds any rank of a
+period's values and how many values come before it. metrics.query reads the bucket counts to find the bucket(s)
+holding the ranks ``quantile_cont`` interpolates between, then only the ticket rows in those buckets (see
+``metrics.query._quantile_ctes``): exact, from a few percent of the rows.
 
 Some parts read a setting (SLA targets, the CSAT rule, escalation and automation tags) or the whole table (which
 sources measure a column, the newest moment in the data). The settings are bound from those recorded beside the
@@ -60,6 +65,7 @@ log = logging.getLogger(__name__)
 TABLE = "ticket_rollup"  # per day and every key
 DAYS_TABLE = "ticket_rollup_days"  # per day only: what a view without filters reads, a few rows a day
 HOURS_TABLE = "ticket_rollup_hours"  # tickets created per local day and hour: the arrivals heatmap without filters
+BUCKETS_TABLE = "ticket_rollup_buckets"  # values per bucket of each duration per day: medians without filters
 META_KEY = "rollup"
 # The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
 TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at": "solved_local_date"}
@@ -70,6 +76,8 @@ TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at":
 KEYS: tuple[str, ...] = ("channel", "category", "priority")
 _DAYS = "rollup_days"  # temp table of the local days a transaction touched
 KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS}  # the coarsest first
+BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
+BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: ()}
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
@@ -105,6 +113,52 @@ def _business(stem: str, exported: bool) -> str:
 
 
 NPS = "CASE WHEN nps_score BETWEEN 0 AND 10 THEN (nps_score >= 9)::INT - (nps_score <= 6)::INT END"
+
+# --- the bucket counts medians and percentiles read -----------------------------------------------------------------
+# measure -> (the time column whose local day places a ticket, the duration), as metrics.registry declares the
+# median and p90 KPIs (a KPI whose text differs reads raw rows: tests/test_rollup_quantiles.py lists those served).
+MEASURES: dict[str, tuple[str, str]] = {
+    "first_reply_minutes": ("created_at", "first_reply_minutes"),
+    "first_reply_business": ("created_at", _business("first_reply", True)),
+    "first_resolution_minutes": ("solved_at", "first_resolution_minutes"),
+    "first_resolution_business": ("solved_at", _business("first_resolution", False)),
+    "full_resolution_minutes": ("solved_at", "full_resolution_minutes"),
+    "full_resolution_business": ("solved_at", _business("full_resolution", True)),
+    "requester_wait_minutes": ("solved_at", "requester_wait_minutes"),
+}
+# 16 buckets per doubling of 1 + |value|: each about 4% wide, so a median's bucket holds a few percent of a period's
+# values, and a day has a couple of hundred buckets per measure (finer buckets grow the table more than they save).
+BUCKETS_PER_DOUBLING = 16
+TOP_BUCKET = 32767  # NaN, which DuckDB sorts after every number; infinities take the next one in
+
+
+def bucket(value: str) -> str:
+    """SQL: the bucket of ``value``, never lower for a higher value (so every value in a lower bucket is lower), and
+    the same for equal values (0.0 and -0.0 alike: ``< 0`` is false for both). Log-sized: 0, 1, 2, ... from 0 up
+    and -1, -2, ... below 0."""
+    k = BUCKETS_PER_DOUBLING
+    return (f"(CASE WHEN isnan({value}) THEN {TOP_BUCKET} "
+            f"WHEN {value} < 0 THEN greatest(1 - {TOP_BUCKET}, -1 - floor(log2(1 - {value}) * {k})) "
+            f"ELSE least({TOP_BUCKET} - 1, floor(log2(1 + {value}) * {k})) END)::SMALLINT")
+
+
+def bucket_bounds(low: str, high: str) -> tuple[str, str]:
+    """SQL: a value range that holds every value of the buckets ``low`` to ``high`` (whole-number SQL), a little
+    wider than they are (the powers are rounded), for a scan to skip the rest by comparison alone; the bucket of
+    each value it keeps then says exactly which bucket it is in."""
+    k, slack = BUCKETS_PER_DOUBLING, "(1e-9 * (1 + abs({0})))"
+
+    def edge(number: str) -> str:  # the lowest value of bucket ``number``, about
+        return (f"(CASE WHEN {number} >= 0 THEN pow(2, ({number})::DOUBLE / {k}) - 1 "
+                f"ELSE 1 - pow(2, (-({number}))::DOUBLE / {k}) END)")
+
+    lowest = f"(CASE WHEN {low} <= 1 - {TOP_BUCKET} THEN '-inf'::DOUBLE ELSE {edge(low)} - {slack.format(edge(low))} END)"
+    highest = (f"(CASE WHEN {high} >= {TOP_BUCKET} - 1 THEN 'nan'::DOUBLE "
+               f"ELSE {edge(f'{high} + 1')} + {slack.format(edge(f'{high} + 1'))} END)")
+    return lowest, highest
+
+
+MEASURE_OF: dict[tuple[str, str], str] = {}  # (time column, the duration's normalised text) -> measure
 
 # --- the parts that read a setting or the whole table -----------------------------------------------------------
 # From data.ticket_flags, as metrics.registry declares the KPIs with them. The settings come in as
@@ -142,7 +196,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE]
+_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v")]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -153,6 +207,7 @@ def normalised(aggregate: str) -> str:
 
 PART_OF: dict[str, str] = {normalised(sql): name for name, sql in PARTS.items()}
 PART_OF.update({normalised(text): part for text, part in _SAME_AS.items()})
+MEASURE_OF.update({(time, normalised(sql)): name for name, (time, sql) in MEASURES.items()})
 
 
 # --- the settings and whole-table values the parts were worked out with -----------------------------------------
@@ -281,7 +336,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
-                          (HOURS_TABLE, _hours("TRUE"))):
+                          (HOURS_TABLE, _hours("TRUE")), (BUCKETS_TABLE, _buckets("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     Warehouse.set_meta(cur, SETTINGS_KEY, settings)
@@ -332,7 +387,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
     params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
-                          (HOURS_TABLE, _hours(noted))):
+                          (HOURS_TABLE, _hours(noted)), (BUCKETS_TABLE, _buckets(noted))):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
 
@@ -363,4 +418,16 @@ def _aggregate(where: str) -> str:
         f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {parts} FROM tickets "
         f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, {positions}"
         for time, day in TIME_COLUMNS.items()
+    )
+
+
+def _buckets(where: str) -> str:
+    """How many values of each measure fall in each bucket, per time column and local day, of the tickets whose
+    day meets ``where`` (``{day}`` stands for the day column). Ordered by measure first (the CREATE's ORDER BY 1,
+    2), so that a reader of one measure skips the others' row groups."""
+    return " UNION ALL ".join(
+        f"SELECT '{name}' AS measure, {TIME_COLUMNS[time]} AS day, '{time}' AS time_column, "
+        f"{bucket(sql)} AS bucket, count(*) AS n FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL "
+        f"AND {sql} IS NOT NULL AND {where.format(day=TIME_COLUMNS[time])} GROUP BY ALL"
+        for name, (time, sql) in MEASURES.items()
     )
