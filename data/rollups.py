@@ -7,12 +7,13 @@ each local day and each (channel, category, priority, group_name), the sums and 
 :data:`PARTS` by their text and reads the rollup where every one of them is here (see ``metrics.query.rollup_sql``).
 
 Distinct counts are not here. Medians and percentiles are not parts either (an exact quantile of a period is not a
-function of its days' quantiles), but ``ticket_rollup_buckets`` keeps, per time column, local day and duration a
-median or percentile KPI reads (:data:`MEASURES`), how many tickets have a value in each bucket of
-:func:`bucket`: a monotone function of the value, so the buckets' counts say which bucket holds any rank of a
-period's values and how many values come before it. metrics.query reads the bucket counts to find the bucket(s)
-holding the ranks ``quantile_cont`` interpolates between, then only the ticket rows in those buckets (see
-``metrics.query._quantile_ctes``): exact, from a few percent of the rows.
+function of its days' quantiles). For them ``ticket_rollup_values`` holds each duration a median or percentile KPI
+reads (:data:`MEASURES`), per ticket, with its local day and its bucket (:func:`bucket`: a monotone function of the
+value), stored in bucket order; ``ticket_rollup_buckets`` counts them per day and bucket. The counts say which
+bucket holds any rank of a period's values and how many values come before it, so metrics.query reads the
+counts, then only the values of the bucket(s) holding the ranks ``quantile_cont`` interpolates between (see
+``metrics.query._quantile_ctes``): exact, from a few percent of the values, in row groups found by their min/max.
+A scan of the tickets' own column for the same buckets read every row of the view and took about ten times as long.
 
 Some parts read a setting (SLA targets, the CSAT rule, escalation and automation tags) or the whole table (which
 sources measure a column, the newest moment in the data). The settings are bound from those recorded beside the
@@ -66,6 +67,7 @@ TABLE = "ticket_rollup"  # per day and every key
 DAYS_TABLE = "ticket_rollup_days"  # per day only: what a view without filters reads, a few rows a day
 HOURS_TABLE = "ticket_rollup_hours"  # tickets created per local day and hour: the arrivals heatmap without filters
 BUCKETS_TABLE = "ticket_rollup_buckets"  # values per bucket of each duration per day: medians without filters
+VALUES_TABLE = "ticket_rollup_values"  # each duration's values, in bucket order: the few a median reads
 META_KEY = "rollup"
 # The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
 TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at": "solved_local_date"}
@@ -78,6 +80,7 @@ _DAYS = "rollup_days"  # temp table of the local days a transaction touched
 KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
 BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: ()}
+VALUES_OF: dict[str, str] = {BUCKETS_TABLE: VALUES_TABLE}  # the bucket counts -> the values they count
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
@@ -142,22 +145,6 @@ def bucket(value: str) -> str:
             f"ELSE least({TOP_BUCKET} - 1, floor(log2(1 + {value}) * {k})) END)::SMALLINT")
 
 
-def bucket_bounds(low: str, high: str) -> tuple[str, str]:
-    """SQL: a value range that holds every value of the buckets ``low`` to ``high`` (whole-number SQL), a little
-    wider than they are (the powers are rounded), for a scan to skip the rest by comparison alone; the bucket of
-    each value it keeps then says exactly which bucket it is in."""
-    k, slack = BUCKETS_PER_DOUBLING, "(1e-9 * (1 + abs({0})))"
-
-    def edge(number: str) -> str:  # the lowest value of bucket ``number``, about
-        return (f"(CASE WHEN {number} >= 0 THEN pow(2, ({number})::DOUBLE / {k}) - 1 "
-                f"ELSE 1 - pow(2, (-({number}))::DOUBLE / {k}) END)")
-
-    lowest = f"(CASE WHEN {low} <= 1 - {TOP_BUCKET} THEN '-inf'::DOUBLE ELSE {edge(low)} - {slack.format(edge(low))} END)"
-    highest = (f"(CASE WHEN {high} >= {TOP_BUCKET} - 1 THEN 'nan'::DOUBLE "
-               f"ELSE {edge(f'{high} + 1')} + {slack.format(edge(f'{high} + 1'))} END)")
-    return lowest, highest
-
-
 MEASURE_OF: dict[tuple[str, str], str] = {}  # (time column, the duration's normalised text) -> measure
 
 # --- the parts that read a setting or the whole table -----------------------------------------------------------
@@ -196,7 +183,8 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # Sums of whole numbers (0/1 flags, NPS points) are stored as BIGINT, where DuckDB's sum of them gives HUGEINT,
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
-_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v")]
+_DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
+             BUCKETS_TABLE]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -336,9 +324,11 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
-                          (HOURS_TABLE, _hours("TRUE")), (BUCKETS_TABLE, _buckets("TRUE"))):
+                          (HOURS_TABLE, _hours("TRUE")), (VALUES_TABLE, _values("TRUE")),
+                          (BUCKETS_TABLE, _buckets("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
-        _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
+        order = "1, 2, 3" if table == VALUES_TABLE else "1, 2"  # the values by measure, bucket and day: see _values
+        _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY {order}", params)
     Warehouse.set_meta(cur, SETTINGS_KEY, settings)
     Warehouse.set_meta(cur, FACTS_KEY, _as_text(facts))
     log.info("ticket rollup rebuilt")
@@ -387,7 +377,8 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
     params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
-                          (HOURS_TABLE, _hours(noted)), (BUCKETS_TABLE, _buckets(noted))):
+                          (HOURS_TABLE, _hours(noted)), (VALUES_TABLE, _values(noted)),
+                          (BUCKETS_TABLE, _buckets(noted.format(day="day")))):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
 
@@ -421,13 +412,23 @@ def _aggregate(where: str) -> str:
     )
 
 
-def _buckets(where: str) -> str:
-    """How many values of each measure fall in each bucket, per time column and local day, of the tickets whose
-    day meets ``where`` (``{day}`` stands for the day column). Ordered by measure first (the CREATE's ORDER BY 1,
-    2), so that a reader of one measure skips the others' row groups."""
+def _values(where: str) -> str:
+    """Each measure's values of the tickets whose day meets ``where`` (``{day}`` stands for the day column), with
+    their bucket and day. Built ordered by measure, bucket and day, so that a reader of a few buckets skips the row
+    groups of the others by their min/max (a refresh appends the days it works out again, out of that order, until
+    the next rebuild: read whole, they are few)."""
     return " UNION ALL ".join(
-        f"SELECT '{name}' AS measure, {TIME_COLUMNS[time]} AS day, '{time}' AS time_column, "
-        f"{bucket(sql)} AS bucket, count(*) AS n FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL "
-        f"AND {sql} IS NOT NULL AND {where.format(day=TIME_COLUMNS[time])} GROUP BY ALL"
+        f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value "
+        f"FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
+        f"AND {where.format(day=TIME_COLUMNS[time])}"
         for name, (time, sql) in MEASURES.items()
     )
+
+
+def _buckets(where: str) -> str:
+    """How many values of each measure fall in each bucket, per local day (and the time column that places them),
+    of the days that meet ``where``, from the values. Ordered by measure first (the CREATE's ORDER BY 1, 2), so
+    that a reader of one measure skips the others' row groups."""
+    times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
+    return (f"SELECT measure, day, CASE measure {times} END AS time_column, bucket, count(*) AS n "
+            f"FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL")

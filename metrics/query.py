@@ -441,7 +441,7 @@ def _combined(function: str, argument: str, condition: str, with_settings: bool)
 # DuckDB's quantile_cont(x, q) over n values sorted: rank RN = (n - 1) * q (DOUBLE), the values at ranks floor(RN) and
 # ceil(RN) (0-based), and where those differ lo * (1 - d) + hi * d with d = RN - floor(RN) (its interpolation of
 # doubles); median(x) of doubles is quantile_cont(x, 0.5). The bucket counts say which bucket holds each of those
-# ranks and how many values come before it, so only the ticket rows in those buckets are read and sorted.
+# ranks and how many values come before it, so only the values in those buckets are read and sorted.
 _QUANTILE = re.compile(r"\s*(median|quantile_cont)\s*\(", re.IGNORECASE)
 _FRACTION = re.compile(r"\s*(0|1|0?\.\d+|0\.\d*|1\.0*)\s*")
 
@@ -469,21 +469,18 @@ def quantile_of(metric: Metric) -> tuple[str, float] | None:
 def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | None, samples: bool) -> str:
     """The KPIs (medians and percentiles of one measure) per period, as ``quantile_cont`` over the ticket rows
     gives them: the bucket counts of ``table`` add up per period to each bucket's count and the count of the
-    values before it; the buckets holding a wanted rank are read from the ticket rows, sorted, and the values at
-    the ranks interpolated. Periods without a value have no row (NULL, sample 0)."""
+    values before it; the values of the buckets holding a wanted rank are read (data.rollups.VALUES_OF: a join on
+    the bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row groups of the
+    others), sorted, and the values at the ranks interpolated. Periods without a value have no row (NULL, sample
+    0)."""
     measure = quantile_of(metrics[0])[0]  # type: ignore[index]
-    time, value = rollups.MEASURES[measure]
-    day = local_date("tickets", time)
+    time = rollups.MEASURES[measure][0]
     period = f"date_trunc('{grain}', {{}})::DATE" if grain else "$start::DATE"
     qs = [quantile_of(m)[1] for m in metrics]  # type: ignore[index]
     holds = " OR ".join(f"({r}{i} >= before AND {r}{i} < before + n)" for i in range(len(qs)) for r in ("lo", "hi"))
-    low, high = rollups.bucket_bounds("min(bucket)", "max(bucket)")
     counts = (f"SELECT {period.format('day')} AS period, bucket, sum(n)::BIGINT AS n FROM {table} "
               f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
               f"AND day < $end_excl::DATE AND {_filter_on(rollups.BUCKET_KEYS[table])} GROUP BY ALL")
-    rows = (f"SELECT {day}, {value} AS v FROM tickets WHERE {day} >= $start::DATE AND {day} < $end_excl::DATE "
-            f"AND {time} >= {utc_bound('$start')} - INTERVAL 1 DAY AND {time} < {utc_bound('$end_excl')} "
-            f"+ INTERVAL 1 DAY AND {_filter_on(rollups.BUCKET_KEYS[table])}")
     ranks = ", ".join(f"(total - 1)::DOUBLE * {q!r}::DOUBLE AS rn{i}" for i, q in enumerate(qs))
     whole = ", ".join(f"floor(rn{i})::BIGINT AS lo{i}, ceil(rn{i})::BIGINT AS hi{i}" for i in range(len(qs)))
     picked = ", ".join(
@@ -499,11 +496,10 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
         f"AS before, (sum(n) OVER (PARTITION BY period))::BIGINT AS total FROM ({counts})),\n"
         f"{name}_wanted AS (SELECT * FROM (SELECT *, {whole} FROM (SELECT *, {ranks} FROM {name}_counts)) "
         f"WHERE {holds}),\n"
-        f"{name}_span AS (SELECT {low} AS low, {high} AS high FROM {name}_wanted),\n"
-        f"{name}_values AS (SELECT period, bucket, list_sort(list(v)) AS sorted FROM (SELECT "
-        f"{period.format(day)} AS period, {rollups.bucket('v')} AS bucket, v FROM ({rows}) "
-        f"WHERE v BETWEEN (SELECT low FROM {name}_span) AND (SELECT high FROM {name}_span)) "
-        f"JOIN {name}_wanted USING (period, bucket) GROUP BY ALL),\n"
+        f"{name}_values AS (SELECT period, bucket, list_sort(list(value)) AS sorted FROM (SELECT "
+        f"{period.format('day')} AS period, bucket, value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT "
+        f"bucket FROM {name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
+        f"AND day < $end_excl::DATE) JOIN {name}_wanted USING (period, bucket) GROUP BY ALL),\n"
         f"{name}_picked AS (SELECT period, any_value(total) AS total, {picked} FROM {name}_wanted "
         f"JOIN {name}_values USING (period, bucket) GROUP BY period),\n"
         f"{name} AS (SELECT period, {outputs} FROM {name}_picked)"
