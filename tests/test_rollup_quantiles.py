@@ -1,8 +1,8 @@
 """Medians and 90th percentiles from the bucket counts beside the ticket rollup equal DuckDB's own ``median`` and
 ``quantile_cont`` over the ticket rows, value for value (no tolerance): at every grain, after an import, an undo,
 a re-categorisation and a clearing, with ties, values on bucket edges, zeros, negative values, NULLs, a period with
-one value, an empty period and an even count. The independent paths are the raw query (``rollup=False``) and, for
-a few values, sums worked out by hand below.
+one value, an empty period and an even count; so do the Trends page's duration buckets. The independent paths are
+the raw query (``rollup=False``) and, for a few values, sums worked out by hand below.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from data.categorising import categorise, correct
 from data.classifier import load_taxonomy
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.warehouse import Warehouse
+from metrics.distributions import duration_buckets
 from metrics.query import GRAINS, Filters, quantile_of, query, rollup_current
-from metrics.registry import METRICS
+from metrics.registry import DURATIONS, METRICS
 from settings import Settings
 from tests.test_rollups import VIEWS, _tickets
 
@@ -69,6 +70,11 @@ def _assert_served_equals_raw(wh: Warehouse, settings: Settings, views: list[Fil
                 fast = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True)
                 raw = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True, rollup=False)
                 assert_frame_equal(fast, raw, check_exact=True)
+        for duration in DURATIONS:  # the Trends page's duration buckets count the same values
+            for business in (False, True):
+                assert_frame_equal(duration_buckets(cur, view, duration.stem, business, settings=settings),
+                                   duration_buckets(cur, view, duration.stem, business, settings=settings,
+                                                    rollup=False))
 
 
 @pytest.fixture
@@ -122,6 +128,11 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
     # with a filter (no bucket counts hold one) the tickets are read
     email = Filters(view.start, view.end, channel=("email",))
     assert query(wh.cursor(), [name], email, settings=new_york)[name].to_list() == [15]
+    # the duration buckets too: 14.5 is under 15 minutes, the ticket's 15 is not
+    spread = duration_buckets(wh.cursor(), view, "first_reply", settings=new_york)["tickets"].to_list()
+    assert spread == [1, 0, 0, 0, 0, 0, 0]
+    assert duration_buckets(wh.cursor(), view, "first_reply", settings=new_york, rollup=False)[
+        "tickets"].to_list() == [0, 1, 0, 0, 0, 0, 0]
 
 
 def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehouse, new_york: Settings) -> None:
