@@ -41,11 +41,16 @@ def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings:
 
 
 def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, business: bool = False, *,
-                     settings: Settings) -> pl.DataFrame:
-    """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are."""
+                     settings: Settings, rollup: bool = True) -> pl.DataFrame:
+    """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are; from the
+    rollup's bucket counts where no filter asks for more (``rollup=False``: from ticket rows)."""
     duration = next((d for d in DURATIONS if d.stem == stem), None)
     if duration is None:
         raise ValueError(f"unknown duration {stem!r}; known: {', '.join(d.stem for d in DURATIONS)}")
+    measure = rollups.MEASURE_OF.get((duration.time, rollups.normalised(duration.expression(business))))
+    if rollup and measure and not any(filters.dimension_values().values()) and rollup_current(cur, settings):
+        frame = execute(cur, _counted_below(measure), filters, settings)
+        return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
     cases = " ".join(f"WHEN minutes < {bound} THEN {i}" for i, (_, bound) in enumerate(BUCKETS[:-1]))
     # the duration is worked out once per ticket, then bucketed (the business clock is not cheap)
     sql = f"""
@@ -55,6 +60,24 @@ def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str
         LEFT JOIN (SELECT bucket, count(*) AS n FROM b GROUP BY ALL) USING (bucket) ORDER BY bucket"""
     frame = execute(cur, sql, filters, settings)
     return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
+
+
+def _counted_below(measure: str) -> str:
+    """SQL: the tickets per duration bucket from the rollup's counts of ``measure``: the values below each bound are
+    those of the rollup's buckets below the bound's one, and those below the bound in its bucket (the only values
+    read); each duration bucket holds the values below its bound less those below the previous one."""
+    bounds = ", ".join(f"({i}, {bound}::DOUBLE)" for i, (_, bound) in enumerate(BUCKETS[:-1]))
+    days = f"measure = '{measure}' AND day >= $start::DATE AND day < $end_excl::DATE"
+    return f"""
+        WITH edges AS (SELECT i, bound, {rollups.bucket('bound')} AS edge FROM (VALUES {bounds}) t(i, bound)),
+        counts AS (SELECT bucket, sum(n) AS n FROM {rollups.BUCKETS_TABLE} WHERE {days} GROUP BY ALL),
+        edge_values AS (SELECT bucket, value FROM {rollups.VALUES_TABLE} SEMI JOIN (SELECT edge AS bucket FROM edges)
+                        USING (bucket) WHERE {days}),
+        below AS (SELECT i, (SELECT coalesce(sum(n), 0) FROM counts WHERE bucket < edge) + (SELECT count(*) FROM
+                  edge_values WHERE bucket = edge AND value < bound) AS below FROM edges
+                  UNION ALL SELECT {len(BUCKETS) - 1}, (SELECT coalesce(sum(n), 0) FROM counts))
+        SELECT i::INT AS bucket, (below - coalesce(lag(below) OVER (ORDER BY i), 0))::BIGINT AS tickets FROM below
+        ORDER BY bucket"""
 
 
 # A store's customers write mostly by day: when most tickets seem to arrive in the small hours, the times were

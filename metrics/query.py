@@ -160,17 +160,25 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     needed = _with_inputs(wanted)
     if by and any(m.table not in ("tickets", DERIVED) for m in needed):
         raise ValueError(f"a breakdown by {by} applies to ticket metrics only")
+    buckets = rollups.BUCKETS_OF.get(rollup or "")
+
     def from_rollup(metric: Metric) -> bool:
         return bool(rollup) and served(metric, by, with_settings)
 
-    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool]:
-        return (*_group_key(metric), from_rollup(metric))
+    def measure(metric: Metric) -> str:
+        """The measure whose bucket counts give the KPI (a median or percentile), or ""."""
+        found = quantile_of(metric) if buckets else None
+        return found[0] if found else ""
+
+    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
+        return (*_group_key(metric), from_rollup(metric), measure(metric))
 
     stored = sorted((m for m in needed if m.table != DERIVED), key=group_key)
     groups = [list(g) for _, g in groupby(stored, key=group_key)]
     keys = ["period", "by_value"] if by else ["period"]
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
+             else _quantile_ctes(f"g{i}", buckets, group, grain, samples) if buckets and measure(group[0])
              else _group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
     joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
     base = ", ".join(_base_column(m, samples) for m in needed if m.table != DERIVED)
@@ -427,6 +435,75 @@ def _combined(function: str, argument: str, condition: str, with_settings: bool)
     if found is None:
         return None
     return f"sum({found})::BIGINT" if function == "count" else f"sum({found})"
+
+
+# --- medians and percentiles from the bucket counts beside the rollup ------------------------------------------------
+# DuckDB's quantile_cont(x, q) over n values sorted: rank RN = (n - 1) * q (DOUBLE), the values at ranks floor(RN) and
+# ceil(RN) (0-based), and where those differ lo * (1 - d) + hi * d with d = RN - floor(RN) (its interpolation of
+# doubles); median(x) of doubles is quantile_cont(x, 0.5). The bucket counts say which bucket holds each of those
+# ranks and how many values come before it, so only the values in those buckets are read and sorted.
+_QUANTILE = re.compile(r"\s*(median|quantile_cont)\s*\(", re.IGNORECASE)
+_FRACTION = re.compile(r"\s*(0|1|0?\.\d+|0\.\d*|1\.0*)\s*")
+
+
+def quantile_of(metric: Metric) -> tuple[str, float] | None:
+    """(the measure of data.rollups.MEASURES, q) of a KPI that is exactly ``median(x)`` or ``quantile_cont(x, q)``
+    of one with its sample ``count(x)``; None for any other KPI (a FILTER, arithmetic around it, another
+    duration)."""
+    match = _QUANTILE.match(metric.sql)
+    if metric.table != "tickets" or metric.until or match is None:
+        return None
+    end = _closing(metric.sql, match.end() - 1)
+    if metric.sql[end + 1:].strip():
+        return None
+    argument, q = metric.sql[match.end():end], "0.5"
+    if match.group(1).lower() == "quantile_cont":
+        argument, _, q = argument.rpartition(",")
+        if not _FRACTION.fullmatch(q):
+            return None
+    found = rollups.MEASURE_OF.get((metric.time, rollups.normalised(argument)))
+    same_sample = rollups.normalised(metric.sample) == rollups.normalised(f"count({argument})")
+    return (found, float(q)) if found and same_sample else None
+
+
+def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | None, samples: bool) -> str:
+    """The KPIs (medians and percentiles of one measure) per period, as ``quantile_cont`` over the ticket rows
+    gives them: the bucket counts of ``table`` add up per period to each bucket's count and the count of the
+    values before it; the values of the buckets holding a wanted rank are read (data.rollups.VALUES_OF: a join on
+    the bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row groups of the
+    others), sorted, and the values at the ranks interpolated. Periods without a value have no row (NULL, sample
+    0)."""
+    measure = quantile_of(metrics[0])[0]  # type: ignore[index]
+    time = rollups.MEASURES[measure][0]
+    period = f"date_trunc('{grain}', {{}})::DATE" if grain else "$start::DATE"
+    qs = [quantile_of(m)[1] for m in metrics]  # type: ignore[index]
+    holds = " OR ".join(f"({r}{i} >= before AND {r}{i} < before + n)" for i in range(len(qs)) for r in ("lo", "hi"))
+    counts = (f"SELECT {period.format('day')} AS period, bucket, sum(n)::BIGINT AS n FROM {table} "
+              f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
+              f"AND day < $end_excl::DATE AND {_filter_on(rollups.BUCKET_KEYS[table])} GROUP BY ALL")
+    ranks = ", ".join(f"(total - 1)::DOUBLE * {q!r}::DOUBLE AS rn{i}" for i, q in enumerate(qs))
+    whole = ", ".join(f"floor(rn{i})::BIGINT AS lo{i}, ceil(rn{i})::BIGINT AS hi{i}" for i in range(len(qs)))
+    picked = ", ".join(
+        f"max(sorted[{r}{i} - before + 1]) FILTER (WHERE {r}{i} >= before AND {r}{i} < before + n) AS {r}_value{i}, "
+        f"any_value({r}{i}) AS {r}{i}" for i in range(len(qs)) for r in ("lo", "hi"))
+    picked += "".join(f", any_value(rn{i}) AS rn{i}" for i in range(len(qs)))
+    outputs = ", ".join(
+        f"(CASE WHEN lo{i} = hi{i} THEN lo_value{i} ELSE lo_value{i} * (1::DOUBLE - (rn{i} - lo{i})) "
+        f"+ hi_value{i} * (rn{i} - lo{i}) END)::DOUBLE AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
+        for i, m in enumerate(metrics))
+    return (
+        f"{name}_counts AS (SELECT period, bucket, n, (sum(n) OVER (PARTITION BY period ORDER BY bucket) - n)::BIGINT "
+        f"AS before, (sum(n) OVER (PARTITION BY period))::BIGINT AS total FROM ({counts})),\n"
+        f"{name}_wanted AS (SELECT * FROM (SELECT *, {whole} FROM (SELECT *, {ranks} FROM {name}_counts)) "
+        f"WHERE {holds}),\n"
+        f"{name}_values AS (SELECT period, bucket, list_sort(list(value)) AS sorted FROM (SELECT "
+        f"{period.format('day')} AS period, bucket, value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT "
+        f"bucket FROM {name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
+        f"AND day < $end_excl::DATE) JOIN {name}_wanted USING (period, bucket) GROUP BY ALL),\n"
+        f"{name}_picked AS (SELECT period, any_value(total) AS total, {picked} FROM {name}_wanted "
+        f"JOIN {name}_values USING (period, bucket) GROUP BY period),\n"
+        f"{name} AS (SELECT period, {outputs} FROM {name}_picked)"
+    )
 
 
 def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool) -> str:

@@ -1,0 +1,174 @@
+"""Medians and 90th percentiles from the bucket counts beside the ticket rollup equal DuckDB's own ``median`` and
+``quantile_cont`` over the ticket rows, value for value (no tolerance): at every grain, after an import, an undo,
+a re-categorisation and a clearing, with ties, values on bucket edges, zeros, negative values, NULLs, a period with
+one value, an empty period and an even count; so do the Trends page's duration buckets. The independent paths are
+the raw query (``rollup=False``) and, for a few values, sums worked out by hand below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from data import clock, rollups
+from data.categorising import categorise, correct
+from data.classifier import load_taxonomy
+from data.ingest import Batch, clear_source, import_batch, undo_import
+from data.warehouse import Warehouse
+from metrics.distributions import duration_buckets
+from metrics.query import GRAINS, Filters, quantile_of, query, rollup_current
+from metrics.registry import DURATIONS, METRICS
+from settings import Settings
+from tests.test_rollups import VIEWS, _tickets
+
+NEW_YORK = "America/New_York"
+QUANTILES = [m.name for m in METRICS if m.table == "tickets" and m.name.endswith(("_median", "_p90"))]
+# The week of Monday 6 May 2024 (New York), by hand: first reply minutes per local day of creation.
+# Mon: 3, 1, 7, 3, NULL, 0 -> sorted 0 1 3 3 7 (n = 5): median 3 (rank 2); p90 rank 4 * 0.9 = 3.6 -> 3 + 0.6 * (7 - 3)
+#      = 5.4. 0, 1, 3, 7 and 15 lie on bucket edges (2^(b/16) - 1 for b = 0, 16, 32, 48, 64).
+# Tue: 15 alone: median and p90 15.  Wed: no ticket: NULL, sample 0.  Thu: two tickets never answered: NULL, 0.
+# Fri: -2, 0, 0.5, 9 (even): median (0 + 0.5) / 2 = 0.25.
+# The week: -2 0 0 0.5 1 3 3 7 9 15 (n = 10): median rank 4.5 -> (1 + 3) / 2 = 2; p90 rank 8.1 -> 9 + 0.1 * 6 = 9.6.
+WEEK = {date(2024, 5, 6): [3, 1, 7, 3, None, 0], date(2024, 5, 7): [15], date(2024, 5, 9): [None, None],
+        date(2024, 5, 10): [-2, 0, 0.5, 9]}
+BY_HAND = {"day": {date(2024, 5, 6): (3, 5.4, 5), date(2024, 5, 7): (15, 15, 1), date(2024, 5, 8): (None, None, 0),
+                   date(2024, 5, 9): (None, None, 0), date(2024, 5, 10): (0.25, None, 4)},
+           "week": {date(2024, 5, 6): (2, 9.6, 10)}}
+
+
+def _week_tickets() -> pl.DataFrame:
+    """The hand-checked week: created at local noon (16:00 UTC in May), solved an hour later with the same minutes
+    as their full resolution (placed by solve day), so both time columns see them."""
+    rows = []
+    for day, minutes in WEEK.items():
+        for number, value in enumerate(minutes):
+            created = datetime(day.year, day.month, day.day, 16)
+            rows.append({"source": "desk", "ticket_id": f"W{day:%d}-{number}", "created_at": created,
+                         "updated_at": created, "channel": "email", "priority": "normal", "status": "solved",
+                         "solved_at": created + timedelta(hours=1), "first_reply_minutes": value,
+                         "first_reply_business_minutes": value, "full_resolution_minutes": value,
+                         "first_resolution_minutes": value, "requester_wait_minutes": value})
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _import(wh: Warehouse, name: str, frame: pl.DataFrame) -> str:
+    result = import_batch(wh, Batch(name, f"sha-{name}", "desk", "tickets", {"tickets": frame}))
+    assert result.status == "imported"
+    return result.import_id  # type: ignore[return-value]
+
+
+def _assert_served_equals_raw(wh: Warehouse, settings: Settings, views: list[Filters]) -> None:
+    cur = wh.cursor()
+    assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
+    for view in views:
+        for grain in (None, *GRAINS):
+            for by in (None, "channel"):  # a breakdown reads raw rows both ways: the frames join up the same
+                fast = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True)
+                raw = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True, rollup=False)
+                assert_frame_equal(fast, raw, check_exact=True)
+        for duration in DURATIONS:  # the Trends page's duration buckets count the same values
+            for business in (False, True):
+                assert_frame_equal(duration_buckets(cur, view, duration.stem, business, settings=settings),
+                                   duration_buckets(cur, view, duration.stem, business, settings=settings,
+                                                    rollup=False))
+
+
+@pytest.fixture
+def new_york() -> Settings:
+    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def wh(new_york: Settings) -> Iterator[Warehouse]:
+    warehouse = Warehouse()
+    clock.sync(warehouse, clock.Clock.of(new_york))
+    _import(warehouse, "week", _week_tickets())
+    yield warehouse
+    warehouse.close()
+
+
+def test_every_median_and_p90_ticket_kpi_is_served_and_nothing_else() -> None:
+    served = {m.name: quantile_of(m) for m in METRICS if quantile_of(m)}
+    assert sorted(served) == sorted(QUANTILES) and len(QUANTILES) == 14
+    assert {q for _, q in served.values()} == {0.5, 0.9}
+    assert {measure for measure, _ in served.values()} == set(rollups.MEASURES)
+    means = [m for m in METRICS if m.name.endswith("_mean")]
+    assert means and not any(quantile_of(m) for m in means)  # a mean is the rollup's parts, not buckets
+    fulfilment = [m for m in METRICS if m.name.startswith("fulfilment_lag_hours_m")]
+    assert fulfilment and not any(quantile_of(m) for m in fulfilment)  # orders: raw
+
+
+@pytest.mark.parametrize("grain", ["day", "week"])
+def test_the_hand_checked_week(wh: Warehouse, new_york: Settings, grain: str) -> None:
+    view = Filters(date(2024, 5, 6), date(2024, 5, 12) if grain == "week" else date(2024, 5, 10))
+    names = ["first_reply_minutes_median", "first_reply_minutes_p90"]
+    got = query(wh.cursor(), names, view, grain, settings=new_york, samples=True)
+    for period, (median, p90, n) in BY_HAND[grain].items():
+        row = got.filter(pl.col("period") == period).row(0, named=True)
+        assert row["first_reply_minutes_median"] == pytest.approx(median)
+        if p90 is not None or median is None:
+            assert row["first_reply_minutes_p90"] == pytest.approx(p90)
+        assert row["first_reply_minutes_median_n"] == n
+    assert_frame_equal(got, query(wh.cursor(), names, view, grain, settings=new_york, samples=True, rollup=False),
+                       check_exact=True)
+
+
+def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new_york: Settings) -> None:
+    """A changed stored value shows in the served median (so it is what is read) and raw rows never see it."""
+    view, name = Filters(date(2024, 5, 7), date(2024, 5, 7)), "first_reply_minutes_median"
+    with wh.transaction() as cur:
+        cur.execute("UPDATE ticket_rollup_values SET value = 14.5 WHERE value = 15 AND day = '2024-05-07' "
+                    "AND measure = 'first_reply_minutes'")
+    assert query(wh.cursor(), [name], view, settings=new_york)[name].to_list() == [14.5]
+    assert query(wh.cursor(), [name], view, settings=new_york, rollup=False)[name].to_list() == [15]
+    # with a filter (no bucket counts hold one) the tickets are read
+    email = Filters(view.start, view.end, channel=("email",))
+    assert query(wh.cursor(), [name], email, settings=new_york)[name].to_list() == [15]
+    # the duration buckets too: 14.5 is under 15 minutes, the ticket's 15 is not
+    spread = duration_buckets(wh.cursor(), view, "first_reply", settings=new_york)["tickets"].to_list()
+    assert spread == [1, 0, 0, 0, 0, 0, 0]
+    assert duration_buckets(wh.cursor(), view, "first_reply", settings=new_york, rollup=False)[
+        "tickets"].to_list() == [0, 1, 0, 0, 0, 0, 0]
+
+
+def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehouse, new_york: Settings) -> None:
+    """Many tickets around the DST changes, with NULLs, negative (flagged) replies and repeats, then each write
+    that moves tickets between days or changes their values."""
+    first = _import(wh, "many", _tickets(2500, seed=1))
+    views = [VIEWS[0], VIEWS[1], Filters(date(2024, 5, 1), date(2024, 5, 31)), Filters(date(2023, 1, 1),
+                                                                                         date(2023, 1, 31))]
+    _assert_served_equals_raw(wh, new_york, views)
+    again = _tickets(2500, seed=2).head(1200).with_columns(pl.col("updated_at") + timedelta(days=400))
+    later = _import(wh, "again", pl.concat([again, _tickets(300, seed=3, prefix="N")], how="diagonal_relaxed"))
+    _assert_served_equals_raw(wh, new_york, views[:3])
+    undo_import(wh, later)
+    _assert_served_equals_raw(wh, new_york, views[:3])
+    categorise(wh, load_taxonomy())
+    correct(wh, "desk", "W06-0", "shipping_status")
+    _assert_served_equals_raw(wh, new_york, views[:3])
+    undo_import(wh, first)
+    _assert_served_equals_raw(wh, new_york, views[2:3])
+    test_the_hand_checked_week(wh, new_york, "week")  # the week's own tickets as they were
+
+
+def test_clearing_every_ticket_leaves_empty_periods(wh: Warehouse, new_york: Settings) -> None:
+    assert clear_source(wh, "desk") > 0
+    assert wh.cursor().execute("SELECT count(*) FROM ticket_rollup_values").fetchone() == (0,)
+    view = Filters(date(2024, 5, 6), date(2024, 5, 12))
+    got = query(wh.cursor(), QUANTILES, view, "day", settings=new_york, samples=True)
+    assert got.height == 7 and got.select(QUANTILES).null_count().row(0) == (7,) * len(QUANTILES)
+    _assert_served_equals_raw(wh, new_york, [view])
+
+
+def test_a_settings_change_keeps_the_values_and_the_medians_equal_to_raw(wh: Warehouse) -> None:
+    """Opening on other settings rebuilds the parts that read them, not the values (which read none): still
+    exact."""
+    _import(wh, "many", _tickets(600, seed=8))
+    changed = Settings(_env_file=None, timezone=NEW_YORK, sla_first_reply_minutes={"email": 5})  # type: ignore[call-arg]
+    assert rollups.sync(wh, changed)
+    assert rollups.settings_current(wh.cursor(), changed)
+    _assert_served_equals_raw(wh, changed, [VIEWS[0], Filters(date(2024, 5, 1), date(2024, 5, 31))])
