@@ -58,7 +58,7 @@ OWN = "own"  # in a store mapping: the store's value stays a category of its own
 # Zendesk's built-in ticket types: they say what kind of request a ticket is, not what it is about.
 GENERIC_TYPES = frozenset({"question", "incident", "problem", "task", UNCATEGORISED})
 STORE_MAPPING_META = "category_mapping"
-CHUNK_ROWS = 250_000  # tickets categorised by the export, a tag or a correction at a time
+CHUNK_ROWS = 250_000  # distinct texts placed at a time; a run of at most this many tickets keeps the rollup's days
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,7 @@ def _decide_known(cur: duckdb.DuckDBPyConnection, where: str, taxonomy: Taxonomy
     :func:`arriving` does at import), and make pending those placed before that nothing decides now; how many
     each source decided. One statement over the table: rows are rewritten only where something changes."""
     with in_transaction(cur):
-        run = f"""(SELECT rowid AS ticket_row, category AS was_category, category_source AS was_source,
-                          category_confidence AS was_confidence, * FROM tickets WHERE {where})"""
+        run = f"(SELECT rowid AS ticket_row, category_source AS was_source, * FROM tickets WHERE {where})"
         cur.execute(f"""CREATE OR REPLACE TEMP TABLE decided AS
                         SELECT ticket_row, category, category_source, category_confidence, was_source
                         FROM {_decided(run, _deciders(cur, run, taxonomy, mapping))}
