@@ -406,14 +406,25 @@ def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxono
     adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
     if adopted:
         return _by_model_alone(texts, _learned(cur, None, models))
-    rules = RulesClassifier(taxonomy)
-    placed = classify_tickets(texts, rules)
+    placed = classify_tickets(texts, RulesClassifier(taxonomy))
     open_texts = placed.filter(pl.col("category_source") == "none")
     model = _learned(cur, taxonomy.slugs, models) if open_texts.height else None
-    if model is not None:
-        placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
-                            classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
-    return placed
+    if model is None:
+        return placed
+    return pl.concat([placed.filter(pl.col("category_source") != "none"), _by_model_after_rules(open_texts, model)])
+
+
+def _by_model_after_rules(open_texts: pl.DataFrame, model: TicketModel) -> pl.DataFrame:
+    """The texts the rules left open, placed by the model as :func:`data.classifier.classify_tickets` places them
+    (an unplaced text keeps the better of the two confidences), without running the rules over them again (a
+    third of the time of placing a million texts)."""
+    predicted = model.predict(open_texts)
+    placed = predicted["category"] != UNCATEGORISED
+    return open_texts.with_columns(
+        category=predicted["category"],
+        category_source=pl.when(placed).then(pl.lit("model")).otherwise(pl.lit("none")),
+        category_confidence=pl.when(placed).then(predicted["confidence"]).otherwise(
+            pl.max_horizontal(predicted["confidence"], pl.col("category_confidence"))))
 
 
 def _by_model_alone(texts: pl.DataFrame, model: TicketModel | None) -> pl.DataFrame:
