@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -39,7 +42,7 @@ from data.classifier import (
     classify_tickets,
     load_taxonomy,
 )
-from data.warehouse import Warehouse, utc_now
+from data.warehouse import Warehouse, in_transaction, utc_now
 from settings import get_settings
 
 log = logging.getLogger("cspulse")
@@ -55,7 +58,7 @@ OWN = "own"  # in a store mapping: the store's value stays a category of its own
 # Zendesk's built-in ticket types: they say what kind of request a ticket is, not what it is about.
 GENERIC_TYPES = frozenset({"question", "incident", "problem", "task", UNCATEGORISED})
 STORE_MAPPING_META = "category_mapping"
-CHUNK_ROWS = 250_000  # tickets categorised by the export, a tag or a correction at a time
+CHUNK_ROWS = 250_000  # distinct texts placed at a time; a run of at most this many tickets keeps the rollup's days
 
 
 @dataclass(frozen=True)
@@ -80,65 +83,75 @@ def categorise(warehouse: Warehouse, taxonomy: Taxonomy | None = None, *, redo_g
     """Categorise the pending tickets (all that rules or a model placed too, with ``redo_guesses``; every ticket,
     with ``everything``, after the store mapping changed).
 
-    A slice of rows at a time, each in its own transaction: memory follows the slice, not the table (ten million
-    tickets in one transaction took 2.3 GB, selected whole 4.4 GB). First what the export, a tag or a correction
-    decides, the other tickets of the run left pending; then those by their text, the model learned once from
-    every decided ticket. Stopped half-way, what is left is pending, for the next run (after each import and
-    when the dashboard opens)."""
+    First what the export, a tag or a correction decides, in SQL, the other tickets of the run left pending; then
+    those by their text: each distinct text once, :data:`CHUNK_ROWS` texts at a time into a TEMP table (memory
+    follows the batch, not the table), the model learned once from every decided ticket, and every guess written
+    in one UPDATE. Each step is its own transaction: stopped half-way, what is left is pending, for the next run
+    (after each import and when the dashboard opens)."""
     taxonomy = taxonomy or current_taxonomy()
     where = "TRUE" if everything else \
         "category_source IS NULL" + (f" OR category_source IN {GUESSED_SOURCES}" if redo_guesses else "")
-    cur = warehouse.cursor()
-    mapping, corrections = load_store_mapping(cur), _corrections(cur)
-    pending = cur.execute(f"SELECT count(*) FROM tickets WHERE {where}").fetchone()[0]
-    # slices by a hash of each ticket's key: an UPDATE moves rows of a table with a list column (DuckDB rewrites
-    # them), so slices by rowid missed the moved ones (each start of the dashboard guessed half the rest again)
-    parts = max(1, -(-pending // CHUNK_ROWS))
-    slices = [(part, parts) for part in range(parts)]
-    # A few slices keep the rollup's days as they go; more would work the same days out again in each slice (an
-    # export out of date order touches every day in every slice), so they leave it unused and rebuild it once.
-    keep = _keep_rollup if parts == 1 else lambda cur, _rows, everything: warehouse.bump_version(cur)
-    counts, tickets = [], 0
-    for part in slices:
-        with warehouse.transaction() as cur:
-            known = _known_slice(cur, where, part, taxonomy, corrections, mapping)
-            if known.height:
-                keep(cur, known, everything=False)
-        tickets += known.height
-        counts.append(known.select("category_source").drop_nulls())
-    if not tickets:
-        return Categorised(0, {})
-    models: dict[bool, TicketModel | None] = {}
-    for part in slices:
-        with warehouse.transaction() as cur:
-            guessed = _guess(cur, part, taxonomy, mapping.adopt, models)
-            counts.append(guessed.select("category_source"))
-            if guessed.height:
-                keep(cur, guessed, everything=False)
-    if keep is not _keep_rollup:
+    with warehouse.writer() as cur:  # one writer throughout: the TEMP tables are this cursor's
+        mapping = load_store_mapping(cur)
+        tickets = cur.execute(f"SELECT count(*) FROM tickets WHERE {where}").fetchone()[0]
+        if not tickets:
+            return Categorised(0, {})
+        # Few tickets keep the rollup's days as they go; many rebuild it once (an export out of date order
+        # touches every day)
+        few = tickets <= CHUNK_ROWS
+        known = _decide_known(cur, where, taxonomy, mapping, few)
+        guessed = _guess(cur, taxonomy, mapping.adopt, few)
+    if not few:
         with warehouse.transaction() as cur:
             rollups.bump_version(cur, everything=True)
-    by_source = dict(pl.concat(counts)["category_source"].value_counts().iter_rows())
+    by_source = {source: count for source, count in (known + guessed).items() if count}
     log.info("categorised %d tickets: %s", tickets, by_source)
     return Categorised(tickets, by_source)
 
 
-_IN_SLICE = "hash(source, ticket_id) % $parts = $part"
+def _decide_known(cur: duckdb.DuckDBPyConnection, where: str, taxonomy: Taxonomy, mapping: StoreMapping,
+                  few: bool) -> Counter[str]:
+    """Write the category of the run's tickets that a correction, the export or a tag decides (as
+    :func:`arriving` does at import), and make pending those placed before that nothing decides now; how many
+    each source decided. One statement over the table: rows are rewritten only where something changes."""
+    with in_transaction(cur):
+        run = f"(SELECT rowid AS ticket_row, category_source AS was_source, * FROM tickets WHERE {where})"
+        cur.execute(f"""CREATE OR REPLACE TEMP TABLE decided AS
+                        SELECT ticket_row, category, category_source, category_confidence, was_source
+                        FROM {_decided(run, _deciders(cur, run, taxonomy, mapping))}
+                        WHERE category_source IS NOT NULL OR was_source IS NOT NULL""")
+        counts = _counts(cur, "SELECT category_source, count(*) FROM decided WHERE category_source IS NOT NULL "
+                              "GROUP BY ALL")
+        # only rows whose category changes are written: DuckDB rewrites a whole row on UPDATE
+        cur.execute("DELETE FROM decided d USING tickets t WHERE t.rowid = d.ticket_row AND "
+                    "(t.category, t.category_source, t.category_confidence) IS NOT DISTINCT FROM "
+                    "(d.category, d.category_source, d.category_confidence)")
+        if cur.execute("SELECT EXISTS (SELECT 1 FROM decided)").fetchone()[0]:
+            with _bumped(cur, few, "SELECT created_local_date, solved_local_date FROM tickets "
+                                   "WHERE rowid IN (SELECT ticket_row FROM decided)"):
+                cur.execute("""UPDATE tickets t SET category = d.category, category_source = d.category_source,
+                                                    category_confidence = d.category_confidence
+                               FROM decided d WHERE t.rowid = d.ticket_row""")
+        cur.execute("DROP TABLE decided")
+    return counts
 
 
-def _known_slice(cur: duckdb.DuckDBPyConnection, where: str, part: tuple[int, int], taxonomy: Taxonomy,
-                 corrections: pl.DataFrame, mapping: StoreMapping) -> pl.DataFrame:
-    """The run's tickets of one slice (``part``: which of how many), their category written where the export, a tag
-    or a correction decides it, the others made pending. rowid, read and written in one transaction: one integer to
-    write back on."""
-    pending = cur.execute(
-        f"SELECT rowid AS ticket_row, source, ticket_id, category_exported, tags, subject, description, "
-        f"category_source IS NOT NULL AS placed_before FROM tickets WHERE ({where}) AND {_IN_SLICE}",
-        {"part": part[0], "parts": part[1]}).pl()
-    known = _known(pending, taxonomy, corrections, mapping).join(pending.select("ticket_row", "placed_before"),
-                                                                 on="ticket_row")
-    _write(cur, known.filter(pl.col("category_source").is_not_null() | pl.col("placed_before")))
-    return known
+@contextmanager
+def _bumped(cur: duckdb.DuckDBPyConnection, few: bool, changing_sql: str) -> Iterator[None]:
+    """Around a change of category (one of the rollup's keys) of the rows ``changing_sql`` selects: the data
+    version bumped after it, with their days worked out again where they are ``few``; else the rollup is left
+    stale, to be rebuilt once at the end."""
+    if few:
+        rollups.note_days(cur, changing_sql)
+    yield
+    if few:
+        rollups.bump_version(cur)
+    else:
+        Warehouse.bump_version(cur)
+
+
+def _counts(cur: duckdb.DuckDBPyConnection, sql: str) -> Counter[str]:
+    return Counter(dict(cur.execute(sql).fetchall()))
 
 
 def correct(warehouse: Warehouse, source: str, ticket_id: str, category: str, taxonomy: Taxonomy | None = None) -> None:
@@ -266,14 +279,24 @@ def arriving(cur: duckdb.DuckDBPyConnection, relation: str, taxonomy: Taxonomy |
     except TaxonomyError:
         log.warning("the taxonomy file cannot be read: tickets are imported uncategorised")
         return relation
-    mapping = load_store_mapping(cur)
+    deciders = _deciders(cur, relation, taxonomy, load_store_mapping(cur))
+    return _decided(relation, deciders) if deciders else relation
+
+
+def _deciders(cur: duckdb.DuckDBPyConnection, relation: str, taxonomy: Taxonomy,
+              mapping: StoreMapping) -> list[_Decider]:
+    """What decides the category of ``relation``'s tickets, in precedence order; a join per decider."""
     deciders = [_by_correction(cur), _by_export(cur, relation, taxonomy, mapping),
                 None if mapping.adopt else _by_tags(cur, relation, taxonomy)]
-    deciders = [decider for decider in deciders if decider is not None]  # in precedence order; a join per decider
-    if not deciders:
-        return relation
-    category = f"coalesce({', '.join(column for _, column, _ in deciders)})"
-    source = "CASE " + " ".join(f"WHEN {column} IS NOT NULL THEN {by}" for _, column, by in deciders) + " END"
+    return [decider for decider in deciders if decider is not None]
+
+
+def _decided(relation: str, deciders: list[_Decider]) -> str:
+    """``relation`` with category, category_source and category_confidence as ``deciders`` set them (NULL where
+    none decides)."""
+    category = f"coalesce({', '.join(column for _, column, _ in deciders)})" if deciders else "NULL::VARCHAR"
+    source = ("CASE " + " ".join(f"WHEN {column} IS NOT NULL THEN {by}" for _, column, by in deciders) + " END"
+              if deciders else "NULL::VARCHAR")
     return (f"(SELECT s.* REPLACE ({category} AS category, {source} AS category_source, "
             f"CASE WHEN {category} IS NOT NULL THEN 1.0::DOUBLE END AS category_confidence) "
             f"FROM {relation} s {' '.join(join for join, _, _ in deciders)})")
@@ -319,35 +342,6 @@ def _temp_table(cur: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     cur.unregister("lookup_frame")
 
 
-def _corrections(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return cur.execute("SELECT source, ticket_id, category AS corrected FROM category_corrections").pl()
-
-
-def _known(pending: pl.DataFrame, taxonomy: Taxonomy, corrections: pl.DataFrame,
-           mapping: StoreMapping) -> pl.DataFrame:
-    """The pending tickets with category and source set where a correction, the store's category or a tag decides;
-    NULL where the text must."""
-    slugs = _alias_slug(pending["category_exported"])
-    decided = {slug: store_category(slug, taxonomy, mapping) for slug in slugs.drop_nulls().unique().to_list()
-               if slug and slug not in GENERIC_TYPES}
-    exported = slugs.replace_strict({s: c for s, (c, _) in decided.items()}, default=None, return_dtype=pl.String)
-    exported_source = slugs.replace_strict({s: w for s, (_, w) in decided.items()}, default=None,
-                                           return_dtype=pl.String)
-    # an adopted taxonomy is the store's alone: the built-in aliases of tags no longer apply
-    tagged = pl.repeat(None, pending.height, dtype=pl.String, eager=True) if mapping.adopt \
-        else _first_tag_alias(pending["tags"], taxonomy.aliases())
-    frame = pending.with_columns(exported=exported, exported_source=exported_source, tagged=tagged).join(
-        corrections, on=["source", "ticket_id"], how="left")
-    return frame.with_columns(
-        category=pl.coalesce("corrected", "exported", "tagged"),
-        category_source=pl.when(pl.col("corrected").is_not_null()).then(pl.lit("analyst"))
-        .when(pl.col("exported").is_not_null()).then(pl.col("exported_source"))
-        .when(pl.col("tagged").is_not_null()).then(pl.lit("mapping")),
-    ).with_columns(
-        category_confidence=pl.when(pl.col("category_source").is_not_null()).then(1.0),
-    ).select("ticket_row", "source", "ticket_id", *TEXT, *OUTPUT)
-
-
 def _alias_slug(values: pl.Series) -> pl.Series:
     distinct = values.drop_nulls().unique()
     table = dict(zip(distinct.to_list(), [alias_slug(v) for v in distinct.to_list()], strict=True))
@@ -373,25 +367,37 @@ def _first_tag_alias(tags: pl.Series, aliases: dict[str, str]) -> pl.Series:
 
 
 # --- what the text says --------------------------------------------------------------------------------------------
-def _guess(cur: duckdb.DuckDBPyConnection, part: tuple[int, int], taxonomy: Taxonomy, adopted: bool,
-           models: dict[bool, TicketModel | None]) -> pl.DataFrame:
-    """Categorise the pending tickets of one slice by their text, once per distinct text, and write them; returns
-    their category_source, one row per ticket. ``models``: the model, once learned, for the next slices."""
-    rows = {"part": part[0], "parts": part[1]}
-    pending = f"category_source IS NULL AND {_IN_SLICE}"
-    texts = cur.execute(f"SELECT DISTINCT subject, description FROM tickets WHERE {pending}", rows).pl()
-    if texts.is_empty():
-        return pl.DataFrame(schema={"category_source": pl.String, "source": pl.String, "ticket_id": pl.String})
-    cur.register("placed", _place(cur, texts, taxonomy, adopted, models).select(*TEXT, *OUTPUT))
-    sources = cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
+def _guess(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, adopted: bool, few: bool) -> Counter[str]:
+    """Categorise the pending tickets by their text and write them; how many tickets each source placed. Each
+    distinct text is placed once, :data:`CHUNK_ROWS` texts at a time into a TEMP table, then written in one
+    UPDATE: one scan of the table, and each pending row rewritten once (a slice each, by a hash of its key, was
+    a scan of the table and a rewrite per slice)."""
+    texts = cur.execute("""CREATE OR REPLACE TEMP TABLE pending_texts AS
+                           SELECT row_number() OVER () AS text_number, * FROM
+                               (SELECT subject, description, count(*) AS tickets FROM tickets
+                                WHERE category_source IS NULL GROUP BY ALL)""").fetchone()[0]
+    cur.execute("CREATE OR REPLACE TEMP TABLE placed_texts (subject VARCHAR, description VARCHAR, tickets BIGINT, "
+                "category VARCHAR, category_source VARCHAR, category_confidence DOUBLE)")
+    models: dict[bool, TicketModel | None] = {}
+    for first in range(1, texts + 1, CHUNK_ROWS):
+        batch = cur.execute("SELECT subject, description, tickets FROM pending_texts "
+                            "WHERE text_number >= $first AND text_number < $first + $rows",
+                            {"first": first, "rows": CHUNK_ROWS}).pl()
+        cur.register("placed", _place(cur, batch, taxonomy, adopted, models).select(*TEXT, "tickets", *OUTPUT))
+        cur.execute("INSERT INTO placed_texts SELECT * FROM placed")
+        cur.unregister("placed")
+    counts = _counts(cur, "SELECT category_source, sum(tickets)::BIGINT FROM placed_texts GROUP BY ALL")
+    if texts:
+        pending = "SELECT created_local_date, solved_local_date FROM tickets WHERE category_source IS NULL"
+        with in_transaction(cur), _bumped(cur, few, pending):
+            cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
                                                 category_confidence = p.category_confidence
-                              FROM placed p
-                              WHERE t.category_source IS NULL AND hash(t.source, t.ticket_id) % $parts = $part
-                                AND t.subject IS NOT DISTINCT FROM p.subject
-                                AND t.description IS NOT DISTINCT FROM p.description
-                              RETURNING category_source, source, ticket_id""", rows).pl()
-    cur.unregister("placed")
-    return sources
+                           FROM placed_texts p
+                           WHERE t.category_source IS NULL AND t.subject IS NOT DISTINCT FROM p.subject
+                             AND t.description IS NOT DISTINCT FROM p.description""")
+    cur.execute("DROP TABLE pending_texts")
+    cur.execute("DROP TABLE placed_texts")
+    return counts
 
 
 def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxonomy, adopted: bool,
@@ -400,14 +406,25 @@ def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxono
     adopted, the taxonomy's rules name none of them: the model alone, learned from the store's."""
     if adopted:
         return _by_model_alone(texts, _learned(cur, None, models))
-    rules = RulesClassifier(taxonomy)
-    placed = classify_tickets(texts, rules)
+    placed = classify_tickets(texts, RulesClassifier(taxonomy))
     open_texts = placed.filter(pl.col("category_source") == "none")
     model = _learned(cur, taxonomy.slugs, models) if open_texts.height else None
-    if model is not None:
-        placed = pl.concat([placed.filter(pl.col("category_source") != "none"),
-                            classify_tickets(open_texts.drop(*OUTPUT), rules, model)])
-    return placed
+    if model is None:
+        return placed
+    return pl.concat([placed.filter(pl.col("category_source") != "none"), _by_model_after_rules(open_texts, model)])
+
+
+def _by_model_after_rules(open_texts: pl.DataFrame, model: TicketModel) -> pl.DataFrame:
+    """The texts the rules left open, placed by the model as :func:`data.classifier.classify_tickets` places them
+    (an unplaced text keeps the better of the two confidences), without running the rules over them again (a
+    third of the time of placing a million texts)."""
+    predicted = model.predict(open_texts)
+    placed = predicted["category"] != UNCATEGORISED
+    return open_texts.with_columns(
+        category=predicted["category"],
+        category_source=pl.when(placed).then(pl.lit("model")).otherwise(pl.lit("none")),
+        category_confidence=pl.when(placed).then(predicted["confidence"]).otherwise(
+            pl.max_horizontal(predicted["confidence"], pl.col("category_confidence"))))
 
 
 def _by_model_alone(texts: pl.DataFrame, model: TicketModel | None) -> pl.DataFrame:
@@ -444,13 +461,3 @@ def _model(cur: duckdb.DuckDBPyConnection, categories: tuple[str, ...] | None) -
     if tagged.height < MIN_TRAINING or tagged["category"].n_unique() < 2:
         return None
     return TicketModel.train(tagged)
-
-
-def _write(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-    if frame.is_empty():
-        return
-    cur.register("categorised", frame.select("ticket_row", *OUTPUT))
-    cur.execute("""UPDATE tickets t SET category = c.category, category_source = c.category_source,
-                                        category_confidence = c.category_confidence
-                   FROM categorised c WHERE t.rowid = c.ticket_row""")
-    cur.unregister("categorised")
