@@ -23,6 +23,7 @@ from settings import Settings, get_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_DATA = PROJECT.parent / "shared" / "data" / "real"
+NEW_YORK = "America/New_York"  # local days differ from UTC ones, and it changes clocks twice a year
 
 # Seven tickets around the week Mon 2024-03-04 .. Sun 2024-03-10 (UTC). Worked out by hand for that week:
 #   created T1-T4 = 4; solved in the week T1, T2, T5 = 3; open at its end T3, T4 (solved 03-12), T6 = 3
@@ -196,3 +197,18 @@ def held_by_another_process(path: Path) -> Iterator[None]:
             yield
         finally:
             holder.kill()
+
+
+@pytest.fixture
+def new_york() -> Settings:
+    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
+
+
+def on_clock(settings: Settings) -> Warehouse:
+    """An empty in-memory warehouse on the settings' clock, as the dashboard brings it on opening: the rollups'
+    local days are that clock's."""
+    from data import clock
+
+    warehouse = Warehouse()
+    clock.sync(warehouse, clock.Clock.of(settings))
+    return warehouse

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from data import clock, rollups
+from data import rollups
 from data.categorising import categorise, correct
 from data.classifier import load_taxonomy
 from data.ingest import Batch, clear_source, import_batch, undo_import
@@ -23,9 +23,9 @@ from metrics.distributions import duration_buckets
 from metrics.query import GRAINS, Filters, quantile_of, query, rollup_current
 from metrics.registry import DURATIONS, METRICS
 from settings import Settings
+from tests.conftest import NEW_YORK, on_clock
 from tests.test_rollups import VIEWS, _tickets
 
-NEW_YORK = "America/New_York"
 QUANTILES = [m.name for m in METRICS if m.table == "tickets" and m.name.endswith(("_median", "_p90"))]
 # The week of Monday 6 May 2024 (New York), by hand: first reply minutes per local day of creation.
 # Mon: 3, 1, 7, 3, NULL, 0 -> sorted 0 1 3 3 7 (n = 5): median 3 (rank 2); p90 rank 4 * 0.9 = 3.6 -> 3 + 0.6 * (7 - 3)
@@ -78,14 +78,8 @@ def _assert_served_equals_raw(wh: Warehouse, settings: Settings, views: list[Fil
 
 
 @pytest.fixture
-def new_york() -> Settings:
-    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
-
-
-@pytest.fixture
 def wh(new_york: Settings) -> Iterator[Warehouse]:
-    warehouse = Warehouse()
-    clock.sync(warehouse, clock.Clock.of(new_york))
+    warehouse = on_clock(new_york)
     _import(warehouse, "week", _week_tickets())
     yield warehouse
     warehouse.close()

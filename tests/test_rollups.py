@@ -25,8 +25,8 @@ from metrics.distributions import arrivals_by_hour
 from metrics.query import GRAINS, Filters, query, rollup_current, served
 from metrics.registry import METRICS
 from settings import Settings
+from tests.conftest import NEW_YORK, on_clock
 
-NEW_YORK = "America/New_York"
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
 # served whatever the settings; those of READING_SETTINGS while the rollup holds the settings in force
 ALWAYS_SERVED = ["tickets_created", "tickets_solved", "first_reply_minutes_mean", "first_reply_business_minutes_mean",
@@ -123,14 +123,8 @@ def _assert_rollup_equals_raw(wh: Warehouse, settings: Settings, names: list[str
 
 
 @pytest.fixture
-def new_york() -> Settings:
-    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
-
-
-@pytest.fixture
 def wh(new_york: Settings) -> Iterator[Warehouse]:
-    warehouse = Warehouse()
-    clock.sync(warehouse, clock.Clock.of(new_york))  # as the dashboard does on opening
+    warehouse = on_clock(new_york)
     _import(warehouse, "first", {"tickets": _tickets(2500, seed=1)})
     yield warehouse
     warehouse.close()

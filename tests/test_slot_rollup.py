@@ -24,9 +24,9 @@ from data.warehouse import Warehouse
 from metrics import peaks, staffing
 from metrics.query import Filters
 from settings import Settings
+from tests.conftest import NEW_YORK, on_clock
 from tests.test_rollups import _tickets
 
-NEW_YORK = "America/New_York"
 VIEWS = [
     Filters(date(2024, 3, 1), date(2024, 11, 30)),
     Filters(date(2024, 3, 10), date(2024, 3, 10)),  # spring forward: a 23-hour day
@@ -64,14 +64,8 @@ def _import(wh: Warehouse, name: str, frame: pl.DataFrame) -> str:
 
 
 @pytest.fixture
-def new_york() -> Settings:
-    return Settings(_env_file=None, timezone=NEW_YORK)  # type: ignore[call-arg]
-
-
-@pytest.fixture
 def wh(new_york: Settings) -> Iterator[Warehouse]:
-    warehouse = Warehouse()
-    clock.sync(warehouse, clock.Clock.of(new_york))
+    warehouse = on_clock(new_york)
     _import(warehouse, "first", pl.concat([_with_agents(_tickets(1500, seed=1), 1), _edge_tickets()],
                                           how="diagonal_relaxed"))
     yield warehouse
