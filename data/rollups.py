@@ -67,6 +67,10 @@ log = logging.getLogger(__name__)
 
 TABLE = "ticket_rollup"  # per day and every key
 DAYS_TABLE = "ticket_rollup_days"  # per day only: what a view without filters reads, a few rows a day
+# per local day and key: tickets created that day, and solved tickets whose later of created and solved day it is:
+# a backlog (tickets open at a period's end) adds them up, where it counted every ticket twice per statement
+STEPS_TABLE = "ticket_rollup_steps"
+BACKLOG_DAYS = ("created_local_date", "greatest(created_local_date, solved_local_date)")  # begun, ended
 HOURS_TABLE = "ticket_rollup_hours"  # tickets created per local day and hour: the arrivals heatmap without filters
 BUCKETS_TABLE = "ticket_rollup_buckets"  # values per bucket of each duration per day: medians without filters
 VALUES_TABLE = "ticket_rollup_values"  # each duration's values, in bucket order: the few a median reads
@@ -186,7 +190,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
-             BUCKETS_TABLE, slot_rollup.SIGNATURE]
+             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -328,7 +332,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
-                          (HOURS_TABLE, _hours("TRUE"))):
+                          (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     slot_rollup.rebuild(cur, params, _bound)
@@ -382,7 +386,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
     params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
-                          (HOURS_TABLE, _hours(noted)), (VALUES_TABLE, _values(noted)),
+                          (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day")))):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
@@ -403,6 +407,20 @@ def _hours(where: str) -> str:
     day = TIME_COLUMNS["created_at"]
     return (f"SELECT {day} AS day, created_local_hour AS hour, count(*) AS n FROM tickets "
             f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, 2")
+
+
+def _steps(where: str) -> str:
+    """Per local day and key, the tickets created that day (``begun``) and the solved ones whose later of created
+    and solved day it is (``ended``: a ticket solved before it was created is never open), of the days that meet
+    ``where`` (``{day}`` stands for the day). A ticket's noted days hold both, so a refresh of them is whole."""
+    begun, ended = BACKLOG_DAYS
+    keys = ", ".join(KEYS)
+    return (f"SELECT day, {keys}, sum(begun)::BIGINT AS begun, sum(ended)::BIGINT AS ended FROM ("
+            f"SELECT {begun} AS day, {keys}, count(*) AS begun, 0 AS ended FROM tickets "
+            f"WHERE {begun} IS NOT NULL AND {where.format(day=begun)} GROUP BY ALL UNION ALL "
+            f"SELECT {ended} AS day, {keys}, 0 AS begun, count(*) AS ended FROM tickets "
+            f"WHERE solved_at IS NOT NULL AND {ended} IS NOT NULL AND {where.format(day=ended)} GROUP BY ALL) "
+            f"GROUP BY ALL")
 
 
 def _aggregate(where: str) -> str:

@@ -179,6 +179,8 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
              else _quantile_ctes(f"g{i}", buckets, group, grain, samples) if buckets and measure(group[0])
+             else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
+             if rollup and steps_served(group[0], by)
              else _group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
     joins = "".join(f" LEFT JOIN g{i} USING ({', '.join(keys)})" for i in range(len(groups)))
     base = ", ".join(_base_column(m, samples) for m in needed if m.table != DERIVED)
@@ -506,7 +508,18 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     )
 
 
-def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool) -> str:
+def steps_served(metric: Metric, by: str | None = None) -> bool:
+    """Whether the rollup's steps (data.rollups.STEPS_TABLE) give this snapshot: tickets open at a period's end by
+    creation and solve time, broken down by a key the steps hold or not at all."""
+    return ((metric.table, metric.time, metric.until, metric.sql, metric.sample)
+            == ("tickets", "created_at", "solved_at", "count(*)", "count(*)")
+            and (by is None or by in rollups.KEYS)
+            and (local_date("tickets", "created_at"), f"greatest({local_date('tickets', 'created_at')}, "
+                 f"{local_date('tickets', 'solved_at')})") == rollups.BACKLOG_DAYS)
+
+
+def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str | None, samples: bool,
+                  steps: bool = False) -> str:
     """Rows alive at each period's end (``time`` before it, ``until`` empty or not before it): the rows begun before
     it less the rows also ended before it. Each row is +1 on the local day of ``time`` and -1 on the later of the
     local days of ``time`` and ``until``; the steps are counted per period (a row before the first period in the
@@ -524,6 +537,9 @@ def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str |
         f"WHERE {condition}{dimension_filter(table)} GROUP BY ALL"
         for day, sign, condition in ((begun, "", ""), (ended, "-", f"{first.until} IS NOT NULL AND "))
     )
+    if steps:  # the same steps, added up per day and key by the rollup (``steps_served``)
+        days = (f"SELECT day{_by_column(by)}, begun - ended AS step FROM {rollups.STEPS_TABLE} "
+                f"WHERE day < $end_excl::DATE AND {_filter_on(rollups.KEYS)}")
     by_value = ", by_value" if by else ""
     steps = (f"SELECT {_snapshot_period('day', grain)} AS period{by_value}, sum(step) AS step FROM ({days}) "
              "WHERE day < $end_excl::DATE GROUP BY ALL")

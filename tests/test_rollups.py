@@ -22,7 +22,7 @@ from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.linking import link
 from data.warehouse import Warehouse
 from metrics.distributions import arrivals_by_hour
-from metrics.query import GRAINS, Filters, query, rollup_current, served
+from metrics.query import GRAINS, Filters, build_sql, query, rollup_current, served
 from metrics.registry import METRICS
 from settings import Settings
 from tests.conftest import NEW_YORK, on_clock
@@ -329,3 +329,30 @@ def test_open_tickets_pass_their_sla_target_as_newer_data_arrives(wh: Warehouse,
     # and an open ticket of the last three days is past its resolution target (three days for an email) too
     assert after["sla_resolution_attainment_n"][0] - before["sla_resolution_attainment_n"][0] >= 5
     _assert_rollup_equals_raw(wh, new_york, names, views=[view], breakdowns=[None, "channel"])
+
+
+def test_the_backlog_is_read_from_the_rollups_steps_as_worked_out_by_hand(new_york: Settings) -> None:
+    """Weeks of Mon 1 and Mon 8 January 2024 in New York (UTC-5). A open Jan 2 -> solved Jan 10; B open Jan 3, never
+    solved; C created Jan 4 22:00 local (Jan 5 in UTC) -> solved Jan 5; D created Jan 8, "solved" Jan 6 (before it
+    was created: never open); E chat, Jan 12, never solved. Open at the first week's end: A, B = 2; at the second's:
+    B, E = 2; email alone: A, B = 2, then B = 1. The steps hold seven (day, key) rows: Jan 2, 3, 4
+    (begun), 5 (C ended), 8 (D begun and ended), 10 (A ended), 12 (E); four of them before Jan 8."""
+    at = [datetime(2024, 1, 2, 15), datetime(2024, 1, 3, 15), datetime(2024, 1, 5, 3), datetime(2024, 1, 8, 15),
+          datetime(2024, 1, 12, 15)]
+    tickets = pl.DataFrame({"source": "desk", "ticket_id": list("ABCDE"), "created_at": at, "updated_at": at,
+                            "solved_at": [datetime(2024, 1, 10, 15), None, datetime(2024, 1, 5, 15),
+                                          datetime(2024, 1, 6, 15), None],
+                            "channel": ["email"] * 4 + ["chat"], "priority": "normal"})
+    wh = on_clock(new_york)
+    _import(wh, "hand", {"tickets": tickets})
+    weeks = Filters(datetime(2024, 1, 1).date(), datetime(2024, 1, 14).date())
+    email = Filters(weeks.start, weeks.end, channel=("email",))
+    for view, expected in ((weeks, [2, 2]), (email, [2, 1])):
+        for rollup in (True, False):
+            got = query(wh.cursor(), ["backlog"], view, "week", settings=new_york, rollup=rollup)
+            assert got["backlog"].to_list() == expected
+    assert "ticket_rollup_steps" in build_sql(["backlog"], "week", rollup="ticket_rollup_days")
+    with wh.transaction() as cur:  # a wrong step, to see that it is what is read
+        cur.execute("UPDATE ticket_rollup_steps SET begun = begun + 100")
+    assert query(wh.cursor(), ["backlog"], weeks, "week", settings=new_york)["backlog"].to_list() == [402, 702]
+    wh.close()
