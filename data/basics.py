@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -67,3 +68,9 @@ def in_shared_chunks(frame: pl.DataFrame, rows: int = 122_880) -> pl.DataFrame:
     starts = itertools.accumulate(pieces[:-1], initial=0)
     return pl.concat([frame.slice(start, length) for start, length in zip(starts, pieces, strict=True)],
                      rechunk=False)
+
+
+def named_in(sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters ``sql`` names (``$name``), from ``params``: DuckDB refuses a statement given one it does not
+    use, and a module that builds statements from parts keeps one set of values for all of them."""
+    return {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))}

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import time
 
 import duckdb
 
 from data import rollups
+from data.basics import named_in
 from data.warehouse import Warehouse
 from settings import WEEKDAYS, Settings
 
@@ -173,7 +173,7 @@ def arriving(cur: duckdb.DuckDBPyConnection, table: str, relation: str) -> tuple
     sql = (f"(SELECT * EXCLUDE ({', '.join(WALL_CLOCK[table])}) REPLACE ({expressions}) "
            f"FROM (SELECT *, {walls} FROM {relation}))")
     params = account.params
-    return sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))}
+    return sql, named_in(sql, params)
 
 
 def fill(cur: duckdb.DuckDBPyConnection) -> None:
@@ -198,7 +198,7 @@ def _update(cur: duckdb.DuckDBPyConnection, clock: Clock, columns: dict[str, dic
             sql = (f"UPDATE {target} t SET {assignments} FROM (SELECT rowid AS clock_row, {_walls(table)} "
                    f"FROM {target} WHERE {where}) w WHERE t.rowid = w.clock_row")
             params = {**clock.params, **extra}
-            cur.execute(sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))})
+            cur.execute(sql, named_in(sql, params))
     if twins:
         cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": META_KEY})
         cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": META_KEY, "value": clock.recorded})

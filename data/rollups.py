@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from data import slot_rollup
+from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
     AUTOMATED,
@@ -344,7 +345,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
 
 
 def _execute(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
-    cur.execute(sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))})
+    cur.execute(sql, named_in(sql, params))
 
 
 def _refresh(cur: duckdb.DuckDBPyConnection) -> None:

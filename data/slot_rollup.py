@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 
 import duckdb
 
+from data.basics import named_in
 from data.ticket_flags import AUTOMATED, CSAT, SLA_FIRST_REPLY
 
 SLOTS_TABLE = "staffing_slots"
@@ -67,7 +67,7 @@ def refresh(cur: duckdb.DuckDBPyConnection, noted: str, params: dict[str, object
 
 
 def _execute(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
-    cur.execute(sql, {name: params[name] for name in set(re.findall(r"\$(\w+)", sql))})
+    cur.execute(sql, named_in(sql, params))
 
 
 def _slots(where: str, bound: Bind) -> str:
