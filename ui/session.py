@@ -9,6 +9,7 @@ import dataclasses
 import inspect
 import logging
 import re
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -126,8 +127,21 @@ def _compute(version: int, name: str, _fn: Callable[..., T], args: tuple, kwargs
     # name stands in for _fn in the key: Streamlit cannot hash a function
     if "settings" in inspect.signature(_fn).parameters:
         kwargs = {**kwargs, "settings": settings()}
-    facts.refresh(warehouse())  # after a queued import, before the first statement of the new version
+    _facts_for(warehouse(), version)  # after a queued import, before the first statement of the new version
     return _fn(warehouse().cursor(), *args, **kwargs)
+
+
+# The data version each open warehouse's stored facts were last checked at. A page's first run misses the cache a
+# dozen times or more, each asking the warehouse whether its facts hold (a statement and a JSON parse, 1-2 ms);
+# once per version is enough: facts.bind still checks the version before it uses them.
+_FACTS_CHECKED: weakref.WeakKeyDictionary[Warehouse, int] = weakref.WeakKeyDictionary()
+
+
+def _facts_for(wh: Warehouse, version: int) -> None:
+    """The warehouse's facts worked out for ``version`` if they are not yet, checked once per version."""
+    if _FACTS_CHECKED.get(wh) != version:
+        facts.refresh(wh)
+        _FACTS_CHECKED[wh] = version
 
 
 def kpis(names: Sequence[str], filters: mq.Filters, grain: str | None = None, by: str | None = None,
