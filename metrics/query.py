@@ -146,6 +146,16 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
     return {name: (now[name], before[name]) for name in names}
 
 
+def compare_with_samples(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+                         settings: Settings) -> tuple[dict[str, tuple[Value, Value]], dict[str, object]]:
+    """:func:`compare`'s pairs, and this period's row with samples (``<name>_n``) that a KPI tile shows beside them:
+    two statements where ``compare`` and a query with samples took three, as this period's values come with its
+    samples (the same statement, with more columns)."""
+    now = query(cur, names, filters, settings=settings, samples=True).row(0, named=True)
+    before = totals(cur, names, filters.previous(), settings)
+    return {name: (_plain(now[name]), before[name]) for name in names}, now
+
+
 def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,
               rollup: str | None = None, with_settings: bool = False) -> str:
     """One statement; ``rollup`` names the rollup table (data.rollups) to read the KPIs it serves from, one that
