@@ -14,7 +14,6 @@ widgets.demo_notice()
 st.caption(widgets.sample_caption(filters) + " Orders by order time, tickets by creation time.")
 if not orders.orders_loaded():
     st.stop()
-
 widgets.explain_missing(EVERY_TILE)
 st.subheader("Sales and refunds")
 widgets.kpi_row(SALES, filters, among=EVERY_TILE)
