@@ -332,6 +332,7 @@ def clear_source(warehouse: Warehouse, source: str) -> int:
     with warehouse.transaction() as cur:
         order_sequence.note_customers(cur, "SELECT customer_key FROM orders WHERE source = $source",
                                       {"source": source})
+        order_rollup.note_days(cur, "SELECT created_local_date FROM orders WHERE source = $source", {"source": source})
         for name in FACT_TABLES:
             count = cur.execute(f"DELETE FROM {name} WHERE source = $source", {"source": source}).fetchone()[0]
             cur.execute(f"DELETE FROM {name}_replaced WHERE source = $source", {"source": source})

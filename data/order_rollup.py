@@ -11,13 +11,15 @@ fulfilled order of the view (0.3-0.4 s per statement at five million orders). Bo
 fulfilment KPIs place an order by when it was placed and the where-is-my-order chart by when it was fulfilled.
 
 Kept in the transaction of every write: data.rollups ``bump_version``, which every writer calls, calls :func:`keep`
-after the data version moves. A writer that changes orders notes the local days they were placed on before and
-after (:func:`note_days`: an order's values are keyed by its placed day, so those days hold all it changed); keep
-works the noted days out again where the rollup was current before the write, else (or told ``everything``
-changed: a clock rebuild, clearing a source) builds it whole, and records it current for the new data version
-(``warehouse_meta`` key ``order_rollup``, with a signature of its definition). A reader uses it only while that is
-the data version (:func:`is_current`): a writer that forgets it leaves it unused, slower, never wrong, until the
-next write or the next start (:func:`sync`) builds it whole.
+after the data version moves. A writer that changes orders (import, undo, clearing a source: data/ingest.py) notes
+the local days they were placed on before and after (:func:`note_days`: an order's values are keyed by its placed
+day, so those days hold all it changed); keep works the noted days out again where the rollup was current before
+the write on the same clock, else (a clock change moves every local day) builds it whole, and records it current
+for the new data version and clock (``warehouse_meta`` key ``order_rollup``, with a signature of its definition).
+A reader uses it only while that is the data version and clock (:func:`is_current`): a writer that bumps the
+version another way leaves it unused (slower, never wrong) until the next write or start (:func:`sync`) builds it
+whole. Like the order lines' facts (data/line_facts.py), a writer that changes orders must note them: one that did
+not would leave their days as they were (tests/test_order_rollup.py checks every writer that changes orders).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ BUCKETS_TABLE = "order_lag_buckets"
 # the day columns of both tables -> the orders' local day they hold (data/clock.py)
 DAY_OF: dict[str, str] = {"created_day": "created_local_date", "fulfilled_day": "fulfilled_local_date"}
 META_KEY = "order_rollup"
+CLOCK_KEY = "clock"  # data.clock.META_KEY: the clock the local days were worked out on (data.clock imports our caller)
 _DAYS = "order_rollup_days"  # temp table: the placed days a transaction's writes touched
 Bucket = Callable[[str], str]  # data.rollups.bucket, handed in: data.rollups calls this module
 
@@ -52,7 +55,7 @@ def signature(bucket: Bucket) -> str:
 
 def is_current(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> bool:
     """Whether the rollup holds the orders as they are now, as this code defines it."""
-    return _marked(cur) == f"{_data_version(cur)}:{signature(bucket)}"
+    return _marked(cur) == _state(cur, bucket, _data_version(cur))
 
 
 def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
@@ -63,11 +66,12 @@ def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, o
                 "WHERE created_local_date IS NOT NULL", params or {})
 
 
-def keep(cur: duckdb.DuckDBPyConnection, bucket: Bucket, *, everything: bool = False) -> None:
+def keep(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
     """In a writer's transaction, after its data version bump (Warehouse.bump_version adds one): the noted days
-    worked out again where the rollup was current for the version before, else the whole rollup; then marked current
-    for this version."""
-    if everything or _marked(cur) != f"{_data_version(cur) - 1}:{signature(bucket)}":
+    worked out again where the rollup was current for the version before and the clock it was built on, else the
+    whole rollup (a clock change moves every local day); then marked current for this version. A write that noted
+    no order (tickets only) costs a few statements, not a rebuild."""
+    if _marked(cur) != _state(cur, bucket, _data_version(cur) - 1):
         rebuild(cur, bucket)
     else:
         _refresh_noted(cur, bucket)
@@ -129,5 +133,11 @@ def _marked(cur: duckdb.DuckDBPyConnection) -> str | None:
     return Warehouse.meta_in(cur, META_KEY)
 
 
+def _state(cur: duckdb.DuckDBPyConnection, bucket: Bucket, version: int) -> str:
+    """What the rollup records when it holds the orders of data ``version`` on the clock recorded now."""
+    on_clock = hashlib.sha256((Warehouse.meta_in(cur, CLOCK_KEY) or "").encode()).hexdigest()[:16]
+    return f"{version}:{signature(bucket)}:{on_clock}"
+
+
 def _mark(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    Warehouse.set_meta(cur, META_KEY, f"{_data_version(cur)}:{signature(bucket)}")
+    Warehouse.set_meta(cur, META_KEY, _state(cur, bucket, _data_version(cur)))

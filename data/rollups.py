@@ -301,7 +301,7 @@ def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) ->
     cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
     Warehouse.bump_version(cur)
     _mark(cur)
-    order_rollup.keep(cur, bucket, everything=everything)  # the fulfilment lag's values, kept in the same step
+    order_rollup.keep(cur, bucket)  # the fulfilment lag's values (data/order_rollup.py), kept in the same step
 
 
 def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:

@@ -175,6 +175,21 @@ def test_a_rollup_a_writer_left_behind_is_not_read(wh: Warehouse, new_york: Sett
     assert_served_equals_raw(wh, new_york)
 
 
+def test_the_clock_key_is_the_one_the_clock_records_under() -> None:
+    assert order_rollup.CLOCK_KEY == clock.META_KEY
+
+
+def test_a_ticket_only_write_keeps_the_rollup_without_building_it_again(wh: Warehouse, new_york: Settings) -> None:
+    with wh.transaction() as cur:
+        cur.execute(f"INSERT INTO {order_rollup.VALUES_TABLE} VALUES (0, DATE '2000-01-01', NULL, 1.0)")  # a marker
+    tickets = pl.DataFrame({"ticket_id": ["t1"], "created_at": [D(2024, 3, 5)]}).with_columns(source=pl.lit("desk"))
+    import_batch(wh, Batch("t.csv", "sha-t", "desk", "tickets", {"tickets": tickets}))
+    cur = wh.cursor()
+    assert lag_quantiles.current(cur, new_york)
+    kept = cur.execute(f"SELECT count(*) FROM {order_rollup.VALUES_TABLE} WHERE created_day = DATE '2000-01-01'")
+    assert kept.fetchone() == (1,)  # not built again: the marker row is still there
+
+
 def test_a_different_clock_reads_raw_rows(wh: Warehouse, new_york: Settings) -> None:
     london = Settings(_env_file=None, timezone="Europe/London")  # type: ignore[call-arg]
     assert lag_quantiles.current(wh.cursor(), new_york) and not lag_quantiles.current(wh.cursor(), london)
