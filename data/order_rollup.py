@@ -55,7 +55,11 @@ def signature(bucket: Bucket) -> str:
 
 def is_current(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> bool:
     """Whether the rollup holds the orders as they are now, as this code defines it."""
-    return _marked(cur) == _state(cur, bucket, _data_version(cur))
+    row = cur.execute("SELECT max(value) FILTER (WHERE key = $key), max(value) FILTER (WHERE key = 'data_version'), "
+                      "max(value) FILTER (WHERE key = $clock) FROM warehouse_meta",
+                      {"key": META_KEY, "clock": CLOCK_KEY}).fetchone()  # one statement: every reader asks it
+    marked, version, clock = row or (None, None, None)
+    return marked == f"{int(version or 0)}:{signature(bucket)}:{_hashed(clock)}"
 
 
 def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
@@ -135,8 +139,11 @@ def _marked(cur: duckdb.DuckDBPyConnection) -> str | None:
 
 def _state(cur: duckdb.DuckDBPyConnection, bucket: Bucket, version: int) -> str:
     """What the rollup records when it holds the orders of data ``version`` on the clock recorded now."""
-    on_clock = hashlib.sha256((Warehouse.meta_in(cur, CLOCK_KEY) or "").encode()).hexdigest()[:16]
-    return f"{version}:{signature(bucket)}:{on_clock}"
+    return f"{version}:{signature(bucket)}:{_hashed(Warehouse.meta_in(cur, CLOCK_KEY))}"
+
+
+def _hashed(clock: str | None) -> str:
+    return hashlib.sha256((clock or "").encode()).hexdigest()[:16]
 
 
 def _mark(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
