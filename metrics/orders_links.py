@@ -46,7 +46,8 @@ class MoneyAtStake:
 def money_at_stake(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> MoneyAtStake:
     """The refund rate of the view's orders with tickets against those without (by count and by value, per currency);
     the value of the orders behind tickets still open at the view's end: "revenue waiting on an answer"."""
-    return MoneyAtStake(_refunds(cur, filters, settings), *_waiting(cur, filters, settings))
+    return MoneyAtStake(_refunds(cur, filters, settings), _waiting(cur, filters, settings),
+                        *_open_counts(cur, filters, settings))
 
 
 def _refunds(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
@@ -72,20 +73,18 @@ _OPEN_AT_END = (f"created_at < {utc_bound('$end_excl')} AND {dimension_filter('t
                 f"AND (solved_at >= {utc_bound('$end_excl')} OR ({STILL_OPEN}))")
 
 
-def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[pl.DataFrame, int, int]:
-    """Per currency the orders open tickets wait on (an order two of them wait on counts once), and how many tickets
-    are open and how many of them name no order: one pass over the tickets open at the end, where a statement for
-    the waiting orders and another for the counts each scanned every ticket created before it."""
-    sql = f"""WITH still_open AS MATERIALIZED (SELECT order_source, linked_order_id FROM tickets WHERE {_OPEN_AT_END}),
-              counted AS (SELECT count(*) AS all_open, count(*) FILTER (WHERE linked_order_id IS NULL) AS unlinked
-                          FROM still_open),
-              waiting AS (SELECT o.currency, count(*) AS orders, sum(t.open_tickets) AS open_tickets,
-                                 sum({ORDER_VALUE}) AS order_value
-                          FROM (SELECT order_source, linked_order_id, count(*) AS open_tickets FROM still_open
-                                WHERE linked_order_id IS NOT NULL GROUP BY ALL) t
-                          JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
-                          GROUP BY ALL)
-              SELECT c.all_open, c.unlinked, w.* FROM counted c LEFT JOIN waiting w ON TRUE ORDER BY w.currency"""
-    rows = execute(cur, sql, filters, settings)
-    waiting = rows.drop("all_open", "unlinked").filter(pl.col("orders").is_not_null())  # not the LEFT JOIN's blank
-    return waiting, int(rows["all_open"][0]), int(rows["unlinked"][0])
+def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+    # an order two open tickets wait on counts once
+    sql = f"""SELECT o.currency, count(*) AS orders, sum(t.open_tickets) AS open_tickets,
+                     sum({ORDER_VALUE}) AS order_value
+              FROM (SELECT order_source, linked_order_id, count(*) AS open_tickets FROM tickets
+                    WHERE {_OPEN_AT_END} AND linked_order_id IS NOT NULL GROUP BY ALL) t
+              JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
+              GROUP BY ALL ORDER BY o.currency"""
+    return execute(cur, sql, filters, settings)
+
+
+def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[int, int]:
+    sql = f"SELECT count(*), count(*) FILTER (WHERE linked_order_id IS NULL) FROM tickets WHERE {_OPEN_AT_END}"
+    row = execute(cur, sql, filters, settings).row(0)
+    return int(row[0]), int(row[1])
