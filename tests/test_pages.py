@@ -90,8 +90,9 @@ def test_overview_tile_delta_compares_with_the_previous_period(fixture_file: Pat
 
 def test_overview_reads_its_tiles_in_one_query_with_the_values_each_row_gives_alone(
         fixture_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The three rows of tiles come from one compare of all thirteen KPIs (cached, each row finds it), and show
-    what each row read on its own shows: metrics.tiles.kpi_tiles per row, straight from the warehouse."""
+    """The three rows of tiles come from one compare of all thirteen KPIs with their samples (cached, each row finds
+    it), and show what each row read on its own shows: metrics.tiles.kpi_tiles per row, straight from the
+    warehouse."""
     wh = Warehouse(fixture_file)
     cur, settings = wh.cursor(), get_settings()
     filters = mq.default_filters(cur, settings=settings)
@@ -100,14 +101,14 @@ def test_overview_reads_its_tiles_in_one_query_with_the_values_each_row_gives_al
     alone = [(t.label, t.value, t.delta or "") for row in rows for t in kpi_tiles(cur, row, filters, settings)]
     wh.close()
     compared: list[tuple[str, ...]] = []
-    real = mq.compare
+    real = mq.compare_with_samples
 
     @functools.wraps(real)
     def counted(cur: object, names: tuple[str, ...], *args: object, **kwargs: object) -> object:
         compared.append(tuple(names))
         return real(cur, names, *args, **kwargs)
 
-    monkeypatch.setattr(mq, "compare", counted)
+    monkeypatch.setattr(mq, "compare_with_samples", counted)
     app = _app()
     assert [(m.label, m.value, m.delta) for m in app.metric] == alone
     assert len(alone) == 14  # two average order values, one per currency
