@@ -196,7 +196,7 @@ def test_a_failing_page_shows_a_friendly_message_not_a_traceback(fixture_file: P
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(metrics.query, "compare", broken)
+    monkeypatch.setattr(metrics.query, "compare_with_samples", broken)  # what the tiles ask first
     app = _app()
     assert not app.exception
     assert "Something went wrong" in app.error[0].value and "boom" not in app.error[0].value
