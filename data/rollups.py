@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import slot_rollup
+from data import order_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -312,6 +312,7 @@ def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) ->
     cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
     Warehouse.bump_version(cur)
     _mark(cur)
+    order_rollup.keep(cur, bucket)  # the fulfilment lag's values (data/order_rollup.py), kept in the same step
 
 
 def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
@@ -319,6 +320,7 @@ def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
     ``settings``, was built with other setting values, without changing the data version: the data did not change.
     Whether it did; a read-only warehouse reads raw rows (and the KPIs that read a setting do, while it differs)."""
     wanted = None if settings is None else _as_text(setting_params(settings))
+    order_rollup.sync(warehouse, bucket)  # its own currency: the fulfilment lag's values
     cur = warehouse.cursor()
     if warehouse.read_only or (is_current(cur) and wanted in (None, Warehouse.meta_in(cur, SETTINGS_KEY))):
         return False

@@ -55,24 +55,7 @@ def tiles(names: Sequence[str], compared: Mapping[str, tuple[mq.Value, mq.Value]
 def kpi_tiles(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: mq.Filters,
               settings: Settings) -> list[Tile]:
     """``tiles`` straight from the warehouse, as the page's cached reads would give them."""
-    return tiles(names, *compared_with_sizes(cur, names, filters, settings), settings.min_sample)
-
-
-def compared_with_sizes(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: mq.Filters,
-                        settings: Settings) -> tuple[dict[str, tuple[mq.Value, mq.Value]], dict[str, object]]:
-    """What ``tiles`` takes: each KPI as ``metrics.query.compare`` gives it, and this period's row with the sample
-    sizes. Two statements where compare and the sizes took three: this period's values are read with their sizes.
-    Each is 40-55 ms on the Overview's tiles whatever the data's size, nearly all of it DuckDB planning them."""
-    now = mq.query(cur, names, filters, settings=settings, samples=True).row(0, named=True)
-    before = mq.totals(cur, names, filters.previous(), settings)
-    return {name: (_plain(now[name]), before[name]) for name in names}, now
-
-
-def _plain(value: object) -> mq.Value:
-    """A row's value as ``metrics.query.totals`` gives it: a money map arrives from Arrow as key/value pairs."""
-    if isinstance(value, list):
-        return {item["key"]: item["value"] for item in value}
-    return value  # type: ignore[return-value]
+    return tiles(names, *mq.compare_with_samples(cur, names, filters, settings), settings.min_sample)
 
 
 def _sample_note(label: str, metric: Metric, size: int | None, minimum: int) -> tuple[str, str]:

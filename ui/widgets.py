@@ -24,7 +24,7 @@ from data.schema import DEMO_SOURCE
 from metrics import availability, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
-from metrics.tiles import compared_with_sizes, tiles
+from metrics.tiles import tiles
 from metrics.units import column, header, scale
 from ui.session import (
     act,
@@ -85,7 +85,7 @@ def kpi_row(names: Sequence[str], filters: mq.Filters, among: Sequence[str] = ()
     ``among``: every tile of the page, read with the first row's in one cached query that the other rows then find
     (two statements for the Overview's three rows where each row's own took nine)."""
     fetched = tuple(among) or tuple(names)
-    compared, sizes = cached(compared_with_sizes, fetched, filters)
+    compared, sizes = cached(mq.compare_with_samples, fetched, filters)
     row = tiles(names, compared, sizes, min_sample())
     _record(row)
     for cell, tile in zip(st.columns(len(row)), row, strict=True):
