@@ -79,8 +79,13 @@ def keep(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
         rebuild(cur, bucket)
     else:
         _refresh_noted(cur, bucket)
-    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
+    forget_noted(cur)
     _mark(cur, bucket)
+
+
+def forget_noted(cur: duckdb.DuckDBPyConnection) -> None:
+    """Drop the days noted in this transaction (kept, or left to a rebuild by a write that leaves the rollup stale)."""
+    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
 
 
 def sync(warehouse: Warehouse, bucket: Bucket) -> bool:

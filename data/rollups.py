@@ -42,6 +42,9 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 import duckdb
@@ -301,10 +304,33 @@ def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, o
                 f"solved_local_date]) AS day FROM ({rows_sql})) WHERE day IS NOT NULL", params or {})
 
 
+# Inside ``deferred()``, writes leave the rollups stale instead of keeping them (see there).
+_DEFERRED: ContextVar[bool] = ContextVar("rollups_deferred", default=False)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Writes in this block bump the data version and leave every rollup stale (a reader meanwhile reads raw rows,
+    as the marks no longer match the data version); :func:`sync` after it builds them once. For a run of writes
+    that would each rebuild them whole: the demo store's import, its categorising and its linking built the ticket
+    rollup three times on a first start. A process stopped inside leaves them stale: the next start's sync builds
+    them."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
 def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) -> None:
     """Bump the data version with the rollup kept current, in the caller's transaction: the noted days worked out
     again, or the whole rollup where ``everything`` changed or it was not current before this write. Either way
-    on the settings it was built with (:func:`sync` moves it to others)."""
+    on the settings it was built with (:func:`sync` moves it to others). Inside :func:`deferred`, only the bump."""
+    if _DEFERRED.get():
+        cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
+        order_rollup.forget_noted(cur)
+        Warehouse.bump_version(cur)
+        return
     if everything or not is_current(cur):
         rebuild(cur)
     else:

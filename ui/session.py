@@ -45,12 +45,16 @@ def warehouse() -> Warehouse:
     began = time.monotonic()
     wh = Warehouse(settings().warehouse_file)
     _follow_clock(wh)
+    demo = settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{DEMO_SOURCE}")
+    if demo:
+        with rollups.deferred():  # the import, categorising and linking would each build the rollups whole
+            load_demo(wh)
+            _derive(wh)
     # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of the
-    # settings its parts read (SLA targets, the CSAT rule, escalation and automation tags)
+    # settings its parts read (SLA targets, the CSAT rule, escalation and automation tags); the demo store's, once
     rollups.sync(wh, settings())
-    if settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{DEMO_SOURCE}"):
-        load_demo(wh)
-    _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
+    if not demo:
+        _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
     # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
     inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
     # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
