@@ -84,15 +84,37 @@ TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at":
 # reads raw rows, as the Team page does for its medians anyway.
 KEYS: tuple[str, ...] = ("channel", "category", "priority")
 _DAYS = "rollup_days"  # temp table of the local days a transaction touched
-KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS}  # the coarsest first
+# Per time column, day and assignee: the Team page's breakdown without filters (two rows a day per agent), apart
+# from the keyed table, whose keys times the agents would come close to the tickets again.
+AGENTS_TABLE = "ticket_rollup_agents"
+KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",)}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
-BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: ()}
-VALUES_OF: dict[str, str] = {BUCKETS_TABLE: VALUES_TABLE}  # the bucket counts -> the values they count
+# The bucket counts per key of one breakdown (a median by agent or by category, or a category filter): a key's
+# values of a day are too few to spread over the fine buckets (tens of millions of rows at 10M tickets), so they
+# are counted in coarse buckets of KEYED_WIDTH fine ones (:func:`coarse`), and the reader reads every value of the
+# fine buckets a wanted coarse one spans.
+KEYED_BUCKETS: dict[str, str] = {"assignee": "ticket_rollup_buckets_agents",
+                                 "category": "ticket_rollup_buckets_categories"}
+BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: (key,) for key, table in KEYED_BUCKETS.items()}}
+KEYED_WIDTH = 8
+BUCKET_WIDTH: dict[str, int] = {BUCKETS_TABLE: 1, **{table: KEYED_WIDTH for table in KEYED_BUCKETS.values()}}
+VALUES_OF: dict[str, str] = {table: VALUES_TABLE for table in BUCKET_KEYS}  # the bucket counts -> the values
+VALUE_KEYS = tuple(KEYED_BUCKETS)  # the keys each value carries, to pick one key's values
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
     """The smallest rollup table that has ``keys`` (the filters and breakdown a query needs); None: none has."""
     return next((table for table, held in KEYS_OF.items() if set(keys) <= set(held)), None)
+
+
+def buckets_for(keys: tuple[str, ...]) -> str | None:
+    """The bucket counts that have ``keys`` (the filters and breakdown a median needs); None: none has."""
+    return next((table for table, held in BUCKET_KEYS.items() if set(keys) <= set(held)), None)
+
+
+def coarse(fine: str, width: int) -> str:
+    """SQL: the coarse bucket of a fine one, ``width`` fine buckets each (floor division: -1 lies below 0)."""
+    return fine if width == 1 else f"floor({fine} / {width})::SMALLINT"
 
 
 def _mean(name: str, expression: str) -> dict[str, str]:
@@ -191,7 +213,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
-             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS]
+             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -333,7 +355,8 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
-                          (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE"))):
+                          (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE")),
+                          (AGENTS_TABLE, _aggregate("TRUE", KEYS_OF[AGENTS_TABLE]))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     slot_rollup.rebuild(cur, params, _bound)
@@ -388,7 +411,9 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
-                          (BUCKETS_TABLE, _buckets(noted.format(day="day")))):
+                          (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
+                          (AGENTS_TABLE, _aggregate(noted, KEYS_OF[AGENTS_TABLE])),
+                          *((table, _buckets(noted.format(day="day"), key)) for key, table in KEYED_BUCKETS.items())):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
     slot_rollup.refresh(cur, noted, params, _bound)
@@ -424,12 +449,12 @@ def _steps(where: str) -> str:
             f"GROUP BY ALL")
 
 
-def _aggregate(where: str) -> str:
-    """Every part per time column, local day and key, of the tickets whose day meets ``where`` (``{day}`` stands
-    for the day column)."""
+def _aggregate(where: str, by: tuple[str, ...] = KEYS) -> str:
+    """Every part per time column, local day and key (``by``), of the tickets whose day meets ``where`` (``{day}``
+    stands for the day column)."""
     parts = ", ".join(f"({_bound(sql)})::{_type(name)} AS {name}" for name, sql in PARTS.items())
-    keys = ", ".join(KEYS)
-    positions = ", ".join(str(i) for i in range(2, len(KEYS) + 3))
+    keys = ", ".join(by)
+    positions = ", ".join(str(i) for i in range(2, len(by) + 3))
     return " UNION ALL ".join(
         f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {parts} FROM tickets "
         f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, {positions}"
@@ -442,18 +467,21 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
     others by their min/max (a refresh appends the days it works out again out of that order until the next
     rebuild: read whole, they are few); one measure sorted at a time, where sorting them all at once took about
     1.6 times as long at 10M tickets. Then their counts."""
-    for table in (VALUES_TABLE, BUCKETS_TABLE):
+    for table in (VALUES_TABLE, *BUCKET_KEYS):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     for number, select in enumerate(_values_of_each("TRUE")):
         into = f"CREATE TABLE {VALUES_TABLE} AS" if number == 0 else f"INSERT INTO {VALUES_TABLE}"
         cur.execute(f"{into} {select} ORDER BY bucket, day")
     cur.execute(f"CREATE TABLE {BUCKETS_TABLE} AS {_buckets('TRUE')} ORDER BY 1, 2")
+    for key, table in KEYED_BUCKETS.items():
+        cur.execute(f"CREATE TABLE {table} AS {_buckets('TRUE', key)} ORDER BY 1, 2")
 
 
 def _values_of_each(where: str) -> list[str]:
     """Per measure, its values of the tickets whose day meets ``where`` (``{day}`` stands for the day column), with
-    their bucket and day."""
-    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value "
+    their bucket, day and keys (:data:`VALUE_KEYS`)."""
+    keys = "".join(f", {key}" for key in VALUE_KEYS)
+    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value{keys} "
             f"FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
             f"AND {where.format(day=TIME_COLUMNS[time])}" for name, (time, sql) in MEASURES.items()]
 
@@ -462,10 +490,12 @@ def _values(where: str) -> str:
     return " UNION ALL ".join(_values_of_each(where))
 
 
-def _buckets(where: str) -> str:
+def _buckets(where: str, key: str | None = None) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values. Ordered by measure first (the CREATE's ORDER BY 1, 2), so
-    that a reader of one measure skips the others' row groups."""
+    of the days that meet ``where``, from the values; given a ``key``, per its value too and in coarse buckets
+    (:data:`KEYED_WIDTH` fine ones each). Ordered by measure first (the CREATE's ORDER BY 1, 2), so that a reader
+    of one measure skips the others' row groups."""
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    return (f"SELECT measure, day, CASE measure {times} END AS time_column, bucket, count(*) AS n "
+    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
+    return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, count(*) AS n "
             f"FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL")
