@@ -32,8 +32,16 @@ of its parts; a reader uses the rollup only where that is the current version, s
 the rollup unused (slower, never wrong) until the next write rebuilds it whole.
 
 Beside it, ``ticket_rollup_days`` adds its parts up over the keys (what a view without filters reads: two rows a
-day) and ``ticket_rollup_hours`` counts the tickets created per local day and hour (the arrivals heatmap); the
-Staffing page's tables per interval (data/slot_rollup.py) are kept in the same steps.
+day), ``ticket_rollup_agents`` holds every part per assignee instead of the keys (the Team page by agent without
+filters: 60k rows at 10M tickets and 40 agents over two years) and ``ticket_rollup_hours`` counts the tickets
+created per local day and hour (the arrivals heatmap); the Staffing page's tables per interval (data/slot_rollup.py)
+are kept in the same steps.
+
+Medians by agent or by category (or with a category filter) read bucket counts keyed by that one column
+(:data:`KEYED_BUCKETS`) and the values, which carry both columns to pick one key's. A key's values of one day are
+too few for the fine buckets (per day and agent about 340 tickets over a hundred of them: 41M rows at 10M tickets),
+so these count coarse buckets of :data:`KEYED_WIDTH` fine ones (4.3M rows by agent, 0.4M by category), and a reader
+reads every value in the fine buckets a wanted coarse one spans: still a few percent of them.
 """
 
 from __future__ import annotations
@@ -87,9 +95,14 @@ _DAYS = "rollup_days"  # temp table of the local days a transaction touched
 # Per time column, day and assignee: the Team page's breakdown without filters (two rows a day per agent), apart
 # from the keyed table, whose keys times the agents would come close to the tickets again.
 AGENTS_TABLE = "ticket_rollup_agents"
+# A table that holds only some of the parts (:data:`PARTS`): the agents' the Team page's additive KPIs read (volume,
+# one-touch, reopens, CSAT), as all of them took about as long to work out as the keyed table's, at every write.
+PARTS_OF: dict[str, tuple[str, ...]] = {AGENTS_TABLE: ("n", "one_touch_sum", "one_touch_n", "reopened_sum",
+                                                       "reopened_n", "csat_sum", "csat_n", "csat_rated")}
 KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",)}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
-# The bucket counts per key of one breakdown (a median by agent or by category, or a category filter): a key's
+# The bucket counts per key of one breakdown (a median by agent or by category, or a category filter), of the
+# measures the Team and Complaints pages break down (the others' medians by a key read raw rows): a key's
 # values of a day are too few to spread over the fine buckets (tens of millions of rows at 10M tickets), so they
 # are counted in coarse buckets of KEYED_WIDTH fine ones (:func:`coarse`), and the reader reads every value of the
 # fine buckets a wanted coarse one spans.
@@ -97,6 +110,7 @@ KEYED_BUCKETS: dict[str, str] = {"assignee": "ticket_rollup_buckets_agents",
                                  "category": "ticket_rollup_buckets_categories"}
 BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: (key,) for key, table in KEYED_BUCKETS.items()}}
 KEYED_WIDTH = 8
+KEYED_MEASURES = ("first_reply_minutes", "first_reply_business", "full_resolution_minutes", "full_resolution_business")
 BUCKET_WIDTH: dict[str, int] = {BUCKETS_TABLE: 1, **{table: KEYED_WIDTH for table in KEYED_BUCKETS.values()}}
 VALUES_OF: dict[str, str] = {table: VALUES_TABLE for table in BUCKET_KEYS}  # the bucket counts -> the values
 VALUE_KEYS = tuple(KEYED_BUCKETS)  # the keys each value carries, to pick one key's values
@@ -213,7 +227,8 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
-             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH]
+             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH,
+             KEYED_MEASURES, PARTS_OF]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -356,7 +371,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
                           (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE")),
-                          (AGENTS_TABLE, _aggregate("TRUE", KEYS_OF[AGENTS_TABLE]))):
+                          (AGENTS_TABLE, _agents("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     slot_rollup.rebuild(cur, params, _bound)
@@ -412,7 +427,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
-                          (AGENTS_TABLE, _aggregate(noted, KEYS_OF[AGENTS_TABLE])),
+                          (AGENTS_TABLE, _agents(noted)),
                           *((table, _buckets(noted.format(day="day"), key)) for key, table in KEYED_BUCKETS.items())):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
@@ -449,10 +464,14 @@ def _steps(where: str) -> str:
             f"GROUP BY ALL")
 
 
-def _aggregate(where: str, by: tuple[str, ...] = KEYS) -> str:
-    """Every part per time column, local day and key (``by``), of the tickets whose day meets ``where`` (``{day}``
-    stands for the day column)."""
-    parts = ", ".join(f"({_bound(sql)})::{_type(name)} AS {name}" for name, sql in PARTS.items())
+def _agents(where: str) -> str:
+    return _aggregate(where, KEYS_OF[AGENTS_TABLE], PARTS_OF[AGENTS_TABLE])
+
+
+def _aggregate(where: str, by: tuple[str, ...] = KEYS, names: tuple[str, ...] = tuple(PARTS)) -> str:
+    """The parts ``names`` per time column, local day and key (``by``), of the tickets whose day meets ``where``
+    (``{day}`` stands for the day column)."""
+    parts = ", ".join(f"({_bound(PARTS[name])})::{_type(name)} AS {name}" for name in names)
     keys = ", ".join(by)
     positions = ", ".join(str(i) for i in range(2, len(by) + 3))
     return " UNION ALL ".join(
@@ -492,10 +511,12 @@ def _values(where: str) -> str:
 
 def _buckets(where: str, key: str | None = None) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values; given a ``key``, per its value too and in coarse buckets
-    (:data:`KEYED_WIDTH` fine ones each). Ordered by measure first (the CREATE's ORDER BY 1, 2), so that a reader
-    of one measure skips the others' row groups."""
+    of the days that meet ``where``, from the values; given a ``key``, per its value too, in coarse buckets
+    (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only. Ordered by measure first (the CREATE's
+    ORDER BY 1, 2), so that a reader of one measure skips the others' row groups."""
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
     keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
+    names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
+    measures = f" AND measure IN ({names})" if key else ""
     return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, count(*) AS n "
-            f"FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL")
+            f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")

@@ -167,12 +167,13 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
         buckets = None
 
     def from_rollup(metric: Metric) -> bool:
-        return bool(rollup) and (by is None or by in rollups.KEYS_OF[rollup]) and served(metric, by, with_settings)
+        return bool(rollup) and served(metric, by, with_settings, rollup)
 
     def measure(metric: Metric) -> str:
         """The measure whose bucket counts give the KPI (a median or percentile), or ""."""
         found = quantile_of(metric) if buckets else None
-        return found[0] if found else ""
+        keyed = buckets in rollups.KEYED_BUCKETS.values()
+        return found[0] if found and (not keyed or found[0] in rollups.KEYED_MEASURES) else ""
 
     def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
         return (*_group_key(metric), from_rollup(metric), measure(metric))
@@ -378,13 +379,18 @@ def _rollup_filter(table: str) -> str:
 _AGGREGATE = re.compile(r"\b(count|sum|avg)\s*\(", re.IGNORECASE)
 _FILTER = re.compile(r"\s*FILTER\s*\(", re.IGNORECASE)
 _ARITHMETIC = re.compile(r"[\s\d.+\-*/()]*")  # all that may stand between aggregates
+_PART = re.compile(r"\bsum\((\w+)\)")  # a part that the SQL over them (rollup_sql) reads
 
 
-def served(metric: Metric, by: str | None = None, with_settings: bool = False) -> bool:
-    """Whether the ticket rollup gives this KPI (broken down by ``by``; ``with_settings``: its parts that read a
-    setting hold the settings in force)."""
-    held = {key for keys in rollups.KEYS_OF.values() for key in keys}
-    return (by is None or by in held) and rollup_sql(metric, with_settings) is not None
+def served(metric: Metric, by: str | None = None, with_settings: bool = False, table: str | None = None) -> bool:
+    """Whether the ticket rollup (``table``, else one of its tables) gives this KPI (broken down by ``by``;
+    ``with_settings``: its parts that read a setting hold the settings in force)."""
+    sql = rollup_sql(metric, with_settings)
+    if sql is None:
+        return False
+    parts = set(_PART.findall(" ".join(sql)))
+    return any((by is None or by in rollups.KEYS_OF[held]) and parts <= set(rollups.PARTS_OF.get(held, rollups.PARTS))
+               for held in ([table] if table else rollups.KEYS_OF))
 
 
 def rollup_sql(metric: Metric, with_settings: bool = False) -> tuple[str, str] | None:
