@@ -32,16 +32,17 @@ of its parts; a reader uses the rollup only where that is the current version, s
 the rollup unused (slower, never wrong) until the next write rebuilds it whole.
 
 Beside it, ``ticket_rollup_days`` adds its parts up over the keys (what a view without filters reads: two rows a
-day), ``ticket_rollup_agents`` holds every part per assignee instead of the keys (the Team page by agent without
-filters: 60k rows at 10M tickets and 40 agents over two years) and ``ticket_rollup_hours`` counts the tickets
+day), ``ticket_rollup_agents`` holds the Team page's parts per assignee instead of the keys (its breakdown by agent
+without filters: 60k rows at 10M tickets and 40 agents over two years) and ``ticket_rollup_hours`` counts the tickets
 created per local day and hour (the arrivals heatmap); the Staffing page's tables per interval (data/slot_rollup.py)
 are kept in the same steps.
 
 Medians by agent or by category (or with a category filter) read bucket counts keyed by that one column
 (:data:`KEYED_BUCKETS`) and the values, which carry both columns to pick one key's. A key's values of one day are
-too few for the fine buckets (per day and agent about 340 tickets over a hundred of them: 41M rows at 10M tickets),
-so these count coarse buckets of :data:`KEYED_WIDTH` fine ones (4.3M rows by agent, 0.4M by category), and a reader
-reads every value in the fine buckets a wanted coarse one spans: still a few percent of them.
+too few for the fine buckets (per day and agent about 340 tickets over a hundred of them: 10M rows at 10M tickets
+already at two fine buckets each), so these count coarse buckets of :data:`KEYED_WIDTH` fine ones (2.4M rows by
+agent, 0.25M by category, of the four durations the pages break down), and a reader reads every value in the fine
+buckets a wanted coarse one spans: about a tenth of a measure's values over two years, read in a few row groups.
 """
 
 from __future__ import annotations
