@@ -2,8 +2,10 @@
 
     python bench/imports.py [--rows 1e6] [--rows 1e7] [--pairs 3] [--project PATH]... [--text]
 
-Whole processes, each measured from spawn to exit: its wall time and its peak memory (the child's max RSS, from
-``wait4``). The baseline process opens a fresh database file and runs ``CREATE TABLE t AS SELECT * FROM
+Whole processes, each measured from spawn to exit: its wall time, its CPU time (user and system, every thread)
+and its peak memory (the child's max RSS), from ``wait4``. On a machine others share, the wall time follows their
+load and the CPU time much less: a change's CPU ratio is the steadier figure there, the wall ratio the target's.
+The baseline process opens a fresh database file and runs ``CREATE TABLE t AS SELECT * FROM
 read_csv(path)``; CS Pulse's process is the command an analyst runs, ``python -m data.cli FILE --db NEW``: start-up,
 reading, checking, typing, hashing emails, merging in one transaction, categorising and linking. The two run in
 turns (A B A B ...), so a slow spell of a shared machine hits both alike, and each pair gives its own ratio.
@@ -94,8 +96,8 @@ def _with_text(frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
                                      rng.integers(0, 3, rows))]))
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process, from spawn to exit."""
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of one child process, from spawn to exit."""
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -103,7 +105,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, floa
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{command[:4]} failed: {child.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
     child.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def compare(csv: Path, folder: Path, pairs: int, projects: list[Path]) -> dict[Path, list[dict[str, float]]]:
@@ -117,8 +119,8 @@ def compare(csv: Path, folder: Path, pairs: int, projects: list[Path]) -> dict[P
         for number, project in enumerate(projects):
             cspulse_db = folder / f"cspulse{turn}-{number}.duckdb"
             ours = run([sys.executable, "-m", "data.cli", str(csv), "--db", str(cspulse_db), "--json"], project, env)
-            turns[project].append({"duckdb_s": duck[0], "duckdb_mb": duck[1], "cspulse_s": ours[0],
-                                   "cspulse_mb": ours[1]})
+            turns[project].append({"duckdb_s": duck[0], "duckdb_mb": duck[1], "duckdb_cpu": duck[2],
+                                   "cspulse_s": ours[0], "cspulse_mb": ours[1], "cspulse_cpu": ours[2]})
             _remove(folder, cspulse_db)
     return turns
 
@@ -131,15 +133,20 @@ def _remove(folder: Path, db: Path) -> None:
 
 def print_table(rows: int, size_mb: float, turns: list[dict[str, float]], project: Path) -> None:
     print(f"\n{rows:,}-ticket Zendesk CSV, {size_mb:,.0f} MB; data.cli of {project}; {len(turns)} pairs in turns")
-    print(f"{'pair':<6}{'DuckDB s':>10}{'CS Pulse s':>12}{'ratio':>8}{'DuckDB MB':>11}{'CS Pulse MB':>13}")
+    print(f"{'pair':<6}{'DuckDB s':>10}{'CS Pulse s':>12}{'ratio':>8}{'DuckDB MB':>11}{'CS Pulse MB':>13}"
+          f"{'DuckDB CPU s':>14}{'CS Pulse CPU s':>16}{'CPU ratio':>11}")
     for number, t in enumerate(turns, 1):
         print(f"{number:<6}{t['duckdb_s']:>10.2f}{t['cspulse_s']:>12.2f}{t['cspulse_s'] / t['duckdb_s']:>8.2f}"
-              f"{t['duckdb_mb']:>11,.0f}{t['cspulse_mb']:>13,.0f}")
+              f"{t['duckdb_mb']:>11,.0f}{t['cspulse_mb']:>13,.0f}{t['duckdb_cpu']:>14.2f}{t['cspulse_cpu']:>16.2f}"
+              f"{t['cspulse_cpu'] / t['duckdb_cpu']:>11.2f}")
     ratios = [t["cspulse_s"] / t["duckdb_s"] for t in turns]
+    cpu_ratios = [t["cspulse_cpu"] / t["duckdb_cpu"] for t in turns]
     print(f"{'median':<6}{statistics.median(t['duckdb_s'] for t in turns):>10.2f}"
           f"{statistics.median(t['cspulse_s'] for t in turns):>12.2f}{statistics.median(ratios):>8.2f}"
           f"{statistics.median(t['duckdb_mb'] for t in turns):>11,.0f}"
-          f"{statistics.median(t['cspulse_mb'] for t in turns):>13,.0f}")
+          f"{statistics.median(t['cspulse_mb'] for t in turns):>13,.0f}"
+          f"{statistics.median(t['duckdb_cpu'] for t in turns):>14.2f}"
+          f"{statistics.median(t['cspulse_cpu'] for t in turns):>16.2f}{statistics.median(cpu_ratios):>11.2f}")
     print("target: ratio at most 1.5 at a million rows")
 
 

@@ -13,7 +13,10 @@ says as much about the neighbours as about the dashboard; CPU time much less). M
 round is first start, later start, baseline, in turn, so a busy moment of the machine falls on all three alike.
 Ratios are against the baseline's figure of the same column. With --against, each round also starts the
 dashboard of another checkout (first and later start, in turn with this one's), and a last table gives this
-checkout's medians over that one's: a before and after measured on the same machine state.
+checkout's medians over that one's: a before and after measured on the same machine state. A last table says where a
+start's wait goes: when the server logged each step (the demo store merged and committed, its tickets categorised
+and linked, the warehouse ready; "warehouse opening" is when the script began to open it), in seconds after the
+health check, beside when the tiles were drawn.
 
 Then one more first and later start under `python -X importtime`, untimed (the flag slows imports), gives what each
 top-level package cost to import in the server's whole life until the Overview was drawn (self times summed).
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -31,7 +35,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -48,6 +53,20 @@ class Start:
     health: float  # seconds from the process's start until /_stcore/health answers
     drawn: float  # seconds from then until the tiles show numbers
     cpu: float  # CPU seconds the server used from its start until then: less at the mercy of a busy machine
+    moments: dict[str, float] = field(default_factory=dict)  # seconds after the health check, from the server log
+
+
+# What the server logs on its way to the Overview (message -> the moment's name), in the order it happens; the log
+# lines' times say when, as the user waits. "warehouse ready in X s" also gives when the script began to open it.
+LOGGED_MOMENTS = (
+    ("merged demo store", "demo store merged"),
+    ("demo store loaded", "demo store committed"),
+    ("cspulse: categorised", "demo tickets categorised"),
+    ("linked tickets to orders", "tickets linked to orders"),
+    ("warehouse ready in", "warehouse ready"),
+)
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (.*)$")
+WAREHOUSE_READY = re.compile(r"warehouse ready in ([\d.]+) s")
 
 
 @contextmanager
@@ -94,9 +113,28 @@ def seconds_until_drawn(browser: object, url: str, labels: tuple[str, ...]) -> f
 
 def timed_start(browser: object, script: Path, warehouse: Path, log: Path, labels: tuple[str, ...],
                 project: Path = PROJECT) -> Start:
+    began = time.time()  # wall clock, as the server log's lines carry it
     with started(script, warehouse, log, project=project) as (url, health, pid):
         drawn = seconds_until_drawn(browser, url, labels)
-        return Start(health, drawn, cpu_seconds(pid))
+        cpu = cpu_seconds(pid)
+    return Start(health, drawn, cpu, logged_moments(log.read_text(encoding="utf-8", errors="replace"),
+                                                    began + health))
+
+
+def logged_moments(log: str, health_at: float) -> dict[str, float]:
+    """Seconds after the health check of each moment in LOGGED_MOMENTS the server logged (its first line each), and
+    of "warehouse opening" (when the script began to open it: "warehouse ready in X s" less X)."""
+    moments: dict[str, float] = {}
+    for line in log.splitlines():
+        if not (found := LOG_LINE.match(line)):
+            continue
+        at = datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S,%f").timestamp() - health_at
+        for message, name in LOGGED_MOMENTS:
+            if message in found[2] and name not in moments:
+                moments[name] = at
+                if ready := WAREHOUSE_READY.search(found[2]):
+                    moments["warehouse opening"] = at - float(ready[1])
+    return moments
 
 
 def cpu_seconds(pid: int) -> float:
@@ -176,6 +214,23 @@ def print_table(rounds: list[dict[str, Start]]) -> None:
               f"{start.drawn / floor.drawn:>7.2f}{start.cpu:>12.2f}{start.cpu / floor.cpu:>7.2f}   {each}")
     if any(name.endswith(AGAINST) for name in medians):
         print_against(medians)
+    print_moments(rounds)
+
+
+def print_moments(rounds: list[dict[str, Start]]) -> None:
+    """Where a start's wait goes, as the user sees it: the medians of when each logged moment came, in seconds
+    after the health check, up to the tiles drawn."""
+    names = [name for name in rounds[0] if name != "baseline"]
+    order = ["warehouse opening", *(name for _, name in LOGGED_MOMENTS)]
+    print("\nWhen each step was done, seconds after the health check (medians; from the server log's times)")
+    print(f"{'step':<28}" + "".join(f"{name:>24}" for name in names))
+    for moment in order:
+        cells = [statistics.median(found) if (found := [r[name].moments[moment] for r in rounds
+                                                         if moment in r[name].moments]) else None
+                 for name in names]
+        if any(cell is not None for cell in cells):
+            print(f"{moment:<28}" + "".join(f"{'' if c is None else f'{c:.2f}':>24}" for c in cells))
+    print(f"{'tiles drawn':<28}" + "".join(f"{statistics.median(r[n].drawn for r in rounds):>24.2f}" for n in names))
 
 
 def print_against(medians: dict[str, Start]) -> None:

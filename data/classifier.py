@@ -19,6 +19,7 @@ leader's evidence against the runner-up's.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -110,10 +111,21 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """The default taxonomy, or the user's TOML file at `path` in its place (not merged: theirs is the whole list)."""
     path = DEFAULT_TAXONOMY if path is None else Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TaxonomyError(f"{path}: no such taxonomy file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise TaxonomyError(f"{path}: not a valid UTF-8 TOML file ({error})") from None
+    return _taxonomy_of(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _taxonomy_of(path: Path, text: str) -> Taxonomy:
+    """The file's text parsed and checked, once per path and text: a first start read the same file four times
+    (the import, the start-up check, categorising, the category names), 10-15 ms each. A failure is not kept."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise TaxonomyError(f"{path}: not a valid UTF-8 TOML file ({error})") from None
     return _parse_taxonomy(path, raw)
 

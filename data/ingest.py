@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import polars as pl
 
-from data import categorising, clock, line_facts, order_sequence, rollups, tags
+from data import categorising, clock, line_facts, order_rollup, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -148,6 +148,7 @@ def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: 
         # lines that did not come again with their order keep its old time otherwise
         line_facts.note_orders(cur, line_facts.MOVED_BY_IMPORT, {"id": import_id})
         line_facts.refresh(cur)
+        order_rollup.note_days(cur, _ORDERS_OF_IMPORT, {"id": import_id})
     rows_read, duplicates = base.rows_read, base.duplicates
     totals = {k: sum(c[k] for t, c in per_table.items() if t not in PARENT_OF) for k in _COUNTS}
     cur.execute(
@@ -170,9 +171,10 @@ _COUNTS = ("inserted", "updated", "unchanged")
 _ROWS_OF_IMPORT = ("SELECT created_local_date, solved_local_date FROM tickets WHERE import_id = $id UNION ALL "
                    "SELECT created_local_date, solved_local_date FROM tickets_replaced WHERE replaced_by = $id")
 
-# The orders an import wrote and those it replaced: the customers whose orders' neighbours it changes.
-_ORDERS_OF_IMPORT = ("SELECT customer_key FROM orders WHERE import_id = $id UNION ALL "
-                     "SELECT customer_key FROM orders_replaced WHERE replaced_by = $id")
+# The orders an import wrote and those it replaced: the customers whose orders' neighbours it changes, and the days
+# they were placed on, whose fulfilment lags (data/order_rollup.py) it changes.
+_ORDERS_OF_IMPORT = ("SELECT customer_key, created_local_date FROM orders WHERE import_id = $id UNION ALL "
+                     "SELECT customer_key, created_local_date FROM orders_replaced WHERE replaced_by = $id")
 # The same orders by key: those whose lines' order time an undo may change.
 _ORDER_KEYS_OF_IMPORT = ("SELECT source, order_id FROM orders WHERE import_id = $id UNION ALL "
                          "SELECT source, order_id FROM orders_replaced WHERE replaced_by = $id")
@@ -330,6 +332,7 @@ def clear_source(warehouse: Warehouse, source: str) -> int:
     with warehouse.transaction() as cur:
         order_sequence.note_customers(cur, "SELECT customer_key FROM orders WHERE source = $source",
                                       {"source": source})
+        order_rollup.note_days(cur, "SELECT created_local_date FROM orders WHERE source = $source", {"source": source})
         for name in FACT_TABLES:
             count = cur.execute(f"DELETE FROM {name} WHERE source = $source", {"source": source}).fetchone()[0]
             cur.execute(f"DELETE FROM {name}_replaced WHERE source = $source", {"source": source})
@@ -356,6 +359,7 @@ def undo_import(warehouse: Warehouse, import_id: str) -> dict[str, int]:
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})  # the rows it removes and those it restores
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})
         line_facts.note_orders(cur, _ORDER_KEYS_OF_IMPORT, {"id": import_id})
+        order_rollup.note_days(cur, _ORDERS_OF_IMPORT, {"id": import_id})
         counts = {name: _undo_table(cur, FACT_TABLES[name], import_id) for name in FACT_TABLES}
         order_sequence.refresh(cur)
         line_facts.refresh(cur)  # restored lines, and lines of a restored order that did not leave with it

@@ -254,21 +254,23 @@ class Warehouse:
 
     def _migrate(self) -> None:
         self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
-        current = self.schema_version()
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            cur = self._con.cursor()
-            cur.begin()
-            try:
-                for statement in MIGRATIONS[version - 1]:
-                    cur.execute(statement)
-                cur.execute(
-                    "INSERT INTO schema_version VALUES ($v, $at)", {"v": version, "at": utc_now()}
-                )
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
-            log.info("warehouse %s migrated to schema version %d", self.path, version)
+        for versions in _migration_steps(self.schema_version()):
+            with in_transaction(self._con.cursor()) as cur:
+                for version in versions:
+                    for statement in MIGRATIONS[version - 1]:
+                        cur.execute(statement)
+                    cur.execute("INSERT INTO schema_version VALUES ($v, $at)", {"v": version, "at": utc_now()})
+            log.info("warehouse %s migrated to schema version %d", self.path, versions[-1])
+
+
+def _migration_steps(current: int) -> list[list[int]]:
+    """The versions to apply, grouped by transaction. A new file takes them all in one: it holds no rows, and each
+    of nine small commits cost a first start 20-40 ms. A file with data takes one version per transaction,
+    as before: a version that rewrites every row is committed before the next one starts."""
+    pending = list(range(current + 1, SCHEMA_VERSION + 1))
+    if current == 0:
+        return [pending] if pending else []
+    return [[version] for version in pending]
 
 
 @contextmanager

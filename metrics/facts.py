@@ -60,6 +60,7 @@ def facts() -> tuple[Fact, ...]:
     for metric in registry.METRICS:
         for text in (metric.sql, metric.sample):
             found.update({match.group(0): "values" for match in SOURCES_SUBQUERY.finditer(text)})
+            found.update({registry.REFUND_SOURCES: "values"} if registry.REFUND_SOURCES in text else {})
         if metric.known:
             found[metric.known] = "boolean"
         found.update({column_present(column): "boolean" for column in metric.needs})
@@ -113,7 +114,9 @@ def _stored(cur: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     if META_KEY not in rows:
         return None
     stored = json.loads(rows[META_KEY])
-    return stored["values"] if stored["version"] == rows.get("data_version") else None
+    # stored by code that knew fewer facts (a new KPI's): worked out again, as for new data
+    whole = all(fact.sql in stored["values"] for fact in facts())
+    return stored["values"] if stored["version"] == rows.get("data_version") and whole else None
 
 
 def values(cur: duckdb.DuckDBPyConnection, expressions: list[str]) -> dict[str, object]:

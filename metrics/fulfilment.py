@@ -10,7 +10,10 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from metrics.query import Filters, execute, in_view, tickets_cover
+from data import rollups
+from metrics import lag_quantiles
+from metrics.query import Filters, dimension_filter, execute, in_view, rollup_current, tickets_cover
+from metrics.registry import LAG_HOURS, LAG_VALID
 from settings import Settings
 
 WISMO = "shipping_status"  # the taxonomy's "where is my order" category
@@ -35,14 +38,8 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
         WITH weeks AS (
             SELECT r::DATE AS week FROM range(date_trunc('week', $start::DATE)::TIMESTAMP, $end_excl::TIMESTAMP,
                                               INTERVAL 1 week) t(r)),
-        fulfilled AS (
-            SELECT date_trunc('week', fulfilled_local_date)::DATE AS week, count(*) AS fulfilled_orders,
-                   median(epoch(fulfilled_at - created_at) / 3600.0) AS lag_hours_median
-            FROM orders WHERE {in_view('fulfilled_at', 'orders')} AND fulfilled_at >= created_at GROUP BY 1),
-        asked AS (
-            SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets,
-                   count(*) FILTER (WHERE category = $wismo) AS wismo_tickets
-            FROM tickets WHERE {in_view('created_at')} GROUP BY 1),
+        {_fulfilled(lag_quantiles.current(cur, settings))},
+        {_asked(cur, filters, settings)},
         counted AS (
             SELECT week,
                    CASE WHEN {FULFILMENT_KNOWN} THEN coalesce(fulfilled_orders, 0) END AS fulfilled_orders,
@@ -54,3 +51,36 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
                wismo_tickets / nullif(tickets, 0) AS wismo_share
         FROM counted ORDER BY week"""
     return execute(cur, sql, filters, settings, wismo=WISMO)
+
+
+def _fulfilled(from_rollup: bool) -> str:
+    """SQL: the CTE ``fulfilled``, per week of the orders fulfilled in the view (with a valid lag):
+    ``fulfilled_orders`` and ``lag_hours_median``; from the order rollup where it is current, where a median over
+    every fulfilled order's row of the view took 0.3-0.4 s at five million orders."""
+    week = "date_trunc('week', {day})::DATE"
+    if from_rollup:
+        return (lag_quantiles.quantile_ctes("lags", "fulfilled_day", week, {"lag_hours_median": 0.5})
+                + ",\n fulfilled AS (SELECT period AS week, total AS fulfilled_orders, lag_hours_median FROM lags)")
+    return (f"fulfilled AS (SELECT {week.format(day='fulfilled_local_date')} AS week, count(*) AS fulfilled_orders, "
+            f"median({LAG_HOURS}) AS lag_hours_median FROM orders WHERE {in_view('fulfilled_at', 'orders')} "
+            f"AND {LAG_VALID} GROUP BY 1)")
+
+
+# the ticket rollup's parts that count a week's tickets and its where-is-my-order tickets, as ``_asked`` does
+ASKED_PARTS = {"n": "count(*)", "wismo": f"count(*) FILTER (WHERE category = '{WISMO}')"}
+
+
+def _asked(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> str:
+    """SQL: the CTE ``asked``, per week the view's ``tickets`` and ``wismo_tickets`` by creation day; from the ticket
+    rollup's day counts where it is current and holds the view's filters (and still counts them so), where counting
+    them from the tickets' rows read every ticket's category (0.1-0.3 s over two years at ten million tickets)."""
+    filtered = tuple(name for name, values in filters.dimension_values().items() if values)
+    table = rollups.table_for(filtered) if rollup_current(cur, settings) else None
+    if table is None or any(rollups.PARTS.get(part) != sql for part, sql in ASKED_PARTS.items()):
+        return (f"asked AS (SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets, "
+                f"count(*) FILTER (WHERE category = $wismo) AS wismo_tickets FROM tickets "
+                f"WHERE {in_view('created_at')} GROUP BY 1)")
+    held = dimension_filter("tickets") if rollups.KEYS_OF[table] else "TRUE"  # a table without keys: no filters
+    return (f"asked AS (SELECT date_trunc('week', day)::DATE AS week, sum(n)::BIGINT AS tickets, "
+            f"sum(wismo)::BIGINT AS wismo_tickets FROM {table} WHERE time_column = 'created_at' "
+            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {held} GROUP BY 1)")

@@ -18,7 +18,7 @@ import polars as pl
 
 from data import rollups
 from data.clock import Clock, local_time, recorded, with_clock
-from metrics import facts
+from metrics import facts, lag_quantiles
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
@@ -94,7 +94,10 @@ def query(
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
     buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
-    sql = build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets)
+    lags = rollup and any(lag_quantiles.q_of(BY_NAME[n]) for n in names if n in BY_NAME) \
+        and lag_quantiles.current(cur, settings)
+    sql = build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
+                    lag_rollup=lags)
     return execute(cur, sql, filters, settings)
 
 
@@ -147,13 +150,25 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
     return {name: (now[name], before[name]) for name in names}
 
 
+def compare_with_samples(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+                         settings: Settings) -> tuple[dict[str, tuple[Value, Value]], dict[str, object]]:
+    """:func:`compare`'s pairs, and this period's row with samples (``<name>_n``) that a KPI tile shows beside them:
+    two statements where ``compare`` and a query with samples took three, as this period's values come with its
+    samples (the same statement, with more columns)."""
+    now = query(cur, names, filters, settings=settings, samples=True).row(0, named=True)
+    before = totals(cur, names, filters.previous(), settings)
+    return {name: (_plain(now[name]), before[name]) for name in names}, now
+
+
 def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,
-              rollup: str | None = None, with_settings: bool = False, buckets: str | None = None) -> str:
+              rollup: str | None = None, with_settings: bool = False, buckets: str | None = None,
+              lag_rollup: bool = False) -> str:
     """One statement; ``rollup`` names the rollup table (data.rollups) to read the KPIs it serves from, one that
     holds the filters the statement will be given (the coarser tables hold none) and the breakdown;
     ``with_settings``: its parts that read a setting hold the settings the statement will be given, so the KPIs
     that read them may come from it too; ``buckets`` names the bucket counts that hold those filters and the
-    breakdown, to read medians and percentiles from (by default those with the rollup table's keys)."""
+    breakdown, to read medians and percentiles from (by default those with the rollup table's keys);
+    ``lag_rollup``: the fulfilment lag's medians and percentiles from the order rollup (metrics/lag_quantiles.py)."""
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     if by is not None and by not in BREAKDOWNS:
@@ -175,14 +190,18 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
         keyed = buckets in rollups.KEYED_BUCKETS.values()
         return found[0] if found and (not keyed or found[0] in rollups.KEYED_MEASURES) else ""
 
+    def from_lags(metric: Metric) -> bool:
+        return lag_rollup and lag_quantiles.q_of(metric) is not None
+
     def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
-        return (*_group_key(metric), from_rollup(metric), measure(metric))
+        return (*_group_key(metric), from_rollup(metric), measure(metric) or ("lag" if from_lags(metric) else ""))
 
     stored = sorted((m for m in needed if m.table != DERIVED), key=group_key)
     groups = [list(g) for _, g in groupby(stored, key=group_key)]
     keys = ["period", "by_value"] if by else ["period"]
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
+             else lag_quantiles.kpi_cte(f"g{i}", group, grain, samples) if from_lags(group[0])
              else _quantile_ctes(f"g{i}", buckets, group, grain, by, samples) if buckets and measure(group[0])
              else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
              if rollup and steps_served(group[0], by)

@@ -45,8 +45,9 @@ NO_TICKETS = ("a helpdesk export with customer emails for these dates, hashed as
 # the tickets that can follow an anchor: created at or after the view's start, before N days after its end
 AFTER_ANCHORS = (f"created_at >= {utc_bound('$start')} "
                  f"AND created_at < {utc_bound('$end_excl')} + to_days($days::INTEGER)")
-# tickets that could mark a customer of the view as having contacted support: none, and "did not contact" is unknown
-KEYED_TICKETS = f"SELECT count(*) FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS}"
+# tickets that could mark a customer of the view as having contacted support: none, and "did not contact" is unknown.
+# Whether there is one, not how many: the first found ends the scan (a count read 3M keyed tickets, 0.2-0.6 s)
+KEYED_TICKETS = f"EXISTS (SELECT 1 FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS})"
 NO_CUSTOMERS = "an orders export with customer emails or ids"
 
 
@@ -68,7 +69,7 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     counted = execute(cur, _cohort_sql() + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
                                                  count(*) FILTER (WHERE observed) AS customers,
                                                  count(*) FILTER (WHERE observed AND {REPEATS}) AS repeat_customers,
-                                                 ({KEYED_TICKETS}) AS keyed_tickets FROM anchors""",
+                                                 {KEYED_TICKETS} AS keyed_tickets FROM anchors""",
                       filters, settings, days=settings.retention_days).row(0, named=True)
     missing = None
     if counted["customers"] == 0 and not counted["too_recent"]:

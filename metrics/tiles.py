@@ -55,8 +55,7 @@ def tiles(names: Sequence[str], compared: Mapping[str, tuple[mq.Value, mq.Value]
 def kpi_tiles(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: mq.Filters,
               settings: Settings) -> list[Tile]:
     """``tiles`` straight from the warehouse, as the page's cached reads would give them."""
-    sizes = mq.query(cur, names, filters, settings=settings, samples=True).row(0, named=True)
-    return tiles(names, mq.compare(cur, names, filters, settings), sizes, settings.min_sample)
+    return tiles(names, *mq.compare_with_samples(cur, names, filters, settings), settings.min_sample)
 
 
 def _sample_note(label: str, metric: Metric, size: int | None, minimum: int) -> tuple[str, str]:

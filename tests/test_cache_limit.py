@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.ingest import Batch, import_batch
+from metrics import facts
 from settings import get_settings
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, TICKETS
 from ui import session
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -62,3 +65,27 @@ def test_cache_bad_limit_stops_start_up_with_a_message_naming_it(monkeypatch: py
     assert not app.exception
     [error] = app.error
     assert "CSPULSE_CACHE_MAX_ENTRIES" in error.value and "cannot use" in error.value  # the value stays in the log
+
+
+def test_a_page_run_asks_whether_the_stored_facts_hold_once_per_data_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every cache miss used to ask (a statement and a JSON parse); once per data version is enough, and after a
+    write the next miss works the facts out for the new version."""
+    _limit(monkeypatch)
+    wh = session.warehouse()
+    asked: list[int] = []
+    real_refresh = facts.refresh
+    monkeypatch.setattr(facts, "refresh", lambda w: asked.append(w.data_version()) or real_refresh(w))
+    before = wh.data_version()
+    for n in (1, 2, 3):
+        session.cached(_tickets_plus, n)
+    assert asked == [before]
+    import_batch(wh, Batch("t.csv", "sha-t", "fixture", "tickets", {"tickets": TICKETS}))
+    assert session.cached(_tickets_plus, 4) == TICKETS.height + 4
+    session.cached(_tickets_plus, 5)
+    after = wh.data_version()
+    assert after != before and asked == [before, after]
+    assert facts._stored(wh.cursor()) is not None  # stored for the version the data is at
+
+
+def _tickets_plus(cursor: duckdb.DuckDBPyConnection, n: int) -> int:
+    return cursor.execute("SELECT count(*) FROM tickets").fetchone()[0] + n

@@ -335,6 +335,27 @@ def test_missing_user_taxonomy_names_the_file(tmp_path: Path) -> None:
         load_taxonomy(tmp_path / "nowhere.toml")
 
 
+def test_a_taxonomy_file_is_parsed_once_per_text_and_again_after_it_changes(tmp_path: Path) -> None:
+    """A start reads the file several times: the same text gives the same parsed taxonomy; an edit of the same
+    length (one rule's word), a new one."""
+    path = write(tmp_path, VALID)
+    first = load_taxonomy(path)
+    assert load_taxonomy(path) is first
+    path.write_text(VALID.replace('"watering"', '"spraying"'), encoding="utf-8")
+    edited = load_taxonomy(path)
+    assert edited is not first and edited.categories[0].rules == {"en": ("repot*", "spraying")}
+    assert first.categories[0].rules == {"en": ("repot*", "watering")}
+
+
+def test_a_taxonomy_file_made_broken_after_a_good_read_is_refused_again(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    load_taxonomy(path)
+    path.write_text("languages = [en\n", encoding="utf-8")
+    for _ in range(2):  # a failure is not kept in place of the text: it is raised each time
+        with pytest.raises(TaxonomyError, match="not a valid UTF-8 TOML file"):
+            load_taxonomy(path)
+
+
 def test_default_taxonomy_path_is_the_shipped_file() -> None:
     assert load_taxonomy().path == DEFAULT_TAXONOMY == load_taxonomy(DEFAULT_TAXONOMY).path
 

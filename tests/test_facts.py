@@ -3,6 +3,7 @@ exactly what the subqueries they stand for give, and a stale one is never used."
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import polars as pl
@@ -13,7 +14,7 @@ from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import availability, checks, facts, quality
 from metrics import query as mq
-from metrics.registry import METRICS
+from metrics.registry import METRICS, REFUND_SOURCES
 from settings import Settings
 from tests.conftest import load_fixture
 
@@ -32,6 +33,7 @@ def test_every_kpi_is_the_same_with_facts_bound_as_with_the_subqueries(
     assert facts.refresh(warehouse)
     sql, params = facts.bind(warehouse.cursor(), mq.build_sql([m.name for m in METRICS], "week"))
     assert params and "SELECT list(DISTINCT source) FROM tickets" not in sql  # the facts did stand in
+    assert REFUND_SOURCES not in sql
     assert_frame_equal(_every_kpi(warehouse, settings, **how), raw)
 
 
@@ -97,3 +99,16 @@ def test_an_empty_warehouse_has_facts_too(settings: Settings) -> None:
                                                                   "'Resolved time')"}
     load_fixture(wh)
     assert mq.dimension_values(wh.cursor(), "channel")  # stale facts are not read: the fixture's channels show
+
+
+def test_facts_stored_by_code_that_knew_fewer_are_worked_out_again(warehouse: Warehouse) -> None:
+    assert facts.refresh(warehouse)
+    with warehouse.transaction() as cur:  # as code from before the refund sources were a fact stored them
+        stored = json.loads(Warehouse.meta_in(cur, facts.META_KEY) or "{}")
+        del stored["values"][REFUND_SOURCES]
+        Warehouse.set_meta(cur, facts.META_KEY, json.dumps(stored))
+    statement = mq.build_sql(["refund_rate", "escalation_rate"])
+    assert facts.bind(warehouse.cursor(), statement) == (statement, {})  # the subqueries as written, until...
+    assert facts.refresh(warehouse)  # ...the next start works them all out
+    sql, params = facts.bind(warehouse.cursor(), statement)
+    assert REFUND_SOURCES in statement and REFUND_SOURCES not in sql and params

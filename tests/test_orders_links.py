@@ -102,3 +102,11 @@ def test_link_share_chart_stacks_methods_in_order_of_trust_with_their_ticket_cou
     assert [bar.text[0] for bar in figure.data] == ["57%", "14%", "14%", "14%"]  # 4/7, 1/7, 1/7, 1/7
     assert [bar.customdata[0] for bar in figure.data] == [4, 1, 1, 1]
     assert figure.layout.barmode == "stack"
+
+
+def test_open_tickets_that_name_no_order_wait_on_no_revenue(store: Warehouse, settings: Settings) -> None:
+    with store.transaction() as cur:  # every ticket unlinked: the open ones still count, none waits on an order
+        cur.execute("UPDATE tickets SET linked_order_id = NULL")
+    stake = money_at_stake(store.cursor(), MARCH, settings)
+    assert stake.waiting.is_empty() and stake.waiting.columns == ["currency", "orders", "open_tickets", "order_value"]
+    assert (stake.open_tickets, stake.open_unlinked) == (6, 6)

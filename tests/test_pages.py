@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,7 @@ from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import availability
 from metrics import query as mq
-from metrics.tiles import OVERVIEW_COMMERCE, OVERVIEW_SUPPORT, TILES_PER_ROW, kpi_tiles
+from metrics.tiles import OVERVIEW_COMMERCE, OVERVIEW_SUPPORT, TILES_PER_ROW, tiles
 from settings import get_settings
 from tests.conftest import PROJECT, held_by_another_process, load_fixture, use_warehouse, warehouse_file
 
@@ -88,30 +88,35 @@ def test_overview_tile_delta_compares_with_the_previous_period(fixture_file: Pat
     assert created.value == "4" and created.delta == "+3 (+300%)"  # 1 ticket the week before
 
 
-def test_overview_reads_its_tiles_in_one_query_with_the_values_each_row_gives_alone(
+def test_overview_reads_its_tiles_in_two_statements_with_the_values_each_row_gives_alone(
         fixture_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The three rows of tiles come from one compare of all thirteen KPIs (cached, each row finds it), and show
-    what each row read on its own shows: metrics.tiles.kpi_tiles per row, straight from the warehouse."""
+    """The three rows of tiles come from two statements over all thirteen KPIs (this period with its sample sizes,
+    the previous period; cached, each row finds them), and show what each row read on its own shows: per row,
+    metrics.query.compare and the sample sizes of query(samples=True), straight from the warehouse."""
     wh = Warehouse(fixture_file)
     cur, settings = wh.cursor(), get_settings()
     filters = mq.default_filters(cur, settings=settings)
     support = availability.on_a_clock_with_data(cur, OVERVIEW_SUPPORT)
     rows = (support[:TILES_PER_ROW], support[TILES_PER_ROW:], OVERVIEW_COMMERCE)
-    alone = [(t.label, t.value, t.delta or "") for row in rows for t in kpi_tiles(cur, row, filters, settings)]
+    alone = [(t.label, t.value, t.delta or "") for row in rows
+             for t in tiles(row, mq.compare(cur, row, filters, settings),
+                            mq.query(cur, row, filters, settings=settings, samples=True).row(0, named=True),
+                            settings.min_sample)]
     wh.close()
-    compared: list[tuple[str, ...]] = []
-    real = mq.compare
+    queried: list[tuple[tuple[str, ...], date]] = []
+    real = mq.query
 
     @functools.wraps(real)
-    def counted(cur: object, names: tuple[str, ...], *args: object, **kwargs: object) -> object:
-        compared.append(tuple(names))
-        return real(cur, names, *args, **kwargs)
+    def counted(cur: object, names: tuple[str, ...], filters: mq.Filters, *args: object, **kwargs: object) -> object:
+        queried.append((tuple(names), filters.start))
+        return real(cur, names, filters, *args, **kwargs)
 
-    monkeypatch.setattr(mq, "compare", counted)
+    monkeypatch.setattr(mq, "query", counted)
     app = _app()
     assert [(m.label, m.value, m.delta) for m in app.metric] == alone
     assert len(alone) == 14  # two average order values, one per currency
-    assert compared == [(*support, *OVERVIEW_COMMERCE)]
+    every_tile = (*support, *OVERVIEW_COMMERCE)
+    assert [start for names, start in queried if names == every_tile] == [filters.start, filters.previous().start]
 
 
 def test_overview_ignores_bad_url_values_with_a_message(fixture_file: Path) -> None:
@@ -195,7 +200,7 @@ def test_a_failing_page_shows_a_friendly_message_not_a_traceback(fixture_file: P
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(metrics.query, "compare", broken)
+    monkeypatch.setattr(metrics.query, "totals", broken)  # the tiles read the previous period by it
     app = _app()
     assert not app.exception
     assert "Something went wrong" in app.error[0].value and "boom" not in app.error[0].value

@@ -235,6 +235,50 @@ def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path:
     assert set(twin.columns) == {*FACT_TABLES["tickets"].column_names, "replaced_by"}
 
 
+def _break_migration(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
+    """MIGRATIONS with ``version``'s statements replaced by one DuckDB refuses."""
+    broken = (*MIGRATIONS[:version - 1], ("CREATE TABLE tickets_broken (",), *MIGRATIONS[version:])
+    monkeypatch.setattr("data.warehouse.MIGRATIONS", broken)
+
+
+def _versions_and_tables(path: Path) -> tuple[list[int], set[str]]:
+    con = duckdb.connect(str(path))
+    try:
+        versions = [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return versions, tables
+    finally:
+        con.close()
+
+
+def test_a_new_warehouse_whose_migration_fails_half_way_holds_nothing_of_the_versions_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new file takes every version in one transaction (a first start paid a commit per version): a failure in
+    version 5 leaves no table of versions 1-4 behind, and a retry starts from an empty file."""
+    _break_migration(monkeypatch, 5)
+    with pytest.raises(duckdb.Error):
+        Warehouse(tmp_path / "new.duckdb")
+    assert _versions_and_tables(tmp_path / "new.duckdb") == ([], {"schema_version"})
+
+
+def test_a_warehouse_with_data_migrates_one_version_per_transaction(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that holds rows keeps each version it reached: versions 2 and 3 stay when version 4 fails."""
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for statement in MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')")
+    con.close()
+    _break_migration(monkeypatch, 4)
+    with pytest.raises(duckdb.Error):
+        Warehouse(path)
+    versions, tables = _versions_and_tables(path)
+    assert versions == [1, 2, 3]
+    assert "category_corrections" in tables and "tickets_broken" not in tables  # version 3's table, not 4's
+
+
 def test_undo_import_removes_its_rows_and_restores_what_it_replaced() -> None:
     wh = Warehouse()
     import_batch(wh, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1", "2"], D(2024, 1, 5))}))

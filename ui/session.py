@@ -9,6 +9,8 @@ import dataclasses
 import inspect
 import logging
 import re
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +42,7 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner="Opening the warehouse…")
 def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
+    began = time.monotonic()
     wh = Warehouse(settings().warehouse_file)
     _follow_clock(wh)
     # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of the
@@ -50,6 +53,8 @@ def warehouse() -> Warehouse:
     _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
     # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
     inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
+    # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
+    log.info("warehouse ready in %.2f s", time.monotonic() - began)
     return wh
 
 
@@ -126,8 +131,21 @@ def _compute(version: int, name: str, _fn: Callable[..., T], args: tuple, kwargs
     # name stands in for _fn in the key: Streamlit cannot hash a function
     if "settings" in inspect.signature(_fn).parameters:
         kwargs = {**kwargs, "settings": settings()}
-    facts.refresh(warehouse())  # after a queued import, before the first statement of the new version
+    _facts_for(warehouse(), version)  # after a queued import, before the first statement of the new version
     return _fn(warehouse().cursor(), *args, **kwargs)
+
+
+# The data version each open warehouse's stored facts were last checked at. A page's first run misses the cache a
+# dozen times or more, each asking the warehouse whether its facts hold (a statement and a JSON parse, 1-2 ms);
+# once per version is enough: facts.bind still checks the version before it uses them.
+_FACTS_CHECKED: weakref.WeakKeyDictionary[Warehouse, int] = weakref.WeakKeyDictionary()
+
+
+def _facts_for(wh: Warehouse, version: int) -> None:
+    """The warehouse's facts worked out for ``version`` if they are not yet, checked once per version."""
+    if _FACTS_CHECKED.get(wh) != version:
+        facts.refresh(wh)
+        _FACTS_CHECKED[wh] = version
 
 
 def kpis(names: Sequence[str], filters: mq.Filters, grain: str | None = None, by: str | None = None,

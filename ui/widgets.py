@@ -38,7 +38,6 @@ from ui.session import (
     guard,
     has_demo_data,
     imports,
-    kpis,
     settings,
     url_bound,
     warehouse,
@@ -84,10 +83,9 @@ def clear_demo_button(where: str) -> None:
 def kpi_row(names: Sequence[str], filters: mq.Filters, among: Sequence[str] = ()) -> None:
     """One tile per KPI (per currency for money and ratios of money) with the change against the previous period.
     ``among``: every tile of the page, read with the first row's in one cached query that the other rows then find
-    (three statements for the Overview's three rows where each row's own took nine)."""
+    (two statements for the Overview's three rows where each row's own took nine)."""
     fetched = tuple(among) or tuple(names)
-    compared = cached(mq.compare, fetched, filters)
-    sizes = kpis(fetched, filters, samples=True).row(0, named=True)
+    compared, sizes = cached(mq.compare_with_samples, fetched, filters)
     row = tiles(names, compared, sizes, min_sample())
     _record(row)
     for cell, tile in zip(st.columns(len(row)), row, strict=True):
