@@ -513,9 +513,13 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
 
 def _values_of_each(where: str) -> list[str]:
     """Per measure, its values of the tickets whose day meets ``where`` (``{day}`` stands for the day column), with
-    their bucket, day and keys (:data:`VALUE_KEYS`)."""
-    keys = "".join(f", {key}" for key in VALUE_KEYS)
-    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value{keys} "
+    their bucket, day and keys (:data:`VALUE_KEYS`; NULL for a measure no keyed count reads, as carrying them made
+    each measure's sort about 1.4 times as long at 10M)."""
+    def keys(name: str) -> str:
+        return "".join(f", {key if name in KEYED_MEASURES else 'NULL::VARCHAR'} AS {key}" for key in VALUE_KEYS)
+
+    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value"
+            f"{keys(name)} "
             f"FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
             f"AND {where.format(day=TIME_COLUMNS[time])}" for name, (time, sql) in MEASURES.items()]
 
