@@ -32,8 +32,17 @@ of its parts; a reader uses the rollup only where that is the current version, s
 the rollup unused (slower, never wrong) until the next write rebuilds it whole.
 
 Beside it, ``ticket_rollup_days`` adds its parts up over the keys (what a view without filters reads: two rows a
-day) and ``ticket_rollup_hours`` counts the tickets created per local day and hour (the arrivals heatmap); the
-Staffing page's tables per interval (data/slot_rollup.py) are kept in the same steps.
+day), ``ticket_rollup_agents`` holds the Team page's parts per assignee instead of the keys (its breakdown by agent
+without filters: 60k rows at 10M tickets and 40 agents over two years) and ``ticket_rollup_hours`` counts the tickets
+created per local day and hour (the arrivals heatmap); the Staffing page's tables per interval (data/slot_rollup.py)
+are kept in the same steps.
+
+Medians by agent or by category (or with a category filter) read bucket counts keyed by that one column
+(:data:`KEYED_BUCKETS`) and the values, which carry both columns to pick one key's. A key's values of one day are
+too few for the fine buckets (per day and agent about 340 tickets over a hundred of them: 10M rows at 10M tickets
+already at two fine buckets each), so these count coarse buckets of :data:`KEYED_WIDTH` fine ones (3.9M rows by
+agent, 0.47M by category, of the four durations the pages break down), and a reader reads every value in the fine
+buckets a wanted coarse one spans: a few percent of a measure's values over two years, in a few row groups.
 """
 
 from __future__ import annotations
@@ -87,15 +96,44 @@ TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at":
 # reads raw rows, as the Team page does for its medians anyway.
 KEYS: tuple[str, ...] = ("channel", "category", "priority")
 _DAYS = "rollup_days"  # temp table of the local days a transaction touched
-KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS}  # the coarsest first
+# Per time column, day and assignee: the Team page's breakdown without filters (two rows a day per agent), apart
+# from the keyed table, whose keys times the agents would come close to the tickets again.
+AGENTS_TABLE = "ticket_rollup_agents"
+# A table that holds only some of the parts (:data:`PARTS`): the agents' the Team page's additive KPIs read (volume,
+# one-touch, reopens, CSAT), as all of them took about as long to work out as the keyed table's, at every write.
+PARTS_OF: dict[str, tuple[str, ...]] = {AGENTS_TABLE: ("n", "one_touch_sum", "one_touch_n", "reopened_sum",
+                                                       "reopened_n", "csat_sum", "csat_n", "csat_rated")}
+KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",)}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
-BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: ()}
-VALUES_OF: dict[str, str] = {BUCKETS_TABLE: VALUES_TABLE}  # the bucket counts -> the values they count
+# The bucket counts per key of one breakdown (a median by agent or by category, or a category filter), of the
+# measures the Team and Complaints pages break down (the others' medians by a key read raw rows): a key's
+# values of a day are too few to spread over the fine buckets (tens of millions of rows at 10M tickets), so they
+# are counted in coarse buckets of KEYED_WIDTH fine ones (:func:`coarse`), and the reader reads every value of the
+# fine buckets a wanted coarse one spans.
+KEYED_BUCKETS: dict[str, str] = {"assignee": "ticket_rollup_buckets_agents",
+                                 "category": "ticket_rollup_buckets_categories"}
+BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: (key,) for key, table in KEYED_BUCKETS.items()}}
+# 8 at 10M: 2.4M rows by agent, not 3.9M, but two medians by agent read in 1.2x, by category 1.6x the time
+KEYED_WIDTH = 4
+KEYED_MEASURES = ("first_reply_minutes", "first_reply_business", "full_resolution_minutes", "full_resolution_business")
+BUCKET_WIDTH: dict[str, int] = {BUCKETS_TABLE: 1, **{table: KEYED_WIDTH for table in KEYED_BUCKETS.values()}}
+VALUES_OF: dict[str, str] = {table: VALUES_TABLE for table in BUCKET_KEYS}  # the bucket counts -> the values
+VALUE_KEYS = tuple(KEYED_BUCKETS)  # the keys each value carries, to pick one key's values
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
     """The smallest rollup table that has ``keys`` (the filters and breakdown a query needs); None: none has."""
     return next((table for table, held in KEYS_OF.items() if set(keys) <= set(held)), None)
+
+
+def buckets_for(keys: tuple[str, ...]) -> str | None:
+    """The bucket counts that have ``keys`` (the filters and breakdown a median needs); None: none has."""
+    return next((table for table, held in BUCKET_KEYS.items() if set(keys) <= set(held)), None)
+
+
+def coarse(fine: str, width: int) -> str:
+    """SQL: the coarse bucket of a fine one, ``width`` fine buckets each (floor division: -1 lies below 0)."""
+    return fine if width == 1 else f"floor({fine} / {width})::SMALLINT"
 
 
 def _mean(name: str, expression: str) -> dict[str, str]:
@@ -194,7 +232,8 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
-             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS]
+             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH,
+             KEYED_MEASURES, PARTS_OF]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -372,7 +411,8 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     facts = _fact_values(cur) if facts is None else facts
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
-                          (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE"))):
+                          (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE")),
+                          (AGENTS_TABLE, _agents("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     slot_rollup.rebuild(cur, params, _evaluated)
@@ -427,7 +467,9 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     params = {**params, "first": first, "last": last}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
-                          (BUCKETS_TABLE, _buckets(noted.format(day="day")))):
+                          (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
+                          (AGENTS_TABLE, _agents(noted)),
+                          *((table, _buckets(noted.format(day="day"), key)) for key, table in KEYED_BUCKETS.items())):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
     slot_rollup.refresh(cur, noted, params, _evaluated)
@@ -463,12 +505,16 @@ def _steps(where: str) -> str:
             f"GROUP BY ALL")
 
 
-def _aggregate(where: str) -> str:
-    """Every part per time column, local day and key, of the tickets whose day meets ``where`` (``{day}`` stands
-    for the day column)."""
-    parts = ", ".join(f"({_evaluated(sql)})::{_type(name)} AS {name}" for name, sql in PARTS.items())
-    keys = ", ".join(KEYS)
-    positions = ", ".join(str(i) for i in range(2, len(KEYS) + 3))
+def _agents(where: str) -> str:
+    return _aggregate(where, KEYS_OF[AGENTS_TABLE], PARTS_OF[AGENTS_TABLE])
+
+
+def _aggregate(where: str, by: tuple[str, ...] = KEYS, names: tuple[str, ...] = tuple(PARTS)) -> str:
+    """The parts ``names`` per time column, local day and key (``by``), of the tickets whose day meets ``where``
+    (``{day}`` stands for the day column)."""
+    parts = ", ".join(f"({_evaluated(PARTS[name])})::{_type(name)} AS {name}" for name in names)
+    keys = ", ".join(by)
+    positions = ", ".join(str(i) for i in range(2, len(by) + 3))
     return " UNION ALL ".join(
         f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {parts} FROM tickets "
         f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, {positions}"
@@ -481,18 +527,25 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
     others by their min/max (a refresh appends the days it works out again out of that order until the next
     rebuild: read whole, they are few); one measure sorted at a time, where sorting them all at once took about
     1.6 times as long at 10M tickets. Then their counts."""
-    for table in (VALUES_TABLE, BUCKETS_TABLE):
+    for table in (VALUES_TABLE, *BUCKET_KEYS):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     for number, select in enumerate(_values_of_each("TRUE")):
         into = f"CREATE TABLE {VALUES_TABLE} AS" if number == 0 else f"INSERT INTO {VALUES_TABLE}"
         cur.execute(f"{into} {select} ORDER BY bucket, day")
     cur.execute(f"CREATE TABLE {BUCKETS_TABLE} AS {_buckets('TRUE')} ORDER BY 1, 2")
+    for key, table in KEYED_BUCKETS.items():
+        cur.execute(f"CREATE TABLE {table} AS {_buckets('TRUE', key)} ORDER BY 1, 2")
 
 
 def _values_of_each(where: str) -> list[str]:
     """Per measure, its values of the tickets whose day meets ``where`` (``{day}`` stands for the day column), with
-    their bucket and day."""
-    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value "
+    their bucket, day and keys (:data:`VALUE_KEYS`; NULL for a measure no keyed count reads, as carrying them made
+    each measure's sort about 1.4 times as long at 10M)."""
+    def keys(name: str) -> str:
+        return "".join(f", {key if name in KEYED_MEASURES else 'NULL::VARCHAR'} AS {key}" for key in VALUE_KEYS)
+
+    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value"
+            f"{keys(name)} "
             f"FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
             f"AND {where.format(day=TIME_COLUMNS[time])}" for name, (time, sql) in MEASURES.items()]
 
@@ -501,10 +554,14 @@ def _values(where: str) -> str:
     return " UNION ALL ".join(_values_of_each(where))
 
 
-def _buckets(where: str) -> str:
+def _buckets(where: str, key: str | None = None) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values. Ordered by measure first (the CREATE's ORDER BY 1, 2), so
-    that a reader of one measure skips the others' row groups."""
+    of the days that meet ``where``, from the values; given a ``key``, per its value too, in coarse buckets
+    (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only. Ordered by measure first (the CREATE's
+    ORDER BY 1, 2), so that a reader of one measure skips the others' row groups."""
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    return (f"SELECT measure, day, CASE measure {times} END AS time_column, bucket, count(*) AS n "
-            f"FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL")
+    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
+    names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
+    measures = f" AND measure IN ({names})" if key else ""
+    return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, count(*) AS n "
+            f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")

@@ -92,11 +92,13 @@ def query(
     The KPIs the ticket rollup serves read it where it is current (``rollup=False``: every KPI from raw rows)."""
     keys = tuple(d for d, values in filters.dimension_values().items() if values) + ((by,) if by else ())
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
+    buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
     lags = rollup and any(lag_quantiles.q_of(BY_NAME[n]) for n in names if n in BY_NAME) \
         and lag_quantiles.current(cur, settings)
-    return execute(cur, build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings,
-                                  lag_rollup=lags), filters, settings)
+    sql = build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
+                    lag_rollup=lags)
+    return execute(cur, sql, filters, settings)
 
 
 def _reads_settings(names: Sequence[str], by: str | None) -> bool:
@@ -159,12 +161,14 @@ def compare_with_samples(cur: duckdb.DuckDBPyConnection, names: Sequence[str], f
 
 
 def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,
-              rollup: str | None = None, with_settings: bool = False, lag_rollup: bool = False) -> str:
+              rollup: str | None = None, with_settings: bool = False, buckets: str | None = None,
+              lag_rollup: bool = False) -> str:
     """One statement; ``rollup`` names the rollup table (data.rollups) to read the KPIs it serves from, one that
     holds the filters the statement will be given (the coarser tables hold none) and the breakdown;
     ``with_settings``: its parts that read a setting hold the settings the statement will be given, so the KPIs
-    that read them may come from it too; ``lag_rollup``: the fulfilment lag's medians and percentiles from the order
-    rollup (metrics/lag_quantiles.py)."""
+    that read them may come from it too; ``buckets`` names the bucket counts that hold those filters and the
+    breakdown, to read medians and percentiles from (by default those with the rollup table's keys);
+    ``lag_rollup``: the fulfilment lag's medians and percentiles from the order rollup (metrics/lag_quantiles.py)."""
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     if by is not None and by not in BREAKDOWNS:
@@ -173,15 +177,18 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     needed = _with_inputs(wanted)
     if by and any(m.table not in ("tickets", DERIVED) for m in needed):
         raise ValueError(f"a breakdown by {by} applies to ticket metrics only")
-    buckets = rollups.BUCKETS_OF.get(rollup or "")
+    buckets = (buckets or rollups.BUCKETS_OF.get(rollup or "")) if rollup else None
+    if buckets and by and by not in rollups.BUCKET_KEYS[buckets]:
+        buckets = None
 
     def from_rollup(metric: Metric) -> bool:
-        return bool(rollup) and served(metric, by, with_settings)
+        return bool(rollup) and served(metric, by, with_settings, rollup)
 
     def measure(metric: Metric) -> str:
         """The measure whose bucket counts give the KPI (a median or percentile), or ""."""
         found = quantile_of(metric) if buckets else None
-        return found[0] if found else ""
+        keyed = buckets in rollups.KEYED_BUCKETS.values()
+        return found[0] if found and (not keyed or found[0] in rollups.KEYED_MEASURES) else ""
 
     def from_lags(metric: Metric) -> bool:
         return lag_rollup and lag_quantiles.q_of(metric) is not None
@@ -195,7 +202,7 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
              else lag_quantiles.kpi_cte(f"g{i}", group, grain, samples) if from_lags(group[0])
-             else _quantile_ctes(f"g{i}", buckets, group, grain, samples) if buckets and measure(group[0])
+             else _quantile_ctes(f"g{i}", buckets, group, grain, by, samples) if buckets and measure(group[0])
              else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
              if rollup and steps_served(group[0], by)
              else _group_cte(f"g{i}", group, grain, by, samples) for i, group in enumerate(groups)]
@@ -391,12 +398,18 @@ def _rollup_filter(table: str) -> str:
 _AGGREGATE = re.compile(r"\b(count|sum|avg)\s*\(", re.IGNORECASE)
 _FILTER = re.compile(r"\s*FILTER\s*\(", re.IGNORECASE)
 _ARITHMETIC = re.compile(r"[\s\d.+\-*/()]*")  # all that may stand between aggregates
+_PART = re.compile(r"\bsum\((\w+)\)")  # a part that the SQL over them (rollup_sql) reads
 
 
-def served(metric: Metric, by: str | None = None, with_settings: bool = False) -> bool:
-    """Whether the ticket rollup gives this KPI (broken down by ``by``; ``with_settings``: its parts that read a
-    setting hold the settings in force)."""
-    return (by is None or by in rollups.KEYS) and rollup_sql(metric, with_settings) is not None
+def served(metric: Metric, by: str | None = None, with_settings: bool = False, table: str | None = None) -> bool:
+    """Whether the ticket rollup (``table``, else one of its tables) gives this KPI (broken down by ``by``;
+    ``with_settings``: its parts that read a setting hold the settings in force)."""
+    sql = rollup_sql(metric, with_settings)
+    if sql is None:
+        return False
+    parts = set(_PART.findall(" ".join(sql)))
+    return any((by is None or by in rollups.KEYS_OF[held]) and parts <= set(rollups.PARTS_OF.get(held, rollups.PARTS))
+               for held in ([table] if table else rollups.KEYS_OF))
 
 
 def rollup_sql(metric: Metric, with_settings: bool = False) -> tuple[str, str] | None:
@@ -485,21 +498,26 @@ def quantile_of(metric: Metric) -> tuple[str, float] | None:
     return (found, float(q)) if found and same_sample else None
 
 
-def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | None, samples: bool) -> str:
-    """The KPIs (medians and percentiles of one measure) per period, as ``quantile_cont`` over the ticket rows
-    gives them: the bucket counts of ``table`` add up per period to each bucket's count and the count of the
-    values before it; the values of the buckets holding a wanted rank are read (data.rollups.VALUES_OF: a join on
-    the bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row groups of the
-    others), sorted, and the values at the ranks interpolated. Periods without a value have no row (NULL, sample
-    0)."""
+def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | None, by: str | None,
+                   samples: bool) -> str:
+    """The KPIs (medians and percentiles of one measure) per period (and ``by``'s value), as ``quantile_cont`` over
+    the ticket rows gives them: the bucket counts of ``table`` add up per period to each bucket's count and the
+    count of the values before it; the values of the buckets holding a wanted rank are read (data.rollups.VALUES_OF:
+    a join on the fine bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row
+    groups of the others; a keyed table's coarse bucket spans several fine ones), sorted, and the values at the ranks
+    interpolated. Periods without a value have no row (NULL, sample 0)."""
     measure = quantile_of(metrics[0])[0]  # type: ignore[index]
     time = rollups.MEASURES[measure][0]
+    width = rollups.BUCKET_WIDTH[table]
+    kept = _filter_on([d for d in DIMENSIONS if d in rollups.BUCKET_KEYS[table]])
     period = f"date_trunc('{grain}', {{}})::DATE" if grain else "$start::DATE"
+    keys = "period, by_value" if by else "period"
+    by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     qs = [quantile_of(m)[1] for m in metrics]  # type: ignore[index]
     holds = " OR ".join(f"({r}{i} >= before AND {r}{i} < before + n)" for i in range(len(qs)) for r in ("lo", "hi"))
-    counts = (f"SELECT {period.format('day')} AS period, bucket, sum(n)::BIGINT AS n FROM {table} "
+    counts = (f"SELECT {period.format('day')} AS period{by_column}, bucket, sum(n)::BIGINT AS n FROM {table} "
               f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
-              f"AND day < $end_excl::DATE AND {_filter_on(rollups.BUCKET_KEYS[table])} GROUP BY ALL")
+              f"AND day < $end_excl::DATE AND {kept} GROUP BY ALL")
     ranks = ", ".join(f"(total - 1)::DOUBLE * {q!r}::DOUBLE AS rn{i}" for i, q in enumerate(qs))
     whole = ", ".join(f"floor(rn{i})::BIGINT AS lo{i}, ceil(rn{i})::BIGINT AS hi{i}" for i in range(len(qs)))
     picked = ", ".join(
@@ -510,18 +528,20 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
         f"(CASE WHEN lo{i} = hi{i} THEN lo_value{i} ELSE lo_value{i} * (1::DOUBLE - (rn{i} - lo{i})) "
         f"+ hi_value{i} * (rn{i} - lo{i}) END)::DOUBLE AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
         for i, m in enumerate(metrics))
+    fine = "bucket" if width == 1 else f"unnest(range(bucket::INT * {width}, (bucket::INT + 1) * {width}))::SMALLINT"
     return (
-        f"{name}_counts AS (SELECT period, bucket, n, (sum(n) OVER (PARTITION BY period ORDER BY bucket) - n)::BIGINT "
-        f"AS before, (sum(n) OVER (PARTITION BY period))::BIGINT AS total FROM ({counts})),\n"
+        f"{name}_counts AS (SELECT {keys}, bucket, n, (sum(n) OVER (PARTITION BY {keys} ORDER BY bucket) - n)::BIGINT "
+        f"AS before, (sum(n) OVER (PARTITION BY {keys}))::BIGINT AS total FROM ({counts})),\n"
         f"{name}_wanted AS (SELECT * FROM (SELECT *, {whole} FROM (SELECT *, {ranks} FROM {name}_counts)) "
         f"WHERE {holds}),\n"
-        f"{name}_values AS (SELECT period, bucket, list_sort(list(value)) AS sorted FROM (SELECT "
-        f"{period.format('day')} AS period, bucket, value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT "
-        f"bucket FROM {name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
-        f"AND day < $end_excl::DATE) JOIN {name}_wanted USING (period, bucket) GROUP BY ALL),\n"
-        f"{name}_picked AS (SELECT period, any_value(total) AS total, {picked} FROM {name}_wanted "
-        f"JOIN {name}_values USING (period, bucket) GROUP BY period),\n"
-        f"{name} AS (SELECT period, {outputs} FROM {name}_picked)"
+        f"{name}_values AS (SELECT {keys}, bucket, list_sort(list(value)) AS sorted FROM (SELECT "
+        f"{period.format('day')} AS period{by_column}, {rollups.coarse('bucket', width)} AS bucket, value "
+        f"FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM {name}_wanted) "
+        f"USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE AND day < $end_excl::DATE AND {kept}) "
+        f"JOIN {name}_wanted USING ({keys}, bucket) GROUP BY ALL),\n"
+        f"{name}_picked AS (SELECT {keys}, any_value(total) AS total, {picked} FROM {name}_wanted "
+        f"JOIN {name}_values USING ({keys}, bucket) GROUP BY {keys}),\n"
+        f"{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
     )
 
 

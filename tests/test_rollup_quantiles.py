@@ -55,6 +55,23 @@ def _week_tickets() -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+# By agent, all created on Tuesday 7 May 2024 at local noon, first reply minutes:
+# Ana 1 3 7 20 (n = 4, even): median rank 1.5 -> (3 + 7) / 2 = 5; p90 rank 2.7 -> 7 + 0.7 * (20 - 7) = 16.1.
+# Bo 15 alone: 15 and 15. No agent: NULL and 0 -> one value, 0 ('(none)'). Cy: never answered: NULL, sample 0.
+# Di: a ticket in June only: a row of the breakdown (it lists every agent), NULL, sample 0.
+AGENTS_WEEK = {"Ana": [1, 3, 7, 20], "Bo": [15], None: [None, 0], "Cy": [None]}
+AGENTS_BY_HAND = {"(none)": (0, 0, 1), "Ana": (5, 16.1, 4), "Bo": (15, 15, 1), "Cy": (None, None, 0),
+                  "Di": (None, None, 0)}
+
+
+def _agent_tickets() -> pl.DataFrame:
+    rows = [(agent, value, datetime(2024, 5, 7, 16)) for agent, values in AGENTS_WEEK.items() for value in values]
+    rows.append(("Di", 4, datetime(2024, 6, 3, 16)))
+    return pl.DataFrame([{"source": "desk", "ticket_id": f"A{number}", "created_at": created, "updated_at": created,
+                          "status": "open", "assignee": agent, "first_reply_minutes": value}
+                         for number, (agent, value, created) in enumerate(rows)], infer_schema_length=None)
+
+
 def _import(wh: Warehouse, name: str, frame: pl.DataFrame) -> str:
     result = import_batch(wh, Batch(name, f"sha-{name}", "desk", "tickets", {"tickets": frame}))
     assert result.status == "imported"
@@ -66,7 +83,8 @@ def _assert_served_equals_raw(wh: Warehouse, settings: Settings, views: list[Fil
     assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
     for view in views:
         for grain in (None, *GRAINS):
-            for by in (None, "channel"):  # a breakdown reads raw rows both ways: the frames join up the same
+            # by agent or category: keyed bucket counts; by channel: raw rows both ways, the frames join up the same
+            for by in (None, "channel", "assignee", "category"):
                 fast = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True)
                 raw = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True, rollup=False)
                 assert_frame_equal(fast, raw, check_exact=True)
@@ -119,7 +137,9 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
                     "AND measure = 'first_reply_minutes'")
     assert query(wh.cursor(), [name], view, settings=new_york)[name].to_list() == [14.5]
     assert query(wh.cursor(), [name], view, settings=new_york, rollup=False)[name].to_list() == [15]
-    # with a filter (no bucket counts hold one) the tickets are read
+    # by category (none here: one row) too, from the keyed counts and the same values
+    assert query(wh.cursor(), [name], view, by="category", settings=new_york)[name].to_list() == [14.5]
+    # with a channel filter (no bucket counts hold one) the tickets are read
     email = Filters(view.start, view.end, channel=("email",))
     assert query(wh.cursor(), [name], email, settings=new_york)[name].to_list() == [15]
     # the duration buckets too: 14.5 is under 15 minutes, the ticket's 15 is not
@@ -134,16 +154,17 @@ def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehou
     that moves tickets between days or changes their values."""
     first = _import(wh, "many", _tickets(2500, seed=1))
     views = [VIEWS[0], VIEWS[1], Filters(date(2024, 5, 1), date(2024, 5, 31)), Filters(date(2023, 1, 1),
-                                                                                         date(2023, 1, 31))]
+                                                                                         date(2023, 1, 31)),
+             VIEWS[4]]  # one category: its keyed counts
     _assert_served_equals_raw(wh, new_york, views)
     again = _tickets(2500, seed=2).head(1200).with_columns(pl.col("updated_at") + timedelta(days=400))
     later = _import(wh, "again", pl.concat([again, _tickets(300, seed=3, prefix="N")], how="diagonal_relaxed"))
-    _assert_served_equals_raw(wh, new_york, views[:3])
+    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
     undo_import(wh, later)
-    _assert_served_equals_raw(wh, new_york, views[:3])
+    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
     categorise(wh, load_taxonomy())
     correct(wh, "desk", "W06-0", "shipping_status")
-    _assert_served_equals_raw(wh, new_york, views[:3])
+    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
     undo_import(wh, first)
     _assert_served_equals_raw(wh, new_york, views[2:3])
     test_the_hand_checked_week(wh, new_york, "week")  # the week's own tickets as they were
@@ -166,3 +187,41 @@ def test_a_settings_change_keeps_the_values_and_the_medians_equal_to_raw(wh: War
     assert rollups.sync(wh, changed)
     assert rollups.settings_current(wh.cursor(), changed)
     _assert_served_equals_raw(wh, changed, [VIEWS[0], Filters(date(2024, 5, 1), date(2024, 5, 31))])
+
+
+def test_medians_by_agent_worked_out_by_hand_and_read_from_the_keyed_counts(new_york: Settings) -> None:
+    wh = on_clock(new_york)
+    try:
+        _import(wh, "agents", _agent_tickets())
+        view, names = Filters(date(2024, 5, 6), date(2024, 5, 12)), ["first_reply_minutes_median",
+                                                                      "first_reply_minutes_p90"]
+        got = query(wh.cursor(), names, view, by="assignee", settings=new_york, samples=True)
+        assert got["by_value"].to_list() == list(AGENTS_BY_HAND)
+        for row in got.iter_rows(named=True):
+            median, p90, n = AGENTS_BY_HAND[row["by_value"]]
+            assert (row["first_reply_minutes_median"], row["first_reply_minutes_p90"]) == (
+                pytest.approx(median), pytest.approx(p90))
+            assert row["first_reply_minutes_median_n"] == n
+        raw = query(wh.cursor(), names, view, by="assignee", settings=new_york, samples=True, rollup=False)
+        assert_frame_equal(got, raw, check_exact=True)
+        with wh.transaction() as cur:  # a changed stored value of Bo's shows: the keyed values are what is read
+            cur.execute("UPDATE ticket_rollup_values SET value = 14.5 WHERE assignee = 'Bo'")
+        bo = query(wh.cursor(), names, view, by="assignee", settings=new_york).filter(pl.col("by_value") == "Bo")
+        assert bo["first_reply_minutes_median"].to_list() == [14.5]
+    finally:
+        wh.close()
+
+
+def test_the_keyed_counts_are_small_and_add_up_to_the_unkeyed_ones(wh: Warehouse) -> None:
+    _import(wh, "many", _tickets(2500, seed=1))
+    cur = wh.cursor()
+    whole = cur.execute(f"SELECT measure, day, sum(n) FROM {rollups.BUCKETS_TABLE} "
+                        "WHERE list_contains($keyed, measure) GROUP BY ALL ORDER BY ALL",
+                        {"keyed": list(rollups.KEYED_MEASURES)}).fetchall()
+    assert {row[0] for row in whole} == set(rollups.KEYED_MEASURES)
+    for key, table in rollups.KEYED_BUCKETS.items():
+        keyed = cur.execute(f"SELECT measure, day, sum(n)::BIGINT FROM {table} GROUP BY ALL ORDER BY ALL").fetchall()
+        assert keyed == whole, key
+        # each coarse bucket holds the fine ones it spans: -1 lies below 0
+        assert cur.execute(f"SELECT {rollups.coarse('b', 8)} FROM (VALUES (-9), (-8), (-1), (0), (7), (8)) t(b)"
+                           ).fetchall() == [(-2,), (-1,), (-1,), (0,), (0,), (1,)]

@@ -8,7 +8,7 @@ first checks that the rollup was current and read, so a rollup left unused canno
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -45,7 +45,7 @@ VIEWS = [Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date()),
          Filters(datetime(2024, 3, 1).date(), datetime(2024, 11, 30).date(), priority=("high", "urgent")),
          Filters(datetime(2024, 4, 1).date(), datetime(2024, 6, 30).date(), channel=("chat",), category=(
              "shipping_status", "refund_request"), priority=("normal",))]
-BREAKDOWNS = [None, "channel", "category", "priority"]
+BREAKDOWNS = [None, "channel", "category", "priority", "assignee"]
 
 
 def _maybe(rng: random.Random, values: list[object], none_share: float = 0.15) -> object:
@@ -56,6 +56,7 @@ def _tickets(count: int, seed: int, prefix: str = "T") -> pl.DataFrame:
     """Tickets around New York's DST changes, many near local midnight (so UTC and local days differ), solved on
     other days than created, with NULL dimensions, impossible times and out-of-range answers."""
     rng = random.Random(seed)
+    agents = random.Random(seed + 7919)  # apart, so the other columns stay as they were before agents came in
     start = datetime(2024, 2, 25)
     rows = []
     for i in range(count):
@@ -77,6 +78,7 @@ def _tickets(count: int, seed: int, prefix: str = "T") -> pl.DataFrame:
                                                                                        "urgent"]),
             "category_exported": _maybe(rng, ["shipping_status", "refund_request", "damaged_item"], 0.3),
             "group_name": _maybe(rng, ["Tier 1", "Tier 2"], 0.3),
+            "assignee": _maybe(agents, ["Ana", "Bo", "Cy", "Di", "Ed", "Flo"], 0.1),
             "customer_key": rng.randrange(40), "order_id": _maybe(rng, ["1001", "1002"], 0.7),
             "agent_replies": _maybe(rng, [0, 1, 2, 5], 0.2), "reopens": _maybe(rng, [0, 0, 1], 0.2),
             "first_reply_minutes": reply_minutes,
@@ -107,7 +109,8 @@ def _import(wh: Warehouse, name: str, frames: dict[str, pl.DataFrame]) -> str:
 
 
 def _assert_rollup_equals_raw(wh: Warehouse, settings: Settings, names: list[str] = SERVED, *,
-                              views: list[Filters] = VIEWS[:3], breakdowns: list[str | None] = BREAKDOWNS[:2]) -> None:
+                              views: list[Filters] = VIEWS[:3],
+                              breakdowns: Sequence[str | None] = (None, "channel", "assignee")) -> None:
     cur = wh.cursor()
     assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
     assert rollups.settings_current(cur, settings), "so must the settings its parts were worked out with"
@@ -136,18 +139,26 @@ def test_the_rollup_serves_the_additive_kpis_those_reading_settings_only_on_its_
     assert [name for name in TICKET_KPIS if served(METRICS_BY[name], with_settings=True)] \
         == [name for name in TICKET_KPIS if name in SERVED]
     assert not served(METRICS_BY["tickets_created"], "group_name")  # not a rollup key: raw
+    team = ["tickets_created", "tickets_solved", "one_touch_rate", "reopen_rate", "csat"]  # the Team page's, and n
+    assert [name for name in TICKET_KPIS if served(METRICS_BY[name], "assignee", with_settings=True)] == team
 
 
 METRICS_BY = {m.name: m for m in METRICS}
 
 
-@pytest.mark.parametrize(("table", "view"), [("ticket_rollup_days", VIEWS[0]), ("ticket_rollup", VIEWS[2])])
+@pytest.mark.parametrize(("table", "view", "by"), [("ticket_rollup_days", VIEWS[0], None),
+                                                  ("ticket_rollup", VIEWS[2], None),
+                                                  ("ticket_rollup_agents", VIEWS[0], "assignee")])
 def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, new_york: Settings, table: str,
-                                                                 view: Filters) -> None:
-    raw = query(wh.cursor(), ["tickets_created"], view, settings=new_york, rollup=False)["tickets_created"][0]
+                                                                 view: Filters, by: str | None) -> None:
+    def created(**kwargs: object) -> int:
+        return query(wh.cursor(), ["tickets_created"], view, by=by, settings=new_york, **kwargs)[  # type: ignore[arg-type]
+            "tickets_created"].sum()
+
+    raw = created(rollup=False)
     with wh.transaction() as cur:  # a wrong rollup, to see which one is read
         cur.execute(f"UPDATE {table} SET n = n + 1000000")
-    assert query(wh.cursor(), ["tickets_created"], view, settings=new_york)["tickets_created"][0] > raw
+    assert created() > raw
     if table == "ticket_rollup_days":  # the heatmap without filters reads the hourly one
         heatmap = arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum()
         with wh.transaction() as cur:
@@ -156,6 +167,10 @@ def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, 
     # a breakdown by group (no rollup holds it) reads raw rows
     by_group = query(wh.cursor(), ["tickets_created"], view, by="group_name", settings=new_york)
     assert by_group["tickets_created"].sum() == raw
+    # by agent with a filter: no rollup holds both, raw rows
+    by_agent = query(wh.cursor(), ["tickets_created"], VIEWS[2], by="assignee", settings=new_york)
+    assert by_agent["tickets_created"].sum() == query(wh.cursor(), ["tickets_created"], VIEWS[2], settings=new_york,
+                                                      rollup=False)["tickets_created"][0]
 
 
 def test_rollup_equals_raw_for_every_kpi_grain_filter_and_breakdown(wh: Warehouse, new_york: Settings) -> None:
