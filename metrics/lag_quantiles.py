@@ -1,11 +1,6 @@
 """Medians and percentiles of the fulfilment lag from the order rollup (data/order_rollup.py), exactly as
-``quantile_cont`` gives them over the orders' rows.
-
-DuckDB's ``quantile_cont(x, q)`` over n values sorted: rank RN = (n - 1) * q (DOUBLE), the values at ranks
-floor(RN) and ceil(RN) (0-based), and where those differ lo * (1 - d) + hi * d with d = RN - floor(RN); ``median``
-is ``quantile_cont(x, 0.5)``. The bucket counts per period say which bucket holds each of those ranks and how many
-values come before it, so only the values in those buckets are read and sorted (as metrics.query does for the
-ticket durations from the ticket rollup).
+``quantile_cont`` gives them over the orders' rows: the bucket counts per period, then only the values of the
+buckets holding the wanted ranks (metrics/ranks.py, as metrics.query does for the ticket durations).
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ import duckdb
 from data import order_rollup
 from data.clock import Clock, recorded
 from data.rollups import bucket
+from metrics import ranks
 from metrics.registry import Metric
 from settings import Settings
 
@@ -38,33 +34,15 @@ def quantile_ctes(name: str, day: str, period: str, quantiles: dict[str, float])
         raise ValueError(f"day must be one of {tuple(order_rollup.DAY_OF)}, not {day!r}")
     in_view = f"{day} >= $start::DATE AND {day} < $end_excl::DATE"
     of_day = period.format(day=day)
-    qs = list(quantiles.values())
-    holds = " OR ".join(f"({r}{i} >= before AND {r}{i} < before + n)" for i in range(len(qs)) for r in ("lo", "hi"))
-    ranks = ", ".join(f"(total - 1)::DOUBLE * {q!r}::DOUBLE AS rn{i}" for i, q in enumerate(qs))
-    whole = ", ".join(f"floor(rn{i})::BIGINT AS lo{i}, ceil(rn{i})::BIGINT AS hi{i}" for i in range(len(qs)))
-    picked = ", ".join(
-        f"max(sorted[{r}{i} - before + 1]) FILTER (WHERE {r}{i} >= before AND {r}{i} < before + n) AS {r}_value{i}, "
-        f"any_value({r}{i}) AS {r}{i}" for i in range(len(qs)) for r in ("lo", "hi"))
-    picked += "".join(f", any_value(rn{i}) AS rn{i}" for i in range(len(qs)))
-    outputs = ", ".join(
-        f"(CASE WHEN lo{i} = hi{i} THEN lo_value{i} ELSE lo_value{i} * (1::DOUBLE - (rn{i} - lo{i})) "
-        f"+ hi_value{i} * (rn{i} - lo{i}) END)::DOUBLE AS {output}" for i, output in enumerate(quantiles))
     counts = (f"SELECT {of_day} AS period, bucket, sum(n)::BIGINT AS n FROM {order_rollup.BUCKETS_TABLE} "
               f"WHERE {in_view} GROUP BY ALL")
-    return (
-        f"{name}_counts AS (SELECT period, bucket, n, (sum(n) OVER (PARTITION BY period ORDER BY bucket) - n)::BIGINT "
-        f"AS before, (sum(n) OVER (PARTITION BY period))::BIGINT AS total FROM ({counts})),\n"
-        f"{name}_wanted AS (SELECT * FROM (SELECT *, {whole} FROM (SELECT *, {ranks} FROM {name}_counts)) "
-        f"WHERE {holds}),\n"
-        # a join on the bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row
-        # groups of the others
-        f"{name}_values AS (SELECT period, bucket, list_sort(list(value)) AS sorted FROM (SELECT {of_day} AS period, "
-        f"bucket, value FROM {order_rollup.VALUES_TABLE} SEMI JOIN (SELECT DISTINCT bucket FROM {name}_wanted) "
-        f"USING (bucket) WHERE {in_view}) JOIN {name}_wanted USING (period, bucket) GROUP BY ALL),\n"
-        f"{name}_picked AS (SELECT period, any_value(total) AS total, {picked} FROM {name}_wanted "
-        f"JOIN {name}_values USING (period, bucket) GROUP BY period),\n"
-        f"{name} AS (SELECT period, total, {outputs} FROM {name}_picked)"
-    )
+    # a join on the bucket column itself, whose few wanted buckets DuckDB hands the scan, which skips the row groups
+    # of the others
+    values = (f"SELECT {of_day} AS period, bucket, value FROM {order_rollup.VALUES_TABLE} SEMI JOIN "
+              f"(SELECT DISTINCT bucket FROM {name}_wanted) USING (bucket) WHERE {in_view}")
+    outputs = ", ".join(f"{ranks.interpolated(i)} AS {output}" for i, output in enumerate(quantiles))
+    return (f"{ranks.ctes(name, 'period', counts, values, list(quantiles.values()))},\n"
+            f"{name} AS (SELECT period, total, {outputs} FROM {name}_picked)")
 
 
 _QUANTILE = re.compile(r"quantile_cont\((.*), (0?\.\d+)\)")

@@ -18,7 +18,7 @@ import polars as pl
 
 from data import rollups
 from data.clock import Clock, local_time, recorded, with_clock
-from metrics import facts, lag_quantiles
+from metrics import facts, lag_quantiles, ranks
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
@@ -469,11 +469,7 @@ def _combined(function: str, argument: str, condition: str, with_settings: bool)
     return f"sum({found})::BIGINT" if function == "count" else f"sum({found})"
 
 
-# --- medians and percentiles from the bucket counts beside the rollup ------------------------------------------------
-# DuckDB's quantile_cont(x, q) over n values sorted: rank RN = (n - 1) * q (DOUBLE), the values at ranks floor(RN) and
-# ceil(RN) (0-based), and where those differ lo * (1 - d) + hi * d with d = RN - floor(RN) (its interpolation of
-# doubles); median(x) of doubles is quantile_cont(x, 0.5). The bucket counts say which bucket holds each of those
-# ranks and how many values come before it, so only the values in those buckets are read and sorted.
+# --- medians and percentiles from the bucket counts beside the rollup (the rank arithmetic: metrics/ranks.py) --------
 _QUANTILE = re.compile(r"\s*(median|quantile_cont)\s*\(", re.IGNORECASE)
 _FRACTION = re.compile(r"\s*(0|1|0?\.\d+|0\.\d*|1\.0*)\s*")
 
@@ -514,35 +510,17 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     keys = "period, by_value" if by else "period"
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     qs = [quantile_of(m)[1] for m in metrics]  # type: ignore[index]
-    holds = " OR ".join(f"({r}{i} >= before AND {r}{i} < before + n)" for i in range(len(qs)) for r in ("lo", "hi"))
     counts = (f"SELECT {period.format('day')} AS period{by_column}, bucket, sum(n)::BIGINT AS n FROM {table} "
               f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
               f"AND day < $end_excl::DATE AND {kept} GROUP BY ALL")
-    ranks = ", ".join(f"(total - 1)::DOUBLE * {q!r}::DOUBLE AS rn{i}" for i, q in enumerate(qs))
-    whole = ", ".join(f"floor(rn{i})::BIGINT AS lo{i}, ceil(rn{i})::BIGINT AS hi{i}" for i in range(len(qs)))
-    picked = ", ".join(
-        f"max(sorted[{r}{i} - before + 1]) FILTER (WHERE {r}{i} >= before AND {r}{i} < before + n) AS {r}_value{i}, "
-        f"any_value({r}{i}) AS {r}{i}" for i in range(len(qs)) for r in ("lo", "hi"))
-    picked += "".join(f", any_value(rn{i}) AS rn{i}" for i in range(len(qs)))
-    outputs = ", ".join(
-        f"(CASE WHEN lo{i} = hi{i} THEN lo_value{i} ELSE lo_value{i} * (1::DOUBLE - (rn{i} - lo{i})) "
-        f"+ hi_value{i} * (rn{i} - lo{i}) END)::DOUBLE AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
-        for i, m in enumerate(metrics))
     fine = "bucket" if width == 1 else f"unnest(range(bucket::INT * {width}, (bucket::INT + 1) * {width}))::SMALLINT"
-    return (
-        f"{name}_counts AS (SELECT {keys}, bucket, n, (sum(n) OVER (PARTITION BY {keys} ORDER BY bucket) - n)::BIGINT "
-        f"AS before, (sum(n) OVER (PARTITION BY {keys}))::BIGINT AS total FROM ({counts})),\n"
-        f"{name}_wanted AS (SELECT * FROM (SELECT *, {whole} FROM (SELECT *, {ranks} FROM {name}_counts)) "
-        f"WHERE {holds}),\n"
-        f"{name}_values AS (SELECT {keys}, bucket, list_sort(list(value)) AS sorted FROM (SELECT "
-        f"{period.format('day')} AS period{by_column}, {rollups.coarse('bucket', width)} AS bucket, value "
-        f"FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM {name}_wanted) "
-        f"USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE AND day < $end_excl::DATE AND {kept}) "
-        f"JOIN {name}_wanted USING ({keys}, bucket) GROUP BY ALL),\n"
-        f"{name}_picked AS (SELECT {keys}, any_value(total) AS total, {picked} FROM {name}_wanted "
-        f"JOIN {name}_values USING ({keys}, bucket) GROUP BY {keys}),\n"
-        f"{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
-    )
+    values = (f"SELECT {period.format('day')} AS period{by_column}, {rollups.coarse('bucket', width)} AS bucket, "
+              f"value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM "
+              f"{name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
+              f"AND day < $end_excl::DATE AND {kept}")
+    outputs = ", ".join(f"{ranks.interpolated(i)} AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
+                        for i, m in enumerate(metrics))
+    return f"{ranks.ctes(name, keys, counts, values, qs)},\n{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
 
 
 def steps_served(metric: Metric, by: str | None = None) -> bool:
