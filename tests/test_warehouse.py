@@ -216,15 +216,19 @@ def test_read_only_open_of_a_missing_file_says_so(tmp_path: Path) -> None:
         Warehouse(tmp_path / "absent.duckdb", read_only=True)
 
 
-def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path: Path) -> None:
-    path = tmp_path / "v1.duckdb"
+def _version_1_file(path: Path, *statements: str) -> Path:
+    """A warehouse file as schema version 1 left it, then ``statements`` run in it."""
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
-    for statement in MIGRATIONS[0]:
+    for statement in (*MIGRATIONS[0], "INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')", *statements):
         con.execute(statement)
-    con.execute("INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')")
-    con.execute("INSERT INTO tickets (source, ticket_id, created_at) VALUES ('s', '1', TIMESTAMP '2024-01-01')")
     con.close()
+    return path
+
+
+def test_warehouse_migrates_a_version_1_file_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    path = _version_1_file(tmp_path / "v1.duckdb", "INSERT INTO tickets (source, ticket_id, created_at) "
+                                                   "VALUES ('s', '1', TIMESTAMP '2024-01-01')")
     wh = Warehouse(path)
     assert wh.schema_version() == SCHEMA_VERSION == 9
     assert wh.cursor().execute("SELECT ticket_id, tags, data_issues, nps_score, category_source, order_link "
@@ -264,13 +268,7 @@ def test_a_new_warehouse_whose_migration_fails_half_way_holds_nothing_of_the_ver
 def test_a_warehouse_with_data_migrates_one_version_per_transaction(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A file that holds rows keeps each version it reached: versions 2 and 3 stay when version 4 fails."""
-    path = tmp_path / "v1.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
-    for statement in MIGRATIONS[0]:
-        con.execute(statement)
-    con.execute("INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')")
-    con.close()
+    path = _version_1_file(tmp_path / "v1.duckdb")
     _break_migration(monkeypatch, 4)
     with pytest.raises(duckdb.Error):
         Warehouse(path)
