@@ -86,6 +86,9 @@ STEPS_TABLE = "ticket_rollup_steps"
 BACKLOG_DAYS = ("created_local_date", "greatest(created_local_date, solved_local_date)")  # begun, ended
 HOURS_TABLE = "ticket_rollup_hours"  # tickets created per local day and hour: the arrivals heatmap without filters
 BUCKETS_TABLE = "ticket_rollup_buckets"  # values per bucket of each duration per day: medians without filters
+# The upper bounds (minutes) of the Trends page's duration buckets (metrics.distributions.BUCKETS, the last open):
+# the unkeyed counts are split at them too, so that page adds up counts where it read the values of six buckets.
+DURATION_BOUNDS: tuple[float, ...] = (15, 60, 240, 480, 1440, 2880)
 VALUES_TABLE = "ticket_rollup_values"  # each duration's values, in bucket order: the few a median reads
 META_KEY = "rollup"
 # The time column a KPI places tickets by -> its local day, as data/clock.py stores it.
@@ -233,7 +236,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
              BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH,
-             KEYED_MEASURES, PARTS_OF]
+             KEYED_MEASURES, PARTS_OF, DURATION_BOUNDS]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -554,13 +557,20 @@ def _values(where: str) -> str:
     return " UNION ALL ".join(_values_of_each(where))
 
 
+def span(minutes: str) -> str:
+    """SQL: which of the duration buckets (:data:`DURATION_BOUNDS`, the last open) ``minutes`` falls in, from 0."""
+    cases = " ".join(f"WHEN {minutes} < {bound} THEN {i}" for i, bound in enumerate(DURATION_BOUNDS))
+    return f"CASE {cases} ELSE {len(DURATION_BOUNDS)} END"
+
+
 def _buckets(where: str, key: str | None = None) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values; given a ``key``, per its value too, in coarse buckets
+    of the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one;
+    given a ``key``, per its value too, in coarse buckets
     (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only. Ordered by measure first (the CREATE's
     ORDER BY 1, 2), so that a reader of one measure skips the others' row groups."""
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
+    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else f"bucket, {span('value')} AS span"
     names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
     measures = f" AND measure IN ({names})" if key else ""
     return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, count(*) AS n "

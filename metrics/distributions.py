@@ -16,11 +16,10 @@ from settings import Settings
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-# (label, upper bound in minutes); the last bucket is open-ended
-BUCKETS: tuple[tuple[str, float], ...] = (
-    ("< 15 min", 15), ("15–60 min", 60), ("1–4 h", 240), ("4–8 h", 480), ("8–24 h", 1440), ("24–48 h", 2880),
-    ("> 48 h", float("inf")),
-)
+# (label, upper bound in minutes); the last bucket is open-ended; the bounds are the rollup's (data.rollups.span)
+BUCKETS: tuple[tuple[str, float], ...] = tuple(zip(
+    ("< 15 min", "15–60 min", "1–4 h", "4–8 h", "8–24 h", "24–48 h", "> 48 h"),
+    (*rollups.DURATION_BOUNDS, float("inf")), strict=True))
 
 
 def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
@@ -49,34 +48,25 @@ def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str
         raise ValueError(f"unknown duration {stem!r}; known: {', '.join(d.stem for d in DURATIONS)}")
     measure = rollups.MEASURE_OF.get((duration.time, rollups.normalised(duration.expression(business))))
     if rollup and measure and not any(filters.dimension_values().values()) and rollup_current(cur, settings):
-        frame = execute(cur, _counted_below(measure), filters, settings)
+        frame = execute(cur, _from_counts(measure), filters, settings)
         return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
-    cases = " ".join(f"WHEN minutes < {bound} THEN {i}" for i, (_, bound) in enumerate(BUCKETS[:-1]))
     # the duration is worked out once per ticket, then bucketed (the business clock is not cheap)
     sql = f"""
         WITH v AS (SELECT {duration.expression(business)} AS minutes FROM tickets WHERE {in_view(duration.time)}),
-        b AS (SELECT CASE {cases} ELSE {len(BUCKETS) - 1} END AS bucket FROM v WHERE minutes IS NOT NULL)
+        b AS (SELECT {rollups.span('minutes')} AS bucket FROM v WHERE minutes IS NOT NULL)
         SELECT bucket::INT AS bucket, coalesce(n, 0) AS tickets FROM range({len(BUCKETS)}) r(bucket)
         LEFT JOIN (SELECT bucket, count(*) AS n FROM b GROUP BY ALL) USING (bucket) ORDER BY bucket"""
     frame = execute(cur, sql, filters, settings)
     return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
 
 
-def _counted_below(measure: str) -> str:
-    """SQL: the tickets per duration bucket from the rollup's counts of ``measure``: the values below each bound are
-    those of the rollup's buckets below the bound's one, and those below the bound in its bucket (the only values
-    read); each duration bucket holds the values below its bound less those below the previous one."""
-    bounds = ", ".join(f"({i}, {bound}::DOUBLE)" for i, (_, bound) in enumerate(BUCKETS[:-1]))
-    days = f"measure = '{measure}' AND day >= $start::DATE AND day < $end_excl::DATE"
+def _from_counts(measure: str) -> str:
+    """SQL: the tickets per duration bucket from the rollup's counts of ``measure``, which are split at the duration
+    buckets' bounds (data.rollups.span): every bucket present, 0 where none."""
     return f"""
-        WITH edges AS (SELECT i, bound, {rollups.bucket('bound')} AS edge FROM (VALUES {bounds}) t(i, bound)),
-        counts AS (SELECT bucket, sum(n) AS n FROM {rollups.BUCKETS_TABLE} WHERE {days} GROUP BY ALL),
-        edge_values AS (SELECT bucket, value FROM {rollups.VALUES_TABLE} SEMI JOIN (SELECT edge AS bucket FROM edges)
-                        USING (bucket) WHERE {days}),
-        below AS (SELECT i, (SELECT coalesce(sum(n), 0) FROM counts WHERE bucket < edge) + (SELECT count(*) FROM
-                  edge_values WHERE bucket = edge AND value < bound) AS below FROM edges
-                  UNION ALL SELECT {len(BUCKETS) - 1}, (SELECT coalesce(sum(n), 0) FROM counts))
-        SELECT i::INT AS bucket, (below - coalesce(lag(below) OVER (ORDER BY i), 0))::BIGINT AS tickets FROM below
+        SELECT r.i::INT AS bucket, coalesce(n, 0)::BIGINT AS tickets FROM range({len(BUCKETS)}) r(i)
+        LEFT JOIN (SELECT span AS i, sum(n) AS n FROM {rollups.BUCKETS_TABLE} WHERE measure = '{measure}'
+                   AND day >= $start::DATE AND day < $end_excl::DATE GROUP BY ALL) USING (i)
         ORDER BY bucket"""
 
 
