@@ -10,20 +10,14 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from data import rollups
 from metrics import lag_quantiles
-from metrics.query import Filters, dimension_filter, execute, in_view, rollup_current, tickets_cover
-from metrics.registry import LAG_HOURS, LAG_VALID
+from metrics.query import Filters, execute, in_view, plan
+from metrics.registry import FULFILMENT_KNOWN, LAG_HOURS, LAG_VALID
 from settings import Settings
 
-WISMO = "shipping_status"  # the taxonomy's "where is my order" category
 DEFINITION = ("“Where is my order” tickets (category shipping status, by creation week) per 100 orders fulfilled "
               "that week, beside the median hours from order to fulfilment of those orders; weeks start on Monday, "
               "account time zone.")
-FULFILMENT_KNOWN = "EXISTS (SELECT 1 FROM orders WHERE fulfilled_at IS NOT NULL)"
-# a week the helpdesk export does not reach has unknown tickets, not none
-WEEK_COVERED = tickets_cover("timezone('UTC', timezone($tz, greatest(week, $start::DATE)::TIMESTAMP))",
-                             "timezone('UTC', timezone($tz, least(week + INTERVAL 7 DAY, $end_excl::TIMESTAMP)))")
 
 
 def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings) -> pl.DataFrame:
@@ -44,13 +38,13 @@ def wismo_against_lag(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
             SELECT week,
                    CASE WHEN {FULFILMENT_KNOWN} THEN coalesce(fulfilled_orders, 0) END AS fulfilled_orders,
                    lag_hours_median,
-                   CASE WHEN {WEEK_COVERED} THEN coalesce(wismo_tickets, 0) END AS wismo_tickets,
-                   CASE WHEN {WEEK_COVERED} THEN coalesce(tickets, 0) END AS tickets
+                   CASE WHEN tickets IS NOT NULL THEN coalesce(wismo_tickets, 0) END AS wismo_tickets,
+                   tickets
             FROM weeks LEFT JOIN fulfilled USING (week) LEFT JOIN asked USING (week))
         SELECT *, 100.0 * wismo_tickets / nullif(fulfilled_orders, 0) AS wismo_per_100_fulfilled,
                wismo_tickets / nullif(tickets, 0) AS wismo_share
         FROM counted ORDER BY week"""
-    return execute(cur, sql, filters, settings, wismo=WISMO)
+    return execute(cur, sql, filters, settings)
 
 
 def _fulfilled(from_rollup: bool) -> str:
@@ -66,21 +60,10 @@ def _fulfilled(from_rollup: bool) -> str:
             f"AND {LAG_VALID} GROUP BY 1)")
 
 
-# the ticket rollup's parts that count a week's tickets and its where-is-my-order tickets, as ``_asked`` does
-ASKED_PARTS = {"n": "count(*)", "wismo": f"count(*) FILTER (WHERE category = '{WISMO}')"}
-
-
 def _asked(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> str:
-    """SQL: the CTE ``asked``, per week the view's ``tickets`` and ``wismo_tickets`` by creation day; from the ticket
-    rollup's day counts where it is current and holds the view's filters (and still counts them so), where counting
-    them from the tickets' rows read every ticket's category (0.1-0.3 s over two years at ten million tickets)."""
-    filtered = tuple(name for name, values in filters.dimension_values().items() if values)
-    table = rollups.table_for(filtered) if rollup_current(cur, settings) else None
-    if table is None or any(rollups.PARTS.get(part) != sql for part, sql in ASKED_PARTS.items()):
-        return (f"asked AS (SELECT date_trunc('week', created_local_date)::DATE AS week, count(*) AS tickets, "
-                f"count(*) FILTER (WHERE category = $wismo) AS wismo_tickets FROM tickets "
-                f"WHERE {in_view('created_at')} GROUP BY 1)")
-    held = dimension_filter("tickets") if rollups.KEYS_OF[table] else "TRUE"  # a table without keys: no filters
-    return (f"asked AS (SELECT date_trunc('week', day)::DATE AS week, sum(n)::BIGINT AS tickets, "
-            f"sum(wismo)::BIGINT AS wismo_tickets FROM {table} WHERE time_column = 'created_at' "
-            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {held} GROUP BY 1)")
+    """SQL: the CTE ``asked``, per week the view's ``tickets`` and ``wismo_tickets`` by creation day: the KPIs
+    ``tickets_created`` and ``wismo_tickets`` weekly, as metrics.query reads them (from a rollup where one holds the
+    view), NULL in a week no helpdesk export reaches. A where-is-my-order count of tickets not yet categorised is
+    0, as before: the week's tickets are known."""
+    weekly = plan(cur, ["tickets_created", "wismo_tickets"], filters, "week", settings=settings)
+    return f"asked AS (SELECT period AS week, tickets_created AS tickets, wismo_tickets FROM ({weekly}))"

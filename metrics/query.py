@@ -90,15 +90,31 @@ def query(
     """A frame with ``period`` (and ``by_value`` when ``by`` is given) and one column per metric name;
     with ``samples``, also ``<name>_n``: the rows each value rests on (NULL for money and derived metrics).
     The KPIs the ticket rollup serves read it where it is current (``rollup=False``: every KPI from raw rows)."""
+    sql = plan(cur, names, filters, grain, by=by, settings=settings, samples=samples, rollup=rollup)
+    return execute(cur, sql, filters, settings)
+
+
+def plan(
+    cur: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    filters: Filters,
+    grain: str | None = None,
+    *,
+    by: str | None = None,
+    settings: Settings,
+    samples: bool = False,
+    rollup: bool = True,
+) -> str:
+    """The statement :func:`query` runs, with the rollup tables chosen for this warehouse, view and settings: for a
+    caller that reads KPIs inside a larger statement (run it with :func:`execute`)."""
     keys = tuple(d for d, values in filters.dimension_values().items() if values) + ((by,) if by else ())
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
     buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
     lags = rollup and any(lag_quantiles.q_of(BY_NAME[n]) for n in names if n in BY_NAME) \
         and lag_quantiles.current(cur, settings)
-    sql = build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
-                    lag_rollup=lags)
-    return execute(cur, sql, filters, settings)
+    return build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
+                     lag_rollup=lags)
 
 
 def _reads_settings(names: Sequence[str], by: str | None) -> bool:
