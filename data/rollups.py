@@ -37,12 +37,14 @@ without filters: 60k rows at 10M tickets and 40 agents over two years) and ``tic
 created per local day and hour (the arrivals heatmap); the Staffing page's tables per interval (data/slot_rollup.py)
 are kept in the same steps.
 
-Medians by agent or by category (or with a category filter) read bucket counts keyed by that one column
-(:data:`KEYED_BUCKETS`) and the values, which carry both columns to pick one key's. A key's values of one day are
-too few for the fine buckets (per day and agent about 340 tickets over a hundred of them: 10M rows at 10M tickets
-already at two fine buckets each), so these count coarse buckets of :data:`KEYED_WIDTH` fine ones (3.9M rows by
-agent, 0.47M by category, of the four durations the pages break down), and a reader reads every value in the fine
-buckets a wanted coarse one spans: a few percent of a measure's values over two years, in a few row groups.
+Medians by agent, category, channel or priority, or with a filter on one of the last three (the sidebar's: a filter
+is a click), read bucket counts keyed by that one column (:data:`KEYED_BUCKETS`) and the values, which carry those
+columns to pick one key's; with filters on two keys, or a filter beside a breakdown by another key, raw rows. A
+key's values of one day are too few for the fine buckets (per day and agent about 340 tickets over a hundred of
+them: 10M rows at 10M tickets already at two fine buckets each), so these count coarse buckets of
+:data:`KEYED_WIDTH` fine ones (3.9M rows by agent, 0.47M by category, of the four durations the pages break down),
+and a reader reads every value in the fine buckets a wanted coarse one spans: a few percent of a measure's values
+over two years, in a few row groups.
 """
 
 from __future__ import annotations
@@ -108,13 +110,16 @@ PARTS_OF: dict[str, tuple[str, ...]] = {AGENTS_TABLE: ("n", "one_touch_sum", "on
                                                        "reopened_n", "csat_sum", "csat_n", "csat_rated")}
 KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",)}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
-# The bucket counts per key of one breakdown (a median by agent or by category, or a category filter), of the
-# measures the Team and Complaints pages break down (the others' medians by a key read raw rows): a key's
+# The bucket counts per key of one breakdown or filter (a median by agent or by category, or a channel, category
+# or priority filter: 5.5-6.7 s for the Overview tiles' raw medians at 10M with one channel, on a busy machine), of
+# the measures the Overview, Team and Complaints pages show (the others' medians by a key read raw rows): a key's
 # values of a day are too few to spread over the fine buckets (tens of millions of rows at 10M tickets), so they
 # are counted in coarse buckets of KEYED_WIDTH fine ones (:func:`coarse`), and the reader reads every value of the
 # fine buckets a wanted coarse one spans.
 KEYED_BUCKETS: dict[str, str] = {"assignee": "ticket_rollup_buckets_agents",
-                                 "category": "ticket_rollup_buckets_categories"}
+                                 "category": "ticket_rollup_buckets_categories",
+                                 "channel": "ticket_rollup_buckets_channels",
+                                 "priority": "ticket_rollup_buckets_priorities"}
 BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: (key,) for key, table in KEYED_BUCKETS.items()}}
 # 8 at 10M: 2.4M rows by agent, not 3.9M, but two medians by agent read in 1.2x, by category 1.6x the time
 KEYED_WIDTH = 4
@@ -565,13 +570,14 @@ def span(minutes: str) -> str:
 
 def _buckets(where: str, key: str | None = None) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one;
-    given a ``key``, per its value too, in coarse buckets
+    of the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one
+    (the Trends page's duration buckets add them up); given a ``key``, per its value too, in coarse buckets
     (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only. Ordered by measure first (the CREATE's
     ORDER BY 1, 2), so that a reader of one measure skips the others' row groups."""
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else f"bucket, {span('value')} AS span"
+    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
     names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
     measures = f" AND measure IN ({names})" if key else ""
-    return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, count(*) AS n "
+    return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, {span('value')} AS span, "
+            "count(*) AS n "
             f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")

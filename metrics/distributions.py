@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from data import rollups
-from metrics.query import Filters, execute, in_view, rollup_current
+from metrics.query import Filters, bucket_filter, execute, in_view, rollup_current
 from metrics.registry import DURATIONS
 from settings import Settings
 
@@ -42,13 +42,14 @@ def arrivals_by_hour(cur: duckdb.DuckDBPyConnection, filters: Filters, settings:
 def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str, business: bool = False, *,
                      settings: Settings, rollup: bool = True) -> pl.DataFrame:
     """How many tickets fall in each duration bucket, placed in the period as the duration's KPIs are; from the
-    rollup's bucket counts where no filter asks for more (``rollup=False``: from ticket rows)."""
+    rollup's bucket counts where they hold the view's filters (``rollup=False``: from ticket rows)."""
     duration = next((d for d in DURATIONS if d.stem == stem), None)
     if duration is None:
         raise ValueError(f"unknown duration {stem!r}; known: {', '.join(d.stem for d in DURATIONS)}")
     measure = rollups.MEASURE_OF.get((duration.time, rollups.normalised(duration.expression(business))))
-    if rollup and measure and not any(filters.dimension_values().values()) and rollup_current(cur, settings):
-        frame = execute(cur, _from_counts(measure), filters, settings)
+    counts = _counts_for(measure, filters) if rollup and measure else None
+    if measure and counts and rollup_current(cur, settings):
+        frame = execute(cur, _from_counts(measure, counts), filters, settings)
         return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
     # the duration is worked out once per ticket, then bucketed (the business clock is not cheap)
     sql = f"""
@@ -60,13 +61,21 @@ def duration_buckets(cur: duckdb.DuckDBPyConnection, filters: Filters, stem: str
     return frame.with_columns(pl.Series("label", [label for label, _ in BUCKETS]))
 
 
-def _from_counts(measure: str) -> str:
-    """SQL: the tickets per duration bucket from the rollup's counts of ``measure``, which are split at the duration
-    buckets' bounds (data.rollups.span): every bucket present, 0 where none."""
+def _counts_for(measure: str, filters: Filters) -> str | None:
+    """The bucket counts that hold ``measure`` with the view's filters (none, or one key's); None: none do."""
+    table = rollups.buckets_for(tuple(key for key, values in filters.dimension_values().items() if values))
+    keyed = table in rollups.KEYED_BUCKETS.values()
+    return table if table and (not keyed or measure in rollups.KEYED_MEASURES) else None
+
+
+def _from_counts(measure: str, table: str) -> str:
+    """SQL: the tickets per duration bucket from the bucket counts of ``measure`` in ``table`` (with the filters it
+    holds), which are split at the duration buckets' bounds (data.rollups.span): every bucket present, 0 where
+    none."""
     return f"""
         SELECT r.i::INT AS bucket, coalesce(n, 0)::BIGINT AS tickets FROM range({len(BUCKETS)}) r(i)
-        LEFT JOIN (SELECT span AS i, sum(n) AS n FROM {rollups.BUCKETS_TABLE} WHERE measure = '{measure}'
-                   AND day >= $start::DATE AND day < $end_excl::DATE GROUP BY ALL) USING (i)
+        LEFT JOIN (SELECT span AS i, sum(n) AS n FROM {table} WHERE measure = '{measure}'
+                   AND day >= $start::DATE AND day < $end_excl::DATE AND {bucket_filter(table)} GROUP BY ALL) USING (i)
         ORDER BY bucket"""
 
 

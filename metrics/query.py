@@ -521,7 +521,7 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     measure = quantile_of(metrics[0])[0]  # type: ignore[index]
     time = rollups.MEASURES[measure][0]
     width = rollups.BUCKET_WIDTH[table]
-    kept = _filter_on([d for d in DIMENSIONS if d in rollups.BUCKET_KEYS[table]])
+    kept = bucket_filter(table)
     period = f"date_trunc('{grain}', {{}})::DATE" if grain else "$start::DATE"
     keys = "period, by_value" if by else "period"
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
@@ -537,6 +537,12 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     outputs = ", ".join(f"{ranks.interpolated(i)} AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
                         for i, m in enumerate(metrics))
     return f"{ranks.ctes(name, keys, counts, values, qs)},\n{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
+
+
+def bucket_filter(table: str) -> str:
+    """The shared filters bucket counts ``table`` hold (a table chosen by data.rollups.buckets_for, which holds every
+    filter given: the rest are empty)."""
+    return _filter_on([d for d in DIMENSIONS if d in rollups.BUCKET_KEYS[table]])
 
 
 def steps_served(metric: Metric, by: str | None = None) -> bool:

@@ -83,8 +83,9 @@ def _assert_served_equals_raw(wh: Warehouse, settings: Settings, views: list[Fil
     assert rollup_current(cur, settings), "the rollup must be current, else the comparison proves nothing"
     for view in views:
         for grain in (None, *GRAINS):
-            # by agent or category: keyed bucket counts; by channel: raw rows both ways, the frames join up the same
-            for by in (None, "channel", "assignee", "category"):
+            # by a key of the keyed bucket counts (agent, category, channel, priority) from them; by a key beside a
+            # filter on another, raw rows both ways: the frames join up the same
+            for by in (None, "channel", "assignee", "category", "priority"):
                 fast = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True)
                 raw = query(cur, QUANTILES, view, grain, by=by, settings=settings, samples=True, rollup=False)
                 assert_frame_equal(fast, raw, check_exact=True)
@@ -139,9 +140,13 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
     assert query(wh.cursor(), [name], view, settings=new_york, rollup=False)[name].to_list() == [15]
     # by category (none here: one row) too, from the keyed counts and the same values
     assert query(wh.cursor(), [name], view, by="category", settings=new_york)[name].to_list() == [14.5]
-    # with a channel filter (no bucket counts hold one) the tickets are read
-    email = Filters(view.start, view.end, channel=("email",))
-    assert query(wh.cursor(), [name], email, settings=new_york)[name].to_list() == [15]
+    # with one channel or one priority filter, from their keyed counts and the same values; with both (no bucket
+    # counts hold two keys) the tickets are read
+    for one in ({"channel": ("email",)}, {"priority": ("normal", "high")}):
+        assert query(wh.cursor(), [name], Filters(view.start, view.end, **one), settings=new_york)[
+            name].to_list() == [14.5]
+    both = Filters(view.start, view.end, channel=("email",), priority=("normal",))
+    assert query(wh.cursor(), [name], both, settings=new_york)[name].to_list() == [15]
     # the duration buckets add up the counts, split at their bounds: the ticket's 15 minutes is in 15-60 min
     assert duration_buckets(wh.cursor(), view, "first_reply", settings=new_york, rollup=False)[
         "tickets"].to_list() == [0, 1, 0, 0, 0, 0, 0]
@@ -150,6 +155,13 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
                     "AND measure = 'first_reply_minutes' AND span = 1")
     spread = duration_buckets(wh.cursor(), view, "first_reply", settings=new_york)["tickets"].to_list()
     assert spread == [0, 6, 0, 0, 0, 0, 0]
+    # with one channel, from the counts per channel, split at the same bounds
+    with wh.transaction() as cur:
+        cur.execute("UPDATE ticket_rollup_buckets_channels SET n = n + 2 WHERE day = '2024-05-07' "
+                    "AND measure = 'first_reply_minutes' AND span = 1 AND channel = 'email'")
+    email = Filters(view.start, view.end, channel=("email",))
+    assert duration_buckets(wh.cursor(), email, "first_reply", settings=new_york)["tickets"].to_list() == [
+        0, 3, 0, 0, 0, 0, 0]
 
 
 def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehouse, new_york: Settings) -> None:
@@ -158,16 +170,17 @@ def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehou
     first = _import(wh, "many", _tickets(2500, seed=1))
     views = [VIEWS[0], VIEWS[1], Filters(date(2024, 5, 1), date(2024, 5, 31)), Filters(date(2023, 1, 1),
                                                                                          date(2023, 1, 31)),
-             VIEWS[4]]  # one category: its keyed counts
+             *VIEWS[2:7]]  # one key filtered (channels, a category, priorities): its keyed counts; three: raw
     _assert_served_equals_raw(wh, new_york, views)
     again = _tickets(2500, seed=2).head(1200).with_columns(pl.col("updated_at") + timedelta(days=400))
     later = _import(wh, "again", pl.concat([again, _tickets(300, seed=3, prefix="N")], how="diagonal_relaxed"))
-    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
+    keyed = [*views[:3], *VIEWS[3:6]]
+    _assert_served_equals_raw(wh, new_york, keyed)
     undo_import(wh, later)
-    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
+    _assert_served_equals_raw(wh, new_york, keyed)
     categorise(wh, load_taxonomy())
     correct(wh, "desk", "W06-0", "shipping_status")
-    _assert_served_equals_raw(wh, new_york, [*views[:3], VIEWS[4]])
+    _assert_served_equals_raw(wh, new_york, keyed)
     undo_import(wh, first)
     _assert_served_equals_raw(wh, new_york, views[2:3])
     test_the_hand_checked_week(wh, new_york, "week")  # the week's own tickets as they were
