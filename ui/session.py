@@ -119,7 +119,10 @@ def guard(action: str, help: str | None = None) -> dict[str, Any]:
 def cached(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(cursor, *args, **kwargs)``, computed once per version of the data; a ``settings`` parameter of ``fn`` is
     filled in. Every import, undo or correction changes the version, which expires every cached result."""
-    return _results()(warehouse().data_version(), f"{fn.__module__}.{fn.__qualname__}", fn, args, kwargs)
+    # by keyword: Streamlit names each positional argument from the function's signature, worked out again on every
+    # call (five signatures a hit, most of a warm hit's cost)
+    return _results()(version=warehouse().data_version(), name=f"{fn.__module__}.{fn.__qualname__}", _fn=fn,
+                      args=args, kwargs=kwargs)
 
 
 @st.cache_resource(show_spinner=False)
@@ -173,6 +176,15 @@ def row_count(table: str) -> int:
 
 def _row_count(cur: object, table: str) -> int:
     return warehouse().row_count(table)
+
+
+def warehouse_is_empty() -> bool:
+    """No tickets and no orders, as of this data version: a page asks on every run."""
+    return cached(_is_empty)
+
+
+def _is_empty(cur: object) -> bool:
+    return warehouse().is_empty()
 
 
 def has_demo_data() -> bool:
