@@ -6,6 +6,8 @@ opens the warehouse.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import inspect
 import logging
 import re
@@ -59,7 +61,18 @@ def warehouse() -> Warehouse:
     inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
     # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
     log.info("warehouse ready in %.2f s", time.monotonic() - began)
+    _spare_the_collector()
     return wh
+
+
+@functools.cache
+def _spare_the_collector() -> None:
+    """Leave the objects made so far (the modules' functions, classes and tables; pandas too, which the first
+    statement with a parameter imports) out of every later garbage collection. The server runs a full collection
+    after every script run (Streamlit's runner.postScriptGC, which AppTest does not), and walking these 140,000
+    objects took it 0.1-0.4 s of CPU, holding the GIL while the run's last messages waited to be sent. They live as
+    long as the process anyway. Once per process: each freeze also keeps whatever garbage is waiting then."""
+    gc.freeze()
 
 
 def _import_queued(wh: Warehouse, *job: Any) -> list[dict[str, object]]:
