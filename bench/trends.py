@@ -604,10 +604,10 @@ def _floor(page: str, first: date, last: date) -> float:
 
     memo: dict[str, object] = {}
 
-    def constant(version: int, name: str, fn: Callable[..., object], args: tuple, kwargs: dict) -> object:
+    def constant(version: int, name: str, _fn: Callable[..., object], args: tuple, kwargs: dict) -> object:
         key = f"{name}{args!r}{sorted(kwargs.items())!r}"
         if key not in memo:
-            memo[key] = session._compute(version, name, fn, args, kwargs)
+            memo[key] = session._compute(version, name, _fn, args, kwargs)
         return memo[key]
 
     real_results, real_version = session._results, Warehouse.data_version

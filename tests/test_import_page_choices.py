@@ -60,6 +60,8 @@ def test_import_page_mapping_fields_follow_the_kind_and_start_on_guessed_headers
     mapping = load_mappings(Warehouse(app_db))["online-retail-lines"]  # named from the file
     assert mapping["currency"] == "GBP" and mapping["columns"]["sku"] == "StockCode"  # type: ignore[index]
     assert any("online-retail-lines export (saved mapping)" in text.value for text in app.markdown)
+    # the source list is cached per data version, which saving a mapping leaves as it is
+    assert "mapped:online-retail-lines" in app.selectbox(key="import_source").options
 
     app.button(key=next(b.key for b in app.button if b.key and b.key.startswith("import_"))).click().run()
     assert not app.exception

@@ -69,7 +69,7 @@ def test_a_country_without_a_holiday_calendar_is_still_refused_by_name(monkeypat
 
 # Run in a fresh interpreter: this test process has imported them all already.
 _FIRST_START = f"""
-import json, sys, tomllib
+import gc, json, sys, tomllib
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 from data import rollups
@@ -91,7 +91,7 @@ heavy = ("sklearn", "scipy", "holidays", "data.cli", "data.plans", "data.demo", 
          "data.raw_tables")
 print(json.dumps({{"exception": bool(app.exception), "errors": [e.value for e in app.error],
                   "tickets": tiles.get("Tickets created"), "rollup_builds": built,
-                  "loaded": [name for name in heavy if name in sys.modules]}}))
+                  "loaded": [name for name in heavy if name in sys.modules], "frozen": gc.get_freeze_count()}}))
 """
 
 
@@ -122,3 +122,10 @@ def test_a_later_start_does_not_import_the_demo_generator(tmp_path: Path) -> Non
     assert later["tickets"] == first["tickets"]
     assert later["loaded"] == []
     assert later["rollup_builds"] == []  # the first start left it current
+
+
+def test_a_start_leaves_the_imported_modules_out_of_the_collections_after_each_run(tmp_path: Path) -> None:
+    """The server collects garbage after every script run; the objects a start made to stay (the modules, pandas
+    among them) are frozen out of it once the warehouse is open: tens of thousands, not a few."""
+    first, later = _start(tmp_path), _start(tmp_path)
+    assert first["frozen"] > 50_000 and later["frozen"] > 50_000

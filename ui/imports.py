@@ -43,7 +43,14 @@ DATE_ORDERS = {"auto": "decide per source", "DMY": "day first", "MDY": "month fi
 
 
 def source_choices() -> list[str]:
-    return ["auto", *SOURCES, *(f"mapped:{name}" for name in load_mappings(warehouse()))]
+    return ["auto", *SOURCES, *(f"mapped:{name}" for name in _mapping_names(warehouse().data_version()))]
+
+
+@st.cache_data(show_spinner=False)
+def _mapping_names(version: int) -> list[str]:
+    """The saved mappings' names, read once per data version. Saving one leaves the version as it is (a mapping is
+    not data), so ``_save_mapping`` clears this cache; the page is the only place a mapping is saved."""
+    return list(load_mappings(warehouse()))
 
 
 def uploader() -> list[ReceivedFile]:
@@ -402,6 +409,7 @@ def _save_mapping(name: str, mapping: dict[str, object]) -> None:
     except ImportRejected as error:
         st.error(str(error))
         return
+    _mapping_names.clear()
     st.session_state.pop("_plans", None)  # read the files again: this one is now recognised
     st.rerun()
 

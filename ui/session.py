@@ -6,6 +6,8 @@ opens the warehouse.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import inspect
 import logging
 import re
@@ -59,7 +61,18 @@ def warehouse() -> Warehouse:
     inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
     # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
     log.info("warehouse ready in %.2f s", time.monotonic() - began)
+    _spare_the_collector()
     return wh
+
+
+@functools.cache
+def _spare_the_collector() -> None:
+    """Leave the objects made so far (the modules' functions, classes and tables; pandas too, which the first
+    statement with a parameter imports) out of every later garbage collection. The server runs a full collection
+    after every script run (Streamlit's runner.postScriptGC, which AppTest does not), and walking these 140,000
+    objects took it 0.1-0.4 s of CPU, holding the GIL while the run's last messages waited to be sent. They live as
+    long as the process anyway. Once per process: each freeze also keeps whatever garbage is waiting then."""
+    gc.freeze()
 
 
 def _import_queued(wh: Warehouse, *job: Any) -> list[dict[str, object]]:
@@ -119,7 +132,10 @@ def guard(action: str, help: str | None = None) -> dict[str, Any]:
 def cached(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(cursor, *args, **kwargs)``, computed once per version of the data; a ``settings`` parameter of ``fn`` is
     filled in. Every import, undo or correction changes the version, which expires every cached result."""
-    return _results()(warehouse().data_version(), f"{fn.__module__}.{fn.__qualname__}", fn, args, kwargs)
+    # by keyword: Streamlit names each positional argument from the function's signature, worked out again on every
+    # call (five signatures a hit, most of a warm hit's cost)
+    return _results()(version=warehouse().data_version(), name=f"{fn.__module__}.{fn.__qualname__}", _fn=fn,
+                      args=args, kwargs=kwargs)
 
 
 @st.cache_resource(show_spinner=False)
@@ -173,6 +189,15 @@ def row_count(table: str) -> int:
 
 def _row_count(cur: object, table: str) -> int:
     return warehouse().row_count(table)
+
+
+def warehouse_is_empty() -> bool:
+    """No tickets and no orders, as of this data version: a page asks on every run."""
+    return cached(_is_empty)
+
+
+def _is_empty(cur: object) -> bool:
+    return warehouse().is_empty()
 
 
 def has_demo_data() -> bool:

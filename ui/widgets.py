@@ -40,7 +40,7 @@ from ui.session import (
     imports,
     settings,
     url_bound,
-    warehouse,
+    warehouse_is_empty,
 )
 
 BREAKDOWN_LABELS = {"none": "No breakdown", "channel": "Channel", "group_name": "Group", "assignee": "Agent",
@@ -59,7 +59,7 @@ def metric_label(name: str) -> str:
 def demo_notice() -> None:
     """Say plainly when the numbers are the demo store's, and offer to clear them."""
     if not has_demo_data():
-        if warehouse().is_empty():
+        if warehouse_is_empty():
             st.info("The warehouse is empty. Load the demo store on the **Data** page, or import your exports.")
         return
     text, action = st.columns([5, 1], vertical_alignment="center")
