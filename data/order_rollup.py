@@ -10,14 +10,13 @@ technique of the ticket rollup's medians (data/rollups.py), where a median over 
 fulfilled order of the view (0.3-0.4 s per statement at five million orders). Both local days are kept, since the
 fulfilment KPIs place an order by when it was placed and the where-is-my-order chart by when it was fulfilled.
 
-Kept in the transaction of every write: data.rollups ``bump_version``, which every writer calls, calls :func:`keep`
-after the data version moves. A writer that changes orders (import, undo, clearing a source: data/ingest.py) notes
-the local days they were placed on before and after (:func:`note_days`: an order's values are keyed by its placed
-day, so those days hold all it changed); keep works the noted days out again where the rollup was current before
-the write on the same clock, else (a clock change moves every local day) builds it whole, and records it current
-for the new data version and clock (``warehouse_meta`` key ``order_rollup``, with a signature of its definition).
-A reader uses it only while that is the data version and clock (:func:`is_current`): a writer that bumps the
-version another way leaves it unused (slower, never wrong) until the next write or start (:func:`sync`) builds it
+Kept as data/kept.py keeps every such family (:func:`family`), in the transaction of every write: data.rollups
+``bump_version``, which every writer calls. A writer that changes orders (import, undo, clearing a source:
+data/ingest.py) notes the local days they were placed on before and after (:func:`note_days`: an order's values
+are keyed by its placed day, so those days hold all it changed); the noted days are worked out again where the
+rollup was current before the write, else (a clock change moves every local day, and the clock is part of its
+mark) it is built whole. A reader uses it only while its mark is the data version and clock now: a writer that
+bumps the version another way leaves it unused (slower, never wrong) until the next write or start builds it
 whole. Like the order lines' facts (data/line_facts.py), a writer that changes orders must note them: one that did
 not would leave their days as they were (tests/test_order_rollup.py checks every writer that changes orders).
 """
@@ -31,7 +30,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from data.warehouse import Warehouse
+from data import kept
 
 log = logging.getLogger(__name__)
 
@@ -53,50 +52,20 @@ def signature(bucket: Bucket) -> str:
     return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16]
 
 
-def is_current(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> bool:
-    """Whether the rollup holds the orders as they are now, as this code defines it."""
-    row = cur.execute("SELECT max(value) FILTER (WHERE key = $key), max(value) FILTER (WHERE key = 'data_version'), "
-                      "max(value) FILTER (WHERE key = $clock) FROM warehouse_meta",
-                      {"key": META_KEY, "clock": CLOCK_KEY}).fetchone()  # one statement: every reader asks it
-    marked, version, clock = row or (None, None, None)
-    return marked == f"{int(version or 0)}:{signature(bucket)}:{_hashed(clock)}"
-
-
 def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
-    """Remember the placed days (``created_local_date``) of the orders ``rows_sql`` selects, for :func:`keep` to
-    work out again: before a change for the days orders leave, after it for the days they arrive at."""
+    """Remember the placed days (``created_local_date``) of the orders ``rows_sql`` selects, for data.rollups
+    ``bump_version`` to work out again: before a change for the days orders leave, after it for those they reach."""
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
     cur.execute(f"INSERT INTO {_DAYS} SELECT DISTINCT created_local_date FROM ({rows_sql}) "
                 "WHERE created_local_date IS NOT NULL", params or {})
 
 
-def keep(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    """In a writer's transaction, after its data version bump (Warehouse.bump_version adds one): the noted days
-    worked out again where the rollup was current for the version before and the clock it was built on, else the
-    whole rollup (a clock change moves every local day); then marked current for this version. A write that noted
-    no order (tickets only) costs a few statements, not a rebuild."""
-    if _marked(cur) != _state(cur, bucket, _data_version(cur) - 1):
-        rebuild(cur, bucket)
-    else:
-        _refresh_noted(cur, bucket)
-    forget_noted(cur)
-    _mark(cur, bucket)
-
-
-def forget_noted(cur: duckdb.DuckDBPyConnection) -> None:
-    """Drop the days noted in this transaction (kept, or left to a rebuild by a write that leaves the rollup stale)."""
-    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
-
-
-def sync(warehouse: Warehouse, bucket: Bucket) -> bool:
-    """Build the rollup where it is not current (a warehouse from before it), without moving the data version;
-    whether it did."""
-    if warehouse.read_only or is_current(warehouse.cursor(), bucket):
-        return False
-    with warehouse.transaction() as cur:
-        rebuild(cur, bucket)
-        _mark(cur, bucket)
-    return True
+def family(bucket: Bucket) -> kept.Family:
+    """The order rollup as data/kept.py keeps it: its placed days noted, on the clock the warehouse records (a
+    clock change moves every local day: stale, so built whole); a write of tickets only notes no order day."""
+    return kept.Family("orders", META_KEY, signature(bucket), (_DAYS,),
+                       lambda cur: rebuild(cur, bucket),
+                       lambda cur: _refresh_noted(cur, bucket), depends_on=(CLOCK_KEY,), rebuilt_by_everything=False)
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
@@ -111,14 +80,14 @@ def rebuild(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
-    first, last = cur.execute(f"SELECT min(day), max(day) FROM {_DAYS}").fetchone()  # type: ignore[misc]
+    first, last = kept.noted_days(cur, (_DAYS,))
     if first is None:
         return  # no order changed
     # constant bounds first, so that DuckDB skips the row groups outside them; the list of days then picks the rows
     noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
     params = {"first": first, "last": last}
-    for table, source in ((VALUES_TABLE, _values(noted.format(day=DAY_OF["created_day"]), bucket)),
+    placed = noted.format(day=DAY_OF["created_day"])
+    for table, source in ((VALUES_TABLE, _values(placed, bucket)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="created_day")))):
         cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='created_day')}", params)
         cur.execute(f"INSERT INTO {table} {source}", params)
@@ -132,24 +101,3 @@ def _values(where: str, bucket: Bucket) -> str:
 
 def _buckets(where: str) -> str:
     return f"SELECT created_day, fulfilled_day, bucket, count(*) AS n FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL"
-
-
-def _data_version(cur: duckdb.DuckDBPyConnection) -> int:
-    return int(Warehouse.meta_in(cur, "data_version") or 0)
-
-
-def _marked(cur: duckdb.DuckDBPyConnection) -> str | None:
-    return Warehouse.meta_in(cur, META_KEY)
-
-
-def _state(cur: duckdb.DuckDBPyConnection, bucket: Bucket, version: int) -> str:
-    """What the rollup records when it holds the orders of data ``version`` on the clock recorded now."""
-    return f"{version}:{signature(bucket)}:{_hashed(Warehouse.meta_in(cur, CLOCK_KEY))}"
-
-
-def _hashed(clock: str | None) -> str:
-    return hashlib.sha256((clock or "").encode()).hexdigest()[:16]
-
-
-def _mark(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    Warehouse.set_meta(cur, META_KEY, _state(cur, bucket, _data_version(cur)))
