@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from data import kept
+from data import kept, order_sequence
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,30 @@ VALUES_TABLE = "order_lag_values"
 BUCKETS_TABLE = "order_lag_buckets"
 # the day columns of both tables -> the orders' local day they hold (data/clock.py)
 DAY_OF: dict[str, str] = {"created_day": "created_local_date", "fulfilled_day": "fulfilled_local_date"}
+# Per placed local day, fulfilled local day, currency and source: the additive parts of the order KPIs the Orders
+# page's tiles read (metrics/order_parts.py matches the KPIs to them), a few thousand rows where the KPIs scanned
+# every order three times. The source is kept so that "of the exports that record refunds" (a whole-table list of
+# sources) is worked out when a KPI reads the parts, as it is over the orders' rows.
+PARTS_TABLE = "order_day_parts"
+PARTS_KEYS: dict[str, str] = {"created_day": "created_local_date", "fulfilled_day": "fulfilled_local_date",
+                              "currency": "currency", "source": "source"}
+SALES = "gross_sales - coalesce(discounts, 0)"
+ORDER_VALUE = f"coalesce(total, {SALES})"  # what the customer was charged (metrics.registry ORDER_VALUE)
+PARTS: dict[str, str] = {
+    "n": "count(*)",
+    "refunded": "count(*) FILTER (WHERE refunded_amount > 0)",
+    "sales_sum": f"sum({SALES})",
+    "sales_n": f"count({SALES})",
+    "net_sum": f"sum({SALES} - coalesce(refunded_amount, 0))",
+    "refunded_sum": "sum(refunded_amount)",
+    "refunded_charged": f"sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL)",
+}
+# Per placed local day, the orders with a customer counted by the local day of the customer's order before them
+# (``kind`` 'previous') and of the one before that ('second'), NULL for none: how many of a period's orders are a
+# customer's first or second in it depends on the period's first day, which a count of these gives for any day.
+CUSTOMERS_TABLE = "order_day_customers"
+BEFORE: dict[str, str] = {"previous": "customer_previous_local_date",
+                          "second": "customer_second_previous_local_date"}
 META_KEY = "order_rollup"
 CLOCK_KEY = "clock"  # data.clock.META_KEY: the clock the local days were worked out on (data.clock imports our caller)
 _DAYS = "order_rollup_days"  # temp table: the placed days a transaction's writes touched
@@ -48,7 +72,8 @@ Bucket = Callable[[str], str]  # data.rollups.bucket, handed in: data.rollups ca
 
 
 def signature(bucket: Bucket) -> str:
-    declared = [LAG, VALID, VALUES_TABLE, BUCKETS_TABLE, DAY_OF, bucket("v")]
+    declared = [LAG, VALID, VALUES_TABLE, BUCKETS_TABLE, DAY_OF, bucket("v"), PARTS_TABLE, PARTS_KEYS, PARTS,
+                CUSTOMERS_TABLE, BEFORE]
     return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16]
 
 
@@ -63,32 +88,37 @@ def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, o
 def family(bucket: Bucket) -> kept.Family:
     """The order rollup as data/kept.py keeps it: its placed days noted, on the clock the warehouse records (a
     clock change moves every local day: stale, so built whole); a write of tickets only notes no order day."""
-    return kept.Family("orders", META_KEY, signature(bucket), (_DAYS,),
+    return kept.Family("orders", META_KEY, signature(bucket), (_DAYS, order_sequence.RESEQUENCED_DAYS),
                        lambda cur: rebuild(cur, bucket),
                        lambda cur: _refresh_noted(cur, bucket), depends_on=(CLOCK_KEY,), rebuilt_by_everything=False)
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    """Both tables from every order; the values in bucket order, so that a reader of a few buckets skips the other
+    """Every table from every order; the values in bucket order, so that a reader of a few buckets skips the other
     row groups by their min/max (a refresh appends the days it works out again out of that order until the next
     rebuild)."""
-    for table in (VALUES_TABLE, BUCKETS_TABLE):
+    for table in (VALUES_TABLE, BUCKETS_TABLE, PARTS_TABLE, CUSTOMERS_TABLE):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(f"CREATE TABLE {VALUES_TABLE} AS {_values('TRUE', bucket)} ORDER BY bucket, created_day")
     cur.execute(f"CREATE TABLE {BUCKETS_TABLE} AS {_buckets('TRUE')} ORDER BY created_day, fulfilled_day")
+    cur.execute(f"CREATE TABLE {PARTS_TABLE} AS {_parts('TRUE')} ORDER BY created_day")
+    cur.execute(f"CREATE TABLE {CUSTOMERS_TABLE} AS {_customers('TRUE')} ORDER BY created_day")
     log.info("order rollup rebuilt")
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    first, last = kept.noted_days(cur, (_DAYS,))
+    # the placed days of the orders whose customer neighbours changed (data/order_sequence.py), with ours
+    first, last = kept.noted_days(cur, (_DAYS, order_sequence.RESEQUENCED_DAYS))
     if first is None:
         return  # no order changed
     # constant bounds first, so that DuckDB skips the row groups outside them; the list of days then picks the rows
-    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
+    noted = (f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS} UNION ALL "
+             f"SELECT day FROM {order_sequence.RESEQUENCED_DAYS})")
     params = {"first": first, "last": last}
     placed = noted.format(day=DAY_OF["created_day"])
     for table, source in ((VALUES_TABLE, _values(placed, bucket)),
-                          (BUCKETS_TABLE, _buckets(noted.format(day="created_day")))):
+                          (BUCKETS_TABLE, _buckets(noted.format(day="created_day"))),
+                          (PARTS_TABLE, _parts(placed)), (CUSTOMERS_TABLE, _customers(placed))):
         cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='created_day')}", params)
         cur.execute(f"INSERT INTO {table} {source}", params)
 
@@ -101,3 +131,15 @@ def _values(where: str, bucket: Bucket) -> str:
 
 def _buckets(where: str) -> str:
     return f"SELECT created_day, fulfilled_day, bucket, count(*) AS n FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL"
+
+
+def _parts(where: str) -> str:
+    keys = ", ".join(f"{column} AS {name}" for name, column in PARTS_KEYS.items())
+    parts = ", ".join(f"{sql} AS {name}" for name, sql in PARTS.items())
+    return f"SELECT {keys}, {parts} FROM orders WHERE {where} GROUP BY ALL"
+
+
+def _customers(where: str) -> str:
+    return " UNION ALL ".join(
+        f"SELECT created_local_date AS created_day, '{kind}' AS kind, {column} AS before, count(*) AS n FROM orders "
+        f"WHERE customer_key IS NOT NULL AND {where} GROUP BY ALL" for kind, column in BEFORE.items())
