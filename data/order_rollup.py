@@ -1,5 +1,5 @@
 """The order rollup: every fulfilled order's fulfilment lag, kept so that a median or p90 of it reads a few buckets
-of values instead of every order.
+of values instead of every order, and the order KPIs' parts per day.
 
 ``order_lag_values`` holds the lag in hours (:data:`LAG`) of each order with a valid one (:data:`VALID`), with its
 bucket (data.rollups ``bucket``: monotone in the value), the local day it was placed and the local day it was
@@ -9,6 +9,10 @@ between and how many values come before it, then sorts only those buckets' value
 technique of the ticket rollup's medians (data/rollups.py), where a median over the orders' rows sorted every
 fulfilled order of the view (0.3-0.4 s per statement at five million orders). Both local days are kept, since the
 fulfilment KPIs place an order by when it was placed and the where-is-my-order chart by when it was fulfilled.
+
+Beside them, per placed local day: ``order_day_parts`` (:data:`PARTS`, also per fulfilled day, currency and source)
+and ``order_day_customers`` (:data:`BEFORE`), the additive parts of the order KPIs the Orders page's tiles read
+(metrics/order_parts.py), a few thousand and a few hundred thousand rows at five million orders.
 
 Kept as data/kept.py keeps every such family (:func:`family`), in the transaction of every write: data.rollups
 ``bump_version``, which every writer calls. A writer that changes orders (import, undo, clearing a source:
