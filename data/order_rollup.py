@@ -1,5 +1,5 @@
 """The order rollup: every fulfilled order's fulfilment lag, kept so that a median or p90 of it reads a few buckets
-of values instead of every order.
+of values instead of every order, and the order KPIs' parts per day.
 
 ``order_lag_values`` holds the lag in hours (:data:`LAG`) of each order with a valid one (:data:`VALID`), with its
 bucket (data.rollups ``bucket``: monotone in the value), the local day it was placed and the local day it was
@@ -10,14 +10,17 @@ technique of the ticket rollup's medians (data/rollups.py), where a median over 
 fulfilled order of the view (0.3-0.4 s per statement at five million orders). Both local days are kept, since the
 fulfilment KPIs place an order by when it was placed and the where-is-my-order chart by when it was fulfilled.
 
-Kept in the transaction of every write: data.rollups ``bump_version``, which every writer calls, calls :func:`keep`
-after the data version moves. A writer that changes orders (import, undo, clearing a source: data/ingest.py) notes
-the local days they were placed on before and after (:func:`note_days`: an order's values are keyed by its placed
-day, so those days hold all it changed); keep works the noted days out again where the rollup was current before
-the write on the same clock, else (a clock change moves every local day) builds it whole, and records it current
-for the new data version and clock (``warehouse_meta`` key ``order_rollup``, with a signature of its definition).
-A reader uses it only while that is the data version and clock (:func:`is_current`): a writer that bumps the
-version another way leaves it unused (slower, never wrong) until the next write or start (:func:`sync`) builds it
+Beside them, per placed local day: ``order_day_parts`` (:data:`PARTS`, also per fulfilled day, currency and source)
+and ``order_day_customers`` (:data:`BEFORE`), the additive parts of the order KPIs the Orders page's tiles read
+(metrics/order_parts.py), a few thousand and a few hundred thousand rows at five million orders.
+
+Kept as data/kept.py keeps every such family (:func:`family`), in the transaction of every write: data.rollups
+``bump_version``, which every writer calls. A writer that changes orders (import, undo, clearing a source:
+data/ingest.py) notes the local days they were placed on before and after (:func:`note_days`: an order's values
+are keyed by its placed day, so those days hold all it changed); the noted days are worked out again where the
+rollup was current before the write, else (a clock change moves every local day, and the clock is part of its
+mark) it is built whole. A reader uses it only while its mark is the data version and clock now: a writer that
+bumps the version another way leaves it unused (slower, never wrong) until the next write or start builds it
 whole. Like the order lines' facts (data/line_facts.py), a writer that changes orders must note them: one that did
 not would leave their days as they were (tests/test_order_rollup.py checks every writer that changes orders).
 """
@@ -31,7 +34,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from data.warehouse import Warehouse
+from data import kept, order_sequence
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,30 @@ VALUES_TABLE = "order_lag_values"
 BUCKETS_TABLE = "order_lag_buckets"
 # the day columns of both tables -> the orders' local day they hold (data/clock.py)
 DAY_OF: dict[str, str] = {"created_day": "created_local_date", "fulfilled_day": "fulfilled_local_date"}
+# Per placed local day, fulfilled local day, currency and source: the additive parts of the order KPIs the Orders
+# page's tiles read (metrics/order_parts.py matches the KPIs to them), a few thousand rows where the KPIs scanned
+# every order three times. The source is kept so that "of the exports that record refunds" (a whole-table list of
+# sources) is worked out when a KPI reads the parts, as it is over the orders' rows.
+PARTS_TABLE = "order_day_parts"
+PARTS_KEYS: dict[str, str] = {"created_day": "created_local_date", "fulfilled_day": "fulfilled_local_date",
+                              "currency": "currency", "source": "source"}
+SALES = "gross_sales - coalesce(discounts, 0)"
+ORDER_VALUE = f"coalesce(total, {SALES})"  # what the customer was charged (metrics.registry ORDER_VALUE)
+PARTS: dict[str, str] = {
+    "n": "count(*)",
+    "refunded": "count(*) FILTER (WHERE refunded_amount > 0)",
+    "sales_sum": f"sum({SALES})",
+    "sales_n": f"count({SALES})",
+    "net_sum": f"sum({SALES} - coalesce(refunded_amount, 0))",
+    "refunded_sum": "sum(refunded_amount)",
+    "refunded_charged": f"sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL)",
+}
+# Per placed local day, the orders with a customer counted by the local day of the customer's order before them
+# (``kind`` 'previous') and of the one before that ('second'), NULL for none: how many of a period's orders are a
+# customer's first or second in it depends on the period's first day, which a count of these gives for any day.
+CUSTOMERS_TABLE = "order_day_customers"
+BEFORE: dict[str, str] = {"previous": "customer_previous_local_date",
+                          "second": "customer_second_previous_local_date"}
 META_KEY = "order_rollup"
 CLOCK_KEY = "clock"  # data.clock.META_KEY: the clock the local days were worked out on (data.clock imports our caller)
 _DAYS = "order_rollup_days"  # temp table: the placed days a transaction's writes touched
@@ -49,77 +76,53 @@ Bucket = Callable[[str], str]  # data.rollups.bucket, handed in: data.rollups ca
 
 
 def signature(bucket: Bucket) -> str:
-    declared = [LAG, VALID, VALUES_TABLE, BUCKETS_TABLE, DAY_OF, bucket("v")]
+    declared = [LAG, VALID, VALUES_TABLE, BUCKETS_TABLE, DAY_OF, bucket("v"), PARTS_TABLE, PARTS_KEYS, PARTS,
+                CUSTOMERS_TABLE, BEFORE]
     return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16]
 
 
-def is_current(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> bool:
-    """Whether the rollup holds the orders as they are now, as this code defines it."""
-    row = cur.execute("SELECT max(value) FILTER (WHERE key = $key), max(value) FILTER (WHERE key = 'data_version'), "
-                      "max(value) FILTER (WHERE key = $clock) FROM warehouse_meta",
-                      {"key": META_KEY, "clock": CLOCK_KEY}).fetchone()  # one statement: every reader asks it
-    marked, version, clock = row or (None, None, None)
-    return marked == f"{int(version or 0)}:{signature(bucket)}:{_hashed(clock)}"
-
-
 def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
-    """Remember the placed days (``created_local_date``) of the orders ``rows_sql`` selects, for :func:`keep` to
-    work out again: before a change for the days orders leave, after it for the days they arrive at."""
+    """Remember the placed days (``created_local_date``) of the orders ``rows_sql`` selects, for data.rollups
+    ``bump_version`` to work out again: before a change for the days orders leave, after it for those they reach."""
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
     cur.execute(f"INSERT INTO {_DAYS} SELECT DISTINCT created_local_date FROM ({rows_sql}) "
                 "WHERE created_local_date IS NOT NULL", params or {})
 
 
-def keep(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    """In a writer's transaction, after its data version bump (Warehouse.bump_version adds one): the noted days
-    worked out again where the rollup was current for the version before and the clock it was built on, else the
-    whole rollup (a clock change moves every local day); then marked current for this version. A write that noted
-    no order (tickets only) costs a few statements, not a rebuild."""
-    if _marked(cur) != _state(cur, bucket, _data_version(cur) - 1):
-        rebuild(cur, bucket)
-    else:
-        _refresh_noted(cur, bucket)
-    forget_noted(cur)
-    _mark(cur, bucket)
-
-
-def forget_noted(cur: duckdb.DuckDBPyConnection) -> None:
-    """Drop the days noted in this transaction (kept, or left to a rebuild by a write that leaves the rollup stale)."""
-    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
-
-
-def sync(warehouse: Warehouse, bucket: Bucket) -> bool:
-    """Build the rollup where it is not current (a warehouse from before it), without moving the data version;
-    whether it did."""
-    if warehouse.read_only or is_current(warehouse.cursor(), bucket):
-        return False
-    with warehouse.transaction() as cur:
-        rebuild(cur, bucket)
-        _mark(cur, bucket)
-    return True
+def family(bucket: Bucket) -> kept.Family:
+    """The order rollup as data/kept.py keeps it: its placed days noted, on the clock the warehouse records (a
+    clock change moves every local day: stale, so built whole); a write of tickets only notes no order day."""
+    return kept.Family("orders", META_KEY, signature(bucket), (_DAYS, order_sequence.RESEQUENCED_DAYS),
+                       lambda cur: rebuild(cur, bucket),
+                       lambda cur: _refresh_noted(cur, bucket), depends_on=(CLOCK_KEY,), rebuilt_by_everything=False)
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    """Both tables from every order; the values in bucket order, so that a reader of a few buckets skips the other
+    """Every table from every order; the values in bucket order, so that a reader of a few buckets skips the other
     row groups by their min/max (a refresh appends the days it works out again out of that order until the next
     rebuild)."""
-    for table in (VALUES_TABLE, BUCKETS_TABLE):
+    for table in (VALUES_TABLE, BUCKETS_TABLE, PARTS_TABLE, CUSTOMERS_TABLE):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(f"CREATE TABLE {VALUES_TABLE} AS {_values('TRUE', bucket)} ORDER BY bucket, created_day")
     cur.execute(f"CREATE TABLE {BUCKETS_TABLE} AS {_buckets('TRUE')} ORDER BY created_day, fulfilled_day")
+    cur.execute(f"CREATE TABLE {PARTS_TABLE} AS {_parts('TRUE')} ORDER BY created_day")
+    cur.execute(f"CREATE TABLE {CUSTOMERS_TABLE} AS {_customers('TRUE')} ORDER BY created_day")
     log.info("order rollup rebuilt")
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
-    first, last = cur.execute(f"SELECT min(day), max(day) FROM {_DAYS}").fetchone()  # type: ignore[misc]
+    # the placed days of the orders whose customer neighbours changed (data/order_sequence.py), with ours
+    first, last = kept.noted_days(cur, (_DAYS, order_sequence.RESEQUENCED_DAYS))
     if first is None:
         return  # no order changed
     # constant bounds first, so that DuckDB skips the row groups outside them; the list of days then picks the rows
-    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
+    noted = (f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS} UNION ALL "
+             f"SELECT day FROM {order_sequence.RESEQUENCED_DAYS})")
     params = {"first": first, "last": last}
-    for table, source in ((VALUES_TABLE, _values(noted.format(day=DAY_OF["created_day"]), bucket)),
-                          (BUCKETS_TABLE, _buckets(noted.format(day="created_day")))):
+    placed = noted.format(day=DAY_OF["created_day"])
+    for table, source in ((VALUES_TABLE, _values(placed, bucket)),
+                          (BUCKETS_TABLE, _buckets(noted.format(day="created_day"))),
+                          (PARTS_TABLE, _parts(placed)), (CUSTOMERS_TABLE, _customers(placed))):
         cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='created_day')}", params)
         cur.execute(f"INSERT INTO {table} {source}", params)
 
@@ -134,22 +137,13 @@ def _buckets(where: str) -> str:
     return f"SELECT created_day, fulfilled_day, bucket, count(*) AS n FROM {VALUES_TABLE} WHERE {where} GROUP BY ALL"
 
 
-def _data_version(cur: duckdb.DuckDBPyConnection) -> int:
-    return int(Warehouse.meta_in(cur, "data_version") or 0)
+def _parts(where: str) -> str:
+    keys = ", ".join(f"{column} AS {name}" for name, column in PARTS_KEYS.items())
+    parts = ", ".join(f"{sql} AS {name}" for name, sql in PARTS.items())
+    return f"SELECT {keys}, {parts} FROM orders WHERE {where} GROUP BY ALL"
 
 
-def _marked(cur: duckdb.DuckDBPyConnection) -> str | None:
-    return Warehouse.meta_in(cur, META_KEY)
-
-
-def _state(cur: duckdb.DuckDBPyConnection, bucket: Bucket, version: int) -> str:
-    """What the rollup records when it holds the orders of data ``version`` on the clock recorded now."""
-    return f"{version}:{signature(bucket)}:{_hashed(Warehouse.meta_in(cur, CLOCK_KEY))}"
-
-
-def _hashed(clock: str | None) -> str:
-    return hashlib.sha256((clock or "").encode()).hexdigest()[:16]
-
-
-def _mark(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
-    Warehouse.set_meta(cur, META_KEY, _state(cur, bucket, _data_version(cur)))
+def _customers(where: str) -> str:
+    return " UNION ALL ".join(
+        f"SELECT created_local_date AS created_day, '{kind}' AS kind, {column} AS before, count(*) AS n FROM orders "
+        f"WHERE customer_key IS NOT NULL AND {where} GROUP BY ALL" for kind, column in BEFORE.items())

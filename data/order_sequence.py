@@ -26,6 +26,9 @@ from __future__ import annotations
 import duckdb
 
 TOUCHED = "order_customers_touched"  # temp table: the customers a transaction's writes touched
+# temp table: the placed local days of their orders, whose neighbours the order rollup counts (data/order_rollup.py
+# works those days out again with its own noted ones)
+RESEQUENCED_DAYS = "order_resequenced_days"
 STORED_AT: tuple[str, ...] = ("customer_previous_at", "customer_second_previous_at", "kept_previous_at",
                               "kept_next_at")
 KEPT = "CASE WHEN cancelled_at IS NULL THEN created_at END"  # a not cancelled order's time
@@ -69,8 +72,13 @@ def note_customers(cur: duckdb.DuckDBPyConnection, rows: str, params: dict[str, 
 
 
 def refresh(cur: duckdb.DuckDBPyConnection) -> None:
-    """The neighbours of every order of the noted customers worked out again; the notes cleared."""
+    """The neighbours of every order of the noted customers worked out again, and their orders' placed days noted
+    (:data:`RESEQUENCED_DAYS`); the customers' notes cleared."""
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED} (customer_key UBIGINT)")
     if cur.execute(f"SELECT EXISTS (SELECT 1 FROM {TOUCHED})").fetchone()[0]:
-        cur.execute(update(f"customer_key IN (SELECT customer_key FROM {TOUCHED})"))
+        touched = f"customer_key IN (SELECT customer_key FROM {TOUCHED})"
+        cur.execute(update(touched))
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {RESEQUENCED_DAYS} (day DATE)")
+        cur.execute(f"INSERT INTO {RESEQUENCED_DAYS} SELECT DISTINCT created_local_date FROM orders "
+                    f"WHERE {touched} AND created_local_date IS NOT NULL")
     cur.execute(f"DROP TABLE {TOUCHED}")

@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import order_rollup, slot_rollup
+from data import kept, order_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -100,7 +100,7 @@ TIME_COLUMNS: dict[str, str] = {"created_at": "created_local_date", "solved_at":
 # filters alone give a few hundred per day however many tickets there are (bench/rollups.py). A breakdown by group
 # reads raw rows, as the Team page does for its medians anyway.
 KEYS: tuple[str, ...] = ("channel", "category", "priority")
-_DAYS = "rollup_days"  # temp table of the local days a transaction touched
+_DAYS = "rollup_days"  # temp table of the local days a transaction touched (data/kept.py drops it)
 # Per time column, day and assignee: the Team page's breakdown without filters (two rows a day per agent), apart
 # from the keyed table, whose keys times the agents would come close to the tickets again.
 AGENTS_TABLE = "ticket_rollup_agents"
@@ -335,11 +335,9 @@ def _evaluated(sql: str) -> str:
     return _TAG_TEST.sub(r"(len(list_filter(tag_list, lambda tag: list_contains(\1, tag))) > 0)", _bound(sql))
 
 
-def is_current(cur: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the rollup holds the warehouse's data as it is now, with these parts."""
-    row = cur.execute("SELECT max(value) FILTER (WHERE key = $key), max(value) FILTER (WHERE key = 'data_version') "
-                      "FROM warehouse_meta", {"key": META_KEY}).fetchone()
-    return row is not None and row[0] is not None and row[0] == f"{row[1]}:{SIGNATURE}"
+def is_current(cur: duckdb.DuckDBPyConnection, family: kept.Family | None = None) -> bool:
+    """Whether ``family`` (None: the ticket rollup) holds the warehouse's data as it is now, with these parts."""
+    return kept.is_current(cur, family or TICKETS)
 
 
 def note_days(cur: duckdb.DuckDBPyConnection, rows_sql: str, params: dict[str, object] | None = None) -> None:
@@ -370,43 +368,36 @@ def deferred() -> Iterator[None]:
 
 
 def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) -> None:
-    """Bump the data version with the rollup kept current, in the caller's transaction: the noted days worked out
-    again, or the whole rollup where ``everything`` changed or it was not current before this write. Either way
-    on the settings it was built with (:func:`sync` moves it to others). Inside :func:`deferred`, only the bump."""
+    """Bump the data version with every rollup (:data:`FAMILIES`) kept current, in the caller's transaction: the
+    noted days worked out again, or the whole of one where ``everything`` changed or it was not current before this
+    write (data/kept.py). The ticket rollup on the settings it was built with (:func:`sync` moves it to others).
+    Inside :func:`deferred`, only the bump."""
     if _DEFERRED.get():
-        cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
-        order_rollup.forget_noted(cur)
-        Warehouse.bump_version(cur)
-        return
-    if everything or not is_current(cur):
-        rebuild(cur)
+        kept.leave_stale(cur, FAMILIES)
     else:
-        _refresh(cur)
-    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
-    Warehouse.bump_version(cur)
-    _mark(cur)
-    order_rollup.keep(cur, bucket)  # the fulfilment lag's values (data/order_rollup.py), kept in the same step
+        kept.keep(cur, FAMILIES, everything=everything)
 
 
 def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
-    """Build the rollup where it is not current (a warehouse from before it, or one a writer left stale) or, given
-    ``settings``, was built with other setting values, without changing the data version: the data did not change.
-    Whether it did; a read-only warehouse reads raw rows (and the KPIs that read a setting do, while it differs)."""
+    """Build every rollup that is not current (a warehouse from before it, or one a writer left stale) and, given
+    ``settings``, the ticket rollup's parts where it was built with other setting values, without changing the data
+    version: the data did not change. Whether it did; a read-only warehouse reads raw rows (and the KPIs that read
+    a setting do, while it differs)."""
     wanted = None if settings is None else _as_text(setting_params(settings))
-    order_rollup.sync(warehouse, bucket)  # its own currency: the fulfilment lag's values
     cur = warehouse.cursor()
-    if warehouse.read_only or (is_current(cur) and wanted in (None, Warehouse.meta_in(cur, SETTINGS_KEY))):
+    stale = [family for family in FAMILIES if not kept.is_current(cur, family)]
+    moved = wanted not in (None, Warehouse.meta_in(cur, SETTINGS_KEY))
+    if warehouse.read_only or not (stale or moved):
         return False
     with warehouse.transaction() as cur:
-        rebuild(cur, wanted, values=not is_current(cur))  # current: only the settings moved, which no value reads
-        _mark(cur)
+        if moved:
+            Warehouse.set_meta(cur, SETTINGS_KEY, wanted)  # type: ignore[arg-type]  # what a rebuild reads
+        for family in stale:
+            family.rebuild(cur)
+            kept.mark(cur, family)
+        if moved and TICKETS not in stale:
+            rebuild(cur, values=False)  # only the settings moved, which no value reads
     return True
-
-
-def _mark(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": META_KEY})
-    cur.execute("INSERT INTO warehouse_meta SELECT $key, value || ':' || $signature FROM warehouse_meta "
-                "WHERE key = 'data_version'", {"key": META_KEY, "signature": SIGNATURE})
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
@@ -440,8 +431,7 @@ def _refresh(cur: duckdb.DuckDBPyConnection) -> None:
     column changed, a ticket of theirs on any day may count otherwise (a rate's sample): all of it. Where the newest
     moment in the data moved, so did which open tickets are past their SLA target: the days of those created
     within the longest target of it too."""
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_DAYS} (day DATE)")
-    if cur.execute(f"SELECT count(*) FROM {_DAYS}").fetchone() == (0,):
+    if kept.noted_days(cur, (_DAYS,))[0] is None:
         return  # no ticket changed: neither a part nor a whole-table value did
     facts, recorded = _fact_values(cur), json.loads(Warehouse.meta_in(cur, FACTS_KEY) or "{}")
     if {k: v for k, v in facts.items() if k != _AS_OF} != {k: v for k, v in recorded.items() if k != _AS_OF}:
@@ -581,3 +571,10 @@ def _buckets(where: str, key: str | None = None) -> str:
     return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, {span('value')} AS span, "
             "count(*) AS n "
             f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")
+
+
+# What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup.
+# (called by name, so that a test or bench that swaps rebuild or _refresh for a counting one counts these calls too)
+TICKETS = kept.Family("tickets", META_KEY, SIGNATURE, (_DAYS,), lambda cur: rebuild(cur), lambda cur: _refresh(cur))
+ORDERS = order_rollup.family(bucket)
+FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS)

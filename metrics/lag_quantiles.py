@@ -9,9 +9,8 @@ import re
 
 import duckdb
 
-from data import order_rollup
+from data import order_rollup, rollups
 from data.clock import Clock, recorded
-from data.rollups import bucket
 from metrics import ranks
 from metrics.registry import Metric
 from settings import Settings
@@ -22,7 +21,7 @@ LAG = f"CASE WHEN {order_rollup.VALID} THEN {order_rollup.LAG} END"
 
 def current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """The rollup holds the orders as they are now, on the settings' clock (its days are local days)."""
-    return order_rollup.is_current(cur, bucket) and recorded(cur) == Clock.of(settings).recorded
+    return rollups.is_current(cur, rollups.ORDERS) and recorded(cur) == Clock.of(settings).recorded
 
 
 def quantile_ctes(name: str, day: str, period: str, quantiles: dict[str, float]) -> str:

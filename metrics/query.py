@@ -18,7 +18,7 @@ import polars as pl
 
 from data import rollups
 from data.clock import Clock, local_time, recorded, with_clock
-from metrics import facts, lag_quantiles, ranks
+from metrics import facts, lag_quantiles, order_parts, ranks
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
@@ -111,7 +111,7 @@ def plan(
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
     buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
-    lags = rollup and any(lag_quantiles.q_of(BY_NAME[n]) for n in names if n in BY_NAME) \
+    lags = rollup and any(_from_order_rollup(BY_NAME[n]) for n in names if n in BY_NAME) \
         and lag_quantiles.current(cur, settings)
     return build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
                      lag_rollup=lags)
@@ -184,7 +184,8 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ``with_settings``: its parts that read a setting hold the settings the statement will be given, so the KPIs
     that read them may come from it too; ``buckets`` names the bucket counts that hold those filters and the
     breakdown, to read medians and percentiles from (by default those with the rollup table's keys);
-    ``lag_rollup``: the fulfilment lag's medians and percentiles from the order rollup (metrics/lag_quantiles.py)."""
+    ``lag_rollup``: the order rollup is current, so the fulfilment lag's medians and percentiles
+    (metrics/lag_quantiles.py) and the order KPIs its day tables give (metrics/order_parts.py) come from it."""
     if grain is not None and grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     if by is not None and by not in BREAKDOWNS:
@@ -209,8 +210,12 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     def from_lags(metric: Metric) -> bool:
         return lag_rollup and lag_quantiles.q_of(metric) is not None
 
+    def from_order_parts(metric: Metric) -> bool:
+        return lag_rollup and order_parts.served(metric) is not None
+
     def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
-        return (*_group_key(metric), from_rollup(metric), measure(metric) or ("lag" if from_lags(metric) else ""))
+        order_rollup = "lag" if from_lags(metric) else "parts" if from_order_parts(metric) else ""
+        return (*_group_key(metric), from_rollup(metric), measure(metric) or order_rollup)
 
     stored = sorted((m for m in needed if m.table != DERIVED), key=group_key)
     groups = [list(g) for _, g in groupby(stored, key=group_key)]
@@ -218,6 +223,7 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
              else lag_quantiles.kpi_cte(f"g{i}", group, grain, samples) if from_lags(group[0])
+             else order_parts.kpi_cte(f"g{i}", group, grain, samples) if from_order_parts(group[0])
              else _quantile_ctes(f"g{i}", buckets, group, grain, by, samples) if buckets and measure(group[0])
              else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
              if rollup and steps_served(group[0], by)
@@ -234,6 +240,11 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
         + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {cover}{base} FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
+
+
+def _from_order_rollup(metric: Metric) -> bool:
+    """Whether the order rollup gives ``metric`` (where it is current)."""
+    return lag_quantiles.q_of(metric) is not None or order_parts.served(metric) is not None
 
 
 def _unknown(name: str) -> Metric:

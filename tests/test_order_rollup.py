@@ -18,7 +18,6 @@ from polars.testing import assert_frame_equal
 
 from data import clock, order_rollup, rollups
 from data.ingest import Batch, clear_source, import_batch, undo_import
-from data.rollups import bucket
 from data.warehouse import Warehouse
 from metrics import lag_quantiles
 from metrics.fulfilment import wismo_against_lag
@@ -171,7 +170,25 @@ def test_a_rollup_a_writer_left_behind_is_not_read(wh: Warehouse, new_york: Sett
     assert not lag_quantiles.current(cur, new_york)
     view = Filters(date(2024, 3, 4), date(2024, 3, 10))
     assert query(cur, LAGS, view, settings=new_york)["fulfilment_lag_hours_median"][0] == 4.0  # the orders' own
-    assert order_rollup.sync(wh, bucket)  # built whole on the next start
+    assert rollups.sync(wh)  # built whole on the next start
+    assert_served_equals_raw(wh, new_york)
+
+
+def test_a_version_moved_by_several_writes_without_it_leaves_the_rollup_unused_then_rebuilt(
+        wh: Warehouse, new_york: Settings) -> None:
+    with wh.transaction() as cur:  # orders changed and the version moved by two, the rollup not kept
+        cur.execute("UPDATE orders SET fulfilled_at = created_at + INTERVAL 7 HOUR WHERE order_id = 'B'")
+        Warehouse.bump_version(cur)
+        Warehouse.bump_version(cur)
+    cur = wh.cursor()
+    assert not lag_quantiles.current(cur, new_york)
+    view = Filters(date(2024, 3, 4), date(2024, 3, 10))
+    # the valid lags are now 2 (D), 4 (G), 7 (B), 10 (A), 30 (C): the orders' own median, not the rollup's 4
+    assert query(cur, LAGS, view, settings=new_york)["fulfilment_lag_hours_median"][0] == 7.0
+    tickets = pl.DataFrame({"ticket_id": ["t1"], "created_at": [D(2024, 3, 5)]}).with_columns(source=pl.lit("desk"))
+    import_batch(wh, Batch("t.csv", "sha-t", "desk", "tickets", {"tickets": tickets}))  # notes no order day
+    assert lag_quantiles.current(wh.cursor(), new_york)  # built whole: it was not current before that write
+    assert query(wh.cursor(), LAGS, view, settings=new_york)["fulfilment_lag_hours_median"][0] == 7.0
     assert_served_equals_raw(wh, new_york)
 
 

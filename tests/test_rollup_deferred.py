@@ -41,13 +41,13 @@ def test_deferred_writes_leave_the_rollups_unread_and_one_sync_builds_what_kept_
     with rollups.deferred():
         _write_everything(deferred)
     cur = deferred.cursor()
-    assert not rollup_current(cur, new_york) and not order_rollup.is_current(cur, rollups.bucket)
+    assert not rollup_current(cur, new_york) and not rollups.is_current(cur, rollups.ORDERS)
     view = VIEWS[0]
     raw = query(cur, ["tickets_created", "first_reply_minutes_median"], view, settings=new_york, rollup=False)
     assert_frame_equal(query(cur, ["tickets_created", "first_reply_minutes_median"], view, settings=new_york), raw)
 
     assert rollups.sync(deferred, new_york)
-    assert rollup_current(deferred.cursor(), new_york) and order_rollup.is_current(deferred.cursor(), rollups.bucket)
+    assert rollup_current(deferred.cursor(), new_york) and rollups.is_current(deferred.cursor(), rollups.ORDERS)
     assert deferred.data_version() == kept.data_version()  # every write still bumped it
     for table in ROLLUP_TABLES:
         # sums of durations may add in another order after a refresh than in a build
@@ -64,7 +64,7 @@ def test_a_write_after_the_block_keeps_the_rollups_again(new_york: Settings) -> 
     assert not rollup_current(wh.cursor(), new_york)
     _import(wh, "orders", {"orders": _orders()})
     cur = wh.cursor()
-    assert rollup_current(cur, new_york) and order_rollup.is_current(cur, rollups.bucket)
+    assert rollup_current(cur, new_york) and rollups.is_current(cur, rollups.ORDERS)
     whole = Filters(VIEWS[0].start, VIEWS[0].end)
     assert_frame_equal(query(cur, ["tickets_created", "tickets_solved"], whole, "week", settings=new_york),
                        query(cur, ["tickets_created", "tickets_solved"], whole, "week", settings=new_york,

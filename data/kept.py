@@ -1,0 +1,97 @@
+"""One way to keep the tables writers keep current (the ticket rollup, the order rollup): a declared :class:`Family`.
+
+Every writer calls data.rollups ``bump_version`` in its transaction; for each family it asks, before the data
+version moves, whether the family held the data as it was (:func:`is_current`), then works out again only the days
+the writer noted where it did, or builds it whole where it did not (or the write changed everything it reads);
+then the version moves and each family is marked current for it (``warehouse_meta`` key ``family.meta_key``:
+"data_version:signature", with a hash of each meta value its rows depend on, such as the clock its local days were
+worked out on). A reader uses a family only while its mark is the warehouse's state now, so a write that moves the
+version without keeping it leaves the family unused (slower, never wrong), by one or by many versions alike, until
+the next kept write or start builds it whole. A family's noted days live in a temp table of the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from data.warehouse import Warehouse
+
+Step = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    meta_key: str  # where its mark is recorded
+    signature: str  # a hash of its definition: a change in the code builds it again
+    noted: tuple[str, ...]  # the temp tables of the days a transaction's writes touched (``day DATE``)
+    rebuild: Step  # every table of it from every row
+    refresh_noted: Step  # the noted days' rows worked out again (nothing noted: nothing to do)
+    depends_on: tuple[str, ...] = ()  # meta keys whose values its rows read (the clock): a change leaves it stale
+    rebuilt_by_everything: bool = True  # whether a write that says it changed everything builds it whole
+
+
+def is_current(cur: duckdb.DuckDBPyConnection, family: Family) -> bool:
+    """Whether ``family`` holds the warehouse's data as it is now, as this code defines it (one statement: every
+    reader asks it)."""
+    keys = ("data_version", *family.depends_on)
+    picks = ", ".join(f"max(value) FILTER (WHERE key = ${name})" for name in ("mark", *_names(keys)))
+    params = {"mark": family.meta_key, **dict(zip(_names(keys), keys, strict=True))}
+    row = cur.execute(f"SELECT {picks} FROM warehouse_meta", params).fetchone()
+    marked, *values = row or (None,) * (len(keys) + 1)
+    return marked is not None and marked == _state(family, values)
+
+
+def keep(cur: duckdb.DuckDBPyConnection, families: tuple[Family, ...], *, everything: bool) -> None:
+    """Bump the data version with every family kept current, in the caller's transaction (see the module)."""
+    current = [is_current(cur, family) for family in families]  # before the version moves
+    for family, was_current in zip(families, current, strict=True):
+        if not was_current or (everything and family.rebuilt_by_everything):
+            family.rebuild(cur)
+        else:
+            family.refresh_noted(cur)
+        forget_noted(cur, family)
+    Warehouse.bump_version(cur)
+    for family in families:
+        mark(cur, family)
+
+
+def leave_stale(cur: duckdb.DuckDBPyConnection, families: tuple[Family, ...]) -> None:
+    """Bump the data version and keep no family: every mark then differs from the version (read raw rows)."""
+    for family in families:
+        forget_noted(cur, family)
+    Warehouse.bump_version(cur)
+
+
+def forget_noted(cur: duckdb.DuckDBPyConnection, family: Family) -> None:
+    for table in family.noted:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def mark(cur: duckdb.DuckDBPyConnection, family: Family) -> None:
+    """Record ``family`` current for the data version and the meta values it depends on as they are now."""
+    keys = ("data_version", *family.depends_on)
+    Warehouse.set_meta(cur, family.meta_key, _state(family, [Warehouse.meta_in(cur, key) for key in keys]))
+
+
+def noted_days(cur: duckdb.DuckDBPyConnection, noted: tuple[str, ...]) -> tuple[object, object]:
+    """The first and last day in a family's ``noted`` tables (None, None: none), made where no write noted any."""
+    for table in noted:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (day DATE)")
+    days = " UNION ALL ".join(f"SELECT day FROM {table}" for table in noted)
+    return cur.execute(f"SELECT min(day), max(day) FROM ({days})").fetchone()  # type: ignore[return-value]
+
+
+def _names(keys: tuple[str, ...]) -> list[str]:
+    return [f"key_{number}" for number in range(len(keys))]
+
+
+def _state(family: Family, values: list[str | None]) -> str:
+    """What the mark holds for the data version ``values[0]`` and the depended-on meta values after it."""
+    version, *depended = values
+    hashed = "".join(f":{hashlib.sha256((value or '').encode()).hexdigest()[:16]}" for value in depended)
+    return f"{int(version or 0)}:{family.signature}{hashed}"
