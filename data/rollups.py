@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import order_rollup, slot_rollup
+from data import contact_rollup, order_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -377,10 +377,11 @@ def bump_version(cur: duckdb.DuckDBPyConnection, *, everything: bool = False) ->
         rebuild(cur)
     else:
         _refresh(cur)
-    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
     Warehouse.bump_version(cur)
     _mark(cur)
     order_rollup.keep(cur, bucket)  # the fulfilment lag's values (data/order_rollup.py), kept in the same step
+    contact_rollup.keep(cur, _DAYS, everything)  # tickets per order value (data/contact_rollup.py): the same days
+    cur.execute(f"DROP TABLE IF EXISTS {_DAYS}")
 
 
 def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
@@ -389,6 +390,7 @@ def sync(warehouse: Warehouse, settings: Settings | None = None) -> bool:
     Whether it did; a read-only warehouse reads raw rows (and the KPIs that read a setting do, while it differs)."""
     wanted = None if settings is None else _as_text(setting_params(settings))
     order_rollup.sync(warehouse, bucket)  # its own currency: the fulfilment lag's values
+    contact_rollup.sync(warehouse)  # and the tickets per order value
     cur = warehouse.cursor()
     if warehouse.read_only or (is_current(cur) and wanted in (None, Warehouse.meta_in(cur, SETTINGS_KEY))):
         return False
