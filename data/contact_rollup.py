@@ -47,6 +47,10 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "sales_channel": ("orders", None),
 }
 
+# Beside them, every ticket by how it was linked (data/linking.py: order_link; 'none': no order found), as the
+# dimension LINKED_BY: the Orders page's "how tickets reach orders" (metrics.orders_links link_shares).
+LINKED_BY = "order_link"
+
 
 def reaches(ticket: str, order: str) -> str:
     """metrics.query ``ticket_reaches_order``, which the raw query joins by (tests/test_contact_rollup.py)."""
@@ -73,7 +77,10 @@ def _counts(where: str) -> str:
         reached AS (SELECT DISTINCT g.day, g.order_source, g.linked_order_id, g.order_id, g.tickets, v.dimension,
                            v.value
                     FROM groups g JOIN ({_VALUED}) v ON {reaches('g', 'v')})
-        SELECT day, dimension, value, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL"""
+        SELECT day, dimension, value, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
+        UNION ALL
+        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), count(*) FROM tickets
+        WHERE {where} GROUP BY ALL"""
 
 
 # Every order's and line's values a row may count by (a sum of hashes: any change of a value, an order or a line

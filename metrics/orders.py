@@ -37,7 +37,7 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     # an order counts once per value: its one row, or its first line with the value (flagged on the line)
     first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
     counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
-    served = rollup and _rollup_serves(cur, filters, settings)
+    served = rollup and contact_rollup_serves(cur, filters, settings)
     asked = _asked_from_rollup() if served else _asked(dimension, table, first)
     sql = f"""
         WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
@@ -50,7 +50,7 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     return execute(cur, sql, filters, settings, dimension=dimension)
 
 
-def _rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
+def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
     """The contact rollup has no ticket filters (channel, category, priority) and local days of its own clock."""
     unfiltered = not any(filters.dimension_values().values())
     return unfiltered and contact_rollup.is_current(cur) and recorded(cur) == Clock.of(settings).recorded

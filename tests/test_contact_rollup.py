@@ -21,7 +21,7 @@ from data import clock, contact_rollup, rollups
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.linking import link
 from data.warehouse import Warehouse
-from metrics import orders
+from metrics import orders, orders_links
 from metrics import query as mq
 from settings import Settings
 from tests.conftest import on_clock
@@ -77,10 +77,12 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
     held = cur.execute(f"SELECT * FROM {contact_rollup.TABLE} ORDER BY ALL").pl()
     assert_frame_equal(held, cur.execute(f"{contact_rollup._counts('TRUE')} ORDER BY ALL").pl())
     for view in VIEWS:  # and the page's numbers from it: every dimension over the whole data, SKUs over parts
-        assert orders._rollup_serves(cur, view, settings)
+        assert orders.contact_rollup_serves(cur, view, settings)
         for dimension in contact_rollup.DIMENSIONS if view == VIEWS[0] else ("sku",):
             served = orders.contact_rate_by(cur, view, dimension, settings)
             assert_frame_equal(served, orders.contact_rate_by(cur, view, dimension, settings, rollup=False))
+        shares = orders_links.link_shares(cur, view, settings)
+        assert_frame_equal(shares, orders_links.link_shares(cur, view, settings, rollup=False))
 
 
 def test_the_rollup_joins_tickets_to_orders_as_the_metrics_do() -> None:
@@ -144,7 +146,7 @@ def test_served_counts_as_polars_does_from_the_rows(new_york: Settings) -> None:
     assert cur.execute("SELECT count(DISTINCT order_link) FROM tickets").fetchone()[0] == 2  # number, customer
     columns = ["value", "orders", "tickets", "per_100"]
     for view in (VIEWS[0], VIEWS[2]):  # days with orders
-        assert orders._rollup_serves(cur, view, new_york)
+        assert orders.contact_rollup_serves(cur, view, new_york)
         for dimension in ("sku", "vendor", "shipping_method"):
             found = orders.contact_rate_by(cur, view, dimension, new_york).select(columns)
             wanted = expected(cur, view, dimension).select(columns)
@@ -179,7 +181,7 @@ def test_a_week_worked_out_by_hand(new_york: Settings) -> None:
         rollups.bump_version(cur)
     cur = wh.cursor()
     week = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
-    assert orders._rollup_serves(cur, week, new_york)
+    assert orders.contact_rollup_serves(cur, week, new_york)
     found = orders.contact_rate_by(cur, week, "sku", new_york).select("value", "orders", "tickets").rows()
     assert sorted(found) == [("A", 2, 2), ("B", 2, 3)]
 
@@ -195,7 +197,7 @@ def test_a_rollup_a_writer_left_behind_is_not_read(new_york: Settings) -> None:
         cur.execute("UPDATE tickets SET order_id = '3' WHERE order_id IS NULL")  # a write that does not keep it
         Warehouse.bump_version(cur)
     cur = wh.cursor()
-    assert not contact_rollup.is_current(cur) and not orders._rollup_serves(cur, view, new_york)
+    assert not contact_rollup.is_current(cur) and not orders.contact_rollup_serves(cur, view, new_york)
     after = orders.contact_rate_by(cur, view, "sku", new_york)
     assert_frame_equal(after, orders.contact_rate_by(cur, view, "sku", new_york, rollup=False))
     assert after["tickets"].sum() > before["tickets"].sum()  # the rows' own counts
