@@ -179,3 +179,32 @@ def orders(rows: int, seed: int = 11) -> dict[str, pl.DataFrame]:
         "currency": currency[order],
     }).with_columns(source=pl.lit("bench-shop"), product_name=pl.col("sku"))
     return {"orders": frame, "order_lines": lines}
+
+
+LINKED = 0.4  # of tickets about an order, as a store's helpdesk has them
+BY_NUMBER = 0.75  # of those, the order number in the ticket's own column; the others found by their customer alone
+LINK_DAYS = 14  # an order a ticket is about was placed at most this long before it (within the linking window)
+
+
+def about_orders(created: np.ndarray, orders: pl.DataFrame, seed: int = 13) -> pl.DataFrame:
+    """For tickets created at ``created`` (naive UTC), the columns a helpdesk export gives about their orders
+    (``order_id``, ``customer_key``), for data/linking.py to link after the import as it would a store's. ``orders``
+    as :func:`orders` makes them, sorted by ``created_at``. LINKED of the tickets are about an order placed up to
+    LINK_DAYS before them and come from its customer; BY_NUMBER of those name it in their order-number column, the
+    others are linked by their customer (to that customer's newest order in the window); every other ticket comes
+    from someone who never ordered. A pure function of its inputs: bench/trends.py applies it to a kept warehouse's
+    rows to link one made before it."""
+    rng = np.random.default_rng(seed)
+    rows = len(created)
+    placed = orders["created_at"].to_numpy()
+    asked_about = created - (rng.integers(0, LINK_DAYS * 86_400, rows) * 1_000_000).astype("timedelta64[us]")
+    index = np.searchsorted(placed, asked_about, side="right") - 1  # the newest order placed by then
+    linked = (rng.random(rows) < LINKED) & (index >= 0)
+    named = linked & (rng.random(rows) < BY_NUMBER)
+    index = np.maximum(index, 0)
+    buyers = orders["customer_key"].to_numpy().astype(np.uint64)
+    strangers = buyers.max() + np.uint64(1) + rng.integers(0, max(rows, 1), rows).astype(np.uint64)
+    return pl.DataFrame({
+        "order_id": orders["order_id"].gather(pl.Series(index)).set(pl.Series(~named), None),
+        "customer_key": pl.Series(np.where(linked, buyers[index], strangers)),
+    })

@@ -1,4 +1,4 @@
-"""One way to keep the tables writers keep current (the ticket rollup, the order rollup): a declared :class:`Family`.
+"""One way to keep the tables writers keep current (the ticket, order and contact rollups): a declared :class:`Family`.
 
 Every writer calls data.rollups ``bump_version`` in its transaction; for each family it asks, before the data
 version moves, whether the family held the data as it was (:func:`is_current`), then works out again only the days
@@ -33,6 +33,11 @@ class Family:
     refresh_noted: Step  # the noted days' rows worked out again (nothing noted: nothing to do)
     depends_on: tuple[str, ...] = ()  # meta keys whose values its rows read (the clock): a change leaves it stale
     rebuilt_by_everything: bool = True  # whether a write that says it changed everything builds it whole
+    # Rows it reads that no writer notes by day (the orders' values, for tickets of any day that name them): a
+    # value of them worked out at every write (``fingerprint``, recorded at ``fingerprint_key``); where it moved,
+    # the family is built whole. Readers do not ask it: a write either keeps the family or leaves it stale.
+    fingerprint: Callable[[duckdb.DuckDBPyConnection], str] | None = None
+    fingerprint_key: str = ""
 
 
 def is_current(cur: duckdb.DuckDBPyConnection, family: Family) -> bool:
@@ -49,15 +54,18 @@ def is_current(cur: duckdb.DuckDBPyConnection, family: Family) -> bool:
 def keep(cur: duckdb.DuckDBPyConnection, families: tuple[Family, ...], *, everything: bool) -> None:
     """Bump the data version with every family kept current, in the caller's transaction (see the module)."""
     current = [is_current(cur, family) for family in families]  # before the version moves
+    prints = {family.name: family.fingerprint(cur) for family in families if family.fingerprint}
     for family, was_current in zip(families, current, strict=True):
-        if not was_current or (everything and family.rebuilt_by_everything):
+        moved = family.name in prints and Warehouse.meta_in(cur, family.fingerprint_key) != prints[family.name]
+        if not was_current or moved or (everything and family.rebuilt_by_everything):
             family.rebuild(cur)
         else:
             family.refresh_noted(cur)
+    for family in families:  # after every family: two may read the same noted days
         forget_noted(cur, family)
     Warehouse.bump_version(cur)
     for family in families:
-        mark(cur, family)
+        mark(cur, family, prints.get(family.name))
 
 
 def leave_stale(cur: duckdb.DuckDBPyConnection, families: tuple[Family, ...]) -> None:
@@ -72,10 +80,13 @@ def forget_noted(cur: duckdb.DuckDBPyConnection, family: Family) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def mark(cur: duckdb.DuckDBPyConnection, family: Family) -> None:
-    """Record ``family`` current for the data version and the meta values it depends on as they are now."""
+def mark(cur: duckdb.DuckDBPyConnection, family: Family, fingerprint: str | None = None) -> None:
+    """Record ``family`` current for the data version and the meta values it depends on as they are now (and its
+    ``fingerprint`` as it is now, worked out here unless given)."""
     keys = ("data_version", *family.depends_on)
     Warehouse.set_meta(cur, family.meta_key, _state(family, [Warehouse.meta_in(cur, key) for key in keys]))
+    if family.fingerprint:
+        Warehouse.set_meta(cur, family.fingerprint_key, fingerprint or family.fingerprint(cur))
 
 
 def noted_days(cur: duckdb.DuckDBPyConnection, noted: tuple[str, ...]) -> tuple[object, object]:

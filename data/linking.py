@@ -101,10 +101,14 @@ def link(warehouse: Warehouse, window_days: int | None = None) -> Linked:
         # without orders no rule finds one: a helpdesk alone skips reading every ticket's text (1 s a million)
         found = _LINKS if cur.execute("SELECT EXISTS (SELECT 1 FROM orders)").fetchone()[0] else _NO_LINKS
         cur.execute("CREATE OR REPLACE TEMP TABLE ticket_links AS " + found, {"window_days": window})
-        # the tickets whose link comes or goes: the days of the rollup's share of linked tickets that change
+        # the tickets whose link comes, goes, moves to another shop's order of the same number or is found by
+        # another rule: the days of the rollup's share of linked tickets, and of the tickets per order value and
+        # per link rule (data/contact_rollup.py), that change
         rollups.note_days(cur, "SELECT t.created_local_date, t.solved_local_date FROM tickets t LEFT JOIN "
                                "ticket_links l ON t.source = l.source AND t.ticket_id = l.ticket_id "
-                               "WHERE t.linked_order_id IS DISTINCT FROM l.linked_order_id")
+                               "WHERE t.linked_order_id IS DISTINCT FROM l.linked_order_id "
+                               "OR t.order_source IS DISTINCT FROM l.order_source "
+                               "OR t.order_link IS DISTINCT FROM l.order_link")
         cur.execute("UPDATE tickets SET order_source = NULL, linked_order_id = NULL, order_link = NULL "
                     "WHERE order_link IS NOT NULL")
         cur.execute("UPDATE tickets t SET order_source = l.order_source, linked_order_id = l.linked_order_id, "

@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import kept, order_rollup, slot_rollup
+from data import contact_rollup, kept, order_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -573,8 +573,10 @@ def _buckets(where: str, key: str | None = None) -> str:
             f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")
 
 
-# What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup.
+# What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup,
+# the contact rollup (which works out again the days the ticket rollup's writers note).
 # (called by name, so that a test or bench that swaps rebuild or _refresh for a counting one counts these calls too)
 TICKETS = kept.Family("tickets", META_KEY, SIGNATURE, (_DAYS,), lambda cur: rebuild(cur), lambda cur: _refresh(cur))
 ORDERS = order_rollup.family(bucket)
-FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS)
+CONTACTS = contact_rollup.family(_DAYS)
+FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS)

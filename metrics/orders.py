@@ -11,28 +11,24 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from data import line_facts
+from data import contact_rollup, line_facts, rollups
+from data.clock import Clock, recorded
 from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
 # the order time each table holds: an order line's is its order's, stored on the line (data/line_facts.py)
 ORDER_TIME: dict[str, str] = {"orders": "created_at", "order_lines": line_facts.ORDER_TIME}
 # dimension -> the table that holds it
-CONTACT_DIMENSIONS: dict[str, str] = {
-    "sku": "order_lines",
-    "vendor": "order_lines",
-    "shipping_method": "orders",
-    "discount_code": "orders",
-    "country": "orders",
-    "sales_channel": "orders",
-}
+CONTACT_DIMENSIONS: dict[str, str] = {name: table for name, (table, _) in contact_rollup.DIMENSIONS.items()}
 
 
 def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
-                    settings: Settings) -> pl.DataFrame:
+                    settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
     """Per value of ``dimension``: ``orders`` placed in the view with it, ``tickets`` created in the view about an
     order with it, and ``per_100`` = tickets per 100 of those orders; the most contacted first. Values with no
-    order in the view are left out (no rate without a base); orders without a value are the value NULL's row."""
+    order in the view are left out (no rate without a base); orders without a value are the value NULL's row. The
+    tickets come from the contact rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is
+    False."""
     if dimension not in CONTACT_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(CONTACT_DIMENSIONS)}, not {dimension!r}")
     table = CONTACT_DIMENSIONS[dimension]
@@ -41,21 +37,42 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     # an order counts once per value: its one row, or its first line with the value (flagged on the line)
     first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
     counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
-    # Tickets that name the same order (the same link columns) reach the same orders: they are counted per such
-    # group and each group joined once, where joining every ticket to every line of its order, then counting
-    # distinct tickets per value, took many seconds over millions of linked tickets. A group reaches an order once
-    # per value; a group without an order source may reach orders of several shops, hence the DISTINCT.
+    served = rollup and contact_rollup_serves(cur, filters, settings)
+    asked = _asked_from_rollup() if served else _asked(dimension, table, first)
     sql = f"""
         WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
                         FROM {table} WHERE {orders_in_view} GROUP BY ALL),
-        groups AS (SELECT order_source, linked_order_id, order_id, count(*) AS tickets FROM tickets
-                   WHERE {in_view('created_at')} AND coalesce(linked_order_id, order_id) IS NOT NULL GROUP BY ALL),
-        valued AS (SELECT source, order_id, {dimension} AS value FROM {table} {first}),
-        reached AS (SELECT DISTINCT g.order_source, g.linked_order_id, g.order_id, g.tickets, v.value
-                    FROM groups g JOIN valued v ON {ticket_reaches_order('g', 'v')}),
-        asked AS (SELECT value, sum(tickets) AS tickets FROM reached GROUP BY ALL)
+        asked AS ({asked})
         SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
                100.0 * coalesce(a.tickets, 0) / p.orders AS per_100
         FROM placed p LEFT JOIN asked a ON a.value IS NOT DISTINCT FROM p.value
         ORDER BY per_100 DESC, p.orders DESC, p.value NULLS LAST"""
-    return execute(cur, sql, filters, settings)
+    return execute(cur, sql, filters, settings, dimension=dimension)
+
+
+def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
+    """The contact rollup has no ticket filters (channel, category, priority) and local days of its own clock."""
+    unfiltered = not any(filters.dimension_values().values())
+    return unfiltered and rollups.is_current(cur, rollups.CONTACTS) and recorded(cur) == Clock.of(settings).recorded
+
+
+def _asked_from_rollup() -> str:
+    """Per value, the tickets created in the view about an order with it: the days' counts added up."""
+    return (f"SELECT value, sum(tickets) AS tickets FROM {contact_rollup.TABLE} WHERE dimension = $dimension "
+            "AND day >= $start::DATE AND day < $end_excl::DATE GROUP BY ALL")
+
+
+def _asked(dimension: str, table: str, first: str) -> str:
+    """The same from the rows, for any filter. Tickets that name the same order (the same link columns) reach the
+    same orders: they are counted per such group and each group joined once, where joining every ticket to every
+    line of its order, then counting distinct tickets per value, took many seconds over millions of linked
+    tickets. A group reaches an order once per value; a group without an order source may reach orders of several
+    shops, hence the DISTINCT."""
+    return f"""
+        WITH groups AS (SELECT order_source, linked_order_id, order_id, count(*) AS tickets FROM tickets
+                        WHERE {in_view('created_at')} AND coalesce(linked_order_id, order_id) IS NOT NULL
+                        GROUP BY ALL),
+        valued AS (SELECT source, order_id, {dimension} AS value FROM {table} {first}),
+        reached AS (SELECT DISTINCT g.order_source, g.linked_order_id, g.order_id, g.tickets, v.value
+                    FROM groups g JOIN valued v ON {ticket_reaches_order('g', 'v')})
+        SELECT value, sum(tickets) AS tickets FROM reached GROUP BY ALL"""

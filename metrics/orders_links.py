@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from data import contact_rollup
+from metrics.orders import contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
 from settings import Settings
@@ -18,12 +20,17 @@ LINK_LABELS = {"order_number": "Order-number column", "text": "Order number in t
                "customer": "Customer's recent order", "none": "No order found"}
 
 
-def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+                rollup: bool = True) -> pl.DataFrame:
     """The view's tickets by how they were linked to an order (``order_link``: every method, none included, in order
-    of trust), with their share of the view; no rows when the view has no tickets."""
-    sql = f"""WITH counted AS (
-                SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets
-                WHERE {in_view('created_at')} GROUP BY ALL)
+    of trust), with their share of the view; no rows when the view has no tickets. Counted per day in the contact
+    rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
+    counted = (f"SELECT value AS order_link, sum(tickets)::BIGINT AS tickets FROM {contact_rollup.TABLE} "
+               f"WHERE dimension = '{contact_rollup.LINKED_BY}' AND day >= $start::DATE AND day < $end_excl::DATE "
+               "GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
+               f"SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets "
+               f"WHERE {in_view('created_at')} GROUP BY ALL")
+    sql = f"""WITH counted AS ({counted})
               SELECT m.order_link, coalesce(c.tickets, 0) AS tickets,
                      coalesce(c.tickets, 0) / sum(c.tickets) OVER () AS share
               FROM unnest($methods::VARCHAR[]) WITH ORDINALITY AS m(order_link, trust)

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data import line_facts
+from data import line_facts, rollups
 from data.cli import import_paths
 from data.ingest import Batch, import_batch
 from data.linking import link
@@ -138,9 +138,11 @@ def test_contact_rate_refuses_a_dimension_the_warehouse_does_not_have(linked: Wa
 def test_contact_rate_per_country_and_sales_channel(linked: Warehouse, settings: Settings) -> None:
     """O1 ships to DE from the web shop, O2 and O3 to FR (O2 web, O3 pos): DE 1 order, tickets T1, T4 -> 200; FR 2
     orders, ticket T3 -> 50; web O1, O2 -> tickets T1, T4, T3 -> 150; pos O3 -> 0."""
+    with linked.transaction() as cur:  # as an import of the orders would: the rollups kept in its transaction
+        cur.execute("UPDATE orders SET country = CASE order_id WHEN 'O1' THEN 'DE' ELSE 'FR' END, "
+                    "sales_channel = CASE order_id WHEN 'O3' THEN 'pos' ELSE 'web' END")
+        rollups.bump_version(cur)
     cur = linked.cursor()
-    cur.execute("UPDATE orders SET country = CASE order_id WHEN 'O1' THEN 'DE' ELSE 'FR' END, "
-                "sales_channel = CASE order_id WHEN 'O3' THEN 'pos' ELSE 'web' END")
     assert orders.contact_rate_by(cur, WEEK, "country", settings).rows() == [("DE", 1, 2, 200.0),
                                                                              ("FR", 2, 1, 50.0)]
     assert orders.contact_rate_by(cur, WEEK, "sales_channel", settings).rows() == [("web", 2, 3, 150.0),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from data import order_rollup, rollups
+from data import contact_rollup, order_rollup, rollups
 from data.categorising import categorise
 from data.classifier import load_taxonomy
 from data.linking import link
@@ -19,7 +19,7 @@ from tests.test_rollups import VIEWS, _import, _orders, _tickets
 
 ROLLUP_TABLES = ("ticket_rollup", "ticket_rollup_days", "ticket_rollup_steps", "ticket_rollup_hours",
                  "ticket_rollup_buckets", "ticket_rollup_values", "staffing_slots", "staffing_agents",
-                 order_rollup.VALUES_TABLE, order_rollup.BUCKETS_TABLE)
+                 order_rollup.VALUES_TABLE, order_rollup.BUCKETS_TABLE, contact_rollup.TABLE)
 
 
 def _write_everything(wh: Warehouse) -> None:
@@ -42,12 +42,14 @@ def test_deferred_writes_leave_the_rollups_unread_and_one_sync_builds_what_kept_
         _write_everything(deferred)
     cur = deferred.cursor()
     assert not rollup_current(cur, new_york) and not rollups.is_current(cur, rollups.ORDERS)
+    assert not rollups.is_current(cur, rollups.CONTACTS)
     view = VIEWS[0]
     raw = query(cur, ["tickets_created", "first_reply_minutes_median"], view, settings=new_york, rollup=False)
     assert_frame_equal(query(cur, ["tickets_created", "first_reply_minutes_median"], view, settings=new_york), raw)
 
     assert rollups.sync(deferred, new_york)
     assert rollup_current(deferred.cursor(), new_york) and rollups.is_current(deferred.cursor(), rollups.ORDERS)
+    assert rollups.is_current(deferred.cursor(), rollups.CONTACTS)
     assert deferred.data_version() == kept.data_version()  # every write still bumped it
     for table in ROLLUP_TABLES:
         # sums of durations may add in another order after a refresh than in a build

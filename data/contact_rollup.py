@@ -1,0 +1,121 @@
+"""The contact rollup: per local day tickets were created on, per order dimension the Orders page breaks the contact
+rate down by (:data:`DIMENSIONS`) and per value, the tickets created that day about an order with that value.
+
+Tickets per 100 orders by SKU (metrics.orders ``contact_rate_by``) joined every ticket of the view that reaches an
+order to that order's lines: 6.6-7.2 s at ten million tickets when four in ten name an order. A ticket counts once
+per value it reaches, whatever else it reaches, so the count is a sum over tickets and adds up over days: a view
+without ticket filters adds up its days' rows here (a few thousand) instead. A view with a channel, category or
+priority filter still reads the rows (the table is not keyed by them: per key it would hold millions of rows).
+
+A ticket reaches its order as ``metrics.query.ticket_reaches_order`` says (:data:`REACHES` is that text, a test
+holds them equal: data/ may not import metrics/): by the link data/linking.py found, else the export's own
+order-number column.
+
+Kept in the transaction of every write, as a family of data/kept.py (data.rollups ``FAMILIES``). What a row counts
+changes with the tickets (their day or their link) or with the orders' values. Ticket writers note the local days
+of the tickets they change for the ticket rollup (data.rollups ``note_days``: import, undo, linking, ...); those
+days are worked out again here. The orders' values are checked by a fingerprint (a sum of hashes of every order's
+and line's values, 0.1-0.2 s at five million orders) recorded beside the rollup: where it moved (an orders import,
+undo or clear) the whole rollup is built again, since a changed order may be named by tickets of any day. A reader
+uses it only while it is marked current (data.rollups ``is_current(cur, CONTACTS)``), so a write that moves the
+version another way leaves it unused (slower, never wrong) until the next write or start builds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import duckdb
+
+from data import kept
+
+log = logging.getLogger(__name__)
+
+TABLE = "contact_rollup"
+META_KEY = "contact_rollup"
+ORDERS_KEY = "contact_rollup_orders"  # the fingerprint of the orders' values the rollup was built on
+# dimension -> the table that holds it, and the flag of an order's first line with its value (data/line_facts.py)
+DIMENSIONS: dict[str, tuple[str, str | None]] = {
+    "sku": ("order_lines", "first_of_sku"),
+    "vendor": ("order_lines", "first_of_vendor"),
+    "shipping_method": ("orders", None),
+    "discount_code": ("orders", None),
+    "country": ("orders", None),
+    "sales_channel": ("orders", None),
+}
+
+# Beside them, every ticket by how it was linked (data/linking.py: order_link; 'none': no order found), as the
+# dimension LINKED_BY: the Orders page's "how tickets reach orders" (metrics.orders_links link_shares).
+LINKED_BY = "order_link"
+
+
+def reaches(ticket: str, order: str) -> str:
+    """metrics.query ``ticket_reaches_order``, which the raw query joins by (tests/test_contact_rollup.py)."""
+    return (f"{order}.order_id = coalesce({ticket}.linked_order_id, {ticket}.order_id) "
+            f"AND ({ticket}.order_source IS NULL OR {order}.source = {ticket}.order_source)")
+
+
+# each order's values, one row per (order, dimension, value): an order line only where it is the order's first
+# with its value, so a ticket's order joins each value once
+_VALUED = " UNION ALL ".join(
+    f"SELECT source, order_id, '{name}' AS dimension, {name} AS value FROM {table}"
+    + (f" WHERE {first}" if first else "") for name, (table, first) in DIMENSIONS.items())
+
+
+def _counts(where: str) -> str:
+    """SQL: the rollup's rows for the tickets that match ``where``. Tickets naming the same order (the same link
+    columns) are joined once as a group; a group without an order source may reach orders of several shops with
+    the same value, hence the DISTINCT (a ticket counts once per value)."""
+    return f"""
+        WITH groups AS (SELECT created_local_date AS day, order_source, linked_order_id, order_id,
+                               count(*) AS tickets
+                        FROM tickets WHERE ({where}) AND coalesce(linked_order_id, order_id) IS NOT NULL
+                        GROUP BY ALL),
+        reached AS (SELECT DISTINCT g.day, g.order_source, g.linked_order_id, g.order_id, g.tickets, v.dimension,
+                           v.value
+                    FROM groups g JOIN ({_VALUED}) v ON {reaches('g', 'v')})
+        SELECT day, dimension, value, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
+        UNION ALL
+        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), count(*) FROM tickets
+        WHERE {where} GROUP BY ALL"""
+
+
+# Every order's and line's values a row may count by (a sum of hashes: any change of a value, an order or a line
+# moves it but by a 2^-64 chance), and the lines' first-of flags.
+_FINGERPRINT = f"""
+    SELECT (SELECT count(*) || ':' || coalesce(sum(hash(source, order_id, line_number, sku, vendor, first_of_sku,
+                                                      first_of_vendor)), 0) FROM order_lines)
+           || '|' || (SELECT count(*) || ':' || coalesce(sum(hash(source, order_id, {", ".join(
+               name for name, (table, _) in DIMENSIONS.items() if table == "orders")})), 0) FROM orders)"""
+
+SIGNATURE = hashlib.sha256(json.dumps([TABLE, _VALUED, _counts("{where}"), _FINGERPRINT]).encode()).hexdigest()[:16]
+
+
+def family(ticket_days: str) -> kept.Family:
+    """The contact rollup as data/kept.py keeps it: the ticket days the ticket rollup's writers note
+    (``ticket_days``, its temp table) worked out again; built whole where the orders' values moved (a fingerprint
+    of them, as no writer notes which tickets name a changed order) or a write changed everything."""
+    return kept.Family("contacts", META_KEY, SIGNATURE, (ticket_days,), rebuild,
+                       lambda cur: _refresh_noted(cur, ticket_days),
+                       fingerprint=lambda cur: cur.execute(_FINGERPRINT).fetchone()[0],  # type: ignore[index]
+                       fingerprint_key=ORDERS_KEY)
+
+
+def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    cur.execute(f"CREATE TABLE {TABLE} AS {_counts('TRUE')} ORDER BY dimension, day")
+    log.info("contact rollup rebuilt")
+
+
+def _refresh_noted(cur: duckdb.DuckDBPyConnection, noted_days: str) -> None:
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {noted_days} (day DATE)")
+    first, last = cur.execute(f"SELECT min(day), max(day) FROM {noted_days}").fetchone()  # type: ignore[misc]
+    if first is None:
+        return  # no ticket changed
+    # constant bounds first, so that DuckDB skips the tickets' row groups outside them; the list then picks the days
+    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {noted_days})"
+    params = {"first": first, "last": last}
+    cur.execute(f"DELETE FROM {TABLE} WHERE {noted.format(day='day')}", params)
+    cur.execute(f"INSERT INTO {TABLE} {_counts(noted.format(day='created_local_date'))}", params)
