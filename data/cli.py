@@ -104,7 +104,10 @@ def open_on_clock(db: Path, settings: Settings) -> Warehouse:
     settings changed since they were worked out (as the dashboard does when it opens it)."""
     warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
     try:
-        if clock.sync(warehouse, clock.Clock.of(settings)) and not warehouse.is_empty():
+        if warehouse.is_empty():
+            _record_clock_of_empty(warehouse, settings)
+            return warehouse
+        if clock.sync(warehouse, clock.Clock.of(settings)):
             print(f"data.cli: the clock settings changed; local dates and business minutes were worked out again "
                   f"for {clock.Clock.of(settings).describe()}", file=sys.stderr)
         rollups.sync(warehouse)
@@ -112,6 +115,15 @@ def open_on_clock(db: Path, settings: Settings) -> Warehouse:
         warehouse.close()
         raise
     return warehouse
+
+
+def _record_clock_of_empty(warehouse: Warehouse, settings: Settings) -> None:
+    """An empty warehouse (a new file) records the clock with its rollups left stale, not built empty: the import
+    that follows finds them so and builds them whole, once, as its first import would anyway (it changes which
+    sources measure a column). A reader meanwhile reads the raw rows, none; a run that imports nothing leaves them
+    to the next start's sync."""
+    with rollups.deferred():
+        clock.sync(warehouse, clock.Clock.of(settings))
 
 
 def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,

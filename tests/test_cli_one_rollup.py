@@ -96,3 +96,43 @@ def test_a_cli_import_into_a_warehouse_with_tickets_refreshes_the_days_once(
     wh = Warehouse(db)
     _assert_rollup_equals_raw(wh, settings, ["tickets_created", "wismo_tickets"])
     wh.close()
+
+
+def test_a_cli_import_into_a_new_file_builds_the_rollups_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new file's rollups are not built empty when it opens: its first import builds them whole anyway."""
+    settings = _settings()
+    done = _count_rollup_work(monkeypatch)
+    [result] = import_paths([str(_csv(tmp_path / "tickets.csv", 60))], tmp_path / "new.duckdb", settings,
+                            taxonomy=current_taxonomy())
+    assert result.status == "imported" and done == ["rebuild"]
+    wh = Warehouse(tmp_path / "new.duckdb")
+    assert rollups.is_current(wh.cursor())
+    _assert_rollup_equals_raw(wh, settings, ["tickets_created", "wismo_tickets"])
+    wh.close()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,ticket,export\n1,2,3,4\n")
+    [rejected] = import_paths([str(bad)], tmp_path / "empty.duckdb", settings, taxonomy=current_taxonomy())
+    assert rejected.status == "rejected"
+    wh = Warehouse(tmp_path / "empty.duckdb")
+    rollups.sync(wh)  # what the next start does, where no write after the rejection built them
+    assert rollups.is_current(wh.cursor()) and wh.is_empty()
+    wh.close()
+
+
+def test_a_placing_that_fails_leaves_nothing_of_the_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The placing is part of the import's transaction: all of it or nothing, and the same file again imports."""
+    db, csv, settings = tmp_path / "w.duckdb", _csv(tmp_path / "tickets.csv", 60), _settings()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the classifier broke")
+    with monkeypatch.context() as patched:
+        patched.setattr(categorising, "_place", broken)
+        with pytest.raises(RuntimeError, match="classifier broke"):
+            import_paths([str(csv)], db, settings, taxonomy=current_taxonomy())
+    wh = Warehouse(db)
+    assert wh.is_empty() and wh.imports().height == 0
+    wh.close()
+    [result] = import_paths([str(csv)], db, settings, taxonomy=current_taxonomy())
+    assert (result.status, result.inserted) == ("imported", 60)
