@@ -372,10 +372,44 @@ def _guess(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, adopted: bool, fe
     distinct text is placed once, :data:`CHUNK_ROWS` texts at a time into a TEMP table, then written in one
     UPDATE: one scan of the table, and each pending row rewritten once (a slice each, by a hash of its key, was
     a scan of the table and a rewrite per slice)."""
-    texts = cur.execute("""CREATE OR REPLACE TEMP TABLE pending_texts AS
-                           SELECT row_number() OVER () AS text_number, * FROM
-                               (SELECT subject, description, count(*) AS tickets FROM tickets
-                                WHERE category_source IS NULL GROUP BY ALL)""").fetchone()[0]
+    texts, counts = _place_texts(cur, taxonomy, adopted, _PENDING, {})
+    if texts:
+        pending = f"SELECT created_local_date, solved_local_date FROM tickets WHERE {_PENDING.format(t='')}"
+        with in_transaction(cur), _bumped(cur, few, pending):
+            _write_placed(cur, _PENDING, {})
+    _drop_placed(cur)
+    return counts
+
+
+# Which tickets wait for their text, over the tickets as ``{t}`` (an alias and a dot, or nothing): the UPDATE joins a
+# table with a category_source of its own.
+_PENDING = "{t}category_source IS NULL"
+_PENDING_OF_IMPORT = "{t}category_source IS NULL AND {t}import_id = $import_id"
+
+
+def place_imported(cur: duckdb.DuckDBPyConnection, import_id: str, taxonomy: Taxonomy) -> Counter[str]:
+    """Inside an import's transaction, before its one bump of the data version (data.ingest): the tickets it wrote
+    pending (only their text decides) placed by their text, as :func:`categorise` places them after the import.
+    The import and its categorising are then one write that keeps the rollups once, from the days the import
+    noted (the rows it wrote), where a categorising after the commit worked them out a second time (whole,
+    past :data:`CHUNK_ROWS` tickets). Tickets an earlier run left pending stay for :func:`categorise`."""
+    params = {"import_id": import_id}
+    texts, counts = _place_texts(cur, taxonomy, load_store_mapping(cur).adopt, _PENDING_OF_IMPORT, params)
+    if texts:
+        _write_placed(cur, _PENDING_OF_IMPORT, params)
+    _drop_placed(cur)
+    log.info("placed %d imported tickets by their text: %s", sum(counts.values()), dict(counts))
+    return counts
+
+
+def _place_texts(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, adopted: bool, pending: str,
+                 params: dict[str, object]) -> tuple[int, Counter[str]]:
+    """The distinct texts of the ``pending`` tickets placed into the TEMP table ``placed_texts``; how many texts,
+    and how many tickets each source placed."""
+    texts = cur.execute(f"""CREATE OR REPLACE TEMP TABLE pending_texts AS
+                            SELECT row_number() OVER () AS text_number, * FROM
+                                (SELECT subject, description, count(*) AS tickets FROM tickets
+                                 WHERE {pending.format(t='')} GROUP BY ALL)""", params).fetchone()[0]
     cur.execute("CREATE OR REPLACE TEMP TABLE placed_texts (subject VARCHAR, description VARCHAR, tickets BIGINT, "
                 "category VARCHAR, category_source VARCHAR, category_confidence DOUBLE)")
     models: dict[bool, TicketModel | None] = {}
@@ -386,18 +420,20 @@ def _guess(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, adopted: bool, fe
         cur.register("placed", _place(cur, batch, taxonomy, adopted, models).select(*TEXT, "tickets", *OUTPUT))
         cur.execute("INSERT INTO placed_texts SELECT * FROM placed")
         cur.unregister("placed")
-    counts = _counts(cur, "SELECT category_source, sum(tickets)::BIGINT FROM placed_texts GROUP BY ALL")
-    if texts:
-        pending = "SELECT created_local_date, solved_local_date FROM tickets WHERE category_source IS NULL"
-        with in_transaction(cur), _bumped(cur, few, pending):
-            cur.execute("""UPDATE tickets t SET category = p.category, category_source = p.category_source,
-                                                category_confidence = p.category_confidence
-                           FROM placed_texts p
-                           WHERE t.category_source IS NULL AND t.subject IS NOT DISTINCT FROM p.subject
-                             AND t.description IS NOT DISTINCT FROM p.description""")
+    return texts, _counts(cur, "SELECT category_source, sum(tickets)::BIGINT FROM placed_texts GROUP BY ALL")
+
+
+def _write_placed(cur: duckdb.DuckDBPyConnection, pending: str, params: dict[str, object]) -> None:
+    cur.execute(f"""UPDATE tickets t SET category = p.category, category_source = p.category_source,
+                                         category_confidence = p.category_confidence
+                    FROM placed_texts p
+                    WHERE {pending.format(t='t.')} AND t.subject IS NOT DISTINCT FROM p.subject
+                      AND t.description IS NOT DISTINCT FROM p.description""", params)
+
+
+def _drop_placed(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("DROP TABLE pending_texts")
     cur.execute("DROP TABLE placed_texts")
-    return counts
 
 
 def _place(cur: duckdb.DuckDBPyConnection, texts: pl.DataFrame, taxonomy: Taxonomy, adopted: bool,

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str = "auto", date_order: str = "auto",
                  taxonomy: Taxonomy | None = None, rejects_to: Path | None = None) -> list[ImportResult]:
-    """Import the files into the warehouse at ``db``, each plan in its own transaction; then categorise and link
+    """Import the files into the warehouse at ``db``, each plan in its own transaction, which places its tickets
+    by their text too (one write keeping the rollups once, not two); then categorise what is left and link
     tickets to orders. ``rejects_to``: a CSV of every record left out and why, written before anything is imported.
 
     The files are read while the warehouse opens: opening is mostly DuckDB starting up and importing pandas (on
@@ -88,7 +89,8 @@ def import_paths(paths: Sequence[str], db: Path, settings: Settings, source: str
         reading = pool.submit(_read, whole, limits, source)
         warehouse = open_on_clock(db, settings)
     try:
-        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to, in_batches)
+        results = _import_read(warehouse, reading.result(), settings, source, date_order, rejects_to, in_batches,
+                               taxonomy=taxonomy)
         _derive(warehouse, settings, taxonomy)
         # jobs other imports queued while this one held the warehouse
         inbox.run_pending(warehouse, inbox.inbox_of(db), job_importer(settings, taxonomy))
@@ -102,7 +104,10 @@ def open_on_clock(db: Path, settings: Settings) -> Warehouse:
     settings changed since they were worked out (as the dashboard does when it opens it)."""
     warehouse = Warehouse(db, memory_mb=settings.cli_memory_mb)
     try:
-        if clock.sync(warehouse, clock.Clock.of(settings)) and not warehouse.is_empty():
+        if warehouse.is_empty():
+            _record_clock_of_empty(warehouse, settings)
+            return warehouse
+        if clock.sync(warehouse, clock.Clock.of(settings)):
             print(f"data.cli: the clock settings changed; local dates and business minutes were worked out again "
                   f"for {clock.Clock.of(settings).describe()}", file=sys.stderr)
         rollups.sync(warehouse)
@@ -112,11 +117,21 @@ def open_on_clock(db: Path, settings: Settings) -> Warehouse:
     return warehouse
 
 
+def _record_clock_of_empty(warehouse: Warehouse, settings: Settings) -> None:
+    """An empty warehouse (a new file) records the clock with its rollups left stale, not built empty: the import
+    that follows finds them so and builds them whole, once, as its first import would anyway (it changes which
+    sources measure a column). A reader meanwhile reads the raw rows, none; a run that imports nothing leaves them
+    to the next start's sync."""
+    with rollups.deferred():
+        clock.sync(warehouse, clock.Clock.of(settings))
+
+
 def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportResult]], settings: Settings,
                  source: str, date_order: str, rejects_to: Path | None = None,
-                 in_batches: Sequence[CsvBatches] = ()) -> list[ImportResult]:
+                 in_batches: Sequence[CsvBatches] = (), *, taxonomy: Taxonomy | None = None) -> list[ImportResult]:
     """The files read whole first (an Olist set goes together), then the ticket CSVs read in batches, each file in
-    its own transaction. The rejects file is written again as each plan is complete, before that plan is merged."""
+    its own transaction (with its tickets placed by ``taxonomy``, see data.ingest.import_batch). The rejects file is
+    written again as each plan is complete, before that plan is merged."""
     raws, rejected = read
     ctx = Context(tz=settings.timezone, salt=pii_salt(warehouse, settings), date_order=date_order)  # type: ignore[arg-type]
     mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
@@ -131,13 +146,13 @@ def _import_read(warehouse: Warehouse, read: tuple[list[RawTable], list[ImportRe
     if rejects_to is not None:
         write_rejects(rejects_to, plans)
     # run_plan reports a rejection as a result, so one bad file never stops the others
-    results = rejected + [run_plan(warehouse, plan) for plan in plans]
-    return results + _import_in_batches(warehouse, streamed, ctx, settings, source, plans, rejects_to)
+    results = rejected + [run_plan(warehouse, plan, categorise_with=taxonomy) for plan in plans]
+    return results + _import_in_batches(warehouse, streamed, ctx, settings, source, plans, rejects_to, taxonomy)
 
 
 def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches, Format]], ctx: Context,
                        settings: Settings, source: str, planned: list[Plan],
-                       rejects_to: Path | None) -> list[ImportResult]:
+                       rejects_to: Path | None, taxonomy: Taxonomy | None = None) -> list[ImportResult]:
     """Each ticket CSV in batches; one that turns out to need the careful reader is read whole after all."""
     mappings, category_columns = load_mappings(warehouse), load_category_columns(warehouse)
     zones, results = load_source_zones(warehouse), []
@@ -149,7 +164,7 @@ def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches
     for csv, fmt in streamed:
         try:
             plan, result = import_in_batches(warehouse, csv, fmt, ctx, category_columns=category_columns,
-                                             zones=zones, on_planned=before_merge)
+                                             zones=zones, on_planned=before_merge, categorise_with=taxonomy)
             planned.append(plan)
             results.append(result)
             continue
@@ -160,7 +175,7 @@ def _import_in_batches(warehouse: Warehouse, streamed: Sequence[tuple[CsvBatches
         planned += whole
         if rejects_to is not None:
             write_rejects(rejects_to, planned)
-        results += unreadable + [run_plan(warehouse, plan) for plan in whole]
+        results += unreadable + [run_plan(warehouse, plan, categorise_with=taxonomy) for plan in whole]
     return results
 
 
@@ -197,7 +212,7 @@ def job_importer(settings: Settings, taxonomy: Taxonomy | None) -> inbox.ImportF
         limits = Limits.for_command_line(settings)  # queued by the command line: its limits, in batches too
         in_batches, whole = _in_batches_or_whole([str(p) for p in paths], limits, settings)
         results = _import_read(warehouse, _read(whole, limits, source), settings, source, date_order, reasons,
-                               in_batches)
+                               in_batches, taxonomy=taxonomy)
         _derive(warehouse, settings, taxonomy)
         return [_public(result) for result in results]
     return import_job

@@ -17,6 +17,7 @@ import polars as pl
 
 from data import categorising, clock, line_facts, order_rollup, order_sequence, rollups, tags
 from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
+from data.classifier import Taxonomy
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
 from settings import Settings
@@ -90,8 +91,10 @@ def conform(frame: pl.DataFrame, table: Table, file_name: str) -> pl.DataFrame:
     return conformed
 
 
-def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
-    """Import every frame of the batch in one transaction, or nothing."""
+def import_batch(warehouse: Warehouse, batch: Batch, *, categorise_with: Taxonomy | None = None) -> ImportResult:
+    """Import every frame of the batch in one transaction, or nothing. ``categorise_with``: the tickets only their
+    text places are placed in that transaction too (:func:`data.categorising.place_imported`), else left pending
+    for :func:`data.categorising.categorise`."""
     frames, duplicates = {}, batch.duplicates
     for name, frame in batch.frames.items():
         frames[name], repeated = newest_per_key(conform(frame, FACT_TABLES[name], batch.file_name), FACT_TABLES[name])
@@ -111,11 +114,11 @@ def import_batch(warehouse: Warehouse, batch: Batch) -> ImportResult:
             per_table[name] = _merge(cur, FACT_TABLES[name], import_id, batch.source)
             cur.execute("DROP VIEW staged")
             cur.unregister("staged_frame")
-        return _record_import(cur, warehouse, batch, base, import_id, per_table)
+        return _record_import(cur, warehouse, batch, base, import_id, per_table, categorise_with)
 
 
 def import_staged(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, table: Table,
-                  kept: int) -> ImportResult:
+                  kept: int, categorise_with: Taxonomy | None = None) -> ImportResult:
     """Merge the view ``staged`` (one row per key, ``kept`` of them) into ``table`` and record the import, inside
     the caller's transaction: a file read in batches stages them in that transaction first (data.streaming)."""
     base = ImportResult(batch.file_name, "already_imported", batch.source, batch.kind,
@@ -125,7 +128,7 @@ def import_staged(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: B
         return _replace(base, unchanged=kept, import_id=seen)
     import_id = uuid.uuid4().hex
     per_table = {table.name: _merge(cur, table, import_id, batch.source)}
-    return _record_import(cur, warehouse, batch, base, import_id, per_table)
+    return _record_import(cur, warehouse, batch, base, import_id, per_table, categorise_with)
 
 
 def _already_imported(cur: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
@@ -135,12 +138,15 @@ def _already_imported(cur: duckdb.DuckDBPyConnection, sha256: str) -> str | None
 
 
 def _record_import(cur: duckdb.DuckDBPyConnection, warehouse: Warehouse, batch: Batch, base: ImportResult,
-                   import_id: str, per_table: dict[str, dict[str, int]]) -> ImportResult:
-    """After the merge, in its transaction, for either path: the clock columns, the ledger row and the new data
-    version."""
+                   import_id: str, per_table: dict[str, dict[str, int]],
+                   categorise_with: Taxonomy | None = None) -> ImportResult:
+    """After the merge, in its transaction, for either path: the clock columns, the tickets placed by their text
+    (given a taxonomy), the ledger row and the new data version, the rollups kept once for all of it."""
     first_clock = clock.recorded(cur) is None  # fill then works out every row's local days
     clock.fill(cur)  # a warehouse recording no clock yet gets every row's local dates and business minutes
     if "tickets" in per_table:
+        if categorise_with is not None:  # the rows it changes are the import's: their days are noted below
+            categorising.place_imported(cur, import_id, categorise_with)
         rollups.note_days(cur, _ROWS_OF_IMPORT, {"id": import_id})
     if "orders" in per_table:  # after the clock: the neighbours' local dates are read from their rows
         order_sequence.note_customers(cur, _ORDERS_OF_IMPORT, {"id": import_id})

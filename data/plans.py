@@ -19,6 +19,7 @@ import polars as pl
 from data import cast, formats
 from data.basics import ImportRejected, sha256_bytes
 from data.cast import Problem
+from data.classifier import Taxonomy
 from data.format_types import (
     Context,
     Format,
@@ -268,14 +269,15 @@ def choose_format(raw: RawTable, source: str, mappings: dict[str, dict[str, obje
     return max(candidates, key=lambda f: len(f.signature))
 
 
-def run_plan(warehouse: Warehouse, plan: Plan) -> ImportResult:
+def run_plan(warehouse: Warehouse, plan: Plan, *, categorise_with: Taxonomy | None = None) -> ImportResult:
+    """The plan imported (data.ingest.import_batch, ``categorise_with`` as there), or its rejection."""
     if not plan.ok:
         return plan.result("rejected")
     batch = Batch(", ".join(plan.files), plan.sha256, plan.source, plan.kind, plan.frames,
                   rejected_rows=plan.rejected_rows, notes=tuple(plan.notes), records_read=plan.rows_read,
                   duplicates=plan.duplicates)
     try:
-        result = import_batch(warehouse, batch)
+        result = import_batch(warehouse, batch, categorise_with=categorise_with)
     except ImportRejected as error:
         return replace(plan, reason=str(error)).result("rejected")
     counts = {k: getattr(result, k) for k in ("inserted", "updated", "unchanged", "duplicates")}

@@ -23,6 +23,7 @@ import polars as pl
 from data import formats
 from data.basics import ImportRejected, in_shared_chunks
 from data.cast import MAX_PROBLEMS, Problem
+from data.classifier import Taxonomy
 from data.format_types import (
     AMBIGUOUS_DATES,
     Context,
@@ -59,9 +60,11 @@ def ticket_format(csv: CsvBatches, source: str, mappings: dict[str, dict[str, ob
 
 def import_in_batches(warehouse: Warehouse, csv: CsvBatches, fmt: Format, ctx: Context, *,
                       category_columns: dict[str, str], zones: dict[str, str],
-                      on_planned: Callable[[Plan], None] = lambda plan: None) -> tuple[Plan, ImportResult]:
+                      on_planned: Callable[[Plan], None] = lambda plan: None,
+                      categorise_with: Taxonomy | None = None) -> tuple[Plan, ImportResult]:
     """Import the file in one transaction, batch by batch; ``on_planned`` sees the complete plan (problems and
-    repeats) before the merge, and may still stop it by raising. NotInBatches passes up, nothing written."""
+    repeats) before the merge, and may still stop it by raising; ``categorise_with`` as data.ingest.import_batch
+    has it. NotInBatches passes up, nothing written."""
     plan = Plan([csv.file_name], fmt.source, fmt.kind, fmt.label, headers=csv.names)
     if missing := missing_required(fmt, header_table(csv)):
         plan.reason = f"{csv.file_name}: no column {', '.join(repr(m) for m in missing)} for a {fmt.label}"
@@ -87,7 +90,7 @@ def import_in_batches(warehouse: Warehouse, csv: CsvBatches, fmt: Format, ctx: C
             batch = Batch(csv.file_name, plan.sha256, plan.source, plan.kind, {}, rejected_rows=plan.rejected_rows,
                           records_read=plan.rows_read, notes=tuple(plan.notes), duplicates=plan.duplicates)
             with in_transaction(cur):  # the merge and the ledger row: all of it or nothing
-                result = import_staged(cur, warehouse, batch, TICKETS, kept)
+                result = import_staged(cur, warehouse, batch, TICKETS, kept, categorise_with)
     except ImportRejected as error:
         plan.reason = str(error)
         return plan, plan.result("rejected")
