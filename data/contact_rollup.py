@@ -1,11 +1,14 @@
 """The contact rollup: per local day tickets were created on, per order dimension the Orders page breaks the contact
-rate down by (:data:`DIMENSIONS`) and per value, the tickets created that day about an order with that value.
+rate down by (:data:`DIMENSIONS`), per value and per ticket category, the tickets created that day about an order
+with that value (the Complaints page's complaints per product, vendor, shipping method and discount code read the
+categories; a category filter is served too).
 
 Tickets per 100 orders by SKU (metrics.orders ``contact_rate_by``) joined every ticket of the view that reaches an
 order to that order's lines: 6.6-7.2 s at ten million tickets when four in ten name an order. A ticket counts once
 per value it reaches, whatever else it reaches, so the count is a sum over tickets and adds up over days: a view
-without ticket filters adds up its days' rows here (a few thousand) instead. A view with a channel, category or
-priority filter still reads the rows (the table is not keyed by them: per key it would hold millions of rows).
+without ticket filters, or with a category filter only, adds up its days' rows here (a few thousand) instead. A
+view with a channel or priority filter still reads the rows (the table is not keyed by them). The Complaints page's
+query per category joined every linked ticket to its order's lines too: 10-12 s over two years at ten million.
 
 A ticket reaches its order as ``metrics.query.ticket_reaches_order`` says (:data:`REACHES` is that text, a test
 holds them equal: data/ may not import metrics/): by the link data/linking.py found, else the export's own
@@ -69,16 +72,16 @@ def _counts(where: str) -> str:
     columns) are joined once as a group; a group without an order source may reach orders of several shops with
     the same value, hence the DISTINCT (a ticket counts once per value)."""
     return f"""
-        WITH groups AS (SELECT created_local_date AS day, order_source, linked_order_id, order_id,
+        WITH groups AS (SELECT created_local_date AS day, category, order_source, linked_order_id, order_id,
                                count(*) AS tickets
                         FROM tickets WHERE ({where}) AND coalesce(linked_order_id, order_id) IS NOT NULL
                         GROUP BY ALL),
-        reached AS (SELECT DISTINCT g.day, g.order_source, g.linked_order_id, g.order_id, g.tickets, v.dimension,
-                           v.value
+        reached AS (SELECT DISTINCT g.day, g.category, g.order_source, g.linked_order_id, g.order_id, g.tickets,
+                           v.dimension, v.value
                     FROM groups g JOIN ({_VALUED}) v ON {reaches('g', 'v')})
-        SELECT day, dimension, value, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
+        SELECT day, dimension, value, category, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
         UNION ALL
-        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), count(*) FROM tickets
+        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), category, count(*) FROM tickets
         WHERE {where} GROUP BY ALL"""
 
 

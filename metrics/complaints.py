@@ -13,7 +13,8 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from data import line_facts
+from data import contact_rollup, line_facts
+from metrics.orders import IN_CATEGORIES, contact_rollup_serves
 from metrics.query import (
     Filters,
     data_range,
@@ -105,24 +106,27 @@ def rising(weekly: pl.DataFrame, test: RisingTest) -> pl.DataFrame:
 
 
 def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
-                       settings: Settings) -> pl.DataFrame:
+                       settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
     """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
 
     Tickets reach orders as ``ticket_reaches_order`` says; orders count by order time in the view, tickets by
-    creation time. A ticket about an order of several products counts against each of them. Returns the
-    dimension's value, category, tickets, the orders or units it sold, and the rate."""
+    creation time. A ticket about an order of several products counts against each of them, once per value.
+    Returns the dimension's value, category, tickets, the orders or units it sold, and the rate. The tickets come
+    from the contact rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
     if dimension not in ORDER_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(ORDER_DIMENSIONS)}, not {dimension!r}")
     table, base = ORDER_DIMENSIONS[dimension]
-    # tickets without any order number first: the join's coalesce hides from the planner that they reach none
-    reaching = f"coalesce(t.linked_order_id, t.order_id) IS NOT NULL AND {in_view('t.created_at')}"
-    if table == "order_lines":
-        linked = (f"SELECT DISTINCT t.ticket_id, t.source, t.category, l.{dimension} AS value FROM tickets t "
-                  f"JOIN order_lines l ON {ticket_reaches_order('t', 'l')} WHERE {reaching}")
+    if rollup and contact_rollup_serves(cur, filters, settings):
+        linked = (f"SELECT value, category, tickets FROM {contact_rollup.TABLE} WHERE dimension = '{dimension}' "
+                  f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_CATEGORIES}")
     else:
-        linked = (f"SELECT t.ticket_id, t.source, t.category, o.{dimension} AS value FROM tickets t "
-                  f"JOIN orders o ON {ticket_reaches_order('t', 'o')} WHERE {reaching}")
-    complaints = execute(cur, f"""SELECT value, coalesce(category, '{UNCATEGORISED}') AS category, count(*) AS tickets
+        # tickets without any order number first: the join's coalesce hides from the planner that they reach none
+        reaching = f"coalesce(t.linked_order_id, t.order_id) IS NOT NULL AND {in_view('t.created_at')}"
+        joined = "order_lines l" if table == "order_lines" else "orders l"
+        linked = (f"SELECT DISTINCT t.ticket_id, t.source, t.category, l.{dimension} AS value, 1 AS tickets "
+                  f"FROM tickets t JOIN {joined} ON {ticket_reaches_order('t', 'l')} WHERE {reaching}")
+    complaints = execute(cur, f"""SELECT value, coalesce(category, '{UNCATEGORISED}') AS category,
+                                         sum(tickets)::BIGINT AS tickets
                                   FROM ({linked}) WHERE value IS NOT NULL GROUP BY ALL""", filters, settings)
     # what sold only for the values a complaint reaches, as a second statement: in one, the planner joined every
     # order line of the period to its order first (seconds over millions of lines) even where no ticket reached one

@@ -51,15 +51,20 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
 
 
 def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
-    """The contact rollup has no ticket filters (channel, category, priority) and local days of its own clock."""
-    unfiltered = not any(filters.dimension_values().values())
-    return unfiltered and rollups.is_current(cur, rollups.CONTACTS) and recorded(cur) == Clock.of(settings).recorded
+    """The contact rollup holds the view's ticket filters (a category, not a channel or priority) and local days of
+    its own clock."""
+    held = not any(values for key, values in filters.dimension_values().items() if key != "category")
+    return held and rollups.is_current(cur, rollups.CONTACTS) and recorded(cur) == Clock.of(settings).recorded
+
+
+# the view's category filter on the contact rollup's rows (the other filters are empty where it serves)
+IN_CATEGORIES = "(len($category::VARCHAR[]) = 0 OR list_contains($category::VARCHAR[], category))"
 
 
 def _asked_from_rollup() -> str:
     """Per value, the tickets created in the view about an order with it: the days' counts added up."""
     return (f"SELECT value, sum(tickets) AS tickets FROM {contact_rollup.TABLE} WHERE dimension = $dimension "
-            "AND day >= $start::DATE AND day < $end_excl::DATE GROUP BY ALL")
+            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_CATEGORIES} GROUP BY ALL")
 
 
 def _asked(dimension: str, table: str, first: str) -> str:

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from data import contact_rollup
-from metrics.orders import contact_rollup_serves
+from metrics.orders import IN_CATEGORIES, contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
 from settings import Settings
@@ -27,7 +27,7 @@ def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Sett
     rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
     counted = (f"SELECT value AS order_link, sum(tickets)::BIGINT AS tickets FROM {contact_rollup.TABLE} "
                f"WHERE dimension = '{contact_rollup.LINKED_BY}' AND day >= $start::DATE AND day < $end_excl::DATE "
-               "GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
+               f"AND {IN_CATEGORIES} GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
                f"SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets "
                f"WHERE {in_view('created_at')} GROUP BY ALL")
     sql = f"""WITH counted AS ({counted})

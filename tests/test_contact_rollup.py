@@ -18,10 +18,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from data import clock, contact_rollup, rollups
+from data.categorising import categorise, correct
+from data.classifier import load_taxonomy
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.linking import link
 from data.warehouse import Warehouse
-from metrics import orders, orders_links
+from metrics import complaints, orders, orders_links
 from metrics import query as mq
 from settings import Settings
 from tests.conftest import on_clock
@@ -30,6 +32,8 @@ from tests.test_contact_rate_by import expected
 VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024, 3, 10), date(2024, 3, 10)),
          mq.Filters(date(2024, 2, 12), date(2024, 4, 7))]
 SKUS, VENDORS = ["A", "B", "C", None], ["Acme", "Bolt", None]
+SHIPPING = mq.Filters(date(2024, 1, 1), date(2024, 12, 31), category=("shipping_status",))  # a category filter
+EXPORTED = ["shipping_status", "refund", None]  # the helpdesk's own categories, in turn
 
 
 def _shop(rng: random.Random, shop: str, ids: list[str], skus: list[str | None]) -> dict[str, pl.DataFrame]:
@@ -83,6 +87,16 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
             assert_frame_equal(served, orders.contact_rate_by(cur, view, dimension, settings, rollup=False))
         shares = orders_links.link_shares(cur, view, settings)
         assert_frame_equal(shares, orders_links.link_shares(cur, view, settings, rollup=False))
+    for view in (VIEWS[0], SHIPPING):  # the Complaints page's tickets per category and value
+        assert orders.contact_rollup_serves(cur, view, settings)
+        for dimension in complaints.ORDER_DIMENSIONS:
+            served = complaints.by_order_dimension(cur, view, dimension, settings).sort("value", "category")
+            raw = complaints.by_order_dimension(cur, view, dimension, settings, rollup=False).sort("value", "category")
+            assert_frame_equal(served, raw)
+    assert_frame_equal(orders.contact_rate_by(cur, SHIPPING, "sku", settings),
+                       orders.contact_rate_by(cur, SHIPPING, "sku", settings, rollup=False))
+    assert_frame_equal(orders_links.link_shares(cur, SHIPPING, settings),
+                       orders_links.link_shares(cur, SHIPPING, settings, rollup=False))
 
 
 def test_the_rollup_joins_tickets_to_orders_as_the_metrics_do() -> None:
@@ -96,8 +110,13 @@ def test_rollup_equals_raw_after_every_write(new_york: Settings) -> None:
     ids = [str(n) for n in range(60)]
     north = _import(wh, "north", "north", _shop(rng, "north", ids, SKUS))
     assert_served_equals_raw(wh, new_york)
-    first = _tickets(rng, 400)
+    first = _tickets(rng, 400).with_columns(category_exported=pl.Series([EXPORTED[n % 3] for n in range(400)]))
     _import(wh, "tickets", "desk", {"tickets": first})  # before linking: by the export's order number alone
+    assert_served_equals_raw(wh, new_york)
+    categorise(wh, load_taxonomy())
+    assert wh.cursor().execute("SELECT count(DISTINCT category) FROM tickets").fetchone()[0] >= 2
+    assert_served_equals_raw(wh, new_york)
+    correct(wh, "desk", "t1", "refund")
     assert_served_equals_raw(wh, new_york)
     link(wh, window_days=30)
     assert_served_equals_raw(wh, new_york)
@@ -211,7 +230,7 @@ def test_a_ticket_only_write_works_out_its_days_not_the_whole_table(new_york: Se
     _import(wh, "north", "north", _shop(rng, "north", [str(n) for n in range(60)], SKUS))
     _import(wh, "tickets", "desk", {"tickets": _tickets(rng, 200)})
     with wh.transaction() as cur:  # a marker on a day no ticket has
-        cur.execute(f"INSERT INTO {contact_rollup.TABLE} VALUES (DATE '2000-01-01', 'sku', 'A', 1)")
+        cur.execute(f"INSERT INTO {contact_rollup.TABLE} VALUES (DATE '2000-01-01', 'sku', 'A', NULL, 1)")
     more = pl.DataFrame({"ticket_id": ["x"], "created_at": [D(2024, 3, 5)], "order_id": ["4"]})
     _import(wh, "more", "desk", {"tickets": more.with_columns(source=pl.lit("desk"))})
     cur = wh.cursor()
@@ -237,3 +256,22 @@ def test_a_start_builds_a_missing_or_deferred_rollup(new_york: Settings, deferre
     assert not rollups.is_current(wh.cursor(), rollups.CONTACTS)
     rollups.sync(wh, new_york)
     assert_served_equals_raw(wh, new_york)
+
+
+def test_complaints_per_value_are_read_from_the_rollup(new_york: Settings) -> None:
+    """A count changed in the table shows in the Complaints page's tickets per SKU (so it is what is read); the
+    rows, read with ``rollup=False``, do not see it."""
+    rng = random.Random(12)
+    wh = on_clock(new_york)
+    _import(wh, "north", "north", _shop(rng, "north", [str(n) for n in range(60)], SKUS))
+    _import(wh, "tickets", "desk", {"tickets": _tickets(rng, 200)})
+    view = VIEWS[0]
+    before = complaints.by_order_dimension(wh.cursor(), view, "sku", new_york).filter(pl.col("value") == "A")
+    with wh.transaction() as cur:
+        cur.execute(f"UPDATE {contact_rollup.TABLE} SET tickets = tickets + 5 WHERE dimension = 'sku' AND value = 'A' "
+                    "AND day = (SELECT min(day) FROM contact_rollup WHERE dimension = 'sku' AND value = 'A')")
+    cur = wh.cursor()
+    after = complaints.by_order_dimension(cur, view, "sku", new_york).filter(pl.col("value") == "A")
+    assert after["tickets"].sum() == before["tickets"].sum() + 5
+    raw = complaints.by_order_dimension(cur, view, "sku", new_york, rollup=False).filter(pl.col("value") == "A")
+    assert raw["tickets"].sum() == before["tickets"].sum()
