@@ -11,6 +11,13 @@ ticket day), and an order's values with order writes (of its placed day). So two
   and those they link to after it are known: only those orders may have changed ``with_tickets``.
 * ``money_parts``: per placed local day, currency, source and ``with_tickets`` (:data:`PARTS`), worked out again for
   the placed days an order writer noted (data/order_rollup.py ``note_days``) and those of the orders above.
+* ``money_waiting``: "revenue waiting on an answer" (``_waiting``: the orders tickets open at the view's end link to)
+  as steps per order and view end (:func:`_waiting`), by the order's placed day: worked out again for the same
+  placed days. Its sum up to a view's end is the orders, tickets and value waiting then.
+* ``money_open``: the tickets open at a view's end, linked or not (``_open_counts``), per created and solved day:
+  worked out again for the noted ticket days.
+
+The last two hold no ticket filter (channel, category, priority): a view with one reads the rows.
 
 Kept as a family of data/kept.py (data.rollups ``FAMILIES``) in every writer's transaction; on the clock the
 warehouse records (a clock change moves every local day: stale, built whole). A reader uses it only while it is
@@ -28,6 +35,7 @@ import duckdb
 
 from data import kept
 from data.order_rollup import CLOCK_KEY, ORDER_VALUE
+from data.ticket_flags import STILL_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,64 @@ PARTS: dict[str, str] = {
 }
 
 
+# "Waiting on an answer" (metrics.orders_links ``_waiting``): per order that tickets link to, the view ends E (local
+# days, exclusive) at which a ticket of it is open (created before E, solved on or after E, or still open), as steps:
+# a ticket opens the day after it was created and closes the day after it was solved; an order's tickets' spans
+# merged into islands, so that an order counts once however many tickets wait on it. Summing the steps up to E gives
+# the orders, tickets and value waiting at E, per currency.
+WAITING_TABLE = "money_waiting"
+# tickets open at the end of a view with no ticket filter, by created day, solved day and whether linked
+# (metrics.orders_links ``_open_counts``): a few hundred thousand rows where the tickets are ten million
+OPEN_TABLE = "money_open"
+
+
+def _spans(orders_where: str) -> str:
+    """SQL: each linked ticket that is open at some view end, with the order it links to (of the orders that meet
+    ``orders_where``): from the day after it was created to the day after it was solved (NULL: never closes)."""
+    return f"""
+        SELECT o.source, o.order_id, o.created_local_date AS placed, o.currency, {ORDER_VALUE} AS value,
+               t.created_local_date + 1 AS opens,
+               CASE WHEN t.solved_at IS NOT NULL THEN t.solved_local_date + 1 END AS closes
+        FROM tickets t JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
+        WHERE t.linked_order_id IS NOT NULL AND ({orders_where})
+          AND (t.solved_local_date > t.created_local_date OR ({STILL_OPEN.replace('solved_at', 't.solved_at')}))"""
+
+
+def _waiting(orders_where: str) -> str:
+    """SQL: the steps of the orders that meet ``orders_where`` (alias ``o``): per order and day, the orders (+1 where
+    an island of it opens, -1 where it closes), tickets and value that start or stop waiting that day."""
+    return f"""
+        WITH spans AS ({_spans(orders_where)}),
+        reached AS (SELECT *, max(coalesce(closes, DATE 'infinity')) OVER (
+                        PARTITION BY source, order_id ORDER BY opens, closes NULLS LAST
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM spans),
+        numbered AS (SELECT *, sum((reach IS NULL OR reach < opens)::INT) OVER (
+                         PARTITION BY source, order_id ORDER BY opens, closes NULLS LAST ROWS UNBOUNDED PRECEDING)
+                         AS island FROM reached),
+        islands AS (SELECT source, order_id, placed, currency, value, island, min(opens) AS opens,
+                           max(coalesce(closes, DATE 'infinity')) AS closes FROM numbered GROUP BY ALL),
+        steps AS (SELECT source, order_id, placed, currency, opens AS day, 1 AS orders, 0 AS tickets,
+                         value, (value IS NOT NULL)::INT AS valued FROM islands
+                  UNION ALL
+                  SELECT source, order_id, placed, currency, closes, -1, 0, -value, -(value IS NOT NULL)::INT
+                  FROM islands WHERE closes < DATE 'infinity'
+                  UNION ALL
+                  SELECT source, order_id, placed, currency, opens, 0, 1, 0, 0 FROM spans
+                  UNION ALL
+                  SELECT source, order_id, placed, currency, closes, 0, -1, 0, 0 FROM spans WHERE closes IS NOT NULL)
+        SELECT source, order_id, placed, currency, day, sum(orders)::INT AS orders, sum(tickets)::INT AS tickets,
+               sum(value) AS value, sum(valued)::INT AS valued
+        FROM steps GROUP BY ALL HAVING orders <> 0 OR tickets <> 0"""
+
+
+def _open(where: str) -> str:
+    """SQL: the tickets that are ever open at a view's end, per created day, solved day, whether still open and
+    whether linked to an order, of the tickets whose created day meets ``where``."""
+    return (f"SELECT created_local_date AS day, CASE WHEN solved_at IS NOT NULL THEN solved_local_date END AS solved,"
+            f" ({STILL_OPEN}) AS still_open, linked_order_id IS NULL AS unlinked, count(*) AS tickets FROM tickets "
+            f"WHERE (solved_at IS NOT NULL OR {STILL_OPEN}) AND {where} GROUP BY ALL")
+
+
 def _links(where: str) -> str:
     """SQL: the distinct linked orders per ticket created day, of the tickets whose day meets ``where``."""
     return (f"SELECT DISTINCT created_local_date AS day, order_source, linked_order_id FROM tickets "
@@ -61,7 +127,8 @@ def _parts(where: str) -> str:
             f"FROM orders WHERE {where} GROUP BY ALL")
 
 
-_DECLARED = json.dumps([LINKS_TABLE, PARTS_TABLE, _links("{where}"), _parts("{where}")])
+_DECLARED = json.dumps([LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE, _links("{where}"), _parts("{where}"),
+                        _waiting("{where}"), _open("{where}")])
 SIGNATURE = hashlib.sha256(_DECLARED.encode()).hexdigest()[:16]
 
 
@@ -73,10 +140,12 @@ def family(ticket_days: str, order_days: str) -> kept.Family:
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
-    for table in (LINKS_TABLE, PARTS_TABLE):
+    for table in (LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(f"CREATE TABLE {LINKS_TABLE} AS {_links('TRUE')} ORDER BY day")
     cur.execute(f"CREATE TABLE {PARTS_TABLE} AS {_parts('TRUE')} ORDER BY day")
+    cur.execute(f"CREATE TABLE {WAITING_TABLE} AS {_waiting('TRUE')} ORDER BY day")
+    cur.execute(f"CREATE TABLE {OPEN_TABLE} AS {_open('TRUE')} ORDER BY day")
     log.info("money rollup rebuilt")
 
 
@@ -94,6 +163,8 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, ticket_days: str, order_days:
                     f"WHERE {noted.format(day='day')}", params)
         cur.execute(f"DELETE FROM {LINKS_TABLE} WHERE {noted.format(day='day')}", params)
         cur.execute(f"INSERT INTO {LINKS_TABLE} {_links(noted.format(day='created_local_date'))}", params)
+        cur.execute(f"DELETE FROM {OPEN_TABLE} WHERE {noted.format(day='day')}", params)
+        cur.execute(f"INSERT INTO {OPEN_TABLE} {_open(noted.format(day='created_local_date'))}", params)
         cur.execute(f"INSERT INTO {_TOUCHED} SELECT order_source, linked_order_id FROM {LINKS_TABLE} "
                     f"WHERE {noted.format(day='day')}", params)
     kept.noted_days(cur, (order_days,))  # made where no order writer noted any
@@ -106,5 +177,8 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, ticket_days: str, order_days:
         noted, params = _noted(placed), {"first": first, "last": last}
         cur.execute(f"DELETE FROM {PARTS_TABLE} WHERE {noted.format(day='day')}", params)
         cur.execute(f"INSERT INTO {PARTS_TABLE} {_parts(noted.format(day='created_local_date'))}", params)
+        # an order whose tickets or values may have changed: the placed days hold every order the links name
+        cur.execute(f"DELETE FROM {WAITING_TABLE} WHERE {noted.format(day='placed')}", params)
+        cur.execute(f"INSERT INTO {WAITING_TABLE} {_waiting(noted.format(day='o.created_local_date'))}", params)
     for table in (_TOUCHED, placed):
         cur.execute(f"DROP TABLE {table}")

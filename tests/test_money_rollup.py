@@ -10,7 +10,7 @@ not read; a ticket-only write works out its days, not the whole table.
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from datetime import datetime as D
 from decimal import Decimal
 
@@ -35,6 +35,21 @@ VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024,
          mq.Filters(date(2024, 2, 1), date(2024, 5, 31), channel=("email",))]  # ticket filters change nothing
 
 
+# view ends across the tickets' days (and after them): tickets open at each end wait on orders
+ENDS = [mq.Filters(date(2024, 1, 1), date(2024, 1, 20) + timedelta(days=d)) for d in range(0, 130, 3)]
+
+
+def _tickets_solved(rng: random.Random, count: int, prefix: str = "t") -> pl.DataFrame:
+    """As tests/test_contact_rollup.py's tickets, most solved (some on the day they were created, some days later,
+    a few before they were created), some open, some marked solved with no solve time."""
+    tickets = _tickets(rng, count, prefix)
+    solved = [None if rng.random() < 0.25 else at + timedelta(hours=rng.choice([-30, 0.5, 3, 20, 60, 400]))
+              for at in tickets["created_at"]]
+    status = [rng.choice(["open", "pending"]) if at is None and rng.random() < 0.7 else rng.choice(["solved", None])
+              for at in solved]
+    return tickets.with_columns(solved_at=pl.Series(solved, dtype=pl.Datetime("us")), status=pl.Series(status))
+
+
 def _orders(rng: random.Random, shop: str, ids: list[str], refunds: bool, updated: D) -> dict[str, pl.DataFrame]:
     return {"orders": _random_orders(rng, ids, shop, refunds, updated)}
 
@@ -44,12 +59,20 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
     assert rollups.is_current(cur, rollups.MONEY), "the rollup must be current, else the comparison proves nothing"
     # every row it holds: what a build from the rows now gives
     for table, sql in ((money_rollup.LINKS_TABLE, money_rollup._links("TRUE")),
-                       (money_rollup.PARTS_TABLE, money_rollup._parts("TRUE"))):
+                       (money_rollup.PARTS_TABLE, money_rollup._parts("TRUE")),
+                       (money_rollup.WAITING_TABLE, money_rollup._waiting("TRUE")),
+                       (money_rollup.OPEN_TABLE, money_rollup._open("TRUE"))):
         held = cur.execute(f"SELECT * FROM {table} ORDER BY ALL").pl()
         assert_frame_equal(held, cur.execute(f"{sql} ORDER BY ALL").pl(), check_exact=True)
     for view in VIEWS:
         served = orders_links._refunds(cur, view, settings)
         assert_frame_equal(served, orders_links._refunds(cur, view, settings, rollup=False), check_exact=True)
+    for view in ENDS:
+        assert orders_links._serves(cur, view, settings)
+        served = orders_links._waiting(cur, view, settings)
+        assert_frame_equal(served, orders_links._waiting(cur, view, settings, rollup=False), check_exact=True)
+        counts = orders_links._open_counts(cur, view, settings)
+        assert counts == orders_links._open_counts(cur, view, settings, rollup=False)
 
 
 def test_the_rollup_tests_links_and_values_as_the_page_does() -> None:
@@ -65,7 +88,7 @@ def test_rollup_equals_raw_after_every_write(new_york: Settings) -> None:
     ids = [str(n) for n in range(60)]
     north = _import(wh, "north", "north", _orders(rng, "north", ids, True, D(2024, 1, 1)))
     assert_served_equals_raw(wh, new_york)
-    _import(wh, "tickets", "desk", {"tickets": _tickets(rng, 400)})  # before linking: no order has a ticket yet
+    _import(wh, "tickets", "desk", {"tickets": _tickets_solved(rng, 400)})  # before linking: no order has a ticket yet
     assert_served_equals_raw(wh, new_york)
     link(wh, window_days=30)
     assert_served_equals_raw(wh, new_york)
@@ -77,8 +100,8 @@ def test_rollup_equals_raw_after_every_write(new_york: Settings) -> None:
     renamed = _import(wh, "north-again", "north", _orders(rng, "north", ids[:30], True, D(2024, 6, 1)))
     assert_served_equals_raw(wh, new_york)
     # tickets again, to other days and other orders, and new ones
-    moved = _tickets(rng, 150).with_columns(updated_at=pl.lit(D(2024, 6, 2)))
-    again = _import(wh, "tickets-again", "desk", {"tickets": pl.concat([moved, _tickets(rng, 50, "new")])})
+    moved = _tickets_solved(rng, 150).with_columns(updated_at=pl.lit(D(2024, 6, 2)))
+    again = _import(wh, "tickets-again", "desk", {"tickets": pl.concat([moved, _tickets_solved(rng, 50, "new")])})
     assert_served_equals_raw(wh, new_york)
     link(wh, window_days=30)
     assert_served_equals_raw(wh, new_york)
