@@ -12,7 +12,7 @@ ticket day), and an order's values with order writes (of its placed day). So two
 * ``money_parts``: per placed local day, currency, source and ``with_tickets`` (:data:`PARTS`), worked out again for
   the placed days an order writer noted (data/order_rollup.py ``note_days``) and those of the orders above.
 * ``money_waiting``: "revenue waiting on an answer" (``_waiting``: the orders tickets open at the view's end link to)
-  as steps per order and view end (:func:`_waiting`), by the order's placed day: worked out again for the same
+  as steps per view end, currency and the orders' placed day (:func:`_waiting`): worked out again for the same
   placed days. Its sum up to a view's end is the orders, tickets and value waiting then.
 * ``money_open``: the tickets open at a view's end, linked or not (``_open_counts``), per created and solved day:
   worked out again for the noted ticket days.
@@ -79,8 +79,10 @@ def _spans(orders_where: str) -> str:
 
 
 def _waiting(orders_where: str) -> str:
-    """SQL: the steps of the orders that meet ``orders_where`` (alias ``o``): per order and day, the orders (+1 where
-    an island of it opens, -1 where it closes), tickets and value that start or stop waiting that day."""
+    """SQL: the steps of the orders that meet ``orders_where`` (alias ``o``): per placed day, currency and view end,
+    the orders (+1 where an island of one opens, -1 where it closes), tickets and value that start or stop waiting
+    then. Per placed day, not per order, so that a view reads a few hundred thousand rows, not millions; a write
+    works out its placed days again."""
     return f"""
         WITH spans AS ({_spans(orders_where)}),
         reached AS (SELECT *, max(coalesce(closes, DATE 'infinity')) OVER (
@@ -100,9 +102,9 @@ def _waiting(orders_where: str) -> str:
                   SELECT source, order_id, placed, currency, opens, 0, 1, 0, 0 FROM spans
                   UNION ALL
                   SELECT source, order_id, placed, currency, closes, 0, -1, 0, 0 FROM spans WHERE closes IS NOT NULL)
-        SELECT source, order_id, placed, currency, day, sum(orders)::INT AS orders, sum(tickets)::INT AS tickets,
-               sum(value) AS value, sum(valued)::INT AS valued
-        FROM steps GROUP BY ALL HAVING orders <> 0 OR tickets <> 0"""
+        SELECT placed, currency, day, sum(orders)::BIGINT AS orders, sum(tickets)::BIGINT AS tickets,
+               sum(value) AS value, sum(valued)::BIGINT AS valued
+        FROM steps GROUP BY ALL"""
 
 
 def _open(where: str) -> str:
