@@ -1,10 +1,11 @@
-"""The money rollup (data/money_rollup.py) gives the Orders page's refunds of orders with and without tickets
-(metrics.orders_links ``_refunds``) exactly what the orders' rows give (``rollup=False``, no tolerance), after every
-write that changes them: orders of two shops numbering their orders alike, in two currencies, one shop recording
-refunds and one not; tickets naming orders (some of no order) or found by their customer, linking, a re-import of
-orders that moves them to other days and values, a re-import of tickets that moves them to other days and orders,
-undoing both, clearing a shop, a clock change. A week worked out by hand first; a rollup a writer left behind is
-not read; a ticket-only write works out its days, not the whole table.
+"""The money rollup (data/money_rollup.py) gives the Orders page's money at stake (metrics.orders_links: the refunds
+of orders with and without tickets, the orders open tickets wait on, the open tickets) exactly what the rows give
+(``rollup=False``, no tolerance), after every write that changes them: orders of two shops numbering their orders
+alike, in two currencies, one shop recording refunds and one not; tickets naming orders (some of no order) or found
+by their customer, most solved, some open; linking, a re-import of orders that moves them to other days and values,
+a re-import of tickets that moves them to other days and orders, undoing both, clearing a shop, a clock change,
+clearing the helpdesk. A week worked out by hand first; a rollup a writer left behind is not read; a ticket-only
+write works out its days, not the whole table.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ def test_rollup_equals_raw_after_every_write(new_york: Settings) -> None:
     assert_served_equals_raw(wh, new_york)
     london = Settings(_env_file=None, timezone="Europe/London")  # type: ignore[call-arg]
     clock.sync(wh, clock.Clock.of(london))  # every local day moves
+    assert_served_equals_raw(wh, london)
+    clear_source(wh, "desk")  # every ticket gone: no order has a ticket, none waits
     assert_served_equals_raw(wh, london)
     assert north
 
