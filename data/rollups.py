@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import contact_rollup, kept, order_rollup, slot_rollup
+from data import contact_rollup, kept, money_rollup, order_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -574,9 +574,11 @@ def _buckets(where: str, key: str | None = None) -> str:
 
 
 # What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup,
-# the contact rollup (which works out again the days the ticket rollup's writers note).
+# the contact rollup (which works out again the days the ticket rollup's writers note), the money rollup (which reads
+# both the ticket and the order rollup's noted days).
 # (called by name, so that a test or bench that swaps rebuild or _refresh for a counting one counts these calls too)
 TICKETS = kept.Family("tickets", META_KEY, SIGNATURE, (_DAYS,), lambda cur: rebuild(cur), lambda cur: _refresh(cur))
 ORDERS = order_rollup.family(bucket)
 CONTACTS = contact_rollup.family(_DAYS)
-FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS)
+MONEY = money_rollup.family(_DAYS, ORDERS.noted[0])  # the ticket and the order rollup's noted days
+FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS, MONEY)

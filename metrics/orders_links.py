@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from data import contact_rollup
+from data import contact_rollup, money_rollup, rollups
+from data.clock import Clock, recorded
 from metrics.orders import IN_CATEGORIES, contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
@@ -57,21 +58,37 @@ def money_at_stake(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: S
                         *_open_counts(cur, filters, settings))
 
 
-def _refunds(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
-    # any ticket linked to the order counts, whenever it was created: a ticket after the view is still about it.
-    # One set of the linked orders, where a correlated EXISTS took 3.5 s over five million orders; its two columns
-    # compared as a row, which took 0.6-0.8 times as long as comparing one struct of them (no struct per row)
-    sql = f"""SELECT currency, (source, order_id) IN (SELECT order_source, linked_order_id FROM tickets
-                                                      WHERE order_source IS NOT NULL
-                                                        AND linked_order_id IS NOT NULL) AS with_tickets,
-                     count(*) AS orders, count(*) FILTER (WHERE refunded_amount > 0) AS refunded_orders,
-                     avg((refunded_amount > 0)::INT) AS refund_rate,
-                     sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL) AS order_value,
-                     sum(refunded_amount) FILTER (WHERE {ORDER_VALUE} IS NOT NULL) AS refunded_value,
-                     (refunded_value / nullif(order_value, 0))::DOUBLE AS refund_rate_by_value
-              FROM orders o WHERE {in_view('created_at', 'orders')}
-              GROUP BY ALL ORDER BY currency, with_tickets DESC"""
-    return execute(cur, sql, filters, settings)
+def _refunds(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+             rollup: bool = True) -> pl.DataFrame:
+    """Per currency and with_tickets; from the money rollup's parts per placed day (data/money_rollup.py) where it
+    serves, unless ``rollup`` is False. No ticket filter applies: any ticket links an order to tickets."""
+    if rollup and _current(cur, settings):
+        return execute(cur, _REFUNDS_FROM_PARTS, filters, settings)
+    return execute(cur, _REFUNDS_FROM_ROWS, filters, settings)
+
+
+# any ticket linked to the order counts, whenever it was created: a ticket after the view is still about it.
+# One set of the linked orders, where a correlated EXISTS took 3.5 s over five million orders; its two columns
+# compared as a row, which took 0.6-0.8 times as long as comparing one struct of them (no struct per row)
+_REFUNDS_FROM_ROWS = f"""
+    SELECT currency, (source, order_id) IN (SELECT order_source, linked_order_id FROM tickets
+                                            WHERE order_source IS NOT NULL
+                                              AND linked_order_id IS NOT NULL) AS with_tickets,
+           count(*) AS orders, count(*) FILTER (WHERE refunded_amount > 0) AS refunded_orders,
+           avg((refunded_amount > 0)::INT) AS refund_rate,
+           sum({ORDER_VALUE}) FILTER (WHERE refunded_amount IS NOT NULL) AS order_value,
+           sum(refunded_amount) FILTER (WHERE {ORDER_VALUE} IS NOT NULL) AS refunded_value,
+           (refunded_value / nullif(order_value, 0))::DOUBLE AS refund_rate_by_value
+    FROM orders o WHERE {in_view('created_at', 'orders')}
+    GROUP BY ALL ORDER BY currency, with_tickets DESC"""
+# the same from the parts: avg of an INT is its sum over its count as DOUBLE; sums of DECIMALs add up exactly
+_REFUNDS_FROM_PARTS = f"""
+    SELECT currency, with_tickets, sum(n)::BIGINT AS orders, sum(refunded)::BIGINT AS refunded_orders,
+           sum(refunded)::DOUBLE / nullif(sum(measured), 0)::DOUBLE AS refund_rate,
+           sum(order_value) AS order_value, sum(refunded_value) AS refunded_value,
+           (sum(refunded_value) / nullif(sum(order_value), 0))::DOUBLE AS refund_rate_by_value
+    FROM {money_rollup.PARTS_TABLE} WHERE day >= $start::DATE AND day < $end_excl::DATE
+    GROUP BY ALL ORDER BY currency, with_tickets DESC"""
 
 
 # open at the view's end, as the backlog counts: created before it, not solved by then (by time, or by status where
@@ -80,18 +97,45 @@ _OPEN_AT_END = (f"created_at < {utc_bound('$end_excl')} AND {dimension_filter('t
                 f"AND (solved_at >= {utc_bound('$end_excl')} OR ({STILL_OPEN}))")
 
 
-def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
-    # an order two open tickets wait on counts once
-    sql = f"""SELECT o.currency, count(*) AS orders, sum(t.open_tickets) AS open_tickets,
-                     sum({ORDER_VALUE}) AS order_value
-              FROM (SELECT order_source, linked_order_id, count(*) AS open_tickets FROM tickets
-                    WHERE {_OPEN_AT_END} AND linked_order_id IS NOT NULL GROUP BY ALL) t
-              JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
-              GROUP BY ALL ORDER BY o.currency"""
+def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+             rollup: bool = True) -> pl.DataFrame:
+    """Per currency; from the money rollup's steps (data/money_rollup.py) where it serves a view without ticket
+    filters, unless ``rollup`` is False."""
+    sql = _WAITING_FROM_STEPS if rollup and _serves(cur, filters, settings) else _WAITING_FROM_ROWS
     return execute(cur, sql, filters, settings)
 
 
-def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[int, int]:
-    sql = f"SELECT count(*), count(*) FILTER (WHERE linked_order_id IS NULL) FROM tickets WHERE {_OPEN_AT_END}"
+# an order two open tickets wait on counts once
+_WAITING_FROM_ROWS = f"""
+    SELECT o.currency, count(*) AS orders, sum(t.open_tickets) AS open_tickets, sum({ORDER_VALUE}) AS order_value
+    FROM (SELECT order_source, linked_order_id, count(*) AS open_tickets FROM tickets
+          WHERE {_OPEN_AT_END} AND linked_order_id IS NOT NULL GROUP BY ALL) t
+    JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
+    GROUP BY ALL ORDER BY o.currency"""
+# the steps up to the view's end: a sum of no value is NULL, as over the rows
+_WAITING_FROM_STEPS = f"""
+    SELECT currency, sum(orders)::BIGINT AS orders, sum(tickets)::HUGEINT AS open_tickets,
+           CASE WHEN sum(valued) > 0 THEN sum(value) END AS order_value
+    FROM {money_rollup.WAITING_TABLE} WHERE day <= $end_excl::DATE
+    GROUP BY ALL HAVING sum(orders) > 0 ORDER BY currency"""
+
+
+def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+                 rollup: bool = True) -> tuple[int, int]:
+    if rollup and _serves(cur, filters, settings):
+        sql = (f"SELECT coalesce(sum(tickets), 0), coalesce(sum(tickets) FILTER (WHERE unlinked), 0) "
+               f"FROM {money_rollup.OPEN_TABLE} "
+               "WHERE day < $end_excl::DATE AND (solved >= $end_excl::DATE OR still_open)")
+    else:
+        sql = f"SELECT count(*), count(*) FILTER (WHERE linked_order_id IS NULL) FROM tickets WHERE {_OPEN_AT_END}"
     row = execute(cur, sql, filters, settings).row(0)
     return int(row[0]), int(row[1])
+
+
+def _serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
+    """The money rollup holds no ticket filter (channel, category, priority), and local days of its own clock."""
+    return not any(filters.dimension_values().values()) and _current(cur, settings)
+
+
+def _current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    return rollups.is_current(cur, rollups.MONEY) and recorded(cur) == Clock.of(settings).recorded
