@@ -766,7 +766,9 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pages", nargs=3, help=argparse.SUPPRESS)  # warehouse, first and last day
     args = parser.parse_args()
-    if args.pages is not None:
+    if args.pages is not None:  # the warehouse named here, not whatever CSPULSE_WAREHOUSE_PATH the shell has
+        os.environ.update({"CSPULSE_WAREHOUSE_PATH": str(Path(args.pages[0]).resolve()),
+                           "CSPULSE_LOAD_DEMO_WHEN_EMPTY": "false", "CSPULSE_TIMEZONE": args.timezone})
         print(json.dumps(page_runs(date.fromisoformat(args.pages[1]), date.fromisoformat(args.pages[2]))))
         return
     if args.child is not None:
