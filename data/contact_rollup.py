@@ -113,12 +113,9 @@ def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, noted_days: str) -> None:
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {noted_days} (day DATE)")
-    first, last = cur.execute(f"SELECT min(day), max(day) FROM {noted_days}").fetchone()  # type: ignore[misc]
-    if first is None:
+    picked = kept.noted_rows(cur, (noted_days,))
+    if picked is None:
         return  # no ticket changed
-    # constant bounds first, so that DuckDB skips the tickets' row groups outside them; the list then picks the days
-    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {noted_days})"
-    params = {"first": first, "last": last}
+    noted, params = picked
     cur.execute(f"DELETE FROM {TABLE} WHERE {noted.format(day='day')}", params)
     cur.execute(f"INSERT INTO {TABLE} {_counts(noted.format(day='created_local_date'))}", params)

@@ -97,6 +97,17 @@ def noted_days(cur: duckdb.DuckDBPyConnection, noted: tuple[str, ...]) -> tuple[
     return cur.execute(f"SELECT min(day), max(day) FROM ({days})").fetchone()  # type: ignore[return-value]
 
 
+def noted_rows(cur: duckdb.DuckDBPyConnection, noted: tuple[str, ...]) -> tuple[str, dict[str, object]] | None:
+    """SQL picking the rows of the days in the ``noted`` tables (``{day}`` stands for the day column) and the bounds
+    it binds; None where no write noted a day. The bounds are constants, so that DuckDB skips the row groups whose
+    days lie outside them (rows arrive in about the order of their days); the list of days then picks the rows."""
+    first, last = noted_days(cur, noted)
+    if first is None:
+        return None
+    days = " UNION ALL ".join(f"SELECT day FROM {table}" for table in noted)
+    return f"{{day}} BETWEEN $first AND $last AND {{day}} IN ({days})", {"first": first, "last": last}
+
+
 def _names(keys: tuple[str, ...]) -> list[str]:
     return [f"key_{number}" for number in range(len(keys))]
 

@@ -162,16 +162,11 @@ def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
     log.info("money rollup rebuilt")
 
 
-def _noted(days_table: str) -> str:
-    # constant bounds first, so that DuckDB skips the row groups outside them; the list of days then picks the rows
-    return f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {days_table})"
-
-
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, ticket_days: str, order_days: str) -> None:
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} (order_source VARCHAR, linked_order_id VARCHAR)")
-    first, last = kept.noted_days(cur, (ticket_days,))
-    if first is not None:  # the orders the noted days' tickets linked to before the write, and link to now
-        noted, params = _noted(ticket_days), {"first": first, "last": last}
+    picked = kept.noted_rows(cur, (ticket_days,))
+    if picked is not None:  # the orders the noted days' tickets linked to before the write, and link to now
+        noted, params = picked
         cur.execute(f"INSERT INTO {_TOUCHED} SELECT order_source, linked_order_id FROM {LINKS_TABLE} "
                     f"WHERE {noted.format(day='day')}", params)
         cur.execute(f"DELETE FROM {LINKS_TABLE} WHERE {noted.format(day='day')}", params)
@@ -185,9 +180,9 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, ticket_days: str, order_days:
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {placed} AS SELECT day FROM {order_days} UNION "
                 f"SELECT DISTINCT o.created_local_date FROM orders o SEMI JOIN {_TOUCHED} t "
                 f"ON o.source = t.order_source AND o.order_id = t.linked_order_id")
-    first, last = kept.noted_days(cur, (placed,))
-    if first is not None:
-        noted, params = _noted(placed), {"first": first, "last": last}
+    picked = kept.noted_rows(cur, (placed,))
+    if picked is not None:
+        noted, params = picked
         cur.execute(f"DELETE FROM {PARTS_TABLE} WHERE {noted.format(day='day')}", params)
         cur.execute(f"INSERT INTO {PARTS_TABLE} {_parts(noted.format(day='created_local_date'))}", params)
         # an order whose tickets or values may have changed: the placed days hold every order the links name

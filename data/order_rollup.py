@@ -112,13 +112,10 @@ def rebuild(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, bucket: Bucket) -> None:
     # the placed days of the orders whose customer neighbours changed (data/order_sequence.py), with ours
-    first, last = kept.noted_days(cur, (_DAYS, order_sequence.RESEQUENCED_DAYS))
-    if first is None:
+    picked = kept.noted_rows(cur, (_DAYS, order_sequence.RESEQUENCED_DAYS))
+    if picked is None:
         return  # no order changed
-    # constant bounds first, so that DuckDB skips the row groups outside them; the list of days then picks the rows
-    noted = (f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS} UNION ALL "
-             f"SELECT day FROM {order_sequence.RESEQUENCED_DAYS})")
-    params = {"first": first, "last": last}
+    noted, params = picked
     placed = noted.format(day=DAY_OF["created_day"])
     for table, source in ((VALUES_TABLE, _values(placed, bucket)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="created_day"))),

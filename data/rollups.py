@@ -458,11 +458,8 @@ def _note_sla_window(cur: duckdb.DuckDBPyConnection, settings: dict[str, object]
 
 
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
-    first, last = cur.execute(f"SELECT min(day), max(day) FROM {_DAYS}").fetchone()  # type: ignore[misc]
-    # The bounds are constants, so DuckDB skips the row groups whose days lie outside them (tickets arrive in
-    # about the order they were created); the list of days then picks the rows.
-    noted = f"{{day}} BETWEEN $first AND $last AND {{day}} IN (SELECT day FROM {_DAYS})"
-    params = {**params, "first": first, "last": last}
+    noted, bounds = kept.noted_rows(cur, (_DAYS,)) or ("FALSE", {})  # _refresh returned early where none were
+    params = {**params, **bounds}
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
