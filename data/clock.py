@@ -24,7 +24,7 @@ from datetime import time
 
 import duckdb
 
-from data import rollups
+from data import kept, rollups
 from data.basics import named_in
 from data.warehouse import Warehouse
 from settings import WEEKDAYS, Settings
@@ -154,6 +154,12 @@ def recorded(cur: duckdb.DuckDBPyConnection) -> str | None:
     """The clock the warehouse's columns hold (``Clock.recorded``), None before any was worked out."""
     row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": META_KEY}).fetchone()
     return None if row is None else row[0]
+
+
+def rollup_holds(cur: duckdb.DuckDBPyConnection, family: kept.Family, settings: Settings) -> bool:
+    """Whether ``family`` (data.rollups ``FAMILIES``) holds the data as it is now on the settings' clock (its days
+    are local days): what a reader asks before it reads one."""
+    return rollups.is_current(cur, family) and recorded(cur) == Clock.of(settings).recorded
 
 
 def arriving(cur: duckdb.DuckDBPyConnection, table: str, relation: str) -> tuple[str, dict[str, object]]:

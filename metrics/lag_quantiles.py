@@ -10,7 +10,7 @@ import re
 import duckdb
 
 from data import order_rollup, rollups
-from data.clock import Clock, recorded
+from data.clock import rollup_holds
 from metrics import ranks
 from metrics.registry import Metric
 from settings import Settings
@@ -21,7 +21,7 @@ LAG = f"CASE WHEN {order_rollup.VALID} THEN {order_rollup.LAG} END"
 
 def current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """The rollup holds the orders as they are now, on the settings' clock (its days are local days)."""
-    return rollups.is_current(cur, rollups.ORDERS) and recorded(cur) == Clock.of(settings).recorded
+    return rollup_holds(cur, rollups.ORDERS, settings)
 
 
 def quantile_ctes(name: str, day: str, period: str, quantiles: dict[str, float]) -> str:

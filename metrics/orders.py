@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from data import contact_rollup, line_facts, rollups
-from data.clock import Clock, recorded
+from data.clock import rollup_holds
 from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
@@ -54,7 +54,7 @@ def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, sett
     """The contact rollup holds the view's ticket filters (a category, not a channel or priority) and local days of
     its own clock."""
     held = not any(values for key, values in filters.dimension_values().items() if key != "category")
-    return held and rollups.is_current(cur, rollups.CONTACTS) and recorded(cur) == Clock.of(settings).recorded
+    return held and rollup_holds(cur, rollups.CONTACTS, settings)
 
 
 # the view's category filter on the contact rollup's rows (the other filters are empty where it serves)

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from data import contact_rollup, money_rollup, rollups
-from data.clock import Clock, recorded
+from data.clock import rollup_holds
 from metrics.orders import IN_CATEGORIES, contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
@@ -138,4 +138,4 @@ def _serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings
 
 
 def _current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    return rollups.is_current(cur, rollups.MONEY) and recorded(cur) == Clock.of(settings).recorded
+    return rollup_holds(cur, rollups.MONEY, settings)

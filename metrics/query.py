@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from data import rollups
-from data.clock import Clock, local_time, recorded, with_clock
+from data.clock import Clock, local_time, rollup_holds, with_clock
 from metrics import facts, lag_quantiles, order_parts, ranks
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
@@ -126,7 +126,7 @@ def _reads_settings(names: Sequence[str], by: str | None) -> bool:
 
 def rollup_current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """The rollup holds the data as it is now, on the settings' clock (its days are local days)."""
-    return rollups.is_current(cur) and recorded(cur) == Clock.of(settings).recorded
+    return rollup_holds(cur, rollups.TICKETS, settings)
 
 
 def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings: Settings,
