@@ -11,7 +11,7 @@ import polars as pl
 
 from data import contact_rollup, money_rollup, rollups
 from data.clock import rollup_holds
-from metrics.orders import IN_CATEGORIES, contact_rollup_serves
+from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
 from settings import Settings
@@ -28,7 +28,7 @@ def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Sett
     rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
     counted = (f"SELECT value AS order_link, sum(tickets)::BIGINT AS tickets FROM {contact_rollup.TABLE} "
                f"WHERE dimension = '{contact_rollup.LINKED_BY}' AND day >= $start::DATE AND day < $end_excl::DATE "
-               f"AND {IN_CATEGORIES} GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
+               f"AND {IN_HELD_FILTERS} GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
                f"SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets "
                f"WHERE {in_view('created_at')} GROUP BY ALL")
     sql = f"""WITH counted AS ({counted})
