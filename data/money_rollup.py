@@ -18,7 +18,9 @@ ticket day), and an order's values with order writes (of its placed day). So the
 * ``money_open``: the tickets open at a view's end, linked or not (``_open_counts``), per created and solved day:
   worked out again for the noted ticket days.
 
-The last two hold no ticket filter (channel, category, priority): a view with one reads the rows.
+The last two hold no category or priority filter: a view with one reads the rows. ``money_open`` is keyed by the
+tickets' channel (a ticket has one: its counts add up over any channels chosen); ``money_waiting`` holds none: a view
+with one reads the rows.
 
 Kept as a family of data/kept.py (data.rollups ``FAMILIES``) in every writer's transaction; on the clock the
 warehouse records (a clock change moves every local day: stale, built whole). A reader uses it only while it is
@@ -111,7 +113,8 @@ def _open(where: str) -> str:
     """SQL: the tickets that are ever open at a view's end, per created day, solved day, whether still open and
     whether linked to an order, of the tickets whose created day meets ``where``."""
     return (f"SELECT created_local_date AS day, CASE WHEN solved_at IS NOT NULL THEN solved_local_date END AS solved,"
-            f" ({STILL_OPEN}) AS still_open, linked_order_id IS NULL AS unlinked, count(*) AS tickets FROM tickets "
+            f" ({STILL_OPEN}) AS still_open, linked_order_id IS NULL AS unlinked, channel, count(*) AS tickets "
+            f"FROM tickets "
             f"WHERE (solved_at IS NOT NULL OR {STILL_OPEN}) AND {where} GROUP BY ALL")
 
 
