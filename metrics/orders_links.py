@@ -100,11 +100,13 @@ _OPEN_AT_END = (f"created_at < {utc_bound('$end_excl')} AND {dimension_filter('t
 def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
              rollup: bool = True) -> pl.DataFrame:
     """Per currency; from the money rollup's steps (data/money_rollup.py) where it serves a view without ticket
-    filters, unless ``rollup`` is False."""
-    if not (rollup and _serves(cur, filters, settings, channels=0)):
+    filters, or each channel's steps with one channel chosen, unless ``rollup`` is False."""
+    if not (rollup and _serves(cur, filters, settings, channels=1)):
         return execute(cur, _WAITING_FROM_ROWS, filters, settings)
-    return execute(cur, _WAITING_FROM_STEPS.format(table=money_rollup.WAITING_TABLE, channel="TRUE"), filters,
-                   settings)
+    by_channel = bool(filters.channel)
+    return execute(cur, _WAITING_FROM_STEPS.format(
+        table=money_rollup.WAITING_BY_CHANNEL_TABLE if by_channel else money_rollup.WAITING_TABLE,
+        channel=_IN_CHANNELS if by_channel else "TRUE"), filters, settings)
 
 
 # an order two open tickets wait on counts once

@@ -39,8 +39,8 @@ VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024,
 
 # view ends across the tickets' days (and after them): tickets open at each end wait on orders
 ENDS = [mq.Filters(date(2024, 1, 1), date(2024, 1, 20) + timedelta(days=d)) for d in range(0, 130, 3)]
-# ticket filters at some of them: one channel, two (open tickets from the rollup, waiting from the rows), a channel
-# with a category (the rows)
+# ticket filters at some of them: one channel (waiting from each channel's steps), two (open tickets from the
+# rollup, waiting from the rows), a channel with a category (the rows)
 CHOSEN: list[dict[str, tuple[str, ...]]] = [{"channel": ("email",)}, {"channel": ("chat",)},
                                             {"channel": ("email", "phone")},
                                             {"channel": ("email",), "category": ("shipping_status",)}]
@@ -68,6 +68,7 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
     for table, sql in ((money_rollup.LINKS_TABLE, money_rollup._links("TRUE")),
                        (money_rollup.PARTS_TABLE, money_rollup._parts("TRUE")),
                        (money_rollup.WAITING_TABLE, money_rollup._waiting("TRUE")),
+                       (money_rollup.WAITING_BY_CHANNEL_TABLE, money_rollup._waiting("TRUE", by_channel=True)),
                        (money_rollup.OPEN_TABLE, money_rollup._open("TRUE"))):
         held = cur.execute(f"SELECT * FROM {table} ORDER BY ALL").pl()
         assert_frame_equal(held, cur.execute(f"{sql} ORDER BY ALL").pl(), check_exact=True)
