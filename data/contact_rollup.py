@@ -6,8 +6,9 @@ categories; a category filter is served too).
 Tickets per 100 orders by SKU (metrics.orders ``contact_rate_by``) joined every ticket of the view that reaches an
 order to that order's lines: 6.6-7.2 s at ten million tickets when four in ten name an order. A ticket counts once
 per value it reaches, whatever else it reaches, so the count is a sum over tickets and adds up over days: a view
-without ticket filters, or with a category filter only, adds up its days' rows here (a few thousand) instead. A
-view with a channel or priority filter still reads the rows (the table is not keyed by them). The Complaints page's
+without ticket filters, or with category and channel filters (:data:`FILTERS`, keys of its rows: a ticket has one
+of each, so the counts add up over them too), adds up its days' rows here instead. A view with a priority filter
+still reads the rows (the table is not keyed by it). The Complaints page's
 query per category joined every linked ticket to its order's lines too: 10-12 s over two years at ten million.
 
 A ticket reaches its order as ``metrics.query.ticket_reaches_order`` says (:data:`REACHES` is that text, a test
@@ -49,6 +50,9 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "sales_channel": ("orders", None),
 }
 
+# the ticket filters held as keys of the rows (a view filtering by another reads the rows)
+FILTERS: tuple[str, ...] = ("category", "channel")
+
 # Beside them, every ticket by how it was linked (data/linking.py: order_link; 'none': no order found), as the
 # dimension LINKED_BY: the Orders page's "how tickets reach orders" (metrics.orders_links link_shares).
 LINKED_BY = "order_link"
@@ -65,6 +69,7 @@ def reaches(ticket: str, order: str) -> str:
 _VALUED = " UNION ALL ".join(
     f"SELECT source, order_id, '{name}' AS dimension, {name} AS value FROM {table}"
     + (f" WHERE {first}" if first else "") for name, (table, first) in DIMENSIONS.items())
+_KEYS, _KEYS_OF_G = ", ".join(FILTERS), ", ".join(f"g.{key}" for key in FILTERS)
 
 
 def _counts(where: str) -> str:
@@ -72,16 +77,16 @@ def _counts(where: str) -> str:
     columns) are joined once as a group; a group without an order source may reach orders of several shops with
     the same value, hence the DISTINCT (a ticket counts once per value)."""
     return f"""
-        WITH groups AS (SELECT created_local_date AS day, category, order_source, linked_order_id, order_id,
+        WITH groups AS (SELECT created_local_date AS day, {_KEYS}, order_source, linked_order_id, order_id,
                                count(*) AS tickets
                         FROM tickets WHERE ({where}) AND coalesce(linked_order_id, order_id) IS NOT NULL
                         GROUP BY ALL),
-        reached AS (SELECT DISTINCT g.day, g.category, g.order_source, g.linked_order_id, g.order_id, g.tickets,
-                           v.dimension, v.value
+        reached AS (SELECT DISTINCT g.day, {_KEYS_OF_G}, g.order_source, g.linked_order_id, g.order_id,
+                           g.tickets, v.dimension, v.value
                     FROM groups g JOIN ({_VALUED}) v ON {reaches('g', 'v')})
-        SELECT day, dimension, value, category, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
+        SELECT day, dimension, value, {_KEYS}, sum(tickets)::BIGINT AS tickets FROM reached GROUP BY ALL
         UNION ALL
-        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), category, count(*) FROM tickets
+        SELECT created_local_date, '{LINKED_BY}', coalesce(order_link, 'none'), {_KEYS}, count(*) FROM tickets
         WHERE {where} GROUP BY ALL"""
 
 

@@ -18,7 +18,9 @@ ticket day), and an order's values with order writes (of its placed day). So the
 * ``money_open``: the tickets open at a view's end, linked or not (``_open_counts``), per created and solved day:
   worked out again for the noted ticket days.
 
-The last two hold no ticket filter (channel, category, priority): a view with one reads the rows.
+The last two hold no category or priority filter: a view with one reads the rows. ``money_open`` is keyed by the
+tickets' channel (a ticket has one: its counts add up over any channels chosen); ``money_waiting_by_channel`` holds
+the steps of each channel's tickets apart (an order counts once per channel there, so it serves one channel).
 
 Kept as a family of data/kept.py (data.rollups ``FAMILIES``) in every writer's transaction; on the clock the
 warehouse records (a clock change moves every local day: stale, built whole). A reader uses it only while it is
@@ -64,6 +66,7 @@ WAITING_TABLE = "money_waiting"
 # tickets open at the end of a view with no ticket filter, by created day, solved day and whether linked
 # (metrics.orders_links ``_open_counts``): a few hundred thousand rows where the tickets are ten million
 OPEN_TABLE = "money_open"
+WAITING_BY_CHANNEL_TABLE = "money_waiting_by_channel"  # "waiting" with one channel chosen: per channel
 
 
 def _spans(orders_where: str) -> str:
@@ -72,37 +75,39 @@ def _spans(orders_where: str) -> str:
     they were solved (NULL: never closes)."""
     return f"""
         SELECT o.source, o.order_id, o.created_local_date AS placed, o.currency, {ORDER_VALUE} AS value,
-               l.day + 1 AS opens, l.closes, l.tickets
+               l.day + 1 AS opens, l.closes, l.tickets, l.channel
         FROM {LINKS_TABLE} l JOIN orders o ON o.source = l.order_source AND o.order_id = l.linked_order_id
         WHERE l.waits AND ({orders_where})"""
 
 
-def _waiting(orders_where: str) -> str:
+def _waiting(orders_where: str, by_channel: bool = False) -> str:
     """SQL: the steps of the orders that meet ``orders_where`` (alias ``o``): per placed day, currency and view end,
     the orders (+1 where an island of one opens, -1 where it closes), tickets and value that start or stop waiting
     then. Per placed day, not per order, so that a view reads a few hundred thousand rows, not millions; a write
-    works out its placed days again."""
+    works out its placed days again. ``by_channel``: each channel's tickets apart, per channel."""
+    waits = "source, order_id, channel" if by_channel else "source, order_id"  # what an island is of
+    kept = "channel, " if by_channel else ""
     return f"""
         WITH spans AS ({_spans(orders_where)}),
         reached AS (SELECT *, max(coalesce(closes, DATE 'infinity')) OVER (
-                        PARTITION BY source, order_id ORDER BY opens, closes NULLS LAST
+                        PARTITION BY {waits} ORDER BY opens, closes NULLS LAST
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM spans),
         numbered AS (SELECT *, sum((reach IS NULL OR reach < opens)::INT) OVER (
-                         PARTITION BY source, order_id ORDER BY opens, closes NULLS LAST ROWS UNBOUNDED PRECEDING)
+                         PARTITION BY {waits} ORDER BY opens, closes NULLS LAST ROWS UNBOUNDED PRECEDING)
                          AS island FROM reached),
-        islands AS (SELECT source, order_id, placed, currency, value, island, min(opens) AS opens,
+        islands AS (SELECT {waits}, placed, currency, value, island, min(opens) AS opens,
                            max(coalesce(closes, DATE 'infinity')) AS closes FROM numbered GROUP BY ALL),
-        steps AS (SELECT source, order_id, placed, currency, opens AS day, 1 AS orders, 0 AS tickets,
+        steps AS (SELECT {kept}placed, currency, opens AS day, 1 AS orders, 0 AS tickets,
                          value, (value IS NOT NULL)::INT AS valued FROM islands
                   UNION ALL
-                  SELECT source, order_id, placed, currency, closes, -1, 0, -value, -(value IS NOT NULL)::INT
+                  SELECT {kept}placed, currency, closes, -1, 0, -value, -(value IS NOT NULL)::INT
                   FROM islands WHERE closes < DATE 'infinity'
                   UNION ALL
-                  SELECT source, order_id, placed, currency, opens, 0, tickets, 0, 0 FROM spans
+                  SELECT {kept}placed, currency, opens, 0, tickets, 0, 0 FROM spans
                   UNION ALL
-                  SELECT source, order_id, placed, currency, closes, 0, -tickets, 0, 0 FROM spans
+                  SELECT {kept}placed, currency, closes, 0, -tickets, 0, 0 FROM spans
                   WHERE closes IS NOT NULL)
-        SELECT placed, currency, day, sum(orders)::BIGINT AS orders, sum(tickets)::BIGINT AS tickets,
+        SELECT {kept}placed, currency, day, sum(orders)::BIGINT AS orders, sum(tickets)::BIGINT AS tickets,
                sum(value) AS value, sum(valued)::BIGINT AS valued
         FROM steps GROUP BY ALL"""
 
@@ -111,7 +116,8 @@ def _open(where: str) -> str:
     """SQL: the tickets that are ever open at a view's end, per created day, solved day, whether still open and
     whether linked to an order, of the tickets whose created day meets ``where``."""
     return (f"SELECT created_local_date AS day, CASE WHEN solved_at IS NOT NULL THEN solved_local_date END AS solved,"
-            f" ({STILL_OPEN}) AS still_open, linked_order_id IS NULL AS unlinked, count(*) AS tickets FROM tickets "
+            f" ({STILL_OPEN}) AS still_open, linked_order_id IS NULL AS unlinked, channel, count(*) AS tickets "
+            f"FROM tickets "
             f"WHERE (solved_at IS NOT NULL OR {STILL_OPEN}) AND {where} GROUP BY ALL")
 
 
@@ -121,7 +127,7 @@ def _links(where: str) -> str:
     ``where``. The waiting steps read these (four million rows at ten million tickets), not the tickets."""
     return (f"SELECT created_local_date AS day, order_source, linked_order_id, "
             f"CASE WHEN solved_at IS NOT NULL THEN solved_local_date + 1 END AS closes, "
-            f"coalesce(solved_local_date > created_local_date, FALSE) OR ({STILL_OPEN}) AS waits, "
+            f"coalesce(solved_local_date > created_local_date, FALSE) OR ({STILL_OPEN}) AS waits, channel, "
             f"count(*) AS tickets FROM tickets WHERE {LINKED} AND {where} GROUP BY ALL")
 
 
@@ -140,8 +146,9 @@ def _parts(where: str) -> str:
         FROM placed GROUP BY ALL"""
 
 
-_DECLARED = json.dumps([LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE, _links("{where}"), _parts("{where}"),
-                        _waiting("{where}"), _open("{where}")])
+_DECLARED = json.dumps([LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE, WAITING_BY_CHANNEL_TABLE,
+                        _links("{where}"), _parts("{where}"), _waiting("{where}"), _waiting("{where}", True),
+                        _open("{where}")])
 SIGNATURE = hashlib.sha256(_DECLARED.encode()).hexdigest()[:16]
 
 
@@ -153,11 +160,12 @@ def family(ticket_days: str, order_days: str) -> kept.Family:
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
-    for table in (LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE):
+    for table in (LINKS_TABLE, PARTS_TABLE, WAITING_TABLE, OPEN_TABLE, WAITING_BY_CHANNEL_TABLE):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(f"CREATE TABLE {LINKS_TABLE} AS {_links('TRUE')} ORDER BY day")
     cur.execute(f"CREATE TABLE {PARTS_TABLE} AS {_parts('TRUE')} ORDER BY day")
     cur.execute(f"CREATE TABLE {WAITING_TABLE} AS {_waiting('TRUE')} ORDER BY day")
+    cur.execute(f"CREATE TABLE {WAITING_BY_CHANNEL_TABLE} AS {_waiting('TRUE', by_channel=True)} ORDER BY day")
     cur.execute(f"CREATE TABLE {OPEN_TABLE} AS {_open('TRUE')} ORDER BY day")
     log.info("money rollup rebuilt")
 
@@ -186,7 +194,9 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, ticket_days: str, order_days:
         cur.execute(f"DELETE FROM {PARTS_TABLE} WHERE {noted.format(day='day')}", params)
         cur.execute(f"INSERT INTO {PARTS_TABLE} {_parts(noted.format(day='created_local_date'))}", params)
         # an order whose tickets or values may have changed: the placed days hold every order the links name
-        cur.execute(f"DELETE FROM {WAITING_TABLE} WHERE {noted.format(day='placed')}", params)
-        cur.execute(f"INSERT INTO {WAITING_TABLE} {_waiting(noted.format(day='o.created_local_date'))}", params)
+        for table, by_channel in ((WAITING_TABLE, False), (WAITING_BY_CHANNEL_TABLE, True)):
+            cur.execute(f"DELETE FROM {table} WHERE {noted.format(day='placed')}", params)
+            cur.execute(f"INSERT INTO {table} {_waiting(noted.format(day='o.created_local_date'), by_channel)}",
+                        params)
     for table in (_TOUCHED, placed):
         cur.execute(f"DROP TABLE {table}")

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from data import contact_rollup, line_facts
-from metrics.orders import IN_CATEGORIES, contact_rollup_serves
+from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
 from metrics.query import (
     Filters,
     data_range,
@@ -118,7 +118,7 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     table, base = ORDER_DIMENSIONS[dimension]
     if rollup and contact_rollup_serves(cur, filters, settings):
         linked = (f"SELECT value, category, tickets FROM {contact_rollup.TABLE} WHERE dimension = '{dimension}' "
-                  f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_CATEGORIES}")
+                  f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_HELD_FILTERS}")
     else:
         # tickets without any order number first: the join's coalesce hides from the planner that they reach none
         reaching = f"coalesce(t.linked_order_id, t.order_id) IS NOT NULL AND {in_view('t.created_at')}"

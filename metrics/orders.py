@@ -51,20 +51,21 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
 
 
 def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
-    """The contact rollup holds the view's ticket filters (a category, not a channel or priority) and local days of
+    """The contact rollup holds the view's ticket filters (categories and channels, not priorities) and local days of
     its own clock."""
-    held = not any(values for key, values in filters.dimension_values().items() if key != "category")
+    held = not any(values for key, values in filters.dimension_values().items() if key not in contact_rollup.FILTERS)
     return held and rollup_holds(cur, rollups.CONTACTS, settings)
 
 
-# the view's category filter on the contact rollup's rows (the other filters are empty where it serves)
-IN_CATEGORIES = "(len($category::VARCHAR[]) = 0 OR list_contains($category::VARCHAR[], category))"
+# the view's filters the contact rollup holds, on its rows (the other filters are empty where it serves)
+IN_HELD_FILTERS = " AND ".join(f"(len(${key}::VARCHAR[]) = 0 OR list_contains(${key}::VARCHAR[], {key}))"
+                               for key in contact_rollup.FILTERS)
 
 
 def _asked_from_rollup() -> str:
     """Per value, the tickets created in the view about an order with it: the days' counts added up."""
     return (f"SELECT value, sum(tickets) AS tickets FROM {contact_rollup.TABLE} WHERE dimension = $dimension "
-            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_CATEGORIES} GROUP BY ALL")
+            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_HELD_FILTERS} GROUP BY ALL")
 
 
 def _asked(dimension: str, table: str, first: str) -> str:

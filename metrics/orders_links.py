@@ -11,7 +11,7 @@ import polars as pl
 
 from data import contact_rollup, money_rollup, rollups
 from data.clock import rollup_holds
-from metrics.orders import IN_CATEGORIES, contact_rollup_serves
+from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
 from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
 from settings import Settings
@@ -28,7 +28,7 @@ def link_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Sett
     rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
     counted = (f"SELECT value AS order_link, sum(tickets)::BIGINT AS tickets FROM {contact_rollup.TABLE} "
                f"WHERE dimension = '{contact_rollup.LINKED_BY}' AND day >= $start::DATE AND day < $end_excl::DATE "
-               f"AND {IN_CATEGORIES} GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
+               f"AND {IN_HELD_FILTERS} GROUP BY ALL" if rollup and contact_rollup_serves(cur, filters, settings) else
                f"SELECT coalesce(order_link, 'none') AS order_link, count(*) AS tickets FROM tickets "
                f"WHERE {in_view('created_at')} GROUP BY ALL")
     sql = f"""WITH counted AS ({counted})
@@ -100,9 +100,13 @@ _OPEN_AT_END = (f"created_at < {utc_bound('$end_excl')} AND {dimension_filter('t
 def _waiting(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
              rollup: bool = True) -> pl.DataFrame:
     """Per currency; from the money rollup's steps (data/money_rollup.py) where it serves a view without ticket
-    filters, unless ``rollup`` is False."""
-    sql = _WAITING_FROM_STEPS if rollup and _serves(cur, filters, settings) else _WAITING_FROM_ROWS
-    return execute(cur, sql, filters, settings)
+    filters, or each channel's steps with one channel chosen, unless ``rollup`` is False."""
+    if not (rollup and _serves(cur, filters, settings, channels=1)):
+        return execute(cur, _WAITING_FROM_ROWS, filters, settings)
+    by_channel = bool(filters.channel)
+    return execute(cur, _WAITING_FROM_STEPS.format(
+        table=money_rollup.WAITING_BY_CHANNEL_TABLE if by_channel else money_rollup.WAITING_TABLE,
+        channel=_IN_CHANNELS if by_channel else "TRUE"), filters, settings)
 
 
 # an order two open tickets wait on counts once
@@ -113,28 +117,32 @@ _WAITING_FROM_ROWS = f"""
     JOIN orders o ON o.source = t.order_source AND o.order_id = t.linked_order_id
     GROUP BY ALL ORDER BY o.currency"""
 # the steps up to the view's end: a sum of no value is NULL, as over the rows
-_WAITING_FROM_STEPS = f"""
+_WAITING_FROM_STEPS = """
     SELECT currency, sum(orders)::BIGINT AS orders, sum(tickets)::HUGEINT AS open_tickets,
            CASE WHEN sum(valued) > 0 THEN sum(value) END AS order_value
-    FROM {money_rollup.WAITING_TABLE} WHERE day <= $end_excl::DATE
-    GROUP BY ALL HAVING sum(orders) > 0 ORDER BY currency"""
+    FROM {table} WHERE day <= $end_excl::DATE AND {channel}
+    GROUP BY currency HAVING sum(orders) > 0 ORDER BY currency"""
+# the view's channels on the rows of the money rollup's tables that hold them
+_IN_CHANNELS = "(len($channel::VARCHAR[]) = 0 OR list_contains($channel::VARCHAR[], channel))"
 
 
 def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
                  rollup: bool = True) -> tuple[int, int]:
-    if rollup and _serves(cur, filters, settings):
+    if rollup and _serves(cur, filters, settings, channels=None):
         sql = (f"SELECT coalesce(sum(tickets), 0), coalesce(sum(tickets) FILTER (WHERE unlinked), 0) "
                f"FROM {money_rollup.OPEN_TABLE} "
-               "WHERE day < $end_excl::DATE AND (solved >= $end_excl::DATE OR still_open)")
+               f"WHERE day < $end_excl::DATE AND (solved >= $end_excl::DATE OR still_open) AND {_IN_CHANNELS}")
     else:
         sql = f"SELECT count(*), count(*) FILTER (WHERE linked_order_id IS NULL) FROM tickets WHERE {_OPEN_AT_END}"
     row = execute(cur, sql, filters, settings).row(0)
     return int(row[0]), int(row[1])
 
 
-def _serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
-    """The money rollup holds no ticket filter (channel, category, priority), and local days of its own clock."""
-    return not any(filters.dimension_values().values()) and _current(cur, settings)
+def _serves(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *, channels: int | None) -> bool:
+    """The money rollup holds no category or priority filter, channels up to ``channels`` (None: any number), and
+    local days of its own clock."""
+    held = not filters.category and not filters.priority
+    return held and (channels is None or len(filters.channel) <= channels) and _current(cur, settings)
 
 
 def _current(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:

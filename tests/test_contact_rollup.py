@@ -10,6 +10,7 @@ read, and a ticket-only write works out its days, not the whole table.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from datetime import datetime as D
 
@@ -33,6 +34,10 @@ VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024,
          mq.Filters(date(2024, 2, 12), date(2024, 4, 7))]
 SKUS, VENDORS = ["A", "B", "C", None], ["Acme", "Bolt", None]
 SHIPPING = mq.Filters(date(2024, 1, 1), date(2024, 12, 31), category=("shipping_status",))  # a category filter
+# the ticket filters the rollup holds as keys: a channel, two, and a channel with a category
+HELD = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31), channel=("email",)),
+        mq.Filters(date(2024, 2, 12), date(2024, 4, 7), channel=("email", "chat")),
+        mq.Filters(date(2024, 1, 1), date(2024, 12, 31), channel=("chat",), category=("shipping_status",))]
 EXPORTED = ["shipping_status", "refund", None]  # the helpdesk's own categories, in turn
 
 
@@ -61,7 +66,7 @@ def _tickets(rng: random.Random, count: int, prefix: str = "t") -> pl.DataFrame:
                                              minutes=rng.randrange(60))
         named = str(rng.randrange(70)) if rng.random() < 0.5 else None  # 60-69: no such order
         customer = rng.randrange(25) if rng.random() < 0.6 else None
-        rows.append((f"{prefix}{n}", created, named, customer, rng.choice(["email", "chat"])))
+        rows.append((f"{prefix}{n}", created, named, customer, rng.choice(["email", "chat", "phone", None])))
     return pl.DataFrame(rows, orient="row", schema={
         "ticket_id": pl.String, "created_at": pl.Datetime("us"), "order_id": pl.String, "customer_key": pl.UInt64,
         "channel": pl.String}).with_columns(source=pl.lit("desk"), updated_at=pl.col("created_at"))
@@ -87,16 +92,19 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
             assert_frame_equal(served, orders.contact_rate_by(cur, view, dimension, settings, rollup=False))
         shares = orders_links.link_shares(cur, view, settings)
         assert_frame_equal(shares, orders_links.link_shares(cur, view, settings, rollup=False))
-    for view in (VIEWS[0], SHIPPING):  # the Complaints page's tickets per category and value
+    for view in (VIEWS[0], SHIPPING, *HELD):  # the Complaints page's tickets per category and value
         assert orders.contact_rollup_serves(cur, view, settings)
         for dimension in complaints.ORDER_DIMENSIONS:
             served = complaints.by_order_dimension(cur, view, dimension, settings).sort("value", "category")
             raw = complaints.by_order_dimension(cur, view, dimension, settings, rollup=False).sort("value", "category")
             assert_frame_equal(served, raw)
-    assert_frame_equal(orders.contact_rate_by(cur, SHIPPING, "sku", settings),
-                       orders.contact_rate_by(cur, SHIPPING, "sku", settings, rollup=False))
-    assert_frame_equal(orders_links.link_shares(cur, SHIPPING, settings),
-                       orders_links.link_shares(cur, SHIPPING, settings, rollup=False))
+    assert not orders.contact_rollup_serves(cur, replace(VIEWS[0], priority=("high",)), settings)  # not a key
+    for view in (SHIPPING, *HELD):
+        for dimension in contact_rollup.DIMENSIONS:
+            assert_frame_equal(orders.contact_rate_by(cur, view, dimension, settings),
+                               orders.contact_rate_by(cur, view, dimension, settings, rollup=False))
+        assert_frame_equal(orders_links.link_shares(cur, view, settings),
+                           orders_links.link_shares(cur, view, settings, rollup=False))
 
 
 def test_the_rollup_joins_tickets_to_orders_as_the_metrics_do() -> None:
@@ -178,7 +186,8 @@ def test_a_week_worked_out_by_hand(new_york: Settings) -> None:
     """Order 1 (north) has SKU A on two lines and B; order 1 (south) has A; order 2 (north) has B. Tickets: t1 links
     to north's 1, t2 names '1' in its column (both shops' order 1), t3 links to north's 2, t4 (the week before)
     links to north's 1. In the week: A reached by t1 and t2 (once each, whatever the lines): 2; B by t1, t2, t3: 3.
-    Orders placed in the week: A in north's 1 and south's 1 (2), B in north's 1 and 2 (2)."""
+    Orders placed in the week: A in north's 1 and south's 1 (2), B in north's 1 and 2 (2). By email (t1 came by
+    chat): A by t2: 1; B by t2 and t3: 2; the orders as before (a ticket filter)."""
     wh = on_clock(new_york)
     lines = {"north": [("1", 1, "A"), ("1", 2, "A"), ("1", 3, "B"), ("2", 1, "B")], "south": [("1", 1, "A")]}
     for shop, rows in lines.items():
@@ -188,7 +197,8 @@ def test_a_week_worked_out_by_hand(new_york: Settings) -> None:
             rows, orient="row", schema={"order_id": pl.String, "line_number": pl.Int32, "sku": pl.String},
         ).with_columns(source=pl.lit(shop))})
     tickets = pl.DataFrame({"ticket_id": ["t1", "t2", "t3", "t4"], "order_id": ["#1", "1", "2", "1"],
-                            "created_at": [D(2024, 3, 5, 15), D(2024, 3, 6, 15), D(2024, 3, 7, 15), D(2024, 2, 28)]})
+                            "created_at": [D(2024, 3, 5, 15), D(2024, 3, 6, 15), D(2024, 3, 7, 15), D(2024, 2, 28)],
+                            "channel": ["chat", "email", "email", "email"]})
     _import(wh, "tickets", "desk", {"tickets": tickets.with_columns(source=pl.lit("desk"))})
     with wh.transaction() as cur:  # links as an analyst would have them: t2's number left to both shops
         links = pl.DataFrame({"ticket_id": ["t1", "t3", "t4"], "order_source": ["north"] * 3,
@@ -203,6 +213,10 @@ def test_a_week_worked_out_by_hand(new_york: Settings) -> None:
     assert orders.contact_rollup_serves(cur, week, new_york)
     found = orders.contact_rate_by(cur, week, "sku", new_york).select("value", "orders", "tickets").rows()
     assert sorted(found) == [("A", 2, 2), ("B", 2, 3)]
+    by_email = replace(week, channel=("email",))
+    assert orders.contact_rollup_serves(cur, by_email, new_york)
+    found = orders.contact_rate_by(cur, by_email, "sku", new_york).select("value", "orders", "tickets").rows()
+    assert sorted(found) == [("A", 2, 1), ("B", 2, 2)]
 
 
 def test_a_rollup_a_writer_left_behind_is_not_read(new_york: Settings) -> None:
@@ -230,7 +244,7 @@ def test_a_ticket_only_write_works_out_its_days_not_the_whole_table(new_york: Se
     _import(wh, "north", "north", _shop(rng, "north", [str(n) for n in range(60)], SKUS))
     _import(wh, "tickets", "desk", {"tickets": _tickets(rng, 200)})
     with wh.transaction() as cur:  # a marker on a day no ticket has
-        cur.execute(f"INSERT INTO {contact_rollup.TABLE} VALUES (DATE '2000-01-01', 'sku', 'A', NULL, 1)")
+        cur.execute(f"INSERT INTO {contact_rollup.TABLE} VALUES (DATE '2000-01-01', 'sku', 'A', NULL, NULL, 1)")
     more = pl.DataFrame({"ticket_id": ["x"], "created_at": [D(2024, 3, 5)], "order_id": ["4"]})
     _import(wh, "more", "desk", {"tickets": more.with_columns(source=pl.lit("desk"))})
     cur = wh.cursor()

@@ -11,6 +11,7 @@ write works out its days, not the whole table.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from datetime import datetime as D
 from decimal import Decimal
@@ -38,6 +39,11 @@ VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024,
 
 # view ends across the tickets' days (and after them): tickets open at each end wait on orders
 ENDS = [mq.Filters(date(2024, 1, 1), date(2024, 1, 20) + timedelta(days=d)) for d in range(0, 130, 3)]
+# ticket filters at some of them: one channel (waiting from each channel's steps), two (open tickets from the
+# rollup, waiting from the rows), a channel with a category (the rows)
+CHOSEN: list[dict[str, tuple[str, ...]]] = [{"channel": ("email",)}, {"channel": ("chat",)},
+                                            {"channel": ("email", "phone")},
+                                            {"channel": ("email",), "category": ("shipping_status",)}]
 
 
 def _tickets_solved(rng: random.Random, count: int, prefix: str = "t") -> pl.DataFrame:
@@ -62,14 +68,15 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
     for table, sql in ((money_rollup.LINKS_TABLE, money_rollup._links("TRUE")),
                        (money_rollup.PARTS_TABLE, money_rollup._parts("TRUE")),
                        (money_rollup.WAITING_TABLE, money_rollup._waiting("TRUE")),
+                       (money_rollup.WAITING_BY_CHANNEL_TABLE, money_rollup._waiting("TRUE", by_channel=True)),
                        (money_rollup.OPEN_TABLE, money_rollup._open("TRUE"))):
         held = cur.execute(f"SELECT * FROM {table} ORDER BY ALL").pl()
         assert_frame_equal(held, cur.execute(f"{sql} ORDER BY ALL").pl(), check_exact=True)
     for view in VIEWS:
         served = orders_links._refunds(cur, view, settings)
         assert_frame_equal(served, orders_links._refunds(cur, view, settings, rollup=False), check_exact=True)
-    for view in ENDS:
-        assert orders_links._serves(cur, view, settings)
+    for view in ENDS + [replace(end, **chosen) for end in ENDS[::4] for chosen in CHOSEN]:
+        assert orders_links._serves(cur, view, settings, channels=None) == (not view.category)
         served = orders_links._waiting(cur, view, settings)
         assert_frame_equal(served, orders_links._waiting(cur, view, settings, rollup=False), check_exact=True)
         counts = orders_links._open_counts(cur, view, settings)
@@ -208,4 +215,32 @@ def test_a_start_builds_a_missing_or_deferred_rollup(new_york: Settings, deferre
             cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": money_rollup.META_KEY})
     assert not rollups.is_current(wh.cursor(), rollups.MONEY)
     rollups.sync(wh, new_york)
+    assert_served_equals_raw(wh, new_york)
+
+
+def test_waiting_by_channel_worked_out_by_hand(new_york: Settings) -> None:
+    """Order 1 (10.00) waits on a (email) and b (chat), order 3 (30.00) on c (chat), all open at the 10th. Every
+    channel: 2 orders, 3 tickets, 40.00. Email: order 1, 1 ticket, 10.00. Chat: orders 1 and 3 (1 counted once
+    however many channels wait on it), 2 tickets, 40.00. Email and chat: the rows, as every channel."""
+    wh = on_clock(new_york)
+    shop = pl.DataFrame({"order_id": ["1", "3"], "created_at": [D(2024, 3, 5, 15)] * 2, "currency": "USD",
+                         "total": pl.Series([Decimal("10.00"), Decimal("30.00")], dtype=MONEY)})
+    shop = shop.with_columns(source=pl.lit("north"), updated_at=pl.col("created_at"))
+    _import(wh, "north", "north", {"orders": shop})
+    tickets = pl.DataFrame({"ticket_id": ["a", "b", "c"], "order_id": ["1", "1", "3"],
+                            "channel": ["email", "chat", "chat"], "status": ["open", "open", "solved"],
+                            "created_at": [D(2024, 3, 6, 15), D(2024, 3, 7, 15), D(2024, 3, 6, 15)],
+                            "solved_at": [None, None, D(2024, 3, 20, 15)]})
+    tickets = tickets.with_columns(source=pl.lit("desk"), updated_at=pl.col("created_at"))
+    _import(wh, "desk", "desk", {"tickets": tickets})
+    link(wh, window_days=30)
+    end = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
+    cur = wh.cursor()
+    wanted = {(): (2, 3, Decimal("40.00")), ("email",): (1, 1, Decimal("10.00")), ("chat",): (2, 2, Decimal("40.00")),
+              ("email", "chat"): (2, 3, Decimal("40.00"))}
+    for channels, (orders, open_tickets, value) in wanted.items():
+        view = replace(end, channel=channels)
+        found = orders_links._waiting(cur, view, new_york)
+        assert found.select("orders", "open_tickets", "order_value").rows() == [(orders, open_tickets, value)]
+        assert orders_links._open_counts(cur, view, new_york) == (open_tickets, 0)
     assert_served_equals_raw(wh, new_york)
