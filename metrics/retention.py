@@ -131,28 +131,31 @@ def _sql(clock: str | None) -> str:
                         ELSE 'not solved' END AS solved
             FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS}),
         contact AS (
-            SELECT n.customer_key, f.first_reply, f.csat, f.solved
+            SELECT n.next_order_at IS NOT NULL AS repeated, f.first_reply, f.csat, f.solved
             FROM nexts n JOIN facts f ON f.customer_key = n.customer_key AND f.created_at >= n.ordered_at
                  AND f.created_at < coalesce(n.next_order_at, n.ordered_at + to_days($days))
             QUALIFY row_number() OVER (PARTITION BY n.customer_key ORDER BY f.created_at, f.ticket_id) = 1),
-        customers AS (
-            SELECT n.next_order_at IS NOT NULL AS repeated, c.customer_key IS NOT NULL AS contacted,
-                   CASE WHEN c.first_reply IS NULL THEN 'no reply recorded' WHEN c.first_reply < 60 THEN 'under 1 h'
-                        WHEN c.first_reply < 240 THEN '1–4 h' WHEN c.first_reply < 1440 THEN '4–24 h'
-                        ELSE '24 h or more' END AS reply_bucket, c.csat, c.solved
-            FROM nexts n LEFT JOIN contact c USING (customer_key))
-        SELECT 'all' AS dimension, 'all customers' AS segment, count(*) AS customers,
-               count(*) FILTER (WHERE repeated) AS repeat_customers FROM customers
+        everyone AS (SELECT count(*) AS customers, count(*) FILTER (WHERE next_order_at IS NOT NULL) AS repeats
+                     FROM nexts),
+        -- the contacted customers' segments in one pass over them; those who did not contact are the rest of
+        -- everyone, where a left join of every customer to their first ticket and a scan per split cost more
+        split AS (
+            SELECT CASE WHEN GROUPING(reply_bucket) = 0 THEN 'first_reply' WHEN GROUPING(csat) = 0 THEN 'csat'
+                        WHEN GROUPING(solved) = 0 THEN 'solved' ELSE 'contact' END AS dimension,
+                   coalesce(reply_bucket, csat, solved, 'contacted support') AS segment,
+                   count(*) AS customers, count(*) FILTER (WHERE repeated) AS repeat_customers
+            FROM (SELECT repeated, csat, solved,
+                         CASE WHEN first_reply IS NULL THEN 'no reply recorded' WHEN first_reply < 60 THEN 'under 1 h'
+                              WHEN first_reply < 240 THEN '1–4 h' WHEN first_reply < 1440 THEN '4–24 h'
+                              ELSE '24 h or more' END AS reply_bucket FROM contact)
+            GROUP BY GROUPING SETS ((), (reply_bucket), (csat), (solved)))
+        SELECT 'all' AS dimension, 'all customers' AS segment, customers, repeats AS repeat_customers FROM everyone
         UNION ALL
-        SELECT 'contact', CASE WHEN contacted THEN 'contacted support' ELSE 'did not contact support' END,
-               count(*), count(*) FILTER (WHERE repeated) FROM customers GROUP BY 2
+        SELECT 'contact', 'did not contact support', e.customers - coalesce(s.customers, 0),
+               e.repeats - coalesce(s.repeat_customers, 0)
+        FROM everyone e LEFT JOIN split s ON s.dimension = 'contact'
         UNION ALL
-        SELECT 'first_reply', reply_bucket, count(*), count(*) FILTER (WHERE repeated)
-        FROM customers WHERE contacted GROUP BY 2
-        UNION ALL
-        SELECT 'csat', csat, count(*), count(*) FILTER (WHERE repeated) FROM customers WHERE contacted GROUP BY 2
-        UNION ALL
-        SELECT 'solved', solved, count(*), count(*) FILTER (WHERE repeated) FROM customers WHERE contacted GROUP BY 2"""
+        SELECT * FROM split"""
 
 
 def _complete(rows: pl.DataFrame, wanted: dict[str, tuple[str, ...]]) -> pl.DataFrame:

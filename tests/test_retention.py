@@ -3,7 +3,7 @@ first ticket went, counted by hand on a small store."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from datetime import datetime as D
 
 import polars as pl
@@ -142,3 +142,90 @@ def test_retention_chart_draws_each_segment_with_its_customer_count() -> None:
     # a segment over fewer customers than the minimum sample is grey
     assert bars.marker.color[labels.index("CSAT · not satisfied")] == charts.SMALL_SAMPLE_GREY
     assert bars.marker.color[contacted] != charts.SMALL_SAMPLE_GREY
+
+
+# A second store, for the edge cases of matching tickets to anchors, counted by a plain-Python reading of the module's
+# definitions (reference_split below), not by the SQL:
+#   C1 two kept orders at the same instant 03-02 (the second is no return), again 03-20; a cancelled order 03-10
+#      between them is no boundary; tickets 03-02 (at the anchor: counts) and 03-20 (at the next order: does not)
+#   C2 kept order 02-25 before a mid-March view, 03-05 in it; tickets 03-01 (before the view's anchor) and two at
+#      03-06 10:00 ("b10" before "b2" in text order, with other facts: the id breaks the tie)
+#   C3 a cancelled order 03-03 and a kept one 03-04: the kept one anchors; ticket 03-03 before it, 03-05 after
+#   C4 03-08 only, no ticket; C5 03-09, again 04-10 (32 days: no repeat at 30), ticket 04-01 within 30 days
+#   C6 03-11, again 03-15, its one ticket at 03-15 with the second order: did not contact support
+#   orders and tickets without a customer, and a ticket of nobody's order (C9) change nothing
+EDGE_ORDERS = pl.DataFrame(
+    [("a1", 1, D(2024, 3, 2), None), ("a2", 1, D(2024, 3, 2), None), ("a3", 1, D(2024, 3, 10), D(2024, 3, 10)),
+     ("a4", 1, D(2024, 3, 20), None), ("b1", 2, D(2024, 2, 25), None), ("b2", 2, D(2024, 3, 5), None),
+     ("c1", 3, D(2024, 3, 3), D(2024, 3, 3)), ("c2", 3, D(2024, 3, 4), None), ("d1", 4, D(2024, 3, 8), None),
+     ("e1", 5, D(2024, 3, 9), None), ("e2", 5, D(2024, 4, 10), None), ("x1", None, D(2024, 3, 6), None),
+     ("f1", 6, D(2024, 3, 11), None), ("f2", 6, D(2024, 3, 15), None), ("z1", 9, D(2024, 1, 5), None),
+     ("last", 8, D(2024, 5, 30), None)],
+    schema={"order_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us"),
+            "cancelled_at": pl.Datetime("us")}, orient="row",
+).with_columns(source=pl.lit("shop"), currency=pl.lit("USD"))
+EDGE_TICKETS = pl.DataFrame(
+    [("t1", 1, D(2024, 3, 2), 30.0, "good", None, "solved"), ("t1n", 1, D(2024, 3, 20), 5.0, None, None, "open"),
+     ("t2a", 2, D(2024, 3, 1), 5.0, "good", None, "solved"), ("b2", 2, D(2024, 3, 6, 10), 500.0, "bad", None, "open"),
+     ("b10", 2, D(2024, 3, 6, 10), 20.0, "good", None, "solved"),
+     ("t3a", 3, D(2024, 3, 3), 5.0, None, 5, "solved"), ("t3b", 3, D(2024, 3, 5), 100.0, None, 2, "closed"),
+     ("t5", 5, D(2024, 4, 1), 2000.0, None, None, "open"), ("t6", 6, D(2024, 3, 15), 5.0, None, None, "open"),
+     ("tx", None, D(2024, 3, 7), 5.0, None, None, "open"),
+     ("t9", 9, D(2024, 3, 7), 5.0, None, None, "open"), ("tl", 8, D(2024, 5, 30), None, None, None, "open")],
+    schema={"ticket_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us"),
+            "first_reply_minutes": pl.Float64, "satisfaction_rating": pl.String, "satisfaction_score": pl.Int16,
+            "status": pl.String}, orient="row",
+).with_columns(source=pl.lit("desk"))
+
+
+def reference_split(start: date, end: date, days: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """(dimension, segment) -> (customers, repeat customers) of the observed cohort, worked out row by row."""
+    window, after_end = timedelta(days=days), D.combine(end + timedelta(days=1), D.min.time())
+    newest = min(EDGE_ORDERS["created_at"].max(), EDGE_TICKETS["created_at"].max())  # type: ignore[type-var]
+    kept = EDGE_ORDERS.filter(pl.col("customer_key").is_not_null() & pl.col("cancelled_at").is_null())
+    counts: dict[tuple[str, str], list[int]] = {}
+    for (customer,), orders in kept.group_by("customer_key"):
+        times = sorted(orders["created_at"])
+        in_view = [t for t in times if D.combine(start, D.min.time()) <= t < after_end]
+        if not in_view or in_view[0] + window > newest:
+            continue
+        anchor = in_view[0]
+        later = [t for t in times if t > anchor]
+        repeated = bool(later) and later[0] <= anchor + window
+        bound = later[0] if repeated else anchor + window
+        tickets = sorted((t["created_at"], t["ticket_id"], t) for t in EDGE_TICKETS.iter_rows(named=True)
+                         if t["customer_key"] == customer and anchor <= t["created_at"] < bound)
+        segments = [("all", "all customers")]
+        if tickets:
+            first = tickets[0][2]
+            reply, score = first["first_reply_minutes"], first["satisfaction_score"]
+            segments += [("contact", "contacted support"),
+                         ("first_reply", "no reply recorded" if reply is None else "under 1 h" if reply < 60
+                          else "1–4 h" if reply < 240 else "4–24 h" if reply < 1440 else "24 h or more"),
+                         ("csat", "satisfied" if (score or 0) >= 4 or (score is None and
+                                                                       first["satisfaction_rating"] == "good")
+                          else "not satisfied" if score is not None or first["satisfaction_rating"] == "bad"
+                          else "no rating"),
+                         ("solved", "solved" if first["status"] in ("solved", "closed") else "not solved")]
+        else:
+            segments.append(("contact", "did not contact support"))
+        for segment in segments:
+            tally = counts.setdefault(segment, [0, 0])
+            tally[0], tally[1] = tally[0] + 1, tally[1] + repeated
+    return {key: (n, r) for key, (n, r) in counts.items()}
+
+
+@pytest.mark.parametrize(("start", "end", "days"), [(date(2024, 3, 1), date(2024, 3, 31), 30),
+                                                    (date(2024, 3, 3), date(2024, 3, 31), 30),
+                                                    (date(2024, 3, 1), date(2024, 3, 31), 45),
+                                                    (date(2024, 1, 1), date(2024, 5, 30), 30)])
+def test_split_matches_each_anchor_to_its_first_ticket_before_the_next_kept_order(start: date, end: date,
+                                                                                    days: int) -> None:
+    wh = store(EDGE_TICKETS, EDGE_ORDERS)
+    settings = Settings(_env_file=None, retention_days=days)  # type: ignore[call-arg]
+    result = repeat_by_support(wh.cursor(), Filters(start, end), settings=settings)
+    got = {(r["dimension"], r["segment"]): (r["customers"], r["repeat_customers"])
+           for r in result.table.iter_rows(named=True) if r["customers"]}
+    expected = reference_split(start, end, days)
+    assert expected[("contact", "contacted support")][0] >= 2  # the cases above are in it, not left out
+    assert got == expected
