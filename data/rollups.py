@@ -480,7 +480,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
                           (AGENT_CHANNELS_TABLE, _agent_channels(noted)), (AGENTS_TABLE, _agents(noted)),
-                          *((table, _buckets(noted.format(day="day"), keys)) for keys, table in KEYED_BUCKETS.items())):
+                          *((table, _buckets(noted.format(day="day"), key)) for key, table in KEYED_BUCKETS.items())):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
     slot_rollup.refresh(cur, noted, params, _evaluated)
@@ -551,8 +551,8 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
         into = f"CREATE TABLE {VALUES_TABLE} AS" if number == 0 else f"INSERT INTO {VALUES_TABLE}"
         cur.execute(f"{into} {select} ORDER BY bucket, day")
     cur.execute(f"CREATE TABLE {BUCKETS_TABLE} AS {_buckets('TRUE')} ORDER BY 1, 2")
-    for keys, table in KEYED_BUCKETS.items():
-        cur.execute(f"CREATE TABLE {table} AS {_buckets('TRUE', keys)} ORDER BY 1, 2")
+    for key, table in KEYED_BUCKETS.items():
+        cur.execute(f"CREATE TABLE {table} AS {_buckets('TRUE', key)} ORDER BY 1, 2")
 
 
 def _values_of_each(where: str) -> list[str]:
