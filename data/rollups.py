@@ -39,7 +39,9 @@ are kept in the same steps.
 
 Medians by agent, category, channel or priority, or with a filter on one of the last three (the sidebar's: a filter
 is a click), read bucket counts keyed by that one column (:data:`KEYED_BUCKETS`) and the values, which carry those
-columns to pick one key's; with filters on two keys, or a filter beside a breakdown by another key, raw rows. A
+columns to pick one key's; a channel filter beside a breakdown by agent or category (or a category filter), the
+counts per agent or category and channel, and the Team parts per agent and channel (``ticket_rollup_agent_channels``);
+other filters on two keys, or a filter beside another breakdown, raw rows. A
 key's values of one day are too few for the fine buckets (per day and agent about 340 tickets over a hundred of
 them: 10M rows at 10M tickets already at two fine buckets each), so these count coarse buckets of
 :data:`KEYED_WIDTH` fine ones (3.9M rows by agent, 0.47M by category, of the four durations the pages break down),
@@ -108,7 +110,13 @@ AGENTS_TABLE = "ticket_rollup_agents"
 # one-touch, reopens, CSAT), as all of them took about as long to work out as the keyed table's, at every write.
 PARTS_OF: dict[str, tuple[str, ...]] = {AGENTS_TABLE: ("n", "one_touch_sum", "one_touch_n", "reopened_sum",
                                                        "reopened_n", "csat_sum", "csat_n", "csat_rated")}
-KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",)}  # the coarsest first
+# The same parts per assignee and channel: the Team page by agent with one channel chosen in the sidebar (a filter is
+# a click), which read every ticket (1.3 s of its page at 10M tickets); the table per agent adds these up over the
+# channels (a few hundred thousand rows, where grouping the tickets again cost as much as this table).
+AGENT_CHANNELS_TABLE = "ticket_rollup_agent_channels"
+PARTS_OF[AGENT_CHANNELS_TABLE] = PARTS_OF[AGENTS_TABLE]
+KEYS_OF: dict[str, tuple[str, ...]] = {DAYS_TABLE: (), TABLE: KEYS, AGENTS_TABLE: ("assignee",),
+                                       AGENT_CHANNELS_TABLE: ("assignee", "channel")}  # the coarsest first
 BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> the bucket counts with the same keys
 # The bucket counts per key of one breakdown or filter (a median by agent or by category, or a channel, category
 # or priority filter: 5.5-6.7 s for the Overview tiles' raw medians at 10M with one channel, on a busy machine), of
@@ -116,17 +124,25 @@ BUCKETS_OF: dict[str, str] = {DAYS_TABLE: BUCKETS_TABLE}  # a rollup table -> th
 # values of a day are too few to spread over the fine buckets (tens of millions of rows at 10M tickets), so they
 # are counted in coarse buckets of KEYED_WIDTH fine ones (:func:`coarse`), and the reader reads every value of the
 # fine buckets a wanted coarse one spans.
-KEYED_BUCKETS: dict[str, str] = {"assignee": "ticket_rollup_buckets_agents",
-                                 "category": "ticket_rollup_buckets_categories",
-                                 "channel": "ticket_rollup_buckets_channels",
-                                 "priority": "ticket_rollup_buckets_priorities"}
-BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: (key,) for key, table in KEYED_BUCKETS.items()}}
+# Per two keys too, for a breakdown beside the sidebar's channel filter (the Team page by agent, the Complaints page by
+# category, with one channel chosen: raw rows before, 1.3 s of the Team page at 10M tickets). Built first: the counts
+# per agent, category or channel add these up over the other key (:func:`_buckets`), a few million rows where
+# grouping the values again read tens of millions.
+KEYED_BUCKETS: dict[tuple[str, ...], str] = {("category", "channel"): "ticket_rollup_buckets_category_channels",
+                                             ("assignee", "channel"): "ticket_rollup_buckets_agent_channels",
+                                             ("assignee",): "ticket_rollup_buckets_agents",
+                                             ("category",): "ticket_rollup_buckets_categories",
+                                             ("channel",): "ticket_rollup_buckets_channels",
+                                             ("priority",): "ticket_rollup_buckets_priorities"}
+# the smallest first, as buckets_for picks: one key's counts before two keys'
+BUCKET_KEYS: dict[str, tuple[str, ...]] = {BUCKETS_TABLE: (), **{table: keys for keys, table in sorted(
+    KEYED_BUCKETS.items(), key=lambda item: len(item[0]))}}
 # 8 at 10M: 2.4M rows by agent, not 3.9M, but two medians by agent read in 1.2x, by category 1.6x the time
 KEYED_WIDTH = 4
 KEYED_MEASURES = ("first_reply_minutes", "first_reply_business", "full_resolution_minutes", "full_resolution_business")
 BUCKET_WIDTH: dict[str, int] = {BUCKETS_TABLE: 1, **{table: KEYED_WIDTH for table in KEYED_BUCKETS.values()}}
 VALUES_OF: dict[str, str] = {table: VALUES_TABLE for table in BUCKET_KEYS}  # the bucket counts -> the values
-VALUE_KEYS = tuple(KEYED_BUCKETS)  # the keys each value carries, to pick one key's values
+VALUE_KEYS = tuple(keys[0] for keys in BUCKET_KEYS.values() if len(keys) == 1)  # the keys each value carries
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
@@ -240,7 +256,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 # which is slower to add up again; counts are BIGINT, the sums of minutes DOUBLE.
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
-             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, KEYED_BUCKETS, KEYED_WIDTH,
+             BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, BUCKET_KEYS, KEYED_WIDTH,
              KEYED_MEASURES, PARTS_OF, DURATION_BOUNDS]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
@@ -411,7 +427,7 @@ def rebuild(cur: duckdb.DuckDBPyConnection, settings: str | None = None,
     params = {**json.loads(settings), **facts}
     for table, source in ((TABLE, _aggregate("TRUE")), (DAYS_TABLE, _per_day("TRUE")),
                           (HOURS_TABLE, _hours("TRUE")), (STEPS_TABLE, _steps("TRUE")),
-                          (AGENTS_TABLE, _agents("TRUE"))):
+                          (AGENT_CHANNELS_TABLE, _agent_channels("TRUE")), (AGENTS_TABLE, _agents("TRUE"))):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY 1, 2", params)
     slot_rollup.rebuild(cur, params, _evaluated)
@@ -463,7 +479,7 @@ def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) ->
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
-                          (AGENTS_TABLE, _agents(noted)),
+                          (AGENT_CHANNELS_TABLE, _agent_channels(noted)), (AGENTS_TABLE, _agents(noted)),
                           *((table, _buckets(noted.format(day="day"), key)) for key, table in KEYED_BUCKETS.items())):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
         _execute(cur, f"INSERT INTO {table} {source}", params)
@@ -500,8 +516,15 @@ def _steps(where: str) -> str:
             f"GROUP BY ALL")
 
 
+def _agent_channels(where: str) -> str:
+    return _aggregate(where, KEYS_OF[AGENT_CHANNELS_TABLE], PARTS_OF[AGENT_CHANNELS_TABLE])
+
+
 def _agents(where: str) -> str:
-    return _aggregate(where, KEYS_OF[AGENTS_TABLE], PARTS_OF[AGENTS_TABLE])
+    """The agents' parts added up over the channels, from their table per channel (worked out first)."""
+    parts = ", ".join(f"sum({name})::{_type(name)} AS {name}" for name in PARTS_OF[AGENTS_TABLE])
+    return (f"SELECT time_column, day, assignee, {parts} FROM {AGENT_CHANNELS_TABLE} "
+            f"WHERE {where.format(day='day')} GROUP BY 1, 2, 3")
 
 
 def _aggregate(where: str, by: tuple[str, ...] = KEYS, names: tuple[str, ...] = tuple(PARTS)) -> str:
@@ -555,16 +578,21 @@ def span(minutes: str) -> str:
     return f"CASE {cases} ELSE {len(DURATION_BOUNDS)} END"
 
 
-def _buckets(where: str, key: str | None = None) -> str:
+def _buckets(where: str, keys: tuple[str, ...] = ()) -> str:
     """How many values of each measure fall in each bucket, per local day (and the time column that places them),
     of the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one
-    (the Trends page's duration buckets add them up); given a ``key``, per its value too, in coarse buckets
-    (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only. Ordered by measure first (the CREATE's
-    ORDER BY 1, 2), so that a reader of one measure skips the others' row groups."""
+    (the Trends page's duration buckets add them up); given ``keys``, per their values too, in coarse buckets
+    (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only, added up from the counts per more keys
+    where :data:`KEYED_BUCKETS` has them (built before). Ordered by measure first (the CREATE's ORDER BY 1, 2), so
+    that a reader of one measure skips the others' row groups."""
+    wider = next((table for held, table in KEYED_BUCKETS.items() if keys and set(keys) < set(held)), None)
+    if wider:
+        return (f"SELECT measure, day, time_column, {', '.join(keys)}, bucket, span, sum(n)::BIGINT AS n "
+                f"FROM {wider} WHERE {where} GROUP BY ALL")
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    keyed = f"{key}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if key else "bucket"
+    keyed = f"{', '.join(keys)}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if keys else "bucket"
     names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
-    measures = f" AND measure IN ({names})" if key else ""
+    measures = f" AND measure IN ({names})" if keys else ""
     return (f"SELECT measure, day, CASE measure {times} END AS time_column, {keyed}, {span('value')} AS span, "
             "count(*) AS n "
             f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")

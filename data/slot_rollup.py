@@ -9,8 +9,10 @@ reply SLA and CSAT flags added up (met and measured), the creation times off the
 intervals the export's clock allows), and every first reply's minutes as a list (medians and percentiles of any set
 of slots are those of the lists put together: exact, where a median of medians is not).
 
-``staffing_agents``: the distinct (UTC quarter hour, assignee) of every first reply and agent (non-automated)
-solve, per creation day of its ticket, so that the days a write notes rebuild exactly the rows their tickets gave.
+``staffing_agents``: the distinct (UTC quarter hour, assignee, channel) of every first reply and agent
+(non-automated) solve, per creation day of its ticket, so that the days a write notes rebuild exactly the rows their
+tickets gave. The channel, so that a view with one channel chosen in the sidebar reads it too (a filter is a click:
+the ticket rows took 1.7 s of the Staffing page's 2.3 s at 10M tickets, on a busy machine); about 1.6 times the rows.
 A quarter hour of UTC lies within one interval of any zone's wall clock (offsets and their changes fall on quarter
 hours), which is what metrics.staffing counts distinct assignees over.
 
@@ -79,13 +81,13 @@ def _slots(where: str, bound: Bind) -> str:
 
 def _agents(where: str, bound: Bind) -> str:
     # whether a solve was automated, once per ticket and only for those with a solve (it reads tags and lists)
-    tickets = (f"SELECT created_local_date AS day, assignee, first_reply_at, first_solved_at, solved_at, "
+    tickets = (f"SELECT created_local_date AS day, assignee, channel, first_reply_at, first_solved_at, solved_at, "
                f"(first_solved_at IS NOT NULL OR solved_at IS NOT NULL) AND {bound(HUMAN_SOLVE)} AS by_agent "
                f"FROM tickets WHERE assignee IS NOT NULL AND created_local_date IS NOT NULL "
                f"AND {where.format(day='created_local_date')}")
-    events = (f"SELECT day, assignee, unnest([first_reply_at, CASE WHEN by_agent THEN first_solved_at END, "
+    events = (f"SELECT day, assignee, channel, unnest([first_reply_at, CASE WHEN by_agent THEN first_solved_at END, "
               f"CASE WHEN by_agent THEN solved_at END]) AS event_at FROM ({tickets})")
-    return (f"SELECT DISTINCT day, time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee "
+    return (f"SELECT DISTINCT day, time_bucket(INTERVAL '15 minutes', event_at) AS quarter, assignee, channel "
             f"FROM ({events}) WHERE event_at IS NOT NULL")
 
 

@@ -347,10 +347,10 @@ def breakdown_column(by: str, prefix: str = "") -> str:
 
 
 def dimension_filter(table: str) -> str:
-    return _filter_on(TABLE_DIMENSIONS[table])
+    return filter_on(TABLE_DIMENSIONS[table])
 
 
-def _filter_on(dimensions: Sequence[str]) -> str:
+def filter_on(dimensions: Sequence[str]) -> str:
     clauses = [f"(len(${d}::VARCHAR[]) = 0 OR list_contains(${d}::VARCHAR[], {d}))" for d in dimensions]
     return " AND ".join(clauses) or "TRUE"
 
@@ -412,7 +412,7 @@ def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None,
 def _rollup_filter(table: str) -> str:
     """The shared filters a rollup table holds (query chose one that holds every filter given: the rest are
     empty)."""
-    return _filter_on([d for d in DIMENSIONS if d in rollups.KEYS_OF[table]])
+    return filter_on([d for d in DIMENSIONS if d in rollups.KEYS_OF[table]])
 
 
 # --- which KPIs the rollup serves, from the shape of their SQL ------------------------------------------------------
@@ -553,7 +553,7 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
 def bucket_filter(table: str) -> str:
     """The shared filters bucket counts ``table`` hold (a table chosen by data.rollups.buckets_for, which holds every
     filter given: the rest are empty)."""
-    return _filter_on([d for d in DIMENSIONS if d in rollups.BUCKET_KEYS[table]])
+    return filter_on([d for d in DIMENSIONS if d in rollups.BUCKET_KEYS[table]])
 
 
 def steps_served(metric: Metric, by: str | None = None) -> bool:
@@ -587,7 +587,7 @@ def _snapshot_cte(name: str, metrics: list[Metric], grain: str | None, by: str |
     )
     if steps:  # the same steps, added up per day and key by the rollup (``steps_served``)
         days = (f"SELECT day{_by_column(by)}, begun - ended AS step FROM {rollups.STEPS_TABLE} "
-                f"WHERE day < $end_excl::DATE AND {_filter_on(rollups.KEYS)}")
+                f"WHERE day < $end_excl::DATE AND {filter_on(rollups.KEYS)}")
     by_value = ", by_value" if by else ""
     steps = (f"SELECT {_snapshot_period('day', grain)} AS period{by_value}, sum(step) AS step FROM ({days}) "
              "WHERE day < $end_excl::DATE GROUP BY ALL")

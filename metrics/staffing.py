@@ -37,7 +37,16 @@ from data.slot_rollup import AGENTS_TABLE, ANSWERED, SLOTS_TABLE
 from metrics import peaks
 from metrics.erlang import Model, Staffing, erlang_c_staffing, workload_staffing
 from metrics.peaks import Peak, created_in_view, in_slot_days, slots_served
-from metrics.query import Filters, dimension_filter, dimension_values, execute, in_view, local_time, utc_bound
+from metrics.query import (
+    Filters,
+    dimension_filter,
+    dimension_values,
+    execute,
+    filter_on,
+    in_view,
+    local_time,
+    utc_bound,
+)
 from metrics.registry import AUTOMATED, BY_NAME
 from settings import WEEKDAYS, Settings
 
@@ -228,9 +237,11 @@ def seen_working(cur: duckdb.DuckDBPyConnection, view: Filters, minutes: int, se
                  rollup: bool = True) -> pl.DataFrame:
     """The estimate: distinct assignees with a first reply or a (non-automated) solve on one of their tickets in
     the interval. Events are placed by their own time, so a ticket created before the window still counts. The
-    slot rollup's quarter hours serve a view without filters (it keeps assignees per quarter, not per channel)."""
-    if rollup and not any(view.dimension_values().values()) and slots_served(cur, settings):
-        quarters = f"SELECT quarter, assignee FROM {AGENTS_TABLE} WHERE {_in_window('quarter')}"
+    slot rollup's quarter hours serve a view without filters or with a channel filter only (it keeps assignees per
+    quarter and channel, not per category or priority)."""
+    if rollup and not (view.category or view.priority) and slots_served(cur, settings):
+        quarters = (f"SELECT quarter, assignee FROM {AGENTS_TABLE} WHERE {_in_window('quarter')} "
+                    f"AND {filter_on(('channel',))}")
         return execute(cur, _staffed_per_slot(quarters, minutes), view, settings)
     return execute(cur, _staffed_per_slot(_quarters_worked(), minutes), view, settings)
 

@@ -40,6 +40,10 @@ BY_HAND = {"day": {date(2024, 5, 6): (3, 5.4, 5), date(2024, 5, 7): (15, 15, 1),
            "week": {date(2024, 5, 6): (2, 9.6, 10)}}
 
 
+CATEGORY_AND_CHANNELS = Filters(date(2024, 3, 1), date(2024, 11, 30), channel=("email", "chat"),
+                                category=("shipping_status",))
+
+
 def _week_tickets() -> pl.DataFrame:
     """The hand-checked week: created at local noon (16:00 UTC in May), solved an hour later with the same minutes
     as their full resolution (placed by solve day), so both time columns see them."""
@@ -140,11 +144,15 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
     assert query(wh.cursor(), [name], view, settings=new_york, rollup=False)[name].to_list() == [15]
     # by category (none here: one row) too, from the keyed counts and the same values
     assert query(wh.cursor(), [name], view, by="category", settings=new_york)[name].to_list() == [14.5]
-    # with one channel or one priority filter, from their keyed counts and the same values; with both (no bucket
-    # counts hold two keys) the tickets are read
+    # with one channel or one priority filter, from their keyed counts and the same values; with a channel filter
+    # beside a breakdown by agent or category, from the counts per agent or category and channel; with a channel
+    # and a priority filter (no bucket counts hold both) the tickets are read
     for one in ({"channel": ("email",)}, {"priority": ("normal", "high")}):
         assert query(wh.cursor(), [name], Filters(view.start, view.end, **one), settings=new_york)[
             name].to_list() == [14.5]
+    for by in ("assignee", "category"):
+        assert query(wh.cursor(), [name], Filters(view.start, view.end, channel=("email",)), by=by,
+                     settings=new_york)[name].to_list() == [14.5]
     both = Filters(view.start, view.end, channel=("email",), priority=("normal",))
     assert query(wh.cursor(), [name], both, settings=new_york)[name].to_list() == [15]
     # the duration buckets add up the counts, split at their bounds: the ticket's 15 minutes is in 15-60 min
@@ -170,11 +178,12 @@ def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehou
     first = _import(wh, "many", _tickets(2500, seed=1))
     views = [VIEWS[0], VIEWS[1], Filters(date(2024, 5, 1), date(2024, 5, 31)), Filters(date(2023, 1, 1),
                                                                                          date(2023, 1, 31)),
-             *VIEWS[2:7]]  # one key filtered (channels, a category, priorities): its keyed counts; three: raw
+             *VIEWS[2:7],  # one key filtered (channels, a category, priorities): its keyed counts; three: raw
+             CATEGORY_AND_CHANNELS]  # the counts per category and channel
     _assert_served_equals_raw(wh, new_york, views)
     again = _tickets(2500, seed=2).head(1200).with_columns(pl.col("updated_at") + timedelta(days=400))
     later = _import(wh, "again", pl.concat([again, _tickets(300, seed=3, prefix="N")], how="diagonal_relaxed"))
-    keyed = [*views[:3], *VIEWS[3:6]]
+    keyed = [*views[:3], *VIEWS[3:6], CATEGORY_AND_CHANNELS]
     _assert_served_equals_raw(wh, new_york, keyed)
     undo_import(wh, later)
     _assert_served_equals_raw(wh, new_york, keyed)

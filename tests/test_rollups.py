@@ -148,7 +148,8 @@ METRICS_BY = {m.name: m for m in METRICS}
 
 @pytest.mark.parametrize(("table", "view", "by"), [("ticket_rollup_days", VIEWS[0], None),
                                                   ("ticket_rollup", VIEWS[2], None),
-                                                  ("ticket_rollup_agents", VIEWS[0], "assignee")])
+                                                  ("ticket_rollup_agents", VIEWS[0], "assignee"),
+                                                  ("ticket_rollup_agent_channels", VIEWS[3], "assignee")])
 def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, new_york: Settings, table: str,
                                                                  view: Filters, by: str | None) -> None:
     def created(**kwargs: object) -> int:
@@ -167,9 +168,9 @@ def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, 
     # a breakdown by group (no rollup holds it) reads raw rows
     by_group = query(wh.cursor(), ["tickets_created"], view, by="group_name", settings=new_york)
     assert by_group["tickets_created"].sum() == raw
-    # by agent with a filter: no rollup holds both, raw rows
-    by_agent = query(wh.cursor(), ["tickets_created"], VIEWS[2], by="assignee", settings=new_york)
-    assert by_agent["tickets_created"].sum() == query(wh.cursor(), ["tickets_created"], VIEWS[2], settings=new_york,
+    # by agent with a category filter: no rollup holds both, raw rows
+    by_agent = query(wh.cursor(), ["tickets_created"], VIEWS[4], by="assignee", settings=new_york)
+    assert by_agent["tickets_created"].sum() == query(wh.cursor(), ["tickets_created"], VIEWS[4], settings=new_york,
                                                       rollup=False)["tickets_created"][0]
 
 

@@ -32,6 +32,7 @@ VIEWS = [
     Filters(date(2024, 3, 10), date(2024, 3, 10)),  # spring forward: a 23-hour day
     Filters(date(2024, 11, 3), date(2024, 11, 3)),  # fall back: 01:00-01:59 twice
     Filters(date(2024, 10, 28), date(2024, 11, 5), channel=("email",)),
+    Filters(date(2024, 3, 1), date(2024, 11, 30), channel=("chat", "phone")),  # agents per quarter and channel too
     Filters(date(2024, 3, 1), date(2024, 11, 30), category=("shipping_status",), priority=("high", "urgent")),
     Filters(date(2030, 1, 1), date(2030, 1, 7)),  # no tickets
 ]
@@ -116,10 +117,18 @@ def test_the_statements_read_the_rollup_where_it_is_served(wh: Warehouse, new_yo
         cur.execute("DELETE FROM staffing_agents WHERE assignee = 'ann'")
     assert staffing.arrivals(wh.cursor(), view, 60, new_york)["tickets"].sum() > before
     assert staffing.seen_working(wh.cursor(), view, 60, new_york)["staffed"].sum() < seen
-    # with a filter, agents come from the tickets (the rollup keeps assignees per quarter hour only)
-    chats = Filters(view.start, view.end, channel=("chat",))
-    assert_frame_equal(staffing.seen_working(wh.cursor(), chats, 60, new_york),
-                       staffing.seen_working(wh.cursor(), chats, 60, new_york, rollup=False))
+    # with a channel filter too: bo's quarters in chat changed, the other channels' not
+    chats, emails = (Filters(view.start, view.end, channel=(channel,)) for channel in ("chat", "email"))
+    chat_seen, email_seen = (staffing.seen_working(wh.cursor(), v, 60, new_york)["staffed"].sum()
+                             for v in (chats, emails))
+    with wh.transaction() as cur:
+        cur.execute("DELETE FROM staffing_agents WHERE assignee = 'bo' AND channel = 'chat'")
+    assert staffing.seen_working(wh.cursor(), chats, 60, new_york)["staffed"].sum() < chat_seen
+    assert staffing.seen_working(wh.cursor(), emails, 60, new_york)["staffed"].sum() == email_seen
+    # with a category or priority filter, agents come from the tickets (the rollup keeps no such key for them)
+    shipping = Filters(view.start, view.end, category=("shipping_status",))
+    assert_frame_equal(staffing.seen_working(wh.cursor(), shipping, 60, new_york),
+                       staffing.seen_working(wh.cursor(), shipping, 60, new_york, rollup=False))
 
 
 def test_slot_edges_and_dst_days_by_hand(new_york: Settings) -> None:
@@ -157,9 +166,9 @@ def test_a_reimport_and_its_undo_keep_the_slot_rollup_equal_to_raw(wh: Warehouse
     again = _with_agents(_tickets(1500, seed=2).head(700), 2).with_columns(pl.col("updated_at") + timedelta(days=400))
     newer = _import(wh, "again", pl.concat([again, _with_agents(_tickets(200, seed=3, prefix="N"), 3)],
                                            how="diagonal_relaxed"))
-    _assert_rollup_equals_raw(wh, new_york, VIEWS[:4])
+    _assert_rollup_equals_raw(wh, new_york, VIEWS[:5])
     undo_import(wh, newer)
-    _assert_rollup_equals_raw(wh, new_york, VIEWS[:4])
+    _assert_rollup_equals_raw(wh, new_york, VIEWS[:5])
 
 
 def test_after_a_settings_change_the_rollup_is_read_only_once_rebuilt_on_it(wh: Warehouse) -> None:
@@ -168,14 +177,14 @@ def test_after_a_settings_change_the_rollup_is_read_only_once_rebuilt_on_it(wh: 
                        automation_tags=("vip",))
     assert not peaks.slots_served(wh.cursor(), changed)  # its SLA, CSAT and automation parts are the old ones
     assert rollups.sync(wh, changed)
-    _assert_rollup_equals_raw(wh, changed, VIEWS[:3])
+    _assert_rollup_equals_raw(wh, changed, VIEWS[:4])
 
 
 def test_a_clock_change_rebuilds_the_slot_rollup_on_the_new_wall_clock(wh: Warehouse) -> None:
     berlin = Settings(_env_file=None, timezone="Europe/Berlin")  # type: ignore[call-arg]
     assert not peaks.slots_served(wh.cursor(), berlin)
     assert clock.sync(wh, clock.Clock.of(berlin))
-    _assert_rollup_equals_raw(wh, berlin, VIEWS[:3])
+    _assert_rollup_equals_raw(wh, berlin, VIEWS[:4])
 
 
 @pytest.mark.parametrize("staffing_known", [True, False])
