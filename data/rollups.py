@@ -62,7 +62,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import contact_rollup, kept, money_rollup, order_rollup, slot_rollup
+from data import contact_rollup, kept, money_rollup, order_rollup, retention_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -611,4 +611,6 @@ TICKETS = kept.Family("tickets", META_KEY, SIGNATURE, (_DAYS,), lambda cur: rebu
 ORDERS = order_rollup.family(bucket)
 CONTACTS = contact_rollup.family(_DAYS)
 MONEY = money_rollup.family(_DAYS, ORDERS.noted[0])  # the ticket and the order rollup's noted days
-FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS, MONEY)
+RETENTION = retention_rollup.family(_DAYS, ORDERS.noted,  # the order days, and those whose neighbours moved
+                                    (MEASURES["first_reply_minutes"][1], MEASURES["first_reply_business"][1]))
+FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS, MONEY, RETENTION)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from data import retention_rollup, rollups
+from data.clock import rollup_holds
 from metrics.availability import unavailable
 from metrics.query import Filters, execute, in_view, utc_bound
 from metrics.registry import DURATIONS, SOLVED_STATUS
@@ -61,10 +63,13 @@ class Retention:
     statement: str = STATEMENT
 
 
-def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings) -> Retention:
+def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
+                      rollup: bool = True) -> Retention:
     """The repeat purchase rate within N days, with the customers it rests on, for all observed customers
     (``dimension`` "all"), by whether they contacted support, and, of those who did, by how their first ticket
-    went. Only the view's dates apply: ticket filters would move customers between the groups compared."""
+    went. Only the view's dates apply: ticket filters would move customers between the groups compared. The
+    contacted customers' first tickets from data/retention_rollup.py where it holds the data, unless ``rollup`` is
+    False (the tickets matched to the anchors here)."""
     clock = _first_reply_clock(cur)
     counted = execute(cur, _cohort_sql() + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
                                                  count(*) FILTER (WHERE observed) AS customers,
@@ -76,16 +81,32 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
         missing = NO_CUSTOMERS
     elif not counted["keyed_tickets"]:
         missing = NO_TICKETS
+    everyone = pl.DataFrame({"dimension": ["all"], "segment": ["all customers"],
+                             "customers": [counted["customers"]], "repeat_customers": [counted["repeat_customers"]]})
     # the split joins the customers to their tickets: only where some customer and some ticket could be in it
     if missing or not counted["customers"]:
-        rows = pl.DataFrame({"dimension": ["all"], "segment": ["all customers"],
-                             "customers": [counted["customers"]], "repeat_customers": [counted["repeat_customers"]]})
+        rows = everyone
     else:
-        rows = execute(cur, _sql(clock), filters, settings, days=settings.retention_days)
+        served = rollup and rollup_holds(cur, rollups.RETENTION, settings)
+        split = execute(cur, _split_from_rollup(clock) if served else _sql(clock), filters, settings,
+                        days=settings.retention_days)
+        rows = _with_everyone(everyone, split)
     wanted = {"all": ("all customers",)} | ({} if missing else SEGMENTS)
     if clock is None:
         wanted.pop("first_reply", None)
     return Retention(_complete(rows, wanted), settings.retention_days, clock, counted["too_recent"], missing)
+
+
+def _with_everyone(everyone: pl.DataFrame, split: pl.DataFrame) -> pl.DataFrame:
+    """All customers, those who did not contact support (all but those who did) and the contacted ones' split."""
+    split = split.cast({"customers": pl.Int64, "repeat_customers": pl.Int64})
+    everyone = everyone.cast({"customers": pl.Int64, "repeat_customers": pl.Int64})
+    contacted = split.filter(pl.col("dimension") == "contact").select("customers", "repeat_customers")
+    customers, repeats = (contacted.row(0) if contacted.height else (0, 0))
+    did_not = everyone.with_columns(dimension=pl.lit("contact"), segment=pl.lit("did not contact support"),
+                                    customers=pl.col("customers") - customers,
+                                    repeat_customers=pl.col("repeat_customers") - repeats)
+    return pl.concat([everyone, did_not, split.select(everyone.columns)])
 
 
 def _first_reply_clock(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -96,13 +117,17 @@ def _first_reply_clock(cur: duckdb.DuckDBPyConnection) -> str | None:
     return None if "first_reply_business_minutes_median" in missing else "business"
 
 
+# the newest moment in both exports: an anchor is observed where its N days are over by then
+HORIZON = ("SELECT least(max(created_at), coalesce((SELECT max(created_at) FROM tickets), max(created_at))) AS newest "
+           "FROM orders")
+
+
 def _cohort_sql() -> str:
     # each not cancelled order knows the customer's not cancelled orders before and after it
     # (data/order_sequence.py): the anchors are the view's orders with none before them in the view, where
     # grouping millions of orders by customer took seconds
     return f"""
-        WITH horizon AS (SELECT least(max(created_at), coalesce((SELECT max(created_at) FROM tickets),
-                                                                max(created_at))) AS newest FROM orders),
+        WITH horizon AS ({HORIZON}),
         anchors AS (
             SELECT customer_key, created_at AS ordered_at, kept_next_at,
                    created_at + to_days($days) <= (SELECT newest FROM horizon) AS observed
@@ -115,6 +140,7 @@ REPEATS = "kept_next_at <= ordered_at + to_days($days)"
 
 
 def _sql(clock: str | None) -> str:
+    """SQL: the contacted customers' split, each observed anchor matched to its customer's tickets."""
     reply = DURATIONS[0].expression(clock == "business") if clock else "NULL::DOUBLE"
     return _cohort_sql() + f""",
         nexts AS (
@@ -122,40 +148,53 @@ def _sql(clock: str | None) -> str:
                    CASE WHEN {REPEATS} THEN kept_next_at END AS next_order_at
             FROM anchors WHERE observed),
         facts AS (
-            SELECT customer_key, created_at, ticket_id, {reply} AS first_reply,
-                   CASE WHEN satisfaction_score IS NOT NULL AND satisfaction_score >= $csat_good_min THEN 'satisfied'
-                        WHEN satisfaction_score IS NOT NULL THEN 'not satisfied'
-                        WHEN satisfaction_rating = 'good' THEN 'satisfied'
-                        WHEN satisfaction_rating = 'bad' THEN 'not satisfied' ELSE 'no rating' END AS csat,
-                   CASE WHEN solved_at IS NOT NULL OR coalesce({SOLVED_STATUS}, FALSE) THEN 'solved'
-                        ELSE 'not solved' END AS solved
+            SELECT customer_key, created_at, ticket_id, {reply} AS first_reply, satisfaction_score,
+                   satisfaction_rating, solved_at IS NOT NULL OR coalesce({SOLVED_STATUS}, FALSE) AS solved
             FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS}),
         contact AS (
-            SELECT n.next_order_at IS NOT NULL AS repeated, f.first_reply, f.csat, f.solved
+            SELECT n.next_order_at IS NOT NULL AS repeated, f.first_reply, f.satisfaction_score,
+                   f.satisfaction_rating, f.solved
             FROM nexts n JOIN facts f ON f.customer_key = n.customer_key AND f.created_at >= n.ordered_at
                  AND f.created_at < coalesce(n.next_order_at, n.ordered_at + to_days($days))
-            QUALIFY row_number() OVER (PARTITION BY n.customer_key ORDER BY f.created_at, f.ticket_id) = 1),
-        everyone AS (SELECT count(*) AS customers, count(*) FILTER (WHERE next_order_at IS NOT NULL) AS repeats
-                     FROM nexts),
-        -- the contacted customers' segments in one pass over them; those who did not contact are the rest of
-        -- everyone, where a left join of every customer to their first ticket and a scan per split cost more
-        split AS (
-            SELECT CASE WHEN GROUPING(reply_bucket) = 0 THEN 'first_reply' WHEN GROUPING(csat) = 0 THEN 'csat'
-                        WHEN GROUPING(solved) = 0 THEN 'solved' ELSE 'contact' END AS dimension,
-                   coalesce(reply_bucket, csat, solved, 'contacted support') AS segment,
-                   count(*) AS customers, count(*) FILTER (WHERE repeated) AS repeat_customers
-            FROM (SELECT repeated, csat, solved,
-                         CASE WHEN first_reply IS NULL THEN 'no reply recorded' WHEN first_reply < 60 THEN 'under 1 h'
-                              WHEN first_reply < 240 THEN '1–4 h' WHEN first_reply < 1440 THEN '4–24 h'
-                              ELSE '24 h or more' END AS reply_bucket FROM contact)
-            GROUP BY GROUPING SETS ((), (reply_bucket), (csat), (solved)))
-        SELECT 'all' AS dimension, 'all customers' AS segment, customers, repeats AS repeat_customers FROM everyone
-        UNION ALL
-        SELECT 'contact', 'did not contact support', e.customers - coalesce(s.customers, 0),
-               e.repeats - coalesce(s.repeat_customers, 0)
-        FROM everyone e LEFT JOIN split s ON s.dimension = 'contact'
-        UNION ALL
-        SELECT * FROM split"""
+            QUALIFY row_number() OVER (PARTITION BY n.customer_key ORDER BY f.created_at, f.ticket_id) = 1)
+        {SPLIT}"""
+
+
+def _split_from_rollup(clock: str | None) -> str:
+    """SQL: the contacted customers' split from each observed anchor's first ticket (data/retention_rollup.py): the
+    view's anchors are its kept orders with none before them in the view, those with a ticket in the N days."""
+    reply = {"calendar": "first_reply_minutes", "business": "first_reply_business_minutes"}.get(clock or "",
+                                                                                                 "NULL::DOUBLE")
+    return f"""
+        WITH horizon AS ({HORIZON}),
+        contact AS (
+            SELECT coalesce(kept_next_at <= ordered_at + to_days($days), FALSE) AS repeated, {reply} AS first_reply,
+                   satisfaction_score, satisfaction_rating, solved
+            FROM {retention_rollup.TABLE}
+            WHERE ordered_at >= {utc_bound('$start')} AND ordered_at < {utc_bound('$end_excl')}
+              AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE)
+              AND ordered_at + to_days($days) <= (SELECT newest FROM horizon)
+              AND contacted_at < ordered_at + to_days($days))
+        {SPLIT}"""
+
+
+# the contacted customers' segments in one pass over them (``contact``: one row per contacted customer); those who
+# did not contact are the rest of everyone
+SPLIT = """
+    SELECT CASE WHEN GROUPING(reply_bucket) = 0 THEN 'first_reply' WHEN GROUPING(csat) = 0 THEN 'csat'
+                WHEN GROUPING(solved) = 0 THEN 'solved' ELSE 'contact' END AS dimension,
+           coalesce(reply_bucket, csat, solved, 'contacted support') AS segment,
+           count(*) AS customers, count(*) FILTER (WHERE repeated) AS repeat_customers
+    FROM (SELECT repeated,
+                 CASE WHEN satisfaction_score IS NOT NULL AND satisfaction_score >= $csat_good_min THEN 'satisfied'
+                      WHEN satisfaction_score IS NOT NULL THEN 'not satisfied'
+                      WHEN satisfaction_rating = 'good' THEN 'satisfied'
+                      WHEN satisfaction_rating = 'bad' THEN 'not satisfied' ELSE 'no rating' END AS csat,
+                 CASE WHEN solved THEN 'solved' ELSE 'not solved' END AS solved,
+                 CASE WHEN first_reply IS NULL THEN 'no reply recorded' WHEN first_reply < 60 THEN 'under 1 h'
+                      WHEN first_reply < 240 THEN '1–4 h' WHEN first_reply < 1440 THEN '4–24 h'
+                      ELSE '24 h or more' END AS reply_bucket FROM contact)
+    GROUP BY GROUPING SETS ((), (reply_bucket), (csat), (solved))"""
 
 
 def _complete(rows: pl.DataFrame, wanted: dict[str, tuple[str, ...]]) -> pl.DataFrame:

@@ -31,6 +31,7 @@ from settings import Settings
 from tests.conftest import on_clock
 from tests.test_contact_rollup import _import, _tickets
 from tests.test_order_parts import MONEY, _random_orders
+from tests.test_retention import assert_retention_served_equals_raw
 
 VIEWS = [mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), mq.Filters(date(2024, 3, 10), date(2024, 3, 10)),
          mq.Filters(date(2024, 2, 12), date(2024, 4, 7)),
@@ -81,6 +82,7 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
         assert_frame_equal(served, orders_links._waiting(cur, view, settings, rollup=False), check_exact=True)
         counts = orders_links._open_counts(cur, view, settings)
         assert counts == orders_links._open_counts(cur, view, settings, rollup=False)
+    assert_retention_served_equals_raw(wh, settings)  # the Orders page's other kept table, after the same writes
 
 
 def test_the_rollup_tests_links_and_values_as_the_page_does() -> None:

@@ -8,11 +8,15 @@ from datetime import datetime as D
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import charts
+from data import retention_rollup, rollups
+from data.clock import rollup_holds
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics.query import Filters
+from metrics.registry import DURATIONS
 from metrics.retention import NO_CUSTOMERS, NO_TICKETS, STATEMENT, Retention, repeat_by_support
 from settings import Settings
 
@@ -215,17 +219,46 @@ def reference_split(start: date, end: date, days: int) -> dict[tuple[str, str], 
     return {key: (n, r) for key, (n, r) in counts.items()}
 
 
+@pytest.mark.parametrize("rollup", [True, False], ids=["first tickets kept per order", "tickets matched"])
 @pytest.mark.parametrize(("start", "end", "days"), [(date(2024, 3, 1), date(2024, 3, 31), 30),
                                                     (date(2024, 3, 3), date(2024, 3, 31), 30),
                                                     (date(2024, 3, 1), date(2024, 3, 31), 45),
                                                     (date(2024, 1, 1), date(2024, 5, 30), 30)])
 def test_split_matches_each_anchor_to_its_first_ticket_before_the_next_kept_order(start: date, end: date,
-                                                                                    days: int) -> None:
+                                                                                    days: int, rollup: bool) -> None:
     wh = store(EDGE_TICKETS, EDGE_ORDERS)
     settings = Settings(_env_file=None, retention_days=days)  # type: ignore[call-arg]
-    result = repeat_by_support(wh.cursor(), Filters(start, end), settings=settings)
+    assert rollup_holds(wh.cursor(), rollups.RETENTION, settings)  # the imports kept it: the served path is read
+    result = repeat_by_support(wh.cursor(), Filters(start, end), settings=settings, rollup=rollup)
     got = {(r["dimension"], r["segment"]): (r["customers"], r["repeat_customers"])
            for r in result.table.iter_rows(named=True) if r["customers"]}
     expected = reference_split(start, end, days)
     assert expected[("contact", "contacted support")][0] >= 2  # the cases above are in it, not left out
     assert got == expected
+
+
+def test_the_kept_first_tickets_read_the_first_reply_as_the_registry_does() -> None:
+    """data/ may not import metrics/: data.rollups hands the table the ticket rollup's first reply expressions, which
+    must be the registry's (the signature is a hash of the table's SQL with them)."""
+    registry = (DURATIONS[0].expression(False), DURATIONS[0].expression(True))
+    assert rollups.RETENTION.signature == retention_rollup.family("d", ("o",), registry).signature
+
+
+# views and windows the Orders page may ask for, over the stores of tests/test_money_rollup.py
+RETENTION_VIEWS = [Filters(date(2024, 1, 1), date(2024, 12, 31)), Filters(date(2024, 2, 12), date(2024, 4, 7)),
+                   Filters(date(2024, 3, 10), date(2024, 3, 10))]
+
+
+def assert_retention_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
+    """The kept first tickets are what a build from the rows gives, and the split read from them is the split the
+    tickets give: called after every write of tests/test_money_rollup.py."""
+    cur = wh.cursor()
+    assert rollups.is_current(cur, rollups.RETENTION), "the table must be current, else the comparison proves nothing"
+    replies = (DURATIONS[0].expression(False), DURATIONS[0].expression(True))
+    held = cur.execute(f"SELECT * FROM {retention_rollup.TABLE} ORDER BY ALL").pl()
+    assert_frame_equal(held, cur.execute(f"{retention_rollup._firsts('TRUE', replies)} ORDER BY ALL").pl())
+    for days in (30, 90):
+        windowed = settings.model_copy(update={"retention_days": days})
+        for view in RETENTION_VIEWS:
+            served = repeat_by_support(cur, view, settings=windowed)
+            assert_frame_equal(served.table, repeat_by_support(cur, view, settings=windowed, rollup=False).table)
