@@ -64,3 +64,4 @@ except Exception:
     log.exception("page %s failed", page.title)
     st.error("Something went wrong while drawing this page. The details are in the server log; "
              "try another period or filter, or reload.")
+session.keep_rollups()  # what a first start left for after its first page (the demo store's rollups)
