@@ -61,10 +61,6 @@ def warehouse() -> Warehouse:
     return wh
 
 
-# Before the build, which takes every core for a second or more: a beat for the page's last messages to be sent and
-# drawn by a browser on the same machine (on two busy cores the tiles were seen drawn only once the build had ended).
-DRAWING_BEAT = 0.5
-
 # The warehouses whose rollups wait for the end of a first page's run: the demo store's, just built.
 _ROLLUPS_PENDING: weakref.WeakSet[Warehouse] = weakref.WeakSet()
 _PENDING_LOCK = threading.Lock()
@@ -91,7 +87,6 @@ def keep_rollups() -> None:
     if not _ROLLUPS_PENDING or not _PENDING_LOCK.acquire(blocking=False):
         return
     try:
-        time.sleep(DRAWING_BEAT)
         for wh in list(_ROLLUPS_PENDING):
             _ROLLUPS_PENDING.discard(wh)
             if not wh.closed:
