@@ -16,7 +16,9 @@ dashboard of another checkout (first and later start, in turn with this one's), 
 checkout's medians over that one's: a before and after measured on the same machine state. A last table says where a
 start's wait goes: when the server logged each step (the demo store merged and committed, its tickets categorised
 and linked, the warehouse ready; "warehouse opening" is when the script began to open it), in seconds after the
-health check, beside when the tiles were drawn.
+health check, beside when the tiles were drawn and when the server was idle again (its CPU still for half a second):
+each server is stopped only then, as a user's runs on, so that what a first start does after its page (the demo
+store's rollups) is done before the later start.
 
 Then one more first and later start under `python -X importtime`, untimed (the flag slows imports), gives what each
 top-level package cost to import in the server's whole life until the Overview was drawn (self times summed).
@@ -120,8 +122,25 @@ def timed_start(browser: object, script: Path, warehouse: Path, log: Path, label
     with started(script, warehouse, log, project=project) as (url, health, pid):
         drawn = seconds_until_drawn(browser, url, labels)
         cpu = cpu_seconds(pid)
-    return Start(health, drawn, cpu, logged_moments(log.read_text(encoding="utf-8", errors="replace"),
-                                                    began + health))
+        # stopped once idle, as a user's server runs on: what a start leaves for after the page (the demo store's
+        # rollups) is done, and the later start finds the warehouse a real first start leaves
+        settled = seconds_until_idle(pid) + drawn
+    moments = logged_moments(log.read_text(encoding="utf-8", errors="replace"), began + health)
+    return Start(health, drawn, cpu, moments | {"server idle": settled})
+
+
+IDLE_SECONDS = 0.5  # without a CPU tick this long, the server has finished its run
+
+
+def seconds_until_idle(pid: int, timeout: float = 120.0) -> float:
+    """Seconds from now until the process has used no CPU for IDLE_SECONDS."""
+    began = last_change = time.monotonic()
+    used = cpu_seconds(pid)
+    while time.monotonic() - last_change < IDLE_SECONDS and time.monotonic() - began < timeout:
+        time.sleep(0.05)
+        if (now := cpu_seconds(pid)) != used:
+            used, last_change = now, time.monotonic()
+    return last_change - began
 
 
 def logged_moments(log: str, health_at: float) -> dict[str, float]:
@@ -224,7 +243,7 @@ def print_moments(rounds: list[dict[str, Start]]) -> None:
     """Where a start's wait goes, as the user sees it: the medians of when each logged moment came, in seconds
     after the health check, up to the tiles drawn."""
     names = [name for name in rounds[0] if name != "baseline"]
-    order = ["warehouse opening", *(name for _, name in LOGGED_MOMENTS)]
+    order = ["warehouse opening", *(name for _, name in LOGGED_MOMENTS), "server idle"]
     print("\nWhen each step was done, seconds after the health check (medians; from the server log's times)")
     print(f"{'step':<28}" + "".join(f"{name:>24}" for name in names))
     for moment in order:
@@ -234,6 +253,7 @@ def print_moments(rounds: list[dict[str, Start]]) -> None:
         if any(cell is not None for cell in cells):
             print(f"{moment:<28}" + "".join(f"{'' if c is None else f'{c:.2f}':>24}" for c in cells))
     print(f"{'tiles drawn':<28}" + "".join(f"{statistics.median(r[n].drawn for r in rounds):>24.2f}" for n in names))
+    print("(server idle: its last CPU tick after the tiles were drawn; the server is stopped then)")
 
 
 def print_against(medians: dict[str, Start]) -> None:

@@ -149,7 +149,11 @@ _VERSIONS = _Versions()
 class Warehouse:
     """The one connection to a DuckDB file (or memory) with its schema migrated."""
 
-    def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False, memory_mb: int | None = None) -> None:
+    def __init__(self, path: Path | str = MEMORY, *, read_only: bool = False, memory_mb: int | None = None,
+                 fill: Callable[[Warehouse], None] | None = None) -> None:
+        """``fill``: called with the migrated handle before it is locked down (the dashboard's demo store on an empty
+        file); its commits skip DuckDB's checkpoint, which then comes with the next commit after it (see
+        :func:`_checkpoints_held`)."""
         self.path = str(path)
         # what the kept data version is kept under: every handle on one file shares a database, every in-memory
         # handle is a database of its own
@@ -166,7 +170,12 @@ class Warehouse:
                 f"{self.path} has schema version {found}, this CS Pulse expects {SCHEMA_VERSION}; "
                 "open it once with the dashboard (or import into it) to migrate it."
             )
-        _lock_down(self._con)
+        try:
+            if fill is not None and not read_only:
+                with _checkpoints_held(self._con):
+                    fill(self)
+        finally:
+            _lock_down(self._con)
         # migrated, or written by another process (or made anew) since this one last held it
         _VERSIONS.forget(self._versions_key)
 
@@ -240,12 +249,14 @@ class Warehouse:
         return all(self.row_count(name) == 0 for name in ("tickets", "orders"))
 
     def schema_version(self) -> int:
+        # fetchall, not fetchone: a result left open on the connection holds its transaction open, and while one is
+        # open no commit checkpoints (a first start's demo store then waited in the WAL by accident)
         exists = self._con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]  # type: ignore[index]
+        ).fetchall()[0][0]
         if not exists:
             return 0
-        return self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]  # type: ignore[index]
+        return self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
 
     def close(self) -> None:
         self.closed = True
@@ -304,6 +315,24 @@ def _connect(path: str, read_only: bool, memory_mb: int | None = None) -> duckdb
             ) from None
         raise WarehouseError(f"Cannot open the warehouse {path}: {exc}") from None
 
+
+@contextmanager
+def _checkpoints_held(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commits in this block go to the WAL alone; the first commit after it checkpoints them into the file. A first
+    start's demo store (30-60 MB in the WAL) took half its commit, 0.3-0.6 s before the first page, to compress into
+    the file; the next write (its rollups, once that page is drawn) does it now. Before the lock-down only: it
+    changes a setting, so not on a database this process already opened and locked (a second handle)."""
+    if con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
+        yield
+        return
+    con.execute(f"SET checkpoint_threshold = '{HELD_CHECKPOINT_THRESHOLD}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET checkpoint_threshold")
+
+
+HELD_CHECKPOINT_THRESHOLD = "1GB"  # far above what the demo store writes
 
 # lock_configuration comes last: after it no setting changes, these included.
 LOCK_DOWN: tuple[str, ...] = (

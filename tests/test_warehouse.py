@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from data import ingest
+from data import demo, ingest
 from data.basics import ImportRejected
 from data.ingest import Batch, clear_source, import_batch, undo_import
 from data.schema import FACT_TABLES
@@ -400,3 +400,39 @@ def test_a_write_through_another_handle_on_the_same_file_changes_the_version(tmp
     before = reader.data_version()
     import_batch(writer, Batch("a.csv", "sha-a", "s", "tickets", {"tickets": _tickets(["1"], D(2024, 1, 1))}))
     assert reader.data_version() == before + 1
+
+
+def _wal_bytes(path: Path) -> int:
+    wal = Path(f"{path}.wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_a_fill_commits_to_the_wal_alone_and_the_next_write_checkpoints_it(tmp_path: Path) -> None:
+    """What a fill commits (the demo store on a first start) stays in the WAL, far above the size at which DuckDB
+    checkpoints a commit into the file; the first write after it does, with the setting back at its default."""
+    path = tmp_path / "warehouse.duckdb"
+    wh = Warehouse(path, fill=lambda wh: import_batch(wh, demo.demo_batch(salt="fill")))
+    assert _wal_bytes(path) > 16 * 2**20  # DuckDB's checkpoint_threshold, which a commit would have checkpointed
+    assert wh.cursor().execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == "16.0 MiB"
+    tickets = wh.row_count("tickets")
+    with wh.transaction() as cur:
+        Warehouse.set_meta(cur, "after_the_fill", "1")
+    assert _wal_bytes(path) == 0
+    wh.close()
+    assert Warehouse(path, read_only=True).row_count("tickets") == tickets > 0
+
+
+def test_a_handle_whose_fill_fails_is_locked_down_all_the_same(tmp_path: Path) -> None:
+    handles = []
+
+    def fails_half_way(wh: Warehouse) -> None:
+        handles.append(wh)
+        import_batch(wh, Batch("t.csv", "sha-t", "s", "tickets", {"tickets": _tickets(["A"], D(2024, 1, 1))}))
+        raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        Warehouse(tmp_path / "warehouse.duckdb", fill=fails_half_way)
+    settings = handles[0].cursor().execute(
+        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access'), "
+        "current_setting('checkpoint_threshold')").fetchone()
+    assert settings == (True, False, "16.0 MiB")

@@ -11,6 +11,7 @@ import gc
 import inspect
 import logging
 import re
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -45,17 +46,12 @@ def settings() -> Settings:
 def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
     began = time.monotonic()
-    wh = Warehouse(settings().warehouse_file)
-    _follow_clock(wh)
-    demo = settings().load_demo_when_empty and wh.is_empty() and not wh.meta(f"cleared:{DEMO_SOURCE}")
-    if demo:
-        with rollups.deferred():  # the import, categorising and linking would each build the rollups whole
-            load_demo(wh)
-            _derive(wh)
-    # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of the
-    # settings its parts read (SLA targets, the CSAT rule, escalation and automation tags); the demo store's, once
-    rollups.sync(wh, settings())
-    if not demo:
+    wh = Warehouse(settings().warehouse_file, fill=_load_demo_if_empty)
+    if wh not in _ROLLUPS_PENDING:  # not the demo store just built
+        _follow_clock(wh)
+        # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of
+        # the settings its parts read (SLA targets, the CSAT rule, escalation and automation tags)
+        rollups.sync(wh, settings())
         _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
     # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
     inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
@@ -63,6 +59,40 @@ def warehouse() -> Warehouse:
     log.info("warehouse ready in %.2f s", time.monotonic() - began)
     _spare_the_collector()
     return wh
+
+
+# The warehouses whose rollups wait for the end of a first page's run: the demo store's, just built.
+_ROLLUPS_PENDING: weakref.WeakSet[Warehouse] = weakref.WeakSet()
+_PENDING_LOCK = threading.Lock()
+
+
+def _load_demo_if_empty(wh: Warehouse) -> None:
+    """The demo store, on an empty warehouse from which it was never cleared. Its rollups are built once, after the
+    first page is drawn (:func:`keep_rollups`): its few thousand tickets read as fast raw, and building and writing
+    the rollups was a third of a first start's wait."""
+    if not settings().load_demo_when_empty or not wh.is_empty() or wh.meta(f"cleared:{DEMO_SOURCE}"):
+        return
+    # the clock's first record, the import, categorising and linking would each build the rollups whole
+    with rollups.deferred():
+        _follow_clock(wh)  # before the import: its rows arrive with their local days on the settings' clock
+        load_demo(wh)
+        _derive(wh)
+    _ROLLUPS_PENDING.add(wh)
+
+
+def keep_rollups() -> None:
+    """After a page has run: the rollups the start left for later (the demo store's), built once, by the first
+    run to get here (another session's run meanwhile goes on without waiting); every reader meanwhile read raw
+    rows, which give the same values. Nothing to do on every later run."""
+    if not _ROLLUPS_PENDING or not _PENDING_LOCK.acquire(blocking=False):
+        return
+    try:
+        for wh in list(_ROLLUPS_PENDING):
+            _ROLLUPS_PENDING.discard(wh)
+            if not wh.closed:
+                rollups.sync(wh, settings())
+    finally:
+        _PENDING_LOCK.release()
 
 
 @functools.cache
