@@ -13,7 +13,7 @@ import polars as pl
 
 from data import contact_rollup, line_facts, rollups
 from data.clock import rollup_holds
-from metrics.query import Filters, execute, in_view, ticket_reaches_order, utc_bound
+from metrics.query import Filters, execute, filter_on, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
 
 # the order time each table holds: an order line's is its order's, stored on the line (data/line_facts.py)
@@ -58,8 +58,7 @@ def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, sett
 
 
 # the view's filters the contact rollup holds, on its rows (the other filters are empty where it serves)
-IN_HELD_FILTERS = " AND ".join(f"(len(${key}::VARCHAR[]) = 0 OR list_contains(${key}::VARCHAR[], {key}))"
-                               for key in contact_rollup.FILTERS)
+IN_HELD_FILTERS = filter_on(contact_rollup.FILTERS)
 
 
 def _asked_from_rollup() -> str:

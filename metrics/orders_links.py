@@ -12,7 +12,7 @@ import polars as pl
 from data import contact_rollup, money_rollup, rollups
 from data.clock import rollup_holds
 from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
-from metrics.query import Filters, dimension_filter, execute, in_view, utc_bound
+from metrics.query import Filters, dimension_filter, execute, filter_on, in_view, utc_bound
 from metrics.registry import ORDER_VALUE, STILL_OPEN
 from settings import Settings
 
@@ -123,7 +123,7 @@ _WAITING_FROM_STEPS = """
     FROM {table} WHERE day <= $end_excl::DATE AND {channel}
     GROUP BY currency HAVING sum(orders) > 0 ORDER BY currency"""
 # the view's channels on the rows of the money rollup's tables that hold them
-_IN_CHANNELS = "(len($channel::VARCHAR[]) = 0 OR list_contains($channel::VARCHAR[], channel))"
+_IN_CHANNELS = filter_on(("channel",))
 
 
 def _open_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
