@@ -103,7 +103,7 @@ def opened(real):
         return real(*args, **kwargs)
     return open_
 Warehouse.__init__ = opened(Warehouse.__init__)
-collections = []  # each automatic collection once the warehouse began to open: whether the start's freeze was still to come
+collections = []  # each automatic collection once the warehouse began to open: whether before the freeze
 def collecting(phase, info):
     if phase == "start" and opening:
         collections.append(gc.get_freeze_count() == 0)
