@@ -95,13 +95,29 @@ options = tomllib.loads(open({str(PROJECT / ".streamlit" / "config.toml")!r}, en
 for section, values in options.items():
     for key, value in values.items():
         config.set_option(f"{{section}}.{{key}}", value, "project config.toml")
+from data.warehouse import Warehouse
+opening = []  # set once the run begins to open the warehouse
+def opened(real):
+    def open_(*args, **kwargs):
+        opening.append(True)
+        return real(*args, **kwargs)
+    return open_
+Warehouse.__init__ = opened(Warehouse.__init__)
+collections = []  # each automatic collection once the warehouse began to open: whether before the freeze
+def collecting(phase, info):
+    if phase == "start" and opening:
+        collections.append(gc.get_freeze_count() == 0)
+gc.callbacks.append(collecting)
 app = AppTest.from_file({str(PROJECT / "dashboard.py")!r}, default_timeout=300).run()
+gc.callbacks.remove(collecting)
 tiles = {{metric.label: metric.value for metric in app.metric}}
 heavy = ("sklearn", "scipy", "holidays", "data.cli", "data.plans", "data.demo", "data.format_types",
          "data.raw_tables")
 print(json.dumps({{"exception": bool(app.exception), "errors": [e.value for e in app.error],
                   "tickets": tiles.get("Tickets created"), "tiles": tiles, "rollup_builds": built, "events": events,
-                  "loaded": [name for name in heavy if name in sys.modules], "frozen": gc.get_freeze_count()}}))
+                  "loaded": [name for name in heavy if name in sys.modules], "frozen": gc.get_freeze_count(),
+                  "collected_before_freeze": collections.count(True), "collected_after": collections.count(False),
+                  "collecting": gc.isenabled()}}))
 """
 
 
@@ -149,3 +165,13 @@ def test_a_start_leaves_the_imported_modules_out_of_the_collections_after_each_r
     among them) are frozen out of it once the warehouse is open: tens of thousands, not a few."""
     first, later = _start(tmp_path), _start(tmp_path)
     assert first["frozen"] > 50_000 and later["frozen"] > 50_000
+
+
+def test_a_start_opens_the_warehouse_without_garbage_collections_and_collects_again_after(tmp_path: Path) -> None:
+    """While a start opens the warehouse (and builds the demo store on a first start) no automatic collection walks
+    the objects the start is making; they come back once it is open, for the page and every later run."""
+    first, later = _start(tmp_path), _start(tmp_path)
+    for start in (first, later):
+        assert start["collected_before_freeze"] == 0
+        assert start["collecting"] is True
+        assert start["collected_after"] > 0  # the page, once the warehouse was open, was collected as usual

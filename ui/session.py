@@ -46,18 +46,19 @@ def settings() -> Settings:
 def warehouse() -> Warehouse:
     """The process's one connection; every caller takes its own cursor from it."""
     began = time.monotonic()
-    wh = Warehouse(settings().warehouse_file, fill=_load_demo_if_empty)
-    if wh not in _ROLLUPS_PENDING:  # not the demo store just built
-        _follow_clock(wh)
-        # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change of
-        # the settings its parts read (SLA targets, the CSAT rule, escalation and automation tags)
-        rollups.sync(wh, settings())
-        _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
-    # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
-    inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
-    # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
-    log.info("warehouse ready in %.2f s", time.monotonic() - began)
-    _spare_the_collector()
+    with collections_held():  # pandas (the first bound parameter imports it) and a first start's demo store
+        wh = Warehouse(settings().warehouse_file, fill=_load_demo_if_empty)
+        if wh not in _ROLLUPS_PENDING:  # not the demo store just built
+            _follow_clock(wh)
+            # a warehouse from before the ticket rollup gets it once, before any page reads; again after a change
+            # of the settings its parts read (SLA targets, the CSAT rule, escalation and automation tags)
+            rollups.sync(wh, settings())
+            _derive(wh)  # tickets an interrupted run left uncategorised or unlinked
+        # scheduled imports (`python -m data.cli` while this runs) queue in the inbox; this process imports them
+        inbox.watch(wh, inbox.inbox_of(settings().warehouse_file), _import_queued)
+        # a start's share before the first page statement, in the server log (bench/startup.py reads it there)
+        log.info("warehouse ready in %.2f s", time.monotonic() - began)
+        _spare_the_collector()
     return wh
 
 
@@ -93,6 +94,19 @@ def keep_rollups() -> None:
                 rollups.sync(wh, settings())
     finally:
         _PENDING_LOCK.release()
+
+
+@contextmanager
+def collections_held() -> Iterator[None]:
+    """No automatic garbage collection in the block: while a start imports its modules and opens the warehouse,
+    every burst of new objects set off a collection that walked all the objects made so far again (0.1 s of a
+    start's CPU, for a few hundred objects of garbage among a million). Collections resume when the block ends,
+    however it ends; where two sessions' blocks overlap, with the first to end."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @functools.cache
