@@ -541,13 +541,15 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
               f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
               f"AND day < $end_excl::DATE AND {kept} GROUP BY ALL")
     fine = "bucket" if width == 1 else f"unnest(range(bucket::INT * {width}, (bucket::INT + 1) * {width}))::SMALLINT"
+    narrowed = "bucket AS fine, " if width > 1 else ""  # metrics.ranks sorts only the fine buckets holding a rank
     values = (f"SELECT {period.format('day')} AS period{by_column}, {rollups.coarse('bucket', width)} AS bucket, "
-              f"value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM "
+              f"{narrowed}value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM "
               f"{name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
               f"AND day < $end_excl::DATE AND {kept}")
     outputs = ", ".join(f"{ranks.interpolated(i)} AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
                         for i, m in enumerate(metrics))
-    return f"{ranks.ctes(name, keys, counts, values, qs)},\n{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
+    picked = ranks.ctes(name, keys, counts, values, qs, fine=width > 1)
+    return f"{picked},\n{name} AS (SELECT {keys}, {outputs} FROM {name}_picked)"
 
 
 def bucket_filter(table: str) -> str:

@@ -254,9 +254,14 @@ def _staffed_per_slot(quarters: str, minutes: int) -> str:
     # Each event's own local time cost a second per million events; within a quarter hour of UTC every zone's
     # offset is one (offsets and their changes fall on quarter hours), and INTERVALS are whole quarters, so the
     # quarter's local start places all its events in the same interval. The window's bounds are local midnights,
-    # on quarter hours too, so an event lies in the window exactly when its quarter does.
-    return f"""SELECT {_slot(local_time("quarter"), minutes)} AS slot, count(DISTINCT assignee)::DOUBLE AS staffed
-               FROM ({quarters}) GROUP BY ALL ORDER BY slot"""
+    # on quarter hours too, so an event lies in the window exactly when its quarter does. Each distinct quarter is
+    # moved to local time once, not once per assignee in it: at 10M tickets a peak's 46k rows took 70-100 ms cold
+    # for that alone, its 400 quarters and a join 25 ms.
+    return f"""WITH worked AS ({quarters}),
+               slots AS (SELECT quarter, {_slot(local_time("quarter"), minutes)} AS slot
+                         FROM (SELECT DISTINCT quarter FROM worked))
+               SELECT slot, count(DISTINCT assignee)::DOUBLE AS staffed FROM worked JOIN slots USING (quarter)
+               GROUP BY ALL ORDER BY slot"""
 
 
 def _quarters_worked() -> str:

@@ -135,6 +135,39 @@ def test_the_hand_checked_week(wh: Warehouse, new_york: Settings, grain: str) ->
                        check_exact=True)
 
 
+# One channel's median reads a coarse bucket of 4 fine ones (data.rollups.KEYED_WIDTH) and sorts only the fine
+# bucket(s) holding a wanted rank (metrics.ranks). Email tickets created on Monday 3 June 2024 (New York), first reply
+# minutes all in coarse bucket 16 (fine 64-67: 15 to 18.03 minutes), fine bucket floor(log2(1 + m) * 16) beside each:
+# 15.2 (64), 15.9 and 16.0 (65), 16.8 (66), 17.5 and 17.9 (67); n = 6: median rank 2.5 -> (16.0 + 16.8) / 2 = 16.4,
+# across fine buckets 65 and 66; p90 rank 4.5 -> (17.5 + 17.9) / 2 = 17.7, within 67. A chat ticket's 16.2 (65) in the
+# same buckets must not shift an email rank.
+SPREAD_EMAIL, SPREAD_CHAT = [15.2, 15.9, 16.0, 16.8, 17.5, 17.9], [16.2]
+
+
+def test_one_channel_median_across_the_fine_buckets_of_a_coarse_one(wh: Warehouse, new_york: Settings) -> None:
+    created = datetime(2024, 6, 3, 16)
+    rows = [{"source": "desk", "ticket_id": f"S{channel}{number}", "created_at": created, "updated_at": created,
+             "channel": channel, "status": "open", "first_reply_minutes": value}
+            for channel, values in (("email", SPREAD_EMAIL), ("chat", SPREAD_CHAT))
+            for number, value in enumerate(values)]
+    _import(wh, "spread", pl.DataFrame(rows))
+    cur = wh.cursor()
+    fine = cur.execute("SELECT list_sort(list(DISTINCT bucket)) FROM ticket_rollup_values WHERE day = '2024-06-03' "
+                       "AND measure = 'first_reply_minutes' AND channel = 'email'").fetchone()[0]  # type: ignore[index]
+    assert fine == [64, 65, 66, 67], "the values must spread over one coarse bucket's fine ones"
+    names = ["first_reply_minutes_median", "first_reply_minutes_p90"]
+    email = Filters(date(2024, 6, 3), date(2024, 6, 3), channel=("email",))
+    got = query(cur, names, email, settings=new_york, samples=True).row(0, named=True)
+    assert (got["first_reply_minutes_median"], got["first_reply_minutes_p90"]) == (pytest.approx(16.4),
+                                                                                 pytest.approx(17.7))
+    assert got["first_reply_minutes_median_n"] == 6
+    for view in (email, Filters(email.start, email.end, channel=("chat",))):
+        for grain in (None, "day"):
+            assert_frame_equal(query(cur, names, view, grain, settings=new_york, samples=True),
+                               query(cur, names, view, grain, settings=new_york, samples=True, rollup=False),
+                               check_exact=True)
+
+
 def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new_york: Settings) -> None:
     """A changed stored value shows in the served median (so it is what is read) and raw rows never see it."""
     view, name = Filters(date(2024, 5, 7), date(2024, 5, 7)), "first_reply_minutes_median"

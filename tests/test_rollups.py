@@ -174,6 +174,21 @@ def test_a_view_reads_the_smallest_rollup_that_holds_its_filters(wh: Warehouse, 
                                                       rollup=False)["tickets_created"][0]
 
 
+def test_the_heatmap_with_a_filter_reads_the_slot_rollup(wh: Warehouse, new_york: Settings) -> None:
+    """With a channel, category or priority chosen the arrivals heatmap adds up the slot rollup's half hours (which
+    keep all three), equal to the ticket rows; a changed count there shows through a filter, not without one."""
+    filtered = VIEWS[2:]
+    cur = wh.cursor()
+    for view in filtered:
+        assert_frame_equal(arrivals_by_hour(cur, view, new_york), arrivals_by_hour(cur, view, new_york, rollup=False))
+    before = [arrivals_by_hour(cur, view, new_york)["tickets"].sum() for view in (VIEWS[0], *filtered)]
+    with wh.transaction() as write:
+        write.execute("UPDATE staffing_slots SET n = n + 1000")
+    after = [arrivals_by_hour(wh.cursor(), view, new_york)["tickets"].sum() for view in (VIEWS[0], *filtered)]
+    assert after[0] == before[0]  # without a filter: the hourly rollup
+    assert all(changed > kept for changed, kept in zip(after[1:], before[1:], strict=True))
+
+
 def test_rollup_equals_raw_for_every_kpi_grain_filter_and_breakdown(wh: Warehouse, new_york: Settings) -> None:
     assert wh.cursor().execute("SELECT sum(n) FROM ticket_rollup WHERE time_column = 'created_at'").fetchone()[0] \
         == 2500
