@@ -62,7 +62,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import contact_rollup, kept, money_rollup, order_rollup, retention_rollup, slot_rollup
+from data import complaint_rollup, contact_rollup, kept, money_rollup, order_rollup, retention_rollup, slot_rollup
 from data.basics import named_in
 from data.schema import ISSUE_SPOILS
 from data.ticket_flags import (
@@ -605,7 +605,7 @@ def _buckets(where: str, keys: tuple[str, ...] = ()) -> str:
 
 # What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup,
 # the contact rollup (which works out again the days the ticket rollup's writers note), the money rollup (which reads
-# both the ticket and the order rollup's noted days).
+# both the ticket and the order rollup's noted days), the retention rollup, the complaint rollup (the ticket days).
 # (called by name, so that a test or bench that swaps rebuild or _refresh for a counting one counts these calls too)
 TICKETS = kept.Family("tickets", META_KEY, SIGNATURE, (_DAYS,), lambda cur: rebuild(cur), lambda cur: _refresh(cur))
 ORDERS = order_rollup.family(bucket)
@@ -613,4 +613,5 @@ CONTACTS = contact_rollup.family(_DAYS)
 MONEY = money_rollup.family(_DAYS, ORDERS.noted[0])  # the ticket and the order rollup's noted days
 RETENTION = retention_rollup.family(_DAYS, ORDERS.noted,  # the order days, and those whose neighbours moved
                                     (MEASURES["first_reply_minutes"][1], MEASURES["first_reply_business"][1]))
-FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS, MONEY, RETENTION)
+COMPLAINTS = complaint_rollup.family(_DAYS)
+FAMILIES: tuple[kept.Family, ...] = (TICKETS, ORDERS, CONTACTS, MONEY, RETENTION, COMPLAINTS)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
 
-from data import contact_rollup, line_facts
+from data import complaint_rollup, contact_rollup, line_facts, rollups
+from data.clock import rollup_holds
 from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
 from metrics.query import (
     Filters,
     data_range,
+    dimension_filter,
     execute,
     in_view,
     query,
@@ -35,6 +37,38 @@ ORDER_DIMENSIONS: dict[str, tuple[str, str]] = {
     "shipping_method": ("orders", "orders"),
     "discount_code": ("orders", "orders"),
 }
+
+
+# The view's days and filters on the complaint rollup's rows, which carry the tickets' filter columns.
+_IN_ROLLUP = f"day >= $start::DATE AND day < $end_excl::DATE AND {dimension_filter('tickets')}"
+
+
+def complaint_rollup_serves(cur: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """The complaint rollup (data/complaint_rollup.py) holds the data as it is now, in local days of the settings'
+    clock. It holds every ticket filter as a key, so it serves any view."""
+    return rollup_holds(cur, rollups.COMPLAINTS, settings)
+
+
+def _view_counts(cur: duckdb.DuckDBPyConnection, by: str, settings: Settings, rollup: bool) -> str:
+    """SQL: the view's tickets (``tickets``) per ``by`` (ticket columns the complaint rollup holds, and
+    ``created_local_date``): its days' counts added up where it serves (unless ``rollup`` is False), else the rows
+    counted."""
+    if rollup and complaint_rollup_serves(cur, settings):
+        return (f"SELECT {by}, sum(tickets)::BIGINT AS tickets FROM (SELECT *, day AS created_local_date "
+                f"FROM {complaint_rollup.TABLE} WHERE {_IN_ROLLUP}) GROUP BY ALL")
+    return f"SELECT {by}, count(*) AS tickets FROM tickets WHERE {in_view('created_at')} GROUP BY ALL"
+
+
+def _newest_days_holding(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, count: str,
+                         where: str, limit: int, **params: object) -> Filters:
+    """The view from the latest day on which the days up to its end hold at least ``limit`` of the tickets ``count``
+    sums up (a column of the complaint rollup, over its rows that meet ``where``): a list of the newest ``limit`` of
+    them reads those days only. The view itself where they hold fewer."""
+    sql = f"""SELECT max(day) FROM (SELECT day, sum(tickets) OVER (ORDER BY day DESC) AS held
+              FROM (SELECT day, sum({count}) AS tickets FROM {complaint_rollup.TABLE}
+                    WHERE {_IN_ROLLUP} AND {where} GROUP BY day)) WHERE held >= {int(limit)}"""
+    since: date | None = execute(cur, sql, filters, settings, **params).item()
+    return filters if since is None else replace(filters, start=since)
 
 
 @dataclass(frozen=True)
@@ -72,10 +106,12 @@ def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: 
     ).sort(["tickets", "by_value"], descending=[True, False])
 
 
-def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings) -> pl.DataFrame:
+def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, settings: Settings, *,
+                  rollup: bool = True) -> pl.DataFrame:
     """Tickets per category in the 7-day windows ending on the view's last day (week 0) and ``weeks`` before
     it; every category and week present, zeros included, but for weeks that end before the helpdesk export's first
-    ticket: their count is unknown, not 0, so they are left out of the baseline."""
+    ticket: their count is unknown, not 0, so they are left out of the baseline. Counted in the complaint rollup's
+    days where it serves, unless ``rollup`` is False."""
     span = data_range(cur, settings, ("tickets",))
     if span is not None:  # whole weeks between the export's first day and the view's last
         weeks = max(0, min(weeks, (filters.end - span[0]).days // 7))
@@ -84,8 +120,8 @@ def weekly_counts(cur: duckdb.DuckDBPyConnection, filters: Filters, weeks: int, 
     age = "(($end_excl::DATE - created_local_date - 1) // 7)"
     sql = f"""
         WITH counts AS (SELECT coalesce(category, '{UNCATEGORISED}') AS category, {age} AS weeks_ago,
-                               count(*) AS tickets
-                        FROM tickets WHERE {in_view('created_at')} GROUP BY ALL),
+                               sum(tickets)::BIGINT AS tickets
+                        FROM ({_view_counts(cur, "category, created_local_date", settings, rollup)}) GROUP BY ALL),
         cells AS (SELECT DISTINCT category, w AS weeks_ago FROM counts CROSS JOIN range({weeks + 1}) r(w))
         SELECT category, weeks_ago::INT AS weeks_ago, coalesce(tickets, 0) AS tickets
         FROM cells LEFT JOIN counts USING (category, weeks_ago) ORDER BY category, weeks_ago"""
@@ -152,13 +188,17 @@ def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, valu
 
 
 def examples(cur: duckdb.DuckDBPyConnection, filters: Filters, category: str, limit: int = 5, *,
-             settings: Settings) -> pl.DataFrame:
+             settings: Settings, rollup: bool = True) -> pl.DataFrame:
     """The newest tickets of a category in the view, with where their category came from. Text as stored:
-    the caller masks it."""
+    the caller masks it. Read from the newest days that hold ``limit`` of them, as the complaint rollup counts them
+    where it serves (unless ``rollup`` is False), not from every ticket of the view."""
+    in_category = f"coalesce(category, '{UNCATEGORISED}') = $example_category"
+    if rollup and complaint_rollup_serves(cur, settings):
+        filters = _newest_days_holding(cur, filters, settings, "tickets", in_category, limit,
+                                       example_category=category)
     sql = shown_local(f"""SELECT ticket_id, source, created_at, subject, description, category_source,
                                  category_confidence
-                          FROM tickets WHERE {in_view('created_at')}
-                            AND coalesce(category, '{UNCATEGORISED}') = $example_category
+                          FROM tickets WHERE {in_view('created_at')} AND {in_category}
                           ORDER BY created_at DESC, ticket_id LIMIT {int(limit)}""")
     return execute(cur, sql, filters, settings, example_category=category)
 
@@ -209,19 +249,26 @@ def focus_categories(dimension: str, present: Sequence[str], count: int = 3) -> 
     return focus or [category for category in present if category != UNCATEGORISED][:count]
 
 
-def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> pl.DataFrame:
+def category_sources(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings, *,
+                     rollup: bool = True) -> pl.DataFrame:
     """How the view's tickets got their category: tickets per source (export, mapping, analyst, rules, model,
-    none; "pending" before categorisation ran) and their share of the view."""
-    sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, count(*) AS tickets,
-                     count(*) / sum(count(*)) OVER () AS share FROM tickets
-              WHERE {in_view('created_at')} GROUP BY ALL ORDER BY tickets DESC, category_source"""
+    none; "pending" before categorisation ran) and their share of the view. Counted in the complaint rollup's days
+    where it serves, unless ``rollup`` is False."""
+    sql = f"""SELECT coalesce(category_source, 'pending') AS category_source, sum(tickets)::BIGINT AS tickets,
+                     sum(tickets) / sum(sum(tickets)) OVER () AS share
+              FROM ({_view_counts(cur, "category_source", settings, rollup)})
+              GROUP BY ALL ORDER BY tickets DESC, category_source"""
     return execute(cur, sql, filters, settings)
 
 
 def placed_by(cur: duckdb.DuckDBPyConnection, filters: Filters, category_source: str, limit: int = 200, *,
-              settings: Settings) -> pl.DataFrame:
+              settings: Settings, rollup: bool = True) -> pl.DataFrame:
     """The view's tickets whose category came from ``category_source`` (as ``category_sources`` names it), the least
-    sure first: where an analyst's correction pays most. Text as stored: the caller masks it."""
+    sure first: where an analyst's correction pays most. Text as stored: the caller masks it. Where the complaint
+    rollup serves (unless ``rollup`` is False), read from the newest days that hold ``limit`` of the tickets that
+    sort first, if that many do (:func:`_least_sure_days`)."""
+    if rollup and complaint_rollup_serves(cur, settings):
+        filters = _least_sure_days(cur, filters, category_source, limit, settings)
     sql = shown_local(f"""SELECT ticket_id, source, created_at, subject,
                                  coalesce(category, '{UNCATEGORISED}') AS category, category_confidence
                           FROM tickets WHERE {in_view('created_at')}
@@ -229,3 +276,22 @@ def placed_by(cur: duckdb.DuckDBPyConnection, filters: Filters, category_source:
                           ORDER BY category_confidence ASC NULLS FIRST, created_at DESC, ticket_id
                           LIMIT {int(limit)}""")
     return execute(cur, sql, filters, settings, category_source=category_source)
+
+
+def _least_sure_days(cur: duckdb.DuckDBPyConnection, filters: Filters, category_source: str, limit: int,
+                     settings: Settings) -> Filters:
+    """The view from the day the ``limit`` least sure tickets of ``category_source`` are found on: they sort by
+    confidence (NULL first), then newest first, so where at least ``limit`` tickets share the first confidence
+    (none, else the lowest), they are the newest of those, found in the newest days that hold ``limit`` of them.
+    The view itself where fewer share it (their confidences differ: every ticket of the view is read)."""
+    in_source = "coalesce(category_source, 'pending') = $category_source"
+    sql = (f"SELECT sum(unsure) AS unsure, min(least_sure) AS least_sure FROM {complaint_rollup.TABLE} "
+           f"WHERE {_IN_ROLLUP} AND {in_source}")
+    unsure, least_sure = execute(cur, sql, filters, settings, category_source=category_source).row(0)
+    if unsure:  # the tickets without a confidence come first
+        return _newest_days_holding(cur, filters, settings, "unsure", in_source, limit,
+                                    category_source=category_source)
+    if least_sure is None:
+        return filters  # no ticket of the source, or none with a confidence: nothing to narrow
+    return _newest_days_holding(cur, filters, settings, "at_least_sure", f"{in_source} AND least_sure = $least_sure",
+                                limit, category_source=category_source, least_sure=least_sure)

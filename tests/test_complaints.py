@@ -9,6 +9,7 @@ from datetime import datetime as D
 import polars as pl
 import pytest
 
+from data import rollups
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics import complaints as mc
@@ -32,6 +33,15 @@ def series(per_category: dict[str, list[int]]) -> Warehouse:
     wh = Warehouse()
     import_batch(wh, Batch("s.csv", "sha-s", "s", "tickets", {"tickets": frame}))
     return wh
+
+
+def recategorised(wh: Warehouse, sql: str, params: dict[str, object] | None = None) -> None:
+    """A change of categories as data/categorising.py writes it: the days of the tickets noted, the rollups kept
+    (the complaint rollup counts by category source and confidence)."""
+    with wh.transaction() as cur:
+        rollups.note_days(cur, "SELECT created_local_date, solved_local_date FROM tickets")
+        cur.execute(sql, params or {})
+        rollups.bump_version(cur)
 
 
 def test_category_shares_of_the_fixture_week(warehouse: Warehouse, settings: Settings) -> None:
@@ -189,7 +199,7 @@ def test_for_categories_sums_the_chosen_categories_per_value(shop: Warehouse, se
 
 def test_category_sources_count_tickets_per_source(settings: Settings) -> None:
     wh = series({"refund": [2]})
-    wh.cursor().execute("UPDATE tickets SET category_source = 'rules' WHERE ticket_id = 'T0'")
+    recategorised(wh, "UPDATE tickets SET category_source = 'rules' WHERE ticket_id = 'T0'")
     table = mc.category_sources(wh.cursor(), VIEW, settings)
     assert dict(table.select("category_source", "tickets").iter_rows()) == {"rules": 1, "pending": 1}
     assert table["share"].to_list() == [0.5, 0.5]
@@ -198,12 +208,12 @@ def test_category_sources_count_tickets_per_source(settings: Settings) -> None:
 def test_placed_by_lists_a_sources_tickets_least_sure_first(settings: Settings) -> None:
     """The tickets behind one source's share, lowest confidence first, so an analyst corrects where it pays most."""
     wh = series({"refund": [3], "exchange": [1]})
-    cur = wh.cursor()
     # T0..T2 refund, T3 exchange (in the order series writes them): three placed by rules at 0.9, 0.6 and 0.7
     for ticket, confidence in (("T0", 0.9), ("T1", 0.6), ("T2", 0.7)):
-        cur.execute("UPDATE tickets SET category_source = 'rules', category_confidence = $c WHERE ticket_id = $t",
-                    {"c": confidence, "t": ticket})
-    cur.execute("UPDATE tickets SET category_source = 'none', category = NULL WHERE ticket_id = 'T3'")
+        recategorised(wh, "UPDATE tickets SET category_source = 'rules', category_confidence = $c "
+                          "WHERE ticket_id = $t", {"c": confidence, "t": ticket})
+    recategorised(wh, "UPDATE tickets SET category_source = 'none', category = NULL WHERE ticket_id = 'T3'")
+    cur = wh.cursor()
     rules = mc.placed_by(cur, VIEW, "rules", settings=settings)
     assert rules.select("ticket_id", "category_confidence").rows() == [("T1", 0.6), ("T2", 0.7), ("T0", 0.9)]
     assert mc.placed_by(cur, VIEW, "none", settings=settings).select("ticket_id", "category").rows() == [
