@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from data import contact_rollup, line_facts, rollups
+from data import contact_rollup, line_facts, order_rollup, rollups
 from data.clock import rollup_holds
 from metrics.query import Filters, execute, filter_on, in_view, ticket_reaches_order, utc_bound
 from settings import Settings
@@ -27,21 +27,19 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     """Per value of ``dimension``: ``orders`` placed in the view with it, ``tickets`` created in the view about an
     order with it, and ``per_100`` = tickets per 100 of those orders; the most contacted first. Values with no
     order in the view are left out (no rate without a base); orders without a value are the value NULL's row. The
-    tickets come from the contact rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is
-    False."""
+    tickets come from the contact rollup (data/contact_rollup.py) where it serves the view, and the orders from the
+    order rollup's days (data/order_rollup.py) where it holds the data, unless ``rollup`` is False."""
     if dimension not in CONTACT_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(CONTACT_DIMENSIONS)}, not {dimension!r}")
     table = CONTACT_DIMENSIONS[dimension]
-    ordered = ORDER_TIME[table]
-    orders_in_view = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
     # an order counts once per value: its one row, or its first line with the value (flagged on the line)
     first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
-    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
+    placed = (_placed_from_rollup() if rollup and rollup_holds(cur, rollups.ORDERS, settings)
+              else _placed(dimension, table, first))
     served = rollup and contact_rollup_serves(cur, filters, settings)
     asked = _asked_from_rollup() if served else _asked(dimension, table, first)
     sql = f"""
-        WITH placed AS (SELECT {dimension} AS value, {counted} AS orders
-                        FROM {table} WHERE {orders_in_view} GROUP BY ALL),
+        WITH placed AS ({placed}),
         asked AS ({asked})
         SELECT p.value, p.orders, coalesce(a.tickets, 0) AS tickets,
                100.0 * coalesce(a.tickets, 0) / p.orders AS per_100
@@ -59,6 +57,21 @@ def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, sett
 
 # the view's filters the contact rollup holds, on its rows (the other filters are empty where it serves)
 IN_HELD_FILTERS = filter_on(contact_rollup.FILTERS)
+
+
+def _placed_from_rollup() -> str:
+    """Per value, the orders placed in the view with it: the days' counts added up."""
+    return (f"SELECT value, sum(orders)::BIGINT AS orders FROM {order_rollup.VALUES_TABLE_BY_DAY} "
+            f"WHERE dimension = $dimension AND created_day >= $start::DATE AND created_day < $end_excl::DATE "
+            f"GROUP BY ALL")
+
+
+def _placed(dimension: str, table: str, first: str) -> str:
+    """The same from the rows, the orders' or their lines'."""
+    ordered = ORDER_TIME[table]
+    counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
+    return (f"SELECT {dimension} AS value, {counted} AS orders FROM {table} "
+            f"WHERE {ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')} GROUP BY ALL")
 
 
 def _asked_from_rollup() -> str:

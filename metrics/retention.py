@@ -130,13 +130,20 @@ def _cohort_sql() -> str:
         WITH horizon AS ({HORIZON}),
         anchors AS (
             SELECT customer_key, created_at AS ordered_at, kept_next_at,
-                   created_at + to_days($days) <= (SELECT newest FROM horizon) AS observed
+                   created_at <= (SELECT newest FROM horizon) - to_days($days) AS observed
             FROM orders WHERE customer_key IS NOT NULL AND cancelled_at IS NULL AND {in_view('created_at', 'orders')}
                  AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE))"""
 
 
+def within_days(later: str, earlier: str, *, inclusive: bool = True) -> str:
+    """SQL: ``later`` (a UTC TIMESTAMP) no more than N days after ``earlier`` (less, unless ``inclusive``): their
+    microseconds apart against N days' (N days on a TIMESTAMP are N times 24 hours), where adding an interval to each
+    of millions of rows took about a third of the count of anchors at five million orders."""
+    return f"epoch_us({later}) - epoch_us({earlier}) {'<=' if inclusive else '<'} $days::BIGINT * 86400000000"
+
+
 # an anchor's customer ordered again within N days
-REPEATS = "kept_next_at <= ordered_at + to_days($days)"
+REPEATS = within_days("kept_next_at", "ordered_at")
 
 
 def _sql(clock: str | None) -> str:
@@ -168,32 +175,36 @@ def _split_from_rollup(clock: str | None) -> str:
     return f"""
         WITH horizon AS ({HORIZON}),
         contact AS (
-            SELECT coalesce(kept_next_at <= ordered_at + to_days($days), FALSE) AS repeated, {reply} AS first_reply,
+            SELECT coalesce({REPEATS}, FALSE) AS repeated, {reply} AS first_reply,
                    satisfaction_score, satisfaction_rating, solved
             FROM {retention_rollup.TABLE}
             WHERE ordered_at >= {utc_bound('$start')} AND ordered_at < {utc_bound('$end_excl')}
               AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE)
-              AND ordered_at + to_days($days) <= (SELECT newest FROM horizon)
-              AND contacted_at < ordered_at + to_days($days))
+              AND ordered_at <= (SELECT newest FROM horizon) - to_days($days)
+              AND {within_days('contacted_at', 'ordered_at', inclusive=False)})
         {SPLIT}"""
 
 
 # the contacted customers' segments in one pass over them (``contact``: one row per contacted customer); those who
-# did not contact are the rest of everyone
+# did not contact are the rest of everyone. Counted first by the few raw values the segments read, then labelled:
+# labelling every contacted customer and grouping them four ways was the statement's costliest step at 5M orders
 SPLIT = """
     SELECT CASE WHEN GROUPING(reply_bucket) = 0 THEN 'first_reply' WHEN GROUPING(csat) = 0 THEN 'csat'
                 WHEN GROUPING(solved) = 0 THEN 'solved' ELSE 'contact' END AS dimension,
            coalesce(reply_bucket, csat, solved, 'contacted support') AS segment,
-           count(*) AS customers, count(*) FILTER (WHERE repeated) AS repeat_customers
-    FROM (SELECT repeated,
+           coalesce(sum(n), 0) AS customers, coalesce(sum(n) FILTER (WHERE repeated), 0) AS repeat_customers
+    FROM (SELECT repeated, n,
                  CASE WHEN satisfaction_score IS NOT NULL AND satisfaction_score >= $csat_good_min THEN 'satisfied'
                       WHEN satisfaction_score IS NOT NULL THEN 'not satisfied'
                       WHEN satisfaction_rating = 'good' THEN 'satisfied'
                       WHEN satisfaction_rating = 'bad' THEN 'not satisfied' ELSE 'no rating' END AS csat,
                  CASE WHEN solved THEN 'solved' ELSE 'not solved' END AS solved,
-                 CASE WHEN first_reply IS NULL THEN 'no reply recorded' WHEN first_reply < 60 THEN 'under 1 h'
-                      WHEN first_reply < 240 THEN '1–4 h' WHEN first_reply < 1440 THEN '4–24 h'
-                      ELSE '24 h or more' END AS reply_bucket FROM contact)
+                 coalesce(['under 1 h', '1–4 h', '4–24 h', '24 h or more'][reply_step + 1], 'no reply recorded')
+                     AS reply_bucket
+          FROM (SELECT repeated, satisfaction_score, satisfaction_rating, solved, count(*) AS n,
+                       -- the first reply's bucket: how many of 1 h, 4 h and 24 h it reached (NULL: no reply)
+                       (first_reply >= 60)::INT + (first_reply >= 240)::INT + (first_reply >= 1440)::INT AS reply_step
+                FROM contact GROUP BY ALL))
     GROUP BY GROUPING SETS ((), (reply_bucket), (csat), (solved))"""
 
 

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from data import clock, contact_rollup, rollups
+from data import clock, contact_rollup, order_rollup, rollups
 from data.categorising import categorise, correct
 from data.classifier import load_taxonomy
 from data.ingest import Batch, clear_source, import_batch, undo_import
@@ -85,6 +85,10 @@ def assert_served_equals_raw(wh: Warehouse, settings: Settings) -> None:
     # every value it holds, on every day: what a build from the rows now gives
     held = cur.execute(f"SELECT * FROM {contact_rollup.TABLE} ORDER BY ALL").pl()
     assert_frame_equal(held, cur.execute(f"{contact_rollup._counts('TRUE')} ORDER BY ALL").pl())
+    # the orders per value and placed day the contact rate reads beside it (data/order_rollup.py), likewise
+    assert rollups.is_current(cur, rollups.ORDERS)
+    held = cur.execute(f"SELECT * FROM {order_rollup.VALUES_TABLE_BY_DAY} ORDER BY ALL").pl()
+    assert_frame_equal(held, cur.execute(f"{order_rollup._day_values('TRUE')} ORDER BY ALL").pl())
     for view in VIEWS:  # and the page's numbers from it: every dimension over the whole data, SKUs over parts
         assert orders.contact_rollup_serves(cur, view, settings)
         for dimension in contact_rollup.DIMENSIONS if view == VIEWS[0] else ("sku",):

@@ -148,6 +148,37 @@ def test_retention_chart_draws_each_segment_with_its_customer_count() -> None:
     assert bars.marker.color[contacted] != charts.SMALL_SAMPLE_GREY
 
 
+
+# Exactly N (30) days, to the microsecond: the newest order and ticket are at 05-01 00:00.
+#   C1 03-01, again 03-31 (exactly 30 days: a repeat); its ticket at 03-31 comes with the second order: no contact
+#   C2 03-02, again 30 days and 1 µs later: no repeat
+#   C3 03-03, its ticket exactly 30 days later: no contact; C4 03-04, its ticket 1 µs within the 30 days: contact
+#   C5 04-01 00:00, exactly 30 days before the newest: observed; C6 1 µs later: too recent
+# Observed C1-C5: 5 customers, 1 repeat (C1); contacted C4 only (no repeat); did not contact: 4, 1 repeat.
+_US = timedelta(microseconds=1)
+EXACT_ORDERS = pl.DataFrame(
+    [("e1", 1, D(2024, 3, 1)), ("e1b", 1, D(2024, 3, 31)), ("e2", 2, D(2024, 3, 2)),
+     ("e2b", 2, D(2024, 4, 1) + _US), ("e3", 3, D(2024, 3, 3)), ("e4", 4, D(2024, 3, 4)), ("e5", 5, D(2024, 4, 1)),
+     ("e6", 6, D(2024, 4, 1) + _US), ("e9", 9, D(2024, 5, 1))],
+    schema={"order_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us")}, orient="row",
+).with_columns(source=pl.lit("shop"), currency=pl.lit("USD"), cancelled_at=pl.lit(None, pl.Datetime("us")))
+EXACT_TICKETS = TICKETS.clear().vstack(pl.DataFrame(
+    [("x1", 1, D(2024, 3, 31), 30.0, None, None, "open", None),
+     ("x3", 3, D(2024, 4, 2), 30.0, None, None, "open", None),
+     ("x4", 4, D(2024, 4, 3) - _US, 30.0, None, None, "open", None),
+     ("x50", 50, D(2024, 5, 1), 30.0, None, None, "open", None)], schema=TICKETS.drop("source").schema, orient="row",
+).with_columns(source=pl.lit("desk")))
+
+
+@pytest.mark.parametrize("rollup", [True, False], ids=["first tickets kept per order", "tickets matched"])
+def test_n_days_to_the_microsecond_count_as_within_them(rollup: bool) -> None:
+    wh = store(EXACT_TICKETS, EXACT_ORDERS)
+    assert rollup_holds(wh.cursor(), rollups.RETENTION, THIRTY)
+    result = repeat_by_support(wh.cursor(), Filters(date(2024, 3, 1), date(2024, 4, 30)), settings=THIRTY,
+                               rollup=rollup)
+    assert result.too_recent == 1 and rates(result, "all") == {"all customers": (5, 1, 0.2)}
+    assert rates(result, "contact") == {"did not contact support": (4, 1, 0.25), "contacted support": (1, 0, 0.0)}
+
 # A second store, for the edge cases of matching tickets to anchors, counted by a plain-Python reading of the module's
 # definitions (reference_split below), not by the SQL:
 #   C1 two kept orders at the same instant 03-02 (the second is no return), again 03-20; a cancelled order 03-10
