@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from metrics import units
 from metrics.orders_links import LINK_LABELS
@@ -18,18 +17,26 @@ def volume_and_speed(frame: pl.DataFrame, volume: Metric, speed: Metric, grain: 
     """Bars of a count with a line of a duration on a second axis, per period."""
     divisor, suffix = units.scale(speed.unit, frame[speed.name].max())
     speed_values = [None if v is None else v / divisor for v in frame[speed.name].to_list()]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure = _two_axes()
     figure.add_bar(x=frame["period"].to_list(), y=frame[volume.name].to_list(), name=volume.label,
                    marker_color=COLOURS[0], opacity=0.75,
                    hovertemplate=f"{units.hover(volume.unit)} {volume.label.lower()}<extra></extra>")
     figure.add_scatter(x=frame["period"].to_list(), y=speed_values, name=speed.label,
-                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
+                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, yaxis="y2",
                        hovertemplate=f"{units.hover(speed.unit, suffix)}<extra>{speed.label}</extra>")
-    figure.update_yaxes(title_text=volume.label, secondary_y=False, rangemode="tozero", **units.axis(volume.unit))
-    figure.update_yaxes(title_text=speed.label, secondary_y=True, rangemode="tozero", showgrid=False,
-                        **units.axis(speed.unit, suffix))
+    figure.layout.yaxis.update(title_text=volume.label, rangemode="tozero", **units.axis(volume.unit))
+    figure.layout.yaxis2.update(title_text=speed.label, rangemode="tozero", showgrid=False,
+                                **units.axis(speed.unit, suffix))
     figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
     return _tidy(figure)
+
+
+def _two_axes() -> go.Figure:
+    """An empty figure with a second y axis on the right, laid out as ``make_subplots(specs=[[{"secondary_y":
+    True}]])`` lays it out, without its grid machinery (about 18 ms a chart, 1 ms this way)."""
+    return go.Figure(layout={"xaxis": {"anchor": "y", "domain": [0.0, 0.94]},
+                             "yaxis": {"anchor": "x", "domain": [0.0, 1.0]},
+                             "yaxis2": {"anchor": "x", "overlaying": "y", "side": "right"}})
 
 
 def by_dimension(frame: pl.DataFrame, metric: Metric, dimension: str) -> go.Figure:
@@ -281,17 +288,16 @@ def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
     """Bars of "where is my order" tickets per 100 fulfilled orders, per week, with the median fulfilment lag (hours)
     as a line on a second axis; each bar's hover names the tickets and orders it rests on."""
     weeks = frame["week"].to_list()
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure = _two_axes()
     figure.add_bar(x=weeks, y=frame["wismo_per_100_fulfilled"].to_list(), name="WISMO per 100 fulfilled orders",
                    marker_color=COLOURS[0], opacity=0.75,
                    customdata=frame.select("wismo_tickets", "fulfilled_orders").to_numpy(),
                    hovertemplate="%{y:.1f} per 100 (%{customdata[0]} tickets, %{customdata[1]} orders)<extra></extra>")
     figure.add_scatter(x=weeks, y=frame["lag_hours_median"].to_list(), name="Median fulfilment lag (hours)",
-                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, secondary_y=True,
+                       mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, yaxis="y2",
                        hovertemplate="%{y:.0f} h<extra>Median fulfilment lag</extra>")
-    figure.update_yaxes(title_text="WISMO tickets per 100 fulfilled", secondary_y=False, rangemode="tozero")
-    figure.update_yaxes(title_text="Median lag, hours", secondary_y=True, rangemode="tozero", showgrid=False,
-                        tickformat=",.0f")
+    figure.layout.yaxis.update(title_text="WISMO tickets per 100 fulfilled", rangemode="tozero")
+    figure.layout.yaxis2.update(title_text="Median lag, hours", rangemode="tozero", showgrid=False, tickformat=",.0f")
     figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
     return _tidy(figure)
 
