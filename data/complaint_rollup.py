@@ -19,13 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-
-import duckdb
 
 from data import kept
-
-log = logging.getLogger(__name__)
 
 TABLE = "complaint_rollup"
 META_KEY = "complaint_rollup"
@@ -52,20 +47,5 @@ SIGNATURE = hashlib.sha256(json.dumps([TABLE, _counts("{where}")]).encode()).hex
 def family(ticket_days: str) -> kept.Family:
     """The complaint rollup as data/kept.py keeps it: the days the ticket rollup's writers note (``ticket_days``, its
     temp table) worked out again."""
-    return kept.Family("complaints", META_KEY, SIGNATURE, (ticket_days,), rebuild,
-                       lambda cur: _refresh_noted(cur, ticket_days))
-
-
-def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    cur.execute(f"CREATE TABLE {TABLE} AS {_counts('TRUE')} ORDER BY day")
-    log.info("complaint rollup rebuilt")
-
-
-def _refresh_noted(cur: duckdb.DuckDBPyConnection, noted_days: str) -> None:
-    picked = kept.noted_rows(cur, (noted_days,))
-    if picked is None:
-        return  # no ticket changed
-    noted, params = picked
-    cur.execute(f"DELETE FROM {TABLE} WHERE {noted.format(day='day')}", params)
-    cur.execute(f"INSERT INTO {TABLE} {_counts(noted.format(day='created_local_date'))}", params)
+    rebuild, refresh = kept.per_ticket_day(TABLE, _counts, "day", ticket_days)
+    return kept.Family("complaints", META_KEY, SIGNATURE, (ticket_days,), rebuild, refresh)

@@ -29,13 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-
-import duckdb
 
 from data import kept
-
-log = logging.getLogger(__name__)
 
 TABLE = "contact_rollup"
 META_KEY = "contact_rollup"
@@ -105,22 +100,7 @@ def family(ticket_days: str) -> kept.Family:
     """The contact rollup as data/kept.py keeps it: the ticket days the ticket rollup's writers note
     (``ticket_days``, its temp table) worked out again; built whole where the orders' values moved (a fingerprint
     of them, as no writer notes which tickets name a changed order) or a write changed everything."""
-    return kept.Family("contacts", META_KEY, SIGNATURE, (ticket_days,), rebuild,
-                       lambda cur: _refresh_noted(cur, ticket_days),
+    rebuild, refresh = kept.per_ticket_day(TABLE, _counts, "dimension, day", ticket_days)
+    return kept.Family("contacts", META_KEY, SIGNATURE, (ticket_days,), rebuild, refresh,
                        fingerprint=lambda cur: cur.execute(_FINGERPRINT).fetchone()[0],  # type: ignore[index]
                        fingerprint_key=ORDERS_KEY)
-
-
-def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    cur.execute(f"CREATE TABLE {TABLE} AS {_counts('TRUE')} ORDER BY dimension, day")
-    log.info("contact rollup rebuilt")
-
-
-def _refresh_noted(cur: duckdb.DuckDBPyConnection, noted_days: str) -> None:
-    picked = kept.noted_rows(cur, (noted_days,))
-    if picked is None:
-        return  # no ticket changed
-    noted, params = picked
-    cur.execute(f"DELETE FROM {TABLE} WHERE {noted.format(day='day')}", params)
-    cur.execute(f"INSERT INTO {TABLE} {_counts(noted.format(day='created_local_date'))}", params)

@@ -13,12 +13,15 @@ the next kept write or start builds it whole. A family's noted days live in a te
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 
 from data.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 Step = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -106,6 +109,26 @@ def noted_rows(cur: duckdb.DuckDBPyConnection, noted: tuple[str, ...]) -> tuple[
         return None
     days = " UNION ALL ".join(f"SELECT day FROM {table}" for table in noted)
     return f"{{day}} BETWEEN $first AND $last AND {{day}} IN ({days})", {"first": first, "last": last}
+
+
+def per_ticket_day(table: str, rows: Callable[[str], str], order_by: str, noted: str) -> tuple[Step, Step]:
+    """The rebuild and the refresh of a family of one table whose rows are worked out per ticket creation day:
+    ``rows(where)`` is the SQL of its rows for the tickets whose ``created_local_date`` meets ``where``, kept in the
+    table as ``day``; ``noted`` is the temp table of the days the ticket writers note."""
+    def rebuild(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} AS {rows('TRUE')} ORDER BY {order_by}")
+        log.info("%s rebuilt", table)
+
+    def refresh(cur: duckdb.DuckDBPyConnection) -> None:
+        picked = noted_rows(cur, (noted,))
+        if picked is None:
+            return  # no ticket changed
+        where, params = picked
+        cur.execute(f"DELETE FROM {table} WHERE {where.format(day='day')}", params)
+        cur.execute(f"INSERT INTO {table} {rows(where.format(day='created_local_date'))}", params)
+
+    return rebuild, refresh
 
 
 def _names(keys: tuple[str, ...]) -> list[str]:
