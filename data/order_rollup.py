@@ -70,9 +70,10 @@ CUSTOMERS_TABLE = "order_day_customers"
 BEFORE: dict[str, str] = {"previous": "customer_previous_local_date",
                           "second": "customer_second_previous_local_date"}
 # Per placed local day, order dimension of the contact rate (data.contact_rollup ``DIMENSIONS``) and value: the
-# orders placed that day with it, once per value (an order's first line with it, for a line's value). The contact
-# rate per value (metrics.orders ``contact_rate_by``) counted every line of the view: 8.6 million over two years at
-# five million orders, where this is tens of thousands of rows.
+# orders placed that day with it, once per value (an order's first line with it, for a line's value), and the units
+# sold (a line's quantities; an order-side value's orders). The contact rate per value (metrics.orders
+# ``contact_rate_by``) and complaints per unit sold (metrics.complaints ``by_order_dimension``) counted every line of
+# the view: 8.6 million over two years at five million orders, where this is tens of thousands of rows.
 VALUES_TABLE_BY_DAY = "order_day_values"
 META_KEY = "order_rollup"
 CLOCK_KEY = "clock"  # data.clock.META_KEY: the clock the local days were worked out on (data.clock imports our caller)
@@ -154,13 +155,17 @@ def _customers(where: str) -> str:
 
 
 def _day_values(where: str) -> str:
-    """SQL: per placed day, dimension and value, the orders that meet ``where`` (about ``orders``) with it. A line
-    takes its order's placed day from the order: only the order knows its local day."""
+    """SQL: per placed day, dimension and value, the orders that meet ``where`` (about ``orders``) with it and the
+    units sold. A line takes its order's placed day from the order: only the order knows its local day. Every value
+    of an order's lines has one first line (NULL too), so the lines give the same values as their first lines."""
     counts = []
     for dimension, (table, first_of) in contact_rollup.DIMENSIONS.items():
-        lines = (f" JOIN order_lines l ON l.source = orders.source AND l.order_id = orders.order_id "
-                 f"WHERE l.{first_of} AND" if table == "order_lines" else " WHERE")
-        counts.append(f"SELECT created_local_date AS created_day, '{dimension}' AS dimension, "
-                      f"{'l.' if first_of else ''}{dimension} AS value, count(*) AS orders "
-                      f"FROM orders{lines} {where} GROUP BY ALL")
+        if table == "order_lines":
+            source = ("orders JOIN order_lines l ON l.source = orders.source AND l.order_id = orders.order_id",
+                      f"l.{dimension}", f"count(*) FILTER (WHERE l.{first_of})", "sum(l.quantity)")
+        else:
+            source = ("orders", dimension, "count(*)", "count(*)")
+        joined, value, orders, units = source
+        counts.append(f"SELECT created_local_date AS created_day, '{dimension}' AS dimension, {value} AS value, "
+                      f"{orders} AS orders, ({units})::BIGINT AS units FROM {joined} WHERE {where} GROUP BY ALL")
     return " UNION ALL ".join(counts)

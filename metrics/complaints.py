@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from data import complaint_rollup, contact_rollup, line_facts, rollups
+from data import complaint_rollup, contact_rollup, line_facts, order_rollup, rollups
 from data.clock import rollup_holds
 from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
 from metrics.query import (
@@ -148,7 +148,8 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     Tickets reach orders as ``ticket_reaches_order`` says; orders count by order time in the view, tickets by
     creation time. A ticket about an order of several products counts against each of them, once per value.
     Returns the dimension's value, category, tickets, the orders or units it sold, and the rate. The tickets come
-    from the contact rollup (data/contact_rollup.py) where it serves the view, unless ``rollup`` is False."""
+    from the contact rollup (data/contact_rollup.py) where it serves the view, and what sold from the order rollup
+    where it holds the data, unless ``rollup`` is False."""
     if dimension not in ORDER_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(ORDER_DIMENSIONS)}, not {dimension!r}")
     table, base = ORDER_DIMENSIONS[dimension]
@@ -166,18 +167,25 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
                                   FROM ({linked}) WHERE value IS NOT NULL GROUP BY ALL""", filters, settings)
     # what sold only for the values a complaint reaches, as a second statement: in one, the planner joined every
     # order line of the period to its order first (seconds over millions of lines) even where no ticket reached one
-    sold = _sold(cur, filters, dimension, complaints["value"].unique().to_list(), settings)
+    sold = _sold(cur, filters, dimension, complaints["value"].unique().to_list(), settings, rollup=rollup)
     return (complaints.join(sold, on="value").with_columns(per_1000=1000.0 * pl.col("tickets") / pl.col("sold"))
             .with_columns(pl.when(pl.col("sold") > 0).then(pl.col("per_1000")).alias("per_1000"))
             .sort(["per_1000", "tickets"], descending=True, nulls_last=True).with_columns(pl.lit(base).alias("per")))
 
 
 def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, values: list[str],
-          settings: Settings) -> pl.DataFrame:
-    """Orders (or units, for a line's dimension) with each of ``values`` ordered in the view's dates."""
+          settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
+    """Orders (or units, for a line's dimension) with each of ``values`` ordered in the view's dates: the order
+    rollup's days (data/order_rollup.py) added up where it holds the data, unless ``rollup`` is False."""
     table, _ = ORDER_DIMENSIONS[dimension]
     if not values:
         return pl.DataFrame(schema={"value": pl.String, "sold": pl.Float64})
+    if rollup and rollup_holds(cur, rollups.ORDERS, settings):
+        sql = (f"SELECT value, sum(units) AS sold FROM {order_rollup.VALUES_TABLE_BY_DAY} "
+               "WHERE dimension = $dimension AND created_day >= $start::DATE AND created_day < $end_excl::DATE "
+               "AND list_contains($values, value) GROUP BY ALL")
+        return execute(cur, sql, filters, settings, values=values, dimension=dimension).cast(
+            {"value": pl.String, "sold": pl.Float64})
     # a line's order time is stored on it (data/line_facts.py): no join to the orders
     ordered = line_facts.ORDER_TIME if table == "order_lines" else "created_at"
     in_dates = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
