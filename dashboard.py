@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from pathlib import Path
@@ -10,15 +9,14 @@ from pathlib import Path
 import streamlit as st
 from streamlit import delta_generator, runtime
 
+from ui.collector import collections_held
+
 # A process's first run imports the project's modules with polars, pydantic and numpy: no garbage collection
-# meanwhile, as ui.session.collections_held (which cannot be imported before them) holds it while the warehouse opens.
-gc.disable()
-try:
+# meanwhile, as ui.session holds it again while the warehouse opens.
+with collections_held():
     from data.warehouse import WarehouseError
     from settings import ENV_PREFIX, SettingsError
     from ui import access, session, widgets
-finally:
-    gc.enable()
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("cspulse")

@@ -33,6 +33,7 @@ from metrics import facts
 from metrics import query as mq
 from settings import Settings, get_settings
 from ui import access
+from ui.collector import collections_held
 
 log = logging.getLogger("cspulse")
 T = TypeVar("T")
@@ -94,19 +95,6 @@ def keep_rollups() -> None:
                 rollups.sync(wh, settings())
     finally:
         _PENDING_LOCK.release()
-
-
-@contextmanager
-def collections_held() -> Iterator[None]:
-    """No automatic garbage collection in the block: while a start imports its modules and opens the warehouse,
-    every burst of new objects set off a collection that walked all the objects made so far again (0.1 s of a
-    start's CPU, for a few hundred objects of garbage among a million). Collections resume when the block ends,
-    however it ends; where two sessions' blocks overlap, with the first to end."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @functools.cache
