@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from data import complaint_rollup, contact_rollup, line_facts, order_rollup, rollups
+from data import complaint_rollup, contact_rollup, line_facts, rollups
 from data.clock import rollup_holds
-from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves
+from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves, placed_per_value
 from metrics.query import (
     Filters,
     data_range,
@@ -181,11 +181,9 @@ def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, valu
     if not values:
         return pl.DataFrame(schema={"value": pl.String, "sold": pl.Float64})
     if rollup and rollup_holds(cur, rollups.ORDERS, settings):
-        sql = (f"SELECT value, sum(units) AS sold FROM {order_rollup.VALUES_TABLE_BY_DAY} "
-               "WHERE dimension = $dimension AND created_day >= $start::DATE AND created_day < $end_excl::DATE "
-               "AND list_contains($values, value) GROUP BY ALL")
-        return execute(cur, sql, filters, settings, values=values, dimension=dimension).cast(
-            {"value": pl.String, "sold": pl.Float64})
+        sql = placed_per_value("units", "list_contains($values, value)")
+        return execute(cur, sql, filters, settings, values=values, dimension=dimension).rename(
+            {"units": "sold"}).cast({"value": pl.String, "sold": pl.Float64})
     # a line's order time is stored on it (data/line_facts.py): no join to the orders
     ordered = line_facts.ORDER_TIME if table == "order_lines" else "created_at"
     in_dates = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"

@@ -34,7 +34,7 @@ def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     table = CONTACT_DIMENSIONS[dimension]
     # an order counts once per value: its one row, or its first line with the value (flagged on the line)
     first = f"WHERE {line_facts.FIRST_OF[dimension]}" if table == "order_lines" else ""
-    placed = (_placed_from_rollup() if rollup and rollup_holds(cur, rollups.ORDERS, settings)
+    placed = (placed_per_value("orders") if rollup and rollup_holds(cur, rollups.ORDERS, settings)
               else _placed(dimension, table, first))
     served = rollup and contact_rollup_serves(cur, filters, settings)
     asked = _asked_from_rollup() if served else _asked(dimension, table, first)
@@ -59,11 +59,12 @@ def contact_rollup_serves(cur: duckdb.DuckDBPyConnection, filters: Filters, sett
 IN_HELD_FILTERS = filter_on(contact_rollup.FILTERS)
 
 
-def _placed_from_rollup() -> str:
-    """Per value, the orders placed in the view with it: the days' counts added up."""
-    return (f"SELECT value, sum(orders)::BIGINT AS orders FROM {order_rollup.VALUES_TABLE_BY_DAY} "
+def placed_per_value(column: str, where: str = "TRUE") -> str:
+    """SQL: per value of ``$dimension`` (that meets ``where``), ``column`` of the order rollup's orders per day and
+    value (``orders``, or the ``units`` sold) over the view's days, added up."""
+    return (f"SELECT value, sum({column})::BIGINT AS {column} FROM {order_rollup.VALUES_TABLE_BY_DAY} "
             f"WHERE dimension = $dimension AND created_day >= $start::DATE AND created_day < $end_excl::DATE "
-            f"GROUP BY ALL")
+            f"AND {where} GROUP BY ALL")
 
 
 def _placed(dimension: str, table: str, first: str) -> str:
