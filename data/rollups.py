@@ -37,10 +37,11 @@ without filters: 60k rows at 10M tickets and 40 agents over two years) and ``tic
 created per local day and hour (the arrivals heatmap); the Staffing page's tables per interval (data/slot_rollup.py)
 are kept in the same steps.
 
-Medians by agent, category, channel or priority, or with a filter on one of the last three (the sidebar's: a filter
-is a click), read bucket counts keyed by that one column (:data:`KEYED_BUCKETS`) and the values, which carry those
-columns to pick one key's; a channel filter beside a breakdown by agent or category (or a category filter), the
-counts per agent or category and channel, and the Team parts per agent and channel (``ticket_rollup_agent_channels``);
+Medians by agent, category, channel or priority, or with a filter on one of the last three (the sidebar's: a filter is
+a click), read bucket counts keyed by that one column (:data:`KEYED_BUCKETS`) and the values, which carry the number
+of their combination of those columns (:data:`COMBOS_TABLE`) to pick one key's; a channel filter beside a breakdown by
+agent or category (or a category filter), the counts per agent or category and channel, and the Team parts per agent
+and channel (``ticket_rollup_agent_channels``);
 other filters on two keys, or a filter beside another breakdown, raw rows. A
 key's values of one day are too few for the fine buckets (per day and agent about 340 tickets over a hundred of
 them: 10M rows at 10M tickets already at two fine buckets each), so these count coarse buckets of
@@ -142,7 +143,12 @@ KEYED_WIDTH = 4
 KEYED_MEASURES = ("first_reply_minutes", "first_reply_business", "full_resolution_minutes", "full_resolution_business")
 BUCKET_WIDTH: dict[str, int] = {BUCKETS_TABLE: 1, **{table: KEYED_WIDTH for table in KEYED_BUCKETS.values()}}
 VALUES_OF: dict[str, str] = {table: VALUES_TABLE for table in BUCKET_KEYS}  # the bucket counts -> the values
-VALUE_KEYS = tuple(keys[0] for keys in BUCKET_KEYS.values() if len(keys) == 1)  # the keys each value carries
+VALUE_KEYS = tuple(keys[0] for keys in BUCKET_KEYS.values() if len(keys) == 1)  # the keys a value's combo stands for
+# Each combination of the keys (:data:`VALUE_KEYS`) the tickets have, numbered (``combo``): a value carries its
+# combination's number, not the four texts, which took about three quarters of each keyed measure's insert (1.6 s of
+# CPU against 0.45 s per measure at a million tickets); a reader joins it back to the texts. Numbers stay as given:
+# a write that brings a new combination numbers it after the others (:func:`_number_new_combos`).
+COMBOS_TABLE = "ticket_rollup_combos"
 
 
 def table_for(keys: tuple[str, ...]) -> str | None:
@@ -201,6 +207,8 @@ MEASURES: dict[str, tuple[str, str]] = {
     "full_resolution_business": ("solved_at", _business("full_resolution", True)),
     "requester_wait_minutes": ("solved_at", "requester_wait_minutes"),
 }
+# measure -> its number, which the values carry in its name's place (a text per value cost a fifth of each insert)
+MEASURE_CODE: dict[str, int] = {name: code for code, name in enumerate(MEASURES)}
 # 16 buckets per doubling of 1 + |value|: each about 4% wide, so a median's bucket holds a few percent of a period's
 # values, and a day has a couple of hundred buckets per measure (finer buckets grow the table more than they save).
 BUCKETS_PER_DOUBLING = 16
@@ -257,7 +265,7 @@ SETTING_PARTS = frozenset(name for name, sql in PARTS.items() if "$" in sql)
 WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("sum(") and "::INT" in sql)
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
              BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, BUCKET_KEYS, KEYED_WIDTH,
-             KEYED_MEASURES, PARTS_OF, DURATION_BOUNDS]
+             KEYED_MEASURES, PARTS_OF, DURATION_BOUNDS, COMBOS_TABLE, MEASURE_CODE]
 SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
@@ -476,6 +484,7 @@ def _note_sla_window(cur: duckdb.DuckDBPyConnection, settings: dict[str, object]
 def _refresh_noted(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
     noted, bounds = kept.noted_rows(cur, (_DAYS,)) or ("FALSE", {})  # _refresh returned early where none were
     params = {**params, **bounds}
+    _number_new_combos(cur, noted, params)
     for table, source in ((TABLE, _aggregate(noted)), (DAYS_TABLE, _per_day(noted.format(day="day"))),
                           (HOURS_TABLE, _hours(noted)), (STEPS_TABLE, _steps(noted)), (VALUES_TABLE, _values(noted)),
                           (BUCKETS_TABLE, _buckets(noted.format(day="day"))),
@@ -545,8 +554,10 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
     others by their min/max (a refresh appends the days it works out again out of that order until the next
     rebuild: read whole, they are few); one measure sorted at a time, where sorting them all at once took about
     1.6 times as long at 10M tickets. Then their counts."""
-    for table in (VALUES_TABLE, *BUCKET_KEYS):
+    for table in (VALUES_TABLE, COMBOS_TABLE, *BUCKET_KEYS):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"CREATE TABLE {COMBOS_TABLE} AS SELECT (row_number() OVER ())::INTEGER AS combo, * "
+                f"FROM (SELECT DISTINCT {', '.join(VALUE_KEYS)} FROM tickets)")
     selects = _values_of_each("TRUE")
     cur.execute(f"CREATE TABLE {VALUES_TABLE} AS {selects[0]} LIMIT 0")
     for select in selects:
@@ -562,15 +573,32 @@ def _rebuild_values(cur: duckdb.DuckDBPyConnection) -> None:
 
 def _values_of_each(where: str) -> list[str]:
     """Per measure, its values of the tickets whose day meets ``where`` (``{day}`` stands for the day column), with
-    their bucket, day and keys (:data:`VALUE_KEYS`; NULL for a measure no keyed count reads, as carrying them made
-    each measure's sort about 1.4 times as long at 10M)."""
-    def keys(name: str) -> str:
-        return "".join(f", {key if name in KEYED_MEASURES else 'NULL::VARCHAR'} AS {key}" for key in VALUE_KEYS)
+    their measure's number (:data:`MEASURE_CODE`), bucket, day and keys' combination (:data:`COMBOS_TABLE`; NULL for
+    a measure no keyed count reads, as carrying the keys made each measure's sort about 1.4 times as long at 10M)."""
+    def combo(name: str) -> tuple[str, str]:
+        if name not in KEYED_MEASURES:
+            return "NULL::INTEGER", ""
+        return "c.combo", f" JOIN {COMBOS_TABLE} c ON {_same_keys('tickets', 'c')}"
 
-    return [f"SELECT '{name}' AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, {sql} AS value"
-            f"{keys(name)} "
-            f"FROM tickets WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
+    return [f"SELECT {MEASURE_CODE[name]}::UTINYINT AS measure, {bucket(sql)} AS bucket, {TIME_COLUMNS[time]} AS day, "
+            f"{sql} AS value, {combo(name)[0]} AS combo FROM tickets{combo(name)[1]} "
+            f"WHERE {TIME_COLUMNS[time]} IS NOT NULL AND {sql} IS NOT NULL "
             f"AND {where.format(day=TIME_COLUMNS[time])}" for name, (time, sql) in MEASURES.items()]
+
+
+def _same_keys(left: str, right: str) -> str:
+    """SQL: the rows ``left`` and ``right`` have the same keys (:data:`VALUE_KEYS`), a missing one (NULL) too."""
+    return " AND ".join(f"{left}.{key} IS NOT DISTINCT FROM {right}.{key}" for key in VALUE_KEYS)
+
+
+def _number_new_combos(cur: duckdb.DuckDBPyConnection, noted: str, params: dict[str, object]) -> None:
+    """Number the combinations of keys the tickets of the noted days (``noted``: a condition on ``{day}``) have and
+    :data:`COMBOS_TABLE` lacks, after those it holds; those no ticket has any more stay (no value names them)."""
+    days = " OR ".join(f"({noted.format(day=day)})" for day in TIME_COLUMNS.values())
+    keys = ", ".join(VALUE_KEYS)
+    _execute(cur, f"INSERT INTO {COMBOS_TABLE} SELECT (SELECT coalesce(max(combo), 0) FROM {COMBOS_TABLE}) "
+                  f"+ (row_number() OVER ())::INTEGER, * FROM (SELECT DISTINCT {keys} FROM tickets WHERE {days} "
+                  f"EXCEPT SELECT {keys} FROM {COMBOS_TABLE})", params)
 
 
 def _values(where: str) -> str:
@@ -596,10 +624,13 @@ def _buckets(where: str, keys: tuple[str, ...] = ()) -> str:
                   f"FROM {wider} WHERE {where} GROUP BY ALL")
     else:
         keyed = f"{', '.join(keys)}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if keys else "bucket"
-        names = ", ".join(f"'{name}'" for name in KEYED_MEASURES)
-        measures = f" AND measure IN ({names})" if keys else ""
-        counts = (f"SELECT measure, day, {keyed}, {span('value')} AS span, count(*) AS n "
-                  f"FROM {VALUES_TABLE} WHERE {where}{measures} GROUP BY ALL")
+        codes = ", ".join(str(MEASURE_CODE[name]) for name in KEYED_MEASURES)
+        measures = f" AND measure IN ({codes})" if keys else ""
+        combos = f" JOIN {COMBOS_TABLE} USING (combo)" if keys else ""
+        names = " ".join(f"WHEN {code} THEN '{name}'" for name, code in MEASURE_CODE.items())
+        counts = (f"SELECT CASE measure {names} END AS measure, * EXCLUDE (measure) FROM ("
+                  f"SELECT measure, day, {keyed}, {span('value')} AS span, count(*) AS n "
+                  f"FROM {VALUES_TABLE}{combos} WHERE {where}{measures} GROUP BY ALL)")
     # The time column follows from the measure: named after grouping, not grouped by (a text per value to work
     # out and hash: about a tenth of these counts' CPU at a million tickets)
     times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())

@@ -542,10 +542,12 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
               f"AND day < $end_excl::DATE AND {kept} GROUP BY ALL")
     fine = "bucket" if width == 1 else f"unnest(range(bucket::INT * {width}, (bucket::INT + 1) * {width}))::SMALLINT"
     narrowed = "bucket AS fine, " if width > 1 else ""  # metrics.ranks sorts only the fine buckets holding a rank
+    # a value carries its keys' combination: the texts a filter or breakdown reads are the combination's
+    combos = f" JOIN {rollups.COMBOS_TABLE} USING (combo)" if rollups.BUCKET_KEYS[table] else ""
     values = (f"SELECT {period.format('day')} AS period{by_column}, {rollups.coarse('bucket', width)} AS bucket, "
-              f"{narrowed}value FROM {rollups.VALUES_OF[table]} SEMI JOIN (SELECT DISTINCT {fine} AS bucket FROM "
-              f"{name}_wanted) USING (bucket) WHERE measure = '{measure}' AND day >= $start::DATE "
-              f"AND day < $end_excl::DATE AND {kept}")
+              f"{narrowed}value FROM {rollups.VALUES_OF[table]}{combos} SEMI JOIN (SELECT DISTINCT {fine} AS bucket "
+              f"FROM {name}_wanted) USING (bucket) WHERE measure = {rollups.MEASURE_CODE[measure]} "
+              f"AND day >= $start::DATE AND day < $end_excl::DATE AND {kept}")
     outputs = ", ".join(f"{ranks.interpolated(i)} AS {m.name}" + (f", total AS {m.name}_n" if samples else "")
                         for i, m in enumerate(metrics))
     picked = ranks.ctes(name, keys, counts, values, qs, fine=width > 1)

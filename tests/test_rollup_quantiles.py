@@ -152,8 +152,9 @@ def test_one_channel_median_across_the_fine_buckets_of_a_coarse_one(wh: Warehous
             for number, value in enumerate(values)]
     _import(wh, "spread", pl.DataFrame(rows))
     cur = wh.cursor()
-    fine = cur.execute("SELECT list_sort(list(DISTINCT bucket)) FROM ticket_rollup_values WHERE day = '2024-06-03' "
-                       "AND measure = 'first_reply_minutes' AND channel = 'email'").fetchone()[0]  # type: ignore[index]
+    fine = cur.execute("SELECT list_sort(list(DISTINCT bucket)) FROM ticket_rollup_values JOIN ticket_rollup_combos "
+                       "USING (combo) WHERE day = '2024-06-03' AND measure = $measure AND channel = 'email'",
+                       {"measure": rollups.MEASURE_CODE["first_reply_minutes"]}).fetchone()[0]  # type: ignore[index]
     assert fine == [64, 65, 66, 67], "the values must spread over one coarse bucket's fine ones"
     names = ["first_reply_minutes_median", "first_reply_minutes_p90"]
     email = Filters(date(2024, 6, 3), date(2024, 6, 3), channel=("email",))
@@ -173,7 +174,7 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
     view, name = Filters(date(2024, 5, 7), date(2024, 5, 7)), "first_reply_minutes_median"
     with wh.transaction() as cur:
         cur.execute("UPDATE ticket_rollup_values SET value = 14.5 WHERE value = 15 AND day = '2024-05-07' "
-                    "AND measure = 'first_reply_minutes'")
+                    "AND measure = $measure", {"measure": rollups.MEASURE_CODE["first_reply_minutes"]})
     assert query(wh.cursor(), [name], view, settings=new_york)[name].to_list() == [14.5]
     assert query(wh.cursor(), [name], view, settings=new_york, rollup=False)[name].to_list() == [15]
     # by category (none here: one row) too, from the keyed counts and the same values
@@ -264,9 +265,78 @@ def test_medians_by_agent_worked_out_by_hand_and_read_from_the_keyed_counts(new_
         raw = query(wh.cursor(), names, view, by="assignee", settings=new_york, samples=True, rollup=False)
         assert_frame_equal(got, raw, check_exact=True)
         with wh.transaction() as cur:  # a changed stored value of Bo's shows: the keyed values are what is read
-            cur.execute("UPDATE ticket_rollup_values SET value = 14.5 WHERE assignee = 'Bo'")
+            cur.execute("UPDATE ticket_rollup_values SET value = 14.5 WHERE combo IN "
+                        "(SELECT combo FROM ticket_rollup_combos WHERE assignee = 'Bo')")
         bo = query(wh.cursor(), names, view, by="assignee", settings=new_york).filter(pl.col("by_value") == "Bo")
         assert bo["first_reply_minutes_median"].to_list() == [14.5]
+    finally:
+        wh.close()
+
+
+# A later import on Tuesday 7 May 2024: Eve, a new agent, by chat, first replies 2 and 4 (n = 2): median 3, p90 rank
+# 0.9 -> 2 + 0.9 * (4 - 2) = 3.8; Ana by chat, 9 (a new combination of known keys): Ana's by hand 1 3 7 9 20 (n = 5):
+# median 7, p90 rank 3.6 -> 9 + 0.6 * 11 = 15.6. With chat chosen: Eve 3 and 3.8, Ana 9 and 9.
+LATER = {"Eve": [2, 4], "Ana": [9]}
+LATER_BY_HAND = {**AGENTS_BY_HAND, "Ana": (7, 15.6, 5), "Eve": (3, 3.8, 2)}
+LATER_CHAT_BY_HAND = {"Ana": (9, 9, 1), "Eve": (3, 3.8, 2)}
+
+
+def test_a_later_import_numbers_its_new_combinations_of_keys_after_the_known_ones(new_york: Settings) -> None:
+    """The values carry a number per combination of keys: a write that brings new ones numbers them after those the
+    table holds, whose numbers (which the stored values carry) stay; the medians by agent and with a channel filter
+    are those worked out by hand and raw rows'."""
+    wh = on_clock(new_york)
+    try:
+        _import(wh, "agents", _agent_tickets())
+        combos = "SELECT * FROM ticket_rollup_combos ORDER BY combo"
+        known = wh.cursor().execute(combos).fetchall()
+        created = datetime(2024, 5, 7, 16)
+        _import(wh, "later", pl.DataFrame([
+            {"source": "desk", "ticket_id": f"L{agent}{number}", "created_at": created, "updated_at": created,
+             "status": "open", "assignee": agent, "channel": "chat", "first_reply_minutes": value}
+            for agent, values in LATER.items() for number, value in enumerate(values)]))
+        now = wh.cursor().execute(combos).fetchall()
+        assert now[:len(known)] == known
+        assert [row[1:] for row in now[len(known):]] in ([("Eve", None, "chat", None), ("Ana", None, "chat", None)],
+                                                         [("Ana", None, "chat", None), ("Eve", None, "chat", None)])
+        assert [row[0] for row in now] == list(range(1, len(now) + 1))
+        names = ["first_reply_minutes_median", "first_reply_minutes_p90"]
+        week = Filters(date(2024, 5, 6), date(2024, 5, 12))
+        for view, by_hand in ((week, LATER_BY_HAND), (Filters(week.start, week.end, channel=("chat",)),
+                                                      LATER_CHAT_BY_HAND)):
+            got = query(wh.cursor(), names, view, by="assignee", settings=new_york, samples=True)
+            served = {row["by_value"]: (row[names[0]], row[names[1]], row[f"{names[0]}_n"])
+                      for row in got.iter_rows(named=True) if row["by_value"] in by_hand}
+            assert served == {agent: (pytest.approx(median), pytest.approx(p90), n)
+                              for agent, (median, p90, n) in by_hand.items()}
+            raw = query(wh.cursor(), names, view, by="assignee", settings=new_york, samples=True, rollup=False)
+            assert_frame_equal(got, raw, check_exact=True)
+    finally:
+        wh.close()
+
+
+def test_a_warehouse_whose_values_carry_the_keys_texts_is_rebuilt_at_opening(new_york: Settings) -> None:
+    """A warehouse built before the values carried a combination's number (its own rollup signature, the keys as
+    text beside each value, no table of combinations) gets the values rebuilt at opening, served equal to raw."""
+    wh = on_clock(new_york)
+    try:
+        _import(wh, "agents", _agent_tickets())
+        with wh.transaction() as cur:  # as the previous code left it
+            cur.execute("CREATE OR REPLACE TABLE ticket_rollup_values AS SELECT 'first_reply_minutes' AS measure, "
+                        "bucket, day, value, NULL::VARCHAR AS assignee, NULL::VARCHAR AS category, "
+                        "NULL::VARCHAR AS channel, NULL::VARCHAR AS priority FROM ticket_rollup_values")
+            cur.execute("DROP TABLE ticket_rollup_combos")
+            cur.execute("UPDATE warehouse_meta SET value = replace(value, $now, 'an0ldsignature00') "
+                        "WHERE key = $key", {"now": rollups.SIGNATURE, "key": rollups.META_KEY})
+        assert not rollup_current(wh.cursor(), new_york)
+        assert rollups.sync(wh, new_york)
+        assert rollup_current(wh.cursor(), new_york)
+        names = ["first_reply_minutes_median", "first_reply_minutes_p90"]
+        got = query(wh.cursor(), names, Filters(date(2024, 5, 6), date(2024, 5, 12)), by="assignee",
+                    settings=new_york, samples=True)
+        assert {row["by_value"]: (row[names[0]], row[names[1]], row[f"{names[0]}_n"]) for row in
+                got.iter_rows(named=True)} == {agent: (pytest.approx(median), pytest.approx(p90), n)
+                                              for agent, (median, p90, n) in AGENTS_BY_HAND.items()}
     finally:
         wh.close()
 
@@ -317,10 +387,13 @@ def test_a_large_import_lacking_a_measure_keeps_the_values_of_the_measures_after
         cur = wh.cursor()
         expected = {"first_reply_minutes": frame["first_reply_minutes"].count(),
                     "full_resolution_minutes": frame["full_resolution_minutes"].count()}
+        named = {rollups.MEASURE_CODE[name]: name for name in expected}  # the values carry a measure's number
         for table in (rollups.VALUES_TABLE, rollups.BUCKETS_TABLE, *rollups.KEYED_BUCKETS.values()):
-            count = "count(*)" if table == rollups.VALUES_TABLE else "sum(n)"
+            values = table == rollups.VALUES_TABLE
+            count, measures = ("count(*)", list(named)) if values else ("sum(n)", list(expected))
             got = dict(cur.execute(f"SELECT measure, {count} FROM {table} WHERE list_contains($m, measure) "
-                                   "GROUP BY ALL", {"m": list(expected)}).fetchall())
+                                   "GROUP BY ALL", {"m": measures}).fetchall())
+            got = {named[measure]: n for measure, n in got.items()} if values else got
             assert got == expected == {name: LARGE for name in expected}, table
         _assert_served_equals_raw(wh, new_york, [Filters(date(2024, 5, 1), date(2024, 6, 30))])
     finally:
