@@ -207,7 +207,8 @@ MEASURES: dict[str, tuple[str, str]] = {
     "full_resolution_business": ("solved_at", _business("full_resolution", True)),
     "requester_wait_minutes": ("solved_at", "requester_wait_minutes"),
 }
-# measure -> its number, which the values carry in its name's place (a text per value cost a fifth of each insert)
+# measure -> its number, which the values and their counts carry in its name's place (a text per row cost a fifth of
+# each values insert and a third of each count table's; the time column that places a measure follows from it)
 MEASURE_CODE: dict[str, int] = {name: code for code, name in enumerate(MEASURES)}
 # 16 buckets per doubling of 1 + |value|: each about 4% wide, so a median's bucket holds a few percent of a period's
 # values, and a day has a couple of hundred buckets per measure (finer buckets grow the table more than they save).
@@ -266,7 +267,6 @@ WHOLE_SUMS = frozenset(name for name, sql in PARTS.items() if sql.startswith("su
 _DECLARED = [PARTS, _SAME_AS, sorted(WHOLE_SUMS), KEYS, TIME_COLUMNS, HOURS_TABLE, MEASURES, bucket("v"), VALUES_TABLE,
              BUCKETS_TABLE, slot_rollup.SIGNATURE, STEPS_TABLE, BACKLOG_DAYS, KEYS_OF, BUCKET_KEYS, KEYED_WIDTH,
              KEYED_MEASURES, PARTS_OF, DURATION_BOUNDS, COMBOS_TABLE, MEASURE_CODE]
-SIGNATURE = hashlib.sha256(json.dumps(_DECLARED).encode()).hexdigest()[:16]
 
 
 def normalised(aggregate: str) -> str:
@@ -612,31 +612,27 @@ def span(minutes: str) -> str:
 
 
 def _buckets(where: str, keys: tuple[str, ...] = ()) -> str:
-    """How many values of each measure fall in each bucket, per local day (and the time column that places them),
-    of the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one
+    """How many values of each measure (its number: :data:`MEASURE_CODE`) fall in each bucket, per local day, of
+    the days that meet ``where``, from the values, split where a duration bucket's bound (:func:`span`) cuts one
     (the Trends page's duration buckets add them up); given ``keys``, per their values too, in coarse buckets
     (:data:`KEYED_WIDTH` fine ones each) and of :data:`KEYED_MEASURES` only, added up from the counts per more keys
     where :data:`KEYED_BUCKETS` has them (built before). Ordered by measure first (the CREATE's ORDER BY 1, 2), so
     that a reader of one measure skips the others' row groups."""
     wider = next((table for held, table in KEYED_BUCKETS.items() if keys and set(keys) < set(held)), None)
     if wider:
-        counts = (f"SELECT measure, day, {', '.join(keys)}, bucket, span, sum(n)::BIGINT AS n "
-                  f"FROM {wider} WHERE {where} GROUP BY ALL")
-    else:
-        keyed = f"{', '.join(keys)}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if keys else "bucket"
-        codes = ", ".join(str(MEASURE_CODE[name]) for name in KEYED_MEASURES)
-        measures = f" AND measure IN ({codes})" if keys else ""
-        combos = f" JOIN {COMBOS_TABLE} USING (combo)" if keys else ""
-        names = " ".join(f"WHEN {code} THEN '{name}'" for name, code in MEASURE_CODE.items())
-        counts = (f"SELECT CASE measure {names} END AS measure, * EXCLUDE (measure) FROM ("
-                  f"SELECT measure, day, {keyed}, {span('value')} AS span, count(*) AS n "
-                  f"FROM {VALUES_TABLE}{combos} WHERE {where}{measures} GROUP BY ALL)")
-    # The time column follows from the measure: named after grouping, not grouped by (a text per value to work
-    # out and hash: about a tenth of these counts' CPU at a million tickets)
-    times = " ".join(f"WHEN '{name}' THEN '{time}'" for name, (time, _) in MEASURES.items())
-    return (f"SELECT measure, day, CASE measure {times} END AS time_column, * EXCLUDE (measure, day) "
-            f"FROM ({counts})")
+        return (f"SELECT measure, day, {', '.join(keys)}, bucket, span, sum(n)::BIGINT AS n "
+                f"FROM {wider} WHERE {where} GROUP BY ALL")
+    keyed = f"{', '.join(keys)}, {coarse('bucket', KEYED_WIDTH)} AS bucket" if keys else "bucket"
+    codes = ", ".join(str(MEASURE_CODE[name]) for name in KEYED_MEASURES)
+    measures = f" AND measure IN ({codes})" if keys else ""
+    combos = f" JOIN {COMBOS_TABLE} USING (combo)" if keys else ""
+    return (f"SELECT measure, day, {keyed}, {span('value')} AS span, count(*) AS n "
+            f"FROM {VALUES_TABLE}{combos} WHERE {where}{measures} GROUP BY ALL")
 
+
+# what the tables hold, as declared above and as the values' and their counts' SQL says it: a change rebuilds them
+SIGNATURE = hashlib.sha256(json.dumps([*_DECLARED, _values("TRUE"), *(_buckets("TRUE", keys) for keys in (
+    (), *KEYED_BUCKETS))]).encode()).hexdigest()[:16]
 
 # What data/kept.py keeps in every write, in this order: the ticket rollup (with the slot tables), the order rollup,
 # the contact rollup (which works out again the days the ticket rollup's writers note), the money rollup (which reads

@@ -81,7 +81,7 @@ def _from_counts(measure: str, table: str) -> str:
     none."""
     return f"""
         SELECT r.i::INT AS bucket, coalesce(n, 0)::BIGINT AS tickets FROM range({len(BUCKETS)}) r(i)
-        LEFT JOIN (SELECT span AS i, sum(n) AS n FROM {table} WHERE measure = '{measure}'
+        LEFT JOIN (SELECT span AS i, sum(n) AS n FROM {table} WHERE measure = {rollups.MEASURE_CODE[measure]}
                    AND day >= $start::DATE AND day < $end_excl::DATE AND {bucket_filter(table)} GROUP BY ALL) USING (i)
         ORDER BY bucket"""
 

@@ -530,7 +530,6 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     groups of the others; a keyed table's coarse bucket spans several fine ones), sorted, and the values at the ranks
     interpolated. Periods without a value have no row (NULL, sample 0)."""
     measure = quantile_of(metrics[0])[0]  # type: ignore[index]
-    time = rollups.MEASURES[measure][0]
     width = rollups.BUCKET_WIDTH[table]
     kept = bucket_filter(table)
     period = f"date_trunc('{grain}', {{}})::DATE" if grain else "$start::DATE"
@@ -538,7 +537,7 @@ def _quantile_ctes(name: str, table: str, metrics: list[Metric], grain: str | No
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     qs = [quantile_of(m)[1] for m in metrics]  # type: ignore[index]
     counts = (f"SELECT {period.format('day')} AS period{by_column}, bucket, sum(n)::BIGINT AS n FROM {table} "
-              f"WHERE measure = '{measure}' AND time_column = '{time}' AND day >= $start::DATE "
+              f"WHERE measure = {rollups.MEASURE_CODE[measure]} AND day >= $start::DATE "
               f"AND day < $end_excl::DATE AND {kept} GROUP BY ALL")
     fine = "bucket" if width == 1 else f"unnest(range(bucket::INT * {width}, (bucket::INT + 1) * {width}))::SMALLINT"
     narrowed = "bucket AS fine, " if width > 1 else ""  # metrics.ranks sorts only the fine buckets holding a rank

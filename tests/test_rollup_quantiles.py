@@ -195,13 +195,14 @@ def test_the_values_are_read_from_the_buckets_not_the_tickets(wh: Warehouse, new
         "tickets"].to_list() == [0, 1, 0, 0, 0, 0, 0]
     with wh.transaction() as cur:
         cur.execute("UPDATE ticket_rollup_buckets SET n = n + 5 WHERE day = '2024-05-07' "
-                    "AND measure = 'first_reply_minutes' AND span = 1")
+                    "AND measure = $measure AND span = 1", {"measure": rollups.MEASURE_CODE["first_reply_minutes"]})
     spread = duration_buckets(wh.cursor(), view, "first_reply", settings=new_york)["tickets"].to_list()
     assert spread == [0, 6, 0, 0, 0, 0, 0]
     # with one channel, from the counts per channel, split at the same bounds
     with wh.transaction() as cur:
         cur.execute("UPDATE ticket_rollup_buckets_channels SET n = n + 2 WHERE day = '2024-05-07' "
-                    "AND measure = 'first_reply_minutes' AND span = 1 AND channel = 'email'")
+                    "AND measure = $measure AND span = 1 AND channel = 'email'",
+                    {"measure": rollups.MEASURE_CODE["first_reply_minutes"]})
     email = Filters(view.start, view.end, channel=("email",))
     assert duration_buckets(wh.cursor(), email, "first_reply", settings=new_york)["tickets"].to_list() == [
         0, 3, 0, 0, 0, 0, 0]
@@ -346,8 +347,8 @@ def test_the_keyed_counts_are_small_and_add_up_to_the_unkeyed_ones(wh: Warehouse
     cur = wh.cursor()
     whole = cur.execute(f"SELECT measure, day, sum(n) FROM {rollups.BUCKETS_TABLE} "
                         "WHERE list_contains($keyed, measure) GROUP BY ALL ORDER BY ALL",
-                        {"keyed": list(rollups.KEYED_MEASURES)}).fetchall()
-    assert {row[0] for row in whole} == set(rollups.KEYED_MEASURES)
+                        {"keyed": [rollups.MEASURE_CODE[name] for name in rollups.KEYED_MEASURES]}).fetchall()
+    assert {row[0] for row in whole} == {rollups.MEASURE_CODE[name] for name in rollups.KEYED_MEASURES}
     for key, table in rollups.KEYED_BUCKETS.items():
         keyed = cur.execute(f"SELECT measure, day, sum(n)::BIGINT FROM {table} GROUP BY ALL ORDER BY ALL").fetchall()
         assert keyed == whole, key
@@ -387,13 +388,12 @@ def test_a_large_import_lacking_a_measure_keeps_the_values_of_the_measures_after
         cur = wh.cursor()
         expected = {"first_reply_minutes": frame["first_reply_minutes"].count(),
                     "full_resolution_minutes": frame["full_resolution_minutes"].count()}
-        named = {rollups.MEASURE_CODE[name]: name for name in expected}  # the values carry a measure's number
+        named = {rollups.MEASURE_CODE[name]: name for name in expected}  # the tables carry a measure's number
         for table in (rollups.VALUES_TABLE, rollups.BUCKETS_TABLE, *rollups.KEYED_BUCKETS.values()):
-            values = table == rollups.VALUES_TABLE
-            count, measures = ("count(*)", list(named)) if values else ("sum(n)", list(expected))
+            count = "count(*)" if table == rollups.VALUES_TABLE else "sum(n)"
             got = dict(cur.execute(f"SELECT measure, {count} FROM {table} WHERE list_contains($m, measure) "
-                                   "GROUP BY ALL", {"m": measures}).fetchall())
-            got = {named[measure]: n for measure, n in got.items()} if values else got
+                                   "GROUP BY ALL", {"m": list(named)}).fetchall())
+            got = {named[measure]: n for measure, n in got.items()}
             assert got == expected == {name: LARGE for name in expected}, table
         _assert_served_equals_raw(wh, new_york, [Filters(date(2024, 5, 1), date(2024, 6, 30))])
     finally:
