@@ -64,8 +64,9 @@ def _firsts(customers: str, replies: tuple[str, str]) -> str:
 def _kept_orders(customers: str) -> str:
     """SQL: per not cancelled order of the customers that meet ``customers``, what retention's count of the view's
     anchors reads of it: when it was placed, the customer's kept order before it and how long after it their next
-    came (microseconds; NULL: none), and its local day (for a write that takes it away). Three narrow columns in time
-    order, where the count read five of the orders' (half the count's time over two years at five million orders)."""
+    came (microseconds; NULL: none), and its local day (for a write that takes it away). The count reads three of
+    these columns, in time order, where it read five of the orders' and worked out the gap per row: about half its
+    time over two years at five million orders."""
     return f"""SELECT customer_key, created_at AS ordered_at, created_local_date AS placed, kept_previous_at,
                       epoch_us(kept_next_at) - epoch_us(created_at) AS next_after_us
                FROM orders WHERE customer_key IS NOT NULL AND cancelled_at IS NULL AND {customers}"""
