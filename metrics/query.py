@@ -29,6 +29,7 @@ TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders":
 # Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
 SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")  # the tables whose exports span dates
 LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
+FIRST_ROW: dict[str, str] = {"tickets": "created_at", "orders": "created_at", "traffic": "date"}  # when rows begin
 # The local day of each time column a metric places rows by, worked out at import (data/clock.py): a period reads it
 # instead of converting every row. The UTC column stays the WHERE bound, where DuckDB skips row groups by min/max.
 LOCAL_DATE_OF: dict[tuple[str, str], str] = {
@@ -189,12 +190,13 @@ def _previous_totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filte
 
 def ends_before_every_row(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
                           settings: Settings) -> bool:
-    """Whether the view ends before the first row each KPI of ``names`` places by its time column (a derived KPI's
-    inputs'), so that no row of theirs is in it or before it: every KPI is then unknown in it (tests/test_metrics.py
-    holds that for the registry). A table without rows has none. One statement of minimums, which DuckDB reads from
-    its column statistics."""
-    placed = sorted({(m.table, m.time) for m in _with_inputs([BY_NAME.get(n) or _unknown(n) for n in names])
-                     if m.table in TABLE_DIMENSIONS})
+    """Whether the view ends before the first row each KPI of ``names`` reads, by the KPI's time column (a derived
+    KPI's inputs') and by when its table's rows begin (a time column without any value, such as solve times of an
+    export that gives none, says nothing of the rows): every KPI is then unknown in it (tests/test_metrics.py holds
+    that for the registry). A table without rows has none. One statement of minimums, which DuckDB reads from its
+    column statistics."""
+    read = [m for m in _with_inputs([BY_NAME.get(n) or _unknown(n) for n in names]) if m.table in FIRST_ROW]
+    placed = sorted({(m.table, m.time) for m in read} | {(m.table, FIRST_ROW[m.table]) for m in read})
     end = {True: "$end_excl::DATE", False: utc_bound("$end_excl")}
     before = [f"coalesce({end[(table, time) in LOCAL_DATES]} <= (SELECT min({time}) FROM {table}), TRUE)"
               for table, time in placed]

@@ -19,6 +19,7 @@ from data.warehouse import Warehouse
 from metrics import query as mq
 from metrics.registry import BETTER, METRICS, UNITS
 from settings import Settings
+from tests.conftest import tickets
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
 
@@ -273,6 +274,16 @@ def test_a_period_ends_before_every_row_only_of_the_tables_its_kpis_read(warehou
     # tickets per 100 orders reads both
     assert not mq.ends_before_every_row(cur, ["contacts_per_100_orders"], to_the_first_ticket, settings)
     assert mq.totals(cur, ["tickets_created"], to_the_first_ticket, settings) == {"tickets_created": 1}
+
+
+def test_a_period_after_the_first_ticket_does_not_end_before_every_row_of_an_export_without_solve_times(
+        settings: Settings) -> None:
+    # open tickets only, the export's statuses say so: none solved is known (0), not unknown
+    wh = tickets([{"created_at": D(2024, 3, 4, 9), "status": "open"},
+                  {"created_at": D(2024, 3, 6, 9), "status": "new"}])
+    later = mq.Filters(date(2024, 3, 5), date(2024, 3, 5))
+    assert not mq.ends_before_every_row(wh.cursor(), ["tickets_solved"], later, settings)
+    assert mq.totals(wh.cursor(), ["tickets_solved"], later, settings) == {"tickets_solved": 0}
 
 
 def test_compare_gives_a_previous_period_before_the_data_as_its_statement_does(warehouse: Warehouse,
