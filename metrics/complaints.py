@@ -20,6 +20,7 @@ from metrics.query import (
     Filters,
     data_range,
     dimension_filter,
+    ends_before_every_row,
     execute,
     in_view,
     query,
@@ -99,7 +100,11 @@ def category_shares(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: 
         frame = query(cur, ["tickets_created"], period, by="category", settings=settings)
         return frame.select("by_value", pl.col("tickets_created").alias(name))
 
-    table = count(filters, "tickets").join(count(filters.previous(), "before"), on="by_value", how="left")
+    previous = filters.previous()
+    # before every ticket: unknown in every category without a statement, as before a view over the whole data
+    before = (pl.DataFrame(schema={"by_value": pl.String, "before": pl.Int64})
+              if ends_before_every_row(cur, ["tickets_created"], previous, settings) else count(previous, "before"))
+    table = count(filters, "tickets").join(before, on="by_value", how="left")
     return table.filter(pl.col("tickets") > 0).with_columns(
         share=pl.col("tickets") / pl.col("tickets").sum(),
         change=pl.col("tickets") - pl.col("before"),  # NULL where the export does not reach the period before

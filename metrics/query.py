@@ -29,6 +29,7 @@ TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders":
 # Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
 SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")  # the tables whose exports span dates
 LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
+FIRST_ROW: dict[str, str] = {"tickets": "created_at", "orders": "created_at", "traffic": "date"}  # when rows begin
 # The local day of each time column a metric places rows by, worked out at import (data/clock.py): a period reads it
 # instead of converting every row. The UTC column stays the WHERE bound, where DuckDB skips row groups by min/max.
 LOCAL_DATE_OF: dict[tuple[str, str], str] = {
@@ -162,7 +163,7 @@ def compare(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filte
     """(this period, previous period of the same length) per metric; a count is unknown (None) in a period its
     export does not reach, so a change against it is too."""
     now = totals(cur, names, filters, settings)
-    before = totals(cur, names, filters.previous(), settings)
+    before = _previous_totals(cur, names, filters, settings)
     return {name: (now[name], before[name]) for name in names}
 
 
@@ -172,8 +173,34 @@ def compare_with_samples(cur: duckdb.DuckDBPyConnection, names: Sequence[str], f
     two statements where ``compare`` and a query with samples took three, as this period's values come with its
     samples (the same statement, with more columns)."""
     now = query(cur, names, filters, settings=settings, samples=True).row(0, named=True)
-    before = totals(cur, names, filters.previous(), settings)
+    before = _previous_totals(cur, names, filters, settings)
     return {name: (_plain(now[name]), before[name]) for name in names}, now
+
+
+def _previous_totals(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+                     settings: Settings) -> dict[str, Value]:
+    """:func:`totals` over the period before ``filters``; all unknown without their statement where that period ends
+    before every row its KPIs read, as it does before a view that starts with the data (its planning alone was
+    40-100 ms of a cold page over the whole data at ten million tickets)."""
+    before = filters.previous()
+    if ends_before_every_row(cur, names, before, settings):
+        return dict.fromkeys(names)
+    return totals(cur, names, before, settings)
+
+
+def ends_before_every_row(cur: duckdb.DuckDBPyConnection, names: Sequence[str], filters: Filters,
+                          settings: Settings) -> bool:
+    """Whether the view ends before the first row each KPI of ``names`` reads, by the KPI's time column (a derived
+    KPI's inputs') and by when its table's rows begin (a time column without any value, such as solve times of an
+    export that gives none, says nothing of the rows): every KPI is then unknown in it (tests/test_metrics.py holds
+    that for the registry). A table without rows has none. One statement of minimums, which DuckDB reads from its
+    column statistics."""
+    read = [m for m in _with_inputs([BY_NAME.get(n) or _unknown(n) for n in names]) if m.table in FIRST_ROW]
+    placed = sorted({(m.table, m.time) for m in read} | {(m.table, FIRST_ROW[m.table]) for m in read})
+    end = {True: "$end_excl::DATE", False: utc_bound("$end_excl")}
+    before = [f"coalesce({end[(table, time) in LOCAL_DATES]} <= (SELECT min({time}) FROM {table}), TRUE)"
+              for table, time in placed]
+    return bool(execute(cur, f"SELECT {' AND '.join(before) or 'FALSE'}", filters, settings).item())
 
 
 def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = None, *, samples: bool = False,

@@ -68,14 +68,11 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     """The repeat purchase rate within N days, with the customers it rests on, for all observed customers
     (``dimension`` "all"), by whether they contacted support, and, of those who did, by how their first ticket
     went. Only the view's dates apply: ticket filters would move customers between the groups compared. The
-    contacted customers' first tickets from data/retention_rollup.py where it holds the data, unless ``rollup`` is
-    False (the tickets matched to the anchors here)."""
+    anchors and the contacted customers' first tickets from data/retention_rollup.py where it holds the data, unless
+    ``rollup`` is False (the orders counted and the tickets matched to the anchors here)."""
     clock = _first_reply_clock(cur)
-    counted = execute(cur, _cohort_sql() + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
-                                                 count(*) FILTER (WHERE observed) AS customers,
-                                                 count(*) FILTER (WHERE observed AND {REPEATS}) AS repeat_customers,
-                                                 {KEYED_TICKETS} AS keyed_tickets FROM anchors""",
-                      filters, settings, days=settings.retention_days).row(0, named=True)
+    served = rollup and rollup_holds(cur, rollups.RETENTION, settings)
+    counted = execute(cur, _count_sql(served), filters, settings, days=settings.retention_days).row(0, named=True)
     missing = None
     if counted["customers"] == 0 and not counted["too_recent"]:
         missing = NO_CUSTOMERS
@@ -87,7 +84,6 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     if missing or not counted["customers"]:
         rows = everyone
     else:
-        served = rollup and rollup_holds(cur, rollups.RETENTION, settings)
         split = execute(cur, _split_from_rollup(clock) if served else _sql(clock), filters, settings,
                         days=settings.retention_days)
         rows = _with_everyone(everyone, split)
@@ -139,11 +135,40 @@ def within_days(later: str, earlier: str, *, inclusive: bool = True) -> str:
     """SQL: ``later`` (a UTC TIMESTAMP) no more than N days after ``earlier`` (less, unless ``inclusive``): their
     microseconds apart against N days' (N days on a TIMESTAMP are N times 24 hours), where adding an interval to each
     of millions of rows took about a third of the count of anchors at five million orders."""
-    return f"epoch_us({later}) - epoch_us({earlier}) {'<=' if inclusive else '<'} $days::BIGINT * 86400000000"
+    return _apart_within(f"epoch_us({later}) - epoch_us({earlier})", inclusive)
+
+
+def _apart_within(microseconds: str, inclusive: bool = True) -> str:
+    return f"{microseconds} {'<=' if inclusive else '<'} $days::BIGINT * 86400000000"
 
 
 # an anchor's customer ordered again within N days
 REPEATS = within_days("kept_next_at", "ordered_at")
+
+
+def _count_sql(from_rollup: bool) -> str:
+    """SQL: the view's anchors, those whose N days are not over, the observed and of them the repeat customers, and
+    whether some ticket could mark one as having contacted support; the anchors from the kept orders of
+    data/retention_rollup.py where ``from_rollup``, else from the orders."""
+    if not from_rollup:
+        cohort, repeats = _cohort_sql(), REPEATS
+    else:
+        cohort, repeats = _kept_cohort_sql(), _apart_within("next_after_us")
+    return cohort + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
+                                count(*) FILTER (WHERE observed) AS customers,
+                                count(*) FILTER (WHERE observed AND {repeats}) AS repeat_customers,
+                                {KEYED_TICKETS} AS keyed_tickets FROM anchors"""
+
+
+def _kept_cohort_sql() -> str:
+    """SQL: :func:`_cohort_sql`'s anchors from the kept orders (how long after each the next came, not when)."""
+    return f"""
+        WITH horizon AS ({HORIZON}),
+        anchors AS (
+            SELECT next_after_us, ordered_at <= (SELECT newest FROM horizon) - to_days($days) AS observed
+            FROM {retention_rollup.ORDERS_TABLE}
+            WHERE ordered_at >= {utc_bound('$start')} AND ordered_at < {utc_bound('$end_excl')}
+                  AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE))"""
 
 
 def _sql(clock: str | None) -> str:

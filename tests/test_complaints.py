@@ -8,6 +8,7 @@ from datetime import datetime as D
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from data import rollups
 from data.ingest import Batch, import_batch
@@ -108,6 +109,15 @@ def test_category_change_is_unknown_where_the_export_does_not_reach_the_period_b
     # change is unknown, not "+1"
     week = Filters(date(2024, 2, 20), date(2024, 2, 26))
     assert mc.category_shares(warehouse.cursor(), week, settings).rows() == [("other", 1, None, 1.0, None)]
+
+
+def test_category_shares_before_the_export_equal_its_statement(warehouse: Warehouse, settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The period before a view that starts with the export is unknown without its statement, in the same frame."""
+    week = Filters(date(2024, 2, 20), date(2024, 2, 26))
+    skipped = mc.category_shares(warehouse.cursor(), week, settings)
+    monkeypatch.setattr(mc, "ends_before_every_row", lambda *args: False)
+    assert_frame_equal(skipped, mc.category_shares(warehouse.cursor(), week, settings))
 
 
 def test_rising_flags_the_spike_and_not_the_noise(settings: Settings) -> None:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from datetime import date
 from datetime import datetime as D
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
+from data.format_types import Context
 from data.ingest import Batch, import_batch
+from data.plans import plan_files, run_plan
+from data.raw_tables import Limits
 from data.warehouse import Warehouse
 from metrics import query as mq
 from metrics.registry import BETTER, METRICS, UNITS
 from settings import Settings
+from tests.conftest import tickets
 
 WEEK = mq.Filters(date(2024, 3, 4), date(2024, 3, 10))
 
@@ -235,3 +240,57 @@ def test_compare_previous_period_before_the_export_is_unknown(warehouse: Warehou
     assert values["tickets_created"][1] is None and values["backlog"][1] is None
     assert values["tickets_created"][0] == 1
     assert values["orders"][1] == mq.totals(warehouse.cursor(), ["orders"], week.previous(), settings)["orders"]
+
+
+def _with_traffic(warehouse: Warehouse) -> Warehouse:
+    """The fixture with a traffic export too (its days 4-7 March 2024), so that every table a KPI reads has rows."""
+    traffic = Path(__file__).resolve().parent / "fixtures" / "traffic" / "shopify_sessions_over_time.csv"
+    [plan] = plan_files([(traffic.name, traffic.read_bytes())], Context(tz="UTC", salt="s"),
+                        Limits(10_000_000, 10_000, 300))
+    assert run_plan(warehouse, plan).status == "imported"
+    return warehouse
+
+
+# The fixture's first rows: ticket T6 created 20 February 2024; orders, solves and traffic from 4 March.
+BEFORE_EVERY_ROW = mq.Filters(date(2024, 2, 1), date(2024, 2, 19))
+
+
+@pytest.mark.parametrize("rollup", [True, False])
+def test_every_kpi_is_unknown_in_a_period_that_ends_before_every_row(warehouse: Warehouse, settings: Settings,
+                                                                     rollup: bool) -> None:
+    """What lets a comparison skip the previous period's statement where it lies before the data."""
+    cur, every = _with_traffic(warehouse).cursor(), [metric.name for metric in METRICS]
+    assert mq.ends_before_every_row(cur, every, BEFORE_EVERY_ROW, settings)
+    values = mq.query(cur, every, BEFORE_EVERY_ROW, settings=settings, rollup=rollup).row(0, named=True)
+    assert {name: values[name] for name in every} == dict.fromkeys(every)
+
+
+def test_a_period_ends_before_every_row_only_of_the_tables_its_kpis_read(warehouse: Warehouse,
+                                                                         settings: Settings) -> None:
+    cur = warehouse.cursor()
+    to_the_first_ticket = mq.Filters(date(2024, 2, 1), date(2024, 2, 20))
+    assert not mq.ends_before_every_row(cur, ["tickets_created"], to_the_first_ticket, settings)
+    assert mq.ends_before_every_row(cur, ["orders", "fulfilment_lag_hours_median"], to_the_first_ticket, settings)
+    # tickets per 100 orders reads both
+    assert not mq.ends_before_every_row(cur, ["contacts_per_100_orders"], to_the_first_ticket, settings)
+    assert mq.totals(cur, ["tickets_created"], to_the_first_ticket, settings) == {"tickets_created": 1}
+
+
+def test_a_period_after_the_first_ticket_does_not_end_before_every_row_of_an_export_without_solve_times(
+        settings: Settings) -> None:
+    # open tickets only, the export's statuses say so: none solved is known (0), not unknown
+    wh = tickets([{"created_at": D(2024, 3, 4, 9), "status": "open"},
+                  {"created_at": D(2024, 3, 6, 9), "status": "new"}])
+    later = mq.Filters(date(2024, 3, 5), date(2024, 3, 5))
+    assert not mq.ends_before_every_row(wh.cursor(), ["tickets_solved"], later, settings)
+    assert mq.totals(wh.cursor(), ["tickets_solved"], later, settings) == {"tickets_solved": 0}
+
+
+def test_compare_gives_a_previous_period_before_the_data_as_its_statement_does(warehouse: Warehouse,
+                                                                              settings: Settings) -> None:
+    cur, every = _with_traffic(warehouse).cursor(), [metric.name for metric in METRICS]
+    view = mq.Filters(date(2024, 2, 20), date(2024, 3, 10))  # the 19 days before it hold no row
+    compared, _ = mq.compare_with_samples(cur, every, view, settings)
+    now, before = mq.totals(cur, every, view, settings), mq.totals(cur, every, view.previous(), settings)
+    assert compared == mq.compare(cur, every, view, settings) == {name: (now[name], before[name]) for name in every}
+    assert compared["tickets_created"] == (6, None)  # T6 (20 Feb), T5 (28 Feb) and the week's 4

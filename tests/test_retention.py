@@ -286,10 +286,14 @@ def assert_retention_served_equals_raw(wh: Warehouse, settings: Settings) -> Non
     cur = wh.cursor()
     assert rollups.is_current(cur, rollups.RETENTION), "the table must be current, else the comparison proves nothing"
     replies = (DURATIONS[0].expression(False), DURATIONS[0].expression(True))
-    held = cur.execute(f"SELECT * FROM {retention_rollup.TABLE} ORDER BY ALL").pl()
-    assert_frame_equal(held, cur.execute(f"{retention_rollup._firsts('TRUE', replies)} ORDER BY ALL").pl())
+    for table, rows in ((retention_rollup.TABLE, retention_rollup._firsts("TRUE", replies)),
+                        (retention_rollup.ORDERS_TABLE, retention_rollup._kept_orders("TRUE"))):
+        held = cur.execute(f"SELECT * FROM {table} ORDER BY ALL").pl()
+        assert_frame_equal(held, cur.execute(f"{rows} ORDER BY ALL").pl())
     for days in (30, 90):
         windowed = settings.model_copy(update={"retention_days": days})
         for view in RETENTION_VIEWS:
             served = repeat_by_support(cur, view, settings=windowed)
-            assert_frame_equal(served.table, repeat_by_support(cur, view, settings=windowed, rollup=False).table)
+            raw = repeat_by_support(cur, view, settings=windowed, rollup=False)
+            assert_frame_equal(served.table, raw.table)
+            assert served.too_recent == raw.too_recent
