@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import duckdb
 import polars as pl
@@ -233,7 +234,8 @@ class Warehouse:
         return _SNAPSHOTS.get(self._snapshot_key, self._read_meta)
 
     def _read_meta(self) -> Mapping[str, str]:
-        return dict(self._con.cursor().execute("SELECT key, value FROM warehouse_meta").fetchall())
+        # read-only: every reader of the file shares it
+        return MappingProxyType(dict(self._con.cursor().execute("SELECT key, value FROM warehouse_meta").fetchall()))
 
     @staticmethod
     def meta_in(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
