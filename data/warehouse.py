@@ -265,7 +265,8 @@ class Warehouse:
         salt = self.meta("pii_salt")
         if salt is None:
             with self.transaction() as cur:
-                salt = secrets.token_hex(16)
+                # another session's import may have made it since the snapshot was read: one salt, or hashes split
+                salt = self.meta_in(cur, "pii_salt") or secrets.token_hex(16)
                 self.set_meta(cur, "pii_salt", salt)
         return salt
 

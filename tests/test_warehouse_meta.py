@@ -106,6 +106,12 @@ def test_a_writer_reads_its_own_transactions_meta_and_readers_the_committed(held
     assert clock.recorded(reader) == "being rebuilt"
 
 
+def test_a_salt_made_after_the_snapshot_was_read_is_kept(held: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = held.pii_salt()
+    monkeypatch.setattr(Warehouse, "meta", lambda self, key: None)  # read before another session's import made it
+    assert held.pii_salt() == made and _in_the_file(held)["pii_salt"] == made
+
+
 def test_a_reader_sees_the_rollups_stale_after_deferred_writes_and_current_after_the_sync(held: Warehouse) -> None:
     reader, settings = held.cursor(), Settings(_env_file=None)  # type: ignore[call-arg]
     assert all(rollups.is_current(reader, family) for family in rollups.FAMILIES)
