@@ -221,6 +221,7 @@ class Warehouse:
         """Writers that changed data call this inside their transaction, so cached results expire (the version kept
         for the file is forgotten when the transaction ends)."""
         cur.execute("UPDATE warehouse_meta SET value = (value::BIGINT + 1)::VARCHAR WHERE key = 'data_version'")
+        _forget_if_reader(cur)
 
     def data_version(self) -> int:
         """Changes with every committed write: the key that invalidates cached query results."""
@@ -259,6 +260,7 @@ class Warehouse:
     def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
         cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
+        _forget_if_reader(cur)
 
     def pii_salt(self) -> str:
         """This warehouse's own salt, made once, so hashes join across imports when no salt is configured."""
@@ -306,6 +308,15 @@ class Warehouse:
                         cur.execute(statement)
                     cur.execute("INSERT INTO schema_version VALUES ($v, $at)", {"v": version, "at": utc_now()})
             log.info("warehouse %s migrated to schema version %d", self.path, versions[-1])
+
+
+def _forget_if_reader(cur: duckdb.DuckDBPyConnection) -> None:
+    """After a write of warehouse_meta on a reader's cursor (each statement its own transaction: a script's or a
+    test's, never the app's, whose writes go through ``Warehouse.writer``): the next read sees it."""
+    with _READERS_LOCK:
+        owner = _READERS.get(cur)
+    if owner is not None:
+        _SNAPSHOTS.forget(owner._snapshot_key)
 
 
 def _migration_steps(current: int) -> list[list[int]]:

@@ -106,6 +106,15 @@ def test_a_writer_reads_its_own_transactions_meta_and_readers_the_committed(held
     assert clock.recorded(reader) == "being rebuilt"
 
 
+def test_meta_written_on_a_readers_own_cursor_is_seen_by_the_next_read(held: Warehouse) -> None:
+    """As tests and scripts write it (each statement its own transaction), not only through ``Warehouse.writer``."""
+    reader, version = held.cursor(), held.data_version()
+    Warehouse.set_meta(reader, clock.META_KEY, "another clock")
+    assert clock.recorded(held.cursor()) == "another clock" == _in_the_file(held)[clock.META_KEY]
+    Warehouse.bump_version(reader)
+    assert held.data_version() == version + 1
+
+
 def test_a_salt_made_after_the_snapshot_was_read_is_kept(held: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     made = held.pii_salt()
     monkeypatch.setattr(Warehouse, "meta", lambda self, key: None)  # read before another session's import made it
