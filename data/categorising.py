@@ -247,10 +247,10 @@ def category_labels(cur: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None = 
 
 
 def load_store_mapping(cur: duckdb.DuckDBPyConnection) -> StoreMapping:
-    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": STORE_MAPPING_META}).fetchone()
-    if row is None:
+    text = Warehouse.meta_in(cur, STORE_MAPPING_META)
+    if text is None:
         return StoreMapping()
-    saved = json.loads(row[0])
+    saved = json.loads(text)
     return StoreMapping(values=dict(saved.get("values", {})), adopt=bool(saved.get("adopt", False)))
 
 

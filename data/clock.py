@@ -152,8 +152,7 @@ def _walls(table: str) -> str:
 
 def recorded(cur: duckdb.DuckDBPyConnection) -> str | None:
     """The clock the warehouse's columns hold (``Clock.recorded``), None before any was worked out."""
-    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": META_KEY}).fetchone()
-    return None if row is None else row[0]
+    return Warehouse.meta_in(cur, META_KEY)
 
 
 def rollup_holds(cur: duckdb.DuckDBPyConnection, family: kept.Family, settings: Settings) -> bool:
@@ -206,8 +205,7 @@ def _update(cur: duckdb.DuckDBPyConnection, clock: Clock, columns: dict[str, dic
             params = {**clock.params, **extra}
             cur.execute(sql, named_in(sql, params))
     if twins:
-        cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": META_KEY})
-        cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": META_KEY, "value": clock.recorded})
+        Warehouse.set_meta(cur, META_KEY, clock.recorded)
 
 
 def _parse(text: str) -> Clock:

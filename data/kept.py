@@ -44,13 +44,9 @@ class Family:
 
 
 def is_current(cur: duckdb.DuckDBPyConnection, family: Family) -> bool:
-    """Whether ``family`` holds the warehouse's data as it is now, as this code defines it (one statement: every
-    reader asks it)."""
-    keys = ("data_version", *family.depends_on)
-    picks = ", ".join(f"max(value) FILTER (WHERE key = ${name})" for name in ("mark", *_names(keys)))
-    params = {"mark": family.meta_key, **dict(zip(_names(keys), keys, strict=True))}
-    row = cur.execute(f"SELECT {picks} FROM warehouse_meta", params).fetchone()
-    marked, *values = row or (None,) * (len(keys) + 1)
+    """Whether ``family`` holds the warehouse's data as it is now, as this code defines it (every reader asks it: a
+    reader's cursor answers from the warehouse_meta snapshot, a writer's in one statement)."""
+    marked, *values = Warehouse.meta_values(cur, (family.meta_key, "data_version", *family.depends_on))
     return marked is not None and marked == _state(family, values)
 
 
@@ -86,8 +82,8 @@ def forget_noted(cur: duckdb.DuckDBPyConnection, family: Family) -> None:
 def mark(cur: duckdb.DuckDBPyConnection, family: Family, fingerprint: str | None = None) -> None:
     """Record ``family`` current for the data version and the meta values it depends on as they are now (and its
     ``fingerprint`` as it is now, worked out here unless given)."""
-    keys = ("data_version", *family.depends_on)
-    Warehouse.set_meta(cur, family.meta_key, _state(family, [Warehouse.meta_in(cur, key) for key in keys]))
+    Warehouse.set_meta(cur, family.meta_key, _state(family, Warehouse.meta_values(cur, ("data_version",
+                                                                                       *family.depends_on))))
     if family.fingerprint:
         Warehouse.set_meta(cur, family.fingerprint_key, fingerprint or family.fingerprint(cur))
 
@@ -129,10 +125,6 @@ def per_ticket_day(table: str, rows: Callable[[str], str], order_by: str, noted:
         cur.execute(f"INSERT INTO {table} {rows(where.format(day='created_local_date'))}", params)
 
     return rebuild, refresh
-
-
-def _names(keys: tuple[str, ...]) -> list[str]:
-    return [f"key_{number}" for number in range(len(keys))]
 
 
 def _state(family: Family, values: list[str | None]) -> str:

@@ -320,9 +320,7 @@ def save_category_column(warehouse: Warehouse, headers: Sequence[str], column: s
 
 def load_category_columns(warehouse: Warehouse) -> dict[str, str]:
     """Every remembered category column: header-set key -> column ("" for none)."""
-    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
-                                      {"prefix": CATEGORY_COLUMN_META}).fetchall()
-    return {key.removeprefix(CATEGORY_COLUMN_META): value for key, value in rows}
+    return _meta_starting(warehouse, CATEGORY_COLUMN_META)
 
 
 @cache
@@ -342,9 +340,13 @@ def save_source_zone(warehouse: Warehouse, source: str, zone: str) -> None:
 
 def load_source_zones(warehouse: Warehouse) -> dict[str, str]:
     """source -> the time zone remembered for its exports."""
-    rows = warehouse.cursor().execute("SELECT key, value FROM warehouse_meta WHERE starts_with(key, $prefix)",
-                                      {"prefix": ZONE_KEY}).fetchall()
-    return {key.removeprefix(ZONE_KEY): value for key, value in rows}
+    return _meta_starting(warehouse, ZONE_KEY)
+
+
+def _meta_starting(warehouse: Warehouse, prefix: str) -> dict[str, str]:
+    """The warehouse_meta values whose keys start with ``prefix``, by the rest of their keys."""
+    return {key.removeprefix(prefix): value for key, value in warehouse.meta_snapshot().items()
+            if key.startswith(prefix)}
 
 
 def load_mappings(warehouse: Warehouse) -> dict[str, dict[str, object]]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import duckdb
 import polars as pl
@@ -115,27 +117,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class _Versions:
-    """The data version of each warehouse file open in this process, read once after each write instead of by a
-    statement on every cached call (pages ask it dozens of times per run; a third of a warm page's time). Only this
-    process writes a file it holds open (DuckDB locks it), and every write commits through ``Warehouse.transaction``,
-    which forgets the file's version; a read that a write overtook is not kept."""
+class _Snapshots:
+    """Each open warehouse file's ``warehouse_meta`` (the data version, the clock, the rollups' marks and the
+    settings they were built on, the stored facts: a few dozen rows), read in one statement after each write instead
+    of one statement per question: a cold page asked 30-50 of them, every cached call its data version. Only this
+    process writes a file it holds open (DuckDB locks it; ``data.cli`` leaves its files in the inbox, which this
+    process imports), and every write commits through ``Warehouse.writer``, which forgets the file's snapshot; a read
+    that a write overtook is not kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: dict[str, int] = {}
+        self._known: dict[str, Mapping[str, str]] = {}
         self._writes: dict[str, int] = {}
 
-    def get(self, path: str, read: Callable[[], int]) -> int:
+    def get(self, path: str, read: Callable[[], Mapping[str, str]]) -> Mapping[str, str]:
         with self._lock:
             if path in self._known:
                 return self._known[path]
             writes = self._writes.get(path, 0)
-        version = read()
+        snapshot = read()
         with self._lock:
             if self._writes.get(path, 0) == writes:
-                self._known[path] = version
-        return version
+                self._known[path] = snapshot
+        return snapshot
 
     def forget(self, path: str) -> None:
         with self._lock:
@@ -143,7 +147,11 @@ class _Versions:
             self._writes[path] = self._writes.get(path, 0) + 1
 
 
-_VERSIONS = _Versions()
+_SNAPSHOTS = _Snapshots()
+# The cursors ``Warehouse.cursor`` handed out, with their handle: what they read of warehouse_meta comes from the
+# file's snapshot. A writer's cursor is not among them: it reads its own transaction's writes.
+_READERS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Warehouse] = weakref.WeakKeyDictionary()
+_READERS_LOCK = threading.Lock()
 
 
 class Warehouse:
@@ -155,15 +163,16 @@ class Warehouse:
         file); its commits skip DuckDB's checkpoint, which then comes with the next commit after it (see
         :func:`_checkpoints_held`)."""
         self.path = str(path)
-        # what the kept data version is kept under: every handle on one file shares a database, every in-memory
-        # handle is a database of its own
-        self._versions_key = f"{MEMORY}{id(self)}" if self.path == MEMORY else str(Path(self.path).resolve())
+        # what its warehouse_meta snapshot is kept under: every handle on one file shares a database, every
+        # in-memory handle is a database of its own
+        self._snapshot_key = f"{MEMORY}{id(self)}" if self.path == MEMORY else str(Path(self.path).resolve())
         self.read_only = read_only
         self._write_lock = threading.Lock()
         self.closed = False
         self._con = _connect(self.path, read_only, memory_mb)
         if not read_only:
             self._migrate()
+            _SNAPSHOTS.forget(self._snapshot_key)  # what a fill reads (the demo store's), as migrated
         elif (found := self.schema_version()) != SCHEMA_VERSION:
             self._con.close()
             raise WarehouseError(
@@ -177,10 +186,14 @@ class Warehouse:
         finally:
             _lock_down(self._con)
         # migrated, or written by another process (or made anew) since this one last held it
-        _VERSIONS.forget(self._versions_key)
+        _SNAPSHOTS.forget(self._snapshot_key)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._con.cursor()
+        """A reader's cursor: its reads of warehouse_meta come from the file's snapshot (:meth:`meta_values`)."""
+        cur = self._con.cursor()
+        with _READERS_LOCK:
+            _READERS[cur] = self
+        return cur
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -200,7 +213,7 @@ class Warehouse:
             try:
                 yield cur
             finally:
-                _VERSIONS.forget(self._versions_key)
+                _SNAPSHOTS.forget(self._snapshot_key)
                 cur.close()
 
     @staticmethod
@@ -208,31 +221,54 @@ class Warehouse:
         """Writers that changed data call this inside their transaction, so cached results expire (the version kept
         for the file is forgotten when the transaction ends)."""
         cur.execute("UPDATE warehouse_meta SET value = (value::BIGINT + 1)::VARCHAR WHERE key = 'data_version'")
+        _forget_if_reader(cur)
 
     def data_version(self) -> int:
         """Changes with every committed write: the key that invalidates cached query results."""
-        return _VERSIONS.get(self._versions_key, lambda: int(self.meta("data_version") or 0))
+        return int(self.meta("data_version") or 0)
 
     def meta(self, key: str) -> str | None:
-        return self.meta_in(self.cursor(), key)
+        return self.meta_snapshot().get(key)
+
+    def meta_snapshot(self) -> Mapping[str, str]:
+        """Every warehouse_meta key and value as the last write in this process left them (see :class:`_Snapshots`)."""
+        return _SNAPSHOTS.get(self._snapshot_key, self._read_meta)
+
+    def _read_meta(self) -> Mapping[str, str]:
+        # read-only: every reader of the file shares it
+        return MappingProxyType(dict(self._con.cursor().execute("SELECT key, value FROM warehouse_meta").fetchall()))
 
     @staticmethod
     def meta_in(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
-        """``meta`` as the caller's cursor (its transaction) sees it."""
-        row = cur.execute("SELECT value FROM warehouse_meta WHERE key = $key", {"key": key}).fetchone()
-        return None if row is None else row[0]
+        """``meta`` as the caller's cursor sees it (:meth:`meta_values`)."""
+        return Warehouse.meta_values(cur, (key,))[0]
+
+    @staticmethod
+    def meta_values(cur: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[str | None]:
+        """The values of ``keys`` (None where a key is not kept): a reader's cursor (:meth:`cursor`) reads them from
+        the file's snapshot, any other (a writer's, in its transaction, or a bare connection's) in one statement."""
+        with _READERS_LOCK:
+            owner = _READERS.get(cur)
+        if owner is not None:
+            snapshot = owner.meta_snapshot()
+            return [snapshot.get(key) for key in keys]
+        found = dict(cur.execute("SELECT key, value FROM warehouse_meta WHERE list_contains($keys, key)",
+                                 {"keys": list(keys)}).fetchall())
+        return [found.get(key) for key in keys]
 
     @staticmethod
     def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         cur.execute("DELETE FROM warehouse_meta WHERE key = $key", {"key": key})
         cur.execute("INSERT INTO warehouse_meta VALUES ($key, $value)", {"key": key, "value": value})
+        _forget_if_reader(cur)
 
     def pii_salt(self) -> str:
         """This warehouse's own salt, made once, so hashes join across imports when no salt is configured."""
         salt = self.meta("pii_salt")
         if salt is None:
             with self.transaction() as cur:
-                salt = secrets.token_hex(16)
+                # another session's import may have made it since the snapshot was read: one salt, or hashes split
+                salt = self.meta_in(cur, "pii_salt") or secrets.token_hex(16)
                 self.set_meta(cur, "pii_salt", salt)
         return salt
 
@@ -261,7 +297,7 @@ class Warehouse:
     def close(self) -> None:
         self.closed = True
         self._con.close()
-        _VERSIONS.forget(self._versions_key)
+        _SNAPSHOTS.forget(self._snapshot_key)
 
     def _migrate(self) -> None:
         self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
@@ -272,6 +308,15 @@ class Warehouse:
                         cur.execute(statement)
                     cur.execute("INSERT INTO schema_version VALUES ($v, $at)", {"v": version, "at": utc_now()})
             log.info("warehouse %s migrated to schema version %d", self.path, versions[-1])
+
+
+def _forget_if_reader(cur: duckdb.DuckDBPyConnection) -> None:
+    """After a write of warehouse_meta on a reader's cursor (each statement its own transaction: a script's or a
+    test's, never the app's, whose writes go through ``Warehouse.writer``): the next read sees it."""
+    with _READERS_LOCK:
+        owner = _READERS.get(cur)
+    if owner is not None:
+        _SNAPSHOTS.forget(owner._snapshot_key)
 
 
 def _migration_steps(current: int) -> list[list[int]]:

@@ -100,23 +100,21 @@ def _plain(value: object) -> str:
 
 
 def _data_version(cur: duckdb.DuckDBPyConnection) -> str:
-    row = cur.execute("SELECT value FROM warehouse_meta WHERE key = 'data_version'").fetchone()
-    return "" if row is None else row[0]
+    return Warehouse.meta_in(cur, "data_version") or ""
 
 
 def _stored(cur: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     """The stored facts if they hold for the data as it is now, else None."""
     try:
-        rows = dict(cur.execute("SELECT key, value FROM warehouse_meta WHERE key IN ('data_version', $key)",
-                                {"key": META_KEY}).fetchall())
+        version, text = Warehouse.meta_values(cur, ("data_version", META_KEY))
     except duckdb.CatalogException:  # a bare connection without the warehouse's tables
         return None
-    if META_KEY not in rows:
+    if text is None:
         return None
-    stored = json.loads(rows[META_KEY])
+    stored = json.loads(text)
     # stored by code that knew fewer facts (a new KPI's): worked out again, as for new data
     whole = all(fact.sql in stored["values"] for fact in facts())
-    return stored["values"] if stored["version"] == rows.get("data_version") and whole else None
+    return stored["values"] if stored["version"] == version and whole else None
 
 
 def values(cur: duckdb.DuckDBPyConnection, expressions: list[str]) -> dict[str, object]:

@@ -345,38 +345,41 @@ def test_a_read_only_open_of_an_older_warehouse_says_how_to_migrate_it(tmp_path:
         Warehouse(path, read_only=True)
 
 
-def test_a_file_warehouse_reads_its_data_version_once_per_write(tmp_path: Path) -> None:
-    """The version of a file is kept between writes, and every write through any handle on the file in this
-    process makes the next read see the new version."""
+def test_a_file_warehouse_reads_its_meta_once_per_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """warehouse_meta is kept between writes, whatever a reader asks of it on whichever cursor, and every write
+    through any handle on the file in this process makes the next read see the new values."""
     first = Warehouse(tmp_path / "w.duckdb")
     second = Warehouse(tmp_path / "w.duckdb")  # DuckDB shares one database between handles of a process
     start = first.data_version()
     reads = []
-    real_meta = Warehouse.meta
+    real_read = Warehouse._read_meta
+    monkeypatch.setattr(Warehouse, "_read_meta", lambda self: reads.append(self) or real_read(self))
     try:
-        Warehouse.meta = lambda self, key: reads.append(key) or real_meta(self, key)  # type: ignore[method-assign]
-        assert [first.data_version() for _ in range(5)] == [start] * 5 and reads == []  # kept, not read again
+        asked = [(first.data_version(), first.meta("pii_salt"), Warehouse.meta_in(first.cursor(), "data_version"),
+                  Warehouse.meta_values(second.cursor(), ("data_version", "clock"))) for _ in range(5)]
+        assert asked == [(start, None, str(start), [str(start), None])] * 5 and reads == []  # kept, not read again
         with second.transaction() as cur:
             second.bump_version(cur)
-        assert first.data_version() == start + 1 and reads == ["data_version"]
+            Warehouse.set_meta(cur, "clock", "a clock")
+        assert first.data_version() == start + 1 and Warehouse.meta_in(first.cursor(), "clock") == "a clock"
+        assert len(reads) == 1
     finally:
-        Warehouse.meta = real_meta  # type: ignore[method-assign]
         first.close()
         second.close()
 
 
-def test_a_version_read_that_a_write_overtook_is_not_kept() -> None:
-    from data.warehouse import _Versions
+def test_a_meta_read_that_a_write_overtook_is_not_kept() -> None:
+    from data.warehouse import _Snapshots
 
-    versions = _Versions()
+    snapshots = _Snapshots()
 
-    def read_then_overtaken() -> int:
-        versions.forget("f.duckdb")  # a write commits while this read is under way
-        return 1
+    def read_then_overtaken() -> dict[str, str]:
+        snapshots.forget("f.duckdb")  # a write commits while this read is under way
+        return {"data_version": "1"}
 
-    assert versions.get("f.duckdb", read_then_overtaken) == 1
-    assert versions.get("f.duckdb", lambda: 2) == 2  # the overtaken read was not kept
-    assert versions.get("f.duckdb", lambda: 3) == 2  # this one was
+    assert snapshots.get("f.duckdb", read_then_overtaken) == {"data_version": "1"}
+    assert snapshots.get("f.duckdb", lambda: {"data_version": "2"}) == {"data_version": "2"}  # not kept before
+    assert snapshots.get("f.duckdb", lambda: {"data_version": "3"}) == {"data_version": "2"}  # this one was
 
 
 def test_data_version_is_read_from_the_file_once_per_transaction() -> None:
