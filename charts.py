@@ -180,8 +180,10 @@ def category_bars(table: pl.DataFrame) -> go.Figure:
                       "<extra></extra>",
     ))
     figure.update_xaxes(title_text="Tickets created", tickformat=",")
-    return _tidy(figure).update_layout(hovermode="closest", showlegend=False,
-                                       height=max(280, 30 * ordered.height + 80))
+    # the longest bar's label sits past the plot's right edge: room for it there, not a clipped "40%"
+    return _tidy(figure).update_traces(cliponaxis=False).update_layout(
+        hovermode="closest", showlegend=False, height=max(280, 30 * ordered.height + 80),
+        margin={"r": 8 * max(map(len, text), default=0)})
 
 
 def complaint_rates(table: pl.DataFrame, dimension_label: str, min_sample: int = 20, top: int = 15) -> go.Figure:

@@ -10,6 +10,9 @@ complaints.sources_note(filters)
 complaints.store_categories()
 
 shares = complaints.shares(filters)
+if shares.is_empty():  # every section below is about the view's tickets
+    widgets.no_tickets_note()
+    st.stop()
 complaints.top_and_rising(filters, shares)
 
 st.subheader("Trend per category")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+UNKNOWN = "—"  # a value the data cannot give, in a tile and a table cell alike (never 0, never "None")
+
 
 @dataclass(frozen=True)
 class Display:
@@ -50,7 +52,7 @@ def scale(unit: str, largest: float | None) -> tuple[float, str]:
 
 def format_value(value: float | int | None, unit: str, currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
+        return UNKNOWN
     if unit == "hours":  # a duration counted in hours reads like any other: minutes, hours or days
         return format_value(value * 60, "minutes")
     if unit == "minutes":

@@ -31,6 +31,19 @@ def test_by_dimension_puts_the_largest_bar_on_top() -> None:
     assert list(figure.data[0].y) == ["phone", "chat", "email"]  # Plotly draws the last category on top
 
 
+def test_category_bars_label_each_bar_and_leave_room_for_the_longest_label() -> None:
+    # 40 of 50 tickets, 10 more than the 30 before; 10 of 50, before unknown
+    table = pl.DataFrame({"by_value": ["wismo", "refund"], "category": ["Where is my order", "Refund"],
+                          "tickets": [40, 10], "share": [0.8, 0.2], "change": [10, None]})
+    figure = charts.category_bars(table)
+    bars = figure.data[0]
+    assert list(bars.y) == ["Refund", "Where is my order"]
+    assert list(bars.text) == ["20%", "80% (+10)"]
+    # drawn past the plot's edge, never cut there, into a margin as wide as the longest label
+    assert bars.cliponaxis is False
+    assert figure.layout.margin.r >= 7 * len("80% (+10)")
+
+
 @pytest.mark.parametrize(("minutes", "expected"), [(None, (1.0, "min")), (59, (1.0, "min")), (60, (60.0, "h")),
                                                    (2879, (60.0, "h")), (2880, (1440.0, "d"))])
 def test_duration_scale_picks_a_readable_unit(minutes: float | None, expected: tuple[float, str]) -> None:

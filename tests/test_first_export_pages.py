@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.cli import import_paths
-from metrics.units import format_value
+from metrics.units import UNKNOWN, format_value
 from settings import get_settings
 from tests.conftest import PROJECT, use_warehouse
 from tests.test_first_export_kpis import FIXTURE
@@ -160,3 +160,19 @@ def test_team_link_asking_for_the_calendar_first_reply_is_told_what_gives_it(fir
     assert app.selectbox(key="team_kpi").value == "first_reply_minutes_median"
     assert any(info.value.startswith("No first reply (median) to draw") for info in app.info)
     assert not _figures(app)
+
+
+def test_complaints_on_dates_without_tickets_says_so_once_and_draws_nothing(first_export: Path) -> None:
+    app = _page("complaints", start="2024-06-01", end="2024-06-30")  # the export's tickets are all from spring
+    assert [info.value for info in app.info] == ["No tickets created in these dates: widen the dates or clear a "
+                                                 "filter."]
+    assert not _figures(app) and not app.dataframe
+    assert "Trend per category" not in [header.value for header in app.subheader]
+
+
+def test_complaints_handling_table_shows_a_dash_where_the_export_lacks_the_kpi(first_export: Path) -> None:
+    app = _page("complaints")
+    table = next(frame for frame in app.dataframe if "first_reply_minutes_median" in frame.value.columns)
+    assert table.value["first_reply_minutes_median"].isna().all()  # business-hours durations only
+    assert table.value["first_reply_minutes_median_n"].eq(0).all()
+    assert table.proto.placeholder == UNKNOWN  # what the browser writes in those cells, as on a tile

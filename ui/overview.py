@@ -11,7 +11,7 @@ from metrics import query as mq
 from metrics.registry import BY_NAME
 from metrics.tiles import OVERVIEW_FIRST_REPLY
 from ui.session import kpis
-from ui.widgets import chart, default_kpi, explain_chart, sample_sizes
+from ui.widgets import chart, default_kpi, explain_chart, no_tickets_note, sample_sizes
 
 
 def volume_and_speed(filters: mq.Filters, grain: str) -> None:
@@ -48,5 +48,5 @@ def _any_tickets(filters: mq.Filters) -> bool:
     """Whether tickets were created in the view; if not, one sentence instead of an empty chart."""
     if kpis(["tickets_created"], filters).row(0, named=True)["tickets_created"]:
         return True
-    st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
+    no_tickets_note()
     return False

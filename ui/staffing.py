@@ -15,7 +15,7 @@ from data.export import safe_csv
 from metrics import peaks, staffing
 from metrics import query as mq
 from metrics.distributions import WEEKDAY_NAMES
-from metrics.units import format_value
+from metrics.units import UNKNOWN, format_value
 from ui.session import cached, check_link, link_dates, note_in_link, settings, url_bound, url_choice
 from ui.widgets import chart
 
@@ -134,7 +134,7 @@ def peak_table(peak: peaks.Peak, view: mq.Filters) -> None:
     versus = "Typical week" if peak.kind == "busiest" else "Baseline"
     rows = [{"KPI": row["label"], "Peak": format_value(row["peak"], row["unit"]),
              f"{versus} ({start:%d %b} – {end:%d %b})": format_value(row["baseline"], row["unit"]),
-             "Peak ÷ baseline": "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"}
+             "Peak ÷ baseline": UNKNOWN if row["ratio"] is None else f"{row['ratio']:.2f}×"}
             for row in table.iter_rows(named=True)]
     st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
     base = ("the typical week: the complete week whose tickets lie nearest the median week" if peak.kind == "busiest"
@@ -149,7 +149,7 @@ def _busiest_weeks(view: mq.Filters) -> None:
     if ranked.is_empty():
         return
     rows = [{"Week": f"{row['week']:%d %b} – {row['week'] + timedelta(days=6):%d %b %Y}", "Tickets": row["tickets"],
-             "× the median week": "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"} for row in
+             "× the median week": UNKNOWN if row["ratio"] is None else f"{row['ratio']:.2f}×"} for row in
             ranked.iter_rows(named=True)]
     st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
     first = ranked.row(0, named=True)
@@ -247,7 +247,7 @@ def gap_tiles(report: staffing.GapReport, source: str) -> None:
 
 def _count(value: float | None, unit: str = "") -> str:
     """A whole number with its unit, or "—" where it is unknown."""
-    return "—" if value is None else f"{value:,.0f}{unit}"
+    return UNKNOWN if value is None else f"{value:,.0f}{unit}"
 
 
 def gap_charts(report: staffing.GapReport) -> None:
@@ -270,7 +270,7 @@ def gap_charts(report: staffing.GapReport) -> None:
         return
     st.markdown(f"**{table.height} short interval{'s' if table.height != 1 else ''} with slow first replies or "
                 "low CSAT** (tickets that arrived in them, against the baseline weeks):")
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * table.height, 320),
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * table.height, 320), placeholder=UNKNOWN,
                  column_config={c: st.column_config.NumberColumn(format="%.0f") for c in
                                 ("Tickets", "Required", "Staffed", "Short", "First reply SLA %", "CSAT %")})
 
@@ -300,7 +300,7 @@ def after_hours_table(peak: peaks.Peak, view: mq.Filters, minutes: int, report: 
         pl.col("share") * 100,
         mapped(table["first_reply_minutes_median"], in_words),
         mapped(table["first_reply_minutes_p90"], in_words),
-    ).with_columns(pl.col("first_reply_minutes_median", "first_reply_minutes_p90").fill_null("—"))
+    ).with_columns(pl.col("first_reply_minutes_median", "first_reply_minutes_p90").fill_null(UNKNOWN))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "coverage": "Arrived in", "tickets": "Tickets",
         "share": st.column_config.NumberColumn("Share", format="%.0f %%"), "answered": "Answered",
@@ -357,7 +357,7 @@ def _forecast_tiles(forecast: staffing.Forecast, peak: peaks.Peak) -> None:
     cells[1].metric("Agents needed, busiest interval", f"{report.slots['required'].max():,.0f}", border=True)
     cells[2].metric("Extra agent-hours to hire", _count(short), border=True)
     cells[3].metric(f"= {paid_hours:g}-hour shifts",
-                    "—" if short is None else f"{staffing.shifts(short, paid_hours):,.1f}", border=True)
+                    UNKNOWN if short is None else f"{staffing.shifts(short, paid_hours):,.1f}", border=True)
     how = ("last year's tickets in that window" if forecast.method == "tickets" else
            f"last year's orders in that window × the contact rate of the newest {staffing.RECENT_WEEKS} weeks (peaks "
            "raise the contact rate, so read this as a floor)")

@@ -11,7 +11,7 @@ from metrics import distributions
 from metrics import query as mq
 from metrics.registry import METRICS
 from ui.session import cached, settings, url_bound, url_choice
-from ui.widgets import BREAKDOWN_LABELS, chart, default_kpi, explain_chart, grain_control, metric_label
+from ui.widgets import BREAKDOWN_LABELS, chart, default_kpi, explain_chart, grain_control, metric_label, no_tickets_note
 
 TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
 # The page opens on the first of these the loaded data can give: first reply, on the calendar clock before business
@@ -57,7 +57,7 @@ def comparison(filters: mq.Filters, view: View) -> tuple[mq.Filters | None, str]
 def arrivals(filters: mq.Filters) -> None:
     cells = cached(distributions.arrivals_by_hour, filters)
     if not cells["tickets"].sum():
-        st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
+        no_tickets_note()
         return
     chart(charts.heatmap(cells, distributions.WEEKDAY_NAMES), "When tickets arrive", width="stretch")
     st.caption("Tickets created per weekday and hour on the account's clock (busiest hours are darkest); "

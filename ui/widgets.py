@@ -25,7 +25,7 @@ from metrics import availability, drilldown
 from metrics import query as mq
 from metrics.registry import BY_NAME, Metric
 from metrics.tiles import tiles
-from metrics.units import column, header, scale
+from metrics.units import UNKNOWN, column, header, scale
 from ui.session import (
     act,
     cached,
@@ -131,6 +131,11 @@ def default_kpi(candidates: Sequence[str]) -> str:
     return cached(availability.first_available, tuple(candidates))
 
 
+def no_tickets_note() -> None:
+    """One sentence where a chart of the view's tickets would be empty."""
+    st.info("No tickets created in these dates: widen the dates or clear a filter.", icon=":material/info:")
+
+
 def explain_chart(name: str, what: str = "") -> bool:
     """Instead of an empty chart of ``what`` (the KPI's label unless given), one sentence: what is missing and which
     export gives it. True when said."""
@@ -194,7 +199,8 @@ def team_table(frame: pl.DataFrame, names: Sequence[str], by: str) -> None:
     order = [BREAKDOWN_LABELS[by], *[c for name in names
                                      for c in ((name,) if BY_NAME[name].unit == "count" else (name, f"{name}_n"))]]
     styled = shown.select(order).to_pandas().style.apply(_grey_small_samples, names=names, axis=None)
-    st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=columns, column_order=order,
+                 placeholder=UNKNOWN)
     st.caption(f"Click a column header to sort. Grey values rest on fewer than {min_sample()} tickets.")
     st.download_button("Download this table (CSV)", safe_csv(shown.select(order).rename(headers, strict=False)),
                        file_name=f"kpis-per-{by}.csv", mime="text/csv", key=f"table_csv_{by}")
