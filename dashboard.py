@@ -9,7 +9,20 @@ from pathlib import Path
 import streamlit as st
 from streamlit import delta_generator, runtime
 
-from ui.collector import collections_held
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("cspulse")
+
+
+@st.cache_resource(show_spinner=False)
+def _first_run_began() -> None:
+    # once per process, before the project's modules load: bench/startup.py tells the browser's and Streamlit's share
+    # of a start (until here) from the dashboard's own
+    log.info("first run began")
+
+
+_first_run_began()
+
+from ui.collector import collections_held  # noqa: E402 - after the moment above, which it must not delay
 
 # A process's first run imports the project's modules with polars, pydantic and numpy: no garbage collection
 # meanwhile, as ui.session holds it again while the warehouse opens.
@@ -17,9 +30,6 @@ with collections_held():
     from data.warehouse import WarehouseError
     from settings import ENV_PREFIX, SettingsError
     from ui import access, session, widgets
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-log = logging.getLogger("cspulse")
 
 # Before a process's first element Streamlit asks whether it runs in a REPL, by inspect.stack(), which resolved the
 # real path of every module's file (1,500 loaded here: 0.1-0.3 s of each start). Served, it is not in one.

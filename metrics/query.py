@@ -19,6 +19,7 @@ import polars as pl
 from data import rollups
 from data.clock import Clock, local_time, rollup_holds, with_clock
 from metrics import facts, lag_quantiles, order_parts, ranks
+from metrics.facts import SPAN_TABLES, export_span
 from metrics.registry import BY_NAME, DERIVED, DIMENSIONS, PERIOD_START, Metric
 from settings import Settings
 
@@ -27,7 +28,6 @@ NONE = "(none)"
 BREAKDOWNS: tuple[str, ...] = ("channel", "group_name", "assignee", "category", "priority")
 TABLE_DIMENSIONS: dict[str, tuple[str, ...]] = {"tickets": DIMENSIONS, "orders": (), "traffic": ()}
 # Time columns that hold the shop's local day already (a traffic export's day): never moved between clocks.
-SPAN_TABLES: tuple[str, ...] = ("tickets", "orders")  # the tables whose exports span dates
 LOCAL_DATES: frozenset[tuple[str, str]] = frozenset({("traffic", "date")})
 FIRST_ROW: dict[str, str] = {"tickets": "created_at", "orders": "created_at", "traffic": "date"}  # when rows begin
 # The local day of each time column a metric places rows by, worked out at import (data/clock.py): a period reads it
@@ -321,9 +321,7 @@ def _periods(grain: str | None) -> str:
 def export_cover(table: str, start_utc: str, end_utc: str) -> str:
     """SQL: whether the loaded rows of ``table`` (tickets or orders) reach into [start_utc, end_utc) (UTC timestamp
     expressions)."""
-    if table not in SPAN_TABLES:
-        raise ValueError(f"table must be one of {SPAN_TABLES}, not {table!r}")
-    span = f"(SELECT [min(created_at), max(created_at)] FROM {table})"
+    span = export_span(table)
     return f"coalesce({start_utc} <= {span}[2] AND {end_utc} > {span}[1], FALSE)"
 
 

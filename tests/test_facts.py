@@ -34,6 +34,7 @@ def test_every_kpi_is_the_same_with_facts_bound_as_with_the_subqueries(
     sql, params = facts.bind(warehouse.cursor(), mq.build_sql([m.name for m in METRICS], "week"))
     assert params and "SELECT list(DISTINCT source) FROM tickets" not in sql  # the facts did stand in
     assert REFUND_SOURCES not in sql
+    assert not any(facts.export_span(table) in sql for table in facts.SPAN_TABLES)  # bound: no joins to plan
     assert_frame_equal(_every_kpi(warehouse, settings, **how), raw)
 
 
@@ -68,6 +69,28 @@ def test_which_sources_measure_a_column_is_worked_out_per_source(settings: Setti
     tagged_sources = "(SELECT list(DISTINCT source) FROM tickets WHERE tags IS NOT NULL)"
     assert facts.values(wh.cursor(), [tagged_sources]) == {tagged_sources: ["tagged"]}
     assert mq.totals(wh.cursor(), ["escalation_rate"], view, settings) == before == {"escalation_rate": 0.5}
+
+
+def test_a_count_outside_its_exports_span_stays_unknown_with_the_spans_bound(settings: Settings) -> None:
+    """Tickets on 3 and 4 March 2025 and no orders at all. Per day from 2 to 5 March: tickets created unknown on the 2nd
+    (before the export begins) and the 5th (after it ends), 1 on each day between; orders unknown every day, as no
+    export of orders was loaded (its span is [NULL, NULL]). The same with the stored spans as with the subqueries."""
+    wh = Warehouse()
+    rows = pl.DataFrame({"ticket_id": ["1", "2"], "created_at": ["2025-03-03 10:00", "2025-03-04 11:00"],
+                         "channel": ["email", "email"], "source": ["desk", "desk"]})
+    tickets = rows.with_columns(pl.col("created_at").str.to_datetime())
+    import_batch(wh, Batch("a.csv", "sha-a", "desk", "tickets", {"tickets": tickets}))
+    view = mq.Filters(start=date(2025, 3, 2), end=date(2025, 3, 5))
+
+    def per_day() -> pl.DataFrame:
+        return mq.query(wh.cursor(), ["tickets_created", "orders"], view, "day", settings=settings)
+
+    raw = per_day()
+    assert facts.refresh(wh)
+    assert facts.values(wh.cursor(), [facts.export_span("orders")]) == {facts.export_span("orders"): [None, None]}
+    assert_frame_equal(per_day(), raw)
+    assert raw["tickets_created"].to_list() == [None, 1, 1, None]
+    assert raw["orders"].to_list() == [None] * 4
 
 
 def test_filter_choices_missing_kpis_and_quality_counts_read_the_facts(warehouse: Warehouse,

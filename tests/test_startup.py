@@ -175,3 +175,27 @@ def test_a_start_opens_the_warehouse_without_garbage_collections_and_collects_ag
         assert start["collected_before_freeze"] == 0
         assert start["collecting"] is True
         assert start["collected_after"] > 0  # the page, once the warehouse was open, was collected as usual
+
+
+# The moment bench/startup.py reads as the end of the browser's and Streamlit's share of a start.
+_RUN_BEGAN = f"""
+import json, logging, sys
+from streamlit.testing.v1 import AppTest
+began = []  # per "first run began" logged: whether the project's modules were loaded by then
+class Began(logging.Handler):
+    def emit(self, record):
+        if record.getMessage() == "first run began":
+            began.append([name for name in ("ui.session", "data.warehouse", "polars") if name in sys.modules])
+logging.getLogger("cspulse").addHandler(Began())
+app = AppTest.from_file({str(PROJECT / "dashboard.py")!r}, default_timeout=300)
+app.run()
+app.run()
+print(json.dumps(began))
+"""
+
+
+def test_a_process_logs_that_its_first_run_began_once_before_it_loads_the_project(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run([sys.executable, "-c", _RUN_BEGAN], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[]]  # two runs, one line, nothing loaded yet
