@@ -70,14 +70,6 @@ def in_shared_chunks(frame: pl.DataFrame, rows: int = 122_880) -> pl.DataFrame:
                      rechunk=False)
 
 
-def for_duckdb(frame: pl.DataFrame) -> Any:
-    """The frame as an Arrow table for DuckDB to scan: cut as :func:`in_shared_chunks` cuts it, its text as Arrow
-    string views, Polars' own layout, which DuckDB reads as it is. A frame handed over as it is goes through
-    Polars' default export, which copies every text column into offsets and bytes first (a million tickets' staging
-    scan: 0.63 s of CPU against 0.80)."""
-    return in_shared_chunks(frame).to_arrow(compat_level=pl.CompatLevel.newest())
-
-
 def named_in(sql: str, params: Mapping[str, object]) -> dict[str, object]:
     """The parameters ``sql`` names (``$name``), from ``params``: DuckDB refuses a statement given one it does not
     use, and a module that builds statements from parts keeps one set of values for all of them."""

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from data import categorising, clock, line_facts, order_rollup, order_sequence, rollups, tags
-from data.basics import POLARS_TYPES, ImportRejected, for_duckdb
+from data.basics import POLARS_TYPES, ImportRejected, in_shared_chunks
 from data.classifier import Taxonomy
 from data.schema import FACT_TABLES, Table
 from data.warehouse import Warehouse, utc_now
@@ -192,7 +192,7 @@ def _replace(result: ImportResult, **changes: object) -> ImportResult:
 
 def _stage(cur: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame) -> None:
     """The view ``staged``: the frame with every column of the table, in the table's order."""
-    cur.register("staged_frame", for_duckdb(frame))
+    cur.register("staged_frame", in_shared_chunks(frame))
     columns = ", ".join(name if name in frame.columns else f"NULL::{sql_type} AS {name}"
                         for name, sql_type in table.types.items())
     cur.execute(f"CREATE TEMP VIEW staged AS SELECT {columns} FROM staged_frame")

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from data import formats
-from data.basics import ImportRejected, for_duckdb
+from data.basics import ImportRejected, in_shared_chunks
 from data.cast import MAX_PROBLEMS, Problem
 from data.classifier import Taxonomy
 from data.format_types import (
@@ -220,7 +220,7 @@ def _create_staging(cur: duckdb.DuckDBPyConnection, table: Table) -> None:
 
 
 def _append(cur: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-    cur.register("batch_frame", for_duckdb(frame))
+    cur.register("batch_frame", in_shared_chunks(frame))
     cur.execute("INSERT INTO staging BY NAME SELECT * FROM batch_frame")
     cur.unregister("batch_frame")
 
