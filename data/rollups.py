@@ -538,21 +538,12 @@ def _agents(where: str) -> str:
 
 def _aggregate(where: str, by: tuple[str, ...] = KEYS, names: tuple[str, ...] = tuple(PARTS)) -> str:
     """The parts ``names`` per time column, local day and key (``by``), of the tickets whose day meets ``where``
-    (``{day}`` stands for the day column).
-
-    Worked out once per ticket, added up per creation day, solution day and key (every part is additive: a sum of
-    sums, a count of counts), and those sums added up per time column: where each time column grouped the tickets
-    themselves, every part was worked out twice per solved ticket (a million tickets over two years make 130k such
-    sums to add up again)."""
-    days = tuple(TIME_COLUMNS.values())
-    keys = ", ".join(by)
+    (``{day}`` stands for the day column)."""
     parts = ", ".join(f"({_evaluated(PARTS[name])})::{_type(name)} AS {name}" for name in names)
-    either = " OR ".join(f"({day} IS NOT NULL AND {where.format(day=day)})" for day in days)
-    sums = ", ".join(f"sum({name})::{_type(name)} AS {name}" for name in names)
+    keys = ", ".join(by)
     positions = ", ".join(str(i) for i in range(2, len(by) + 3))
-    per_ticket_days = f"SELECT {', '.join(days)}, {keys}, {parts} FROM tickets WHERE {either} GROUP BY ALL"
-    return f"WITH per_days AS MATERIALIZED ({per_ticket_days}) " + " UNION ALL ".join(
-        f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {sums} FROM per_days "
+    return " UNION ALL ".join(
+        f"SELECT '{time}' AS time_column, {day} AS day, {keys}, {parts} FROM tickets "
         f"WHERE {day} IS NOT NULL AND {where.format(day=day)} GROUP BY 1, {positions}"
         for time, day in TIME_COLUMNS.items()
     )
