@@ -297,3 +297,16 @@ def assert_retention_served_equals_raw(wh: Warehouse, settings: Settings) -> Non
             raw = repeat_by_support(cur, view, settings=windowed, rollup=False)
             assert_frame_equal(served.table, raw.table)
             assert served.too_recent == raw.too_recent
+
+
+def test_tickets_imported_before_any_order_then_the_orders_keep_the_first_tickets_as_a_whole_build() -> None:
+    """Tickets before any order build the kept first tickets empty without matching them (no order anchors one);
+    the orders that follow fill them as a build from every row does, and the split read from them is the raw one."""
+    wh = Warehouse()
+    import_batch(wh, Batch("t.csv", "sha-t", "desk", "tickets", {"tickets": TICKETS}))
+    cur = wh.cursor()
+    assert rollups.is_current(cur, rollups.RETENTION)
+    assert cur.execute(f"SELECT count(*) FROM {retention_rollup.TABLE}").fetchone()[0] == 0  # type: ignore[index]
+    import_batch(wh, Batch("o.csv", "sha-o", "shop", "orders", {"orders": ORDERS}))
+    assert cur.execute(f"SELECT count(*) FROM {retention_rollup.TABLE}").fetchone()[0] > 0  # type: ignore[index]
+    assert_retention_served_equals_raw(wh, THIRTY)
