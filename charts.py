@@ -11,6 +11,8 @@ from metrics.registry import Metric
 from metrics.retention import DIMENSION_LABELS
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
+# A label on every one of 400 weeks overlapped, and laying them out froze a browser for most of a minute
+MOST_TICKS = 16
 
 
 def volume_and_speed(frame: pl.DataFrame, volume: Metric, speed: Metric, grain: str) -> go.Figure:
@@ -27,7 +29,7 @@ def volume_and_speed(frame: pl.DataFrame, volume: Metric, speed: Metric, grain: 
     figure.layout.yaxis.update(title_text=volume.label, rangemode="tozero", **units.axis(volume.unit))
     figure.layout.yaxis2.update(title_text=speed.label, rangemode="tozero", showgrid=False,
                                 **units.axis(speed.unit, suffix))
-    figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
+    figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"]))
     return _tidy(figure)
 
 
@@ -52,13 +54,19 @@ def by_dimension(frame: pl.DataFrame, metric: Metric, dimension: str) -> go.Figu
     return _tidy(figure).update_layout(hovermode="closest", showlegend=False)
 
 
-def period_axis(grain: str, first: object) -> dict[str, object]:
-    """Ticks on period starts (weeks start on Monday), not on Plotly's Sundays."""
+def period_axis(grain: str, periods: pl.Series) -> dict[str, object]:
+    """Ticks on period starts (weeks start on Monday, not on Plotly's Sundays), every few periods where there are
+    more than ``MOST_TICKS``, with the year where the periods cross one."""
+    if periods.is_empty():
+        return {}
+    first, last = periods.min(), periods.max()
+    day = "%d %b" if first.year == last.year else "%d %b %Y"  # type: ignore[union-attr]
+    every = -(-periods.n_unique() // MOST_TICKS)
     if grain == "week":
-        return {"tick0": first, "dtick": 7 * 86_400_000, "tickformat": "%d %b"}
+        return {"tick0": first, "dtick": every * 7 * 86_400_000, "tickformat": day}
     if grain == "month":
-        return {"dtick": "M1", "tickformat": "%b %Y"}
-    return {"tickformat": "%d %b"}
+        return {"tick0": first, "dtick": f"M{every}", "tickformat": "%b %Y"}
+    return {"tickformat": day}
 
 
 def _tidy(figure: go.Figure) -> go.Figure:
@@ -84,7 +92,7 @@ def trend(frame: pl.DataFrame, metric: Metric, grain: str, *, by: str | None = N
     figure.update_yaxes(title_text=metric.label, rangemode="tozero", **units.axis(metric.unit, suffix))
     if metric.unit == "count" and (frame[metric.name].max() or 0) < 5:
         figure.update_yaxes(dtick=1)  # no 0.2 of a ticket on the axis
-    figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"].min()))
+    figure.update_xaxes(title_text=f"{grain.capitalize()} starting", **period_axis(grain, frame["period"]))
     return _tidy(figure).update_layout(hovermode="closest", clickmode="event+select")
 
 
@@ -300,7 +308,7 @@ def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
                        hovertemplate="%{y:.0f} h<extra>Median fulfilment lag</extra>")
     figure.layout.yaxis.update(title_text="WISMO tickets per 100 fulfilled", rangemode="tozero")
     figure.layout.yaxis2.update(title_text="Median lag, hours", rangemode="tozero", showgrid=False, tickformat=",.0f")
-    figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"].min()))
+    figure.update_xaxes(title_text="Week starting", **period_axis("week", frame["week"]))
     return _tidy(figure)
 
 

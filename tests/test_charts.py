@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -23,6 +23,22 @@ def test_volume_and_speed_draws_counts_as_bars_and_durations_in_hours_on_a_secon
     assert (line.type, list(line.y), line.yaxis) == ("scatter", [1.5, 5.0], "y2")
     assert figure.layout.yaxis2.ticksuffix == " h"
     assert figure.layout.xaxis.dtick == 7 * 86_400_000
+
+
+@pytest.mark.parametrize(("grain", "step", "periods", "every", "with_year"), [
+    ("week", timedelta(weeks=1), 404, 26 * 7 * 86_400_000, True),  # seven and a half years: a tick every 26 weeks
+    ("week", timedelta(weeks=1), 16, 7 * 86_400_000, False),  # as many as fit: every week, in one year
+    ("month", timedelta(days=31), 93, "M6", None),  # a month's label always has its year
+])
+def test_a_long_view_labels_every_few_periods_not_each_one(grain: str, step: timedelta, periods: int, every: object,
+                                                           with_year: bool | None) -> None:
+    # a label on each of 404 weeks froze the browser for most of a minute (Plotly laid out every label)
+    frame = pl.DataFrame({"period": [date(2019, 3, 11) + i * step for i in range(periods)],
+                          "tickets_created": list(range(periods))})
+    axis = charts.trend(frame, BY_NAME["tickets_created"], grain).layout.xaxis
+    assert axis.dtick == every and axis.tick0 == date(2019, 3, 11)
+    if with_year is not None:
+        assert axis.tickformat == ("%d %b %Y" if with_year else "%d %b")
 
 
 def test_by_dimension_puts_the_largest_bar_on_top() -> None:
