@@ -11,8 +11,10 @@ from metrics.registry import Metric
 from metrics.retention import DIMENSION_LABELS
 
 COLOURS = ("#3b6fb6", "#e0803a", "#4a9d6b", "#b04a5a", "#7a5fb0", "#8c8c8c")
-# A label on every one of 400 weeks overlapped, and laying them out froze a browser for most of a minute
-MOST_TICKS = 16
+# A label on every one of 400 weeks overlapped, and laying them out froze a browser for most of a minute: at most
+# this many, every so many periods (a quarter, half a year, a year of weeks)
+MOST_TICKS = 12
+TICK_STEPS = {"week": (1, 2, 4, 13, 26, 52), "month": (1, 2, 3, 6, 12)}
 
 
 def volume_and_speed(frame: pl.DataFrame, volume: Metric, speed: Metric, grain: str) -> go.Figure:
@@ -55,13 +57,15 @@ def by_dimension(frame: pl.DataFrame, metric: Metric, dimension: str) -> go.Figu
 
 
 def period_axis(grain: str, periods: pl.Series) -> dict[str, object]:
-    """Ticks on period starts (weeks start on Monday, not on Plotly's Sundays), every few periods where there are
-    more than ``MOST_TICKS``, with the year where the periods cross one."""
+    """Ticks on period starts (weeks start on Monday, not on Plotly's Sundays), every period or, over a long view, every
+    few (the smallest of ``TICK_STEPS`` that keeps them to ``MOST_TICKS``); with the year where the periods cross
+    one."""
     if periods.is_empty():
         return {}
     first, last = periods.min(), periods.max()
     day = "%d %b" if first.year == last.year else "%d %b %Y"  # type: ignore[union-attr]
-    every = -(-periods.n_unique() // MOST_TICKS)
+    steps = TICK_STEPS.get(grain, (1,))
+    every = next((step for step in steps if periods.n_unique() <= step * MOST_TICKS), steps[-1])
     if grain == "week":
         return {"tick0": first, "dtick": every * 7 * 86_400_000, "tickformat": day}
     if grain == "month":

@@ -26,9 +26,11 @@ def test_volume_and_speed_draws_counts_as_bars_and_durations_in_hours_on_a_secon
 
 
 @pytest.mark.parametrize(("grain", "step", "periods", "every", "with_year"), [
-    ("week", timedelta(weeks=1), 404, 26 * 7 * 86_400_000, True),  # seven and a half years: a tick every 26 weeks
-    ("week", timedelta(weeks=1), 16, 7 * 86_400_000, False),  # as many as fit: every week, in one year
-    ("month", timedelta(days=31), 93, "M6", None),  # a month's label always has its year
+    ("week", timedelta(weeks=1), 404, 52 * 7 * 86_400_000, True),  # seven and a half years: 8 ticks, a year apart
+    ("week", timedelta(weeks=1), 40, 4 * 7 * 86_400_000, False),  # 10 ticks four weeks apart, in one year
+    ("week", timedelta(weeks=1), 12, 7 * 86_400_000, False),  # as many as fit: every week
+    ("month", timedelta(days=31), 93, "M12", None),  # 8 ticks; a month's label always has its year
+    ("month", timedelta(days=31), 24, "M2", None),
 ])
 def test_a_long_view_labels_every_few_periods_not_each_one(grain: str, step: timedelta, periods: int, every: object,
                                                            with_year: bool | None) -> None:
