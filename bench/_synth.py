@@ -31,7 +31,8 @@ SPEED = {"email": (5.5, 7.6), "chat": (0.3, 4.0), "phone": (0.0, 3.5), "social":
 def tickets(rows: int, seed: int = 7) -> pl.DataFrame:
     """``rows`` tickets in the warehouse's canonical columns (those not given stay NULL on import)."""
     rng = np.random.default_rng(seed)
-    created = _created(rng, rows)
+    # in creation order, as a helpdesk numbers its tickets and lists them in an export
+    created = np.sort(_created(rng, rows))
     channel = rng.choice(len(CHANNELS), rows, p=[0.42, 0.25, 0.08, 0.08, 0.15, 0.02])
     reply_mu = np.array([SPEED[c][0] for c in CHANNELS])[channel]
     solve_mu = np.array([SPEED[c][1] for c in CHANNELS])[channel]

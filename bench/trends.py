@@ -25,8 +25,8 @@ through ``data.ingest.import_batch`` into a warehouse file in a temp folder. Per
 4. every page under Streamlit's AppTest, in a process of their own, opened straight on the page with the URL's
    start/end set to the last 30 days and to the whole data: cold (every cached result cleared, as after a filter
    change; the process keeps its warehouse handle), warm (a rerun, every result cached), and the floor: the same page
-   drawn from constant data (every cached result from a plain dict, a constant data version); each the median of
-   three runs;
+   drawn from constant data (every cached result from a plain dict, a constant data version); cold the median of
+   three runs, warm and floor of five each, taken in turns;
 5. peak RSS and the warehouse file size.
 
 The ratio is pandas ÷ DuckDB: how many times longer the in-process pandas baseline takes. Progress goes to
@@ -589,6 +589,7 @@ def load_pandas(cur: object) -> pd.DataFrame:
     return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
+WARM_TURNS = 5
 PAGE_TITLES = {"overview": "Overview", "trends": "Trends", "team": "Team", "staffing": "Staffing",
                "complaints": "Complaints", "orders": "Orders & loyalty", "imports": "Import", "data": "Data"}
 
@@ -616,8 +617,7 @@ def page_runs(start: date, end: date) -> dict[str, object]:
                 colds.append(_timed_run(app))
             cold = statistics.median(colds)
             problem = _page_problem(app, page)
-            warm = statistics.median(_timed_run(app) for _ in range(3))
-            floor = _floor(page, first, last, chosen)
+            warm, floor = _warm_and_floor(app, page, first, last, chosen)
             problem = problem or _page_problem(app, page)
             runs.append({"page": page, "window": window, "cold_s": cold, "warm_s": warm, "floor_s": floor,
                          "problem": problem})
@@ -644,10 +644,13 @@ def _timed_run(app: object) -> float:
     return time.perf_counter() - started
 
 
-def _floor(page: str, first: date, last: date, chosen: dict[str, list[str]]) -> float:
-    """The page drawn from constant data: every result the page asks ``ui.session.cached`` for comes from a plain
-    dict filled by an untimed run, and the data version is a constant, so what is left is Streamlit running the
-    script and drawing its elements (and the few statements pages make outside the results cache)."""
+def _warm_and_floor(app: object, page: str, first: date, last: date,
+                    chosen: dict[str, list[str]]) -> tuple[float, float]:
+    """The page's warm rerun and its floor, medians of WARM_TURNS runs each taken in turns, so that a busy moment of
+    the machine falls on both alike (their gap is tens of milliseconds on floors of 0.1-0.3 s). The floor is the page
+    drawn from constant data: every result the page asks ``ui.session.cached`` for comes from a plain dict filled by
+    an untimed run, and the data version is a constant, so what is left is Streamlit running the script and drawing
+    its elements (and the few statements pages make outside the results cache)."""
     from data.warehouse import Warehouse
     from ui import session
 
@@ -660,14 +663,22 @@ def _floor(page: str, first: date, last: date, chosen: dict[str, list[str]]) -> 
         return memo[key]
 
     real_results, real_version = session._results, Warehouse.data_version
-    session._results = lambda: constant  # type: ignore[assignment]
-    Warehouse.data_version = lambda self: 0  # type: ignore[assignment, method-assign]
-    try:
-        app = _open(page, first, last, chosen)
-        _timed_run(app)
-        return statistics.median(_timed_run(app) for _ in range(3))
-    finally:
-        session._results, Warehouse.data_version = real_results, real_version  # type: ignore[method-assign]
+
+    def floor_run(floor_app: object) -> float:
+        session._results = lambda: constant  # type: ignore[assignment]
+        Warehouse.data_version = lambda self: 0  # type: ignore[assignment, method-assign]
+        try:
+            return _timed_run(floor_app)
+        finally:
+            session._results, Warehouse.data_version = real_results, real_version  # type: ignore[method-assign]
+
+    floor_app = _open(page, first, last, chosen)
+    floor_run(floor_app)  # untimed: fills the constant results
+    warms, floors = [], []
+    for _ in range(WARM_TURNS):
+        warms.append(_timed_run(app))
+        floors.append(floor_run(floor_app))
+    return statistics.median(warms), statistics.median(floors)
 
 
 def _page_problem(app: object, page: str) -> str:
