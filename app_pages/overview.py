@@ -20,8 +20,9 @@ widgets.explain_missing(OVERVIEW_COMMERCE)
 widgets.kpi_row(OVERVIEW_COMMERCE, filters, among=every_tile)
 
 grain = widgets.grain_control("Trend grain")
-left, right = st.columns([3, 2])
-with left:
-    overview.volume_and_speed(filters, grain)
-with right:
-    overview.by_channel(filters)
+if overview.any_tickets(filters):
+    left, right = st.columns([3, 2])
+    with left:
+        overview.volume_and_speed(filters, grain)
+    with right:
+        overview.by_channel(filters)

@@ -75,6 +75,14 @@ def test_overview_chart_draws_the_business_first_reply_per_week(first_export: Pa
     assert speed["name"] == "First reply, business hours (median)"
 
 
+def test_overview_on_dates_without_tickets_says_so_once_for_both_charts(first_export: Path) -> None:
+    app = _page("overview", start="2024-06-01", end="2024-06-30")  # the export's tickets are all from spring
+    no_tickets = "No tickets created in these dates: widen the dates or clear a filter."
+    assert [info.value for info in app.info].count(no_tickets) == 1
+    assert not _figures(app)
+    assert not any(block.value.startswith("**Tickets by channel") for block in app.markdown)
+
+
 def test_overview_says_which_export_gives_the_orders_it_lacks(first_export: Path) -> None:
     app = _page("overview")
     tiles = {metric.label: metric.value for metric in app.metric}

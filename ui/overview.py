@@ -16,12 +16,11 @@ from ui.widgets import chart, default_kpi, explain_chart, no_tickets_note, sampl
 
 def volume_and_speed(filters: mq.Filters, grain: str) -> None:
     """Tickets per period with their median first reply on the clock the data gives it; where the data has no
-    first reply at all, the tickets alone and a sentence saying which export gives it."""
+    first reply at all, the tickets alone and a sentence saying which export gives it. For a view with tickets
+    (:func:`any_tickets`)."""
     volume, speed = BY_NAME["tickets_created"], BY_NAME[default_kpi(OVERVIEW_FIRST_REPLY)]
     title = overview_trend_title(speed.label)
     st.markdown(f"**{title}**")
-    if explain_chart(volume.name) or not _any_tickets(filters):
-        return
     trend = kpis([volume.name, speed.name], filters, grain=grain, samples=True)
     if trend[speed.name].drop_nulls().is_empty():
         chart(charts.trend(trend, volume, grain), volume.label, width="stretch")
@@ -36,16 +35,17 @@ def volume_and_speed(filters: mq.Filters, grain: str) -> None:
 
 
 def by_channel(filters: mq.Filters) -> None:
+    """The view's tickets per channel. For a view with tickets (:func:`any_tickets`)."""
     st.markdown("**Tickets by channel**")
-    if explain_chart("tickets_created") or not _any_tickets(filters):
-        return
     chart(charts.by_dimension(kpis(["tickets_created"], filters, by="channel"), BY_NAME["tickets_created"], "channel"),
           "Tickets by channel", width="stretch")
     st.caption("Tickets created in the period per channel, by creation time; each bar is its own count.")
 
 
-def _any_tickets(filters: mq.Filters) -> bool:
-    """Whether tickets were created in the view; if not, one sentence instead of an empty chart."""
+def any_tickets(filters: mq.Filters) -> bool:
+    """Whether tickets were created in the view; if not (or none was loaded), one sentence for both charts."""
+    if explain_chart("tickets_created"):
+        return False
     if kpis(["tickets_created"], filters).row(0, named=True)["tickets_created"]:
         return True
     no_tickets_note()
