@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
+from functools import partial
 from itertools import groupby
 
 import duckdb
@@ -112,8 +113,8 @@ def plan(
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
     buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
-    lags = rollup and any(_from_order_rollup(BY_NAME[n]) for n in names if n in BY_NAME) \
-        and lag_quantiles.current(cur, settings)
+    inputs = _with_inputs([BY_NAME[name] for name in names if name in BY_NAME])  # a rate's orders too
+    lags = rollup and any(_from_order_rollup(m) for m in inputs) and lag_quantiles.current(cur, settings)
     return build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
                      lag_rollup=lags)
 
@@ -240,7 +241,7 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     def from_order_parts(metric: Metric) -> bool:
         return lag_rollup and order_parts.served(metric) is not None
 
-    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
+    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, bool, str]:
         order_rollup = "lag" if from_lags(metric) else "parts" if from_order_parts(metric) else ""
         return (*_group_key(metric), from_rollup(metric), measure(metric) or order_rollup)
 
@@ -250,7 +251,8 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
              else lag_quantiles.kpi_cte(f"g{i}", group, grain, samples) if from_lags(group[0])
-             else order_parts.kpi_cte(f"g{i}", group, grain, samples) if from_order_parts(group[0])
+             else order_parts.kpi_cte(f"g{i}", group, grain, samples, partial(also_on_days_kept, group[0]))
+             if from_order_parts(group[0])
              else _quantile_ctes(f"g{i}", buckets, group, grain, by, samples) if buckets and measure(group[0])
              else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
              if rollup and steps_served(group[0], by)
@@ -260,11 +262,10 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     derived = "".join(f", {m.sql} AS {m.name}" + (f", NULL::BIGINT AS {m.name}_n" if samples else "")
                       for m in needed if m.table == DERIVED)
     outputs = [m.name for m in wanted] + ([f"{m.name}_n" for m in wanted] if samples else [])
-    cover = f"{_TICKETS_COVER}, " if "tickets_cover" in derived else ""
     return (
         "WITH " + ",\n".join(ctes)
         + f"\nSELECT {', '.join(keys + outputs)} FROM ("
-        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {cover}{base} FROM spine s{joins}))"
+        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {base} FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
 
@@ -287,8 +288,8 @@ def _with_inputs(metrics: list[Metric]) -> list[Metric]:
     return list(needed.values())
 
 
-def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
-    return (metric.table, metric.time, metric.until or "", metric.by_currency)
+def _group_key(metric: Metric) -> tuple[str, str, str, bool, bool]:
+    return (metric.table, metric.time, metric.until or "", metric.by_currency, metric.shared_days)
 
 
 def local_date(table: str, time: str) -> str:
@@ -330,6 +331,37 @@ def tickets_cover(start_utc: str, end_utc: str) -> str:
     return export_cover("tickets", start_utc, end_utc)
 
 
+# A ticket-per-order rate divides over the days both exports cover, from the later of their first days to the earlier
+# of their last, on the settings' clock: whole local days, as the rollups hold their rows per local day, so the rollup
+# and the rows agree on every day's edge. Outside them one export adds its rows and the other none of its own.
+def shared_days() -> tuple[str, str]:
+    """SQL: the first and the last local day both the helpdesk export and the orders export cover; NULL where either
+    holds no rows (comparisons, as greatest and least skip a NULL), and first after last where they share none."""
+    (t_first, t_last), (o_first, o_last) = ([f"{local_time(f'{export_span(table)}[{i}]')}::DATE" for i in (1, 2)]
+                                            for table in SPAN_TABLES)
+    return (f"CASE WHEN {t_first} >= {o_first} THEN {t_first} WHEN {o_first} > {t_first} THEN {o_first} END",
+            f"CASE WHEN {t_last} <= {o_last} THEN {t_last} WHEN {o_last} < {t_last} THEN {o_last} END")
+
+
+def on_shared_days(day: str) -> str:
+    """SQL: the local date ``day`` is one both exports cover."""
+    first, last = shared_days()
+    return f"{day} BETWEEN {first} AND {last}"
+
+
+def shared_days_cover(start_utc: str, end_utc: str) -> str:
+    """SQL: whether the days both exports cover reach into [start_utc, end_utc) (UTC timestamp expressions)."""
+    first, last = shared_days()
+    return (f"coalesce({first} <= {last} AND {start_utc} < {utc_bound(f'({last} + 1)')} "
+            f"AND {end_utc} > {utc_bound(first)}, FALSE)")
+
+
+def also_on_days_kept(metric: Metric, day: str) -> str:
+    """SQL to add to the view's dates: `` AND`` the condition the local date ``day`` meets for ``metric`` to count its
+    row, or nothing."""
+    return f" AND {on_shared_days(day)}" if metric.shared_days else ""
+
+
 def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
     """Whether the helpdesk export reaches into the view's dates: without it, "no ticket" means unknown, not none."""
     sql = f"SELECT {tickets_cover(utc_bound('$start'), utc_bound('$end_excl'))} AS reach"
@@ -337,7 +369,6 @@ def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Se
 
 
 _PERIOD_START = "timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP))"
-_TICKETS_COVER = tickets_cover(_PERIOD_START, "s.as_of") + " AS tickets_cover"
 
 
 def _spine(by: str | None, rollup: str | None = None) -> str:
@@ -399,7 +430,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     row_period = f"date_trunc('{grain}', {day})::DATE" if grain else "$start::DATE"
     aggregates = _aggregates(metrics, samples).replace(PERIOD_START, f"greatest({row_period}, $start::DATE)")
     select = f"SELECT {key} AS period_key{by_column}, {aggregates}"
-    source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
+    source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}{also_on_days_kept(first, day)}"
     grouped = f"{select} {source} GROUP BY ALL"
     if first.by_currency:
         per_currency = select.replace(" AS period_key", " AS period_key, currency", 1)
@@ -431,7 +462,8 @@ def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None,
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     return (f"{name} AS (SELECT {period} AS period{by_column}, {_aggregates(metrics, samples, True, with_settings)} "
             f"FROM {table} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
-            f"AND day < $end_excl::DATE AND {_rollup_filter(table)} GROUP BY ALL)")
+            f"AND day < $end_excl::DATE{also_on_days_kept(metrics[0], 'day')} AND {_rollup_filter(table)} "
+            "GROUP BY ALL)")
 
 
 def _rollup_filter(table: str) -> str:
@@ -641,7 +673,8 @@ def _by_column(by: str | None) -> str:
 def _base_column(metric: Metric, samples: bool = False) -> str:
     value = f"coalesce({metric.name}, 0)" if metric.unit == "count" else metric.name
     if metric.unit == "count" and metric.table in SPAN_TABLES:  # no rows where the export does not reach: unknown
-        value = f"CASE WHEN {export_cover(metric.table, _PERIOD_START, 's.as_of')} THEN {value} END"
+        cover = shared_days_cover if metric.shared_days else partial(export_cover, metric.table)
+        value = f"CASE WHEN {cover(_PERIOD_START, 's.as_of')} THEN {value} END"
     if metric.known:  # data that cannot give the KPI at all gives NULL, not a count of 0
         value = f"CASE WHEN {metric.known} THEN {value} END"
     value = f"{value} AS {metric.name}"

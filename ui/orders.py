@@ -52,13 +52,14 @@ def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
     if not cached(mq.tickets_reach, filters):
         st.info(f"{NO_REACH}: tickets per 100 orders are unknown here.", icon=":material/info:")
         return
-    trend = kpis([CONTACT_RATE, "orders"], filters, grain=grain)
-    # the rate rests on the period's orders: they are its sample
-    trend = trend.with_columns(pl.col("orders").alias(f"{CONTACT_RATE}_n"))
+    base = BY_NAME[CONTACT_RATE].inputs[1]  # the orders of the days both exports cover: the rate's sample
+    trend = kpis([CONTACT_RATE, base], filters, grain=grain)
+    trend = trend.with_columns(pl.col(base).alias(f"{CONTACT_RATE}_n"))
     chart(charts.trend(trend, BY_NAME[CONTACT_RATE], grain, min_sample=min_sample()), BY_NAME[CONTACT_RATE].label,
           width="stretch")
-    st.caption(f"Tickets created per 100 orders placed in the same {grain}; hover a point for the orders it rests "
-               f"on. Points over fewer than {min_sample()} orders are drawn hollow: an indication, not a result.")
+    st.caption(f"Tickets created per 100 orders placed in the same {grain}, on its days both the helpdesk export and "
+               f"the orders export cover; hover a point for the orders it rests on. Points over fewer than "
+               f"{min_sample()} orders are drawn hollow: an indication, not a result.")
 
 
 def contact_rate_by(filters: mq.Filters) -> None:
