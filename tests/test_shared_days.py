@@ -31,10 +31,11 @@ from data.categorising import categorise
 from data.classifier import load_taxonomy
 from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
-from metrics import lag_quantiles
+from metrics import complaints, fulfilment, lag_quantiles, orders
 from metrics import query as mq
 from settings import Settings
 from tests.conftest import on_clock
+from tests.test_order_rollup import _wismo_raw
 
 RATES = ["contacts_per_100_orders", "wismo_per_100_fulfilled"]
 PARTS = ["tickets_created_shared_days", "orders_shared_days", "wismo_tickets_shared_days",
@@ -165,3 +166,37 @@ def test_the_rollup_and_the_order_rollup_are_read(new_york: Settings) -> None:
     assert f"FROM {rollups.DAYS_TABLE} " in sql and f"FROM {order_rollup.PARTS_TABLE} " in sql
     assert "FROM tickets WHERE created_at" not in sql and "FROM orders WHERE created_at" not in sql
 
+
+def test_the_weekly_wismo_chart_divides_the_days_both_exports_cover(store: tuple[str, Warehouse],
+                                                                   new_york: Settings) -> None:
+    # part: 1 WISMO ticket (7 Mar) of 2 fulfilled (6th, 7th); more: 1 (7 Mar) of 1 (7 Mar); apart: none shared
+    name, wh = store
+    frame = fulfilment.wismo_against_lag(wh.cursor(), THREE_WEEKS, settings=new_york)
+    shared = {"part": (1, 2), "more": (1, 1), "apart": (None, None)}[name]
+    assert frame.select("wismo_tickets_shared_days", "fulfilled_orders_shared_days").rows() == [
+        (None, None), shared, (None, None)]
+    assert [_rounded(rate)[0] for rate in frame["wismo_per_100_fulfilled"]] == [None, WEEK_RATES[name][1], None]
+    assert_frame_equal(frame, _wismo_raw(wh.cursor(), THREE_WEEKS, new_york))
+
+
+def test_tickets_per_order_by_shipping_method_count_the_days_both_exports_cover(new_york: Settings) -> None:
+    # Every order ships Express. Orders placed 6-8 Mar: the 6th's and the 7th's; tickets created then: all three,
+    # whatever day their order was placed -> 3 per 2 orders = 150 per 100 (over the week: 3 per 6 orders = 50);
+    # per category: 2 refunds per 2 orders = 1,000 per 1,000, 1 where-is-my-order = 500.
+    wh = _store(new_york, "part")
+    cur = wh.cursor()
+    assert orders.contact_rollup_serves(cur, WEEK, new_york), "else the rollup is not compared"
+    by_value = orders.contact_rate_by(cur, WEEK, "shipping_method", new_york)
+    assert by_value.rows() == [("Express", 2, 3, 150.0)]
+    assert_frame_equal(by_value, orders.contact_rate_by(cur, WEEK, "shipping_method", new_york, rollup=False))
+    per_category = complaints.by_order_dimension(cur, WEEK, "shipping_method", new_york)
+    assert per_category.select("category", "tickets", "sold", "per_1000").rows() == [
+        ("refund", 2, 2.0, 1000.0), (WISMO, 1, 2.0, 500.0)]
+    assert_frame_equal(per_category, complaints.by_order_dimension(cur, WEEK, "shipping_method", new_york,
+                                                                   rollup=False), check_row_order=False)
+
+
+def test_tickets_per_order_by_value_are_left_out_where_the_exports_share_no_day(new_york: Settings) -> None:
+    wh = _store(new_york, "apart")
+    for rollup in (True, False):
+        assert orders.contact_rate_by(wh.cursor(), WEEK, "shipping_method", new_york, rollup=rollup).is_empty()

@@ -81,10 +81,10 @@ def contact_rate_by(filters: mq.Filters) -> None:
                          "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
                          "per_100": st.column_config.NumberColumn("Tickets per 100 orders", format="%.1f"),
                      })
-    st.caption(f"Orders placed in these dates with that {label.lower()}, and the tickets created in them about one "
-               "of those orders (a ticket counts once per value). A ticket reaches its order by the link CS Pulse "
-               "found, else by the export's order-number column. Country and sales channel come from Shopify's "
-               "export (shipping country, Source).")
+    st.caption(f"Orders placed with that {label.lower()}, and the tickets created about one of those orders (a "
+               "ticket counts once per value), on the days of these dates both exports cover. A ticket reaches its "
+               "order by the link CS Pulse found, else by the export's order-number column. Country and sales "
+               "channel come from Shopify's export (shipping country, Source).")
 
 
 def how_linked(filters: mq.Filters) -> None:
