@@ -356,6 +356,16 @@ def shared_days_cover(start_utc: str, end_utc: str) -> str:
             f"AND {end_utc} > {utc_bound(first)}, FALSE)")
 
 
+def shared_days_in(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[date, date] | None:
+    """The first and the last day of the view both exports cover, the days a ticket-per-order rate is over; None
+    where they share none of its days (or either export holds no rows)."""
+    first, last = execute(cur, "SELECT {} AS first, {} AS last".format(*shared_days()), filters, settings).row(0)
+    if first is None or last is None:
+        return None
+    first, last = max(first, filters.start), min(last, filters.end)
+    return (first, last) if first <= last else None
+
+
 def also_on_days_kept(metric: Metric, day: str) -> str:
     """SQL to add to the view's dates: `` AND`` the condition the local date ``day`` meets for ``metric`` to count its
     row, or nothing."""

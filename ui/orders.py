@@ -17,6 +17,7 @@ from ui.widgets import chart, explain_chart, explain_missing, kpi_row, min_sampl
 
 CONTACT_RATE = "contacts_per_100_orders"
 NO_REACH = "No helpdesk export reaches these dates"
+NO_SHARED_DAY = "The helpdesk export and the orders export cover none of these dates together"
 DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
                     "discount_code": "Discount code", "country": "Country", "sales_channel": "Sales channel"}
 
@@ -49,8 +50,8 @@ def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
     """Tickets per 100 orders per period; each point says the orders it rests on (few orders: drawn grey)."""
     if explain_chart(CONTACT_RATE):
         return
-    if not cached(mq.tickets_reach, filters):
-        st.info(f"{NO_REACH}: tickets per 100 orders are unknown here.", icon=":material/info:")
+    if why := _why_rates_unknown(filters):
+        st.info(f"{why}: tickets per 100 orders are unknown here.", icon=":material/info:")
         return
     base = BY_NAME[CONTACT_RATE].inputs[1]  # the orders of the days both exports cover: the rate's sample
     trend = kpis([CONTACT_RATE, base], filters, grain=grain)
@@ -62,11 +63,18 @@ def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
                f"{min_sample()} orders are drawn hollow: an indication, not a result.")
 
 
+def _why_rates_unknown(filters: mq.Filters) -> str:
+    """Why tickets per order are unknown on every day of the view, or "" where some day has them."""
+    if not cached(mq.tickets_reach, filters):
+        return NO_REACH
+    return NO_SHARED_DAY if cached(mq.shared_days_in, filters) is None else ""
+
+
 def contact_rate_by(filters: mq.Filters) -> None:
     """Tickets per 100 orders per value of an order-side dimension, with the orders and tickets behind each."""
     dimension = url_choice("Per", list(orders.CONTACT_DIMENSIONS), "contact_by", "sku",
                            format_func=DIMENSION_LABELS.get, segmented=True)
-    if not cached(mq.tickets_reach, filters):
+    if _why_rates_unknown(filters):
         return  # said above the trend
     table = cached(orders.contact_rate_by, filters, dimension)
     label = DIMENSION_LABELS[dimension]
