@@ -317,8 +317,8 @@ def _periods(grain: str | None) -> str:
 
 
 # An export reaches into the period, so a count of 0 there means none, not dates the export does not cover: every
-# count of tickets or orders is NULL in a period its export does not reach, and a derived metric that compares
-# tickets with orders names the tickets' cover.
+# count of tickets or orders is NULL in a period its export does not reach, and the counts a ticket-per-order rate
+# divides are NULL in a period without a day both exports cover (``shared_days_cover``).
 def export_cover(table: str, start_utc: str, end_utc: str) -> str:
     """SQL: whether the loaded rows of ``table`` (tickets or orders) reach into [start_utc, end_utc) (UTC timestamp
     expressions)."""
