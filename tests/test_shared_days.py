@@ -200,3 +200,9 @@ def test_tickets_per_order_by_value_are_left_out_where_the_exports_share_no_day(
     wh = _store(new_york, "apart")
     for rollup in (True, False):
         assert orders.contact_rate_by(wh.cursor(), WEEK, "shipping_method", new_york, rollup=rollup).is_empty()
+
+
+def test_the_rates_parts_are_not_offered_as_trends_of_their_own() -> None:
+    from ui.trends import TICKET_KPIS
+
+    assert "tickets_created" in TICKET_KPIS and not set(PARTS) & set(TICKET_KPIS)
