@@ -305,7 +305,7 @@ def wismo_against_lag(frame: pl.DataFrame) -> go.Figure:
     figure = _two_axes()
     figure.add_bar(x=weeks, y=frame["wismo_per_100_fulfilled"].to_list(), name="WISMO per 100 fulfilled orders",
                    marker_color=COLOURS[0], opacity=0.75,
-                   customdata=frame.select("wismo_tickets", "fulfilled_orders").to_numpy(),
+                   customdata=frame.select("wismo_tickets_shared_days", "fulfilled_orders_shared_days").to_numpy(),
                    hovertemplate="%{y:.1f} per 100 (%{customdata[0]} tickets, %{customdata[1]} orders)<extra></extra>")
     figure.add_scatter(x=weeks, y=frame["lag_hours_median"].to_list(), name="Median fulfilment lag (hours)",
                        mode="lines+markers", line={"color": COLOURS[1], "width": 2.5}, yaxis="y2",

@@ -18,6 +18,7 @@ widgets.clock_note(OVERVIEW_SUPPORT, support)
 st.subheader("Orders")
 widgets.explain_missing(OVERVIEW_COMMERCE)
 widgets.kpi_row(OVERVIEW_COMMERCE, filters, among=every_tile)
+widgets.shared_days_note(filters)
 
 grain = widgets.grain_control("Trend grain")
 if overview.any_tickets(filters):

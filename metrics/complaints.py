@@ -15,7 +15,7 @@ import polars as pl
 
 from data import complaint_rollup, contact_rollup, line_facts, rollups
 from data.clock import rollup_holds
-from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves, placed_per_value
+from metrics.orders import IN_HELD_FILTERS, contact_rollup_serves, placed_in_view, placed_per_value
 from metrics.query import (
     Filters,
     data_range,
@@ -23,10 +23,10 @@ from metrics.query import (
     ends_before_every_row,
     execute,
     in_view,
+    on_shared_days,
     query,
     shown_local,
     ticket_reaches_order,
-    utc_bound,
 )
 from settings import Settings
 
@@ -151,19 +151,22 @@ def by_order_dimension(cur: duckdb.DuckDBPyConnection, filters: Filters, dimensi
     """Complaints per 1,000 orders (or units sold) for each value of an order-side dimension, per category.
 
     Tickets reach orders as ``ticket_reaches_order`` says; orders count by order time in the view, tickets by
-    creation time. A ticket about an order of several products counts against each of them, once per value.
-    Returns the dimension's value, category, tickets, the orders or units it sold, and the rate. The tickets come
-    from the contact rollup (data/contact_rollup.py) where it serves the view, and what sold from the order rollup
-    where it holds the data, unless ``rollup`` is False."""
+    creation time, both on the view's days both exports cover (as the contact rate: metrics.orders). A ticket
+    about an order of several products counts against each of them, once per value. Returns the dimension's value,
+    category, tickets, the orders or units it sold, and the rate. The tickets come from the contact rollup
+    (data/contact_rollup.py) where it serves the view, and what sold from the order rollup where it holds the data,
+    unless ``rollup`` is False."""
     if dimension not in ORDER_DIMENSIONS:
         raise ValueError(f"dimension must be one of {tuple(ORDER_DIMENSIONS)}, not {dimension!r}")
     table, base = ORDER_DIMENSIONS[dimension]
     if rollup and contact_rollup_serves(cur, filters, settings):
         linked = (f"SELECT value, category, tickets FROM {contact_rollup.TABLE} WHERE dimension = '{dimension}' "
-                  f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_HELD_FILTERS}")
+                  f"AND day >= $start::DATE AND day < $end_excl::DATE AND {on_shared_days('day')} "
+                  f"AND {IN_HELD_FILTERS}")
     else:
         # tickets without any order number first: the join's coalesce hides from the planner that they reach none
-        reaching = f"coalesce(t.linked_order_id, t.order_id) IS NOT NULL AND {in_view('t.created_at')}"
+        reaching = (f"coalesce(t.linked_order_id, t.order_id) IS NOT NULL AND {in_view('t.created_at')} "
+                    f"AND {on_shared_days('t.created_local_date')}")
         joined = "order_lines l" if table == "order_lines" else "orders l"
         linked = (f"SELECT DISTINCT t.ticket_id, t.source, t.category, l.{dimension} AS value, 1 AS tickets "
                   f"FROM tickets t JOIN {joined} ON {ticket_reaches_order('t', 'l')} WHERE {reaching}")
@@ -191,9 +194,8 @@ def _sold(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str, valu
             {"units": "sold"}).cast({"value": pl.String, "sold": pl.Float64})
     # a line's order time is stored on it (data/line_facts.py): no join to the orders
     ordered = line_facts.ORDER_TIME if table == "order_lines" else "created_at"
-    in_dates = f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')}"
     sold = "sum(quantity)" if table == "order_lines" else "count(*)"
-    sql = (f"SELECT {dimension} AS value, {sold} AS sold FROM {table} WHERE {in_dates} "
+    sql = (f"SELECT {dimension} AS value, {sold} AS sold FROM {table} WHERE {placed_in_view(ordered)} "
            f"AND list_contains($values, {dimension}) GROUP BY ALL")
     return execute(cur, sql, filters, settings, values=values).cast({"value": pl.String, "sold": pl.Float64})
 

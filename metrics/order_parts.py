@@ -10,6 +10,7 @@ purchase rate the orders counted by their customer's order before them, so that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from data.order_rollup import (
@@ -75,9 +76,11 @@ def served(metric: Metric) -> Served | None:
     return DECLARED.get((metric.time, metric.by_currency, metric.sql, metric.sample))
 
 
-def kpi_cte(name: str, metrics: list[Metric], grain: str | None, samples: bool) -> str:
+def kpi_cte(name: str, metrics: list[Metric], grain: str | None, samples: bool,
+            also_on_days: Callable[[str], str] = lambda day: "") -> str:
     """The CTE ``name`` metrics.query joins for these KPIs (of one time column and currency grouping, each served):
-    per period of the view, each KPI, with ``samples`` (and not per currency) its sample ``<name>_n``."""
+    per period of the view, each KPI, with ``samples`` (and not per currency) its sample ``<name>_n``;
+    ``also_on_days`` gives what else a day (a local date column) meets to count, as `` AND ...``, or nothing."""
     first = metrics[0]
     day = "created_day" if first.time == "created_at" else "fulfilled_day"
     period = f"date_trunc('{grain}', {day})::DATE" if grain else "$start::DATE"
@@ -89,7 +92,7 @@ def kpi_cte(name: str, metrics: list[Metric], grain: str | None, samples: bool) 
     # a KPI comparing each row with its period's first day (registry.PERIOD_START) works it out per row
     starts = f"greatest({period}, $start::DATE)"
     ctes = [f"{name}_{source} AS (SELECT {period} AS period{currency}, {_columns(kpis, samples)} "
-            f"FROM {_rows(source, day)} GROUP BY ALL)".replace(PERIOD_START, starts)
+            f"FROM {_rows(source, day, also_on_days(day))} GROUP BY ALL)".replace(PERIOD_START, starts)
             for source, kpis in by_source.items()]
     joined = f"{name}_{next(iter(by_source))}" + "".join(f" FULL JOIN {name}_{s} USING ({keys})"
                                                           for s in list(by_source)[1:])
@@ -112,9 +115,9 @@ def _columns(metrics: list[Metric], samples: bool) -> str:
     return ", ".join(columns)
 
 
-def _rows(source: str, day: str) -> str:
-    """The rows of the view's days the KPIs of ``source`` read."""
-    in_view = f"{day} >= $start::DATE AND {day} < $end_excl::DATE"
+def _rows(source: str, day: str, also: str = "") -> str:
+    """The rows of the view's days (that meet ``also``, `` AND ...``) the KPIs of ``source`` read."""
+    in_view = f"{day} >= $start::DATE AND {day} < $end_excl::DATE{also}"
     if source == "late":  # per placed day: the valid lags, and those above the target (the values of its bucket)
         target = bucket("$fulfilment_target_hours")
         return (f"(SELECT {day}, sum(n) FILTER (WHERE bucket > {target}) AS late, sum(n) AS valid "

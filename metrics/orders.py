@@ -1,6 +1,9 @@
 """The Orders & loyalty page's numbers beyond its KPIs: the contact rate (tickets per 100 orders) per value of an
 order-side dimension, with the orders each value rests on.
 
+Like the KPI, the rate counts only the view's days both exports cover (metrics.query ``shared_days``): on the others
+one export adds its rows and the other none of its own.
+
 A ticket reaches its order as ``metrics.query.ticket_reaches_order`` says: the order the linking step found
 (data/linking.py), else the export's own order-number column. Orders count by order time in the view, tickets by
 creation time; a ticket counts once per value even when its order has several lines with that value.
@@ -12,8 +15,8 @@ import duckdb
 import polars as pl
 
 from data import contact_rollup, line_facts, order_rollup, rollups
-from data.clock import rollup_holds
-from metrics.query import Filters, execute, filter_on, in_view, ticket_reaches_order, utc_bound
+from data.clock import local_time, rollup_holds
+from metrics.query import Filters, execute, filter_on, in_view, on_shared_days, ticket_reaches_order, utc_bound
 from settings import Settings
 
 # the order time each table holds: an order line's is its order's, stored on the line (data/line_facts.py)
@@ -25,7 +28,8 @@ CONTACT_DIMENSIONS: dict[str, str] = {name: table for name, (table, _) in contac
 def contact_rate_by(cur: duckdb.DuckDBPyConnection, filters: Filters, dimension: str,
                     settings: Settings, *, rollup: bool = True) -> pl.DataFrame:
     """Per value of ``dimension``: ``orders`` placed in the view with it, ``tickets`` created in the view about an
-    order with it, and ``per_100`` = tickets per 100 of those orders; the most contacted first. Values with no
+    order with it, and ``per_100`` = tickets per 100 of those orders, both on the view's days both exports cover;
+    the most contacted first. Values with no
     order in the view are left out (no rate without a base); orders without a value are the value NULL's row. The
     tickets come from the contact rollup (data/contact_rollup.py) where it serves the view, and the orders from the
     order rollup's days (data/order_rollup.py) where it holds the data, unless ``rollup`` is False."""
@@ -61,24 +65,30 @@ IN_HELD_FILTERS = filter_on(contact_rollup.FILTERS)
 
 def placed_per_value(column: str, where: str = "TRUE") -> str:
     """SQL: per value of ``$dimension`` (that meets ``where``), ``column`` of the order rollup's orders per day and
-    value (``orders``, or the ``units`` sold) over the view's days, added up."""
+    value (``orders``, or the ``units`` sold) over the view's days both exports cover, added up."""
     return (f"SELECT value, sum({column})::BIGINT AS {column} FROM {order_rollup.VALUES_TABLE_BY_DAY} "
             f"WHERE dimension = $dimension AND created_day >= $start::DATE AND created_day < $end_excl::DATE "
-            f"AND {where} GROUP BY ALL")
+            f"AND {on_shared_days('created_day')} AND {where} GROUP BY ALL")
+
+
+def placed_in_view(ordered: str) -> str:
+    """SQL: rows whose order time ``ordered`` (UTC) falls on a day of the view both exports cover."""
+    return (f"{ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')} "
+            f"AND {on_shared_days(f'{local_time(ordered)}::DATE')}")
 
 
 def _placed(dimension: str, table: str, first: str) -> str:
     """The same from the rows, the orders' or their lines'."""
     ordered = ORDER_TIME[table]
     counted = f"count(*) FILTER (WHERE {line_facts.FIRST_OF[dimension]})" if first else "count(*)"
-    return (f"SELECT {dimension} AS value, {counted} AS orders FROM {table} "
-            f"WHERE {ordered} >= {utc_bound('$start')} AND {ordered} < {utc_bound('$end_excl')} GROUP BY ALL")
+    return f"SELECT {dimension} AS value, {counted} AS orders FROM {table} WHERE {placed_in_view(ordered)} GROUP BY ALL"
 
 
 def _asked_from_rollup() -> str:
     """Per value, the tickets created in the view about an order with it: the days' counts added up."""
     return (f"SELECT value, sum(tickets) AS tickets FROM {contact_rollup.TABLE} WHERE dimension = $dimension "
-            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {IN_HELD_FILTERS} GROUP BY ALL")
+            f"AND day >= $start::DATE AND day < $end_excl::DATE AND {on_shared_days('day')} AND {IN_HELD_FILTERS} "
+            "GROUP BY ALL")
 
 
 def _asked(dimension: str, table: str, first: str) -> str:
@@ -89,7 +99,8 @@ def _asked(dimension: str, table: str, first: str) -> str:
     shops, hence the DISTINCT."""
     return f"""
         WITH groups AS (SELECT order_source, linked_order_id, order_id, count(*) AS tickets FROM tickets
-                        WHERE {in_view('created_at')} AND coalesce(linked_order_id, order_id) IS NOT NULL
+                        WHERE {in_view('created_at')} AND {on_shared_days('created_local_date')}
+                              AND coalesce(linked_order_id, order_id) IS NOT NULL
                         GROUP BY ALL),
         valued AS (SELECT source, order_id, {dimension} AS value FROM {table} {first}),
         reached AS (SELECT DISTINCT g.order_source, g.linked_order_id, g.order_id, g.tickets, v.value

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from itertools import groupby
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -112,8 +114,8 @@ def plan(
     table = rollups.table_for(keys) if rollup and rollup_current(cur, settings) else None
     buckets = rollups.buckets_for(keys) if table else None
     with_settings = table is not None and _reads_settings(names, by) and rollups.settings_current(cur, settings)
-    lags = rollup and any(_from_order_rollup(BY_NAME[n]) for n in names if n in BY_NAME) \
-        and lag_quantiles.current(cur, settings)
+    inputs = _with_inputs([BY_NAME[name] for name in names if name in BY_NAME])  # a rate's orders too
+    lags = rollup and any(_from_order_rollup(m) for m in inputs) and lag_quantiles.current(cur, settings)
     return build_sql(names, grain, by, samples=samples, rollup=table, with_settings=with_settings, buckets=buckets,
                      lag_rollup=lags)
 
@@ -134,7 +136,8 @@ def execute(cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, settings
             **extra: object) -> pl.DataFrame:
     sql = with_clock(cur, sql, Clock.of(settings))  # the stored local columns, or the settings' own worked out
     sql, known = facts.bind(cur, sql)  # whole-warehouse subqueries as their stored values
-    params = {**parameters(filters, settings), **known, **extra}
+    shared = _shared_days(cur, settings) if SHARED_DAYS[0] in sql else {}
+    params = {**parameters(filters, settings), **known, **shared, **extra}
     used = set(re.findall(r"\$(\w+)", sql))
     return cur.execute(sql, {k: v for k, v in params.items() if k in used}).pl()
 
@@ -240,7 +243,7 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     def from_order_parts(metric: Metric) -> bool:
         return lag_rollup and order_parts.served(metric) is not None
 
-    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, str]:
+    def group_key(metric: Metric) -> tuple[str, str, str, bool, bool, bool, str]:
         order_rollup = "lag" if from_lags(metric) else "parts" if from_order_parts(metric) else ""
         return (*_group_key(metric), from_rollup(metric), measure(metric) or order_rollup)
 
@@ -250,7 +253,8 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     ctes = [_periods(grain), _spine(by, rollup)]
     ctes += [_rollup_cte(f"g{i}", rollup, group, grain, by, samples, with_settings) if from_rollup(group[0])
              else lag_quantiles.kpi_cte(f"g{i}", group, grain, samples) if from_lags(group[0])
-             else order_parts.kpi_cte(f"g{i}", group, grain, samples) if from_order_parts(group[0])
+             else order_parts.kpi_cte(f"g{i}", group, grain, samples, partial(also_on_days_kept, group[0]))
+             if from_order_parts(group[0])
              else _quantile_ctes(f"g{i}", buckets, group, grain, by, samples) if buckets and measure(group[0])
              else _snapshot_cte(f"g{i}", group, grain, by, samples, steps=True)
              if rollup and steps_served(group[0], by)
@@ -260,11 +264,10 @@ def build_sql(names: Sequence[str], grain: str | None = None, by: str | None = N
     derived = "".join(f", {m.sql} AS {m.name}" + (f", NULL::BIGINT AS {m.name}_n" if samples else "")
                       for m in needed if m.table == DERIVED)
     outputs = [m.name for m in wanted] + ([f"{m.name}_n" for m in wanted] if samples else [])
-    cover = f"{_TICKETS_COVER}, " if "tickets_cover" in derived else ""
     return (
         "WITH " + ",\n".join(ctes)
         + f"\nSELECT {', '.join(keys + outputs)} FROM ("
-        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {cover}{base} FROM spine s{joins}))"
+        + f"SELECT *{derived} FROM (SELECT {', '.join('s.' + k for k in keys)}, {base} FROM spine s{joins}))"
         + f" ORDER BY {', '.join(keys)}"
     )
 
@@ -287,8 +290,8 @@ def _with_inputs(metrics: list[Metric]) -> list[Metric]:
     return list(needed.values())
 
 
-def _group_key(metric: Metric) -> tuple[str, str, str, bool]:
-    return (metric.table, metric.time, metric.until or "", metric.by_currency)
+def _group_key(metric: Metric) -> tuple[str, str, str, bool, bool]:
+    return (metric.table, metric.time, metric.until or "", metric.by_currency, metric.shared_days)
 
 
 def local_date(table: str, time: str) -> str:
@@ -316,8 +319,8 @@ def _periods(grain: str | None) -> str:
 
 
 # An export reaches into the period, so a count of 0 there means none, not dates the export does not cover: every
-# count of tickets or orders is NULL in a period its export does not reach, and a derived metric that compares
-# tickets with orders names the tickets' cover.
+# count of tickets or orders is NULL in a period its export does not reach, and the counts a ticket-per-order rate
+# divides are NULL in a period without a day both exports cover (``shared_days_cover``).
 def export_cover(table: str, start_utc: str, end_utc: str) -> str:
     """SQL: whether the loaded rows of ``table`` (tickets or orders) reach into [start_utc, end_utc) (UTC timestamp
     expressions)."""
@@ -330,6 +333,63 @@ def tickets_cover(start_utc: str, end_utc: str) -> str:
     return export_cover("tickets", start_utc, end_utc)
 
 
+# A ticket-per-order rate divides over the days both exports cover, from the later of their first days to the earlier
+# of their last, on the settings' clock: whole local days, as the rollups hold their rows per local day, so the rollup
+# and the rows agree on every day's edge. Outside them one export adds its rows and the other none of its own.
+# They are bound once per statement (:func:`execute`), from the exports' stored spans: as SQL over the spans in each
+# row's condition and each count's cover they took a rate's statement on the demo store from 14 to 59 ms, and as a
+# statement of their own 3.5 ms.
+SHARED_DAYS = ("$shared_first::DATE", "$shared_last::DATE")
+
+
+def _shared_days(cur: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, date | None]:
+    """The parameters :data:`SHARED_DAYS` name: the first and the last local day both the helpdesk export and the
+    orders export cover; None where either holds no rows, and the first after the last where they share none."""
+    spans = facts.values(cur, [export_span(table) for table in SPAN_TABLES]).values()
+    (t_first, t_last), (o_first, o_last) = ([_local_day(at, settings.timezone) for at in span or (None, None)]
+                                            for span in spans)
+    if None in (t_first, t_last, o_first, o_last):
+        return {"shared_first": None, "shared_last": None}
+    return {"shared_first": max(t_first, o_first), "shared_last": min(t_last, o_last)}  # type: ignore[type-var]
+
+
+def _local_day(utc: datetime | str | None, timezone: str) -> date | None:
+    """The account's day of a stored UTC time (a stored fact gives it as ISO text)."""
+    if utc is None:
+        return None
+    at = datetime.fromisoformat(utc) if isinstance(utc, str) else utc
+    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+
+
+def on_shared_days(day: str) -> str:
+    """SQL: the local date ``day`` is one both exports cover."""
+    first, last = SHARED_DAYS
+    return f"{day} BETWEEN {first} AND {last}"
+
+
+def shared_days_cover(start_utc: str, end_utc: str) -> str:
+    """SQL: whether the days both exports cover reach into [start_utc, end_utc) (UTC timestamp expressions)."""
+    first, last = SHARED_DAYS
+    return (f"coalesce({first} <= {last} AND {start_utc} < {utc_bound(f'({last} + 1)')} "
+            f"AND {end_utc} > {utc_bound(first)}, FALSE)")
+
+
+def shared_days_in(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> tuple[date, date] | None:
+    """The first and the last day of the view both exports cover, the days a ticket-per-order rate is over; None
+    where they share none of its days (or either export holds no rows)."""
+    first, last = _shared_days(cur, settings).values()
+    if first is None or last is None:
+        return None
+    first, last = max(first, filters.start), min(last, filters.end)
+    return (first, last) if first <= last else None
+
+
+def also_on_days_kept(metric: Metric, day: str) -> str:
+    """SQL to add to the view's dates: `` AND`` the condition the local date ``day`` meets for ``metric`` to count its
+    row, or nothing."""
+    return f" AND {on_shared_days(day)}" if metric.shared_days else ""
+
+
 def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Settings) -> bool:
     """Whether the helpdesk export reaches into the view's dates: without it, "no ticket" means unknown, not none."""
     sql = f"SELECT {tickets_cover(utc_bound('$start'), utc_bound('$end_excl'))} AS reach"
@@ -337,7 +397,6 @@ def tickets_reach(cur: duckdb.DuckDBPyConnection, filters: Filters, settings: Se
 
 
 _PERIOD_START = "timezone('UTC', timezone($tz, greatest(s.period, $start::DATE)::TIMESTAMP))"
-_TICKETS_COVER = tickets_cover(_PERIOD_START, "s.as_of") + " AS tickets_cover"
 
 
 def _spine(by: str | None, rollup: str | None = None) -> str:
@@ -399,7 +458,7 @@ def _group_cte(name: str, metrics: list[Metric], grain: str | None, by: str | No
     row_period = f"date_trunc('{grain}', {day})::DATE" if grain else "$start::DATE"
     aggregates = _aggregates(metrics, samples).replace(PERIOD_START, f"greatest({row_period}, $start::DATE)")
     select = f"SELECT {key} AS period_key{by_column}, {aggregates}"
-    source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}"
+    source = f"FROM {first.table} WHERE {in_view(first.time, first.table)}{also_on_days_kept(first, day)}"
     grouped = f"{select} {source} GROUP BY ALL"
     if first.by_currency:
         per_currency = select.replace(" AS period_key", " AS period_key, currency", 1)
@@ -431,7 +490,8 @@ def _rollup_cte(name: str, table: str, metrics: list[Metric], grain: str | None,
     by_column = f", {breakdown_column(by)} AS by_value" if by else ""
     return (f"{name} AS (SELECT {period} AS period{by_column}, {_aggregates(metrics, samples, True, with_settings)} "
             f"FROM {table} WHERE time_column = '{metrics[0].time}' AND day >= $start::DATE "
-            f"AND day < $end_excl::DATE AND {_rollup_filter(table)} GROUP BY ALL)")
+            f"AND day < $end_excl::DATE{also_on_days_kept(metrics[0], 'day')} AND {_rollup_filter(table)} "
+            "GROUP BY ALL)")
 
 
 def _rollup_filter(table: str) -> str:
@@ -641,7 +701,8 @@ def _by_column(by: str | None) -> str:
 def _base_column(metric: Metric, samples: bool = False) -> str:
     value = f"coalesce({metric.name}, 0)" if metric.unit == "count" else metric.name
     if metric.unit == "count" and metric.table in SPAN_TABLES:  # no rows where the export does not reach: unknown
-        value = f"CASE WHEN {export_cover(metric.table, _PERIOD_START, 's.as_of')} THEN {value} END"
+        cover = shared_days_cover if metric.shared_days else partial(export_cover, metric.table)
+        value = f"CASE WHEN {cover(_PERIOD_START, 's.as_of')} THEN {value} END"
     if metric.known:  # data that cannot give the KPI at all gives NULL, not a count of 0
         value = f"CASE WHEN {metric.known} THEN {value} END"
     value = f"{value} AS {metric.name}"

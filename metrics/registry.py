@@ -61,6 +61,10 @@ class Metric:
     provided_by: str = ""
     known: str = ""  # SQL over the whole warehouse: false -> NULL in every period, counts included
     per_currency: bool = False  # a ratio of money (refunded ÷ sold): one value per currency, like money itself
+    # counted only on the local days both the helpdesk export and the orders export cover (metrics.query
+    # ``shared_days``): the parts of a ticket-per-order rate, where a day one export does not reach would add the
+    # other's rows and none of its own
+    shared_days: bool = False
 
     @property
     def by_currency(self) -> bool:
@@ -403,15 +407,38 @@ METRICS: tuple[Metric, ...] = (
         known=ORDERS_LOADED,
     ),
     Metric(
+        name="tickets_created_shared_days",
+        label="Tickets created (days both exports cover)",
+        sql="count(*)",
+        unit="count",
+        better="neither",
+        description="Tickets created in the period on the days the orders export covers too; by creation time.",
+        provided_by=TICKETS_HINT,
+        known=TICKETS_LOADED,
+        shared_days=True,
+    ),
+    Metric(
+        name="orders_shared_days",
+        label="Orders (days both exports cover)",
+        sql="count(*)",
+        unit="count",
+        better="higher",
+        description="Orders placed in the period on the days the helpdesk export covers too; by order time.",
+        table="orders",
+        provided_by=ORDERS_HINT,
+        known=ORDERS_LOADED,
+        shared_days=True,
+    ),
+    Metric(
         name="contacts_per_100_orders",
         label="Contacts per 100 orders",
-        sql="CASE WHEN tickets_cover THEN 100.0 * tickets_created / nullif(orders, 0) END",
+        sql="100.0 * tickets_created_shared_days / nullif(orders_shared_days, 0)",
         unit="per_100",
         better="lower",
-        description="Tickets created per 100 orders placed in the same period and time zone; unknown for dates the "
-                    "helpdesk export does not reach.",
+        description="Tickets created per 100 orders placed, over the days of the period both the helpdesk export "
+                    "and the orders export cover (account time zone); unknown where they share none.",
         table=DERIVED,
-        inputs=("tickets_created", "orders"),
+        inputs=("tickets_created_shared_days", "orders_shared_days"),
         provided_by=ORDERS_HINT,
         known=ORDERS_LOADED,
     ),
@@ -594,15 +621,41 @@ ORDER_METRICS: tuple[Metric, ...] = (
         known=CATEGORIES_KNOWN,
     ),
     Metric(
+        name="wismo_tickets_shared_days",
+        label="Where-is-my-order tickets (days both exports cover)",
+        sql=f"count(*) FILTER (WHERE {WISMO})",
+        unit="count",
+        better="lower",
+        description="Tickets created in the period in the category 'Where is my order', on the days the orders "
+                    "export covers too; by creation time.",
+        provided_by=TICKETS_HINT + ", categorised after its import",
+        known=CATEGORIES_KNOWN,
+        shared_days=True,
+    ),
+    Metric(
+        name="orders_fulfilled_shared_days",
+        label="Orders fulfilled (days both exports cover)",
+        sql="count(*)",
+        unit="count",
+        better="neither",
+        description="Orders fulfilled in the period on the days the helpdesk export and the orders export (by its "
+                    "orders' creation) both cover; by fulfilment time.",
+        table="orders",
+        time="fulfilled_at",
+        provided_by=FULFILMENT_HINT,
+        known=FULFILMENT_KNOWN,
+        shared_days=True,
+    ),
+    Metric(
         name="wismo_per_100_fulfilled",
         label="WISMO per 100 fulfilled",
-        sql="CASE WHEN tickets_cover THEN 100.0 * wismo_tickets / nullif(orders_fulfilled, 0) END",
+        sql="100.0 * wismo_tickets_shared_days / nullif(orders_fulfilled_shared_days, 0)",
         unit="per_100",
         better="lower",
-        description="'Where is my order' tickets created per 100 orders fulfilled in the same period; unknown for "
-                    "dates the helpdesk export does not reach.",
+        description="'Where is my order' tickets created per 100 orders fulfilled, over the days of the period both "
+                    "the helpdesk export and the orders export cover; unknown where they share none.",
         table=DERIVED,
-        inputs=("wismo_tickets", "orders_fulfilled"),
+        inputs=("wismo_tickets_shared_days", "orders_fulfilled_shared_days"),
         provided_by=FULFILMENT_HINT,
         known=f"{CATEGORIES_KNOWN} AND {FULFILMENT_KNOWN}",
     ),

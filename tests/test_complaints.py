@@ -146,7 +146,8 @@ def test_rising_flags_a_category_only_once_its_z_reaches_the_given_threshold(set
 @pytest.fixture
 def shop() -> Warehouse:
     """Three orders in March: O1 (2 x MUG, 1 x CUP, standard), O2 (1 x MUG, express), O3 (3 x CUP, standard).
-    Tickets: damaged on O1 and O2, wrong item on O3, and one ticket with no order."""
+    Tickets: damaged on O1 and O2, wrong item on O3, and one ticket with no order, each an hour or two after its
+    order: both exports cover 2-4 March, the days a rate per order counts (tests/test_shared_days.py)."""
     wh = Warehouse()
     orders = pl.DataFrame({"order_id": ["O1", "O2", "O3"], "currency": ["USD"] * 3,
                            "created_at": [D(2024, 3, 2, 10), D(2024, 3, 3, 10), D(2024, 3, 4, 10)],
@@ -158,7 +159,7 @@ def shop() -> Warehouse:
     import_batch(wh, Batch("orders.csv", "sha-o", "shop", "orders", {"orders": orders, "order_lines": lines}))
     tickets = pl.DataFrame({"ticket_id": ["1", "2", "3", "4"], "order_id": ["O1", "O2", "O3", None],
                             "category": ["damaged_item", "damaged_item", "wrong_item", "other"],
-                            "created_at": [D(2024, 3, 5, 9), D(2024, 3, 6, 9), D(2024, 3, 7, 9), D(2024, 3, 8, 9)],
+                            "created_at": [D(2024, 3, 2, 11), D(2024, 3, 3, 11), D(2024, 3, 4, 11), D(2024, 3, 4, 12)],
                             "subject": ["Mug broke", "Mug cracked", "Not my cup", "Hi"]}
                            ).with_columns(source=pl.lit("desk"))
     import_batch(wh, Batch("tickets.csv", "sha-t", "desk", "tickets", {"tickets": tickets}))

@@ -73,10 +73,18 @@ def _utc(day: date) -> D:
         "UTC").dt.replace_time_zone(None)[0]
 
 
+def _local_days(cur: object, table: str) -> pl.Series:
+    return cur.execute(f"SELECT created_at FROM {table}").pl()["created_at"].dt.replace_time_zone(  # type: ignore[attr-defined]
+        "UTC").dt.convert_time_zone(TZ).dt.date()
+
+
 def expected(cur: object, view: mq.Filters, dimension: str) -> pl.DataFrame:
     """placed: distinct orders in the view per value; asked: distinct tickets in the view reaching an order (of
-    any date) with the value, as the link or the order number says."""
-    start, end = _utc(view.start), _utc(view.end + timedelta(days=1))
+    any date) with the value, as the link or the order number says; both on the view's local days both exports
+    cover (from the later of their first days to the earlier of their last)."""
+    days = [_local_days(cur, table) for table in ("tickets", "orders")]
+    first, last = max(view.start, *(d.min() for d in days)), min(view.end, *(d.max() for d in days))
+    start, end = _utc(first), _utc(last + timedelta(days=1))
     all_orders = cur.execute("SELECT source, order_id, created_at, shipping_method FROM orders").pl()  # type: ignore[attr-defined]
     if dimension in ("sku", "vendor"):
         lines = cur.execute(f"SELECT source, order_id, {dimension} FROM order_lines").pl()  # type: ignore[attr-defined]

@@ -189,14 +189,16 @@ def test_served_counts_as_polars_does_from_the_rows(new_york: Settings) -> None:
 def test_a_week_worked_out_by_hand(new_york: Settings) -> None:
     """Order 1 (north) has SKU A on two lines and B; order 1 (south) has A; order 2 (north) has B. Tickets: t1 links
     to north's 1, t2 names '1' in its column (both shops' order 1), t3 links to north's 2, t4 (the week before)
-    links to north's 1. In the week: A reached by t1 and t2 (once each, whatever the lines): 2; B by t1, t2, t3: 3.
+    links to north's 1. North's 2 is placed on 7 Mar, the others on the 4th: both exports cover 4-7 Mar.
+    In the week: A reached by t1 and t2 (once each, whatever the lines): 2; B by t1, t2, t3: 3.
     Orders placed in the week: A in north's 1 and south's 1 (2), B in north's 1 and 2 (2). By email (t1 came by
     chat): A by t2: 1; B by t2 and t3: 2; the orders as before (a ticket filter)."""
     wh = on_clock(new_york)
     lines = {"north": [("1", 1, "A"), ("1", 2, "A"), ("1", 3, "B"), ("2", 1, "B")], "south": [("1", 1, "A")]}
     for shop, rows in lines.items():
         ids = sorted({row[0] for row in rows})
-        frame = pl.DataFrame({"order_id": ids, "created_at": [D(2024, 3, 4, 15)] * len(ids), "currency": "USD"})
+        placed = [D(2024, 3, 7, 10) if (shop, i) == ("north", "2") else D(2024, 3, 4, 15) for i in ids]
+        frame = pl.DataFrame({"order_id": ids, "created_at": placed, "currency": "USD"})
         _import(wh, shop, shop, {"orders": frame.with_columns(source=pl.lit(shop)), "order_lines": pl.DataFrame(
             rows, orient="row", schema={"order_id": pl.String, "line_number": pl.Int32, "sku": pl.String},
         ).with_columns(source=pl.lit(shop))})

@@ -159,6 +159,10 @@ CASES: list[tuple[str, Change, str, object]] = [
         "net_sales", "refund_rate", "refund_rate_by_value", "repeat_purchase_rate", "orders_fulfilled",
         "fulfilment_lag_hours_median", "fulfilment_lag_hours_p90", "late_fulfilment_share", "tickets_linked_share",
         "wismo_per_100_fulfilled")],
+    # nor any day both exports cover: the tickets on such days are unknown too, not 0 and not all eight
+    *[("no orders export", as_exported, name, None) for name in (
+        "tickets_created_shared_days", "orders_shared_days", "wismo_tickets_shared_days",
+        "orders_fulfilled_shared_days")],
     # without its tags, nothing at import places a ticket (the text is left to the categorising step, not run
     # here): no ticket has a category yet, so none is known to be WISMO
     ("not categorised", without("Tags"), "wismo_tickets", None),

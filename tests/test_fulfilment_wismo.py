@@ -40,6 +40,8 @@ TICKETS = pl.DataFrame({
     "category_exported": ["shipping_status", "refund", "shipping_status", "shipping_status", "shipping_status",
                           "refund", "shipping_status"],
 }).with_columns(source=pl.lit("desk"))
+# The rate counts the days both exports cover: tickets 5-18 Mar, orders placed 1-14 Mar -> 5-14 Mar. Week of 03-04:
+# W1 of B and C (A was fulfilled on the 4th); week of 03-11: W2, W3 (W4 is on the 17th) of D.
 
 
 def warehouse(*, tickets: bool = True, orders: pl.DataFrame | None = ORDERS) -> Warehouse:
@@ -59,21 +61,26 @@ def test_wismo_per_100_fulfilled_and_median_lag_per_week(settings: Settings) -> 
     assert frame["lag_hours_median"].to_list() == pytest.approx([24.0, 72.0])
     assert frame["wismo_tickets"].to_list() == [1, 3]
     assert frame["tickets"].to_list() == [2, 4]
-    # 100 x 1 / 3 and 100 x 3 / 1; WISMO share of the week's tickets 1/2 and 3/4
-    assert frame["wismo_per_100_fulfilled"].to_list() == pytest.approx([100 / 3, 300.0])
+    assert frame["wismo_tickets_shared_days"].to_list() == [1, 2]
+    assert frame["fulfilled_orders_shared_days"].to_list() == [2, 1]
+    # 100 x 1 / 2 and 100 x 2 / 1 (over every day of the weeks: 1 / 3 and 3 / 1); WISMO share of the week's
+    # tickets 1/2 and 3/4
+    assert frame["wismo_per_100_fulfilled"].to_list() == pytest.approx([50.0, 200.0])
     assert frame["wismo_share"].to_list() == pytest.approx([0.5, 0.75])
 
 
 def test_weeks_follow_the_account_clock() -> None:
     berlin = Settings(_env_file=None, timezone="Europe/Berlin")  # type: ignore[call-arg]
     frame = wismo_against_lag(warehouse().cursor(), VIEW, settings=berlin)
-    # W4 (23:00 UTC Sunday) is Monday 03-18 in Berlin: out of the view; A (10:00 UTC) and D stay where they were
+    # W4 (23:00 UTC Sunday) is Monday 03-18 in Berlin: out of the view; A (10:00 UTC) and D stay where they were;
+    # both exports still cover 5-14 Mar (G, placed at midnight UTC on the 14th, is on the 14th in Berlin too)
     assert frame["wismo_tickets"].to_list() == [1, 2]
-    assert frame["wismo_per_100_fulfilled"].to_list() == pytest.approx([100 / 3, 200.0])
+    assert frame["wismo_per_100_fulfilled"].to_list() == pytest.approx([50.0, 200.0])
 
 
 def test_a_week_without_fulfilments_has_no_rate_rather_than_zero(settings: Settings) -> None:
-    one_order = ORDERS.filter(pl.col("order_id") == "B")
+    # B fulfilled on 5 Mar; G, placed on the 14th, is fulfilled after the view: both exports cover 5-14 Mar
+    one_order = ORDERS.filter(pl.col("order_id").is_in(["B", "G"]))
     frame = wismo_against_lag(warehouse(orders=one_order).cursor(), VIEW, settings=settings)
     assert frame["fulfilled_orders"].to_list() == [1, 0]
     assert frame["wismo_per_100_fulfilled"].to_list() == [100.0, None]
@@ -99,6 +106,7 @@ def test_wismo_chart_draws_the_rate_as_bars_and_the_lag_on_a_second_axis(setting
     frame = wismo_against_lag(warehouse().cursor(), VIEW, settings=settings)
     figure = charts.wismo_against_lag(frame)
     bars, lag = figure.data
-    assert list(bars.y) == pytest.approx([100 / 3, 300.0]) and bars.type == "bar"
+    assert list(bars.y) == pytest.approx([50.0, 200.0]) and bars.type == "bar"
     assert list(lag.y) == pytest.approx([24.0, 72.0]) and lag.yaxis == "y2"
-    assert list(bars.customdata[:, 0]) == [1, 3] and list(bars.customdata[:, 1]) == [3, 1]
+    # each bar's hover names the tickets and orders of the days it is over
+    assert list(bars.customdata[:, 0]) == [1, 2] and list(bars.customdata[:, 1]) == [2, 1]

@@ -60,6 +60,9 @@ EXPECTED_WEEK = {
     "automation_rate": 1 / 3,
     "orders": 3,
     "average_order_value": {"EUR": 80.0, "USD": 70.0},
+    # both exports cover the whole week (tickets 20 Feb - 11 Mar, orders 4-11 Mar): the rates' parts are the counts
+    "tickets_created_shared_days": 4,
+    "orders_shared_days": 3,
     "contacts_per_100_orders": 400 / 3,
     # orders KPIs of issue 14, worked out beside ORDERS in conftest.py
     "net_sales": {"EUR": 0.0, "USD": 120.0},
@@ -72,6 +75,8 @@ EXPECTED_WEEK = {
     "late_fulfilment_share": 0.5,
     "tickets_linked_share": 0.0,  # no ticket of the fixture names an order (tests/test_orders_page.py links some)
     "wismo_tickets": 2,
+    "wismo_tickets_shared_days": 2,
+    "orders_fulfilled_shared_days": 2,
     "wismo_per_100_fulfilled": 100.0,
     "conversion_rate": None,  # no traffic export in the fixture: unknown, never 0
     "cart_abandonment_rate": None,

@@ -27,7 +27,7 @@ from settings import Settings
 from tests.conftest import on_clock
 
 SERVED = ["orders", "refund_rate", "orders_fulfilled", "net_sales", "average_order_value", "refund_rate_by_value",
-          "late_fulfilment_share", "repeat_purchase_rate"]
+          "late_fulfilment_share", "repeat_purchase_rate", "orders_shared_days", "orders_fulfilled_shared_days"]
 VIEWS = [Filters(date(2024, 3, 4), date(2024, 3, 17)), Filters(date(2024, 2, 1), date(2024, 4, 30)),
          Filters(date(2024, 3, 6), date(2024, 3, 6)), Filters(date(2024, 1, 1), date(2024, 12, 31))]
 MONEY = pl.Decimal(18, 2)

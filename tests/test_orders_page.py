@@ -346,3 +346,39 @@ def test_orders_page_says_the_helpdesk_export_does_not_reach_dates_before_its_ti
     tiles = {metric.label.split(" ·")[0]: metric.value for metric in app.metric}
     assert tiles["Orders"] == "1" and tiles["Contacts per 100 orders"] == "—"
     assert not [frame for frame in app.dataframe if "per_100" in frame.value.columns]  # no table of 0 per 100
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_overview_and_orders_say_which_days_the_ticket_per_order_rates_are_over(page_file: Path) -> None:
+    """The fixture's tickets run from 20 Feb to 11 Mar, its orders from 4 to 11 Mar: over 26 Feb - 10 Mar the rates
+    count 4 - 10 Mar, and both pages say so; over the week of 4 March, which both exports cover, nothing is said."""
+    said = "count only 04 Mar 2024 – 10 Mar 2024, the days of these dates both"
+
+    def captions(app: AppTest) -> str:
+        assert not app.exception and not app.error
+        return " ".join(c.value for c in app.caption)
+
+    wider = {"start": "2024-02-26", "end": "2024-03-10"}
+    overview = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60)
+    for key, value in wider.items():
+        overview.query_params[key] = value
+    assert said in captions(overview.run())
+    assert said in captions(_page(**wider))
+    assert "count only" not in captions(_page(start="2024-03-04", end="2024-03-10"))
+    # 20 Feb - 3 Mar holds tickets but lies before every order: no day to count, and no table of 0 per 100
+    before = _page(start="2024-02-20", end="2024-03-03")
+    assert "the helpdesk export and the orders export cover none of these dates together" in captions(before)
+    assert "cover none of these dates together: tickets per 100 orders are unknown" in " ".join(
+        box.value for box in before.info)
+    assert not [frame for frame in before.dataframe if "per_100" in frame.value.columns]
+
+
+def test_the_days_both_exports_cover_within_a_view(warehouse: Warehouse, settings: Settings) -> None:
+    # tickets 20 Feb - 11 Mar, orders 4 - 11 Mar (conftest.py): they share 4 - 11 Mar
+    cur = warehouse.cursor()
+    assert mq.shared_days_in(cur, mq.Filters(date(2024, 1, 1), date(2024, 12, 31)), settings) == (
+        date(2024, 3, 4), date(2024, 3, 11))
+    assert mq.shared_days_in(cur, mq.Filters(date(2024, 2, 26), date(2024, 3, 10)), settings) == (
+        date(2024, 3, 4), date(2024, 3, 10))
+    assert mq.shared_days_in(cur, mq.Filters(date(2024, 2, 20), date(2024, 3, 3)), settings) is None
+    assert mq.shared_days_in(Warehouse().cursor(), WEEK, settings) is None  # no export at all

@@ -33,7 +33,7 @@ ALWAYS_SERVED = ["tickets_created", "tickets_solved", "first_reply_minutes_mean"
                  "first_resolution_minutes_mean", "first_resolution_business_minutes_mean",
                  "full_resolution_minutes_mean", "full_resolution_business_minutes_mean", "requester_wait_minutes_mean",
                  "resolution_rate", "one_touch_rate", "reopen_rate", "csat_response_rate", "nps",
-                 "tickets_linked_share", "wismo_tickets"]
+                 "tickets_created_shared_days", "tickets_linked_share", "wismo_tickets", "wismo_tickets_shared_days"]
 READING_SETTINGS = ["sla_first_reply_attainment", "sla_resolution_attainment", "csat", "escalation_rate",
                     "automation_rate"]
 SERVED = ALWAYS_SERVED + READING_SETTINGS
@@ -139,7 +139,8 @@ def test_the_rollup_serves_the_additive_kpis_those_reading_settings_only_on_its_
     assert [name for name in TICKET_KPIS if served(METRICS_BY[name], with_settings=True)] \
         == [name for name in TICKET_KPIS if name in SERVED]
     assert not served(METRICS_BY["tickets_created"], "group_name")  # not a rollup key: raw
-    team = ["tickets_created", "tickets_solved", "one_touch_rate", "reopen_rate", "csat"]  # the Team page's, and n
+    team = ["tickets_created", "tickets_solved", "one_touch_rate", "reopen_rate", "csat",  # the Team page's, and n
+            "tickets_created_shared_days"]  # counted as tickets_created is, on fewer days
     assert [name for name in TICKET_KPIS if served(METRICS_BY[name], "assignee", with_settings=True)] == team
 
 

@@ -149,7 +149,8 @@ def attached_to_orders(filters: mq.Filters, table: pl.DataFrame) -> None:
     per, label = rates["per"][0], ORDER_LABELS[dimension]
     chart(charts.complaint_rates(rates, label, min_sample()), f"Tickets per 1,000 {per} by {label.lower()}",
           width="stretch")
-    st.caption(f"Tickets that reach an order, per 1,000 {per} with that {label.lower()} in the period; grey bars rest "
+    st.caption(f"Tickets that reach an order, per 1,000 {per} with that {label.lower()} in the period, both counted "
+               "on the days the helpdesk export and the orders export both cover; grey bars rest "
                f"on fewer than {min_sample()} {per}. A ticket about an order of several products counts against "
                "each of them.")
 

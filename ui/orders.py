@@ -17,6 +17,7 @@ from ui.widgets import chart, explain_chart, explain_missing, kpi_row, min_sampl
 
 CONTACT_RATE = "contacts_per_100_orders"
 NO_REACH = "No helpdesk export reaches these dates"
+NO_SHARED_DAY = "The helpdesk export and the orders export cover none of these dates together"
 DIMENSION_LABELS = {"sku": "Product (SKU)", "vendor": "Vendor", "shipping_method": "Shipping method",
                     "discount_code": "Discount code", "country": "Country", "sales_channel": "Sales channel"}
 
@@ -49,23 +50,31 @@ def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
     """Tickets per 100 orders per period; each point says the orders it rests on (few orders: drawn grey)."""
     if explain_chart(CONTACT_RATE):
         return
-    if not cached(mq.tickets_reach, filters):
-        st.info(f"{NO_REACH}: tickets per 100 orders are unknown here.", icon=":material/info:")
+    if why := _why_rates_unknown(filters):
+        st.info(f"{why}: tickets per 100 orders are unknown here.", icon=":material/info:")
         return
-    trend = kpis([CONTACT_RATE, "orders"], filters, grain=grain)
-    # the rate rests on the period's orders: they are its sample
-    trend = trend.with_columns(pl.col("orders").alias(f"{CONTACT_RATE}_n"))
+    base = BY_NAME[CONTACT_RATE].inputs[1]  # the orders of the days both exports cover: the rate's sample
+    trend = kpis([CONTACT_RATE, base], filters, grain=grain)
+    trend = trend.with_columns(pl.col(base).alias(f"{CONTACT_RATE}_n"))
     chart(charts.trend(trend, BY_NAME[CONTACT_RATE], grain, min_sample=min_sample()), BY_NAME[CONTACT_RATE].label,
           width="stretch")
-    st.caption(f"Tickets created per 100 orders placed in the same {grain}; hover a point for the orders it rests "
-               f"on. Points over fewer than {min_sample()} orders are drawn hollow: an indication, not a result.")
+    st.caption(f"Tickets created per 100 orders placed in the same {grain}, on its days both the helpdesk export and "
+               f"the orders export cover; hover a point for the orders it rests on. Points over fewer than "
+               f"{min_sample()} orders are drawn hollow: an indication, not a result.")
+
+
+def _why_rates_unknown(filters: mq.Filters) -> str:
+    """Why tickets per order are unknown on every day of the view, or "" where some day has them."""
+    if not cached(mq.tickets_reach, filters):
+        return NO_REACH
+    return NO_SHARED_DAY if cached(mq.shared_days_in, filters) is None else ""
 
 
 def contact_rate_by(filters: mq.Filters) -> None:
     """Tickets per 100 orders per value of an order-side dimension, with the orders and tickets behind each."""
     dimension = url_choice("Per", list(orders.CONTACT_DIMENSIONS), "contact_by", "sku",
                            format_func=DIMENSION_LABELS.get, segmented=True)
-    if not cached(mq.tickets_reach, filters):
+    if _why_rates_unknown(filters):
         return  # said above the trend
     table = cached(orders.contact_rate_by, filters, dimension)
     label = DIMENSION_LABELS[dimension]
@@ -80,10 +89,10 @@ def contact_rate_by(filters: mq.Filters) -> None:
                          "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
                          "per_100": st.column_config.NumberColumn("Tickets per 100 orders", format="%.1f"),
                      })
-    st.caption(f"Orders placed in these dates with that {label.lower()}, and the tickets created in them about one "
-               "of those orders (a ticket counts once per value). A ticket reaches its order by the link CS Pulse "
-               "found, else by the export's order-number column. Country and sales channel come from Shopify's "
-               "export (shipping country, Source).")
+    st.caption(f"Orders placed with that {label.lower()}, and the tickets created about one of those orders (a "
+               "ticket counts once per value), on the days of these dates both exports cover. A ticket reaches its "
+               "order by the link CS Pulse found, else by the export's order-number column. Country and sales "
+               "channel come from Shopify's export (shipping country, Source).")
 
 
 def how_linked(filters: mq.Filters) -> None:

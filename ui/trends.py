@@ -13,7 +13,8 @@ from metrics.registry import METRICS
 from ui.session import cached, settings, url_bound, url_choice
 from ui.widgets import BREAKDOWN_LABELS, chart, default_kpi, explain_chart, grain_control, metric_label, no_tickets_note
 
-TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets"]
+# the counts a ticket-per-order rate divides (on the days both exports cover) are its parts, not a trend to pick
+TICKET_KPIS = [m.name for m in METRICS if m.table == "tickets" and not m.shared_days]
 # The page opens on the first of these the loaded data can give: first reply, on the calendar clock before business
 # hours, then resolution; every export has tickets.
 DEFAULT_KPIS = ("first_reply_minutes_median", "first_reply_business_minutes_median", "full_resolution_minutes_median",

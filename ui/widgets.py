@@ -38,6 +38,7 @@ from ui.session import (
     guard,
     has_demo_data,
     imports,
+    row_count,
     settings,
     url_bound,
     warehouse_is_empty,
@@ -99,6 +100,21 @@ def sample_caption(filters: mq.Filters, compared: bool = True) -> str:
     if compared:
         text += f", compared with the {filters.days} days before"
     return f"{text}. Times in {settings().timezone}."
+
+
+def shared_days_note(filters: mq.Filters) -> None:
+    """Say which of the view's days the ticket-per-order rates are over, where the helpdesk export and the orders
+    export do not both cover every one of them."""
+    if not (row_count("tickets") and row_count("orders")):
+        return  # said by the tiles' own notes: the rates need both exports
+    days = cached(mq.shared_days_in, filters)
+    rates = "Tickets per 100 orders and where-is-my-order tickets per 100 fulfilled orders"
+    if days is None:
+        st.caption(f"{rates} are unknown (—) here: the helpdesk export and the orders export cover none of these "
+                   "dates together.")
+    elif days != (filters.start, filters.end):
+        st.caption(f"{rates} count only {days[0]:%d %b %Y} – {days[1]:%d %b %Y}, the days of these dates both the "
+                   "helpdesk export and the orders export cover: on the others one export has no rows to compare.")
 
 
 def explain_missing(names: Sequence[str]) -> list[str]:
