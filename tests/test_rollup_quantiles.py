@@ -231,6 +231,22 @@ def test_every_grain_equals_raw_on_many_tickets_and_after_each_write(wh: Warehou
     test_the_hand_checked_week(wh, new_york, "week")  # the week's own tickets as they were
 
 
+def test_a_refresh_appends_the_values_of_its_days_in_bucket_order(wh: Warehouse, new_york: Settings) -> None:
+    """A write that notes most days (categorising every ticket) deletes their values and appends them again; in
+    bucket order, as a rebuild writes them, so that a reader of a few buckets still skips the row groups of the
+    others: per measure, the buckets rise along the table, but for one step down where the appended days begin."""
+    _import(wh, "many", _tickets(2500, seed=1))
+    categorise(wh, load_taxonomy())
+    cur = wh.cursor()
+    rows, last_row = cur.execute(f"SELECT count(*), max(rowid) FROM {rollups.VALUES_TABLE}").fetchone()
+    assert last_row >= rows  # the refresh appended rows after deleting others: not a rebuild, which numbers afresh
+    steps_down = cur.execute(f"""SELECT measure, count(*) FILTER (WHERE bucket < previous) FROM (
+                                     SELECT measure, bucket, lag(bucket) OVER (PARTITION BY measure ORDER BY rowid)
+                                         AS previous FROM {rollups.VALUES_TABLE}) GROUP BY measure""").fetchall()
+    assert len(steps_down) > 1 and all(count <= 1 for _, count in steps_down), steps_down
+    _assert_served_equals_raw(wh, new_york, [Filters(date(2024, 2, 25), date(2024, 12, 31))])
+
+
 def test_clearing_every_ticket_leaves_empty_periods(wh: Warehouse, new_york: Settings) -> None:
     assert clear_source(wh, "desk") > 0
     assert wh.cursor().execute("SELECT count(*) FROM ticket_rollup_values").fetchone() == (0,)
