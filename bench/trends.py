@@ -48,7 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -113,13 +113,16 @@ class Spec:
     stat: str  # count | mean | median | p90
     sample: Callable[[], np.ndarray] | None = None
     scale: float = 1.0
+    only: Callable[[], np.ndarray] | None = None  # the rows it counts, where not all of the view's
 
 
 class PandasKPIs:
     """Every ticket KPI, computed with pandas and numpy from the stored columns (naive UTC timestamps)."""
 
-    def __init__(self, df: pd.DataFrame, settings: Settings, start: date, end: date) -> None:
+    def __init__(self, df: pd.DataFrame, settings: Settings, start: date, end: date,
+                 order_span: tuple[datetime, datetime] | None = None) -> None:
         self.df, self.settings, self.start, self.end = df, settings, start, end
+        self.order_span = order_span  # the first and last order's time (naive UTC): the days both exports cover
         self.tz = settings.timezone
         self.lo, self.hi = self._utc(start), self._utc(end + timedelta(days=1))
         first_monday = start - timedelta(days=start.weekday())
@@ -256,6 +259,15 @@ class PandasKPIs:
         words = set(wanted)
         return self._lut("tags", lambda text: bool(words & set(re.split(r"[\s,;]+", text.lower()))), 0.0) > 0
 
+    def on_shared_days(self) -> np.ndarray:
+        """Created on a local day from the later of the two exports' first days to the earlier of their last."""
+        days = self._local(self.col("created_at")).astype("datetime64[D]")
+        if self.order_span is None:
+            return np.zeros(len(days), dtype=bool)
+        orders = self._local(np.array(self.order_span, dtype="datetime64[us]")).astype("datetime64[D]")
+        first, last = max(days.min(), orders[0]), min(days.max(), orders[1])
+        return (days >= first) & (days <= last)
+
     def about_an_order(self) -> np.ndarray:
         """Named an order in the export's column, or linked to one (data/linking.py)."""
         return self.flag(self.df["order_id"].notna().to_numpy() | self.df["linked_order_id"].notna().to_numpy())
@@ -296,6 +308,7 @@ class PandasKPIs:
             "escalation_rate": Spec("created_at", self.escalated, "mean"),
             "automation_rate": Spec("solved_at", self.automated, "mean"),
             "tickets_linked_share": Spec("created_at", self.about_an_order, "mean"),
+            "tickets_created_shared_days": Spec("created_at", None, "count", only=self.on_shared_days),
         }
         return specs
 
@@ -305,7 +318,7 @@ class PandasKPIs:
         if name == "backlog":
             return self.backlog()
         spec = self.specs[name]
-        rows = self._in_view(spec.time)
+        rows = self._rows(spec)
         keys = self._mondays(self.col(spec.time)[rows])
         return self._aggregate(name, spec, rows, keys, pd.Index(self.weeks, name="period"))
 
@@ -318,10 +331,14 @@ class PandasKPIs:
         frames = []
         for name in names:
             spec = self.specs[name]
-            rows = self._in_view(spec.time)
+            rows = self._rows(spec)
             frames.append(self._aggregate(name, spec, rows, codes[rows], spine).set_index("by_value"))
         out = pd.concat(frames, axis=1).reset_index()
         return out.assign(by_value=labels[out["by_value"].to_numpy()])
+
+    def _rows(self, spec: Spec) -> np.ndarray:
+        rows = self._in_view(spec.time)
+        return rows if spec.only is None else rows & spec.only()
 
     def _aggregate(self, name: str, spec: Spec, rows: np.ndarray, keys: np.ndarray, spine: pd.Index) -> pd.DataFrame:
         if spec.value is None:
@@ -390,7 +407,8 @@ def agreement(duck: pd.DataFrame, mine: pd.DataFrame, keys: list[str], columns: 
         diff = np.where(np.isnan(a) | np.isnan(b), 0.0, np.abs(a - b))
         scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
         rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-        exact = column.endswith("_n") or column in ("tickets", "tickets_created", "tickets_solved", "backlog")
+        exact = column.endswith("_n") or column in ("tickets", "tickets_created", "tickets_solved", "backlog",
+                                                    "tickets_created_shared_days")
         bad = one_null | ((diff > 0) if exact else (rel > REL_TOL) & (diff > 1e-12))
         bad_rows |= bad
         if len(diff):
@@ -483,7 +501,8 @@ def measure(rows: int, repeat: int, tz: str, keep: str | None = None, pages: boo
     result["pandas_frame_mb"] = df.memory_usage(deep=True).sum() / 1e6
     rss["after pandas load"] = rss_mb()
     log(f"  pandas frame {result['pandas_frame_mb']:.0f} MB in {result['pandas_load_s']:.1f} s")
-    pd_kpis = PandasKPIs(df, settings, whole.start, whole.end)
+    order_span = cur.execute("SELECT min(created_at), max(created_at) FROM orders").fetchone()  # type: ignore[attr-defined]
+    pd_kpis = PandasKPIs(df, settings, whole.start, whole.end, None if order_span[0] is None else order_span)
 
     def compared(name: str, action: Callable[[], object], keys: list[str], columns: list[str]) -> dict[str, object]:
         seconds, mine, runs = timed(action, repeat)
