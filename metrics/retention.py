@@ -8,6 +8,9 @@ orders; cancelled orders do not count):
   before the newest order and the newest ticket); the others are left out and counted (``too_recent``), since their
   chance to come back is not over yet.
 - **Repeat**: another order placed within N days after the anchor.
+- **Reached**: only customers whose anchor is on or after the helpdesk export's first ticket are split by contact
+  (their N days end before the newest ticket, as observed says): before it, no ticket means unknown, not none. A
+  store's helpdesk export often begins years after its orders.
 - **Contacted support**: a ticket of theirs created after the anchor, within the N days and before their next order.
   A ticket after the second order cannot have led to it, so it does not count. Their first such ticket is the one
   split by: its first reply bucket (calendar minutes, or business minutes where the data has only those), its CSAT
@@ -27,6 +30,7 @@ import polars as pl
 from data import retention_rollup, rollups
 from data.clock import rollup_holds
 from metrics.availability import unavailable
+from metrics.facts import export_span
 from metrics.query import Filters, execute, in_view, utc_bound
 from metrics.registry import DURATIONS, SOLVED_STATUS
 from settings import Settings
@@ -51,6 +55,10 @@ AFTER_ANCHORS = (f"created_at >= {utc_bound('$start')} "
 # Whether there is one, not how many: the first found ends the scan (a count read 3M keyed tickets, 0.2-0.6 s)
 KEYED_TICKETS = f"EXISTS (SELECT 1 FROM tickets WHERE customer_key IS NOT NULL AND {AFTER_ANCHORS})"
 NO_CUSTOMERS = "an orders export with customer emails or ids"
+NOT_REACHED = ("a helpdesk export that reaches back to these customers' first orders in the period: the loaded one "
+               "begins after every one of them, so who contacted support is unknown")
+# an anchor the helpdesk export reaches: on or after its first ticket (its N days end before the newest, see HORIZON)
+REACHED = f"ordered_at >= {export_span('tickets')}[1]"
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Retention:
     days: int
     first_reply_clock: str | None  # "calendar" | "business"; None: the data has no first replies
     too_recent: int  # customers left out: their N days are not over in the data
+    reached: int  # observed customers split by contact: their anchor on or after the helpdesk export's first ticket
     missing: str | None  # what export would give the comparison, when the loaded data cannot
     statement: str = STATEMENT
 
@@ -78,6 +87,8 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
         missing = NO_CUSTOMERS
     elif not counted["keyed_tickets"]:
         missing = NO_TICKETS
+    elif counted["customers"] and not counted["reached"]:
+        missing = NOT_REACHED
     everyone = pl.DataFrame({"dimension": ["all"], "segment": ["all customers"],
                              "customers": [counted["customers"]], "repeat_customers": [counted["repeat_customers"]]})
     # the split joins the customers to their tickets: only where some customer and some ticket could be in it
@@ -86,22 +97,24 @@ def repeat_by_support(cur: duckdb.DuckDBPyConnection, filters: Filters, *, setti
     else:
         split = execute(cur, _split_from_rollup(clock) if served else _sql(clock), filters, settings,
                         days=settings.retention_days)
-        rows = _with_everyone(everyone, split)
+        rows = _with_everyone(everyone, (counted["reached"], counted["reached_repeat_customers"]), split)
     wanted = {"all": ("all customers",)} | ({} if missing else SEGMENTS)
     if clock is None:
         wanted.pop("first_reply", None)
-    return Retention(_complete(rows, wanted), settings.retention_days, clock, counted["too_recent"], missing)
+    return Retention(_complete(rows, wanted), settings.retention_days, clock, counted["too_recent"],
+                     counted["reached"] or 0, missing)
 
 
-def _with_everyone(everyone: pl.DataFrame, split: pl.DataFrame) -> pl.DataFrame:
-    """All customers, those who did not contact support (all but those who did) and the contacted ones' split."""
+def _with_everyone(everyone: pl.DataFrame, reached: tuple[int, int], split: pl.DataFrame) -> pl.DataFrame:
+    """All customers, those who did not contact support (the ``reached`` customers and their repeat customers, but
+    those who did) and the contacted ones' split."""
     split = split.cast({"customers": pl.Int64, "repeat_customers": pl.Int64})
     everyone = everyone.cast({"customers": pl.Int64, "repeat_customers": pl.Int64})
     contacted = split.filter(pl.col("dimension") == "contact").select("customers", "repeat_customers")
     customers, repeats = (contacted.row(0) if contacted.height else (0, 0))
     did_not = everyone.with_columns(dimension=pl.lit("contact"), segment=pl.lit("did not contact support"),
-                                    customers=pl.col("customers") - customers,
-                                    repeat_customers=pl.col("repeat_customers") - repeats)
+                                    customers=pl.lit(reached[0] - customers, pl.Int64),
+                                    repeat_customers=pl.lit(reached[1] - repeats, pl.Int64))
     return pl.concat([everyone, did_not, split.select(everyone.columns)])
 
 
@@ -125,7 +138,7 @@ def _cohort_sql(kept: bool = False) -> str:
     orders where ``kept`` (how long after each the customer's next came, not when: three narrow columns in time
     order, about half the count's time at five million orders), else from the orders."""
     if kept:  # every row a not cancelled order with a customer
-        source, rows, time, columns = retention_rollup.ORDERS_TABLE, "TRUE", "ordered_at", "next_after_us"
+        source, rows, time, columns = retention_rollup.ORDERS_TABLE, "TRUE", "ordered_at", "ordered_at, next_after_us"
     else:
         source, rows, time, columns = ("orders", "customer_key IS NOT NULL AND cancelled_at IS NULL", "created_at",
                                        "customer_key, created_at AS ordered_at, kept_next_at")
@@ -160,6 +173,9 @@ def _count_sql(from_rollup: bool) -> str:
     return _cohort_sql(kept=from_rollup) + f""" SELECT count(*) FILTER (WHERE NOT observed) AS too_recent,
                                 count(*) FILTER (WHERE observed) AS customers,
                                 count(*) FILTER (WHERE observed AND {repeats}) AS repeat_customers,
+                                count(*) FILTER (WHERE observed AND {REACHED}) AS reached,
+                                count(*) FILTER (WHERE observed AND {REACHED} AND {repeats})
+                                    AS reached_repeat_customers,
                                 {KEYED_TICKETS} AS keyed_tickets FROM anchors"""
 
 
@@ -170,7 +186,7 @@ def _sql(clock: str | None) -> str:
         nexts AS (
             SELECT customer_key, ordered_at,
                    CASE WHEN {REPEATS} THEN kept_next_at END AS next_order_at
-            FROM anchors WHERE observed),
+            FROM anchors WHERE observed AND {REACHED}),
         facts AS (
             SELECT customer_key, created_at, ticket_id, {reply} AS first_reply, satisfaction_score,
                    satisfaction_rating, solved_at IS NOT NULL OR coalesce({SOLVED_STATUS}, FALSE) AS solved
@@ -197,7 +213,7 @@ def _split_from_rollup(clock: str | None) -> str:
             FROM {retention_rollup.TABLE}
             WHERE ordered_at >= {utc_bound('$start')} AND ordered_at < {utc_bound('$end_excl')}
               AND NOT coalesce(kept_previous_at >= {utc_bound('$start')}, FALSE)
-              AND ordered_at <= (SELECT newest FROM horizon) - to_days($days)
+              AND ordered_at <= (SELECT newest FROM horizon) - to_days($days) AND {REACHED}
               AND {within_days('contacted_at', 'ordered_at', inclusive=False)})
         {SPLIT}"""
 

@@ -94,7 +94,9 @@ def expected_retention(orders: pl.DataFrame, tickets: pl.DataFrame, view: mq.Fil
                  ["customer_key"].unique())
     flagged = nexts.with_columns(contacted=pl.col("customer_key").is_in(contacted.implode()),
                                  repeated=pl.col("next_at").is_not_null())
-    segments = {"contacted support": flagged.filter("contacted"), "did not contact support": flagged.filter(
+    # split by contact only from the helpdesk export's first ticket on: before it, no ticket says nothing
+    reached = flagged.filter(pl.col("ordered_at") >= tickets["created_at"].min())
+    segments = {"contacted support": reached.filter("contacted"), "did not contact support": reached.filter(
         ~pl.col("contacted")), "all customers": flagged}
     return anchors.height - observed.height, {name: (f.height, int(f["repeated"].sum())) for name, f in
                                               segments.items()}

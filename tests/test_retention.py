@@ -17,7 +17,7 @@ from data.ingest import Batch, import_batch
 from data.warehouse import Warehouse
 from metrics.query import Filters
 from metrics.registry import DURATIONS
-from metrics.retention import NO_CUSTOMERS, NO_TICKETS, STATEMENT, Retention, repeat_by_support
+from metrics.retention import NO_CUSTOMERS, NO_TICKETS, NOT_REACHED, STATEMENT, Retention, repeat_by_support
 from settings import Settings
 
 MARCH = Filters(date(2024, 3, 1), date(2024, 3, 31))
@@ -94,6 +94,32 @@ def test_contacted_customers_split_by_first_reply_csat_and_solved() -> None:
     assert rates(result, "solved") == {"solved": (3, 2, pytest.approx(2 / 3)), "not solved": (2, 0, 0.0)}
 
 
+# A helpdesk export that begins on 03-05 (t1; without t2 and t5): only the anchors from then on are split by contact,
+# C5 (03-05, repeat, no ticket after it), C6 (03-06, no repeat, t6), C9 (03-08, no repeat, t9), C10 (03-09, repeat,
+# t10): contacted C6 C9 C10 = 3, repeat C10 = 1; did not contact C5 = 1, repeat 1. C1 to C4 (anchors 03-01 to 03-04)
+# are before it: all customers stay 8, 4 repeat.
+LATE_DESK = TICKETS.filter(~pl.col("ticket_id").is_in(["t2", "t5"]))
+
+
+@pytest.mark.parametrize("rollup", [True, False])
+def test_only_customers_the_helpdesk_export_reaches_are_split_by_contact(rollup: bool) -> None:
+    result = repeat_by_support(store(LATE_DESK).cursor(), MARCH, settings=THIRTY, rollup=rollup)
+    assert (result.missing, result.reached) == (None, 4)
+    assert rates(result, "all") == {"all customers": (8, 4, 0.5)}
+    assert rates(result, "contact") == {"did not contact support": (1, 1, 1.0),
+                                        "contacted support": (3, 1, pytest.approx(1 / 3))}
+    assert rates(result, "solved") == {"solved": (1, 1, 1.0), "not solved": (2, 0, 0.0)}
+
+
+@pytest.mark.parametrize("rollup", [True, False])
+def test_a_helpdesk_export_beginning_after_every_customer_leaves_the_contact_unknown(rollup: bool) -> None:
+    later = TICKETS.filter(pl.col("ticket_id") == "t50")  # 04-20: after every anchor
+    result = repeat_by_support(store(later).cursor(), MARCH, settings=THIRTY, rollup=rollup)
+    assert (result.missing, result.reached) == (NOT_REACHED, 0)
+    assert rates(result, "all") == {"all customers": (8, 4, 0.5)}
+    assert set(result.table["dimension"]) == {"all"}
+
+
 def test_the_result_says_it_is_an_association_not_proof_of_cause() -> None:
     result = repeat_by_support(store().cursor(), MARCH, settings=THIRTY)
     assert result.statement == STATEMENT and "association, not proof of cause" in STATEMENT
@@ -163,7 +189,8 @@ EXACT_ORDERS = pl.DataFrame(
     schema={"order_id": pl.String, "customer_key": pl.UInt64, "created_at": pl.Datetime("us")}, orient="row",
 ).with_columns(source=pl.lit("shop"), currency=pl.lit("USD"), cancelled_at=pl.lit(None, pl.Datetime("us")))
 EXACT_TICKETS = TICKETS.clear().vstack(pl.DataFrame(
-    [("x1", 1, D(2024, 3, 31), 30.0, None, None, "open", None),
+    [("x0", 70, D(2024, 2, 1), 30.0, None, None, "open", None),  # no customer's: the export reaches back before C1
+     ("x1", 1, D(2024, 3, 31), 30.0, None, None, "open", None),
      ("x3", 3, D(2024, 4, 2), 30.0, None, None, "open", None),
      ("x4", 4, D(2024, 4, 3) - _US, 30.0, None, None, "open", None),
      ("x50", 50, D(2024, 5, 1), 30.0, None, None, "open", None)], schema=TICKETS.drop("source").schema, orient="row",
@@ -188,7 +215,8 @@ def test_n_days_to_the_microsecond_count_as_within_them(rollup: bool) -> None:
 #   C3 a cancelled order 03-03 and a kept one 03-04: the kept one anchors; ticket 03-03 before it, 03-05 after
 #   C4 03-08 only, no ticket; C5 03-09, again 04-10 (32 days: no repeat at 30), ticket 04-01 within 30 days
 #   C6 03-11, again 03-15, its one ticket at 03-15 with the second order: did not contact support
-#   orders and tickets without a customer, and a ticket of nobody's order (C9) change nothing
+#   orders and tickets without a customer, and a ticket of nobody's order (C9) change nothing; C9's anchor 01-05 is
+#      before the helpdesk export's first ticket (03-01): in all customers, not split by contact
 EDGE_ORDERS = pl.DataFrame(
     [("a1", 1, D(2024, 3, 2), None), ("a2", 1, D(2024, 3, 2), None), ("a3", 1, D(2024, 3, 10), D(2024, 3, 10)),
      ("a4", 1, D(2024, 3, 20), None), ("b1", 2, D(2024, 2, 25), None), ("b2", 2, D(2024, 3, 5), None),
@@ -217,6 +245,7 @@ def reference_split(start: date, end: date, days: int) -> dict[tuple[str, str], 
     """(dimension, segment) -> (customers, repeat customers) of the observed cohort, worked out row by row."""
     window, after_end = timedelta(days=days), D.combine(end + timedelta(days=1), D.min.time())
     newest = min(EDGE_ORDERS["created_at"].max(), EDGE_TICKETS["created_at"].max())  # type: ignore[type-var]
+    first_ticket = EDGE_TICKETS["created_at"].min()
     kept = EDGE_ORDERS.filter(pl.col("customer_key").is_not_null() & pl.col("cancelled_at").is_null())
     counts: dict[tuple[str, str], list[int]] = {}
     for (customer,), orders in kept.group_by("customer_key"):
@@ -231,7 +260,8 @@ def reference_split(start: date, end: date, days: int) -> dict[tuple[str, str], 
         tickets = sorted((t["created_at"], t["ticket_id"], t) for t in EDGE_TICKETS.iter_rows(named=True)
                          if t["customer_key"] == customer and anchor <= t["created_at"] < bound)
         segments = [("all", "all customers")]
-        if tickets:
+        reached = anchor >= first_ticket  # type: ignore[operator]  # before the helpdesk export: contact unknown
+        if reached and tickets:
             first = tickets[0][2]
             reply, score = first["first_reply_minutes"], first["satisfaction_score"]
             segments += [("contact", "contacted support"),
@@ -242,7 +272,7 @@ def reference_split(start: date, end: date, days: int) -> dict[tuple[str, str], 
                           else "not satisfied" if score is not None or first["satisfaction_rating"] == "bad"
                           else "no rating"),
                          ("solved", "solved" if first["status"] in ("solved", "closed") else "not solved")]
-        else:
+        elif reached:
             segments.append(("contact", "did not contact support"))
         for segment in segments:
             tally = counts.setdefault(segment, [0, 0])

@@ -172,8 +172,11 @@ def retention(filters: mq.Filters) -> None:
                 icon=":material/info:")
         return
     chart(charts.repeat_by_support(found.table, min_sample()), "Does support bring customers back?", width="stretch")
+    observed = int(found.table.filter(pl.col("dimension") == "all")["customers"].sum())
+    reached = (f"; who contacted support is known for {found.reached:,} of the {observed:,} customers, those whose "
+               "first order is on or after the helpdesk export's first ticket" if found.reached < observed else "")
     st.caption(f"Repeat purchase: a second order within {found.days} days of a customer's first order in the period; "
                f"contacted support: a ticket in those days before that second order; {found.too_recent:,} recent "
-               f"customers left out (their {found.days} days are not over)"
+               f"customers left out (their {found.days} days are not over){'' if found.missing else reached}"
                + (f"; first reply on the {found.first_reply_clock} clock" if found.first_reply_clock else "")
                + f". {found.statement}")
