@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from datetime import datetime as D
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from streamlit.testing.v1 import AppTest
 
 import charts
 from data import retention_rollup, rollups
@@ -18,7 +20,8 @@ from data.warehouse import Warehouse
 from metrics.query import Filters
 from metrics.registry import DURATIONS
 from metrics.retention import NO_CUSTOMERS, NO_TICKETS, NOT_REACHED, STATEMENT, Retention, repeat_by_support
-from settings import Settings
+from settings import Settings, get_settings
+from tests.conftest import PROJECT, use_warehouse
 
 MARCH = Filters(date(2024, 3, 1), date(2024, 3, 31))
 # N = 30 days. The newest order and the newest ticket are on 04-20, so an anchor is observed when it is on or before
@@ -118,6 +121,24 @@ def test_a_helpdesk_export_beginning_after_every_customer_leaves_the_contact_unk
     assert (result.missing, result.reached) == (NOT_REACHED, 0)
     assert rates(result, "all") == {"all customers": (8, 4, 0.5)}
     assert set(result.table["dimension"]) == {"all"}
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_the_orders_page_says_for_how_many_customers_contact_is_known(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "late_desk.duckdb"
+    wh = Warehouse(path)  # the store's imports into a file: the page opens its own warehouse
+    import_batch(wh, Batch("o.csv", "sha-o", "shop", "orders", {"orders": ORDERS}))
+    import_batch(wh, Batch("t.csv", "sha-t", "desk", "tickets", {"tickets": LATE_DESK}))
+    wh.close()
+    use_warehouse(monkeypatch, path)
+    monkeypatch.setenv("CSPULSE_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    app = AppTest.from_file(str(PROJECT / "dashboard.py"), default_timeout=60)
+    app.query_params["start"], app.query_params["end"] = "2024-03-01", "2024-03-31"
+    app.switch_page("app_pages/orders.py").run()
+    assert not app.exception and not app.error
+    assert any("who contacted support is known for 4 of the 8 customers" in caption.value for caption in app.caption)
 
 
 def test_the_result_says_it_is_an_association_not_proof_of_cause() -> None:
