@@ -13,7 +13,7 @@ from metrics import query as mq
 from metrics import retention as retention_metrics
 from metrics.registry import BY_NAME, ORDERS_HINT
 from ui.session import cached, kpis, row_count, settings, url_choice
-from ui.widgets import chart, explain_chart, explain_missing, kpi_row, min_sample
+from ui.widgets import chart, explain_chart, explain_missing, kpi_row, min_sample, shared_days_note
 
 CONTACT_RATE = "contacts_per_100_orders"
 NO_REACH = "No helpdesk export reaches these dates"
@@ -39,11 +39,13 @@ def fulfilment_note() -> None:
                "fulfilled are not in these numbers.")
 
 
-def loyalty_note() -> None:
+def loyalty_note(filters: mq.Filters) -> None:
+    """What the repeat purchase rate counts, then which days the ticket-per-order rates are over."""
     st.caption("Repeat purchase rate: of the customers who ordered in these dates, the share who ordered two or more "
                "times in them. Shopify's returning-customer rate is a different number: it counts customers who had "
                "ordered before, at any time, so it is higher for the same store, most of all over short periods. "
                "Tickets reach orders by the link CS Pulse found, else by the export's order-number column.")
+    shared_days_note(filters)
 
 
 def contact_rate_trend(filters: mq.Filters, grain: str) -> None:
