@@ -50,22 +50,52 @@ SLOT_PARTS: dict[str, str] = {
     "waits": "list(first_reply_minutes) FILTER (WHERE first_reply_minutes IS NOT NULL)",
 }
 HUMAN_SOLVE = f"NOT coalesce({AUTOMATED}, FALSE)"
+# Tickets one statement groups into slots: a slot's list of first replies cannot spill to disk, so grouping every
+# ticket at once ran out of the command line's 600 MB (CSPULSE_CLI_MEMORY_MB) at ten million tickets.
+SLICE_TICKETS = 1_000_000
 Bind = Callable[[str], str]  # a part's SQL with its whole-table subqueries standing for their bound values
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, params: dict[str, object], bound: Bind) -> None:
     """Both tables from every ticket, ordered by time so that a window's read skips the row groups outside it."""
-    for table, source, order in ((SLOTS_TABLE, _slots("TRUE", bound), "half_hour"),
-                                 (AGENTS_TABLE, _agents("TRUE", bound), "quarter")):
+    for table in (SLOTS_TABLE, AGENTS_TABLE):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
-        _execute(cur, f"CREATE TABLE {table} AS {source} ORDER BY {order}", params)
+    _execute(cur, f"CREATE TABLE {SLOTS_TABLE} AS {_slots('FALSE', bound)}", params)
+    _insert_slots(cur, "TRUE", params, bound)
+    _execute(cur, f"CREATE TABLE {AGENTS_TABLE} AS {_agents('TRUE', bound)} ORDER BY quarter", params)
 
 
 def refresh(cur: duckdb.DuckDBPyConnection, noted: str, params: dict[str, object], bound: Bind) -> None:
     """The rows of the noted creation days worked out again (``noted``: a condition on ``{day}``)."""
-    for table, source in ((SLOTS_TABLE, _slots(noted, bound)), (AGENTS_TABLE, _agents(noted, bound))):
+    for table in (SLOTS_TABLE, AGENTS_TABLE):
         _execute(cur, f"DELETE FROM {table} WHERE {noted.format(day='day')}", params)
-        _execute(cur, f"INSERT INTO {table} {source}", params)
+    _insert_slots(cur, noted, params, bound)
+    _execute(cur, f"INSERT INTO {AGENTS_TABLE} {_agents(noted, bound)}", params)
+
+
+def _insert_slots(cur: duckdb.DuckDBPyConnection, where: str, params: dict[str, object], bound: Bind) -> None:
+    """The slots of the tickets whose creation day meets ``where``, a run of days at a time (:func:`day_slices`),
+    each run in time order."""
+    in_slice = f"({where}) AND {{day}} BETWEEN $slice_first AND $slice_last"
+    for first, last in day_slices(cur, where, params, SLICE_TICKETS):
+        _execute(cur, f"INSERT INTO {SLOTS_TABLE} {_slots(in_slice, bound)} ORDER BY half_hour",
+                 {**params, "slice_first": first, "slice_last": last})
+
+
+def day_slices(cur: duckdb.DuckDBPyConnection, where: str, params: dict[str, object],
+               most: int) -> list[tuple[object, object]]:
+    """Runs of consecutive creation days (first, last) among those meeting ``where``, each of them as many days as
+    hold about ``most`` tickets or fewer (a day with more is a run of its own), in day order; every run holds a
+    ticket, so no insert is of no rows (after which DuckDB 1.5 loses a transaction's later inserts)."""
+    sql = (f"SELECT created_local_date, count(*) FROM tickets WHERE created_local_date IS NOT NULL "
+           f"AND {where.format(day='created_local_date')} GROUP BY 1 ORDER BY 1")
+    runs: list[list[object]] = []  # [first, last, tickets]
+    for day, tickets in cur.execute(sql, named_in(sql, params)).fetchall():
+        if runs and runs[-1][2] + tickets <= most:
+            runs[-1][1:] = [day, runs[-1][2] + tickets]
+        else:
+            runs.append([day, day, tickets])
+    return [(first, last) for first, last, _ in runs]
 
 
 def _execute(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:

@@ -14,11 +14,12 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from data import clock, rollups
+from data import clock, rollups, slot_rollup
 from data.ingest import Batch, import_batch, undo_import
 from data.warehouse import Warehouse
 from metrics import peaks, staffing
@@ -106,6 +107,46 @@ def test_the_slot_rollup_gives_every_staffing_statement_as_the_ticket_rows_do(wh
     view = Filters(date(2024, 3, 1), date(2024, 11, 30))
     assert staffing.seen_working(wh.cursor(), view, 60, new_york)["staffed"].sum() > 100  # not vacuously equal
     assert staffing.slot_quality(wh.cursor(), view, 60, new_york)["first_reply_minutes_median"].drop_nulls().len() > 50
+
+
+def test_days_are_sliced_into_runs_of_at_most_so_many_tickets_a_busier_day_alone() -> None:
+    cur = duckdb.connect()
+    cur.execute("CREATE TABLE tickets (created_local_date DATE)")
+    per_day = {1: 3, 2: 1, 4: 2, 5: 5, 6: 1}  # day of January 2024 -> tickets; none on the 3rd
+    cur.executemany("INSERT INTO tickets VALUES (?)", [[date(2024, 1, day)] for day, n in per_day.items()
+                                                       for _ in range(n)])
+    cur.execute("INSERT INTO tickets VALUES (NULL)")
+
+    def runs(*days: tuple[int, int]) -> list[tuple[date, date]]:
+        return [(date(2024, 1, first), date(2024, 1, last)) for first, last in days]
+
+    assert slot_rollup.day_slices(cur, "TRUE", {}, 4) == runs((1, 2), (4, 4), (5, 5), (6, 6))
+    assert slot_rollup.day_slices(cur, "{day} >= $since", {"since": date(2024, 1, 2)}, 3) == runs((2, 4), (5, 5),
+                                                                                                   (6, 6))
+    assert slot_rollup.day_slices(cur, "FALSE", {}, 4) == []
+
+
+def test_a_rollup_built_a_few_days_at_a_time_gives_what_the_rows_do_and_is_in_time_order(
+        monkeypatch: pytest.MonkeyPatch, new_york: Settings) -> None:
+    """At ten million tickets the slots are grouped a million tickets at a time (their reply lists cannot spill);
+    here at most 40 at a time, and a re-import refreshes its days in runs too."""
+    monkeypatch.setattr(slot_rollup, "SLICE_TICKETS", 40)
+    warehouse = on_clock(new_york)
+    frame = pl.concat([_with_agents(_tickets(1500, seed=1), 1), _edge_tickets()], how="diagonal_relaxed")
+    _import(warehouse, "first", frame)
+    cur = warehouse.cursor()
+    runs = slot_rollup.day_slices(cur, "TRUE", {}, 40)
+    held = [cur.execute("SELECT count(*) FROM tickets WHERE created_local_date BETWEEN ? AND ?", run).fetchone()[0]
+            for run in runs]
+    assert len(runs) > 25 and all(n <= 40 or first == last for (first, last), n in zip(runs, held, strict=True))
+    assert sum(held) == cur.execute("SELECT count(created_local_date) FROM tickets").fetchone()[0]
+    _assert_rollup_equals_raw(warehouse, new_york)
+    assert warehouse.cursor().execute("SELECT half_hour FROM staffing_slots").pl()["half_hour"].is_sorted()
+    _import(warehouse, "again", frame.head(700).with_columns(channel=pl.lit("email")))
+    _assert_rollup_equals_raw(warehouse, new_york)
+    slots = warehouse.cursor().execute("SELECT half_hour FROM staffing_slots").pl()["half_hour"]
+    assert slots.is_sorted() or slots.diff().drop_nulls().lt(timedelta(0)).sum() <= 1  # refreshed days appended
+    warehouse.close()
 
 
 def test_the_statements_read_the_rollup_where_it_is_served(wh: Warehouse, new_york: Settings) -> None:
