@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from data import clock, inbox, rollups
@@ -43,6 +44,9 @@ from data.warehouse import Warehouse, WarehouseError, WarehouseInUse
 from settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
+OUT_OF_MEMORY = ("the import needed more memory than DuckDB may use here ({mb} MB, CSPULSE_CLI_MEMORY_MB); the file it "
+                 "was importing is not in the warehouse (an import is all or nothing), those before it are. Set "
+                 "CSPULSE_CLI_MEMORY_MB higher and run the command again.")
 SOURCES = ("auto", "zendesk", "freshdesk", "gorgias", "helpscout", "shopify", "woocommerce", "olist", "roster",
            "traffic")
 
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
                                      why=str(error), rejects_to=rejects_to)
     except (WarehouseError, SettingsError, TaxonomyError, RejectsFileError) as error:
         print(f"data.cli: {error}", file=sys.stderr)
+        return 2
+    except duckdb.OutOfMemoryException:
+        log.debug("out of memory", exc_info=True)
+        print(f"data.cli: {OUT_OF_MEMORY.format(mb=get_settings().cli_memory_mb)}", file=sys.stderr)
         return 2
     for result in results:
         print(json.dumps(result) if args.json else _line(result))

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from data.plans import save_mapping
@@ -234,3 +235,18 @@ def test_cli_imports_a_zendesk_export_saved_as_xlsx(tmp_path: Path) -> None:
     assert (report["status"], report["source"], report["inserted"]) == ("imported", "zendesk", 1)
     rows = Warehouse(db).cursor().execute("SELECT ticket_id, created_at::VARCHAR, status FROM tickets").fetchall()
     assert rows == [("7", "2024-01-01 09:00:00", "open")]  # 45292.375 days after 1899-12-30, account zone UTC
+
+
+def test_cli_out_of_duckdbs_memory_says_which_setting_to_raise_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from data import cli
+
+    def runs_out(*_: object, **__: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+
+    monkeypatch.setenv("CSPULSE_CLI_MEMORY_MB", "300")
+    monkeypatch.setattr(cli, "import_paths", runs_out)
+    assert cli.main([str(tmp_path / "tickets.csv"), "--db", str(tmp_path / "w.duckdb")]) == 2
+    said = capsys.readouterr()
+    assert "300 MB, CSPULSE_CLI_MEMORY_MB" in said.err and "all or nothing" in said.err
+    assert "Traceback" not in said.err + said.out
