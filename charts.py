@@ -327,10 +327,15 @@ def repeat_by_support(table: pl.DataFrame, min_sample: int = 20) -> go.Figure:
     labels = [s.capitalize() if d in ("all", "contact") else f"{DIMENSION_LABELS[d]} · {s}"
               for d, s in zip(table["dimension"], table["segment"], strict=True)]
     customers = table["customers"].to_list()
+    rates = table["repeat_rate"].to_list()
     text = [f"{rate:.0%} · {n:,} customers" if rate is not None else f"{n:,} customers"
-            for rate, n in zip(table["repeat_rate"], customers, strict=True)]
+            for rate, n in zip(rates, customers, strict=True)]
+    # Plotly draws no "auto" text on a bar of 0 (a real store's 0 % of 3,216 customers read as an empty chart):
+    # a short bar says its figures beside it
+    widest = max((rate for rate in rates if rate is not None), default=0) or 1
+    positions = ["inside" if rate is not None and rate >= widest / 2 else "outside" for rate in rates]
     figure = go.Figure(go.Bar(
-        x=table["repeat_rate"].to_list(), y=labels, orientation="h", text=text, textposition="auto",
+        x=rates, y=labels, orientation="h", text=text, textposition=positions, cliponaxis=False,
         marker_color=[SMALL_SAMPLE_GREY if n < min_sample else COLOURS[2] for n in customers],
         customdata=list(zip(customers, table["repeat_customers"].to_list(), strict=True)),
         hovertemplate="%{y}: %{x:.1%} came back<br>%{customdata[1]:,} of %{customdata[0]:,} customers<extra></extra>",

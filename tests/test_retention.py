@@ -195,6 +195,16 @@ def test_retention_chart_draws_each_segment_with_its_customer_count() -> None:
     assert bars.marker.color[contacted] != charts.SMALL_SAMPLE_GREY
 
 
+def test_a_repeat_rate_of_0_still_says_its_figures_beside_its_bar() -> None:
+    table = pl.DataFrame({"dimension": ["all"], "segment": ["all customers"], "customers": [3216],
+                          "repeat_customers": [0], "repeat_rate": [0.0]})
+    [bars] = charts.repeat_by_support(table).data
+    assert list(bars.text) == ["0% · 3,216 customers"] and list(bars.textposition) == ["outside"]
+    wide = charts.repeat_by_support(pl.DataFrame({
+        "dimension": ["all", "contact"], "segment": ["all customers", "contacted support"], "customers": [100, 40],
+        "repeat_customers": [30, 2], "repeat_rate": [0.3, 0.05]})).data[0]
+    assert list(wide.textposition) == ["inside", "outside"]
+
 
 # Exactly N (30) days, to the microsecond: the newest order and ticket are at 05-01 00:00.
 #   C1 03-01, again 03-31 (exactly 30 days: a repeat); its ticket at 03-31 comes with the second order: no contact
